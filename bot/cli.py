@@ -1,0 +1,160 @@
+"""The command line: `pttbridge run | check | sandbox | demo | console`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pttbridge",
+        description="Bridge a push-to-talk dispatch platform into Telegram.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", parents=[common], help="run the bridge (the service)")
+    sub.add_parser(
+        "check", parents=[common], help="check settings, the platform and the Telegram bot token"
+    )
+    sb = sub.add_parser("sandbox", help="run the simulated dispatch platform alone")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8090)
+    sb.add_argument("--users", type=int, default=40)
+    sb.add_argument("--groups", type=int, default=6)
+    sb.add_argument("--seed", type=int, default=1)
+    sub.add_parser("demo", help="a scripted tour against the sandbox and a Telegram emulator")
+    sub.add_parser("console", help="use the bot from the keyboard, against the sandbox")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    env_file = getattr(args, "env_file", ".env")
+    try:
+        if args.command == "sandbox":
+            return _sandbox(args)
+        if args.command == "demo":
+            from bot.tour import run_demo
+
+            return asyncio.run(run_demo())
+        if args.command == "console":
+            from bot.tour import run_console
+
+            return asyncio.run(run_console())
+        if args.command == "check":
+            return asyncio.run(check(env_file))
+        return _run(env_file)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _run(env_file: str) -> int:
+    try:
+        settings = Settings.load(env_file)
+        settings.require_for_run()
+    except ConfigError as exc:
+        print(f"pttbridge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    from bot.app import run_service
+
+    return asyncio.run(run_service(settings))
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.platform import serve_forever
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever(args.host, args.port, args.users, args.groups, args.seed))
+    return EXIT_OK
+
+
+async def check(env_file: str | None) -> int:
+    """One line per check; exit 0 when all pass, 1 otherwise (2 for a bad setting)."""
+    from bot.platform import PlatformClient, PlatformError, PlatformTransportError
+
+    try:
+        settings = Settings.load(env_file)
+        settings.require_platform()
+    except ConfigError as exc:
+        print(f"FAIL settings: {exc}")
+        return EXIT_CONFIG
+    print("ok   settings")
+    ok = True
+    p = settings.platform
+    client = PlatformClient(p, settings.bridge.tz, read_attempts=1)
+    try:
+        if client.can_login:
+            try:
+                await client.login()
+                print(f"ok   platform login as {p.account}")
+            except PlatformTransportError as exc:
+                print(f"FAIL platform reachable: {exc} (PLATFORM_BASE_URL)")
+                ok = False
+            except PlatformError as exc:
+                print(
+                    f"FAIL platform login: {exc.explain('en')}"
+                    " (PLATFORM_ACCOUNT / PLATFORM_PASSWORD / PLATFORM_LOGIN_PATH)"
+                )
+                ok = False
+        if ok:
+            started = time.perf_counter()
+            try:
+                # A cheap read: an unknown user id answers `data: null`.
+                await client.user_info(0)
+                ms = (time.perf_counter() - started) * 1000
+                print(f"ok   platform reachable at {p.api_prefix_url} ({ms:.0f} ms)")
+                print("ok   platform token accepted")
+            except PlatformTransportError as exc:
+                print(f"FAIL platform reachable: {exc} (PLATFORM_BASE_URL)")
+                ok = False
+            except PlatformError as exc:
+                if exc.code == 501:
+                    print(f"ok   platform reachable at {p.api_prefix_url}")
+                    which = "PLATFORM_ACCOUNT / PLATFORM_PASSWORD" if client.can_login else (
+                        "PLATFORM_TOKEN"
+                    )
+                    print(f"FAIL platform token rejected: {exc.explain('en')} ({which},"
+                          f" PLATFORM_TOKEN_HEADER={p.token_header})")
+                    ok = False
+                else:
+                    print(f"ok   platform reachable at {p.api_prefix_url}")
+                    print("ok   platform token accepted")
+    finally:
+        await client.aclose()
+    ok = await _check_telegram(settings) and ok
+    return EXIT_OK if ok else EXIT_FAIL
+
+
+async def _check_telegram(settings: Settings) -> bool:
+    t = settings.telegram
+    if t.bot_token is None:
+        print("skip telegram: TELEGRAM_BOT_TOKEN is not set")
+        return True
+    from aiogram import Bot
+    from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+
+    from bot.telegram import make_session
+
+    bot = Bot(t.bot_token.get_secret_value(), session=make_session(settings))
+    try:
+        me = await asyncio.wait_for(bot.get_me(), timeout=15)
+        print(f"ok   telegram bot @{me.username} at {t.api_base}")
+        return True
+    except TelegramUnauthorizedError:
+        print("FAIL telegram: the bot token was rejected (TELEGRAM_BOT_TOKEN)")
+    except (TelegramAPIError, OSError, TimeoutError) as exc:
+        what = type(exc).__name__
+        print(f"FAIL telegram: {t.api_base} not reachable: {what} (TELEGRAM_API_BASE, TELEGRAM_PROXY)")
+    finally:
+        await bot.session.close()
+    return False

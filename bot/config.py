@@ -1,0 +1,357 @@
+"""Settings: environment variables or `.env`, read by pydantic-settings.
+
+One class per section (`TELEGRAM_`, `PLATFORM_`, `BRIDGE_`), combined in
+`Settings`. A bad value becomes one `ConfigError` line naming the variable;
+secrets are `SecretStr` and never appear in that line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; `str(err)` is one line naming it."""
+
+
+def _common(prefix: str, env_file: str | None) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        env_file=env_file,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+
+def _blank_to_none(v: Any) -> Any:
+    # An empty `FOO=` line in .env means "not set", not "set to the empty string".
+    if isinstance(v, str) and not v.strip():
+        return None
+    return v
+
+
+def _check_http_url(v: str, what: str) -> str:
+    parts = urlsplit(v)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL{what}: {v!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError(f"not an http(s) URL{what}: {v!r}") from None
+    return v.rstrip("/")
+
+
+class TelegramSettings(BaseSettings):
+    """`TELEGRAM_*`: how the bot reaches Telegram."""
+
+    model_config = _common("TELEGRAM_", ".env")
+
+    bot_token: SecretStr | None = None
+    api_base: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    proxy: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    _blank = field_validator("bot_token", "proxy", "webhook_url", "webhook_secret", mode="before")(
+        _blank_to_none
+    )
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, v: str) -> str:
+        return _check_http_url(v, "")
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() not in ("polling", "webhook"):
+            raise ValueError(f"must be 'polling' or 'webhook', not {v!r}")
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        scheme = urlsplit(v).scheme
+        if scheme not in ("http", "https", "socks4", "socks5") or not urlsplit(v).hostname:
+            raise ValueError(f"not an http://, https:// or socks5:// proxy URL: {v!r}")
+        return v
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, v: str | None) -> str | None:
+        return None if v is None else _check_http_url(v, "")
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            head, _, tail = v.get_secret_value().partition(":")
+            if not head.isdigit() or not tail:
+                # Never echo the value: it is a secret.
+                raise ValueError("not a bot token (expected '<digits>:<secret>' from @BotFather)")
+        return v
+
+
+class PlatformSettings(BaseSettings):
+    """`PLATFORM_*`: the dispatch platform and its callbacks."""
+
+    model_config = _common("PLATFORM_", ".env")
+
+    base_url: str | None = None
+    token: SecretStr | None = None
+    account: str | None = None
+    password: SecretStr | None = None
+    login_path: str = "/wapi/auth/open/login"
+    token_header: str = "token"
+    coordinates: Literal["wgs84", "gcj02"] = "wgs84"
+    callback_token: SecretStr | None = None
+    timeout_s: float = 10.0
+
+    _blank = field_validator(
+        "base_url", "token", "account", "password", "callback_token", mode="before"
+    )(_blank_to_none)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str | None) -> str | None:
+        return None if v is None else _check_http_url(v, " (e.g. http://10.1.2.3:8080)")
+
+    @field_validator("login_path")
+    @classmethod
+    def _login_path(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError(f"must be a path starting with '/': {v!r}")
+        return v
+
+    @field_validator("token_header")
+    @classmethod
+    def _header(cls, v: str) -> str:
+        if not v or any(c in v for c in " :\r\n\t"):
+            raise ValueError(f"not an HTTP header name: {v!r}")
+        return v
+
+    @field_validator("coordinates", mode="before")
+    @classmethod
+    def _coords(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            norm = v.strip().lower().replace("-", "")
+            if norm not in ("wgs84", "gcj02"):
+                raise ValueError(f"must be 'wgs84' or 'gcj02', not {v!r}")
+            return norm
+        return v
+
+    @field_validator("timeout_s", mode="before")
+    @classmethod
+    def _timeout(cls, v: Any) -> Any:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"not a number of seconds: {v!r}") from None
+        if not 0 < f <= 300:
+            raise ValueError(f"must be between 0 and 300 seconds: {v!r}")
+        return f
+
+    @property
+    def api_prefix_url(self) -> str:
+        """The URL every endpoint path is appended to.
+
+        A base URL without a path means the prefix `/wapi`; one with a path
+        (`http://h:50001/gis/api`) is used as the prefix itself.
+        """
+        assert self.base_url is not None
+        parts = urlsplit(self.base_url)
+        if parts.path in ("", "/"):
+            return f"{parts.scheme}://{parts.netloc}/wapi"
+        return self.base_url.rstrip("/")
+
+    @property
+    def host_url(self) -> str:
+        """Scheme and host of the platform: `PLATFORM_LOGIN_PATH` is relative to it."""
+        assert self.base_url is not None
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def _int_in(v: Any, lo: int, hi: int, what: str) -> int:
+    try:
+        n = int(str(v).strip())
+    except (TypeError, ValueError):
+        raise ValueError(f"not {what}: {v!r}") from None
+    if not lo <= n <= hi:
+        raise ValueError(f"not {what} (must be {lo}..{hi}): {v!r}")
+    return n
+
+
+class BridgeSettings(BaseSettings):
+    """`BRIDGE_*`: the bridge itself."""
+
+    model_config = _common("BRIDGE_", ".env")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    db_path: Path = Path("./data/pttbridge.db")
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    language: Literal["zh", "en"] = "zh"
+    timezone: str = "Asia/Shanghai"
+    rate_global: float = 25.0
+    rate_per_chat: float = 1.0
+    rate_per_group_min: float = 20.0
+    directory_refresh_s: int = 600
+    presence_poll_s: int = 30
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("http_port", mode="before")
+    @classmethod
+    def _port(cls, v: Any) -> int:
+        return _int_in(v, 0, 65535, "a port number")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admins(cls, v: Any) -> tuple[int, ...]:
+        if v is None:
+            return ()
+        if isinstance(v, int):
+            return (v,)
+        if isinstance(v, list | tuple):
+            items = [str(x) for x in v]
+        else:
+            items = [p for p in str(v).replace(";", ",").split(",") if p.strip()]
+        out = []
+        for item in items:
+            s = item.strip()
+            if not s.lstrip("-").isdigit():
+                raise ValueError(f"not a comma-separated list of Telegram user ids: {s!r}")
+            out.append(int(s))
+        return tuple(out)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lang(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() not in ("zh", "en"):
+            raise ValueError(f"must be 'zh' or 'en', not {v!r}")
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a time zone name (like Asia/Shanghai): {v!r}") from None
+        return v
+
+    @field_validator("rate_global", "rate_per_chat", "rate_per_group_min", mode="before")
+    @classmethod
+    def _rate(cls, v: Any) -> float:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"not a number: {v!r}") from None
+        if not 0 < f <= 1000:
+            raise ValueError(f"must be a positive number of messages: {v!r}")
+        return f
+
+    @field_validator("directory_refresh_s", "presence_poll_s", mode="before")
+    @classmethod
+    def _interval(cls, v: Any) -> int:
+        return _int_in(v, 5, 86400, "a number of seconds")
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _logfmt(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() not in ("text", "json"):
+            raise ValueError(f"must be 'text' or 'json', not {v!r}")
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Settings:
+    """Every setting, by section: `settings.telegram`, `.platform`, `.bridge`."""
+
+    def __init__(
+        self, telegram: TelegramSettings, platform: PlatformSettings, bridge: BridgeSettings
+    ) -> None:
+        self.telegram = telegram
+        self.platform = platform
+        self.bridge = bridge
+
+    @classmethod
+    def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+        """Read the environment (and `env_file`); raise `ConfigError` on the first bad value.
+
+        `overrides` (`telegram=dict(...)`, ...) are used by tests and the sandbox tour.
+        """
+        sections: dict[str, Any] = {}
+        for key, klass in (
+            ("telegram", TelegramSettings),
+            ("platform", PlatformSettings),
+            ("bridge", BridgeSettings),
+        ):
+            try:
+                sections[key] = klass(_env_file=env_file, **overrides.get(key, {}))
+            except ValidationError as exc:
+                raise ConfigError(_first_error_line(klass, exc)) from None
+        return cls(**sections)
+
+    def require_for_run(self) -> None:
+        """The settings `pttbridge run` cannot do without, checked together."""
+        t, p = self.telegram, self.platform
+        if t.bot_token is None:
+            raise ConfigError("TELEGRAM_BOT_TOKEN: required (the token from @BotFather)")
+        if t.mode == "webhook" and not t.webhook_url:
+            raise ConfigError("TELEGRAM_WEBHOOK_URL: required when TELEGRAM_MODE=webhook")
+        self.require_platform()
+        if p.callback_token is None:
+            raise ConfigError(
+                "PLATFORM_CALLBACK_TOKEN: required"
+                " (the token header the platform sends on callbacks)"
+            )
+
+    def require_platform(self) -> None:
+        """What is needed to talk to the platform at all."""
+        p = self.platform
+        if not p.base_url:
+            raise ConfigError("PLATFORM_BASE_URL: required (e.g. http://10.1.2.3:8080)")
+        if (p.account is None) != (p.password is None):
+            missing = "PLATFORM_PASSWORD" if p.password is None else "PLATFORM_ACCOUNT"
+            raise ConfigError(f"{missing}: required together with the other login setting")
+        if p.token is None and p.account is None:
+            raise ConfigError(
+                "PLATFORM_TOKEN: required (or PLATFORM_ACCOUNT and PLATFORM_PASSWORD to log in)"
+            )
+
+
+def _first_error_line(klass: type[BaseSettings], exc: ValidationError) -> str:
+    prefix = str(klass.model_config.get("env_prefix", ""))
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else "?"
+    name = f"{prefix}{field}".upper()
+    msg = str(err.get("msg", "invalid"))
+    msg = msg.removeprefix("Value error, ")
+    if err.get("type") == "literal_error":
+        msg = f"{msg}, not {err.get('input')!r}"
+    elif err.get("type") in ("float_parsing", "int_parsing", "bool_parsing"):
+        msg = f"{msg}: {err.get('input')!r}"
+    return f"{name}: {msg}"
+
+
+__all__ = [
+    "BridgeSettings",
+    "ConfigError",
+    "PlatformSettings",
+    "Settings",
+    "TelegramSettings",
+]
