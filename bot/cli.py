@@ -120,11 +120,15 @@ async def check(env_file: str | None) -> int:
             except PlatformError as exc:
                 if exc.code == 501:
                     print(f"ok   platform reachable at {p.api_prefix_url}")
-                    which = "PLATFORM_ACCOUNT / PLATFORM_PASSWORD" if client.can_login else (
-                        "PLATFORM_TOKEN"
+                    which = (
+                        "PLATFORM_ACCOUNT / PLATFORM_PASSWORD"
+                        if client.can_login
+                        else ("PLATFORM_TOKEN")
                     )
-                    print(f"FAIL platform token rejected: {exc.explain('en')} ({which},"
-                          f" PLATFORM_TOKEN_HEADER={p.token_header})")
+                    print(
+                        f"FAIL platform token rejected: {exc.explain('en')} ({which},"
+                        f" PLATFORM_TOKEN_HEADER={p.token_header})"
+                    )
                     ok = False
                 else:
                     print(f"ok   platform reachable at {p.api_prefix_url}")
@@ -154,7 +158,9 @@ async def _check_telegram(settings: Settings) -> bool:
         print("FAIL telegram: the bot token was rejected (TELEGRAM_BOT_TOKEN)")
     except (TelegramAPIError, OSError, TimeoutError) as exc:
         what = type(exc).__name__
-        print(f"FAIL telegram: {t.api_base} not reachable: {what} (TELEGRAM_API_BASE, TELEGRAM_PROXY)")
+        print(
+            f"FAIL telegram: {t.api_base} not reachable: {what} (TELEGRAM_API_BASE, TELEGRAM_PROXY)"
+        )
     finally:
         await bot.session.close()
     return False

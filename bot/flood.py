@@ -63,7 +63,11 @@ class FloodControl(BaseRequestMiddleware):
         self._on_event = on_event or (lambda _kind: None)
 
     def _limiter(
-        self, table: OrderedDict[int | str, AsyncLimiter], key: int | str, rate: float, period: float
+        self,
+        table: OrderedDict[int | str, AsyncLimiter],
+        key: int | str,
+        rate: float,
+        period: float,
     ) -> AsyncLimiter:
         lim = table.get(key)
         if lim is None:

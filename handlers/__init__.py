@@ -1,0 +1,21 @@
+"""The bot's routers, one per feature, in the order they are tried."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    from handlers import errors, fallback, online, people, roles, search, start
+
+    return [
+        errors.router,  # only error events: order does not matter
+        start.router,  # /start, /help, /lang, /cancel: for anyone
+        search.router,
+        online.router,
+        people.router,
+        roles.router,
+        # Last: it answers whatever the routers above did not take, including commands
+        # a router's role filter refused — so it must see them after every feature router.
+        fallback.router,
+    ]

@@ -14,6 +14,7 @@ import asyncio
 import enum
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from bot.platform.errors import (
     PlatformTimeoutError,
     PlatformUnreachableError,
     error_for,
+    known_codes,
 )
 from bot.platform.models import (
     CreatedGroup,
@@ -87,6 +89,19 @@ class GroupBinding:
         }
 
 
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_KNOWN_CODES = frozenset(known_codes())
+_HINT_URL = " (is PLATFORM_BASE_URL right?)"
+
+
+def _http_hint(status: int) -> str:
+    if status in (404, 405):
+        return _HINT_URL
+    if status >= 500:
+        return " (the platform or a proxy in front of it failed)"
+    return ""
+
+
 _TREE: TypeAdapter[TreeNode] = TypeAdapter(TreeNode)
 _FIXES: TypeAdapter[list[Fix]] = TypeAdapter(list[Fix])
 _REC_PAGE: TypeAdapter[RecordingPage] = TypeAdapter(RecordingPage)
@@ -133,9 +148,11 @@ class PlatformClient:
         self._token: str | None = (
             settings.token.get_secret_value() if settings.token is not None else None
         )
-        # Incremented by each login: a caller that saw 501 with generation g logs in
-        # only if nobody else has since (one login for many concurrent 501s).
+        # Incremented by each login attempt: a caller that saw 501 with generation g
+        # logs in only if nobody has tried since (one login for many concurrent 501s);
+        # if that attempt failed, its error is the caller's answer too.
         self._generation = 0
+        self._login_error: PlatformError | None = None
         self._login_lock = asyncio.Lock()
         self.login_count = 0
 
@@ -156,24 +173,40 @@ class PlatformClient:
         body = {"loginName": self._s.account, "password": self._s.password.get_secret_value()}
         data = await self._send("POST", self._login_url, "auth/open/login", body, None, False, None)
         token = data.get("token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise PlatformBadResponseError("login answered without data.token", endpoint="login")
+        # It goes into an HTTP header: printable ASCII only.
+        if not isinstance(token, str) or not token or not _HEADER_SAFE.fullmatch(token):
+            raise PlatformBadResponseError(
+                "login answered without a usable data.token", endpoint="auth/open/login"
+            )
         self._token = token
-        self._generation += 1
         self.login_count += 1
         log.info("logged in to the platform as %s", self._s.account)
 
+    async def _login_once(self, seen_generation: int) -> None:
+        """Log in unless someone has tried since `seen_generation`; call under the lock."""
+        if self._generation != seen_generation:
+            if self._login_error is not None:
+                raise self._login_error
+            return
+        self._generation += 1
+        try:
+            await self.login()
+        except PlatformError as exc:
+            self._login_error = exc
+            raise
+        self._login_error = None
+
     async def _ensure_token(self) -> int:
         if self._token is None and self.can_login:
+            seen = self._generation
             async with self._login_lock:
                 if self._token is None:
-                    await self.login()
+                    await self._login_once(seen)
         return self._generation
 
     async def _relogin(self, seen_generation: int) -> None:
         async with self._login_lock:
-            if self._generation == seen_generation:
-                await self.login()
+            await self._login_once(seen_generation)
 
     async def _call(
         self,
@@ -237,6 +270,12 @@ class PlatformClient:
                     raise PlatformUnreachableError(
                         f"{type(exc).__name__}: {exc}".rstrip(": "), endpoint=endpoint
                     ) from None
+            except httpx.RequestError as exc:
+                # e.g. DecodingError: a body that does not match its Content-Encoding
+                outcome = "bad_response"
+                raise PlatformBadResponseError(
+                    f"{type(exc).__name__}: {exc}".rstrip(": "), endpoint=endpoint
+                ) from None
             except PlatformError as exc:
                 outcome = f"status{exc.code}" if exc.code else "bad_response"
                 raise
@@ -251,36 +290,60 @@ class PlatformClient:
 
     @staticmethod
     def _envelope(resp: httpx.Response, endpoint: str) -> Any:
+        """The envelope's `data`, or the typed error its `status` stands for.
+
+        Whatever the body (HTML, plain text, truncated JSON, JSON of another
+        shape, an HTTP error page), the result is `data` or a `PlatformError`.
+        """
+        http = f"HTTP {resp.status_code}"
+        if resp.reason_phrase:
+            http += f" {resp.reason_phrase}"
+        hint = _http_hint(resp.status_code)
         text = resp.text
         ctype = resp.headers.get("content-type", "")
         if "html" in ctype or text.lstrip()[:1] == "<":
             raise PlatformBadResponseError(
-                f"HTTP {resp.status_code} with an HTML page instead of JSON"
-                " (is PLATFORM_BASE_URL right?)",
+                f"{http} with an HTML page instead of JSON{hint or _HINT_URL}",
                 endpoint=endpoint,
                 detail=text[:200],
             )
         try:
             payload = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             what = "a truncated or non-JSON body" if text.strip() else "an empty body"
             raise PlatformBadResponseError(
-                f"HTTP {resp.status_code} with {what}", endpoint=endpoint, detail=text[:200]
+                f"{http} with {what}{hint}", endpoint=endpoint, detail=text[:200]
             ) from None
         if not isinstance(payload, dict) or "status" not in payload:
             raise PlatformBadResponseError(
-                f"HTTP {resp.status_code}: JSON without the status envelope", endpoint=endpoint
+                f"{http}: JSON without the status envelope{hint}",
+                endpoint=endpoint,
+                detail=text[:200],
             )
+        raw_status = payload["status"]
         try:
-            status = int(payload["status"])
-        except (TypeError, ValueError):
+            if isinstance(raw_status, bool):
+                raise TypeError
+            status = int(raw_status)
+        except (TypeError, ValueError, OverflowError):
             raise PlatformBadResponseError(
-                f"envelope status is not a number: {str(payload['status'])[:20]!r}",
+                f"envelope status is not a number: {str(raw_status)[:20]!r}",
                 endpoint=endpoint,
             ) from None
+        message = payload.get("message") or payload.get("errorMessage") or ""
+        # A message that is not text (an object, a list) is not worth echoing.
+        message = str(message) if isinstance(message, str | int | float) else ""
+        if not resp.is_success and status not in _KNOWN_CODES:
+            # Not the platform's envelope but the web server's own error JSON
+            # (Spring Boot: {"timestamp", "status": 404, "error", "path"}).
+            server = f" — server said: {message}" if message else ""
+            raise PlatformBadResponseError(
+                f"{http}{hint}{server}", endpoint=endpoint, detail=text[:200]
+            )
         if status != 200:
-            message = payload.get("message") or payload.get("errorMessage") or ""
-            raise error_for(status, str(message), endpoint=endpoint)
+            raise error_for(status, message, endpoint=endpoint)
+        if not resp.is_success:
+            raise PlatformBadResponseError(f"{http} with a success envelope", endpoint=endpoint)
         return payload.get("data")
 
     def _convert_fix(self, p: _P) -> _P:
@@ -289,9 +352,11 @@ class PlatformClient:
         lat, lon = gcj02_to_wgs84(p.lat, p.lon)
         return p.model_copy(update={"lat": lat, "lon": lon})
 
-    def _tz_hours(self) -> float:
+    def _tz_hours(self) -> int | float:
+        """The platform zone's UTC offset in hours: 8, not 8.0 (-3.5 stays a float)."""
         off = datetime.now(self.tz).utcoffset()
-        return off.total_seconds() / 3600 if off else 0.0
+        hours = off.total_seconds() / 3600 if off else 0.0
+        return int(hours) if hours.is_integer() else hours
 
     # -- 2.1–2.6: reads -------------------------------------------------------------
 
@@ -326,14 +391,7 @@ class PlatformClient:
         """2.5: track points per uid between `start` and `end`, sorted, in WGS-84."""
         body = {"uids": list(uids), "startTimestamp": to_ms(start), "endTimestamp": to_ms(end)}
         data = await self._call("POST", "/location/trackPlayback", body)
-        try:
-            tracks = tracks_from_data(data, self.tz)
-        except PlatformError:
-            raise
-        except Exception as exc:
-            raise PlatformBadResponseError(
-                f"unexpected track shape: {exc}", endpoint="trackPlayback"
-            ) from None
+        tracks = tracks_from_data(data, self.tz, "trackPlayback")
         return {uid: [self._convert_fix(p) for p in pts] for uid, pts in tracks.items()}
 
     async def audio_records(

@@ -54,7 +54,7 @@ def _opt_float(v: Any) -> Any:
         return None
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"not a number: {str(v)[:20]!r}") from None
     return f if math.isfinite(f) else None
 
@@ -94,6 +94,21 @@ def _tz(info: ValidationInfo) -> tzinfo:
     ctx = info.context or {}
     tz = ctx.get("tz") if isinstance(ctx, dict) else None
     return tz if isinstance(tz, tzinfo) else UTC
+
+
+# What validating untrusted JSON may raise besides ValidationError: a validator's own
+# ValueError/TypeError, float() of a huge int, a tree nested deeper than the stack.
+_SHAPE_ERRORS = (ValueError, TypeError, OverflowError, RecursionError)
+
+
+def _bad_shape(exc: Exception, endpoint: str) -> PlatformBadResponseError:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "data"
+        return PlatformBadResponseError(
+            f"unexpected answer shape at {where}: {err['msg']}", endpoint=endpoint
+        )
+    return PlatformBadResponseError(f"unexpected answer shape: {exc}", endpoint=endpoint)
 
 
 class _Model(BaseModel):
@@ -214,12 +229,21 @@ class TrackPoint(_Located):
         return self.position_type != 1
 
 
-def tracks_from_data(data: Any, tz: tzinfo) -> dict[int, list[TrackPoint]]:
+def tracks_from_data(
+    data: Any, tz: tzinfo, endpoint: str = "trackPlayback"
+) -> dict[int, list[TrackPoint]]:
     """2.5's answer as points per uid, sorted by time.
 
     Accepts a map `{uid: [points]}`, a list of such maps, or a flat list of
-    points carrying their own `uid`.
+    points carrying their own `uid`. Any other shape is `PlatformBadResponseError`.
     """
+    try:
+        return _tracks(data, tz)
+    except _SHAPE_ERRORS as exc:
+        raise _bad_shape(exc, endpoint) from None
+
+
+def _tracks(data: Any, tz: tzinfo) -> dict[int, list[TrackPoint]]:
     out: dict[int, list[TrackPoint]] = {}
     if data is None:
         return out
@@ -561,16 +585,8 @@ def parse(adapter: TypeAdapter[T], data: Any, tz: tzinfo, endpoint: str) -> T:
     """Validate `data` with `adapter`; any mismatch becomes `PlatformBadResponseError`."""
     try:
         return adapter.validate_python(data, context={"tz": tz})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "data"
-        raise PlatformBadResponseError(
-            f"unexpected answer shape at {where}: {err['msg']}", endpoint=endpoint
-        ) from None
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise PlatformBadResponseError(
-            f"unexpected answer shape: {exc}", endpoint=endpoint
-        ) from None
+    except _SHAPE_ERRORS as exc:
+        raise _bad_shape(exc, endpoint) from None
 
 
 def parse_ids(data: Any, endpoint: str) -> list[int]:

@@ -54,13 +54,18 @@ def parse_platform_time(value: Any, tz: tzinfo) -> datetime | None:
 
 def from_epoch(value: float) -> datetime:
     """Epoch seconds or milliseconds (told apart by magnitude) as an aware UTC datetime."""
-    if not math.isfinite(value):
+    try:
+        # float() first: an int too large for a float overflows here, not further down
+        f = float(value)
+    except OverflowError:
+        raise ValueError("timestamp out of range") from None
+    if not math.isfinite(f):
         raise ValueError("not a finite timestamp")
-    seconds = value / 1000 if abs(value) >= _MS_THRESHOLD else value
+    seconds = f / 1000 if abs(f) >= _MS_THRESHOLD else f
     try:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
-        raise ValueError(f"timestamp out of range: {value!r}") from None
+        raise ValueError(f"timestamp out of range: {f!r}") from None
 
 
 def to_ms(dt: datetime) -> int:

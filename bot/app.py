@@ -1,0 +1,393 @@
+"""The composition root: builds every long-lived object once and owns start and stop.
+
+Start order: storage -> platform client -> directory -> bot, dispatcher ->
+HTTP listener -> scheduler -> polling or webhook. Stop is the reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramConflictError
+from aiogram.methods import GetUpdates
+from aiogram.methods.base import TelegramType
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.commands import allowed
+from bot.config import Settings
+from bot.directory import Directory
+from bot.flood import FloodControl
+from bot.i18n import Translator
+from bot.logs import secrets_of, setup_logging
+from bot.platform import PlatformClient, PlatformError
+from bot.telegram import make_session
+from handlers import get_routers
+from handlers.middlewares import ContextMiddleware
+from storage.audit import AuditRepo
+from storage.chats import ChatRepo
+from storage.db import Database, StorageError
+from storage.fsm import SQLiteStorage
+from storage.invites import InviteRepo
+from storage.roles import Role, RoleRepo
+from storage.users import UserRepo
+
+if TYPE_CHECKING:
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.methods import Response, TelegramMethod
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+ALERT_EVERY = timedelta(minutes=10)
+
+
+class ConflictGuard(BaseRequestMiddleware):
+    """Notices a 409 Conflict on getUpdates: another instance polls this token."""
+
+    def __init__(self, on_conflict: Callable[[str], None]) -> None:
+        self._on_conflict = on_conflict
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramConflictError as exc:
+            if isinstance(method, GetUpdates):
+                self._on_conflict(exc.message)
+            raise
+
+
+async def _job(name: str, fn: Callable[[], Awaitable[Any]]) -> None:
+    try:
+        await fn()
+    except Exception:
+        log.exception("job %s failed; it runs again next time", name)
+
+
+class Bridge:
+    """Every long-lived object of the process, built once, started and stopped in order."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session: AiohttpSession | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._session = session
+        self.stopped = asyncio.Event()
+        self.exit_code = 0
+        self.exit_reason = ""
+        self._polling: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self.db: Database | None = None
+        self.client: PlatformClient | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.http_port: int | None = None
+        self._alerted: dict[str, datetime] = {}
+
+    # -- build -------------------------------------------------------------------------
+
+    async def start(self, *, serve_updates: bool = True) -> None:
+        s = self.settings
+        self.db = db = await Database.open(s.bridge.db_path)
+        self.roles, self.users, self.chats = RoleRepo(db), UserRepo(db), ChatRepo(db)
+        self.invites, self.audit = InviteRepo(db), AuditRepo(db)
+        self.client = client = PlatformClient(s.platform, s.bridge.tz)
+        self.directory = directory = Directory(client, clock=self.clock)
+        if not await directory.refresh():
+            log.warning("starting without a directory; the next refresh will try again")
+        self.translator = Translator.load(s.bridge.language)
+        assert s.telegram.bot_token is not None
+        self.flood = FloodControl(
+            s.bridge.rate_global, s.bridge.rate_per_chat, s.bridge.rate_per_group_min
+        )
+        session = self._session or make_session(s)
+        session.middleware(ConflictGuard(self._conflict))
+        session.middleware(self.flood)
+        self.bot = Bot(
+            s.telegram.bot_token.get_secret_value(),
+            session=session,
+            default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+        )
+        self.dp = dp = Dispatcher(
+            storage=SQLiteStorage(db),
+            settings=s,
+            platform=client,
+            directory=directory,
+            roles=self.roles,
+            users=self.users,
+            chats=self.chats,
+            invites=self.invites,
+            audit=self.audit,
+            translator=self.translator,
+            bridge=self,
+        )
+        dp.update.outer_middleware(
+            ContextMiddleware(
+                admin_ids=frozenset(s.bridge.admin_ids),
+                default_lang=s.bridge.language,
+                roles=self.roles,
+                users=self.users,
+                chats=self.chats,
+                directory=directory,
+                translator=self.translator,
+            )
+        )
+        dp.include_routers(*get_routers())
+        await self._start_http()
+        self.scheduler = AsyncIOScheduler(timezone=s.bridge.tz)
+        self.scheduler.add_job(
+            _job,
+            "interval",
+            args=["directory-refresh", directory.refresh],
+            seconds=s.bridge.directory_refresh_s,
+            id="directory-refresh",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=s.bridge.directory_refresh_s,
+        )
+        self.scheduler.start()
+        if serve_updates:
+            await self.set_menus()
+            await self._start_updates()
+
+    async def _start_http(self) -> None:
+        s = self.settings
+        app = web.Application(client_max_size=1024 * 1024)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        if s.telegram.mode == "webhook":
+            secret = s.telegram.webhook_secret
+            SimpleRequestHandler(
+                self.dp,
+                self.bot,
+                secret_token=secret.get_secret_value() if secret else None,
+            ).register(app, path=WEBHOOK_PATH)
+        self.web_app = app
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.bridge.http_host, s.bridge.http_port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.http_port = sockets[0].getsockname()[1] if sockets else s.bridge.http_port
+        log.info("listening on http://%s:%s", s.bridge.http_host, self.http_port)
+
+    async def _start_updates(self) -> None:
+        s = self.settings
+        used = self.dp.resolve_used_update_types()
+        if s.telegram.mode == "webhook":
+            assert s.telegram.webhook_url is not None
+            secret = s.telegram.webhook_secret
+            url = s.telegram.webhook_url.rstrip("/")
+            if not url.endswith(WEBHOOK_PATH):
+                url += WEBHOOK_PATH
+            await self.bot.set_webhook(
+                url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=used,
+                drop_pending_updates=False,
+            )
+            log.info("webhook set")
+            return
+        # A webhook left from an earlier run would make getUpdates answer 409.
+        # Pending updates are kept: a command sent during a restart is still answered.
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        self._polling = asyncio.create_task(
+            self.dp.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False, allowed_updates=used
+            )
+        )
+        self._polling.add_done_callback(self._polling_done)
+
+    def _polling_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.fail(1, f"polling stopped: {task.exception()}")
+
+    def _conflict(self, message: str) -> None:
+        self.fail(
+            1,
+            "another instance is polling this bot token (409 Conflict from Telegram); "
+            "stopping instead of fighting it. Stop the other one, or use TELEGRAM_MODE=webhook.",
+        )
+
+    def fail(self, code: int, reason: str) -> None:
+        if not self.stopped.is_set():
+            self.exit_code, self.exit_reason = code, reason
+            log.error("%s", reason)
+            self.stopped.set()
+
+    async def set_menus(self) -> None:
+        """Command menus: per language for everyone, and per private chat where roles differ."""
+        for lang in ("zh", "en"):
+            t = self.translator.get(lang)
+            await self.bot.set_my_commands(
+                _menu(Role.NONE, t), scope=BotCommandScopeDefault(), language_code=lang
+            )
+        await self.bot.set_my_commands(
+            _menu(Role.NONE, self.translator.get(self.settings.bridge.language)),
+            scope=BotCommandScopeDefault(),
+        )
+        holders = {g.user_id: g.role for g in await self.roles.list()}
+        for uid in self.settings.bridge.admin_ids:
+            holders[uid] = Role.ADMIN
+        for uid, role in holders.items():
+            await self.set_user_menu(uid, role)
+
+    async def set_user_menu(self, user_id: int, role: Role) -> None:
+        """The menu in a user's private chat, in their language."""
+        from bot.i18n import pick_language
+
+        chosen = await self.users.get_language(user_id)
+        seen = await self.users.get(user_id)
+        lang = pick_language(
+            chosen, seen.language_code if seen else None, self.settings.bridge.language
+        )
+        try:
+            await self.bot.set_my_commands(
+                _menu(role, self.translator.get(lang)), scope=BotCommandScopeChat(chat_id=user_id)
+            )
+        except TelegramAPIError as exc:
+            # A user who never opened the bot has no chat yet: their menu comes later.
+            log.debug("menu for %s not set: %s", user_id, exc)
+
+    async def admin_ids(self) -> list[int]:
+        """Config admins and unscoped admin grants: who is told about the bridge's health."""
+        ids = list(self.settings.bridge.admin_ids)
+        ids += [
+            g.user_id for g in await self.roles.list() if g.role is Role.ADMIN and g.org_id is None
+        ]
+        return list(dict.fromkeys(ids))
+
+    async def alert_admins(self, key: str, make_text: Callable[[Callable[..., str]], str]) -> None:
+        """Tell admins something once per `ALERT_EVERY` for the same `key`, in their language."""
+        from bot.i18n import pick_language
+
+        now = self.clock()
+        last = self._alerted.get(key)
+        if last is not None and now - last < ALERT_EVERY:
+            return
+        self._alerted[key] = now
+        for uid in await self.admin_ids():
+            seen = await self.users.get(uid)
+            lang = pick_language(
+                await self.users.get_language(uid),
+                seen.language_code if seen else None,
+                self.settings.bridge.language,
+            )
+            try:
+                await self.bot.send_message(uid, make_text(self.translator.get(lang)))
+            except TelegramAPIError as exc:
+                log.warning("could not alert admin %s: %s", uid, exc)
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        checks: dict[str, str] = {}
+        ok = True
+        try:
+            assert self.db is not None
+            await self.db.ping()
+            checks["db"] = "ok"
+        except Exception as exc:
+            checks["db"] = f"failed: {type(exc).__name__}"
+            ok = False
+        try:
+            assert self.client is not None
+            await self.client.user_info(0)
+            checks["platform"] = "ok"
+        except PlatformError as exc:
+            checks["platform"] = f"failed: {exc.explain('en')}"
+            ok = False
+        checks["directory"] = "loaded" if self.directory.loaded else "not loaded"
+        return web.json_response(
+            {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+        )
+
+    # -- stop ----------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        if self._polling is not None:
+            with contextlib.suppress(RuntimeError):
+                await self.dp.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._polling, timeout=10)
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if getattr(self, "bot", None) is not None:
+            await self.bot.session.close()
+        if self.client is not None:
+            await self.client.aclose()
+        if getattr(self, "dp", None) is not None:
+            await self.dp.storage.close()
+            # Feature routers are module-level: detach them so a new Bridge in this
+            # process (a restart in tests, the console) can include them again.
+            for router in self.dp.sub_routers:
+                router._parent_router = None
+            self.dp.sub_routers.clear()
+        if self.db is not None:
+            await self.db.close()
+
+
+def _menu(role: Role, t: Callable[..., str]) -> list[BotCommand]:
+    return [
+        BotCommand(command=c.name, description=t(f"cmd-{c.name}"))
+        for c in allowed(role)
+        if c.in_menu
+    ]
+
+
+async def run_service(settings: Settings) -> int:
+    """`pttbridge run`: until SIGTERM/SIGINT, a 409 Conflict, or a fatal error."""
+    setup_logging(settings.bridge.log_format, secrets_of(settings))
+    bridge = Bridge(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, bridge.stopped.set)
+    try:
+        await bridge.start()
+    except StorageError as exc:
+        print(f"pttbridge: BRIDGE_DB_PATH: {exc}")
+        await bridge.stop()
+        return 2
+    except OSError as exc:
+        print(f"pttbridge: BRIDGE_HTTP_HOST/BRIDGE_HTTP_PORT: cannot listen: {exc}")
+        await bridge.stop()
+        return 2
+    log.info("pttbridge is running (%s mode)", settings.telegram.mode)
+    await bridge.stopped.wait()
+    log.info("stopping")
+    await bridge.stop()
+    if bridge.exit_reason:
+        print(f"pttbridge: {bridge.exit_reason}")
+    return bridge.exit_code

@@ -1,0 +1,40 @@
+"""The chat commands: who may use each, and the menus built from that.
+
+One table serves /help, the per-role command menus (setMyCommands) and the
+"this needs the … role" answer of the catch-all router.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.roles import Role
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    role: Role
+    in_menu: bool = True
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", Role.NONE, in_menu=False),
+    Command("help", Role.NONE),
+    Command("lang", Role.NONE),
+    Command("find", Role.VIEWER),
+    Command("groups", Role.VIEWER),
+    Command("online", Role.VIEWER),
+    Command("user", Role.VIEWER),
+    Command("org", Role.VIEWER),
+    Command("role", Role.ADMIN),
+    Command("invite", Role.ADMIN),
+    Command("cancel", Role.NONE, in_menu=False),
+)
+
+BY_NAME = {c.name: c for c in COMMANDS}
+
+
+def allowed(role: Role) -> list[Command]:
+    """The commands a role may use, in table order."""
+    return [c for c in COMMANDS if role >= c.role]

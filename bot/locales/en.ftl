@@ -1,0 +1,259 @@
+## pttbridge — English.
+## Messages are Telegram HTML: write &lt; &gt; &amp; for < > & in text.
+## String arguments are escaped by the translator (bot.i18n) unless they are
+## already HTML (bot.text.Html, as esc() and t() return); numbers print without
+## digit grouping. zh.ftl must have exactly the same message ids and arguments.
+
+## Roles
+
+role-admin = administrator
+role-supervisor = supervisor
+role-viewer = viewer
+role-none = no access
+# After an admin listed in BRIDGE_ADMIN_IDS
+role-from-settings = from the settings
+# A role that is not limited to an org
+everywhere = all orgs
+
+## Command menu (plain text, no HTML: Telegram shows these in the "/" menu)
+
+cmd-start = Start
+cmd-help = What I can do for you
+cmd-lang = Language: 中文 or English
+cmd-cancel = Cancel what is in progress
+cmd-find = Find users, groups and orgs
+cmd-groups = Talk groups
+cmd-online = Who is online in a group
+cmd-user = A user's details
+cmd-org = An org's details
+cmd-where = Last position of a user or group
+cmd-track = A user's track, map and GPX file
+cmd-recordings = A user's voice recordings
+cmd-attendance = Attendance of a day
+cmd-signins = Sign-ins of a day
+cmd-broadcast = Send a notice to terminals and chats
+cmd-subscribe = Receive platform events in this chat
+cmd-unsubscribe = Stop platform events in this chat
+cmd-subscriptions = Events this chat receives
+cmd-watch = Post here when group members come and go
+cmd-unwatch = Stop watching a group
+cmd-report = Daily attendance digest in this chat
+cmd-register = Create accounts
+cmd-deluser = Delete accounts
+cmd-mkgroup = Create a talk group
+cmd-bind = Add members to a talk group
+cmd-device = Assign or retire a terminal
+cmd-role = Who may use this bot
+cmd-invite = One-time link that grants a role
+cmd-audit = Recent actions
+cmd-status = Health of the bridge
+cmd-mute = Hold relayed messages for a while
+
+## Start and help
+
+help-unknown =
+    Hello! I bring the dispatch platform into Telegram.
+    Your Telegram id is <code>{ $id }</code>. Give it to an administrator to get access.
+help-title = <b>What you can do</b> — { $role }
+help-names = Name users, groups and orgs by id, account, name, full pinyin or initials: <code>zhangsan</code>, <code>zs</code>, <code>张三</code>. Send a command alone to see how to use it.
+unknown-command = I don't know { $command }. Send /help for the list.
+unknown-text = Send /help to see what I can do.
+denied = This needs the { $role } role.
+denied-button = This button needs a role you do not have.
+denied-scope = That is outside the orgs you may see.
+button-expired = This button has expired. Please send the command again.
+cancelled = Cancelled.
+nothing-to-cancel = Nothing to cancel.
+
+## Language
+
+lang-set = Language set to English.
+usage-lang = Usage: <code>/lang zh</code> or <code>/lang en</code>
+
+## Usage lines, shown when a command's arguments are missing or wrong
+
+usage-find =
+    Usage: <code>/find &lt;text&gt;</code> — id, account, name or pinyin
+    Example: <code>/find zs</code>
+usage-online =
+    Usage: <code>/online &lt;group&gt;</code>
+    Example: <code>/online patrol1</code>
+usage-user =
+    Usage: <code>/user &lt;user&gt;</code>
+    Example: <code>/user zhangsan</code>
+usage-org =
+    Usage: <code>/org [org]</code> — without an org: the top of the tree
+    Example: <code>/org 266</code>
+usage-org-arg = After <code>org</code> give one org id, e.g. <code>org 266</code>.
+usage-where =
+    Usage: <code>/where &lt;user or group&gt;</code>
+    Example: <code>/where zs</code>
+usage-track =
+    Usage: <code>/track &lt;user&gt; [from] [to]</code> — default: the last 24 h
+    Times: <code>2026-11-28</code>, <code>2026-11-28 08:00</code>, <code>08:00</code>, <code>-2h</code>, <code>-30m</code>
+    Example: <code>/track zs -2h</code>
+usage-recordings =
+    Usage: <code>/recordings &lt;user&gt; [date]</code> — default: today
+    Example: <code>/recordings zs yesterday</code>
+usage-attendance =
+    Usage: <code>/attendance [date] [org]</code> — default: today, all orgs
+    Example: <code>/attendance yesterday 266</code>
+usage-signins =
+    Usage: <code>/signins [date] [org]</code> — default: today, all orgs
+    Example: <code>/signins 11-28 266</code>
+usage-subscribe =
+    Usage: <code>/subscribe &lt;kind…&gt; [org &lt;id…&gt;] [level &lt;l…&gt;]</code>
+    Kinds: incidents, org-changes, user-changes, notices, presence, recordings, attendance
+    Example: <code>/subscribe incidents org 266 level 1 2</code>
+usage-unsubscribe =
+    Usage: <code>/unsubscribe &lt;kind&gt;</code> or <code>/unsubscribe all</code>
+    Example: <code>/unsubscribe presence</code>
+usage-watch =
+    Usage: <code>/watch &lt;group&gt;</code>
+    Example: <code>/watch patrol1</code>
+usage-unwatch =
+    Usage: <code>/unwatch &lt;group&gt;</code>
+    Example: <code>/unwatch patrol1</code>
+usage-report =
+    Usage: <code>/report daily &lt;HH:MM&gt;</code> or <code>/report off</code>
+    Example: <code>/report daily 08:30</code>
+usage-register =
+    Usage: <code>/register</code> followed by lines <code>account,name</code>, or a CSV file with the caption /register
+    Example:
+    <pre>/register
+    zs001,Zhang San
+    ls002,Li Si</pre>
+usage-deluser =
+    Usage: <code>/deluser &lt;user…&gt;</code>
+    Example: <code>/deluser zs001 ls002</code>
+usage-mkgroup =
+    Usage: <code>/mkgroup &lt;name&gt; &lt;org&gt; [user…]</code>
+    Example: <code>/mkgroup Patrol1 266 zs ls</code>
+usage-bind =
+    Usage: <code>/bind &lt;group&gt; &lt;user&gt;[:priority[:may call Y|N[:may speak Y|N]]]…</code>
+    Priority 1–10, 1 is highest.
+    Example: <code>/bind patrol1 zs:1 ls:5:Y:N</code>
+usage-device =
+    Usage: <code>/device &lt;id&gt; assign &lt;account&gt;</code>, <code>/device &lt;id&gt; idle</code> or <code>/device &lt;id&gt; repair</code>
+    Example: <code>/device 860123456789012 assign zs001</code>
+usage-role =
+    Usage: <code>/role &lt;telegram-id&gt; admin|supervisor|viewer|none [org &lt;id&gt;]</code>
+    Example: <code>/role 123456789 supervisor org 266</code>
+usage-invite =
+    Usage: <code>/invite &lt;role&gt; [org &lt;id&gt;]</code>
+    Example: <code>/invite viewer org 266</code>
+usage-audit =
+    Usage: <code>/audit [n]</code> — the last n actions, default 20
+    Example: <code>/audit 50</code>
+usage-mute =
+    Usage: <code>/mute 30m</code>, <code>/mute 2h</code> or <code>/mute off</code>
+    Held messages are summarised when the mute ends.
+
+## Finding things
+
+# $query: what the user typed; $kind: user, group or org
+not-found =
+    { $kind ->
+        [user] No user matches “{ $query }”.
+        [group] No group matches “{ $query }”.
+        [org] No org matches “{ $query }”.
+       *[other] Nothing matches “{ $query }”.
+    }
+ambiguous =
+    “{ $query }”: { $count ->
+        [one] one match
+       *[other] { $count } matches
+    } — pick one, or type more to narrow it down.
+find-title =
+    “{ $query }”: { $count ->
+        [one] one match
+       *[other] { $count } matches
+    }
+find-none = Nothing matches “{ $query }”.
+and-more = …and { $count } more
+directory-empty = The directory is not loaded yet. Please try again in a minute.
+
+## Groups and /online
+
+groups-title = <b>Talk groups</b> ({ $count }) — page { $page }/{ $pages }
+groups-none = No talk groups.
+members =
+    { $count ->
+        [one] { $count } member
+       *[other] { $count } members
+    }
+online-counts = { $here } here · { $elsewhere } elsewhere · { $offline } offline
+online-here = In this group
+online-elsewhere = Online elsewhere
+online-offline = Offline
+updated-at = Updated at { $time }
+refreshing = Refreshing…
+btn-refresh = 🔄 Refresh
+
+## Buttons shared by many views
+
+btn-confirm = ✅ Confirm
+btn-cancel = Cancel
+btn-prev = ◀ Back
+btn-next = More ▶
+
+## Details of users, orgs and groups
+
+label-id = ID
+label-account = Account
+label-name = Name
+label-pinyin = Pinyin
+label-status = Status
+label-online = Online
+label-priority = Priority
+label-role = Role
+label-org = Org
+label-path = Path
+label-address = Address
+label-remark = Remark
+label-sub-orgs = Sub-orgs
+label-groups = Groups
+label-members = Members
+label-users = Users
+label-phone = Phone
+state-online = 🟢 online
+state-offline = ⚪ offline
+org-counts = { $users } users, { $online } online · { $groups } groups
+
+## Access: roles and invitations
+
+roles-title = <b>Who may use this bot</b>
+# $id: a Telegram user id; $org: an org's name, or "everywhere"
+role-set = <code>{ $id }</code> now has the { $role } role ({ $org }).
+role-removed = <code>{ $id }</code> no longer has access.
+role-config-admin = <code>{ $id }</code> is an administrator in the settings (BRIDGE_ADMIN_IDS); change it there.
+role-unknown-username = I have not seen { $name } yet. Use their Telegram id: they can get it from /start.
+# $link: the t.me deep link; $expires: when it stops working
+invite-created =
+    One-time link for the { $role } role ({ $org }), valid until { $expires }:
+    { $link }
+invite-redeemed = Welcome! You now have the { $role } role.
+invite-invalid = This invitation link is not valid.
+invite-expired = This invitation link has expired. Ask an administrator for a new one.
+invite-used = This invitation link has already been used. Ask an administrator for a new one.
+
+## Platform errors
+
+err-platform-login = The platform rejected the bridge's login. Administrators have been told.
+err-platform-timeout = The platform did not answer within { $seconds } s. Please try again.
+err-platform-unreachable = Cannot reach the platform right now ({ $detail }). Please try again later.
+err-platform-generic = The platform refused: { $explanation } — { $message } (code { $code }).
+err-internal = Something went wrong (ref <code>{ $ref }</code>).
+# To administrators, once
+alert-platform-login = ⚠️ The platform rejected the bridge's login: { $detail }. Check PLATFORM_TOKEN, or PLATFORM_ACCOUNT and PLATFORM_PASSWORD.
+
+## Time expressions (bot.timeexpr)
+
+err-time-unparseable = “{ $text }” is not a time I understand. Try <code>2026-11-28</code>, <code>2026-11-28 08:00</code>, <code>08:00</code>, <code>-2h</code> or <code>-30m</code>.
+err-time-order = The start must be before the end.
+err-time-span =
+    That is longer than { $days ->
+        [one] one day
+       *[other] { $days } days
+    }. Please choose a shorter range.
+err-date-unparseable = “{ $text }” is not a date I understand. Try <code>2026-11-28</code>, <code>11-28</code>, <code>today</code>, <code>yesterday</code> or <code>-2d</code>.

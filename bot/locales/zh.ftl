@@ -1,0 +1,242 @@
+## pttbridge — 简体中文。
+## 消息是 Telegram HTML：正文里的 < > & 要写成 &lt; &gt; &amp;。
+## 字符串参数由翻译器（bot.i18n）转义，已是 HTML 的（bot.text.Html，esc() 与 t()
+## 的返回值）除外；数字不加千位分隔符。与 en.ftl 的消息 id 和参数必须完全一致。
+
+## 角色
+
+role-admin = 管理员
+role-supervisor = 主管
+role-viewer = 查看者
+role-none = 无权限
+# 跟在 BRIDGE_ADMIN_IDS 中的管理员后面
+role-from-settings = 配置文件指定
+# 不限组织的角色
+everywhere = 全部组织
+
+## 命令菜单（纯文本，不能用 HTML：显示在 Telegram 的“/”菜单里）
+
+cmd-start = 开始
+cmd-help = 我能做什么
+cmd-lang = 语言：中文 / English
+cmd-cancel = 取消当前操作
+cmd-find = 查找用户、对讲组、组织
+cmd-groups = 对讲组列表
+cmd-online = 对讲组在线情况
+cmd-user = 用户详情
+cmd-org = 组织详情
+cmd-where = 用户或对讲组的最新位置
+cmd-track = 用户轨迹、地图和 GPX 文件
+cmd-recordings = 用户的录音
+cmd-attendance = 某天的考勤
+cmd-signins = 某天的签到记录
+cmd-broadcast = 向终端和群聊发送通知
+cmd-subscribe = 在本群接收平台事件
+cmd-unsubscribe = 停止接收平台事件
+cmd-subscriptions = 本群接收的事件
+cmd-watch = 组员上线、下线时在本群提醒
+cmd-unwatch = 停止关注对讲组
+cmd-report = 在本群推送每日考勤汇总
+cmd-register = 创建账号
+cmd-deluser = 删除账号
+cmd-mkgroup = 创建对讲组
+cmd-bind = 向对讲组添加成员
+cmd-device = 分配或停用终端
+cmd-role = 谁可以使用本机器人
+cmd-invite = 授予角色的一次性链接
+cmd-audit = 操作记录
+cmd-status = 桥接服务状态
+cmd-mute = 暂停转发消息一段时间
+
+## 开始与帮助
+
+help-unknown =
+    你好！我把调度平台接入 Telegram。
+    你的 Telegram ID 是 <code>{ $id }</code>，请发给管理员开通权限。
+help-title = <b>可用命令</b> — { $role }
+help-names = 用户、对讲组、组织可以用 ID、账号、姓名、全拼或拼音首字母指定：<code>zhangsan</code>、<code>zs</code>、<code>张三</code>。只发送命令可查看用法。
+unknown-command = 没有 { $command } 这个命令，发送 /help 查看命令列表。
+unknown-text = 发送 /help 查看我能做什么。
+denied = 需要{ $role }权限。
+denied-button = 你没有使用这个按钮的权限。
+denied-scope = 超出了你可查看的组织范围。
+button-expired = 这个按钮已失效，请重新发送命令。
+cancelled = 已取消。
+nothing-to-cancel = 没有可取消的操作。
+
+## 语言
+
+lang-set = 已切换为中文。
+usage-lang = 用法：<code>/lang zh</code> 或 <code>/lang en</code>
+
+## 用法说明：命令缺少参数或参数有误时显示
+
+usage-find =
+    用法：<code>/find &lt;关键词&gt;</code> — ID、账号、姓名或拼音
+    示例：<code>/find zs</code>
+usage-online =
+    用法：<code>/online &lt;对讲组&gt;</code>
+    示例：<code>/online 巡逻一组</code>
+usage-user =
+    用法：<code>/user &lt;用户&gt;</code>
+    示例：<code>/user 张三</code>
+usage-org =
+    用法：<code>/org [组织]</code> — 不带组织时显示顶层
+    示例：<code>/org 266</code>
+usage-org-arg = <code>org</code> 后面请给一个组织 ID，例如 <code>org 266</code>。
+usage-where =
+    用法：<code>/where &lt;用户或对讲组&gt;</code>
+    示例：<code>/where zs</code>
+usage-track =
+    用法：<code>/track &lt;用户&gt; [开始] [结束]</code> — 默认最近 24 小时
+    时间：<code>2026-11-28</code>、<code>2026-11-28 08:00</code>、<code>08:00</code>、<code>-2h</code>、<code>-30m</code>
+    示例：<code>/track zs -2h</code>
+usage-recordings =
+    用法：<code>/recordings &lt;用户&gt; [日期]</code> — 默认今天
+    示例：<code>/recordings zs 昨天</code>
+usage-attendance =
+    用法：<code>/attendance [日期] [组织]</code> — 默认今天、全部组织
+    示例：<code>/attendance 昨天 266</code>
+usage-signins =
+    用法：<code>/signins [日期] [组织]</code> — 默认今天、全部组织
+    示例：<code>/signins 11-28 266</code>
+usage-subscribe =
+    用法：<code>/subscribe &lt;类型…&gt; [org &lt;id…&gt;] [level &lt;级别…&gt;]</code>
+    类型：incidents（事件）、org-changes（组织变更）、user-changes（用户变更）、notices（通知）、presence（上下线）、recordings（录音）、attendance（考勤）
+    示例：<code>/subscribe incidents org 266 level 1 2</code>
+usage-unsubscribe =
+    用法：<code>/unsubscribe &lt;类型&gt;</code> 或 <code>/unsubscribe all</code>
+    示例：<code>/unsubscribe presence</code>
+usage-watch =
+    用法：<code>/watch &lt;对讲组&gt;</code>
+    示例：<code>/watch 巡逻一组</code>
+usage-unwatch =
+    用法：<code>/unwatch &lt;对讲组&gt;</code>
+    示例：<code>/unwatch 巡逻一组</code>
+usage-report =
+    用法：<code>/report daily &lt;HH:MM&gt;</code> 或 <code>/report off</code>
+    示例：<code>/report daily 08:30</code>
+usage-register =
+    用法：<code>/register</code> 后接多行 <code>账号,姓名</code>，或发送 CSV 文件并以 /register 作说明
+    示例：
+    <pre>/register
+    zs001,张三
+    ls002,李四</pre>
+usage-deluser =
+    用法：<code>/deluser &lt;用户…&gt;</code>
+    示例：<code>/deluser zs001 ls002</code>
+usage-mkgroup =
+    用法：<code>/mkgroup &lt;名称&gt; &lt;组织&gt; [用户…]</code>
+    示例：<code>/mkgroup 巡逻一组 266 zs ls</code>
+usage-bind =
+    用法：<code>/bind &lt;对讲组&gt; &lt;用户&gt;[:优先级[:可呼叫 Y|N[:可讲话 Y|N]]]…</code>
+    优先级 1–10，1 最高。
+    示例：<code>/bind 巡逻一组 zs:1 ls:5:Y:N</code>
+usage-device =
+    用法：<code>/device &lt;id&gt; assign &lt;账号&gt;</code>、<code>/device &lt;id&gt; idle</code> 或 <code>/device &lt;id&gt; repair</code>
+    示例：<code>/device 860123456789012 assign zs001</code>
+usage-role =
+    用法：<code>/role &lt;telegram-id&gt; admin|supervisor|viewer|none [org &lt;id&gt;]</code>
+    示例：<code>/role 123456789 supervisor org 266</code>
+usage-invite =
+    用法：<code>/invite &lt;角色&gt; [org &lt;id&gt;]</code>
+    示例：<code>/invite viewer org 266</code>
+usage-audit =
+    用法：<code>/audit [n]</code> — 最近 n 条操作，默认 20
+    示例：<code>/audit 50</code>
+usage-mute =
+    用法：<code>/mute 30m</code>、<code>/mute 2h</code> 或 <code>/mute off</code>
+    暂停期间的消息会保留，结束时汇总发送。
+
+## 查找
+
+# $query：用户输入的内容；$kind：user、group 或 org
+not-found =
+    { $kind ->
+        [user] 没有与“{ $query }”匹配的用户。
+        [group] 没有与“{ $query }”匹配的对讲组。
+        [org] 没有与“{ $query }”匹配的组织。
+       *[other] 没有与“{ $query }”匹配的结果。
+    }
+ambiguous = “{ $query }”有 { $count } 个结果，请选择一个，或输入更多内容缩小范围。
+find-title = “{ $query }”：{ $count } 个结果
+find-none = 没有与“{ $query }”匹配的结果。
+and-more = ……还有 { $count } 个
+directory-empty = 通讯录尚未加载，请稍后再试。
+
+## 对讲组与在线情况
+
+groups-title = <b>对讲组</b>（{ $count }）— 第 { $page }/{ $pages } 页
+groups-none = 没有对讲组。
+members = { $count } 名成员
+online-counts = 本组 { $here } · 其他组 { $elsewhere } · 离线 { $offline }
+online-here = 本组在线
+online-elsewhere = 在其他组在线
+online-offline = 离线
+updated-at = 更新于 { $time }
+refreshing = 正在刷新…
+btn-refresh = 🔄 刷新
+
+## 通用按钮
+
+btn-confirm = ✅ 确认
+btn-cancel = 取消
+btn-prev = ◀ 上一页
+btn-next = 下一页 ▶
+
+## 用户、组织、对讲组详情
+
+label-id = ID
+label-account = 账号
+label-name = 姓名
+label-pinyin = 拼音
+label-status = 状态
+label-online = 在线
+label-priority = 优先级
+label-role = 角色
+label-org = 组织
+label-path = 上级
+label-address = 地址
+label-remark = 备注
+label-sub-orgs = 下级组织
+label-groups = 对讲组
+label-members = 成员
+label-users = 用户
+label-phone = 电话
+state-online = 🟢 在线
+state-offline = ⚪ 离线
+org-counts = 用户 { $users } 人，在线 { $online } 人 · 对讲组 { $groups } 个
+
+## 权限：角色与邀请
+
+roles-title = <b>本机器人的使用者</b>
+# $id：Telegram 用户 ID；$org：组织名称，或“全部组织”
+role-set = <code>{ $id }</code> 现在是{ $role }（{ $org }）。
+role-removed = <code>{ $id }</code> 已被取消访问权限。
+role-config-admin = <code>{ $id }</code> 是配置文件（BRIDGE_ADMIN_IDS）指定的管理员，请在配置中修改。
+role-unknown-username = 还没见过 { $name }。请使用对方的 Telegram ID，对方发送 /start 即可看到。
+# $link：t.me 深度链接；$expires：失效时间
+invite-created =
+    { $role }角色（{ $org }）的一次性链接，有效期至 { $expires }：
+    { $link }
+invite-redeemed = 欢迎！你现在的角色是{ $role }。
+invite-invalid = 邀请链接无效。
+invite-expired = 邀请链接已过期，请向管理员索取新链接。
+invite-used = 邀请链接已被使用，请向管理员索取新链接。
+
+## 平台错误
+
+err-platform-login = 平台拒绝了桥接服务的登录，已通知管理员。
+err-platform-timeout = 平台 { $seconds } 秒内未响应，请重试。
+err-platform-unreachable = 暂时无法连接平台（{ $detail }），请稍后再试。
+err-platform-generic = 平台拒绝了请求：{ $explanation } — { $message }（代码 { $code }）。
+err-internal = 出错了（编号 <code>{ $ref }</code>）。
+# 发给管理员，只发一次
+alert-platform-login = ⚠️ 平台拒绝了桥接服务的登录：{ $detail }。请检查 PLATFORM_TOKEN，或 PLATFORM_ACCOUNT 和 PLATFORM_PASSWORD。
+
+## 时间表达式（bot.timeexpr）
+
+err-time-unparseable = 无法识别时间“{ $text }”。可用格式：<code>2026-11-28</code>、<code>2026-11-28 08:00</code>、<code>08:00</code>、<code>-2h</code>、<code>-30m</code>。
+err-time-order = 开始时间必须早于结束时间。
+err-time-span = 时间范围超过 { $days } 天，请缩短范围。
+err-date-unparseable = 无法识别日期“{ $text }”。可用格式：<code>2026-11-28</code>、<code>11-28</code>、<code>今天</code>、<code>昨天</code>、<code>-2d</code>。

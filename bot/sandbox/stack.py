@@ -1,0 +1,225 @@
+"""The whole bridge in one process: sandbox platform + Telegram emulator + `Bridge`.
+
+Used by `pttbridge demo`, `pttbridge console` and the end-to-end tests. The
+people of the tour are fixed: an admin (from `BRIDGE_ADMIN_IDS`), a supervisor,
+a viewer, a supervisor scoped to org 266, and a stranger with no role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, Update
+
+from bot.app import Bridge
+from bot.config import Settings
+from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.telegram import EmuMessage, EmuUser, TelegramEmulator
+from storage.roles import Role
+
+BOT_TOKEN = "123456:SANDBOX-bot-token"
+CALLBACK_TOKEN = "sandbox-callback-token"
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str
+    id: int
+    name: str
+    role: Role
+    org_id: int | None = None
+
+
+PEOPLE = (
+    Person("admin", 1001, "Admin Ada", Role.ADMIN),
+    Person("supervisor", 1002, "Supervisor Sun", Role.SUPERVISOR),
+    Person("viewer", 1003, "Viewer Wang", Role.VIEWER),
+    Person("scoped", 1004, "Scoped Li", Role.SUPERVISOR, org_id=266),
+    Person("stranger", 1005, "Stranger Zhou", Role.NONE),
+)
+
+
+class _Done(BaseMiddleware):
+    """Records which updates the dispatcher has finished, so drivers can await a reply."""
+
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        finally:
+            if isinstance(event, Update):
+                await self._stack._finished(event.update_id)
+
+
+class Stack:
+    """Start with `await stack.start()`; drive with `say` and `press`; `await stack.stop()`."""
+
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        language: str = "en",
+        flood_limits: bool = False,
+        rates: tuple[float, float, float] = (1000.0, 1000.0, 1000.0),
+        sandbox: SandboxPlatform | None = None,
+        bridge_overrides: dict[str, Any] | None = None,
+        platform_overrides: dict[str, Any] | None = None,
+        telegram_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="pttbridge-")
+            workdir = Path(self._tmp.name)
+        self.workdir = workdir
+        self.language = language
+        self.platform = sandbox or SandboxPlatform()
+        self.emu = TelegramEmulator(BOT_TOKEN, flood_limits=flood_limits)
+        self.rates = rates
+        self._bridge_overrides = bridge_overrides or {}
+        self._platform_overrides = platform_overrides or {}
+        self._telegram_overrides = telegram_overrides or {}
+        self.bridge: Bridge | None = None
+        self.people: dict[str, EmuUser] = {}
+        self._done: set[int] = set()
+        self._cond = asyncio.Condition()
+
+    def settings(self) -> Settings:
+        admin = next(p for p in PEOPLE if p.role is Role.ADMIN)
+        return Settings.load(
+            None,
+            telegram={
+                "bot_token": BOT_TOKEN,
+                "api_base": self.emu.url,
+                **self._telegram_overrides,
+            },
+            platform={
+                "base_url": self.platform.url,
+                "token": self.platform.token,
+                "callback_token": CALLBACK_TOKEN,
+                "timeout_s": 5,
+                **self._platform_overrides,
+            },
+            bridge={
+                "http_host": "127.0.0.1",
+                "http_port": 0,
+                "db_path": str(self.workdir / "pttbridge.db"),
+                "admin_ids": str(admin.id),
+                "language": self.language,
+                "rate_global": self.rates[0],
+                "rate_per_chat": self.rates[1],
+                "rate_per_group_min": self.rates[2],
+                **self._bridge_overrides,
+            },
+        )
+
+    async def start(self, *, grant_roles: bool = True) -> None:
+        if not self.platform.url:
+            await self.platform.start()
+        await self.emu.start()
+        for p in PEOPLE:
+            self.people[p.key] = self.emu.add_user(
+                p.id, p.name, language_code=self.language, username=p.key
+            )
+        await self.start_bridge()
+        if grant_roles:
+            assert self.bridge is not None
+            for p in PEOPLE:
+                if p.role is not Role.NONE and p.role is not Role.ADMIN:
+                    await self.bridge.roles.set(
+                        p.id, p.role, str(p.org_id) if p.org_id else None, None
+                    )
+                    await self.bridge.set_user_menu(p.id, p.role)
+
+    async def start_bridge(self) -> None:
+        self.bridge = Bridge(self.settings())
+        await self.bridge.start()
+        self.bridge.dp.update.outer_middleware(_Done(self))
+
+    async def stop_bridge(self) -> None:
+        if self.bridge is not None:
+            await self.bridge.stop()
+            self.bridge = None
+
+    async def restart_bridge(self) -> None:
+        await self.stop_bridge()
+        await self.start_bridge()
+
+    async def stop(self) -> None:
+        await self.stop_bridge()
+        await self.emu.stop()
+        await self.platform.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    async def _finished(self, update_id: int) -> None:
+        async with self._cond:
+            self._done.add(update_id)
+            self._cond.notify_all()
+
+    async def wait_handled(self, update_id: int, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+        async def wait() -> None:
+            async with self._cond:
+                await self._cond.wait_for(lambda: update_id in self._done)
+
+        await asyncio.wait_for(wait(), timeout)
+
+    def _user(self, who: str | EmuUser) -> EmuUser:
+        return self.people[who] if isinstance(who, str) else who
+
+    async def say(
+        self, who: str | EmuUser, text: str, chat: int | None = None, thread_id: int | None = None
+    ) -> list[EmuMessage]:
+        """`who` sends `text`; returns every bot message the update produced in that chat."""
+        user = self._user(who)
+        chat_id = chat if chat is not None else user.id
+        self.emu.mark(chat_id)
+        update = await self.emu.send_message(user, text, chat=chat, thread_id=thread_id)
+        await self.wait_handled(int(update["update_id"]))
+        return self.emu.pending_messages(chat_id)
+
+    async def send_file(
+        self, who: str | EmuUser, filename: str, data: bytes, mime: str, caption: str | None = None
+    ) -> list[EmuMessage]:
+        user = self._user(who)
+        self.emu.mark(user.id)
+        update = await self.emu.send_document(user, filename, data, mime, caption=caption)
+        await self.wait_handled(int(update["update_id"]))
+        return self.emu.pending_messages(user.id)
+
+    async def press(
+        self, who: str | EmuUser, message: EmuMessage, button: str | int
+    ) -> list[EmuMessage]:
+        """Press a button by its index, its text, or its callback data.
+
+        Returns new bot messages in the chat plus the pressed message if it was edited.
+        """
+        user = self._user(who)
+        if isinstance(button, int):
+            data = message.buttons()[button][1]
+        else:
+            data = next(
+                (d for text, d in message.buttons() if text == button or d == button), button
+            )
+        assert isinstance(data, str)
+        before = len(message.edits)
+        self.emu.mark(message.chat_id)
+        update = await self.emu.press_button(user, message, data, chat=message.chat_id)
+        await self.wait_handled(int(update["update_id"]))
+        out = self.emu.pending_messages(message.chat_id)
+        current = self.emu.message(message.chat_id, message.message_id)
+        if len(current.edits) > before:
+            out.insert(0, current)
+        return out

@@ -1,0 +1,159 @@
+"""`pttbridge demo` (a scripted tour) and `pttbridge console` (the same, from the keyboard).
+
+Both run the real bridge against the sandbox platform and the Telegram
+emulator in one process: no network, no Telegram account needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.sandbox.stack import PEOPLE, Stack
+from bot.sandbox.telegram import EmuMessage
+
+ERROR_MARKERS = ("Something went wrong", "出错了")
+
+
+def _print_replies(messages: Sequence[EmuMessage]) -> None:
+    if not messages:
+        print("   (no reply)")
+    for m in messages:
+        edited = " (edited)" if m.edits else ""
+        lines = m.render().splitlines() or [""]
+        print(f"🤖{edited} " + lines[0])
+        for line in lines[1:]:
+            print("   " + line)
+        buttons = m.buttons()
+        if buttons:
+            print(
+                "   buttons: "
+                + "  ".join(f"{i + 1}) {text}" for i, (text, _) in enumerate(buttons))
+            )
+    print()
+
+
+def _people_line() -> str:
+    return ", ".join(
+        f"{p.key} ({p.role.label}{' of org ' + str(p.org_id) if p.org_id else ''})" for p in PEOPLE
+    )
+
+
+async def run_demo() -> int:
+    """The scripted tour: every command built so far, printed as a chat transcript."""
+    logging.basicConfig(level=logging.WARNING)
+    stack = Stack(language="en")
+    await stack.start()
+    failures: list[str] = []
+    last: dict[str, EmuMessage] = {}
+
+    async def say(who: str, text: str) -> list[EmuMessage]:
+        print(f"👤 {who}: {text}")
+        msgs = await stack.say(who, text)
+        _print_replies(msgs)
+        if not msgs:
+            failures.append(f"{who}: {text}: no reply")
+        for m in msgs:
+            if any(marker in m.plain_text() for marker in ERROR_MARKERS):
+                failures.append(f"{who}: {text}: {m.plain_text()[:80]}")
+        if msgs:
+            last[who] = msgs[-1]
+        return msgs
+
+    async def press(who: str, index: int) -> None:
+        msg = last[who]
+        text = msg.buttons()[index][0]
+        print(f"👆 {who} presses [{text}]")
+        msgs = await stack.press(who, msg, index)
+        _print_replies(msgs)
+        if not msgs:
+            failures.append(f"{who}: press {text}: nothing happened")
+        elif msgs:
+            last[who] = msgs[-1]
+
+    try:
+        print(f"pttbridge demo — people: {_people_line()}\n")
+        await say("stranger", "/start")
+        await say("viewer", "/help")
+        await say("viewer", "/find zhang")
+        await say("viewer", "/groups")
+        await press("viewer", 0)
+        await say("viewer", "/online 1002")
+        await press("viewer", 0)
+        await say("viewer", "/online zs")
+        await say("viewer", "/user zs")
+        await press("viewer", 1)
+        await say("viewer", "/user tricky")
+        await say("viewer", "/org")
+        await say("viewer", "/org 266")
+        await say("scoped", "/find zhang")
+        await say("scoped", "/online 1003")
+        await say("viewer", "/role 1003 admin")
+        await say("admin", "/role")
+        await say("admin", "/invite viewer org 267")
+        await say("admin", "/lang zh")
+        await say("admin", "/online 指挥调度组")
+        await say("admin", "/lang en")
+        await say("viewer", "/online")
+        await say("viewer", "/nonsense")
+    finally:
+        await stack.stop()
+    if failures:
+        print("demo FAILED:")
+        for f in failures:
+            print("  " + f)
+        return 1
+    print("demo finished: every step answered.")
+    return 0
+
+
+async def run_console() -> int:
+    """Type as a Telegram user would; `/as <who>` switches who is typing."""
+    logging.basicConfig(level=logging.WARNING)
+    stack = Stack(language="en")
+    await stack.start()
+    who = "admin"
+    last: EmuMessage | None = None
+    print("pttbridge console — the bridge against the sandbox platform and a Telegram emulator.")
+    print(f"People: {_people_line()}.")
+    print("Type commands as in Telegram (/help). `/as viewer` switches who types;")
+    print("a number presses that button of the last message; `/quit` leaves.\n")
+    try:
+        while True:
+            try:
+                line = (await asyncio.to_thread(input, f"{who}> ")).strip()
+            except EOFError:
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            if line.startswith("/as"):
+                _, _, name = line.partition(" ")
+                if name.strip() in stack.people:
+                    who = name.strip()
+                    print(f"(now typing as {who})\n")
+                else:
+                    print(f"(who? one of: {', '.join(stack.people)})\n")
+                continue
+            if line.isdigit() and last is not None:
+                idx = int(line) - 1
+                if not 0 <= idx < len(last.buttons()):
+                    print("(no such button)\n")
+                    continue
+                msgs = await stack.press(who, last, idx)
+            else:
+                msgs = await stack.say(who, line)
+            _print_replies(msgs)
+            with_buttons = [m for m in msgs if m.buttons()]
+            if with_buttons:
+                last = with_buttons[-1]
+    finally:
+        await stack.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(asyncio.run(run_demo()))

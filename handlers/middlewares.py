@@ -1,0 +1,78 @@
+"""Outer middlewares: who is calling (role, scope, language), and remembering chats."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import Chat, TelegramObject, User
+
+from bot.access import Caller
+from bot.directory import Directory
+from bot.i18n import Translator, pick_language
+from storage.chats import ChatRepo
+from storage.roles import Role, RoleRepo
+from storage.users import UserRepo
+
+log = logging.getLogger(__name__)
+
+
+class ContextMiddleware(BaseMiddleware):
+    """Puts `caller` (a `Caller`), `lang` and `t` (the translator) into every update's data.
+
+    In a group chat each member acts with their own role.
+    """
+
+    def __init__(
+        self,
+        *,
+        admin_ids: frozenset[int],
+        default_lang: str,
+        roles: RoleRepo,
+        users: UserRepo,
+        chats: ChatRepo,
+        directory: Directory,
+        translator: Translator,
+    ) -> None:
+        self._admins = admin_ids
+        self._default_lang = default_lang
+        self._roles = roles
+        self._users = users
+        self._chats = chats
+        self._directory = directory
+        self._translator = translator
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        if chat is not None:
+            await self._chats.upsert(chat.id, chat.type, chat.title or chat.full_name)
+        if user is None or user.is_bot:
+            data["lang"] = self._default_lang
+            data["t"] = self._translator.get(self._default_lang)
+            return await handler(event, data)
+        await self._users.seen(user.id, user.username, user.full_name, user.language_code)
+        caller = await self.caller_of(user)
+        data["caller"] = caller
+        data["lang"] = caller.lang
+        data["t"] = self._translator.get(caller.lang)
+        return await handler(event, data)
+
+    async def caller_of(self, user: User) -> Caller:
+        grant = await self._roles.get(user.id)
+        chosen = await self._users.get_language(user.id)
+        lang = pick_language(chosen, user.language_code, self._default_lang)
+        if user.id in self._admins:
+            return Caller(user.id, Role.ADMIN, None, None, lang, is_config_admin=True)
+        if grant is None:
+            return Caller(user.id, Role.NONE, None, None, lang)
+        org_id = int(grant.org_id) if grant.org_id else None
+        scope = self._directory.subtree(org_id) if org_id is not None else None
+        return Caller(user.id, grant.role, org_id, scope, lang)

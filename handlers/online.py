@@ -1,0 +1,127 @@
+"""/groups and /online <group>: who is online in a talk group (2.2 and 2.3 together)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot.access import Caller
+from bot.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
+from bot.config import Settings
+from bot.directory import Directory, DirUser, Kind
+from bot.platform import PlatformClient
+from bot.render import Reply, T, groups_page, online_view
+from handlers.filters import MinRole
+from handlers.reply import answer, edit
+from handlers.resolve import resolve_or_ask
+from storage.roles import Role
+
+router = Router(name=__name__)
+router.message.filter(MinRole(Role.VIEWER))
+router.callback_query.filter(MinRole(Role.VIEWER))
+
+
+async def online_reply(
+    gid: int,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    settings: Settings,
+) -> Reply:
+    group = directory.group(gid, caller.scope)
+    if group is None:
+        return Reply(t("not-found", kind="group", query=gid))
+    # Members outside the caller's scope are not shown, not even as "offline".
+    members: list[DirUser] = [
+        u for uid in group.member_ids if (u := directory.user(uid, caller.scope)) is not None
+    ]
+    uids = [u.id for u in members]
+    if uids:
+        here_ids, online_ids = await asyncio.gather(
+            platform.in_group_uids(gid, uids), platform.online_uids(gid, uids)
+        )
+    else:
+        here_ids, online_ids = [], []
+    here_set, online_set = set(here_ids), set(online_ids) | set(here_ids)
+    here = [u for u in members if u.id in here_set]
+    elsewhere = [u for u in members if u.id in online_set and u.id not in here_set]
+    offline = [u for u in members if u.id not in online_set]
+    at = datetime.now(settings.bridge.tz).strftime("%H:%M:%S")
+    return online_view(t, group, here, elsewhere, offline, at)
+
+
+@router.message(Command("groups"))
+async def groups(message: Message, caller: Caller, t: T, directory: Directory) -> None:
+    await answer(message, groups_page(t, directory.groups(caller.scope), 0))
+
+
+@router.callback_query(GroupsCb.filter())
+async def groups_page_cb(
+    callback: CallbackQuery, callback_data: GroupsCb, caller: Caller, t: T, directory: Directory
+) -> None:
+    await callback.answer()
+    await edit(callback, groups_page(t, directory.groups(caller.scope), callback_data.page))
+
+
+@router.message(Command("online"))
+async def online(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    query = (command.args or "").strip()
+    if not query:
+        await answer(message, Reply(t("usage-online")))
+        return
+    gid = await resolve_or_ask(message, t, directory, caller, query, Kind.GROUP, PickAction.ONLINE)
+    if gid is None:
+        return
+    async with ChatActionSender.typing(
+        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+    ):
+        reply = await online_reply(gid, caller, t, directory, platform, settings)
+    await answer(message, reply)
+
+
+@router.callback_query(OnlineCb.filter())
+async def online_cb(
+    callback: CallbackQuery,
+    callback_data: OnlineCb,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    settings: Settings,
+) -> None:
+    await callback.answer(t("refreshing") if callback_data.refresh else None)
+    reply = await online_reply(callback_data.gid, caller, t, directory, platform, settings)
+    if callback_data.refresh:
+        await edit(callback, reply)
+    elif callback.message is not None and isinstance(callback.message, Message):
+        await answer(callback.message, reply)
+
+
+@router.callback_query(PickCb.filter(F.action == PickAction.ONLINE))
+async def picked_group(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    settings: Settings,
+) -> None:
+    await callback.answer()
+    reply = await online_reply(callback_data.id, caller, t, directory, platform, settings)
+    await edit(callback, reply)

@@ -1,0 +1,134 @@
+"""/user <user> and /org [org]: details from 2.14 and 2.13, within the caller's scope."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot.access import Caller
+from bot.callbacks import PickAction, PickCb
+from bot.directory import Directory, Kind
+from bot.platform import PlatformClient
+from bot.render import Reply, T, org_details, user_details
+from handlers.filters import MinRole
+from handlers.reply import answer, edit
+from handlers.resolve import resolve_or_ask
+from storage.roles import Role
+
+router = Router(name=__name__)
+router.message.filter(MinRole(Role.VIEWER))
+router.callback_query.filter(MinRole(Role.VIEWER))
+
+
+async def user_reply(
+    uid: int, caller: Caller, t: T, directory: Directory, platform: PlatformClient
+) -> Reply:
+    user = directory.user(uid, caller.scope)
+    if user is None:
+        return Reply(t("not-found", kind="user", query=uid))
+    info = await platform.user_info(uid)
+    if info is None:
+        return Reply(t("not-found", kind="user", query=uid))
+    groups = [
+        (g.id, g.name)
+        for g in info.groups
+        if caller.scope is None or directory.group(g.id, caller.scope) is not None
+    ]
+    return user_details(t, info, directory.org_path(user.org_id), groups)
+
+
+async def org_reply(
+    oid: int, caller: Caller, t: T, directory: Directory, platform: PlatformClient
+) -> Reply:
+    org = directory.org(oid, caller.scope)
+    if org is None:
+        return Reply(t("not-found", kind="org", query=oid))
+    detail = await platform.org_users(oid)
+    users = [(u.name, u.account, u.online) for u in detail.users] if detail else []
+    path = directory.org_path(oid)
+    if caller.scope is not None:
+        path = [o for o in path if o.id in caller.scope]
+    children = [
+        o for o in directory.org_children(oid) if caller.scope is None or o.id in caller.scope
+    ]
+    return org_details(t, org, path, children, directory.org_groups(oid), users)
+
+
+@router.message(Command("user"))
+async def user(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    bot: Bot,
+) -> None:
+    query = (command.args or "").strip()
+    if not query:
+        await answer(message, Reply(t("usage-user")))
+        return
+    uid = await resolve_or_ask(message, t, directory, caller, query, Kind.USER, PickAction.USER)
+    if uid is None:
+        return
+    async with ChatActionSender.typing(
+        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+    ):
+        reply = await user_reply(uid, caller, t, directory, platform)
+    await answer(message, reply)
+
+
+@router.message(Command("org"))
+async def org(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    bot: Bot,
+) -> None:
+    query = (command.args or "").strip()
+    if query:
+        oid = await resolve_or_ask(message, t, directory, caller, query, Kind.ORG, PickAction.ORG)
+        if oid is None:
+            return
+    else:
+        roots = directory.roots(caller.scope)
+        if not roots:
+            await answer(message, Reply(t("directory-empty")))
+            return
+        oid = roots[0].id
+    async with ChatActionSender.typing(
+        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+    ):
+        reply = await org_reply(oid, caller, t, directory, platform)
+    await answer(message, reply)
+
+
+@router.callback_query(PickCb.filter(F.action == PickAction.USER))
+async def picked_user(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+) -> None:
+    await callback.answer()
+    await edit(callback, await user_reply(callback_data.id, caller, t, directory, platform))
+
+
+@router.callback_query(PickCb.filter(F.action == PickAction.ORG))
+async def picked_org(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+) -> None:
+    await callback.answer()
+    await edit(callback, await org_reply(callback_data.id, caller, t, directory, platform))

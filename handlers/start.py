@@ -1,0 +1,117 @@
+"""/start (with an invite code), /help, /lang, /cancel: for anyone."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+
+from bot.access import Caller
+from bot.commands import allowed
+from bot.render import Reply, T
+from handlers.reply import answer
+from storage.audit import AuditRepo
+from storage.db import utcnow
+from storage.invites import InviteRepo, InviteStatus
+from storage.roles import Role, RoleRepo
+from storage.users import UserRepo
+
+if TYPE_CHECKING:
+    from bot.app import Bridge
+
+router = Router(name=__name__)
+
+
+def help_text(t: T, caller: Caller) -> str:
+    if caller.role is Role.NONE:
+        return t("help-unknown", id=caller.user_id)
+    lines = [t("help-title", role=t(f"role-{caller.role.label}"))]
+    for c in allowed(caller.role):
+        if c.in_menu:
+            lines.append(f"/{c.name} — {t(f'cmd-{c.name}')}")
+    lines.append("")
+    lines.append(t("help-names"))
+    return "\n".join(lines)
+
+
+@router.message(CommandStart(deep_link=True, magic=F.args.len() > 0))
+async def start_with_code(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    invites: InviteRepo,
+    roles: RoleRepo,
+    audit: AuditRepo,
+    bridge: Bridge,
+) -> None:
+    code = (command.args or "").strip()
+    now = utcnow()
+    db = bridge.db
+    assert db is not None
+    async with db.transaction():
+        invite = await invites.redeem(code, caller.user_id, now)
+        if invite is not None:
+            # A redeemed invite never lowers a role the user already has.
+            if invite.role > caller.role:
+                await roles.set(caller.user_id, invite.role, invite.org_id, invite.created_by)
+            await audit.add(
+                caller.user_id,
+                "invite-redeem",
+                str(caller.user_id),
+                {"role": invite.role.label, "org": invite.org_id},
+                "ok",
+                now,
+            )
+    if invite is None:
+        status = await invites.status(code, now)
+        key = {
+            InviteStatus.USED: "invite-used",
+            InviteStatus.EXPIRED: "invite-expired",
+        }.get(status, "invite-invalid")
+        await answer(message, Reply(t(key) + "\n\n" + help_text(t, caller)))
+        return
+    role = max(invite.role, caller.role)
+    await bridge.set_user_menu(caller.user_id, role)
+    new_caller = Caller(caller.user_id, role, caller.org_id, caller.scope, caller.lang)
+    await answer(
+        message,
+        Reply(
+            t("invite-redeemed", role=t(f"role-{role.label}")) + "\n\n" + help_text(t, new_caller)
+        ),
+    )
+
+
+@router.message(CommandStart())
+@router.message(Command("help"))
+async def start(message: Message, caller: Caller, t: T) -> None:
+    await answer(message, Reply(help_text(t, caller)))
+
+
+@router.message(Command("lang"))
+async def lang(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    users: UserRepo,
+    bridge: Bridge,
+) -> None:
+    arg = (command.args or "").strip().lower()
+    translator = bridge.translator
+    if arg not in ("zh", "en"):
+        await answer(message, Reply(translator.get(caller.lang)("usage-lang")))
+        return
+    await users.set_language(caller.user_id, arg)  # type: ignore[arg-type]
+    if caller.role > Role.NONE:
+        await bridge.set_user_menu(caller.user_id, caller.role)
+    await answer(message, Reply(translator.get(arg)("lang-set")))
+
+
+@router.message(Command("cancel"))
+async def cancel(message: Message, state: FSMContext, t: T) -> None:
+    had = await state.get_state()
+    await state.clear()
+    await answer(message, Reply(t("cancelled") if had else t("nothing-to-cancel")))
