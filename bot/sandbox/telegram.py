@@ -1547,8 +1547,11 @@ class TelegramEmulator:
         document: tuple[str, bytes, str] | None = None,
         reply_to: EmuMessage | int | None = None,
     ) -> JSON:
-        """The user sends ``text``; returns the Update (enqueued unless filtered).
+        """The user sends ``text``; returns the Update it makes.
 
+        Bot commands, mentions and URLs get their entities, as Telegram sets
+        them. An update the bot would not receive (privacy mode in a group,
+        allowed_updates) is kept in ``filtered_updates`` with update_id 0.
         ``document`` = (filename, data, mime) sends a file with ``text`` as caption.
         """
         if document is not None:
@@ -2011,16 +2014,17 @@ class TelegramEmulator:
         return False
 
     def _enqueue(self, payload: JSON) -> JSON:
-        update: JSON = {"update_id": self._next_update_id, **payload}
-        self._next_update_id += 1
         kind = next(iter(payload))
         allowed = self._allowed_updates
         if (allowed is None and kind in _OPT_IN_UPDATES) or (
             allowed is not None and kind not in allowed
         ):
+            update: JSON = {"update_id": 0, **payload}  # never delivered: no id
             self.filtered_updates.append(update)
             self._notify()
             return update
+        update = {"update_id": self._next_update_id, **payload}
+        self._next_update_id += 1
         self._updates.append(update)
         if self._active_poll is not None:
             self._active_poll.wake.set()
