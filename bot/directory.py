@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Org, TreeNode
@@ -90,9 +90,9 @@ def norm(text: str) -> str:
 @lru_cache(maxsize=200_000)
 def pinyin_of(name: str) -> tuple[str, str]:
     """(full, initials) pinyin of a name, e.g. 张三 -> ("zhangsan", "zs")."""
-    syllables = [s for s in lazy_pinyin(name, errors="ignore") if s.strip()]
-    initials = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")
-    return norm("".join(syllables)), norm("".join(initials))
+    # One conversion serves both forms: initials are the syllables' first letters.
+    syllables = [s.strip() for s in lazy_pinyin(name) if s.strip()]
+    return norm("".join(syllables)), norm("".join(s[0] for s in syllables))
 
 
 def _pinyin(name: str, given: str | None) -> tuple[str, str]:
@@ -123,13 +123,12 @@ class Snapshot:
     _hay_keys: list[str] = field(default_factory=list)
 
     def index(self) -> None:
-        exact: dict[str, list[tuple[Kind, int]]] = {}
+        # dict-as-ordered-set: a common name maps to many refs, keep insertion O(1)
+        keyed: dict[str, dict[tuple[Kind, int], None]] = {}
 
         def add(key: str, ref: tuple[Kind, int]) -> None:
             if key:
-                lst = exact.setdefault(key, [])
-                if ref not in lst:
-                    lst.append(ref)
+                keyed.setdefault(key, {})[ref] = None
 
         for o in self.orgs.values():
             ref = (Kind.ORG, o.id)
@@ -143,6 +142,7 @@ class Snapshot:
             ref = (Kind.USER, u.id)
             for k in (str(u.id), norm(u.account), norm(u.name), u.pinyin_full, u.pinyin_abbr):
                 add(k, ref)
+        exact = {k: list(v) for k, v in keyed.items()}
         self._exact = exact
         self._sorted_keys = sorted(exact)
         parts: list[str] = []
