@@ -34,7 +34,9 @@ from bisect import bisect_right
 from typing import Final, NamedTuple
 
 __all__ = [
+    "CAPTION_LIMIT",
     "CUT_WHITESPACE",
+    "MESSAGE_LIMIT",
     "Html",
     "esc",
     "esc_attr",

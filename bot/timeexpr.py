@@ -104,6 +104,12 @@ def _check_now(now: datetime) -> None:
         raise ValueError("now must be an aware datetime")
 
 
+def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+    # Through UTC: astimezone() to the datetime's own tzinfo returns it unchanged,
+    # even a wall time that does not exist.
+    return moment.astimezone(UTC).astimezone(tz)
+
+
 def _wall(d: date, hh: int, mm: int, ss: int, tz: ZoneInfo) -> datetime:
     """A wall-clock time in ``tz`` that exists (see the module docstring)."""
     return datetime(d.year, d.month, d.day, hh, mm, ss, tzinfo=tz).astimezone(UTC).astimezone(tz)
@@ -123,10 +129,10 @@ def _parse(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
     """The time ``text`` means, and whether it named a whole day (no time of day)."""
     _check_now(now)
     s = _normalise(text)
-    today = now.astimezone(tz).date()
+    today = _local(now, tz).date()
     try:
         if s in _NOW:
-            return now.astimezone(tz), False
+            return _local(now, tz), False
         if m := _REL_RE.fullmatch(s):
             delta = timedelta(
                 days=int(m["days"] or 0), hours=int(m["hours"] or 0), minutes=int(m["minutes"] or 0)
@@ -238,7 +244,7 @@ def parse_date(text: str, now: datetime, tz: ZoneInfo) -> date:
     """
     _check_now(now)
     s = _normalise(text)
-    today = now.astimezone(tz).date()
+    today = _local(now, tz).date()
     try:
         if s in _DAYS_AGO:
             return today - timedelta(days=_DAYS_AGO[s])
