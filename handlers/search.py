@@ -1,14 +1,20 @@
-"""/find <text>: users, talk groups and orgs that match, within the caller's scope."""
+"""/find <text>: users, talk groups and orgs that match, within the caller's scope.
+
+`/find` alone asks for the text; the question is a dialog on the SQLite FSM
+storage, so it survives a restart of the bridge.
+"""
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
 from bot.access import Caller
 from bot.directory import Directory
-from bot.render import Reply, T, find_results
+from bot.render import T, Reply, find_results
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.roles import Role
@@ -17,13 +23,31 @@ router = Router(name=__name__)
 router.message.filter(MinRole(Role.VIEWER))
 
 
+class FindDialog(StatesGroup):
+    query = State()
+
+
 @router.message(Command("find"))
 async def find(
-    message: Message, command: CommandObject, caller: Caller, t: T, directory: Directory
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    state: FSMContext,
 ) -> None:
     query = (command.args or "").strip()
     if not query:
-        await answer(message, Reply(t("usage-find")))
+        await state.set_state(FindDialog.query)
+        await answer(message, Reply(t("find-ask")))
         return
-    matches = directory.search(query, scope=caller.scope, limit=20)
-    await answer(message, find_results(t, query, matches))
+    await answer(message, find_results(t, query, directory.search(query, scope=caller.scope)))
+
+
+@router.message(FindDialog.query, F.text, ~F.text.startswith("/"))
+async def find_answer(
+    message: Message, caller: Caller, t: T, directory: Directory, state: FSMContext
+) -> None:
+    await state.clear()
+    query = (message.text or "").strip()
+    await answer(message, find_results(t, query, directory.search(query, scope=caller.scope)))

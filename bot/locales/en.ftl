@@ -63,6 +63,7 @@ denied-button = This button needs a role you do not have.
 denied-scope = That is outside the orgs you may see.
 button-expired = This button has expired. Please send the command again.
 cancelled = Cancelled.
+find-ask = What should I look for? Send a name, account, pinyin or id (or /cancel).
 nothing-to-cancel = Nothing to cancel.
 
 ## Language
@@ -218,7 +219,13 @@ label-users = Users
 label-phone = Phone
 state-online = 🟢 online
 state-offline = ⚪ offline
-org-counts = { $users } users, { $online } online · { $groups } groups
+org-counts = { $users ->
+        [one] one user
+       *[other] { $users } users
+    }, { $online } online · { $groups ->
+        [one] one group
+       *[other] { $groups } groups
+    }
 
 ## Access: roles and invitations
 

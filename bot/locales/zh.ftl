@@ -71,6 +71,7 @@ usage-lang = 用法：<code>/lang zh</code> 或 <code>/lang en</code>
 
 ## 用法说明：命令缺少参数或参数有误时显示
 
+find-ask = 要找什么？请发送姓名、账号、拼音或 ID（或 /cancel 取消）。
 usage-find =
     用法：<code>/find &lt;关键词&gt;</code> — ID、账号、姓名或拼音
     示例：<code>/find zs</code>
