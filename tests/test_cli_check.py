@@ -1,0 +1,200 @@
+"""`pttbridge check` against the sandbox platform: one line per check, exit 0/1/2."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.cli import check
+from bot.sandbox.platform import SandboxPlatform
+
+Factory = Callable[..., Awaitable[SandboxPlatform]]
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+async def run_check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    code = await check(None)
+    out = capsys.readouterr()
+    assert out.err == ""
+    return code, out.out.splitlines()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_all_checks_pass(
+    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_env(monkeypatch, PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=sandbox.token)
+    code, lines = await run_check(capsys)
+    assert code == 0
+    assert lines[0] == "ok   settings"
+    assert lines[1].startswith(f"ok   platform reachable at {sandbox.url}/wapi")
+    assert lines[2] == "ok   platform token accepted"
+    assert lines[3] == "skip telegram: TELEGRAM_BOT_TOKEN is not set"
+    assert len(lines) == 4
+    assert not any(line.startswith("FAIL") for line in lines)
+    assert sandbox.token not in "\n".join(lines)
+    assert sandbox.requests_to("/user/info")  # it did reach the platform
+
+
+async def test_login_mode_passes(
+    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_env(
+        monkeypatch,
+        PLATFORM_BASE_URL=sandbox.url,
+        PLATFORM_ACCOUNT=sandbox.account,
+        PLATFORM_PASSWORD=sandbox.password,
+    )
+    code, lines = await run_check(capsys)
+    assert code == 0
+    assert f"ok   platform login as {sandbox.account}" in lines
+    assert "ok   platform token accepted" in lines
+    assert sandbox.login_count == 1
+    assert sandbox.password not in "\n".join(lines)
+
+
+async def test_wrong_token_names_platform_token(
+    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "SECRET-wrong-token-0451"
+    set_env(monkeypatch, PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=wrong)
+    code, lines = await run_check(capsys)
+    assert code == 1
+    fails = [line for line in lines if line.startswith("FAIL")]
+    assert len(fails) == 1 and "PLATFORM_TOKEN" in fails[0]
+    assert any(line.startswith("ok   platform reachable") for line in lines)
+    text = "\n".join(lines)
+    assert wrong not in text and sandbox.token not in text
+
+
+async def test_custom_header_named_in_the_failure(
+    sandbox_factory: Factory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sb = await sandbox_factory(token_header="pc-access-token")
+    set_env(monkeypatch, PLATFORM_BASE_URL=sb.url, PLATFORM_TOKEN=sb.token)
+    code, lines = await run_check(capsys)
+    assert code == 1
+    fail = next(line for line in lines if line.startswith("FAIL"))
+    assert "PLATFORM_TOKEN_HEADER=token" in fail
+    monkeypatch.setenv("PLATFORM_TOKEN_HEADER", "pc-access-token")
+    code, lines = await run_check(capsys)
+    assert code == 0, lines
+
+
+async def test_unreachable_platform_names_the_base_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_env(
+        monkeypatch,
+        PLATFORM_BASE_URL=f"http://127.0.0.1:{free_port()}",
+        PLATFORM_TOKEN="SECRET-token-7",
+        PLATFORM_TIMEOUT_S="2",
+    )
+    code, lines = await run_check(capsys)
+    assert code == 1
+    fails = [line for line in lines if line.startswith("FAIL")]
+    assert len(fails) == 1 and "PLATFORM_BASE_URL" in fails[0]
+    assert "SECRET-token-7" not in "\n".join(lines)
+
+
+async def test_wrong_prefix_names_the_base_url(
+    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_env(monkeypatch, PLATFORM_BASE_URL=sandbox.url + "/api", PLATFORM_TOKEN=sandbox.token)
+    code, lines = await run_check(capsys)
+    assert code == 1
+    fail = next(line for line in lines if line.startswith("FAIL"))
+    assert "PLATFORM_BASE_URL" in fail and "404" in fail
+
+
+async def test_wrong_password_names_platform_password(
+    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_env(
+        monkeypatch,
+        PLATFORM_BASE_URL=sandbox.url,
+        PLATFORM_ACCOUNT=sandbox.account,
+        PLATFORM_PASSWORD="SECRET-wrong-password",
+    )
+    code, lines = await run_check(capsys)
+    assert code == 1
+    fails = [line for line in lines if line.startswith("FAIL")]
+    assert len(fails) == 1 and "PLATFORM_PASSWORD" in fails[0]
+    assert "SECRET-wrong-password" not in "\n".join(lines)
+    assert sandbox.login_count == 0
+
+
+async def test_missing_settings_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = await run_check(capsys)
+    assert code == 2
+    assert lines == ["FAIL settings: PLATFORM_BASE_URL: required (e.g. http://10.1.2.3:8080)"]
+    monkeypatch.setenv("PLATFORM_BASE_URL", "http://10.1.2.3:8080")
+    monkeypatch.setenv("PLATFORM_TIMEOUT_S", "soon")
+    code, lines = await run_check(capsys)
+    assert code == 2 and lines[0].startswith("FAIL settings: PLATFORM_TIMEOUT_S:")
+
+
+async def python_m_bot_check(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    # Asynchronous: the sandbox answering it runs on this very event loop.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "check",
+        "--env-file",
+        os.devnull,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def child_env(**kw: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(("PLATFORM_", "TELEGRAM_", "BRIDGE_", "PYTHON"))
+    }
+    env.update(kw)
+    return env
+
+
+async def test_the_command_itself(sandbox: SandboxPlatform, tmp_path: Path) -> None:
+    code, out, err = await python_m_bot_check(
+        child_env(PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=sandbox.token), tmp_path
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:3] == [
+        "ok   settings",
+        out.splitlines()[1],
+        "ok   platform token accepted",
+    ]
+    assert out.splitlines()[1].startswith("ok   platform reachable at")
+
+    code, out, err = await python_m_bot_check(
+        child_env(PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN="SECRET-bad-42"), tmp_path
+    )
+    assert code == 1 and "Traceback" not in err
+    assert "FAIL platform token rejected" in out and "PLATFORM_TOKEN" in out
+    assert "SECRET-bad-42" not in out + err and sandbox.token not in out + err
