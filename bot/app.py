@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from bot.directory import Directory
 from bot.flood import FloodControl
 from bot.i18n import Translator
 from bot.logs import secrets_of, setup_logging
+from bot.media import MediaFetcher
 from bot.platform import PlatformClient, PlatformError
 from bot.telegram import make_session
 from handlers import get_routers
@@ -84,6 +86,13 @@ async def _job(name: str, fn: Callable[[], Awaitable[Any]]) -> None:
         log.exception("job %s failed; it runs again next time", name)
 
 
+@dataclass
+class Timings:
+    """Delays the bridge waits on its own; tests shorten them instead of sleeping."""
+
+    recording_retry_s: float = 10.0
+
+
 class Bridge:
     """Every long-lived object of the process, built once, started and stopped in order."""
 
@@ -107,6 +116,9 @@ class Bridge:
         self.scheduler: AsyncIOScheduler | None = None
         self.http_port: int | None = None
         self._alerted: dict[str, datetime] = {}
+        self.timings = Timings()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.media: MediaFetcher | None = None
 
     # -- build -------------------------------------------------------------------------
 
@@ -120,6 +132,7 @@ class Bridge:
         if not await directory.refresh():
             log.warning("starting without a directory; the next refresh will try again")
         self.translator = Translator.load(s.bridge.language)
+        self.media = MediaFetcher(s.platform.timeout_s)
         assert s.telegram.bot_token is not None
         self.flood = FloodControl(
             s.bridge.rate_global, s.bridge.rate_per_chat, s.bridge.rate_per_group_min
@@ -143,6 +156,7 @@ class Bridge:
             invites=self.invites,
             audit=self.audit,
             translator=self.translator,
+            media=self.media,
             bridge=self,
         )
         dp.update.outer_middleware(
@@ -223,6 +237,22 @@ class Bridge:
             )
         )
         self._polling.add_done_callback(self._polling_done)
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run work that outlives its update (e.g. a delayed retry); cancelled at stop."""
+
+        async def guarded() -> Any:
+            try:
+                return await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed")
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def _polling_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -339,6 +369,10 @@ class Bridge:
                 await self.dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._polling, timeout=10)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._runner is not None:
@@ -347,6 +381,8 @@ class Bridge:
             await self.bot.session.close()
         if self.client is not None:
             await self.client.aclose()
+        if self.media is not None:
+            await self.media.aclose()
         if getattr(self, "dp", None) is not None:
             await self.dp.storage.close()
             # Feature routers are module-level: detach them so a new Bridge in this

@@ -15,6 +15,9 @@ class PickAction(enum.StrEnum):
     ONLINE = "on"
     USER = "us"
     ORG = "og"
+    WHERE = "wh"
+    TRACK = "tr"
+    RECORDINGS = "rc"
 
 
 class PickCb(CallbackData, prefix="pk1"):
@@ -36,3 +39,26 @@ class OnlineCb(CallbackData, prefix="on1"):
 
     gid: int
     refresh: bool = False
+
+
+class WhereCb(CallbackData, prefix="wh1"):
+    """Send this user's pin (from a talk group's /where list)."""
+
+    uid: int
+
+
+class RecPageCb(CallbackData, prefix="rp1"):
+    """A page of a user's recordings of one day (`day` as yyyymmdd)."""
+
+    uid: int
+    day: int
+    page: int
+
+
+class RecPlayCb(CallbackData, prefix="rc1"):
+    """Send the audio of recording `idx` of that page."""
+
+    uid: int
+    day: int
+    page: int
+    idx: int

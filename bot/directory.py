@@ -402,13 +402,18 @@ class Directory:
         return out
 
     def resolve(
-        self, query: str, kind: Kind, scope: frozenset[int] | None = None, limit: int = 8
+        self,
+        query: str,
+        kind: Kind | tuple[Kind, ...],
+        scope: frozenset[int] | None = None,
+        limit: int = 8,
     ) -> list[Match]:
         """Candidates for a name given to a command: the exact ones if any, else all found.
 
         One element: unambiguous. Several: ask with buttons. None: not found.
         """
-        found = self.search(query, kinds=(kind,), scope=scope, limit=max(limit, 20))
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        found = self.search(query, kinds=kinds, scope=scope, limit=max(limit, 20))
         exact = [m for m in found if m.exact]
         return (exact or found)[:limit] if len(exact) != 1 else exact
 

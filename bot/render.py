@@ -5,7 +5,7 @@ Every platform-provided string goes through `esc`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiogram.types import InlineKeyboardMarkup
@@ -13,10 +13,11 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
 from bot.directory import DirGroup, DirOrg, DirUser, Kind, Match
+from bot.i18n import Translate
 from bot.platform.models import UserInfo
 from bot.text import esc
 
-T = Callable[..., str]
+T = Translate
 GROUPS_PER_PAGE = 10
 ORG_USERS_SHOWN = 50
 KIND_ICON = {Kind.USER: "👤", Kind.GROUP: "👥", Kind.ORG: "🏢"}
@@ -43,7 +44,7 @@ def choices(t: T, matches: Sequence[Match], action: PickAction, query: str) -> R
 def find_results(t: T, query: str, matches: Sequence[Match]) -> Reply:
     if not matches:
         return Reply(t("find-none", query=esc(query)))
-    lines = [t("find-title", query=esc(query), count=len(matches))]
+    lines: list[str] = [t("find-title", query=esc(query), count=len(matches))]
     kb = InlineKeyboardBuilder()
     for m in matches:
         lines.append(f"{KIND_ICON[m.kind]} {esc(m.label)} <code>{m.id}</code>")
@@ -67,7 +68,7 @@ def groups_page(t: T, groups: Sequence[DirGroup], page: int) -> Reply:
     pages = max(1, -(-len(groups) // GROUPS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     chunk = groups[page * GROUPS_PER_PAGE : (page + 1) * GROUPS_PER_PAGE]
-    lines = [t("groups-title", count=len(groups), page=page + 1, pages=pages)]
+    lines: list[str] = [t("groups-title", count=len(groups), page=page + 1, pages=pages)]
     kb = InlineKeyboardBuilder()
     for g in chunk:
         lines.append(
@@ -128,7 +129,7 @@ def user_details(
     groups: Sequence[tuple[int, str]],
 ) -> Reply:
     state = t("state-online") if info.online else t("state-offline")
-    lines = [
+    lines: list[str] = [
         f"👤 <b>{esc(info.name)}</b> <code>{info.id}</code>",
         f"{t('label-account')}: <code>{esc(info.account)}</code>",
     ]
@@ -162,7 +163,7 @@ def org_details(
 ) -> Reply:
     """`users` are (name, account, online) from 2.13."""
     online = sum(1 for _, _, on in users if on)
-    lines = [f"🏢 <b>{esc(org.name)}</b> <code>{org.id}</code>"]
+    lines: list[str] = [f"🏢 <b>{esc(org.name)}</b> <code>{org.id}</code>"]
     if len(path) > 1:
         lines.append(f"{t('label-path')}: " + " › ".join(esc(o.name) for o in path))
     if org.address:

@@ -66,9 +66,13 @@ async def run_demo() -> int:
         msg = last[who]
         text = msg.buttons()[index][0]
         print(f"👆 {who} presses [{text}]")
+        answers = len(stack.emu.callback_answers)
         msgs = await stack.press(who, msg, index)
+        toasts = [a.text for a in stack.emu.callback_answers[answers:] if a.text]
+        for toast in toasts:
+            print(f"   (toast: {toast})")
         _print_replies(msgs)
-        if not msgs:
+        if not msgs and not toasts:
             failures.append(f"{who}: press {text}: nothing happened")
         elif msgs:
             last[who] = msgs[-1]
@@ -90,6 +94,13 @@ async def run_demo() -> int:
         await say("viewer", "/org 266")
         await say("scoped", "/find zhang")
         await say("scoped", "/online 1003")
+        await say("supervisor", "/where zhangsan01")
+        await say("supervisor", "/where 1002")
+        await press("supervisor", 0)
+        await say("supervisor", "/track zhangsan01 -3h")
+        await say("supervisor", "/recordings zhangsan01")
+        await press("supervisor", 0)
+        await say("viewer", "/where zhangsan01")
         await say("viewer", "/role 1003 admin")
         await say("admin", "/role")
         await say("admin", "/invite viewer org 267")

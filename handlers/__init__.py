@@ -6,7 +6,18 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import errors, fallback, online, people, roles, search, start
+    from handlers import (
+        errors,
+        fallback,
+        online,
+        people,
+        recordings,
+        roles,
+        search,
+        start,
+        track,
+        where,
+    )
 
     return [
         errors.router,  # only error events: order does not matter
@@ -14,6 +25,9 @@ def get_routers() -> list[Router]:
         search.router,
         online.router,
         people.router,
+        where.router,
+        track.router,
+        recordings.router,
         roles.router,
         # Last: it answers whatever the routers above did not take, including commands
         # a router's role filter refused — so it must see them after every feature router.

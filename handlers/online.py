@@ -84,9 +84,12 @@ async def online(
     if not query:
         await answer(message, Reply(t("usage-online")))
         return
-    gid = await resolve_or_ask(message, t, directory, caller, query, Kind.GROUP, PickAction.ONLINE)
-    if gid is None:
+    match = await resolve_or_ask(
+        message, t, directory, caller, query, Kind.GROUP, PickAction.ONLINE
+    )
+    if match is None:
         return
+    gid = match.id
     async with ChatActionSender.typing(
         bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):

@@ -70,9 +70,10 @@ async def user(
     if not query:
         await answer(message, Reply(t("usage-user")))
         return
-    uid = await resolve_or_ask(message, t, directory, caller, query, Kind.USER, PickAction.USER)
-    if uid is None:
+    match = await resolve_or_ask(message, t, directory, caller, query, Kind.USER, PickAction.USER)
+    if match is None:
         return
+    uid = match.id
     async with ChatActionSender.typing(
         bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
@@ -92,9 +93,10 @@ async def org(
 ) -> None:
     query = (command.args or "").strip()
     if query:
-        oid = await resolve_or_ask(message, t, directory, caller, query, Kind.ORG, PickAction.ORG)
-        if oid is None:
+        match = await resolve_or_ask(message, t, directory, caller, query, Kind.ORG, PickAction.ORG)
+        if match is None:
             return
+        oid = match.id
     else:
         roots = directory.roots(caller.scope)
         if not roots:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.access import Caller
 from bot.callbacks import PickAction
-from bot.directory import Directory, Kind
+from bot.directory import Directory, Kind, Match
 from bot.render import Reply, T, choices
-from bot.text import esc
 from handlers.reply import answer
+
+_ARGS_KEY = "pick_args"
 
 
 async def resolve_or_ask(
@@ -18,18 +20,37 @@ async def resolve_or_ask(
     directory: Directory,
     caller: Caller,
     query: str,
-    kind: Kind,
+    kind: Kind | tuple[Kind, ...],
     action: PickAction,
-) -> int | None:
-    """The id when `query` names exactly one visible entity; else reply and return None.
+    *,
+    state: FSMContext | None = None,
+    rest: list[str] | None = None,
+) -> Match | None:
+    """The match when `query` names exactly one visible entity; else reply and return None.
 
-    Nothing outside the caller's scope is ever a candidate: it is "not found".
+    Nothing outside the caller's scope is ever a candidate: it is "not found". When
+    buttons are shown, the command's other arguments (`rest`) are kept in the FSM
+    data so the choice can finish the command as typed.
     """
     found = directory.resolve(query, kind, caller.scope)
     if len(found) == 1:
-        return found[0].id
+        return found[0]
     if not found:
-        await answer(message, Reply(t("not-found", kind=kind.value, query=esc(query))))
+        what = kind.value if isinstance(kind, Kind) else "/".join(k.value for k in kind)
+        await answer(message, Reply(t("not-found", kind=what, query=query)))
         return None
+    if state is not None and rest:
+        data = await state.get_data()
+        pending = dict(data.get(_ARGS_KEY) or {})
+        pending[action.value] = rest
+        await state.update_data({_ARGS_KEY: pending})
     await answer(message, choices(t, found, action, query))
     return None
+
+
+async def picked_args(state: FSMContext, action: PickAction) -> list[str]:
+    """The other arguments of the command whose name was ambiguous."""
+    data = await state.get_data()
+    pending = data.get(_ARGS_KEY) or {}
+    args = pending.get(action.value) or []
+    return [str(a) for a in args]

@@ -122,7 +122,7 @@ async def _target(word: str, users: UserRepo) -> int:
 async def _list_roles(
     t: T, roles: RoleRepo, users: UserRepo, directory: Directory, settings: Settings
 ) -> str:
-    lines = [t("roles-title")]
+    lines: list[str] = [t("roles-title")]
     for uid in settings.bridge.admin_ids:
         seen = await users.get(uid)
         name = esc(seen.full_name) if seen else "—"

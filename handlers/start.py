@@ -28,7 +28,7 @@ router = Router(name=__name__)
 def help_text(t: T, caller: Caller) -> str:
     if caller.role is Role.NONE:
         return t("help-unknown", id=caller.user_id)
-    lines = [t("help-title", role=t(f"role-{caller.role.label}"))]
+    lines: list[str] = [t("help-title", role=t(f"role-{caller.role.label}"))]
     for c in allowed(caller.role):
         if c.in_menu:
             lines.append(f"/{c.name} — {t(f'cmd-{c.name}')}")

@@ -193,6 +193,10 @@ NUMBERS = {
     "users",
     "online",
     "groups",
+    "points",
+    "segments",
+    "located",
+    "gps",
 }
 STRINGS = {
     "name": "@zhang_san",
@@ -210,6 +214,23 @@ STRINGS = {
     "link": "https://t.me/pttbridge_bot?start=Xy3_k&x=1",
     "expires": "2026-11-29 10:30",
     "text": "2026-02-30",
+    "account": "zhangsan01",
+    "age": "4 min ago",
+    "speed": "42",
+    "word": "NE",
+    "degrees": "45",
+    "metres": "12",
+    "group": "消防一组 <b>",
+    "start": "2026-11-27 08:00",
+    "end": "2026-11-28 08:00",
+    "km": "12.34",
+    "moving": "1 h 5 min",
+    "max": "80",
+    "avg": "35",
+    "first": "2026-11-27 08:01",
+    "last": "2026-11-28 07:59",
+    "day": "2026-11-28",
+    "url": "http://10.1.2.3/a.ogg?x=1&y=2",
 }
 
 

@@ -264,3 +264,51 @@ err-time-span =
        *[other] { $days } days
     }. Please choose a shorter range.
 err-date-unparseable = “{ $text }” is not a date I understand. Try <code>2026-11-28</code>, <code>11-28</code>, <code>today</code>, <code>yesterday</code> or <code>-2d</code>.
+
+## /where
+
+where-no-fix = { $name } ({ $account }) has no position on the platform yet.
+where-time = 🕒 { $time } ({ $age })
+where-stale = ⚠️ This position is more than an hour old.
+where-no-time = 🕒 time of this position unknown
+where-speed = 🚗 { $speed } km/h
+where-heading = 🧭 heading { $word } ({ $degrees }°)
+where-altitude = ⛰ altitude { $metres } m
+where-source-gps = 📡 GPS fix
+where-source-cell = 📶 cell-tower fix (less precise)
+where-group-title = 📍 <b>{ $group }</b>: { $located } of { $count } members located (newest first)
+where-group-no-fix =
+    { $count ->
+        [one] One member has no position:
+       *[other] { $count } members have no position:
+    }
+
+## /track
+
+track-range = 🗓 { $start } – { $end }
+track-points = { $points ->
+        [one] one point
+       *[other] { $points } points
+    } ({ $gps }% GPS) in { $segments ->
+        [one] one stretch
+       *[other] { $segments } stretches
+    }
+track-distance = 📏 { $km } km, moving { $moving }
+track-speed = 🚗 max { $max } km/h, average { $avg } km/h
+track-ends = First fix { $first }, last { $last }
+track-none = No track points for { $name } in that time.
+track-one-point = Only one point in that time: here it is.
+track-gpx-caption = GPX 1.1 with all { $points } points (opens in any map app).
+
+## /recordings
+
+rec-title = 🎙 <b>{ $name }</b> <code>{ $account }</code> — { $day }, page { $page } (newest first)
+rec-caption = 🎙 { $name } ({ $account }) · { $time } · { $group } · { $seconds } s
+rec-waiting = No recordings of { $name } on { $day } yet. The platform may still be producing them: I will look again in about { $seconds } s.
+rec-none = No recordings of { $name } on { $day }.
+rec-last-page = That was the last page.
+rec-fetching = Fetching the recording…
+rec-gone = That recording is no longer listed. Send /recordings again.
+rec-too-big = The file is larger than Telegram allows a bot to send (50 MB); open it here: { $url }
+rec-dead = The recording's file is gone from the platform ({ $detail }).
+rec-unreachable = Could not download the recording right now ({ $detail }). Please try again.

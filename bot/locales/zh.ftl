@@ -241,3 +241,41 @@ err-time-unparseable = 无法识别时间“{ $text }”。可用格式：<code>
 err-time-order = 开始时间必须早于结束时间。
 err-time-span = 时间范围超过 { $days } 天，请缩短范围。
 err-date-unparseable = 无法识别日期“{ $text }”。可用格式：<code>2026-11-28</code>、<code>11-28</code>、<code>今天</code>、<code>昨天</code>、<code>-2d</code>。
+
+## /where
+
+where-no-fix = 平台上还没有 { $name }（{ $account }）的位置。
+where-time = 🕒 { $time }（{ $age }）
+where-stale = ⚠️ 这个位置已超过一小时。
+where-no-time = 🕒 定位时间未知
+where-speed = 🚗 { $speed } 公里/小时
+where-heading = 🧭 方向 { $word }（{ $degrees }°）
+where-altitude = ⛰ 海拔 { $metres } 米
+where-source-gps = 📡 GPS 定位
+where-source-cell = 📶 基站定位（精度较低）
+where-group-title = 📍 <b>{ $group }</b>：{ $count } 名成员中 { $located } 人有位置（最新在前）
+where-group-no-fix = { $count } 名成员没有位置：
+
+## /track
+
+track-range = 🗓 { $start } – { $end }
+track-points = { $points } 个点（GPS { $gps }%），共 { $segments } 段
+track-distance = 📏 { $km } 公里，移动 { $moving }
+track-speed = 🚗 最高 { $max } 公里/小时，平均 { $avg } 公里/小时
+track-ends = 首个定位 { $first }，最后 { $last }
+track-none = 这段时间内没有 { $name } 的轨迹点。
+track-one-point = 这段时间内只有一个点，位置如下。
+track-gpx-caption = GPX 1.1 文件，含全部 { $points } 个点（可用任意地图应用打开）。
+
+## /recordings
+
+rec-title = 🎙 <b>{ $name }</b> <code>{ $account }</code> — { $day }，第 { $page } 页（最新在前）
+rec-caption = 🎙 { $name }（{ $account }）· { $time } · { $group } · { $seconds } 秒
+rec-waiting = { $name } 在 { $day } 还没有录音。平台可能仍在生成，约 { $seconds } 秒后我会再查一次。
+rec-none = { $name } 在 { $day } 没有录音。
+rec-last-page = 已经是最后一页。
+rec-fetching = 正在获取录音…
+rec-gone = 这条录音已不在列表中，请重新发送 /recordings。
+rec-too-big = 文件超过 Telegram 机器人可发送的上限（50 MB），请在此打开：{ $url }
+rec-dead = 平台上的录音文件已不存在（{ $detail }）。
+rec-unreachable = 暂时无法下载录音（{ $detail }），请稍后再试。

@@ -146,7 +146,16 @@ class Stack:
     async def start_bridge(self) -> None:
         self.bridge = Bridge(self.settings())
         await self.bridge.start()
-        self.bridge.dp.update.outer_middleware(_Done(self))
+        # Outermost, around aiogram's ErrorsMiddleware: an update counts as done only
+        # after an error handler has told the user (a platform error's answer, the
+        # admins' alert), not when the exception first leaves the handler.
+        outer = self.bridge.dp.update.outer_middleware
+        existing = list(outer)
+        for mw in existing:
+            outer.unregister(mw)
+        outer.register(_Done(self))
+        for mw in existing:
+            outer.register(mw)
 
     async def stop_bridge(self) -> None:
         if self.bridge is not None:

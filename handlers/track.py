@@ -1,0 +1,169 @@
+"""/track <user> [from] [to] (supervisor): summary, a PNG picture and a GPX 1.1 file.
+
+The picture and the GPX are built off the event loop (matplotlib and XML for a
+long track take a while). Every request is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot.access import Caller
+from bot.callbacks import PickAction, PickCb
+from bot.config import Settings
+from bot.directory import Directory, Kind
+from bot.geo import summarize, timed_sorted
+from bot.platform import PlatformClient
+from bot.render import Reply, T
+from bot.render_geo import track_summary
+from bot.text import truncate_caption
+from bot.timeexpr import TimeExprError, parse_range
+from bot.trackfiles import track_gpx, track_png
+from handlers.filters import MinRole
+from handlers.reply import answer
+from handlers.resolve import picked_args, resolve_or_ask
+from storage.audit import AuditRepo
+from storage.roles import Role
+
+router = Router(name=__name__)
+router.message.filter(MinRole(Role.SUPERVISOR))
+router.callback_query.filter(MinRole(Role.SUPERVISOR))
+
+
+async def send_track(
+    message: Message,
+    uid: int,
+    args: list[str],
+    caller: Caller,
+    t: T,
+    lang: str,
+    directory: Directory,
+    platform: PlatformClient,
+    audit: AuditRepo,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    tz = settings.bridge.tz
+    now = datetime.now(UTC)
+    try:
+        start, end = parse_range(args, now, tz)
+    except TimeExprError as err:
+        await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t("usage-track")))
+        return
+    user = directory.user(uid, caller.scope)
+    if user is None:
+        await answer(message, Reply(t("not-found", kind="user", query=uid)))
+        return
+    async with ChatActionSender.upload_document(
+        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+    ):
+        tracks = await platform.track([uid], start, end)
+        points = timed_sorted(tracks.get(uid, []))
+        await audit.add(
+            caller.user_id,
+            "track",
+            str(uid),
+            {"name": user.name, "from": start.isoformat(), "to": end.isoformat()},
+            f"{len(points)} points",
+            now,
+        )
+        if not points:
+            await answer(message, Reply(t("track-none", name=user.name)))
+            return
+        summary = summarize(points)
+        text = track_summary(t, lang, user, summary, start, end, tz)
+        if len(points) == 1:
+            p = points[0]
+            pin = await message.answer_location(latitude=p.lat, longitude=p.lon)
+            await pin.reply(text + "\n" + t("track-one-point"))
+            return
+        stamp = start.astimezone(tz).strftime("%Y%m%d-%H%M")
+        base = f"track-{user.account or user.id}-{stamp}"
+        title = f"{user.name} {start.astimezone(tz):%Y-%m-%d %H:%M} – {end.astimezone(tz):%H:%M}"
+        png, gpx = await asyncio.gather(
+            asyncio.to_thread(track_png, points, title=title, lang=lang, tz=tz),
+            asyncio.to_thread(track_gpx, points, name=f"{user.name} ({user.account})"),
+        )
+        await message.answer_photo(
+            BufferedInputFile(png, filename=f"{base}.png"), caption=truncate_caption(text)
+        )
+        await message.answer_document(
+            BufferedInputFile(gpx, filename=f"{base}.gpx"),
+            caption=t("track-gpx-caption", points=len(points)),
+        )
+
+
+@router.message(Command("track"))
+async def track(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    lang: str,
+    directory: Directory,
+    platform: PlatformClient,
+    audit: AuditRepo,
+    settings: Settings,
+    bot: Bot,
+    state: FSMContext,
+) -> None:
+    words = (command.args or "").split()
+    if not words:
+        await answer(message, Reply(t("usage-track")))
+        return
+    match = await resolve_or_ask(
+        message,
+        t,
+        directory,
+        caller,
+        words[0],
+        Kind.USER,
+        PickAction.TRACK,
+        state=state,
+        rest=words[1:],
+    )
+    if match is None:
+        return
+    await send_track(
+        message, match.id, words[1:], caller, t, lang, directory, platform, audit, settings, bot
+    )
+
+
+@router.callback_query(PickCb.filter(F.action == PickAction.TRACK))
+async def picked(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    caller: Caller,
+    t: T,
+    lang: str,
+    directory: Directory,
+    platform: PlatformClient,
+    audit: AuditRepo,
+    settings: Settings,
+    bot: Bot,
+    state: FSMContext,
+) -> None:
+    await callback.answer()
+    if not isinstance(callback.message, Message):
+        return
+    args = await picked_args(state, PickAction.TRACK)
+    await send_track(
+        callback.message,
+        callback_data.id,
+        args,
+        caller,
+        t,
+        lang,
+        directory,
+        platform,
+        audit,
+        settings,
+        bot,
+    )
