@@ -80,7 +80,13 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 async def check(env_file: str | None) -> int:
     """One line per check; exit 0 when all pass, 1 otherwise (2 for a bad setting)."""
-    from bot.platform import PlatformClient, PlatformError, PlatformTransportError
+    from bot.platform import (
+        PlatformClient,
+        PlatformError,
+        PlatformTimeoutError,
+        PlatformTransportError,
+        PlatformUnreachableError,
+    )
 
     try:
         settings = Settings.load(env_file)
@@ -97,8 +103,11 @@ async def check(env_file: str | None) -> int:
             try:
                 await client.login()
                 print(f"ok   platform login as {p.account}")
-            except PlatformTransportError as exc:
+            except (PlatformTimeoutError, PlatformUnreachableError) as exc:
                 print(f"FAIL platform reachable: {exc} (PLATFORM_BASE_URL)")
+                ok = False
+            except PlatformTransportError as exc:
+                print(f"FAIL platform login: {exc} (PLATFORM_LOGIN_PATH, PLATFORM_BASE_URL)")
                 ok = False
             except PlatformError as exc:
                 print(

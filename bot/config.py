@@ -24,6 +24,7 @@ def _common(prefix: str, env_file: str | None) -> SettingsConfigDict:
     return SettingsConfigDict(
         env_prefix=prefix,
         env_file=env_file,
+        env_ignore_empty=True,  # `FOO=` in .env means "not set": the default applies
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
@@ -35,6 +36,13 @@ def _blank_to_none(v: Any) -> Any:
     if isinstance(v, str) and not v.strip():
         return None
     return v
+
+
+def _safe_port(parts: Any) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
 
 
 def _check_http_url(v: str, what: str) -> str:
@@ -81,9 +89,13 @@ class TelegramSettings(BaseSettings):
     def _proxy(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        scheme = urlsplit(v).scheme
-        if scheme not in ("http", "https", "socks4", "socks5") or not urlsplit(v).hostname:
-            raise ValueError(f"not an http://, https:// or socks5:// proxy URL: {v!r}")
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https", "socks4", "socks5") or not parts.hostname:
+            # The URL may carry a password: show it without the user info.
+            shown = f"{parts.scheme}://{parts.hostname or ''}" + (
+                f":{parts.port}" if _safe_port(parts) else ""
+            )
+            raise ValueError(f"not an http://, https:// or socks5:// proxy URL: {shown!r}")
         return v
 
     @field_validator("webhook_url")

@@ -145,9 +145,6 @@ def test_a_malformed_bot_token_is_not_echoed(monkeypatch: pytest.MonkeyPatch, to
     assert token not in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bot/config.py echoes TELEGRAM_PROXY, credentials included (reported)"
-)
 def test_proxy_credentials_are_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_PROXY", "socks://user:SECRET-proxy-pass@10.0.0.1:1080")
     with pytest.raises(ConfigError) as caught:
@@ -319,3 +316,23 @@ def test_run_without_required_settings_exits_2(tmp_path: Path) -> None:
     assert out.stderr.strip().splitlines() == [
         "pttbridge: TELEGRAM_BOT_TOKEN: required (the token from @BotFather)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "attr"),
+    [
+        ("BRIDGE_HTTP_PORT", ("bridge", "http_port")),
+        ("PLATFORM_TIMEOUT_S", ("platform", "timeout_s")),
+        ("BRIDGE_TIMEZONE", ("bridge", "timezone")),
+        ("BRIDGE_HTTP_HOST", ("bridge", "http_host")),
+        ("BRIDGE_DB_PATH", ("bridge", "db_path")),
+    ],
+)
+def test_an_empty_value_means_the_default(
+    monkeypatch: pytest.MonkeyPatch, name: str, attr: tuple[str, str]
+) -> None:
+    defaults = Settings.load(None)
+    monkeypatch.setenv(name, "")
+    settings = Settings.load(None)
+    section, field = attr
+    assert getattr(getattr(settings, section), field) == getattr(getattr(defaults, section), field)
