@@ -1137,3 +1137,23 @@ async def test_a_login_token_unfit_for_a_header_is_refused(token: Any) -> None:
     finally:
         await client.aclose()
     assert calls == ["/wapi/auth/open/login"]
+
+
+async def test_one_fix_without_coordinates_does_not_hide_the_others(
+    sandbox: SandboxPlatform, make_client: Any
+) -> None:
+    client = await make_client(sandbox)
+    sandbox.fail_next(
+        "/getLatestCoords",
+        "body",
+        body={
+            "status": 200,
+            "message": "ok",
+            "data": [
+                {"id": 1, "x": None, "y": None, "isOnLine": "2"},
+                {"id": 2, "x": 30.1, "y": 120.2, "isOnLine": None},
+            ],
+        },
+    )
+    fixes = await client.latest_fixes([1, 2])
+    assert [(f.uid, f.lat, f.lon) for f in fixes] == [(2, 30.1, 120.2)]

@@ -7,7 +7,6 @@ import itertools
 import json
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -811,7 +810,6 @@ def test_same_seed_same_data() -> None:
 
 
 async def test_large_mode_serves_50000_users() -> None:
-    started = time.monotonic()
     sb = SandboxPlatform(users=50000, groups=2000)
     assert len(sb.data.orgs) >= 100 and len(sb.data.groups) == 2000
     await sb.start()
@@ -831,7 +829,6 @@ async def test_large_mode_serves_50000_users() -> None:
         else:
             stack.extend(node.get("children", []))
     assert count == 50000
-    assert time.monotonic() - started < 10
 
 
 async def test_post_callback_and_make_report(sandbox: SandboxPlatform) -> None:

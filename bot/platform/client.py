@@ -104,6 +104,7 @@ def _http_hint(status: int) -> str:
 
 _TREE: TypeAdapter[TreeNode] = TypeAdapter(TreeNode)
 _FIXES: TypeAdapter[list[Fix]] = TypeAdapter(list[Fix])
+_FIX: TypeAdapter[Fix] = TypeAdapter(Fix)
 _REC_PAGE: TypeAdapter[RecordingPage] = TypeAdapter(RecordingPage)
 _REGISTERED: TypeAdapter[list[RegisteredUser]] = TypeAdapter(list[RegisteredUser])
 _GROUP: TypeAdapter[CreatedGroup] = TypeAdapter(CreatedGroup)
@@ -382,7 +383,16 @@ class PlatformClient:
     async def latest_fixes(self, uids: Sequence[int]) -> list[Fix]:
         """2.4: the latest fix of each user that has one, in WGS-84."""
         data = await self._call("POST", "/location/getLatestCoords", {"uids": list(uids)})
-        fixes = parse(_FIXES, data or [], self.tz, "getLatestCoords")
+        if not isinstance(data, list):
+            fixes = parse(_FIXES, data or [], self.tz, "getLatestCoords")
+        else:
+            # One terminal without coordinates must not hide everyone else's fix.
+            fixes = []
+            for item in data:
+                try:
+                    fixes.append(parse(_FIX, item, self.tz, "getLatestCoords"))
+                except PlatformBadResponseError as exc:
+                    log.warning("skipping an unusable fix: %s", exc)
         return [self._convert_fix(f) for f in fixes]
 
     async def track(

@@ -53,7 +53,7 @@ MEDIA_DIR = Path(__file__).parent / "media"
 MEDIA_TYPES = {".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
 
 FAULT_KINDS = frozenset(
-    {"status", "http500", "http502", "html", "truncated", "notjson", "delay", "disconnect"}
+    {"status", "http500", "http502", "html", "truncated", "notjson", "delay", "disconnect", "body"}
 )
 CALLBACK_EVENTS = ("report", "org-updated", "org-deleted", "user-updated", "user-deleted")
 
@@ -168,6 +168,7 @@ class _Fault:
     status: int
     message: str
     delay: float
+    body: Any = None
 
 
 class ApiError(Exception):
@@ -394,20 +395,22 @@ class SandboxPlatform:
         status: int = 0,
         message: str = "",
         delay: float = 0.0,
+        body: Any = None,
     ) -> None:
         """Make the next `times` requests whose path ends with `path_suffix` fail.
 
         Kinds: "status" (envelope with `status`), "http500", "http502" (nginx page),
         "html" (a login page, HTTP 200), "truncated" (the real answer cut in half —
         the call itself did happen), "notjson" (plain text), "delay" (answer after
-        `delay` seconds), "disconnect" (close the connection, answer nothing). Except
+        `delay` seconds), "disconnect" (close the connection, answer nothing), "body"
+        (answer `body` as JSON, HTTP 200: any shape a real server might send). Except
         for "truncated" and "delay" the call is not carried out.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(FAULT_KINDS)}")
         if times < 1:
             raise ValueError("times must be >= 1")
-        self._faults.append(_Fault(path_suffix, kind, times, status, message, delay))
+        self._faults.append(_Fault(path_suffix, kind, times, status, message, delay, body))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -605,6 +608,8 @@ class SandboxPlatform:
 
     async def _fault_response(self, fault: _Fault, request: web.Request) -> web.StreamResponse:
         kind = fault.kind
+        if kind == "body":
+            return _json_response(fault.body)
         if kind == "status":
             status = fault.status or 500
             return _json_response(
