@@ -12,7 +12,13 @@ from storage.db import Database, dump_json, from_db_time, load_json, to_db_time,
 
 __all__ = ["CHAT_KEYED_COLUMNS", "Chat", "ChatRepo"]
 
-CHAT_KEYED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (("fsm", "chat_id"),)
+CHAT_KEYED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("fsm", "chat_id"),
+    ("subscriptions", "chat_id"),
+    ("outbox", "chat_id"),
+    ("incident_messages", "chat_id"),
+    ("mutes", "chat_id"),
+)
 """Every ``(table, column)`` that holds a Telegram chat id, apart from ``chats`` itself.
 
 :meth:`ChatRepo.migrate` moves these rows when a group becomes a supergroup. A migration
