@@ -37,7 +37,11 @@ from bot.flood import FloodControl
 from bot.i18n import Translator
 from bot.logs import secrets_of, setup_logging
 from bot.media import MediaFetcher
+from bot.metrics import Metrics
 from bot.platform import PlatformClient, PlatformError
+from bot.relay.delivery import Delivery
+from bot.relay.listener import add_routes
+from bot.relay.service import Relay
 from bot.telegram import make_session
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
@@ -46,6 +50,7 @@ from storage.chats import ChatRepo
 from storage.db import Database, StorageError
 from storage.fsm import SQLiteStorage
 from storage.invites import InviteRepo
+from storage.mutes import MuteRepo
 from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
 
@@ -127,7 +132,10 @@ class Bridge:
         self.db = db = await Database.open(s.bridge.db_path)
         self.roles, self.users, self.chats = RoleRepo(db), UserRepo(db), ChatRepo(db)
         self.invites, self.audit = InviteRepo(db), AuditRepo(db)
-        self.client = client = PlatformClient(s.platform, s.bridge.tz)
+        self.metrics = Metrics()
+        self.client = client = PlatformClient(
+            s.platform, s.bridge.tz, observer=self.metrics.observe_platform
+        )
         self.directory = directory = Directory(client, clock=self.clock)
         if not await directory.refresh():
             log.warning("starting without a directory; the next refresh will try again")
@@ -135,7 +143,10 @@ class Bridge:
         self.media = MediaFetcher(s.platform.timeout_s)
         assert s.telegram.bot_token is not None
         self.flood = FloodControl(
-            s.bridge.rate_global, s.bridge.rate_per_chat, s.bridge.rate_per_group_min
+            s.bridge.rate_global,
+            s.bridge.rate_per_chat,
+            s.bridge.rate_per_group_min,
+            on_event=self._flood_event,
         )
         session = self._session or make_session(s)
         session.middleware(ConflictGuard(self._conflict))
@@ -171,7 +182,39 @@ class Bridge:
             )
         )
         dp.include_routers(*get_routers())
+        self.relay = Relay(
+            db,
+            directory=directory,
+            platform=client,
+            translator=self.translator,
+            language=s.bridge.language,
+            tz=s.bridge.tz,
+            clock=self.clock,
+            on_enqueued=lambda: self.delivery.wake(),
+        )
+        self.mutes = MuteRepo(db)
+        self.delivery = Delivery(
+            self.bot,
+            outbox=self.relay.outbox,
+            incidents=self.relay.incidents,
+            mutes=self.mutes,
+            chats=self.chats,
+            media=self.media,
+            metrics=self.metrics,
+            translator=self.translator,
+            language=s.bridge.language,
+            on_chat_gone=self._chat_gone,
+            clock=self.clock,
+        )
+        self.delivery.render_incident = self.relay.incident_text
+        self.dp["relay"] = self.relay
+        self.dp["mutes"] = self.mutes
+        self.dp["metrics"] = self.metrics
+        self.started_at = self.clock()
         await self._start_http()
+        self.spawn(self.delivery.run())
+        self.spawn(self.relay.run_processor())
+        self.relay.processed_wakeup.set()  # events stored before a restart
         self.scheduler = AsyncIOScheduler(timezone=s.bridge.tz)
         self.scheduler.add_job(
             _job,
@@ -194,6 +237,9 @@ class Bridge:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        assert s.platform.callback_token is not None
+        add_routes(app, self.relay, s.platform.callback_token.get_secret_value(), self.metrics)
         if s.telegram.mode == "webhook":
             secret = s.telegram.webhook_secret
             SimpleRequestHandler(
@@ -257,6 +303,28 @@ class Bridge:
     def _polling_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.fail(1, f"polling stopped: {task.exception()}")
+
+    def _flood_event(self, kind: str) -> None:
+        if kind != "sent":  # sends are counted by the delivery worker
+            self.metrics.message(kind)
+
+    async def _chat_gone(self, chat_id: int, reason: str) -> None:
+        """A chat blocked the bot or vanished: pause its subscriptions, tell admins."""
+        await self.chats.upsert(chat_id, "unknown", None)
+        await self.chats.set_paused(chat_id, True, reason)
+        chat = await self.chats.get(chat_id)
+        title = (chat.title if chat else None) or str(chat_id)
+        await self.alert_admins(
+            f"chat-gone:{chat_id}",
+            lambda t: t("alert-chat-gone", chat=title, id=chat_id, reason=reason),
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        counts = await self.relay.outbox.counts()
+        for state, n in counts.items():
+            self.metrics.outbox_depth.labels(state).set(n)
+        self.metrics.dead_letters.set(counts.get("dead", 0))
+        return web.Response(body=self.metrics.render(), content_type="text/plain")
 
     def _conflict(self, message: str) -> None:
         self.fail(
@@ -369,6 +437,8 @@ class Bridge:
                 await self.dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._polling, timeout=10)
+        if getattr(self, "delivery", None) is not None:
+            await self.delivery.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

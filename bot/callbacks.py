@@ -62,3 +62,9 @@ class RecPlayCb(CallbackData, prefix="rc1"):
     day: int
     page: int
     idx: int
+
+
+class AckCb(CallbackData, prefix="ak1"):
+    """Acknowledge a relayed incident (`incident` is the bridge's incident id)."""
+
+    incident: int

@@ -109,6 +109,7 @@ async def run_demo() -> int:
         await say("admin", "/lang en")
         await say("viewer", "/online")
         await say("viewer", "/nonsense")
+        await relay_tour(stack, failures)
     finally:
         await stack.stop()
     if failures:
@@ -118,6 +119,40 @@ async def run_demo() -> int:
         return 1
     print("demo finished: every step answered.")
     return 0
+
+
+async def relay_tour(stack: Stack, failures: list[str]) -> None:
+    """A group chat subscribes; an incident arrives, is acknowledged; a user change is a diff."""
+    group = stack.add_group(-100777, "Fire team 1 / 消防一组")
+    print("— in the group chat “Fire team 1” —\n")
+    for text in ("/subscribe incidents user-changes org 266", "/subscriptions"):
+        print(f"👤 admin: {text}")
+        _print_replies(await stack.say("admin", text, chat=group))
+    report = stack.platform.make_report(
+        to={"id": "266", "name": "消防一大队"},
+        content="解放路 17 号仓库冒烟，请就近人员前往。<注意安全> & 报告",
+    )
+    status, answer = await stack.platform_event("report", report)
+    print(f"🛰 platform POSTs incident {report['id']}/{report['code']} -> HTTP {status} {answer}")
+    status, answer = await stack.platform_event("report", report)
+    print(f"🛰 the same incident again -> HTTP {status} {answer} (stored and relayed once)")
+    incident, photo = await stack.emu.wait_for_messages(group, 2, timeout=20)
+    _print_replies([incident, photo])
+    print("👆 supervisor presses [✅ Acknowledge]")
+    answers = len(stack.emu.callback_answers)
+    await stack.press("supervisor", incident, 0)
+    for a in stack.emu.callback_answers[answers:]:
+        print(f"   (toast: {a.text})")
+    await stack.emu.wait_for(lambda: bool(stack.emu.message(group, incident.message_id).edits))
+    _print_replies([stack.emu.message(group, incident.message_id)])
+    user = stack.platform.data.users[10001]
+    old_name, user.name = user.name, "张叁"
+    status, answer = await stack.platform_event("user-updated", {"id": [10001]})
+    print(f"🛰 platform POSTs user-updated [10001] (renamed {old_name} → 张叁) -> HTTP {status}")
+    [change] = await stack.emu.wait_for_messages(group, 1, timeout=20)
+    _print_replies([change])
+    if "张叁" not in change.plain_text():
+        failures.append("the user change was not told as a diff")
 
 
 async def run_console() -> int:

@@ -9,12 +9,15 @@ def get_routers() -> list[Router]:
     from handlers import (
         errors,
         fallback,
+        incidents,
         online,
         people,
         recordings,
         roles,
         search,
         start,
+        status,
+        subscriptions,
         track,
         where,
     )
@@ -28,6 +31,9 @@ def get_routers() -> list[Router]:
         where.router,
         track.router,
         recordings.router,
+        subscriptions.router,
+        incidents.router,
+        status.router,
         roles.router,
         # Last: it answers whatever the routers above did not take, including commands
         # a router's role filter refused — so it must see them after every feature router.

@@ -36,7 +36,11 @@ async def user_reply(
         for g in info.groups
         if caller.scope is None or directory.group(g.id, caller.scope) is not None
     ]
-    return user_details(t, info, directory.org_path(user.org_id), groups)
+    path = directory.org_path(user.org_id)
+    if caller.scope is not None:
+        # As in /org: the orgs above the caller's subtree are not theirs to see.
+        path = [o for o in path if o.id in caller.scope]
+    return user_details(t, info, path, groups)
 
 
 async def org_reply(

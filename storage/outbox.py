@@ -28,6 +28,7 @@ class OutboxRow:
     attempts: int
     next_at: datetime
     created_at: datetime
+    sort_key: float
     incident_id: int | None
     error: str | None
 
@@ -43,6 +44,7 @@ def _row(r: sqlite3.Row) -> OutboxRow:
         attempts=r["attempts"],
         next_at=from_db_time(r["next_at"]),
         created_at=from_db_time(r["created_at"]),
+        sort_key=r["sort_key"],
         incident_id=r["incident_id"],
         error=r["error"],
     )
@@ -167,6 +169,17 @@ class OutboxRepo:
         await self._db.executemany(
             "UPDATE outbox SET state = 'summarized' WHERE id = ?", [(i,) for i in row_ids]
         )
+
+    async def summarize(
+        self, chat_id: int, payload: Any, *, folded: list[int], before: float, now: datetime
+    ) -> int:
+        """Queue a summary ahead of a chat's held rows and mark `folded` rows as told by it."""
+        async with self._db.transaction():
+            rowid = await self.enqueue(
+                chat_id, 0, "mute-summary", payload, now, sort_key=before - 0.5
+            )
+            await self.mark_summarized(folded)
+        return rowid
 
     async def counts(self) -> dict[str, int]:
         rows = await self._db.fetchall("SELECT state, count(*) AS n FROM outbox GROUP BY state")

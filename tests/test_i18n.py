@@ -197,6 +197,10 @@ NUMBERS = {
     "segments",
     "located",
     "gps",
+    "pending",
+    "sent",
+    "dead",
+    "thread",
 }
 STRINGS = {
     "name": "@zhang_san",
@@ -231,6 +235,16 @@ STRINGS = {
     "last": "2026-11-28 07:59",
     "day": "2026-11-28",
     "url": "http://10.1.2.3/a.ogg?x=1&y=2",
+    "level": "2",
+    "address": "延安路 <10> 号",
+    "chat": "Fire & rescue",
+    "reason": "Forbidden: bot was blocked by the user",
+    "field": "name",
+    "old": "张三",
+    "new": "张叁",
+    "until": "12-01 10:30",
+    "levels": "1, 2",
+    "orgs": "消防一大队、特勤中队",
 }
 
 

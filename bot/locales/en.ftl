@@ -312,3 +312,86 @@ rec-gone = That recording is no longer listed. Send /recordings again.
 rec-too-big = The file is larger than Telegram allows a bot to send (50 MB); open it here: { $url }
 rec-dead = The recording's file is gone from the platform ({ $detail }).
 rec-unreachable = Could not download the recording right now ({ $detail }). Please try again.
+
+## Relayed incidents, changes and notices
+
+inc-title = Incident { $code }
+inc-level = level { $level }
+inc-from = 👤 Filed by { $name }
+inc-to = ➡️ To { $name }
+inc-address = 📍 { $address }
+inc-media = { $count ->
+        [one] 📎 one attachment below
+       *[other] 📎 { $count } attachments below
+    }
+inc-received = 🕒 received { $time }
+inc-acked = ✅ Acknowledged by { $name } at { $time }
+inc-attachment-caption = Incident { $code }
+inc-attachments-failed = Some attachments could not be fetched; here are their links:
+btn-ack = ✅ Acknowledge
+ack-done = Acknowledged. Every copy now shows it.
+ack-already = Already acknowledged by { $name } at { $time }.
+ack-unknown = I no longer know this incident.
+notice-from = — { $name }
+chg-user-new = New user { $name } ({ $account })
+chg-user-updated = User { $name } ({ $account }) changed
+chg-user-deleted = User { $name } ({ $account }) was deleted
+chg-org-new = New org { $name }
+chg-org-updated = Org { $name } changed
+chg-org-deleted = Org { $name } was deleted
+chg-in-org = in { $org }
+chg-field = { $field }: { $old } → { $new }
+chg-name = name
+chg-account = account
+chg-org = org
+chg-role = role
+chg-priority = priority
+chg-users = users
+chg-address = address
+chg-groups = groups
+chg-online-now = 🟢 now online
+chg-offline-now = ⚪ now offline
+alert-chat-gone = ⚠️ I can no longer post in { $chat } (<code>{ $id }</code>): { $reason }. Its subscriptions are paused.
+
+## Subscriptions and mute
+
+kind-incidents = incidents
+kind-org-changes = org changes
+kind-user-changes = user changes
+kind-notices = notices
+kind-presence = presence
+kind-recordings = recordings
+kind-attendance = attendance
+kind-mute-summary = summaries
+kind-ack-edit = acknowledgements
+sub-orgs = only { $orgs } and below
+sub-levels = levels { $levels }
+sub-done = This chat now receives:
+unsub-done = { $count ->
+        [one] One subscription removed.
+       *[other] { $count } subscriptions removed.
+    }
+subs-title = This chat receives:
+subs-none = This chat receives nothing from the platform yet.
+subs-topic = { " " }(topic { $thread })
+mute-set = 🔇 Muted until { $until }. Messages are held, and summarised when the mute ends.
+mute-off = 🔔 Mute ended: the held messages follow.
+mute-on = 🔇 Muted until { $until }.
+mute-summary-title = { $count ->
+        [one] 🔔 While muted, one message was held:
+       *[other] 🔔 While muted, { $count } messages were held:
+    }
+
+## /status
+
+status-title = <b>Bridge status</b>
+status-platform-ok = 🟢 Platform reachable, token accepted
+status-platform-token = 🔴 Platform rejects the bridge's token: { $detail }
+status-platform-down = 🔴 Platform not reachable: { $detail }
+status-directory = 📒 Directory: { $users } users, { $groups } groups, { $orgs } orgs, loaded { $age }
+status-directory-error = ⚠️ Last directory refresh failed: { $detail }
+status-outbox = 📤 Outbox: { $pending } waiting, { $sent } sent, { $dead } dead letters
+status-notices-dead = ⚠️ { $count } notices were refused by the platform
+status-last-event = 📥 Last platform event: { $age }
+status-uptime = ⏱ Up since { $age }
+status-never = never

@@ -279,3 +279,77 @@ rec-gone = 这条录音已不在列表中，请重新发送 /recordings。
 rec-too-big = 文件超过 Telegram 机器人可发送的上限（50 MB），请在此打开：{ $url }
 rec-dead = 平台上的录音文件已不存在（{ $detail }）。
 rec-unreachable = 暂时无法下载录音（{ $detail }），请稍后再试。
+
+## Relayed incidents, changes and notices
+
+inc-title = 事件 { $code }
+inc-level = 等级 { $level }
+inc-from = 👤 上报人 { $name }
+inc-to = ➡️ 接收 { $name }
+inc-address = 📍 { $address }
+inc-media = 📎 附件 { $count } 个，见下
+inc-received = 🕒 收到于 { $time }
+inc-acked = ✅ 已由 { $name } 于 { $time } 确认
+inc-attachment-caption = 事件 { $code }
+inc-attachments-failed = 部分附件无法获取，链接如下：
+btn-ack = ✅ 确认
+ack-done = 已确认，所有副本均已更新。
+ack-already = 已由 { $name } 于 { $time } 确认。
+ack-unknown = 找不到这个事件了。
+notice-from = —— { $name }
+chg-user-new = 新用户 { $name }（{ $account }）
+chg-user-updated = 用户 { $name }（{ $account }）有变更
+chg-user-deleted = 用户 { $name }（{ $account }）已删除
+chg-org-new = 新组织 { $name }
+chg-org-updated = 组织 { $name } 有变更
+chg-org-deleted = 组织 { $name } 已删除
+chg-in-org = 所属 { $org }
+chg-field = { $field }：{ $old } → { $new }
+chg-name = 姓名
+chg-account = 账号
+chg-org = 组织
+chg-role = 角色
+chg-priority = 优先级
+chg-users = 用户数
+chg-address = 地址
+chg-groups = 群组
+chg-online-now = 🟢 已上线
+chg-offline-now = ⚪ 已离线
+alert-chat-gone = ⚠️ 无法再向 { $chat }（<code>{ $id }</code>）发送消息：{ $reason }。该会话的订阅已暂停。
+
+## Subscriptions and mute
+
+kind-incidents = 事件上报
+kind-org-changes = 组织变更
+kind-user-changes = 用户变更
+kind-notices = 通知
+kind-presence = 在线状态
+kind-recordings = 录音
+kind-attendance = 考勤
+kind-mute-summary = 汇总
+kind-ack-edit = 确认
+sub-orgs = 仅 { $orgs } 及下级
+sub-levels = 等级 { $levels }
+sub-done = 本会话现在接收：
+unsub-done = 已取消 { $count } 项订阅。
+subs-title = 本会话接收：
+subs-none = 本会话尚未订阅任何平台消息。
+subs-topic = （话题 { $thread }）
+mute-set = 🔇 已静音至 { $until }。期间的消息会保留，静音结束后汇总发送。
+mute-off = 🔔 静音结束，保留的消息随后发送。
+mute-on = 🔇 静音至 { $until }。
+mute-summary-title = 🔔 静音期间保留了 { $count } 条消息：
+
+## /status
+
+status-title = <b>桥接状态</b>
+status-platform-ok = 🟢 平台可达，令牌有效
+status-platform-token = 🔴 平台拒绝了桥接的令牌：{ $detail }
+status-platform-down = 🔴 平台不可达：{ $detail }
+status-directory = 📒 通讯录：{ $users } 名用户，{ $groups } 个群组，{ $orgs } 个组织，加载于 { $age }
+status-directory-error = ⚠️ 上次刷新通讯录失败：{ $detail }
+status-outbox = 📤 发件箱：待发 { $pending }，已发 { $sent }，死信 { $dead }
+status-notices-dead = ⚠️ { $count } 条通知被平台拒绝
+status-last-event = 📥 最近的平台事件：{ $age }
+status-uptime = ⏱ 运行自 { $age }
+status-never = 从未

@@ -465,6 +465,12 @@ class Notice(_Model):
     content: str = Field(min_length=1, max_length=4000)
     accessory: list[Accessory] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _has_targets(self) -> Notice:
+        if not self.to.org_ids and not self.to.user_ids:
+            raise ValueError("to: name at least one of orgIds or userIds")
+        return self
+
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "from": {"id": self.sender.id, "name": self.sender.name},

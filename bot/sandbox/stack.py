@@ -173,6 +173,30 @@ class Stack:
         if self._tmp is not None:
             self._tmp.cleanup()
 
+    @property
+    def bridge_url(self) -> str:
+        assert self.bridge is not None
+        return f"http://127.0.0.1:{self.bridge.http_port}"
+
+    async def platform_event(
+        self, event: str, body: dict[str, Any] | None = None, *, token: str = CALLBACK_TOKEN
+    ) -> tuple[int, dict[str, Any] | str]:
+        """The sandbox platform POSTs a callback (3.1–3.5) to the bridge's listener."""
+        return await self.platform.post_callback(self.bridge_url, event, body, token=token)
+
+    def add_group(
+        self, chat_id: int, title: str, *, admins: tuple[str, ...] = ("admin",), forum: bool = False
+    ) -> int:
+        """A group chat with the bot and the tour's people; `admins` administer it."""
+        self.emu.add_group(
+            chat_id,
+            title,
+            forum=forum,
+            admins=[self.people[a] for a in admins],
+            members=list(self.people.values()),
+        )
+        return chat_id
+
     async def _finished(self, update_id: int) -> None:
         async with self._cond:
             self._done.add(update_id)
@@ -197,7 +221,9 @@ class Stack:
         self.emu.mark(chat_id)
         update = await self.emu.send_message(user, text, chat=chat, thread_id=thread_id)
         await self.wait_handled(int(update["update_id"]))
-        return self.emu.pending_messages(chat_id)
+        out = self.emu.pending_messages(chat_id)
+        self.emu.mark(chat_id)
+        return out
 
     async def send_file(
         self, who: str | EmuUser, filename: str, data: bytes, mime: str, caption: str | None = None
@@ -206,7 +232,9 @@ class Stack:
         self.emu.mark(user.id)
         update = await self.emu.send_document(user, filename, data, mime, caption=caption)
         await self.wait_handled(int(update["update_id"]))
-        return self.emu.pending_messages(user.id)
+        out = self.emu.pending_messages(user.id)
+        self.emu.mark(user.id)
+        return out
 
     async def press(
         self, who: str | EmuUser, message: EmuMessage, button: str | int
@@ -228,6 +256,7 @@ class Stack:
         update = await self.emu.press_button(user, message, data, chat=message.chat_id)
         await self.wait_handled(int(update["update_id"]))
         out = self.emu.pending_messages(message.chat_id)
+        self.emu.mark(message.chat_id)
         current = self.emu.message(message.chat_id, message.message_id)
         if len(current.edits) > before:
             out.insert(0, current)

@@ -1,0 +1,1 @@
+"""The relay: platform callbacks in -> durable inbox -> outbox rows per chat -> delivery."""

@@ -1,0 +1,352 @@
+"""Ingest and fan-out: platform events become inbox rows and, per subscribed chat, outbox rows.
+
+An incident is stored, deduplicated and fanned out in one transaction, before the
+platform gets its acknowledgement. Org/user events carry only ids: they are stored
+(acknowledged) at once and processed afterwards — looked up on the platform (2.13,
+2.14), compared with what the bridge knew, and told as a diff. Events of the same
+kind with the same ids within `COALESCE_S` seconds are one event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from bot.directory import Directory
+from bot.i18n import Translator
+from bot.platform import PlatformClient, PlatformError
+from bot.platform.models import Notice
+from bot.relay.events import IncidentReport
+from bot.relay.render import (
+    change_text,
+    diff_lines,
+    incident_payload,
+    incident_text,
+    notice_text,
+)
+from storage.db import Database
+from storage.inbox import InboxEvent, InboxRepo
+from storage.incidents import Incident, IncidentRepo
+from storage.known import KnownRepo
+from storage.notices import NoticeJobRepo
+from storage.outbox import OutboxRepo
+from storage.subscriptions import Subscription, SubscriptionRepo
+
+log = logging.getLogger(__name__)
+
+COALESCE_S = 5
+KIND_OF_EVENT = {
+    "org-updated": "org-changes",
+    "org-deleted": "org-changes",
+    "user-updated": "user-changes",
+    "user-deleted": "user-changes",
+}
+
+
+class Relay:
+    """The fan-out service: what arrives from the platform, and to which chats it goes."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        directory: Directory,
+        platform: PlatformClient,
+        translator: Translator,
+        language: str,
+        tz: tzinfo,
+        clock: Callable[[], datetime] | None = None,
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.inbox = InboxRepo(db)
+        self.outbox = OutboxRepo(db)
+        self.incidents = IncidentRepo(db)
+        self.subs = SubscriptionRepo(db)
+        self.known = KnownRepo(db)
+        self.notices = NoticeJobRepo(db)
+        self.directory = directory
+        self.platform = platform
+        self.t = translator.get(language)
+        self.tz = tz
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._on_enqueued = on_enqueued or (lambda: None)
+        self._process_lock = asyncio.Lock()
+        self.processed_wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tell the delivery worker there may be work (new rows, a mute ended)."""
+        self._on_enqueued()
+
+    # -- matching ----------------------------------------------------------------------
+
+    def _org_matches(self, sub: Subscription, org_ids: Iterable[int | None]) -> bool:
+        if not sub.orgs:
+            return True
+        wanted: set[int] = set()
+        for o in sub.orgs:
+            wanted |= self.directory.subtree(o)
+        return any(o is not None and o in wanted for o in org_ids)
+
+    async def _targets(
+        self, kind: str, org_ids: Iterable[int | None], level: str | None = None
+    ) -> list[Subscription]:
+        orgs = list(org_ids)
+        out = []
+        for sub in await self.subs.of_kind(kind):
+            if not self._org_matches(sub, orgs):
+                continue
+            if level is not None and sub.levels and level not in sub.levels:
+                continue
+            out.append(sub)
+        return out
+
+    # -- ingest (called by the listener, before it answers) ---------------------------------
+
+    async def ingest_report(self, report: IncidentReport) -> bool:
+        """Store, deduplicate and fan out an incident. False: seen before (same id and code)."""
+        now = self.clock()
+        org = report.org_id
+        sender_org = None
+        if report.sender.id is not None:
+            user = self.directory.user(report.sender.id)
+            sender_org = user.org_id if user else None
+        async with self.db.transaction():
+            body = report.model_dump(by_alias=True)
+            if await self.inbox.add("report", report.dedupe_key, body, now, processed=True) is None:
+                return False
+            incident_id = await self.incidents.add(report.dedupe_key, body, now)
+            assert incident_id is not None
+            payload = incident_payload(self.t, report, self.tz, now, incident_id)
+            for sub in await self._targets("incidents", (org, sender_org), report.level):
+                await self.outbox.enqueue(
+                    sub.chat_id, sub.thread_id, "incidents", payload, now, incident_id=incident_id
+                )
+        self._on_enqueued()
+        return True
+
+    async def ingest_ids(self, kind: str, ids: list[int]) -> bool:
+        """Store an org/user event for processing. False: coalesced with an equal recent one."""
+        now = self.clock()
+        bucket = int(now.timestamp()) // COALESCE_S
+        key = f"{kind}:{','.join(str(i) for i in sorted(set(ids)))}:{bucket}"
+        new = await self.inbox.add(kind, key, {"id": sorted(set(ids))}, now)
+        if new is not None:
+            self.processed_wakeup.set()
+        return new is not None
+
+    async def ingest_notice(self, notice: Notice) -> None:
+        """Queue a notice for the platform (2.15) and for subscribed chats, atomically."""
+        now = self.clock()
+        body = notice.to_body()
+        async with self.db.transaction():
+            inbox_id = await self.inbox.add(
+                "notice", f"notice:{uuid.uuid4().hex}", body, now, processed=True
+            )
+            assert inbox_id is not None
+            await self.notices.add(body, now)
+            text = notice_text(self.t, notice)
+            for sub in await self._targets("notices", list(notice.to.org_ids) or [None]):
+                await self.outbox.enqueue(
+                    sub.chat_id, sub.thread_id, "notices", {"text": text}, now
+                )
+        self._on_enqueued()
+        self.processed_wakeup.set()
+
+    # -- processing (after the acknowledgement) --------------------------------------------
+
+    async def process_inbox(self) -> int:
+        """Process stored org/user events and queued notices; returns how many events."""
+        async with self._process_lock:
+            done = 0
+            for event in await self.inbox.unprocessed():
+                try:
+                    await self._process(event)
+                    await self.inbox.mark_processed(event.id, self.clock())
+                except PlatformError as exc:
+                    # The platform is down: leave it for the next round (nothing is lost).
+                    log.warning("event %s waits for the platform: %s", event.id, exc)
+                    break
+                done += 1
+            await self.send_notice_jobs()
+            if done:
+                self._on_enqueued()
+            return done
+
+    async def _process(self, event: InboxEvent) -> None:
+        ids = [int(i) for i in event.body.get("id", [])]
+        if event.kind == "user-updated":
+            for uid in ids:
+                await self._user_updated(uid)
+        elif event.kind == "user-deleted":
+            for uid in ids:
+                await self._user_deleted(uid)
+        elif event.kind == "org-updated":
+            for oid in ids:
+                await self._org_updated(oid)
+        elif event.kind == "org-deleted":
+            for oid in ids:
+                await self._org_deleted(oid)
+
+    def _user_from_directory(self, uid: int) -> dict[str, Any] | None:
+        u = self.directory.user(uid)
+        if u is None:
+            return None
+        org = self.directory.org(u.org_id) if u.org_id is not None else None
+        return {
+            "name": u.name,
+            "account": u.account,
+            "org": org.name if org else None,
+            "org_id": u.org_id,
+            "role": u.role_name,
+            "priority": u.priority,
+            "groups": sorted(g.name for g in self.directory.user_groups(uid)),
+        }
+
+    async def _enqueue_change(
+        self, kind: str, title: str, lines: Sequence[str], org_ids: Iterable[int | None]
+    ) -> None:
+        now = self.clock()
+        text = change_text(self.t, kind, title, lines)
+        async with self.db.transaction():
+            for sub in await self._targets(kind, org_ids):
+                await self.outbox.enqueue(sub.chat_id, sub.thread_id, kind, {"text": text}, now)
+
+    async def _user_updated(self, uid: int) -> None:
+        info = await self.platform.user_info(uid)
+        if info is None:
+            await self._user_deleted(uid)
+            return
+        before = await self.known.get("user", uid) or self._user_from_directory(uid)
+        dir_user = self.directory.user(uid)
+        org_id = before.get("org_id") if before else (dir_user.org_id if dir_user else None)
+        org = self.directory.org(org_id) if org_id is not None else None
+        after = {
+            "name": info.name,
+            "account": info.account,
+            "org": org.name if org else (before or {}).get("org"),
+            "org_id": org_id,
+            "role": info.role_name,
+            "priority": info.priority,
+            "groups": sorted(g.name for g in info.groups),
+            "online": info.online,
+        }
+        if before is None:
+            title = self.t("chg-user-new", name=info.name, account=info.account)
+            lines: list[str] = [self.t("chg-in-org", org=after["org"])] if after["org"] else []
+        else:
+            lines = diff_lines(self.t, {**before, "online": before.get("online")}, after)
+            if "online" not in before:
+                # The directory does not know presence: don't call it a change.
+                presence = {self.t("chg-online-now"), self.t("chg-offline-now")}
+                lines = [x for x in lines if x not in presence]
+            if not lines:
+                await self.known.put("user", uid, after, self.clock())
+                return
+            title = self.t("chg-user-updated", name=info.name, account=info.account)
+        await self._enqueue_change("user-changes", title, lines, [org_id])
+        await self.known.put("user", uid, after, self.clock())
+
+    async def _user_deleted(self, uid: int) -> None:
+        before = await self.known.get("user", uid) or self._user_from_directory(uid)
+        name = (before or {}).get("name") or str(uid)
+        account = (before or {}).get("account") or ""
+        title = self.t("chg-user-deleted", name=name, account=account)
+        await self._enqueue_change("user-changes", title, [], [(before or {}).get("org_id")])
+        await self.known.delete("user", uid)
+
+    def _org_from_directory(self, oid: int) -> dict[str, Any] | None:
+        o = self.directory.org(oid)
+        if o is None:
+            return None
+        return {"name": o.name, "address": o.address, "users": len(self.directory.org_users(oid))}
+
+    async def _org_updated(self, oid: int) -> None:
+        org = await self.platform.org_users(oid)
+        if org is None:
+            await self._org_deleted(oid)
+            return
+        before = await self.known.get("org", oid) or self._org_from_directory(oid)
+        after = {"name": org.name, "address": org.address, "users": len(org.users)}
+        if before is None:
+            title = self.t("chg-org-new", name=org.name)
+            lines: list[str] = []
+        else:
+            lines = diff_lines(self.t, before, after)
+            if not lines:
+                await self.known.put("org", oid, after, self.clock())
+                return
+            title = self.t("chg-org-updated", name=org.name)
+        await self._enqueue_change("org-changes", title, lines, [oid, org.parent_id])
+        await self.known.put("org", oid, after, self.clock())
+
+    async def _org_deleted(self, oid: int) -> None:
+        before = await self.known.get("org", oid) or self._org_from_directory(oid)
+        name = (before or {}).get("name") or str(oid)
+        parent = self.directory.org(oid)
+        await self._enqueue_change(
+            "org-changes",
+            self.t("chg-org-deleted", name=name),
+            [],
+            [oid, parent.parent_id if parent else None],
+        )
+        await self.known.delete("org", oid)
+
+    async def acknowledge(
+        self, incident_id: int, user_id: int, name: str
+    ) -> tuple[bool, Incident | None]:
+        """The first press records who and when, and queues an edit of every copy."""
+        now = self.clock()
+        async with self.db.transaction():
+            won, incident = await self.incidents.acknowledge(incident_id, user_id, name, now)
+            if not won or incident is None:
+                return False, incident
+            text = self.incident_text(incident)
+            for chat_id, message_id in await self.incidents.messages(incident_id):
+                edit = {
+                    "message_id": message_id,
+                    "text": text,
+                    "ack": incident_id,
+                    "ack_label": self.t.plain("btn-ack"),
+                }
+                await self.outbox.enqueue(chat_id, 0, "ack-edit", {"edit": edit}, now)
+        self._on_enqueued()
+        return True, incident
+
+    def incident_text(self, incident: Incident) -> str:
+        """An incident as shown in chats, with its acknowledgement if it has one."""
+        report = IncidentReport.model_validate(incident.body)
+        ack = None
+        if incident.acked_at is not None:
+            ack = (incident.acked_by_name or str(incident.acked_by), incident.acked_at)
+        return incident_text(self.t, report, self.tz, incident.received_at, ack)
+
+    async def send_notice_jobs(self) -> None:
+        """Push queued notices to the platform (2.15): once each, never retried blindly."""
+        for job_id, body in await self.notices.pending():
+            try:
+                await self.platform.send_notice(Notice.model_validate(body))
+            except PlatformError as exc:
+                log.warning("notice %s not accepted by the platform: %s", job_id, exc)
+                await self.notices.finish(job_id, self.clock(), error=str(exc)[:500])
+                continue
+            await self.notices.finish(job_id, self.clock())
+
+    async def run_processor(self) -> None:
+        """Background loop: process events as they come, and retry every 30 s."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.processed_wakeup.wait(), timeout=30)
+            self.processed_wakeup.clear()
+            try:
+                processed = await self.process_inbox()
+                if processed:
+                    # "The directory is updated at once": reload it after changes.
+                    await self.directory.refresh()
+            except Exception:
+                log.exception("processing platform events failed; will retry")

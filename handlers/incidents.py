@@ -1,0 +1,50 @@
+"""The Acknowledge button under relayed incidents: first press recorded, every copy edited."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import CallbackQuery
+
+from bot.access import Caller
+from bot.callbacks import AckCb
+from bot.config import Settings
+from bot.relay.service import Relay
+from bot.render import T
+from handlers.filters import MinRole
+from storage.audit import AuditRepo
+from storage.roles import Role
+
+router = Router(name=__name__)
+router.callback_query.filter(MinRole(Role.VIEWER))
+
+
+@router.callback_query(AckCb.filter())
+async def acknowledge(
+    callback: CallbackQuery,
+    callback_data: AckCb,
+    caller: Caller,
+    t: T,
+    relay: Relay,
+    audit: AuditRepo,
+    settings: Settings,
+) -> None:
+    name = callback.from_user.full_name
+    won, incident = await relay.acknowledge(callback_data.incident, caller.user_id, name)
+    if incident is None:
+        await callback.answer(t.plain("ack-unknown"), show_alert=True)
+        return
+    if won:
+        assert incident.acked_at is not None
+        await audit.add(
+            caller.user_id, "acknowledge", incident.dedupe_key, {}, "first", incident.acked_at
+        )
+        await callback.answer(t.plain("ack-done"))
+        return
+    at = (
+        incident.acked_at.astimezone(settings.bridge.tz).strftime("%H:%M")
+        if incident.acked_at
+        else "?"
+    )
+    await callback.answer(
+        t.plain("ack-already", name=incident.acked_by_name or "?", time=at), show_alert=True
+    )

@@ -1,0 +1,80 @@
+"""/status (admin): the bridge's health at a glance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.directory import Directory
+from bot.platform import PlatformClient, PlatformError
+from bot.relay.service import Relay
+from bot.render import Reply, T
+from handlers.filters import MinRole
+from handlers.reply import answer
+from storage.roles import Role
+
+if TYPE_CHECKING:
+    from bot.app import Bridge
+
+router = Router(name=__name__)
+router.message.filter(MinRole(Role.ADMIN))
+
+
+def _ago(t: T, lang: str, when: datetime | None, now: datetime) -> str:
+    from bot.geo import age_text
+
+    return age_text(now - when, lang) if when is not None else t.plain("status-never")
+
+
+@router.message(Command("status"))
+async def status(
+    message: Message,
+    t: T,
+    lang: str,
+    platform: PlatformClient,
+    directory: Directory,
+    relay: Relay,
+    bridge: Bridge,
+) -> None:
+    now = datetime.now(UTC)
+    lines: list[str] = [t("status-title")]
+    try:
+        await platform.user_info(0)
+        lines.append(t("status-platform-ok"))
+    except PlatformError as exc:
+        if exc.code == 501:
+            lines.append(t("status-platform-token", detail=exc.explain(lang)))
+        else:
+            lines.append(t("status-platform-down", detail=exc.explain(lang)))
+    snap = directory.snapshot
+    lines.append(
+        t(
+            "status-directory",
+            users=len(snap.users),
+            groups=len(snap.groups),
+            orgs=len(snap.orgs),
+            age=_ago(t, lang, snap.loaded_at, now),
+        )
+    )
+    if directory.last_error:
+        lines.append(t("status-directory-error", detail=directory.last_error[:200]))
+    counts = await relay.outbox.counts()
+    lines.append(
+        t(
+            "status-outbox",
+            pending=counts["pending"] + counts["sending"],
+            sent=counts["sent"],
+            dead=counts["dead"],
+        )
+    )
+    notices = await relay.notices.counts()
+    if notices.get("dead"):
+        lines.append(t("status-notices-dead", count=notices["dead"]))
+    last = await relay.inbox.last_received_at()
+    lines.append(t("status-last-event", age=_ago(t, lang, last, now)))
+    lines.append(t("status-uptime", age=_ago(t, lang, bridge.started_at, now)))
+    await answer(message, Reply("\n".join(lines)))
