@@ -48,6 +48,7 @@ from handlers.middlewares import ContextMiddleware
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
 from storage.db import Database, StorageError
+from storage.files import FileRepo
 from storage.fsm import SQLiteStorage
 from storage.invites import InviteRepo
 from storage.mutes import MuteRepo
@@ -123,6 +124,7 @@ class Bridge:
         self._alerted: dict[str, datetime] = {}
         self.timings = Timings()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._user_locks: dict[int, asyncio.Lock] = {}
         self.media: MediaFetcher | None = None
 
     # -- build -------------------------------------------------------------------------
@@ -193,6 +195,7 @@ class Bridge:
             on_enqueued=lambda: self.delivery.wake(),
         )
         self.mutes = MuteRepo(db)
+        self.files = FileRepo(db)
         self.delivery = Delivery(
             self.bot,
             outbox=self.relay.outbox,
@@ -209,6 +212,7 @@ class Bridge:
         self.delivery.render_incident = self.relay.incident_text
         self.dp["relay"] = self.relay
         self.dp["mutes"] = self.mutes
+        self.dp["files"] = self.files
         self.dp["metrics"] = self.metrics
         self.started_at = self.clock()
         await self._start_http()
@@ -238,6 +242,7 @@ class Bridge:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/files/{token}/{name}", self._file)
         assert s.platform.callback_token is not None
         add_routes(app, self.relay, s.platform.callback_token.get_secret_value(), self.metrics)
         if s.telegram.mode == "webhook":
@@ -284,6 +289,13 @@ class Bridge:
         )
         self._polling.add_done_callback(self._polling_done)
 
+    def user_lock(self, user_id: int) -> asyncio.Lock:
+        """One lock per Telegram user: a double-tapped Confirm runs its action once."""
+        lock = self._user_locks.get(user_id)
+        if lock is None:
+            lock = self._user_locks[user_id] = asyncio.Lock()
+        return lock
+
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         """Run work that outlives its update (e.g. a delayed retry); cancelled at stop."""
 
@@ -318,6 +330,14 @@ class Bridge:
             f"chat-gone:{chat_id}",
             lambda t: t("alert-chat-gone", chat=title, id=chat_id, reason=reason),
         )
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """A broadcast attachment, for the platform's terminals (unguessable token)."""
+        found = await self.files.get(request.match_info["token"])
+        if found is None:
+            raise web.HTTPNotFound()
+        _name, mime, data = found
+        return web.Response(body=data, content_type=mime)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         counts = await self.relay.outbox.counts()

@@ -68,3 +68,15 @@ class AckCb(CallbackData, prefix="ak1"):
     """Acknowledge a relayed incident (`incident` is the bridge's incident id)."""
 
     incident: int
+
+
+class ConfirmAction(enum.StrEnum):
+    DELETE_USERS = "du"
+    BROADCAST = "bc"
+
+
+class ConfirmCb(CallbackData, prefix="cf1"):
+    """Confirm (or cancel) a destructive or outward action pending in the dialog data."""
+
+    action: ConfirmAction
+    ok: bool

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.sandbox.stack import PEOPLE, Stack
 from bot.sandbox.telegram import EmuMessage
@@ -62,9 +62,14 @@ async def run_demo() -> int:
             last[who] = msgs[-1]
         return msgs
 
-    async def press(who: str, index: int) -> None:
+    async def press(who: str, button: int | str) -> None:
         msg = last[who]
-        text = msg.buttons()[index][0]
+        buttons = msg.buttons()
+        if isinstance(button, str):
+            index = next(i for i, (text, _) in enumerate(buttons) if button in text)
+        else:
+            index = button
+        text = buttons[index][0]
         print(f"👆 {who} presses [{text}]")
         answers = len(stack.emu.callback_answers)
         msgs = await stack.press(who, msg, index)
@@ -110,6 +115,7 @@ async def run_demo() -> int:
         await say("viewer", "/online")
         await say("viewer", "/nonsense")
         await relay_tour(stack, failures)
+        await admin_tour(say, press)
     finally:
         await stack.stop()
     if failures:
@@ -121,11 +127,31 @@ async def run_demo() -> int:
     return 0
 
 
+async def admin_tour(
+    say: Callable[[str, str], Awaitable[list[EmuMessage]]],
+    press: Callable[[str, int | str], Awaitable[None]],
+) -> None:
+    """A broadcast from start to confirm, and a bulk registration with its result file."""
+    print("— admin chores —\n")
+    await say("admin", "/broadcast")
+    await press("admin", "消防一大队")  # choose an org
+    await press("admin", "Next")
+    await say("admin", "Evacuation drill 疏散演练")
+    await say("admin", "All units: drill at 15:00 in the east yard. 15:00 东院集合演练。")
+    await press("admin", "Done")  # no attachments
+    await press("admin", "Confirm")
+    await say("admin", "/register\nwangqiang01,王强\nbad account!,坏账号\nwangqiang01,王强")
+    await say(
+        "admin", "/register\nwangqiang01,王强\nliuyang01,刘洋\nzhangsan01,张三\nchenjing01,陈静"
+    )
+    await say("admin", "s3cret-Pass")
+
+
 async def relay_tour(stack: Stack, failures: list[str]) -> None:
     """A group chat subscribes; an incident arrives, is acknowledged; a user change is a diff."""
     group = stack.add_group(-100777, "Fire team 1 / 消防一组")
     print("— in the group chat “Fire team 1” —\n")
-    for text in ("/subscribe incidents user-changes org 266", "/subscriptions"):
+    for text in ("/subscribe incidents user-changes notices org 266", "/subscriptions"):
         print(f"👤 admin: {text}")
         _print_replies(await stack.say("admin", text, chat=group))
     report = stack.platform.make_report(

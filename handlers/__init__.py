@@ -7,6 +7,8 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        admin,
+        broadcast,
         errors,
         fallback,
         incidents,
@@ -35,6 +37,8 @@ def get_routers() -> list[Router]:
         incidents.router,
         status.router,
         roles.router,
+        admin.router,
+        broadcast.router,
         # Last: it answers whatever the routers above did not take, including commands
         # a router's role filter refused — so it must see them after every feature router.
         fallback.router,

@@ -32,6 +32,11 @@ class NoticeJobRepo:
             ("dead" if error else "sent", to_db_time(now), error, job_id),
         )
 
+    async def error_of(self, job_id: int) -> str | None:
+        """Why the platform refused a notice; None when it was accepted (or is pending)."""
+        row = await self._db.fetchone("SELECT error FROM notice_jobs WHERE id = ?", (job_id,))
+        return row["error"] if row else None
+
     async def counts(self) -> dict[str, int]:
         rows = await self._db.fetchall(
             "SELECT state, count(*) AS n FROM notice_jobs GROUP BY state"

@@ -200,6 +200,17 @@ NUMBERS = {
     "pending",
     "sent",
     "dead",
+    "max",
+    "line",
+    "done",
+    "total",
+    "created",
+    "exists",
+    "failed",
+    "members",
+    "priority",
+    "chats",
+    "length",
     "thread",
 }
 STRINGS = {
@@ -245,6 +256,11 @@ STRINGS = {
     "until": "12-01 10:30",
     "levels": "1, 2",
     "orgs": "消防一大队、特勤中队",
+    "names": "张三、李<四>",
+    "spec": "zs:11",
+    "call": "yes",
+    "speak": "no",
+    "targets": "orgs 消防一大队",
 }
 
 

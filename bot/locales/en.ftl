@@ -395,3 +395,89 @@ status-notices-dead = ⚠️ { $count } notices were refused by the platform
 status-last-event = 📥 Last platform event: { $age }
 status-uptime = ⏱ Up since { $age }
 status-never = never
+
+## Admin: accounts, groups, terminals, audit
+
+reg-bad = { $count ->
+        [one] One row is wrong; nothing was sent. Fix it and send the batch again:
+       *[other] { $count } rows are wrong; nothing was sent. Fix them and send the batch again:
+    }
+reg-bad-row = line { $line }: <code>{ $text }</code> — { $reason }
+reg-why-empty = account or name is empty
+reg-why-columns = expected two columns: account,name
+reg-why-account = the account may hold only letters, digits and _ . @ - (2–32)
+reg-why-name = the name is too long or holds &lt; &gt; &amp; or quotes
+reg-why-duplicate = this account appears twice in the batch
+reg-too-many = At most { $max } accounts in one batch.
+reg-ask-password = { $count ->
+        [one] One account is ready.
+       *[other] { $count } accounts are ready.
+    } Now send the password they will all get. I delete your message at once. (/cancel to stop)
+reg-file-too-big = That file is too big; send at most 2 MB of account,name lines.
+reg-file-encoding = I can't read that file: save it as UTF-8 or GBK text (CSV or TXT).
+reg-password-short = That password is too short (at least 6 characters). Send /register again.
+reg-progress = ⏳ Registering… { $done }/{ $total }
+reg-done = Done: { $created } created, { $exists } already existed, { $failed } failed.
+reg-unknown = unknown outcome ({ $detail }); check on the platform before sending again
+reg-not-returned = the platform did not return this account
+admin-ambiguous = “{ $query }” fits several: { $names }. Use the id or the exact account.
+deluser-confirm = { $count ->
+        [one] Delete this user from the platform?
+       *[other] Delete these { $count } users from the platform?
+    }
+deluser-done = Deleted: { $names }
+nothing-pending = Nothing is waiting for confirmation.
+mkgroup-done = Talk group <b>{ $name }</b> created: id <code>{ $id }</code>, in { $org }, { $members ->
+        [one] one member
+       *[other] { $members } members
+    }.
+bind-bad-spec = I can't read “{ $spec }”.
+bind-line = { $name }: priority { $priority }, may call: { $call }, may speak: { $speak }
+yes = yes
+no = no
+bind-done = Bound to <b>{ $group }</b>:
+device-idle = Terminal <code>{ $id }</code> is now idle.
+device-assigned = Terminal <code>{ $id }</code> is now assigned to { $account }.
+device-repair = Terminal <code>{ $id }</code> is now under repair.
+audit-title = <b>Latest { $count } actions</b>
+audit-none = Nothing recorded yet.
+audit-csv = { $count } actions of the last 90 days.
+
+## Broadcast
+
+btn-continue = Next ▶
+btn-edit = ✏️ Edit
+btn-done = Done ▶
+bc-targets =
+    📢 <b>New notice</b> — who receives it?
+    Tap orgs below (✅ = chosen) and/or send user names. Then press Next.
+    Now: { $targets }
+bc-nobody = nobody yet
+bc-orgs = orgs { $names }
+bc-users = users { $names }
+bc-added = Added: { $names }
+bc-need-target = Choose at least one org or user first.
+bc-ask-title = Send the title (at most { $max } characters).
+bc-ask-text = Send the text (at most { $max } characters).
+bc-ask-files = Send photos or files, or paste links, to attach (at most { $max }). Press Done when finished.
+bc-too-long = That is { $length } characters; the limit is { $max }. Please send it again, shorter.
+bc-files-full = Already { $max } attachments: press Done.
+bc-not-a-link = Send a photo, a file or an http(s) link — or press Done.
+bc-file-too-big = Telegram lets a bot fetch at most 20 MB; send a link instead.
+bc-file-added = 📎 { $name } attached ({ $count }).
+bc-preview-head = <b>Preview</b> — terminals and chats will see:
+bc-preview-reach = Reaches about { $users } users in terminals ({ $targets }) and { $chats } subscribed chats.
+bc-edit-targets = Recipients
+bc-edit-title = Title
+bc-edit-text = Text
+bc-edit-files = Attachments
+bc-expired = This notice is no longer being edited. Start again with /broadcast.
+bc-already = Already sent.
+bc-sending = Sending…
+bc-sent-head = 📢 <b>Notice sent</b>
+bc-platform-ok = ✅ Terminals: the platform accepted it.
+bc-platform-failed = ❌ Terminals: the platform refused it ({ $detail }).
+bc-chats = { $count ->
+        [one] 💬 Chats: queued to one chat.
+       *[other] 💬 Chats: queued to { $count } chats.
+    }

@@ -353,3 +353,74 @@ status-notices-dead = ⚠️ { $count } 条通知被平台拒绝
 status-last-event = 📥 最近的平台事件：{ $age }
 status-uptime = ⏱ 运行自 { $age }
 status-never = 从未
+
+## Admin: accounts, groups, terminals, audit
+
+reg-bad = 有 { $count } 行有误，未发送任何数据。请改正后重新发送整批：
+reg-bad-row = 第 { $line } 行：<code>{ $text }</code> — { $reason }
+reg-why-empty = 账号或姓名为空
+reg-why-columns = 应为两列：账号,姓名
+reg-why-account = 账号只能包含字母、数字和 _ . @ -（2–32 位）
+reg-why-name = 姓名过长或含有 &lt; &gt; &amp; 或引号
+reg-why-duplicate = 该账号在本批中重复
+reg-too-many = 每批最多 { $max } 个账号。
+reg-ask-password = { $count } 个账号已就绪。请发送它们统一使用的密码，我会立即删除你的消息。（/cancel 取消）
+reg-file-too-big = 文件太大，请发送不超过 2 MB 的“账号,姓名”列表。
+reg-file-encoding = 无法读取该文件：请保存为 UTF-8 或 GBK 文本（CSV 或 TXT）。
+reg-password-short = 密码太短（至少 6 位）。请重新发送 /register。
+reg-progress = ⏳ 正在注册… { $done }/{ $total }
+reg-done = 完成：新建 { $created } 个，已存在 { $exists } 个，失败 { $failed } 个。
+reg-unknown = 结果未知（{ $detail }），请先在平台上核实再重新提交
+reg-not-returned = 平台未返回该账号
+admin-ambiguous = “{ $query }”匹配多个：{ $names }。请使用 ID 或完整账号。
+deluser-confirm = 确定从平台删除以下 { $count } 名用户？
+deluser-done = 已删除：{ $names }
+nothing-pending = 没有待确认的操作。
+mkgroup-done = 已创建群组 <b>{ $name }</b>：ID <code>{ $id }</code>，所属 { $org }，{ $members } 名成员。
+bind-bad-spec = 无法识别“{ $spec }”。
+bind-line = { $name }：优先级 { $priority }，可呼叫：{ $call }，可讲话：{ $speak }
+yes = 是
+no = 否
+bind-done = 已绑定到 <b>{ $group }</b>：
+device-idle = 终端 <code>{ $id }</code> 已设为空闲。
+device-assigned = 终端 <code>{ $id }</code> 已分配给 { $account }。
+device-repair = 终端 <code>{ $id }</code> 已设为维修中。
+audit-title = <b>最近 { $count } 项操作</b>
+audit-none = 暂无记录。
+audit-csv = 最近 90 天的 { $count } 项操作。
+
+## Broadcast
+
+btn-continue = 下一步 ▶
+btn-edit = ✏️ 修改
+btn-done = 完成 ▶
+bc-targets =
+    📢 <b>新通知</b> — 发给谁？
+    点击下方组织（✅ 为已选）和/或发送用户名，然后点“下一步”。
+    当前：{ $targets }
+bc-nobody = 尚未选择
+bc-orgs = 组织 { $names }
+bc-users = 用户 { $names }
+bc-added = 已添加：{ $names }
+bc-need-target = 请先至少选择一个组织或用户。
+bc-ask-title = 请发送标题（最多 { $max } 字）。
+bc-ask-text = 请发送正文（最多 { $max } 字）。
+bc-ask-files = 可发送图片、文件或粘贴链接作为附件（最多 { $max } 个），完成后点“完成”。
+bc-too-long = 共 { $length } 字，上限为 { $max } 字，请缩短后重新发送。
+bc-files-full = 已有 { $max } 个附件，请点“完成”。
+bc-not-a-link = 请发送图片、文件或 http(s) 链接，或点“完成”。
+bc-file-too-big = 机器人最多只能获取 20 MB 的文件，请改发链接。
+bc-file-added = 📎 已附加 { $name }（{ $count }）。
+bc-preview-head = <b>预览</b> — 终端和群聊将看到：
+bc-preview-reach = 将送达终端约 { $users } 人（{ $targets }）以及 { $chats } 个已订阅的会话。
+bc-edit-targets = 接收人
+bc-edit-title = 标题
+bc-edit-text = 正文
+bc-edit-files = 附件
+bc-expired = 这条通知已不在编辑中，请重新发送 /broadcast。
+bc-already = 已发送。
+bc-sending = 正在发送…
+bc-sent-head = 📢 <b>通知已发送</b>
+bc-platform-ok = ✅ 终端：平台已接收。
+bc-platform-failed = ❌ 终端：平台拒绝（{ $detail }）。
+bc-chats = 💬 会话：已排队发往 { $count } 个会话。

@@ -140,7 +140,7 @@ class Relay:
             self.processed_wakeup.set()
         return new is not None
 
-    async def ingest_notice(self, notice: Notice) -> None:
+    async def ingest_notice(self, notice: Notice) -> tuple[int, int]:
         """Queue a notice for the platform (2.15) and for subscribed chats, atomically."""
         now = self.clock()
         body = notice.to_body()
@@ -149,14 +149,16 @@ class Relay:
                 "notice", f"notice:{uuid.uuid4().hex}", body, now, processed=True
             )
             assert inbox_id is not None
-            await self.notices.add(body, now)
+            job_id = await self.notices.add(body, now)
             text = notice_text(self.t, notice)
-            for sub in await self._targets("notices", list(notice.to.org_ids) or [None]):
+            targets = await self._targets("notices", list(notice.to.org_ids) or [None])
+            for sub in targets:
                 await self.outbox.enqueue(
                     sub.chat_id, sub.thread_id, "notices", {"text": text}, now
                 )
         self._on_enqueued()
         self.processed_wakeup.set()
+        return job_id, len(targets)
 
     # -- processing (after the acknowledgement) --------------------------------------------
 

@@ -1,0 +1,584 @@
+"""Admin chores from the chat: accounts (/register, /deluser), talk groups (/mkgroup,
+/bind), terminals (/device) and the audit trail (/audit).
+
+Every argument is checked before a platform call; destructive actions ask to
+confirm; every action is written to the audit log (never a password); the
+directory is refreshed after each change so /find sees it at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.access import Caller
+from bot.callbacks import ConfirmAction, ConfirmCb
+from bot.config import Settings
+from bot.directory import Directory, Kind
+from bot.platform import (
+    DeviceState,
+    GroupBinding,
+    PlatformClient,
+    PlatformError,
+    PlatformRequestError,
+    PlatformTransportError,
+)
+from bot.registration import MAX_ROWS, Row, decode, parse_rows, result_csv
+from bot.render import Reply, T
+from bot.text import esc
+from handlers.filters import MinRole
+from handlers.reply import answer
+from storage.audit import AuditRepo
+from storage.roles import Role
+
+if TYPE_CHECKING:
+    from bot.app import Bridge
+
+log = logging.getLogger(__name__)
+router = Router(name=__name__)
+router.message.filter(MinRole(Role.ADMIN))
+router.callback_query.filter(MinRole(Role.ADMIN))
+
+BATCH = 50  # rows per 2.7 call: well under the size that answers 510
+MAX_BAD_SHOWN = 20
+
+
+class RegisterDialog(StatesGroup):
+    rows = State()
+    password = State()
+
+
+def _confirm_kb(t: T, action: ConfirmAction) -> Any:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t.plain("btn-confirm"), callback_data=ConfirmCb(action=action, ok=True))
+    kb.button(text=t.plain("btn-cancel"), callback_data=ConfirmCb(action=action, ok=False))
+    return kb.as_markup()
+
+
+async def _refresh(bridge: Bridge) -> None:
+    bridge.spawn(bridge.directory.refresh())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- /register --------------------------------------------------------------------------
+
+
+async def _take_rows(message: Message, t: T, state: FSMContext, text: str) -> None:
+    rows, bad = parse_rows(text)
+    if bad:
+        lines: list[str] = [t("reg-bad", count=len(bad))]
+        for b in bad[:MAX_BAD_SHOWN]:
+            lines.append(
+                t(
+                    "reg-bad-row",
+                    line=b.line,
+                    text=b.text[:60],
+                    reason=t.plain(f"reg-why-{b.reason}"),
+                )
+            )
+        if len(bad) > MAX_BAD_SHOWN:
+            lines.append(t("and-more", count=len(bad) - MAX_BAD_SHOWN))
+        await state.clear()
+        await answer(message, Reply("\n".join(lines)))
+        return
+    if not rows:
+        await state.set_state(RegisterDialog.rows)
+        await answer(message, Reply(t("usage-register")))
+        return
+    if len(rows) > MAX_ROWS:
+        await state.clear()
+        await answer(message, Reply(t("reg-too-many", max=MAX_ROWS)))
+        return
+    await state.set_state(RegisterDialog.password)
+    await state.update_data(register=[[r.line, r.account, r.name] for r in rows])
+    await answer(message, Reply(t("reg-ask-password", count=len(rows))))
+
+
+@router.message(Command("register"))
+async def register(message: Message, t: T, state: FSMContext, bot: Bot) -> None:
+    if message.document is not None:
+        await _register_file(message, t, state, bot)
+        return
+    text = message.text or ""
+    _, _, rest = text.partition("\n")
+    if not rest.strip():
+        _, _, rest = text.partition(" ")
+    await _take_rows(message, t, state, rest)
+
+
+@router.message(RegisterDialog.rows, F.document)
+async def register_document(message: Message, t: T, state: FSMContext, bot: Bot) -> None:
+    await _register_file(message, t, state, bot)
+
+
+async def _register_file(message: Message, t: T, state: FSMContext, bot: Bot) -> None:
+    doc = message.document
+    assert doc is not None
+    if doc.file_size is not None and doc.file_size > 2 * 1024 * 1024:
+        await answer(message, Reply(t("reg-file-too-big")))
+        return
+    buf = io.BytesIO()
+    await bot.download(doc, destination=buf)
+    try:
+        text = decode(buf.getvalue())
+    except ValueError:
+        await answer(message, Reply(t("reg-file-encoding")))
+        return
+    await _take_rows(message, t, state, text)
+
+
+@router.message(RegisterDialog.rows, F.text, ~F.text.startswith("/"))
+async def register_rows(message: Message, t: T, state: FSMContext) -> None:
+    await _take_rows(message, t, state, message.text or "")
+
+
+@router.message(RegisterDialog.password, F.text, ~F.text.startswith("/"))
+async def register_password(
+    message: Message,
+    caller: Caller,
+    t: T,
+    lang: str,
+    state: FSMContext,
+    platform: PlatformClient,
+    audit: AuditRepo,
+    bridge: Bridge,
+) -> None:
+    password = message.text or ""
+    # The password must not stay in the chat: delete it before anything else.
+    with contextlib.suppress(TelegramBadRequest):
+        await message.delete()
+    data = await state.get_data()
+    await state.clear()
+    rows = [Row(int(line), account, name) for line, account, name in data.get("register", [])]
+    if not rows:
+        await answer(message, Reply(t("usage-register")))
+        return
+    if len(password) < 6:
+        await answer(message, Reply(t("reg-password-short")))
+        return
+    progress = await message.answer(t("reg-progress", done=0, total=len(rows)))
+    results = await _register_batches(rows, password, platform, lang, progress, t)
+    del password
+    created = sum(1 for _, o, _, _ in results if o == "created")
+    exists = sum(1 for _, o, _, _ in results if o == "exists")
+    failed = len(results) - created - exists
+    await audit.add(
+        caller.user_id,
+        "register",
+        None,
+        {"rows": len(rows), "accounts": [r.account for r in rows][:50]},
+        f"created {created}, exists {exists}, failed {failed}",
+        _now(),
+    )
+    summary = t("reg-done", created=created, exists=exists, failed=failed)
+    lines: list[str] = [summary]
+    for row, outcome, _, reason in results:
+        if outcome != "created":
+            lines.append(f"• {esc(row.account)} {esc(row.name)}: {esc(reason)}")
+            if len(lines) > 21:
+                lines.append(t("and-more", count=failed + exists - 20))
+                break
+    await answer(message, Reply("\n".join(lines)))
+    await message.answer_document(
+        BufferedInputFile(result_csv(results), filename="register-result.csv"),
+        caption=summary,
+    )
+    await _refresh(bridge)
+
+
+async def _register_batches(
+    rows: list[Row],
+    password: str,
+    platform: PlatformClient,
+    lang: str,
+    progress: Message,
+    t: T,
+) -> list[tuple[Row, str, int | None, str]]:
+    """Send 2.7 in batches; a batch refused for one existing account is split to tell which."""
+    results: list[tuple[Row, str, int | None, str]] = []
+    queue = [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
+    done = 0
+    while queue:
+        batch = queue.pop(0)
+        try:
+            created = await platform.register_users(
+                [r.account for r in batch], [r.name for r in batch], password
+            )
+        except PlatformError as exc:
+            if exc.code == 510 and len(batch) > 1:
+                half = len(batch) // 2
+                queue[:0] = [batch[:half], batch[half:]]
+                continue
+            if exc.code == 508 and len(batch) > 1:
+                # The whole call was refused for an existing account: find which, row by row.
+                queue[:0] = [[r] for r in batch]
+                continue
+            if exc.code == 508:
+                results.append((batch[0], "exists", None, exc.explain(lang)))
+            elif exc.code == 535 or isinstance(exc, PlatformRequestError):
+                # Same password for all: every remaining row would fail the same way.
+                reason = f"{exc.code}: {exc.explain(lang)}"
+                rest = batch + [r for b in queue for r in b]
+                results += [(r, "failed", None, reason) for r in rest]
+                queue.clear()
+            elif isinstance(exc, PlatformTransportError):
+                # A write that may or may not have happened: never resend it blindly.
+                reason = t.plain("reg-unknown", detail=exc.explain(lang))
+                results += [(r, "unknown", None, reason) for r in batch]
+            else:
+                results += [(r, "failed", None, f"{exc.code}: {exc.explain(lang)}") for r in batch]
+        else:
+            by_account = {u.account.lower(): u for u in created}
+            for r in batch:
+                u = by_account.get(r.account.lower())
+                if u is not None:
+                    results.append((r, "created", u.id, ""))
+                else:
+                    results.append((r, "failed", None, t.plain("reg-not-returned")))
+        done = len(results)
+        with contextlib.suppress(TelegramBadRequest):
+            await progress.edit_text(t("reg-progress", done=done, total=len(rows)))
+    order = {r.line: i for i, r in enumerate(rows)}
+    results.sort(key=lambda x: order[x[0].line])
+    return results
+
+
+# -- /deluser -------------------------------------------------------------------------------
+
+
+@router.message(Command("deluser"))
+async def deluser(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    state: FSMContext,
+) -> None:
+    words = (command.args or "").split()
+    if not words:
+        await answer(message, Reply(t("usage-deluser")))
+        return
+    chosen: dict[int, str] = {}
+    for w in words:
+        found = directory.resolve(w, Kind.USER, caller.scope)
+        if len(found) != 1:
+            key = "not-found" if not found else "admin-ambiguous"
+            names = ", ".join(m.label for m in found[:8])
+            await answer(message, Reply(t(key, kind="user", query=w, names=names)))
+            return
+        chosen[found[0].id] = found[0].label
+    await state.update_data(deluser=sorted(chosen))
+    lines: list[str] = [t("deluser-confirm", count=len(chosen))]
+    lines += [f"• {esc(label)} <code>{uid}</code>" for uid, label in chosen.items()]
+    await message.answer("\n".join(lines), reply_markup=_confirm_kb(t, ConfirmAction.DELETE_USERS))
+
+
+@router.callback_query(ConfirmCb.filter(F.action == ConfirmAction.DELETE_USERS))
+async def deluser_confirm(
+    callback: CallbackQuery,
+    callback_data: ConfirmCb,
+    caller: Caller,
+    t: T,
+    state: FSMContext,
+    platform: PlatformClient,
+    directory: Directory,
+    audit: AuditRepo,
+    bridge: Bridge,
+) -> None:
+    msg = callback.message if isinstance(callback.message, Message) else None
+    async with bridge.user_lock(caller.user_id):
+        data = await state.get_data()
+        ids = [int(i) for i in data.get("deluser") or []]
+        await state.update_data(deluser=None)
+    if not ids:
+        await callback.answer(t.plain("nothing-pending"))
+        return
+    await callback.answer()
+    if not callback_data.ok:
+        if msg:
+            await msg.edit_text(t("cancelled"))
+        return
+    names = {uid: (u.name if (u := directory.user(uid)) else str(uid)) for uid in ids}
+    try:
+        await platform.delete_users(ids)
+    except PlatformError as exc:
+        await audit.add(
+            caller.user_id, "deluser", ",".join(map(str, ids)), {}, str(exc)[:200], _now()
+        )
+        raise
+    await audit.add(
+        caller.user_id,
+        "deluser",
+        ",".join(map(str, ids)),
+        {"names": list(names.values())},
+        "ok",
+        _now(),
+    )
+    if msg:
+        await msg.edit_text(t("deluser-done", names="、".join(names.values())))
+    await _refresh(bridge)
+
+
+# -- /mkgroup, /bind, /device ----------------------------------------------------------------
+
+
+@router.message(Command("mkgroup"))
+async def mkgroup(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    audit: AuditRepo,
+    bridge: Bridge,
+) -> None:
+    words = (command.args or "").split()
+    if len(words) < 2 or len(words[0]) > 32:
+        await answer(message, Reply(t("usage-mkgroup")))
+        return
+    name, org_q, user_qs = words[0], words[1], words[2:]
+    orgs = directory.resolve(org_q, Kind.ORG, caller.scope)
+    if len(orgs) != 1:
+        key = "not-found" if not orgs else "admin-ambiguous"
+        await answer(
+            message,
+            Reply(t(key, kind="org", query=org_q, names=", ".join(m.label for m in orgs[:8]))),
+        )
+        return
+    uids: list[int] = []
+    for q in user_qs:
+        found = directory.resolve(q, Kind.USER, caller.scope)
+        if len(found) != 1:
+            key = "not-found" if not found else "admin-ambiguous"
+            names = ", ".join(m.label for m in found[:8])
+            await answer(message, Reply(t(key, kind="user", query=q, names=names)))
+            return
+        uids.append(found[0].id)
+    group = await platform.create_group(name, orgs[0].id, uids or None)
+    await audit.add(
+        caller.user_id,
+        "mkgroup",
+        str(group.id),
+        {"name": name, "org": orgs[0].id, "users": uids},
+        "ok",
+        _now(),
+    )
+    await answer(
+        message,
+        Reply(
+            t(
+                "mkgroup-done",
+                name=group.name or name,
+                id=group.id,
+                org=orgs[0].label,
+                members=len(uids),
+            )
+        ),
+    )
+    await _refresh(bridge)
+
+
+def parse_binding(spec: str) -> tuple[str, int, bool, bool]:
+    """`user[:prio[:Y|N[:Y|N]]]` -> (user, priority, may call, may speak); ValueError if wrong."""
+    parts = spec.split(":")
+    if not parts[0] or len(parts) > 4:
+        raise ValueError(spec)
+    prio = 10
+    if len(parts) > 1:
+        if not parts[1].isdigit() or not 1 <= int(parts[1]) <= 10:
+            raise ValueError(spec)
+        prio = int(parts[1])
+    flags = []
+    for p in parts[2:]:
+        if p.upper() not in ("Y", "N"):
+            raise ValueError(spec)
+        flags.append(p.upper() == "Y")
+    call = flags[0] if flags else True
+    speak = flags[1] if len(flags) > 1 else True
+    return parts[0], prio, call, speak
+
+
+@router.message(Command("bind"))
+async def bind(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    audit: AuditRepo,
+    bridge: Bridge,
+) -> None:
+    words = (command.args or "").split()
+    if len(words) < 2:
+        await answer(message, Reply(t("usage-bind")))
+        return
+    groups = directory.resolve(words[0], Kind.GROUP, caller.scope)
+    if len(groups) != 1:
+        key = "not-found" if not groups else "admin-ambiguous"
+        names = ", ".join(m.label for m in groups[:8])
+        await answer(message, Reply(t(key, kind="group", query=words[0], names=names)))
+        return
+    bindings: list[GroupBinding] = []
+    labels: list[str] = []
+    for spec in words[1:]:
+        try:
+            q, prio, call, speak = parse_binding(spec)
+        except ValueError:
+            await answer(message, Reply(t("bind-bad-spec", spec=spec) + "\n" + t("usage-bind")))
+            return
+        found = directory.resolve(q, Kind.USER, caller.scope)
+        if len(found) != 1:
+            key = "not-found" if not found else "admin-ambiguous"
+            names = ", ".join(m.label for m in found[:8])
+            await answer(message, Reply(t(key, kind="user", query=q, names=names)))
+            return
+        bindings.append(GroupBinding(found[0].id, prio, call, speak))
+        labels.append(
+            t.plain(
+                "bind-line",
+                name=found[0].label,
+                priority=prio,
+                call=t.plain("yes" if call else "no"),
+                speak=t.plain("yes" if speak else "no"),
+            )
+        )
+    gid = groups[0].id
+    await platform.bind_group(gid, bindings)
+    await audit.add(
+        caller.user_id,
+        "bind",
+        str(gid),
+        {"users": [b.to_body() for b in bindings]},
+        "ok",
+        _now(),
+    )
+    lines: list[str] = [t("bind-done", group=groups[0].label)] + [f"• {esc(x)}" for x in labels]
+    await answer(message, Reply("\n".join(lines)))
+    await _refresh(bridge)
+
+
+@router.message(Command("device"))
+async def device(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    platform: PlatformClient,
+    audit: AuditRepo,
+) -> None:
+    words = (command.args or "").split()
+    if len(words) < 2 or not words[0].isalnum() or len(words[0]) > 40:
+        await answer(message, Reply(t("usage-device")))
+        return
+    terminal, action = words[0], words[1].lower()
+    account: str | None = None
+    if action == "assign" and len(words) == 3:
+        found = directory.resolve(words[2], Kind.USER, caller.scope)
+        if len(found) != 1:
+            key = "not-found" if not found else "admin-ambiguous"
+            names = ", ".join(m.label for m in found[:8])
+            await answer(message, Reply(t(key, kind="user", query=words[2], names=names)))
+            return
+        user = directory.user(found[0].id)
+        assert user is not None
+        account, state = user.account, DeviceState.ASSIGNED
+    elif action == "idle" and len(words) == 2:
+        state = DeviceState.IDLE
+    elif action == "repair" and len(words) == 2:
+        state = DeviceState.REPAIR
+    else:
+        await answer(message, Reply(t("usage-device")))
+        return
+    await platform.bind_device(terminal, state, account)
+    await audit.add(
+        caller.user_id,
+        "device",
+        terminal,
+        {"state": state.name.lower(), "account": account},
+        "ok",
+        _now(),
+    )
+    await answer(
+        message,
+        Reply(t(f"device-{state.name.lower()}", id=terminal, account=account or "")),
+    )
+
+
+# -- /audit ---------------------------------------------------------------------------------
+
+
+@router.message(Command("audit"))
+async def audit_log(
+    message: Message,
+    command: CommandObject,
+    t: T,
+    audit: AuditRepo,
+    settings: Settings,
+    bridge: Bridge,
+) -> None:
+    arg = (command.args or "").strip().lower()
+    tz = settings.bridge.tz
+    if arg == "csv":
+        since = _now() - timedelta(days=90)
+        entries = await audit.all_since(since)
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["at", "actor_id", "actor", "action", "target", "args", "result"])
+        for e in entries:
+            seen = await bridge.users.get(e.actor_id) if e.actor_id else None
+            w.writerow(
+                [
+                    e.at.astimezone(tz).isoformat(timespec="seconds"),
+                    e.actor_id or "",
+                    seen.full_name if seen else "",
+                    e.action,
+                    e.target or "",
+                    e.args,
+                    e.result,
+                ]
+            )
+        data = ("\ufeff" + out.getvalue()).encode("utf-8")
+        await message.answer_document(
+            BufferedInputFile(data, filename="audit.csv"),
+            caption=t("audit-csv", count=len(entries)),
+        )
+        return
+    if arg and not arg.isdigit():
+        await answer(message, Reply(t("usage-audit")))
+        return
+    n = min(int(arg or 20), 200)
+    entries = await audit.latest(n)
+    if not entries:
+        await answer(message, Reply(t("audit-none")))
+        return
+    lines: list[str] = [t("audit-title", count=len(entries))]
+    for e in entries:
+        seen = await bridge.users.get(e.actor_id) if e.actor_id else None
+        who = seen.full_name if seen else (str(e.actor_id) if e.actor_id else "bridge")
+        args = ", ".join(f"{k}={v}" for k, v in e.args.items() if v not in (None, "", []))[:120]
+        lines.append(
+            f"{e.at.astimezone(tz).strftime('%m-%d %H:%M')} <b>{esc(who)}</b> {esc(e.action)}"
+            + (f" {esc(e.target)}" if e.target else "")
+            + (f" ({esc(args)})" if args else "")
+            + f" → {esc(e.result)}"
+        )
+    await answer(message, Reply("\n".join(lines)))
