@@ -22,7 +22,12 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError, TelegramConflictError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramConflictError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
 from aiogram.methods import GetUpdates
 from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
@@ -510,6 +515,17 @@ async def run_service(settings: Settings) -> int:
         print(f"pttbridge: BRIDGE_HTTP_HOST/BRIDGE_HTTP_PORT: cannot listen: {exc}")
         await bridge.stop()
         return 2
+    except TelegramUnauthorizedError:
+        print("pttbridge: TELEGRAM_BOT_TOKEN: rejected by Telegram (check it with @BotFather)")
+        await bridge.stop()
+        return 2
+    except TelegramNetworkError as exc:
+        print(
+            f"pttbridge: TELEGRAM_API_BASE: cannot reach {settings.telegram.api_base}: {exc}"
+            " (TELEGRAM_PROXY may be needed)"
+        )
+        await bridge.stop()
+        return 1
     log.info("pttbridge is running (%s mode)", settings.telegram.mode)
     await bridge.stopped.wait()
     log.info("stopping")
