@@ -68,7 +68,9 @@ def _confirm_kb(t: T, action: ConfirmAction) -> Any:
 
 
 async def _refresh(bridge: Bridge) -> None:
-    bridge.spawn(bridge.directory.refresh())
+    # Awaited (after the answer), not spawned: the admin's next /find must see the change.
+    # `refresh` keeps the last good snapshot and logs when the platform fails; never raises.
+    await bridge.directory.refresh()
 
 
 def _now() -> datetime:
@@ -283,10 +285,15 @@ async def deluser(
             await answer(message, Reply(t(key, kind="user", query=w, names=names)))
             return
         chosen[found[0].id] = found[0].label
-    await state.update_data(deluser=sorted(chosen))
+    # Pending first (an earlier confirmation message stops working at once), then bound to
+    # the message that lists exactly these users: Confirm on any other deletes nothing.
+    await state.update_data(deluser=sorted(chosen), deluser_msg=None)
     lines: list[str] = [t("deluser-confirm", count=len(chosen))]
     lines += [f"• {esc(label)} <code>{uid}</code>" for uid, label in chosen.items()]
-    await message.answer("\n".join(lines), reply_markup=_confirm_kb(t, ConfirmAction.DELETE_USERS))
+    sent = await message.answer(
+        "\n".join(lines), reply_markup=_confirm_kb(t, ConfirmAction.DELETE_USERS)
+    )
+    await state.update_data(deluser_msg=sent.message_id)
 
 
 @router.callback_query(ConfirmCb.filter(F.action == ConfirmAction.DELETE_USERS))
@@ -304,8 +311,10 @@ async def deluser_confirm(
     msg = callback.message if isinstance(callback.message, Message) else None
     async with bridge.user_lock(caller.user_id):
         data = await state.get_data()
-        ids = [int(i) for i in data.get("deluser") or []]
-        await state.update_data(deluser=None)
+        ids: list[int] = []
+        if msg is not None and data.get("deluser_msg") == msg.message_id:
+            ids = [int(i) for i in data.get("deluser") or []]
+            await state.update_data(deluser=None, deluser_msg=None)
     if not ids:
         await callback.answer(t.plain("nothing-pending"))
         return
@@ -371,12 +380,17 @@ async def mkgroup(
             await answer(message, Reply(t(key, kind="user", query=q, names=names)))
             return
         uids.append(found[0].id)
-    group = await platform.create_group(name, orgs[0].id, uids or None)
+    args = {"name": name, "org": orgs[0].id, "users": uids}
+    try:
+        group = await platform.create_group(name, orgs[0].id, uids or None)
+    except PlatformError as exc:
+        await audit.add(caller.user_id, "mkgroup", None, args, str(exc)[:200], _now())
+        raise
     await audit.add(
         caller.user_id,
         "mkgroup",
         str(group.id),
-        {"name": name, "org": orgs[0].id, "users": uids},
+        args,
         "ok",
         _now(),
     )
@@ -461,15 +475,13 @@ async def bind(
             )
         )
     gid = groups[0].id
-    await platform.bind_group(gid, bindings)
-    await audit.add(
-        caller.user_id,
-        "bind",
-        str(gid),
-        {"users": [b.to_body() for b in bindings]},
-        "ok",
-        _now(),
-    )
+    args = {"users": [b.to_body() for b in bindings]}
+    try:
+        await platform.bind_group(gid, bindings)
+    except PlatformError as exc:
+        await audit.add(caller.user_id, "bind", str(gid), args, str(exc)[:200], _now())
+        raise
+    await audit.add(caller.user_id, "bind", str(gid), args, "ok", _now())
     lines: list[str] = [t("bind-done", group=groups[0].label)] + [f"• {esc(x)}" for x in labels]
     await answer(message, Reply("\n".join(lines)))
     await _refresh(bridge)
@@ -486,7 +498,8 @@ async def device(
     audit: AuditRepo,
 ) -> None:
     words = (command.args or "").split()
-    if len(words) < 2 or not words[0].isalnum() or len(words[0]) > 40:
+    # 2.11 `id` is a number: ASCII digits only (str.isdigit alone also takes "²").
+    if len(words) < 2 or not (words[0].isascii() and words[0].isdigit()) or len(words[0]) > 20:
         await answer(message, Reply(t("usage-device")))
         return
     terminal, action = words[0], words[1].lower()
@@ -508,15 +521,13 @@ async def device(
     else:
         await answer(message, Reply(t("usage-device")))
         return
-    await platform.bind_device(terminal, state, account)
-    await audit.add(
-        caller.user_id,
-        "device",
-        terminal,
-        {"state": state.name.lower(), "account": account},
-        "ok",
-        _now(),
-    )
+    args = {"state": state.name.lower(), "account": account}
+    try:
+        await platform.bind_device(terminal, state, account)
+    except PlatformError as exc:
+        await audit.add(caller.user_id, "device", terminal, args, str(exc)[:200], _now())
+        raise
+    await audit.add(caller.user_id, "device", terminal, args, "ok", _now())
     await answer(
         message,
         Reply(t(f"device-{state.name.lower()}", id=terminal, account=account or "")),

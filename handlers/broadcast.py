@@ -194,7 +194,10 @@ async def _show_preview(
             ),
         ]
     )
-    await message.answer(text, reply_markup=kb.as_markup())
+    sent = await message.answer(text, reply_markup=kb.as_markup())
+    # Confirm counts only on the latest preview: an older one may show another draft.
+    d["preview_msg"] = sent.message_id
+    await state.update_data(bc=d)
 
 
 async def _after_step(
@@ -301,7 +304,7 @@ async def buttons(
         kb.adjust(2)
         await msg.edit_reply_markup(reply_markup=kb.as_markup())
     elif action is BcAction.EDIT_TARGETS:
-        d["editing"] = False  # targets end with Next, which walks on to the preview below
+        d["editing"] = True  # Next goes straight back to the preview, as after the others
         await state.set_state(Step.targets)
         await state.update_data(bc=d)
         view = _targets_view(t, directory, caller, d)
@@ -451,6 +454,9 @@ async def _confirm(
             await callback.answer(t.plain("bc-already"), show_alert=False)
             return
         d = _draft(await state.get_data())
+        if msg is None or d.get("preview_msg") != msg.message_id:
+            await callback.answer(t.plain("bc-expired"), show_alert=True)
+            return
         await state.clear()
     await callback.answer(t.plain("bc-sending"))
     notice = _notice(d.get("sender") or str(caller.user_id), caller.user_id, d)

@@ -32,17 +32,18 @@ async def resolve_or_ask(
     buttons are shown, the command's other arguments (`rest`) are kept in the FSM
     data so the choice can finish the command as typed.
     """
-    found = directory.resolve(query, kind, caller.scope)
+    found = directory.resolve(query, kind, caller.scope, limit=50)
     if len(found) == 1:
         return found[0]
     if not found:
         what = kind.value if isinstance(kind, Kind) else "/".join(k.value for k in kind)
         await answer(message, Reply(t("not-found", kind=what, query=query)))
         return None
-    if state is not None and rest:
+    if state is not None:
+        # Kept even when empty: a choice must not inherit an earlier command's arguments.
         data = await state.get_data()
         pending = dict(data.get(_ARGS_KEY) or {})
-        pending[action.value] = rest
+        pending[action.value] = rest or []
         await state.update_data({_ARGS_KEY: pending})
     await answer(message, choices(t, found, action, query))
     return None

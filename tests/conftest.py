@@ -117,3 +117,49 @@ async def make_client(
     yield make
     for c in clients:
         await c.aclose()
+
+
+# ---------------------------------------------------------------------------------------
+# The whole bridge in one process (bot core e2e: test_bot_e2e.py, test_bot_runtime.py).
+# `bot.sandbox.stack.Stack`: sandbox platform + Telegram emulator + Bridge on 127.0.0.1.
+
+
+async def _close_without_tls_grace(self: Any) -> None:
+    # aiogram's AiohttpSession.close() waits 250 ms for TLS connections to wind down;
+    # every connection here is plain HTTP to 127.0.0.1, so close at once.
+    if self._session is not None and not self._session.closed:
+        await self._session.close()
+
+
+@pytest.fixture
+async def make_bot_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """`await make_bot_stack(**kw)`: a started `Stack(**kw)` (roles granted unless
+    `grant_roles=False`; `emulator=` replaces its TelegramEmulator, which must use
+    `bot.sandbox.stack.BOT_TOKEN`), stopped at teardown. One at a time: the feature routers are
+    module-level, so only one Bridge can run in the process."""
+    from aiogram.client.session.aiohttp import AiohttpSession
+
+    from bot.sandbox.stack import Stack
+
+    monkeypatch.setattr(AiohttpSession, "close", _close_without_tls_grace)
+    stacks: list[Stack] = []
+
+    async def make(*, grant_roles: bool = True, emulator: Any = None, **kw: Any) -> Stack:
+        stack = Stack(**kw)
+        if emulator is not None:  # e.g. one with an injected clock
+            stack.emu = emulator
+        stacks.append(stack)
+        await stack.start(grant_roles=grant_roles)
+        return stack
+
+    yield make
+    for stack in reversed(stacks):
+        await stack.stop()
+
+
+@pytest.fixture
+async def bot_stack(make_bot_stack: Callable[..., Awaitable[Any]]) -> Any:
+    """A started default `Stack` (English, the five people of the tour, roles granted)."""
+    return await make_bot_stack()
