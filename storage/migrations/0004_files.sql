@@ -1,4 +1,4 @@
--- 0003: files the bridge serves to the platform (broadcast attachments), by unguessable token.
+-- 0004: files the bridge serves to the platform (broadcast attachments), by unguessable token.
 
 CREATE TABLE served_files (
     token          TEXT    PRIMARY KEY,
