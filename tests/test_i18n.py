@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import datetime, timedelta
@@ -212,6 +213,13 @@ NUMBERS = {
     "chats",
     "length",
     "thread",
+    # bot.jobs
+    "people",
+    "clockedin",
+    "clockedout",
+    "late",
+    "missing",
+    "minutes",
 }
 STRINGS = {
     "name": "@zhang_san",
@@ -261,6 +269,11 @@ STRINGS = {
     "call": "yes",
     "speak": "no",
     "targets": "orgs 消防一大队",
+    # bot.jobs
+    "zone": "Asia/Shanghai",
+    "due": "08:30",
+    "place": "延安路 <10> 号",
+    "duration": "1 h 5 min",
 }
 
 
@@ -269,6 +282,7 @@ def translator() -> Translator:
     return Translator.load()
 
 
+@functools.cache
 def _resource(lang: str) -> ftl.Resource:
     from importlib import resources
 
@@ -286,6 +300,7 @@ class _Variables(Visitor):
         self.generic_visit(node)
 
 
+@functools.cache
 def variables(lang: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for entry in _resource(lang).body:
