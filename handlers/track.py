@@ -25,7 +25,6 @@ from bot.render import Reply, T
 from bot.render_geo import track_summary
 from bot.text import truncate_caption
 from bot.timeexpr import TimeExprError, parse_range
-from bot.trackfiles import track_gpx, track_png
 from handlers.filters import MinRole
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
@@ -84,6 +83,9 @@ async def send_track(
             pin = await message.answer_location(latitude=p.lat, longitude=p.lon)
             await pin.reply(text + "\n" + t("track-one-point"))
             return
+        # Imported here: matplotlib costs ~60 MB of memory, only worth it once /track is used.
+        from bot.trackfiles import track_gpx, track_png
+
         stamp = start.astimezone(tz).strftime("%Y%m%d-%H%M")
         base = f"track-{user.account or user.id}-{stamp}"
         title = f"{user.name} {start.astimezone(tz):%Y-%m-%d %H:%M} – {end.astimezone(tz):%H:%M}"
