@@ -40,6 +40,7 @@ from bot.config import Settings
 from bot.directory import Directory
 from bot.flood import FloodControl
 from bot.i18n import Translator
+from bot.jobs import Jobs
 from bot.logs import secrets_of, setup_logging
 from bot.media import MediaFetcher
 from bot.metrics import Metrics
@@ -88,13 +89,6 @@ class ConflictGuard(BaseRequestMiddleware):
             if isinstance(method, GetUpdates):
                 self._on_conflict(exc.message)
             raise
-
-
-async def _job(name: str, fn: Callable[[], Awaitable[Any]]) -> None:
-    try:
-        await fn()
-    except Exception:
-        log.exception("job %s failed; it runs again next time", name)
 
 
 @dataclass
@@ -219,24 +213,28 @@ class Bridge:
         self.dp["mutes"] = self.mutes
         self.dp["files"] = self.files
         self.dp["metrics"] = self.metrics
+        self.jobs = Jobs(
+            db,
+            settings=s,
+            platform=client,
+            directory=directory,
+            relay=self.relay,
+            translator=self.translator,
+            metrics=self.metrics,
+            alert_admins=self.alert_admins,
+            clock=self.clock,
+        )
+        self.dp["jobs"] = self.jobs
         self.started_at = self.clock()
         await self._start_http()
         self.spawn(self.delivery.run())
         self.spawn(self.relay.run_processor())
         self.relay.processed_wakeup.set()  # events stored before a restart
         self.scheduler = AsyncIOScheduler(timezone=s.bridge.tz)
-        self.scheduler.add_job(
-            _job,
-            "interval",
-            args=["directory-refresh", directory.refresh],
-            seconds=s.bridge.directory_refresh_s,
-            id="directory-refresh",
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=s.bridge.directory_refresh_s,
-        )
         self.scheduler.start()
+        # Every scheduled job (directory refresh included), rebuilt from storage.
+        await self.jobs.start(self.scheduler)
+        self.spawn(self.jobs.catch_up())
         if serve_updates:
             await self.set_menus()
             await self._start_updates()
@@ -462,6 +460,8 @@ class Bridge:
                 await self.dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._polling, timeout=10)
+        if getattr(self, "jobs", None) is not None:
+            await self.jobs.stop()
         if getattr(self, "delivery", None) is not None:
             await self.delivery.stop()
         for task in list(self._tasks):

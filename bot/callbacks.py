@@ -18,6 +18,10 @@ class PickAction(enum.StrEnum):
     WHERE = "wh"
     TRACK = "tr"
     RECORDINGS = "rc"
+    WATCH = "wa"
+    UNWATCH = "uw"
+    ATTENDANCE = "at"
+    SIGNINS = "si"
 
 
 class PickCb(CallbackData, prefix="pk1"):

@@ -116,6 +116,7 @@ async def run_demo() -> int:
         await say("viewer", "/nonsense")
         await relay_tour(stack, failures)
         await admin_tour(say, press)
+        await jobs_tour(stack, failures)
     finally:
         await stack.stop()
     if failures:
@@ -179,6 +180,76 @@ async def relay_tour(stack: Stack, failures: list[str]) -> None:
     _print_replies([change])
     if "张叁" not in change.plain_text():
         failures.append("the user change was not told as a diff")
+
+
+async def jobs_tour(stack: Stack, failures: list[str]) -> None:
+    """Scheduled work: a presence change, a new recording arriving, an attendance digest.
+
+    The scheduler is paused and each job is run by hand at a time the tour chooses
+    (yesterday 15:00 onwards: always in the past, so what the jobs queue is due at
+    once), with the sandbox platform's clock set to the same time. The tour shows in
+    seconds what takes minutes.
+    """
+    from datetime import datetime, time, timedelta
+
+    bridge = stack.bridge
+    assert bridge is not None and bridge.scheduler is not None
+    bridge.scheduler.pause()
+    await bridge.jobs.caught_up.wait()
+    data = stack.platform.data
+    real_now = data.now
+    tz = bridge.settings.bridge.tz
+    now = datetime.combine(datetime.now(tz).date() - timedelta(days=1), time(15), tz)
+    data.now = lambda: now
+    group = stack.add_group(-100888, "Duty room / 值班室")
+    print("— scheduled work, in the group chat “Duty room” —\n")
+
+    async def show(who: str, texts: Sequence[str]) -> None:
+        for text in texts:
+            print(f"👤 {who}: {text}")
+            _print_replies(await stack.say(who, text, chat=group))
+
+    async def arrived(what: str) -> list[EmuMessage]:
+        bridge.delivery.idle.clear()
+        bridge.delivery.wake()
+        await asyncio.wait_for(bridge.delivery.idle.wait(), 20)
+        msgs = stack.emu.pending_messages(group)
+        stack.emu.mark(group)
+        if not msgs:
+            failures.append(f"jobs tour: no {what}")
+        return msgs
+
+    try:
+        await show("supervisor", ["/watch 1002"])
+        await show("admin", ["/subscribe recordings org 266"])
+        await bridge.jobs.run("recordings-poll", now=now)  # the starting point
+        user = data.users[10001]
+        user.online = not user.online
+        state = "comes online" if user.online else "goes offline"
+        print(f"🛰 {user.name} {state}; the presence job polls twice (every 30 s)")
+        for _ in range(2):
+            now += timedelta(seconds=30)
+            await bridge.jobs.run("presence-poll", now=now)
+        _print_replies(await arrived("presence change"))
+
+        for _ in range(12):  # until someone in org 266 has spoken on the radio
+            now += timedelta(minutes=20)
+            if await bridge.jobs.recordings.poll(now):
+                break
+        print("🛰 the platform lists new recordings; the recordings job sends each once:")
+        recs = await arrived("new recording")
+        _print_replies(recs[:2])
+        if len(recs) > 2:
+            print(f"   … and {len(recs) - 2} more\n")
+
+        await show("supervisor", ["/report daily 08:30"])
+        await show("admin", ["/subscriptions"])
+        print("🕘 at 08:30 the daily digest job runs:")
+        await bridge.jobs.run("report", group, 0, now=now)
+        _print_replies(await arrived("attendance digest"))
+    finally:
+        data.now = real_now
+        bridge.scheduler.resume()
 
 
 async def run_console() -> int:

@@ -8,6 +8,7 @@ from aiogram import Router
 def get_routers() -> list[Router]:
     from handlers import (
         admin,
+        attendance,
         broadcast,
         errors,
         fallback,
@@ -21,6 +22,7 @@ def get_routers() -> list[Router]:
         status,
         subscriptions,
         track,
+        watch,
         where,
     )
 
@@ -34,6 +36,8 @@ def get_routers() -> list[Router]:
         track.router,
         recordings.router,
         subscriptions.router,
+        watch.router,
+        attendance.router,
         incidents.router,
         status.router,
         roles.router,

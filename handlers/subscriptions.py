@@ -7,6 +7,7 @@ private chat, the person themself). `/mute` is for any administrator of the chat
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
@@ -23,6 +24,9 @@ from storage.audit import AuditRepo
 from storage.mutes import MuteRepo
 from storage.roles import Role
 from storage.subscriptions import KINDS, Subscription
+
+if TYPE_CHECKING:
+    from bot.jobs import Jobs
 
 router = Router(name=__name__)
 
@@ -169,18 +173,27 @@ async def unsubscribe(
 
 @router.message(Command("subscriptions"), ChatManager(Role.SUPERVISOR))
 async def subscriptions(
-    message: Message, t: T, relay: Relay, directory: Directory, mutes: MuteRepo, settings: Settings
+    message: Message,
+    t: T,
+    relay: Relay,
+    directory: Directory,
+    mutes: MuteRepo,
+    settings: Settings,
+    jobs: Jobs | None = None,
 ) -> None:
     subs = relay.subs
     rows = await subs.for_chat(message.chat.id)
+    # Presence watches and the daily digest are listed too (bot.jobs).
+    extra = await jobs.describe_chat(t, message.chat.id) if jobs is not None else []
     lines: list[str] = []
-    if not rows:
+    if not rows and not extra:
         lines.append(t("subs-none"))
     else:
         lines.append(t("subs-title"))
         for s in rows:
             where = t.plain("subs-topic", thread=s.thread_id) if s.thread_id else ""
             lines.append(f"• {describe(t, s, directory)}{where}")
+        lines += extra
     until = await mutes.get(message.chat.id)
     if until is not None and until > datetime.now(UTC):
         lines.append("")

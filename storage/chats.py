@@ -18,6 +18,8 @@ CHAT_KEYED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("outbox", "chat_id"),
     ("incident_messages", "chat_id"),
     ("mutes", "chat_id"),
+    ("watches", "chat_id"),
+    ("reports", "chat_id"),
 )
 """Every ``(table, column)`` that holds a Telegram chat id, apart from ``chats`` itself.
 

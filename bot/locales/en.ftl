@@ -481,3 +481,55 @@ bc-chats = { $count ->
         [one] 💬 Chats: queued to one chat.
        *[other] 💬 Chats: queued to { $count } chats.
     }
+
+## Scheduled work: presence watch, attendance, digests, platform health (bot.jobs)
+
+presence-title = 👀 <b>Presence</b> · { $time }
+presence-here = 🟢 Online in this group ({ $count }):
+presence-elsewhere = 🟡 Online in another group ({ $count }):
+presence-offline = ⚪ Went offline ({ $count }):
+watch-done = 👀 Watching <b>{ $group }</b> here: { $online } of { $count } members online now. I will post when members come online or go offline (checked every { $seconds } s; a change is told once it holds for two checks).
+watch-already = 👀 This chat already watches <b>{ $group }</b>: { $online } of { $count } members online now.
+unwatch-done = Stopped watching <b>{ $group }</b> here.
+unwatch-not = This chat does not watch <b>{ $group }</b>.
+watch-line = 👀 presence of { $group } (/watch)
+report-line = 🕘 attendance digest every day at { $time } ({ $zone })
+report-line-org = 🕘 attendance digest of { $org } every day at { $time } ({ $zone })
+report-set = 🕘 Every day at { $time } ({ $zone }) this chat gets the attendance digest: yesterday in full, today so far, with a CSV of every record. First one: { $first }.
+report-set-org = 🕘 Every day at { $time } ({ $zone }) this chat gets the attendance digest of { $org }: yesterday in full, today so far, with a CSV of every record. First one: { $first }.
+report-current = This chat gets the attendance digest every day at { $time } ({ $zone }).
+report-off = Daily attendance digest stopped.
+report-none = This chat had no daily attendance digest.
+att-title = 🕘 <b>Attendance { $day }</b>
+att-counts = 👥 { $people } expected · ✅ { $clockedin } clocked in · 🏁 { $clockedout } clocked out · ⏰ { $late } late · ❌ { $missing } no record
+att-so-far = (so far, at { $time })
+att-late-title = ⏰ <b>Late</b> ({ $count }):
+att-late-line = { $name } <code>{ $account }</code> — { $time } (due { $due }, +{ $minutes } min)
+att-missing-title = ❌ <b>No record</b> ({ $count }):
+att-not-out-title = 🚪 <b>Clocked in, never out</b> ({ $count }):
+att-none = No punch-card records on { $day }.
+att-csv-caption = 📎 { $day }: { $count ->
+        [one] one record
+       *[other] { $count } records
+    } (CSV, opens in Excel)
+att-csv-columns = Date|Time|User id|Account|Name|Org|Event|Due|Grace (min)|Late (min)|Shift|Schedule|Address|Coordinate
+att-event-in = clock-in
+att-event-out = clock-out
+att-event-superseded = superseded
+att-type-scheduled = scheduled
+att-type-unscheduled = unscheduled
+signin-title = 📍 <b>Sign-ins { $day }</b>
+signin-counts = { $count ->
+        [one] One sign-in
+       *[other] { $count } sign-ins
+    } by { $people ->
+        [one] one person
+       *[other] { $people } people
+    }
+signin-line = { $time } { $name } — { $place }
+signin-none = No sign-ins on { $day }.
+signin-csv-columns = Date|Time|Record id|User id|Name|Phone|Org|Place|Longitude|Latitude|Remark|Pictures
+digest-title = 🗓 <b>Daily attendance digest</b>
+alert-platform-down = ⚠️ The platform is not answering the bridge: { $detail }. Presence, recordings and digests wait until it is back; I will tell you when it is. Check that PLATFORM_BASE_URL is reachable from the bridge's host and that the platform is running.
+alert-platform-token = ⚠️ The platform rejects the bridge's token ({ $detail }). Nothing can be read from it until this is fixed: check PLATFORM_TOKEN, or PLATFORM_ACCOUNT and PLATFORM_PASSWORD, then restart the bridge.
+alert-platform-back = ✅ The platform answers the bridge again (it was unavailable for { $duration }).

@@ -9,6 +9,7 @@ after it: a crash in between means a resend, never a loss.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import logging
@@ -36,7 +37,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import AckCb
 from bot.i18n import Translator
-from bot.media import MediaError, MediaFetcher
+from bot.media import MediaError, MediaFetcher, MediaProblem
 from bot.metrics import Metrics
 from bot.relay.render import mute_summary
 from bot.text import esc, visible_text
@@ -222,6 +223,8 @@ class Delivery:
                 if "not modified" not in exc.message and "not found" not in exc.message:
                     raise
             return [e["message_id"]]
+        if "voice_url" in p:
+            return await self._send_voice(row, p)
         markup = ack_keyboard(p["ack"], p.get("ack_label", "✅")) if p.get("ack") else None
         text = p["text"]
         if row.incident_id is not None and self.render_incident is not None:
@@ -235,7 +238,53 @@ class Delivery:
         if row.incident_id is not None:
             await self.incidents.add_message(row.incident_id, row.chat_id, msg.message_id)
         ids += await self._attachments(row, p.get("attachments") or [], p.get("caption"), msg)
+        if "document" in p:  # jobs: a CSV after its summary, {"name", "data_b64", "caption"}
+            doc = p["document"]
+            m = await self.bot.send_document(
+                row.chat_id,
+                BufferedInputFile(base64.b64decode(doc["data_b64"]), doc["name"]),
+                caption=doc.get("caption"),
+                message_thread_id=thread,
+                reply_to_message_id=msg.message_id,
+            )
+            ids.append(m.message_id)
         return ids
+
+    async def _send_voice(self, row: OutboxRow, p: dict[str, Any]) -> list[int]:
+        """Jobs: a recording `{"text": caption, "voice_url", "duration"?}` as voice or audio;
+        the caption with a note and the link when the file cannot be fetched."""
+        thread = row.thread_id or None
+        try:
+            clip = await self.media.fetch(p["voice_url"])
+        except MediaError as exc:
+            if exc.problem is MediaProblem.TOO_BIG:
+                note = self.t("rec-too-big", url=p["voice_url"])
+            elif exc.problem is MediaProblem.DEAD:
+                note = self.t("rec-dead", detail=exc.detail)
+            else:
+                note = self.t("rec-unreachable", detail=exc.detail)
+            msg = await self.bot.send_message(
+                row.chat_id, p["text"] + "\n" + note, message_thread_id=thread
+            )
+            return [msg.message_id]
+        file = BufferedInputFile(clip.data, clip.filename)
+        send = self.bot.send_voice if clip.is_voice else self.bot.send_audio
+        try:
+            m = await send(
+                row.chat_id,
+                file,
+                caption=p["text"],
+                duration=p.get("duration"),
+                message_thread_id=thread,
+            )
+        except TelegramBadRequest as exc:
+            if any(marker in exc.message.lower() for marker in GONE_MARKERS):
+                raise
+            # Some chats refuse voice messages (a user's privacy setting): send the file.
+            m = await self.bot.send_document(
+                row.chat_id, file, caption=p["text"], message_thread_id=thread
+            )
+        return [m.message_id]
 
     async def _attachments(
         self, row: OutboxRow, items: list[dict[str, Any]], caption: str | None, parent: Message
@@ -316,7 +365,11 @@ class Delivery:
     async def _end_mute(self, chat_id: int) -> None:
         """A mute ended: one summary of what was held, then the held incidents in order."""
         rows = await self.outbox.open_rows(chat_id)
-        folded = [r for r in rows if r.kind != "incidents" and "edit" not in r.payload]
+        # Incidents, recordings and digests with their file are sent, not folded.
+        kept = ("edit", "voice_url", "document")
+        folded = [
+            r for r in rows if r.kind != "incidents" and not any(k in r.payload for k in kept)
+        ]
         kinds = [r.kind for r in rows if "edit" not in r.payload]
         if kinds:
             # visible_text unescapes: escape the folded lines again for HTML.

@@ -1,0 +1,230 @@
+"""The directory refresh job, and its diff against the stored snapshot.
+
+The platform pushes org and user changes (3.2–3.5), but not always: a change made
+while the callback URL was wrong, or while the bridge was down, is never pushed.
+After each refresh the directory is compared with what the bridge last knew
+(`known_entities`, the same snapshot the relay's change diffs use), and what
+differs goes to `user-changes` / `org-changes` subscribers. Whichever of the two
+paths sees a change first records it, so it is told once.
+
+The first diff ever only records the snapshot (everyone would be "new").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.directory import Directory
+from bot.i18n import Translate
+from bot.jobs.common import JobFailed, enqueue_text, matching
+from bot.relay.render import change_text, diff_lines
+from storage.db import Database
+from storage.jobstate import JobStateRepo
+from storage.known import KnownRepo
+from storage.outbox import OutboxRepo
+from storage.subscriptions import SubscriptionRepo
+
+log = logging.getLogger(__name__)
+
+SEEDED_KEY = "directory-diff-seeded"
+MESSAGE_BUDGET = 3500  # characters of change blocks per message
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # user-changes | org-changes
+    text: str
+    org_ids: tuple[int | None, ...]
+
+
+class DirectoryDiff:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        directory: Directory,
+        known: KnownRepo,
+        subs: SubscriptionRepo,
+        outbox: OutboxRepo,
+        t: Translate,
+        wake: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.directory = directory
+        self.known = known
+        self.subs = subs
+        self.outbox = outbox
+        self.state = JobStateRepo(db)
+        self.t = t
+        self.wake = wake
+
+    async def refresh(self, now: datetime) -> int:
+        """The scheduled job: reload the directory, then tell what changed."""
+        if not await self.directory.refresh():
+            raise JobFailed(f"directory refresh failed: {self.directory.last_error}")
+        return await self.diff(now)
+
+    def current_users(self) -> dict[int, dict[str, Any]]:
+        d = self.directory
+        snap = d.snapshot
+        out: dict[int, dict[str, Any]] = {}
+        for uid, u in snap.users.items():
+            org = snap.orgs.get(u.org_id) if u.org_id is not None else None
+            out[uid] = {
+                "name": u.name,
+                "account": u.account,
+                "org": org.name if org else None,
+                "org_id": u.org_id,
+                "role": u.role_name,
+                "priority": u.priority,
+                "groups": sorted(g.name for g in d.user_groups(uid)),
+            }
+        return out
+
+    def current_orgs(self) -> dict[int, dict[str, Any]]:
+        snap = self.directory.snapshot
+        counts: dict[int, int] = {}
+        for u in snap.users.values():
+            if u.org_id is not None:
+                counts[u.org_id] = counts.get(u.org_id, 0) + 1
+        return {
+            oid: {"name": o.name, "address": o.address, "users": counts.get(oid, 0)}
+            for oid, o in snap.orgs.items()
+        }
+
+    async def diff(self, now: datetime) -> int:
+        """Compare the loaded directory with the stored snapshot; returns messages queued."""
+        if not self.directory.loaded:
+            return 0
+        users, orgs = self.current_users(), self.current_orgs()
+        if not users or not orgs:
+            # An empty answer is far likelier a platform fault than everyone deleted.
+            log.warning("directory has no users or no orgs: not comparing it")
+            return 0
+        if not await self.state.get(SEEDED_KEY):
+            # What the relay already recorded (a change it told) is newer: keep it.
+            had_users, had_orgs = await self.known.all("user"), await self.known.all("org")
+            async with self.db.transaction():
+                new_users = {k: v for k, v in users.items() if k not in had_users}
+                new_orgs = {k: v for k, v in orgs.items() if k not in had_orgs}
+                await self.known.put_many("user", new_users, now)
+                await self.known.put_many("org", new_orgs, now)
+                await self.state.put(SEEDED_KEY, True, now)
+            log.info("directory snapshot recorded: %d users, %d orgs", len(users), len(orgs))
+            return 0
+        known_users = await self.known.all("user")
+        known_orgs = await self.known.all("org")
+        changes: list[Change] = []
+        puts_users: dict[int, dict[str, Any]] = {}
+        puts_orgs: dict[int, dict[str, Any]] = {}
+        t = self.t
+        for uid, after in users.items():
+            before = known_users.get(uid)
+            if before is None:
+                title = t("chg-user-new", name=after["name"], account=after["account"])
+                lines: list[str] = [t("chg-in-org", org=after["org"])] if after["org"] else []
+            else:
+                # The directory does not know presence: keep what the relay last saw.
+                lines = diff_lines(t, before, after)
+                if not lines:
+                    continue
+                title = t("chg-user-updated", name=after["name"], account=after["account"])
+                if "online" in before:
+                    after = {**after, "online": before["online"]}
+            changes.append(
+                Change(
+                    "user-changes",
+                    change_text(t, "user-changes", title, lines),
+                    (after["org_id"], before.get("org_id") if before else None),
+                )
+            )
+            puts_users[uid] = after
+        gone_users = [uid for uid in known_users if uid not in users]
+        for uid in gone_users:
+            before = known_users[uid]
+            title = t(
+                "chg-user-deleted",
+                name=before.get("name") or str(uid),
+                account=before.get("account") or "",
+            )
+            changes.append(
+                Change(
+                    "user-changes",
+                    change_text(t, "user-changes", title, []),
+                    (before.get("org_id"),),
+                )
+            )
+        for oid, after in orgs.items():
+            before = known_orgs.get(oid)
+            if before is None:
+                title, lines = t("chg-org-new", name=after["name"]), []
+            else:
+                lines = diff_lines(t, before, after)
+                if not lines:
+                    continue
+                title = t("chg-org-updated", name=after["name"])
+            parent = self.directory.snapshot.orgs[oid].parent_id
+            changes.append(
+                Change("org-changes", change_text(t, "org-changes", title, lines), (oid, parent))
+            )
+            puts_orgs[oid] = after
+        gone_orgs = [oid for oid in known_orgs if oid not in orgs]
+        for oid in gone_orgs:
+            name = known_orgs[oid].get("name") or str(oid)
+            changes.append(
+                Change(
+                    "org-changes",
+                    change_text(t, "org-changes", t("chg-org-deleted", name=name), []),
+                    (oid,),
+                )
+            )
+        if not changes:
+            return 0
+        queued = 0
+        async with self.db.transaction():
+            queued = await self._enqueue(changes, now)
+            await self.known.put_many("user", puts_users, now)
+            await self.known.put_many("org", puts_orgs, now)
+            for uid in gone_users:
+                await self.known.delete("user", uid)
+            for oid in gone_orgs:
+                await self.known.delete("org", oid)
+        log.info("directory diff: %d changes, %d messages", len(changes), queued)
+        if queued:
+            self.wake()
+        return queued
+
+    async def _enqueue(self, changes: list[Change], now: datetime) -> int:
+        """Per chat, the changes it subscribed to, packed into as few messages as fit."""
+        per_chat: dict[tuple[int, int, str], list[str]] = {}
+        for kind in ("org-changes", "user-changes"):
+            subs = await self.subs.of_kind(kind)
+            if not subs:
+                continue
+            for c in changes:
+                if c.kind != kind:
+                    continue
+                for sub in matching(subs, c.org_ids, self.directory):
+                    per_chat.setdefault((sub.chat_id, sub.thread_id, kind), []).append(c.text)
+        queued = 0
+        for (chat_id, thread_id, kind), texts in per_chat.items():
+            batch: list[str] = []
+            size = 0
+            for text in texts:
+                if batch and size + len(text) > MESSAGE_BUDGET:
+                    queued += await self._send(chat_id, thread_id, kind, batch, now)
+                    batch, size = [], 0
+                batch.append(text)
+                size += len(text) + 2
+            if batch:
+                queued += await self._send(chat_id, thread_id, kind, batch, now)
+        return queued
+
+    async def _send(
+        self, chat_id: int, thread_id: int, kind: str, texts: list[str], now: datetime
+    ) -> int:
+        return await enqueue_text(self.outbox, chat_id, thread_id, kind, "\n\n".join(texts), now)

@@ -1,0 +1,202 @@
+"""New recordings: chats subscribed to `recordings` get each new one as a voice message.
+
+Each minute the bridge asks 2.6 for today's recordings of the users concerned (the
+users of the subscriptions' orgs; all users for a subscription without orgs). Up
+to `PER_USER_MAX` users it asks per user; above that, one platform-wide query
+paged back over the last `WIDE_WINDOW` costs far fewer calls. A recording is
+relayed once: its key is stored in the transaction that queues it, so a restart
+never sends it again. A user followed for the first time starts from that moment
+(minus `LATE_MARGIN`, for recordings the platform lists a little late): the day's
+earlier recordings are not dumped into the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from urllib.parse import urlsplit
+
+from bot.directory import Directory, DirUser
+from bot.i18n import Translate
+from bot.jobs.common import matching
+from bot.platform import PlatformClient, PlatformError
+from bot.platform.models import Recording
+from bot.render_geo import recording_caption
+from bot.text import truncate_caption
+from storage.db import Database, from_db_time, to_db_time
+from storage.jobstate import JobStateRepo
+from storage.outbox import OutboxRepo
+from storage.recordings_seen import SeenRecordingRepo
+from storage.subscriptions import Subscription, SubscriptionRepo
+
+log = logging.getLogger(__name__)
+
+PER_USER_MAX = 25
+PAGE_SIZE = 100
+MAX_PAGES = 20
+WIDE_WINDOW = timedelta(minutes=15)
+LATE_MARGIN = timedelta(minutes=2)
+YESTERDAY_TOO = timedelta(minutes=15)  # just after midnight, yesterday's late arrivals
+KEEP_SEEN = timedelta(days=3)
+CONCURRENT_USERS = 8
+WIDE_KEY = "recordings-wide-polled-at"
+
+
+def recording_key(r: Recording) -> str:
+    """Who, when (ms) and which file: the identity of a recording across polls."""
+    who = r.user_id if r.user_id is not None else f"@{r.account}"
+    name = urlsplit(r.file_url).path.rsplit("/", 1)[-1]
+    return f"{who}:{int(r.begin.timestamp() * 1000)}:{name}"
+
+
+class RecordingFeed:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        platform: PlatformClient,
+        directory: Directory,
+        subs: SubscriptionRepo,
+        outbox: OutboxRepo,
+        t: Translate,
+        tz: tzinfo,
+        wake: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.seen = SeenRecordingRepo(db)
+        self.platform = platform
+        self.directory = directory
+        self.subs = subs
+        self.outbox = outbox
+        self.t = t
+        self.tz = tz
+        self.wake = wake
+        self.state = JobStateRepo(db)
+
+    def concerned(self, subs: Sequence[Subscription]) -> dict[int, DirUser]:
+        """The users whose recordings some subscription wants."""
+        users = self.directory.snapshot.users
+        if any(not s.orgs for s in subs):
+            return dict(users)
+        orgs: set[int] = set()
+        for s in subs:
+            for o in s.orgs:
+                orgs |= self.directory.subtree(o)
+        return {uid: u for uid, u in users.items() if u.org_id in orgs}
+
+    def _days(self, now: datetime) -> list[date]:
+        local = now.astimezone(self.tz)
+        today = local.date()
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if local - midnight < YESTERDAY_TOO:
+            return [today - timedelta(days=1), today]
+        return [today]
+
+    async def _user_day(self, user: DirUser, day: date) -> list[Recording]:
+        out: list[Recording] = []
+        for n in range(1, MAX_PAGES + 1):
+            page = await self.platform.audio_records(
+                user_id=user.id, day=day, page=n, size=PAGE_SIZE
+            )
+            out.extend(page.records)
+            if len(page.records) < PAGE_SIZE:
+                break
+        return out
+
+    async def _per_user(
+        self, users: Sequence[DirUser], days: Sequence[date]
+    ) -> tuple[list[Recording], set[int], list[PlatformError]]:
+        sem = asyncio.Semaphore(CONCURRENT_USERS)
+
+        async def one(u: DirUser) -> list[Recording]:
+            async with sem:
+                recs: list[Recording] = []
+                for d in days:
+                    recs += await self._user_day(u, d)
+                return recs
+
+        results = await asyncio.gather(*(one(u) for u in users), return_exceptions=True)
+        records: list[Recording] = []
+        ok: set[int] = set()
+        errors: list[PlatformError] = []
+        for u, res in zip(users, results, strict=True):
+            if isinstance(res, PlatformError):
+                errors.append(res)
+            elif isinstance(res, BaseException):
+                raise res
+            else:
+                ok.add(u.id)
+                records += res
+        return records, ok, errors
+
+    async def _wide(self, days: Sequence[date], now: datetime) -> list[Recording]:
+        """Everyone's recordings, newest first, back to the last poll (even before a restart)
+        minus the window."""
+        last = await self.state.get(WIDE_KEY)
+        last_at = from_db_time(last) if isinstance(last, str) else now
+        since = min(last_at, now) - WIDE_WINDOW
+        out: list[Recording] = []
+        for day in days:
+            for n in range(1, MAX_PAGES + 1):
+                page = await self.platform.audio_records(day=day, page=n, size=PAGE_SIZE)
+                out.extend(page.records)
+                if len(page.records) < PAGE_SIZE or min(r.begin for r in page.records) < since:
+                    break
+        await self.state.put(WIDE_KEY, to_db_time(now), now)
+        return out
+
+    async def poll(self, now: datetime) -> int:
+        """One tick; returns how many messages were queued."""
+        subs = await self.subs.of_kind("recordings")
+        followed = await self.seen.followed()
+        users = self.concerned(subs) if subs else {}
+        dropped = [u for u in followed if u not in users]
+        if dropped:
+            await self.seen.unfollow(dropped)
+        if not users:
+            return 0
+        days = self._days(now)
+        errors: list[PlatformError] = []
+        if len(users) > PER_USER_MAX:
+            records = [r for r in await self._wide(days, now) if r.user_id in users]
+            polled = set(users)
+        else:
+            records, polled, errors = await self._per_user(list(users.values()), days)
+        by_key = {recording_key(r): r for r in records if r.user_id in users}
+        fresh = await self.seen.unseen(by_key)
+        new_users = polled - followed.keys()
+        queued = 0
+        async with self.db.transaction():
+            await self.seen.follow(new_users, now)
+            to_send = []
+            for key in fresh:
+                r = by_key[key]
+                assert r.user_id is not None
+                since = followed.get(r.user_id, now) - LATE_MARGIN
+                if r.begin >= since:
+                    to_send.append(r)
+            to_send.sort(key=lambda r: r.begin)
+            for r in to_send:
+                queued += await self._enqueue(r, users[r.user_id], subs, now)  # type: ignore[index]
+            await self.seen.mark(((k, by_key[k].user_id, by_key[k].begin) for k in fresh), now)
+            await self.seen.prune(now - KEEP_SEEN)
+        if queued:
+            self.wake()
+        if errors:
+            raise errors[0]
+        return queued
+
+    async def _enqueue(
+        self, r: Recording, user: DirUser, subs: Sequence[Subscription], now: datetime
+    ) -> int:
+        caption = truncate_caption(recording_caption(self.t, user, r, self.tz))
+        payload: dict[str, object] = {"text": caption, "voice_url": r.file_url}
+        if r.duration_ms:
+            payload["duration"] = round(r.duration_ms / 1000)
+        n = 0
+        for sub in matching(subs, [user.org_id], self.directory):
+            await self.outbox.enqueue(sub.chat_id, sub.thread_id, "recordings", payload, now)
+            n += 1
+        return n

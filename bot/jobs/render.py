@@ -1,0 +1,204 @@
+"""What the jobs post: presence changes, attendance and sign-in summaries, the daily digest.
+
+Plain data and a translator in, Telegram HTML out; every platform string escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from bot.directory import Directory
+from bot.i18n import Translate
+from bot.jobs.attendance import Person, PunchSummary
+from bot.platform.models import SignInRecord
+from bot.text import esc
+from storage.reports import Report
+from storage.watches import Watch
+
+T = Translate
+LIST_LIMIT = 30
+DIGEST_LIST_LIMIT = 10
+PRESENCE_NAMES_LIMIT = 40
+
+
+@dataclass(frozen=True)
+class PresenceItem:
+    """A member whose presence changed: now online (in this group or another), or offline."""
+
+    name: str
+    account: str
+    online: bool
+    here: bool
+
+
+@dataclass(frozen=True)
+class PresenceBlock:
+    group_name: str
+    group_id: int
+    items: Sequence[PresenceItem]
+
+
+def _names(t: T, items: Sequence[PresenceItem]) -> str:
+    shown = [f"{esc(i.name)} <code>{esc(i.account)}</code>" for i in items]
+    if len(shown) > PRESENCE_NAMES_LIMIT:
+        rest = len(shown) - PRESENCE_NAMES_LIMIT
+        shown = [*shown[:PRESENCE_NAMES_LIMIT], t("and-more", count=rest)]
+    return ", ".join(shown)
+
+
+def presence_text(t: T, blocks: Sequence[PresenceBlock], at: str) -> str:
+    """One message for one chat and one poll: every watched group that changed."""
+    lines: list[str] = [t("presence-title", time=at)]
+    for b in blocks:
+        lines.append("")
+        lines.append(f"👥 <b>{esc(b.group_name)}</b> <code>{b.group_id}</code>")
+        here = [i for i in b.items if i.online and i.here]
+        elsewhere = [i for i in b.items if i.online and not i.here]
+        gone = [i for i in b.items if not i.online]
+        for key, items in (
+            ("presence-here", here),
+            ("presence-elsewhere", elsewhere),
+            ("presence-offline", gone),
+        ):
+            if items:
+                lines.append(f"{t(key, count=len(items))} {_names(t, items)}")
+    return "\n".join(lines)
+
+
+# -- attendance ------------------------------------------------------------------------------
+
+
+def _people(t: T, people: Sequence[Person], limit: int) -> list[str]:
+    lines = [f"  {esc(p.name)} <code>{esc(p.account)}</code>" for p in people[:limit]]
+    if len(people) > limit:
+        lines.append("  " + t("and-more", count=len(people) - limit))
+    return lines
+
+
+def attendance_lines(
+    t: T, s: PunchSummary, tz: tzinfo, *, limit: int = LIST_LIMIT, so_far: str | None = None
+) -> list[str]:
+    """The summary of one day (no title): counts, then who was late, missing, not out."""
+    if not s.records and not s.people:
+        return [t("att-none", day=s.day.isoformat())]
+    counts = t(
+        "att-counts",
+        people=s.people,
+        clockedin=len(s.clocked_in),
+        clockedout=len(s.clocked_out),
+        late=len(s.late),
+        missing=len(s.missing),
+    )
+    lines = [counts + (f" {t('att-so-far', time=so_far)}" if so_far else "")]
+    if s.late:
+        lines.append(t("att-late-title", count=len(s.late)))
+        for x in s.late[:limit]:
+            lines.append(
+                "  "
+                + t(
+                    "att-late-line",
+                    name=x.person.name,
+                    account=x.person.account,
+                    time=x.signed.astimezone(tz).strftime("%H:%M"),
+                    due=x.due.astimezone(tz).strftime("%H:%M"),
+                    minutes=x.minutes,
+                )
+            )
+        if len(s.late) > limit:
+            lines.append("  " + t("and-more", count=len(s.late) - limit))
+    if s.missing:
+        lines.append(t("att-missing-title", count=len(s.missing)))
+        lines += _people(t, s.missing, limit)
+    if s.not_out:
+        lines.append(t("att-not-out-title", count=len(s.not_out)))
+        lines += _people(t, s.not_out, limit)
+    return lines
+
+
+def _title(t: T, key: str, day: str, org_name: str | None) -> str:
+    title = t(key, day=day)
+    return title + (f" · {esc(org_name)}" if org_name else "")
+
+
+def attendance_text(
+    t: T, s: PunchSummary, org_name: str | None, tz: tzinfo, *, so_far: str | None = None
+) -> str:
+    """/attendance: the summary of one day; the CSV follows as a file."""
+    lines = [_title(t, "att-title", s.day.isoformat(), org_name)]
+    lines += attendance_lines(t, s, tz, so_far=so_far)
+    return "\n".join(lines)
+
+
+def digest_text(
+    t: T,
+    yesterday: PunchSummary,
+    today: PunchSummary,
+    org_name: str | None,
+    tz: tzinfo,
+    at: datetime,
+) -> str:
+    """The daily digest: yesterday in full, today so far, shorter lists (the CSV has all)."""
+    head = t("digest-title") + (f" · {esc(org_name)}" if org_name else "")
+    lines = [head, "", f"<b>{esc(yesterday.day.isoformat())}</b>"]
+    lines += attendance_lines(t, yesterday, tz, limit=DIGEST_LIST_LIMIT)
+    lines += ["", f"<b>{esc(today.day.isoformat())}</b>"]
+    lines += attendance_lines(
+        t, today, tz, limit=DIGEST_LIST_LIMIT, so_far=at.astimezone(tz).strftime("%H:%M")
+    )
+    return "\n".join(lines)
+
+
+def signins_text(
+    t: T,
+    day: str,
+    records: Sequence[SignInRecord],
+    org_name: str | None,
+    tz: tzinfo,
+    *,
+    limit: int = LIST_LIMIT,
+) -> str:
+    """/signins: how many, by how many people, then each: time, who, where, remark."""
+    lines = [_title(t, "signin-title", day, org_name)]
+    if not records:
+        lines.append(t("signin-none", day=day))
+        return "\n".join(lines)
+    people = {r.user_id if r.user_id is not None else r.user_name for r in records}
+    lines.append(t("signin-counts", count=len(records), people=len(people)))
+    for r in records[:limit]:
+        when = r.sign_time.astimezone(tz).strftime("%H:%M") if r.sign_time else "—"
+        line: str = t(
+            "signin-line",
+            time=when,
+            name=r.user_name or str(r.user_id or "?"),
+            place=r.address
+            or (f"{r.lat:.5f}, {r.lon:.5f}" if r.lat is not None and r.lon is not None else "—"),
+        )
+        if r.remark:
+            line += " · " + esc(r.remark)
+        lines.append("  " + line)
+    if len(records) > limit:
+        lines.append("  " + t("and-more", count=len(records) - limit))
+    return "\n".join(lines)
+
+
+def chat_jobs_lines(
+    t: T, watches: Sequence[Watch], reports: Sequence[Report], directory: Directory, zone: str
+) -> list[str]:
+    """/subscriptions: a chat's presence watches and its daily digest, as bullet lines."""
+    lines: list[str] = []
+    for w in watches:
+        group = directory.group(w.group_id)
+        where = t.plain("subs-topic", thread=w.thread_id) if w.thread_id else ""
+        name = group.name if group else str(w.group_id)
+        lines.append(f"• {t('watch-line', group=name)}{where}")
+    for r in reports:
+        where = t.plain("subs-topic", thread=r.thread_id) if r.thread_id else ""
+        org = directory.org(r.org_id) if r.org_id is not None else None
+        if org is not None:
+            line = t("report-line-org", time=r.at_time, zone=zone, org=org.name)
+        else:
+            line = t("report-line", time=r.at_time, zone=zone)
+        lines.append(f"• {line}{where}")
+    return lines

@@ -1,0 +1,81 @@
+"""Setting up APScheduler 3.x jobs the same way everywhere.
+
+Every job has an explicit id and `replace_existing=True` (rebuilding at start, or
+moving a daily report, replaces it), `coalesce=True` (runs missed while the loop
+was busy collapse into one), `max_instances=1` (a slow poll is never overlapped by
+the next), and a misfire grace that fits its period: a run late by less than that
+still happens, a later one is skipped for the next regular time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, time, tzinfo
+from typing import Any
+
+from apscheduler.job import Job
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+__all__ = ["DAILY_GRACE_S", "daily", "every", "parse_hhmm"]
+
+DAILY_GRACE_S = 3600
+"""A daily digest delayed by less than an hour (a busy loop, a slow platform) is still sent."""
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
+
+
+def parse_hhmm(text: str) -> time | None:
+    """`08:30`, `8:30` or `08：30` (full-width colon) -> time; None if it is not a time."""
+    m = _HHMM.fullmatch(text.strip())
+    return time(int(m[1]), int(m[2])) if m else None
+
+
+def every(
+    scheduler: BaseScheduler,
+    job_id: str,
+    func: Callable[..., Any],
+    seconds: float,
+    *,
+    args: Sequence[Any] = (),
+    grace_s: float | None = None,
+    start: datetime | None = None,
+) -> Job:
+    """Run `func(*args)` every `seconds`; a run late by up to one period still happens."""
+    return scheduler.add_job(
+        func,
+        IntervalTrigger(seconds=seconds, start_date=start),
+        args=list(args),
+        id=job_id,
+        name=job_id,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=max(1, int(grace_s if grace_s is not None else seconds)),
+    )
+
+
+def daily(
+    scheduler: BaseScheduler,
+    job_id: str,
+    func: Callable[..., Any],
+    at: time,
+    tz: tzinfo,
+    *,
+    args: Sequence[Any] = (),
+    grace_s: int = DAILY_GRACE_S,
+) -> Job:
+    """Run `func(*args)` every day at `at` in `tz` (local wall-clock time, DST included)."""
+    return scheduler.add_job(
+        func,
+        CronTrigger(hour=at.hour, minute=at.minute, timezone=tz),
+        args=list(args),
+        id=job_id,
+        name=job_id,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=grace_s,
+    )

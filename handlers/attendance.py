@@ -1,0 +1,255 @@
+"""/attendance [date] [org], /signins [date] [org], /report daily <HH:MM> [org] | off.
+
+All supervisor. A summary in the chat and every record as a CSV file (UTF-8 with a
+BOM: Excel opens the Chinese right). Without an org, a scoped supervisor gets their
+own subtree and everyone else the whole platform; an org outside the caller's
+scope is "not found". The daily digest is a scheduler job per chat (and topic).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot.access import Caller
+from bot.callbacks import PickAction, PickCb
+from bot.config import Settings
+from bot.directory import Directory, Kind
+from bot.jobs import Jobs, report_job_id
+from bot.jobs.scheduler import parse_hhmm
+from bot.render import Reply, T
+from bot.text import esc
+from bot.timeexpr import TimeExprError, parse_date
+from handlers.filters import MinRole
+from handlers.reply import answer
+from handlers.resolve import picked_args, resolve_or_ask
+from handlers.subscriptions import thread_of
+from storage.audit import AuditRepo
+from storage.roles import Role
+
+router = Router(name=__name__)
+router.message.filter(MinRole(Role.SUPERVISOR))
+router.callback_query.filter(MinRole(Role.SUPERVISOR))
+
+What = Literal["attendance", "signins"]
+# A word shaped like a date that is not one (2026-13-40) is a mistake, not an org's name.
+_DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}")
+ACTION: dict[str, PickAction] = {
+    "attendance": PickAction.ATTENDANCE,
+    "signins": PickAction.SIGNINS,
+}
+
+
+def split_args(words: list[str], now: datetime, settings: Settings) -> tuple[date, list[str]]:
+    """`[date] [org]`: the first word is a date if it reads as one; the rest names an org.
+
+    Raises TimeExprError when there are two or more words and the first is not a date.
+    """
+    tz = settings.bridge.tz
+    if not words:
+        return now.astimezone(tz).date(), []
+    try:
+        return parse_date(words[0], now, tz), words[1:]
+    except TimeExprError:
+        if len(words) == 1 and not _DATE_LIKE.match(words[0]):
+            return now.astimezone(tz).date(), words
+        raise
+
+
+async def send_summary(
+    message: Message,
+    what: What,
+    day: date,
+    org_id: int | None,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    jobs: Jobs,
+    bot: Bot,
+    audit: AuditRepo,
+) -> None:
+    if org_id is None and caller.scope is not None:
+        org_id = caller.org_id  # a scoped supervisor's own subtree
+    if org_id is not None and directory.org(org_id, caller.scope) is None:
+        await answer(message, Reply(t("not-found", kind="org", query=org_id)))
+        return
+    now = datetime.now(UTC)
+    async with ChatActionSender.upload_document(
+        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+    ):
+        if what == "attendance":
+            built = await jobs.reports.attendance(day, org_id, caller.scope, t, now)
+        else:
+            built = await jobs.reports.signins(day, org_id, t)
+        await answer(message, Reply(built.text))
+        await message.answer_document(
+            BufferedInputFile(built.csv, built.filename), caption=built.caption
+        )
+    await audit.add(caller.user_id, what, str(org_id or ""), {"day": day.isoformat()}, "ok", now)
+
+
+async def summary_command(
+    message: Message,
+    command: CommandObject,
+    what: What,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    jobs: Jobs,
+    settings: Settings,
+    bot: Bot,
+    audit: AuditRepo,
+    state: FSMContext,
+) -> None:
+    words = (command.args or "").split()
+    try:
+        day, rest = split_args(words, datetime.now(UTC), settings)
+    except TimeExprError as err:
+        await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t(f"usage-{what}")))
+        return
+    org_id: int | None = None
+    if rest:
+        match = await resolve_or_ask(
+            message,
+            t,
+            directory,
+            caller,
+            " ".join(rest),
+            Kind.ORG,
+            ACTION[what],
+            state=state,
+            rest=[day.isoformat()],
+        )
+        if match is None:
+            return
+        org_id = match.id
+    await send_summary(message, what, day, org_id, caller, t, directory, jobs, bot, audit)
+
+
+@router.message(Command("attendance"))
+async def attendance(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    jobs: Jobs,
+    settings: Settings,
+    bot: Bot,
+    audit: AuditRepo,
+    state: FSMContext,
+) -> None:
+    await summary_command(
+        message, command, "attendance", caller, t, directory, jobs, settings, bot, audit, state
+    )
+
+
+@router.message(Command("signins"))
+async def signins(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    jobs: Jobs,
+    settings: Settings,
+    bot: Bot,
+    audit: AuditRepo,
+    state: FSMContext,
+) -> None:
+    await summary_command(
+        message, command, "signins", caller, t, directory, jobs, settings, bot, audit, state
+    )
+
+
+@router.callback_query(PickCb.filter(F.action.in_({PickAction.ATTENDANCE, PickAction.SIGNINS})))
+async def picked_org(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    jobs: Jobs,
+    settings: Settings,
+    bot: Bot,
+    audit: AuditRepo,
+    state: FSMContext,
+) -> None:
+    await callback.answer()
+    if not isinstance(callback.message, Message):
+        return
+    what: What = "attendance" if callback_data.action == PickAction.ATTENDANCE else "signins"
+    args = await picked_args(state, callback_data.action)
+    try:
+        day = date.fromisoformat(args[0]) if args else None
+    except ValueError:
+        day = None
+    if day is None:
+        day = datetime.now(settings.bridge.tz).date()
+    await send_summary(
+        callback.message, what, day, callback_data.id, caller, t, directory, jobs, bot, audit
+    )
+
+
+@router.message(Command("report"))
+async def report(
+    message: Message,
+    command: CommandObject,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    jobs: Jobs,
+    settings: Settings,
+    audit: AuditRepo,
+) -> None:
+    words = (command.args or "").split()
+    chat_id, thread = message.chat.id, thread_of(message)
+    now = datetime.now(UTC)
+    zone = settings.bridge.timezone
+    if [w.lower() for w in words] == ["off"]:
+        removed = await jobs.reports.reports.remove(chat_id, thread)
+        jobs.unschedule_report(chat_id, thread)
+        await audit.add(caller.user_id, "report-off", str(chat_id), {}, str(removed), now)
+        await answer(message, Reply(t("report-off" if removed else "report-none")))
+        return
+    at = parse_hhmm(words[1]) if len(words) >= 2 and words[0].lower() == "daily" else None
+    if at is None:
+        current = await jobs.reports.reports.get(chat_id, thread)
+        shown = [t("report-current", time=current.at_time, zone=zone)] if current else []
+        await answer(message, Reply("\n".join([*shown, t("usage-report")])))
+        return
+    org_id: int | None = None
+    if len(words) > 2:
+        query = " ".join(words[2:])
+        found = directory.resolve(query, Kind.ORG, caller.scope)
+        if len(found) != 1:
+            # No buttons here: the digest names its org by id, so show the ids to type.
+            lines: list[str] = [t("not-found", kind="org", query=query)] if not found else []
+            lines += [f"🏢 {esc(m.label)} <code>{m.id}</code>" for m in found]
+            await answer(message, Reply("\n".join([*lines, t("usage-report")])))
+            return
+        org_id = found[0].id
+    elif caller.scope is not None:
+        org_id = caller.org_id
+    hhmm = at.strftime("%H:%M")
+    saved = await jobs.reports.reports.set(chat_id, thread, hhmm, org_id, caller.user_id, now)
+    jobs.schedule_report(saved)
+    job = jobs.scheduler.get_job(report_job_id(chat_id, thread)) if jobs.scheduler else None
+    first = job.next_run_time if job is not None else None
+    await audit.add(caller.user_id, "report", str(chat_id), {"at": hhmm, "org": org_id}, "ok", now)
+    org = directory.org(org_id) if org_id is not None else None
+    text = t(
+        "report-set-org" if org else "report-set",
+        time=hhmm,
+        zone=zone,
+        org=org.name if org else "",
+        first=first.astimezone(settings.bridge.tz).strftime("%Y-%m-%d %H:%M") if first else "—",
+    )
+    await answer(message, Reply(text))

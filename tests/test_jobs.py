@@ -1,0 +1,622 @@
+"""Scheduled work end to end: presence watch, new recordings, attendance, the daily digest,
+platform health, the directory diff, and the jobs' life across restarts.
+
+The sandbox platform runs on a clock the test moves; the scheduler is paused, and each
+job is run by the test with the `now` it chooses (`bridge.jobs.run(name, now=...)`), so
+nothing waits for real time. People: admin 1001, supervisor 1002, scoped 1004 (org 266).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.jobs.attendance import is_late
+from bot.jobs.recordings import LATE_MARGIN
+from bot.platform.models import PunchRecord
+from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.stack import Stack
+from bot.sandbox.telegram import EmuMessage
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 28, 15, 0, tzinfo=TZ)
+ADMIN = 1001
+GROUP_CHAT = -100_900
+
+
+class Clock:
+    """The sandbox's "now", moved by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def texts(msgs: list[EmuMessage]) -> str:
+    return "\n".join(m.plain_text() for m in msgs)
+
+
+async def ready(stack: Stack) -> Any:
+    """The started bridge with its scheduler paused (the test runs the jobs) and the
+    start-up catch-up done."""
+    bridge = stack.bridge
+    assert bridge is not None and bridge.scheduler is not None
+    bridge.scheduler.pause()
+    await bridge.jobs.caught_up.wait()
+    return bridge
+
+
+@pytest.fixture
+async def make_stack() -> AsyncIterator[Callable[..., Awaitable[tuple[Stack, Clock]]]]:
+    stacks: list[Stack] = []
+
+    async def make(**sandbox_kw: Any) -> tuple[Stack, Clock]:
+        clock = Clock(NOW)
+        stack = Stack(language="en", sandbox=SandboxPlatform(now=clock, **sandbox_kw))
+        stacks.append(stack)
+        await stack.start()
+        await ready(stack)
+        return stack, clock
+
+    yield make
+    for s in stacks:
+        await s.stop()
+
+
+async def delivered(stack: Stack, chat: int) -> list[EmuMessage]:
+    """Every bot message the delivery worker sends for rows queued so far, in this chat."""
+    bridge = stack.bridge
+    assert bridge is not None
+    # The worker sets `idle` after a round that leaves nothing to send.
+    bridge.delivery.idle.clear()
+    bridge.delivery.wake()
+    await asyncio.wait_for(bridge.delivery.idle.wait(), timeout=20)
+    out = stack.emu.pending_messages(chat)
+    stack.emu.mark(chat)
+    return out
+
+
+async def outbox_rows(stack: Stack, chat: int) -> int:
+    assert stack.bridge is not None and stack.bridge.db is not None
+    row = await stack.bridge.db.fetchone(
+        "SELECT count(*) AS n FROM outbox WHERE chat_id = ?", (chat,)
+    )
+    assert row is not None
+    return int(row["n"])
+
+
+def polls_of(sandbox: SandboxPlatform, start: int, path: str) -> dict[int, int]:
+    """How many requests to `path` each talk group got since request number `start`."""
+    out: dict[int, int] = {}
+    for r in sandbox.requests[start:]:
+        if r.path.endswith(path):
+            gid = int(r.json["gid"])
+            out[gid] = out.get(gid, 0) + 1
+    return out
+
+
+# -- the scheduler ---------------------------------------------------------------------------
+
+
+async def test_every_job_has_an_id_and_fits_its_period(make_stack: Any) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    jobs = {j.id: j for j in bridge.scheduler.get_jobs()}
+    expected = {
+        "directory-refresh": bridge.settings.bridge.directory_refresh_s,
+        "presence-poll": bridge.settings.bridge.presence_poll_s,
+        "recordings-poll": 60,
+        "platform-health": 60,
+    }
+    assert set(expected) <= set(jobs)
+    for job_id, seconds in expected.items():
+        job = jobs[job_id]
+        assert isinstance(job.trigger, IntervalTrigger)
+        assert job.trigger.interval == timedelta(seconds=seconds)
+        assert job.coalesce is True
+        assert job.max_instances == 1
+        assert job.misfire_grace_time == seconds
+        assert job.args == (job_id,)
+
+
+async def test_a_failing_job_is_logged_counted_and_runs_next_time(
+    make_stack: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    await stack.say("supervisor", "/watch 1002")
+
+    def failures() -> float:
+        text = bridge.metrics.render().decode()
+        for line in text.splitlines():
+            if line.startswith('pttbridge_job_failures_total{job="presence-poll"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    stack.platform.fail_next("/pttUser/isOnline", "status", status=500)
+    assert await bridge.jobs.run("presence-poll", now=NOW) is False
+    assert failures() == 1
+    assert "job presence-poll" in caplog.text
+    assert await bridge.jobs.run("presence-poll", now=NOW) is True
+    assert failures() == 1
+
+
+# -- presence watch --------------------------------------------------------------------------
+
+
+async def test_presence_change_is_told_once_after_two_polls_and_flaps_are_not(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    chat = stack.add_group(GROUP_CHAT, "Fire team")
+    other = stack.add_group(GROUP_CHAT - 1, "Command room")
+    [reply] = await stack.say("supervisor", "/watch 1002", chat=chat)
+    assert "Watching 消防一大队主频" in reply.plain_text()
+    await stack.say("supervisor", "/watch 1002", chat=other)
+    await stack.say("supervisor", "/watch 1003", chat=other)
+    await stack.say("supervisor", "/watch 1002")  # a third chat: the supervisor's own
+    stack.emu.mark()
+
+    # 张三 (10001, in 1002) goes offline; 张山 (10003, in 1003, offline) comes online.
+    sb.data.users[10001].online = False
+    sb.data.users[10003].online = True
+    start = len(sb.requests)
+    await bridge.jobs.run("presence-poll", now=NOW)
+    assert await outbox_rows(stack, chat) == 0  # seen once: not yet news
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=30))
+    # Each watched group polled once per tick however many chats watch it (2.3); 2.2
+    # only where someone is coming online, and only about them.
+    assert polls_of(sb, start, "/isOnline") == {1002: 2, 1003: 2}
+    assert polls_of(sb, start, "/inThisGroupUids") == {1003: 2}
+    assert [r.json["uids"] for r in sb.requests[start:] if r.path.endswith("/inThisGroupUids")] == [
+        [10003],
+        [10003],
+    ]
+
+    [told] = await delivered(stack, chat)
+    assert "Went offline (1): 张三 zhangsan01" in told.plain_text()
+    [both] = await delivered(stack, other)  # one message per chat, both groups in it
+    assert "张三" in both.plain_text() and "张山" in both.plain_text()
+    assert "Online in this group (1): 张山 zhangshan02" in both.plain_text()
+
+    # Told once: later polls with the same presence say nothing.
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=60))
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=90))
+    # A flap — 张珊 drops off for one poll and is back — is not told.
+    sb.data.users[10002].online = False
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=120))
+    sb.data.users[10002].online = True
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=150))
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=180))
+    assert await delivered(stack, chat) == []
+    assert await outbox_rows(stack, chat) == 1
+
+    # /subscriptions lists the watch; /unwatch stops it.
+    msgs = await stack.say("admin", "/subscriptions", chat=other)
+    assert "presence of 消防一大队主频" in texts(msgs)
+    assert "presence of 消防二大队主频" in texts(msgs)
+    [gone] = await stack.say("supervisor", "/unwatch 1002", chat=chat)
+    assert "Stopped watching 消防一大队主频" in gone.plain_text()
+    [again] = await stack.say("supervisor", "/unwatch 1002", chat=chat)
+    assert "does not watch" in again.plain_text()
+
+
+async def test_watch_respects_the_callers_scope(make_stack: Any) -> None:
+    stack, _ = await make_stack()
+    [reply] = await stack.say("scoped", "/watch 1003")  # org 267: outside 266
+    assert reply.plain_text() == "No group matches “1003”."
+    assert await stack.bridge.jobs.watches.for_chat(1004) == []
+    [ok] = await stack.say("scoped", "/watch 1004")  # 特勤行动组, org 268 below 266
+    assert "Watching 特勤行动组" in ok.plain_text()
+    [usage] = await stack.say("supervisor", "/watch")
+    assert "/watch" in usage.plain_text()
+    denied = await stack.say("viewer", "/watch 1002")
+    assert "supervisor" in texts(denied)
+
+
+# -- new recordings ----------------------------------------------------------------------------
+
+
+async def test_new_recordings_are_sent_as_voice_once_even_across_a_restart(
+    make_stack: Any,
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    chat = stack.add_group(GROUP_CHAT, "Recordings")
+    await stack.say("admin", "/subscribe recordings org 266", chat=chat)
+    concerned = {u.id for u in bridge.directory.snapshot.users.values() if u.org_id in (266, 268)}
+    assert 0 < len(concerned) <= 25  # the per-user mode
+
+    # First poll: the starting point. Nothing of the day so far is dumped into the chat.
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    start = len(sb.requests)
+    # Half an hour later: what began since then (and is listed) arrives, each once.
+    later = NOW + timedelta(minutes=40)
+    clock.now = later
+    expected = sorted(
+        (r.begin_ms, r.user_id)
+        for uid in concerned
+        for r in sb.data.recordings(uid, later.date())
+        if r.begin_ms >= int((NOW - LATE_MARGIN).timestamp() * 1000)
+    )
+    assert expected, "the seed gives recordings in this half hour"
+    assert await bridge.jobs.recordings.poll(later) == len(expected)
+    audio_calls = [r for r in sb.requests[start:] if r.path.endswith("/audioRecord")]
+    assert {int(r.json["userId"]) for r in audio_calls} == concerned
+    msgs = await delivered(stack, chat)
+    assert len(msgs) == len(expected)
+    voices = [m for m in msgs if m.kind in ("voice", "audio")]
+    assert voices and all(m.caption and m.caption.startswith("🎙") for m in voices)
+    lost = [m for m in msgs if m.kind == "text"]  # a file the platform lost: caption + why
+    assert all("gone" in m.plain_text() for m in lost)
+
+    # Again, and after a restart: nothing is sent twice.
+    assert await bridge.jobs.recordings.poll(later) == 0
+    await stack.restart_bridge()
+    bridge = await ready(stack)
+    assert await bridge.jobs.recordings.poll(later) == 0
+    assert await delivered(stack, chat) == []
+    # Later still, only the newer ones.
+    last = later + timedelta(minutes=40)
+    clock.now = last
+    newer = [
+        r
+        for uid in concerned
+        for r in sb.data.recordings(uid, last.date())
+        if r.begin_ms > int((later - timedelta(seconds=30)).timestamp() * 1000)
+    ]
+    assert await bridge.jobs.recordings.poll(last) == len(newer)
+
+
+async def test_recordings_of_many_users_use_the_platform_wide_query(make_stack: Any) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    chat = stack.add_group(GROUP_CHAT, "All recordings")
+    await stack.say("admin", "/subscribe recordings", chat=chat)  # every user: 40 > 25
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    later = NOW + timedelta(minutes=20)
+    clock.now = later
+    start = len(sb.requests)
+    expected = [
+        r
+        for uid in bridge.directory.snapshot.users
+        for r in sb.data.recordings(uid, later.date())
+        if r.begin_ms >= int((NOW - LATE_MARGIN).timestamp() * 1000)
+    ]
+    assert await bridge.jobs.recordings.poll(later) == len(expected)
+    calls = [r for r in sb.requests[start:] if r.path.endswith("/audioRecord")]
+    assert len(calls) == 1 and "userId" not in calls[0].json
+
+
+# -- attendance --------------------------------------------------------------------------------
+
+
+def csv_rows(msg: EmuMessage) -> list[list[str]]:
+    assert msg.file is not None and msg.file.data is not None
+    assert msg.file.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads it as UTF-8
+    return list(csv.reader(io.StringIO(msg.file.data.decode("utf-8-sig"))))
+
+
+async def test_attendance_summary_counts_late_and_missing_and_fetches_every_page(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack(users=260)
+    sb = stack.platform
+    day = (NOW - timedelta(days=1)).date()
+    start = len(sb.requests)
+    msgs = await stack.say("supervisor", "/attendance yesterday")
+    summary, document = msgs[-2], msgs[-1]
+
+    # What the sandbox holds for that day, computed here from its own data.
+    dstart = int(datetime.combine(day, datetime.min.time(), TZ).timestamp() * 1000)
+    records = sb.data.punch_records(dstart, dstart + 86_400_000 - 1)
+    pages = [r for r in sb.requests[start:] if r.path.endswith("/punchCard/record")]
+    assert len(pages) == -(-len(records) // 100) > 1  # every page, no more
+    assert [p.json["page"]["current"] for p in pages] == list(range(1, len(pages) + 1))
+    late = {
+        p.user_id
+        for p in records
+        if p.state == 0
+        and p.should_ms is not None
+        and p.sign_ms > p.should_ms + (p.failure or 0) * 60_000
+    }
+    missing = set(sb.data.users) - {p.user_id for p in records}
+    clocked_in = {p.user_id for p in records if p.state == 0}
+    clocked_out = {p.user_id for p in records if p.state == 1}
+    text = summary.plain_text()
+    assert f"Attendance {day.isoformat()}" in text
+    assert (
+        f"{len(sb.data.users)} expected · ✅ {len(clocked_in)} clocked in · "
+        f"🏁 {len(clocked_out)} clocked out · ⏰ {len(late)} late · ❌ {len(missing)} no record"
+    ) in text
+    assert late and missing
+
+    rows = csv_rows(document)
+    assert rows[0] == [
+        "Date",
+        "Time",
+        "User id",
+        "Account",
+        "Name",
+        "Org",
+        "Event",
+        "Due",
+        "Grace (min)",
+        "Late (min)",
+        "Shift",
+        "Schedule",
+        "Address",
+        "Coordinate",
+    ]
+    assert len(rows) - 1 == len(records)
+    names = {r[4] for r in rows[1:]}
+    assert "张三" in names and "李<b>&四" in names  # Chinese intact, nothing escaped
+    assert {r[2] for r in rows[1:] if r[9]} == {str(u) for u in late}
+    assert document.caption is not None and f"{len(records)} records" in document.caption
+
+
+async def test_attendance_for_an_org_and_scope(make_stack: Any) -> None:
+    stack, _ = await make_stack()
+    msgs = await stack.say("scoped", "/attendance 267")  # outside org 266
+    assert texts(msgs) == "No org matches “267”."
+    msgs = await stack.say("scoped", "/attendance yesterday")  # their own subtree
+    pages = stack.platform.requests_to("/punchCard/record")
+    assert int(pages[-1].json["oid"]) == 266
+    people = [u for u in stack.platform.data.users.values() if u.org_id in (266, 268)]
+    assert f"👥 {len(people)} expected" in msgs[0].plain_text()
+    msgs = await stack.say("supervisor", "/attendance 2026-13-40")
+    assert "/attendance" in texts(msgs)
+
+
+async def test_signins_list_place_and_remark_with_a_csv(make_stack: Any) -> None:
+    stack, _ = await make_stack()
+    msgs = await stack.say("supervisor", "/signins yesterday")
+    summary, document = msgs[-2], msgs[-1]
+    day = (NOW - timedelta(days=1)).date()
+    records = stack.platform.data.signins(day, day)
+    assert f"{len(records)} sign-ins" in summary.plain_text()
+    first = min(records, key=lambda s: (s.sign_ms, s.id))
+    assert first.address in summary.plain_text()
+    rows = csv_rows(document)
+    assert rows[0][:3] == ["Date", "Time", "Record id"] and len(rows[0]) == 12
+    assert len(rows) - 1 == len(records)
+    assert any(r[10] for r in rows[1:])  # remarks, Chinese intact
+    assert {r[4] for r in rows[1:]} <= {s.user_name for s in records}
+
+
+def test_late_means_after_due_time_plus_grace() -> None:
+    due = datetime(2026, 11, 28, 8, 30, tzinfo=TZ)
+
+    def rec(minutes: float, grace: int | None) -> PunchRecord:
+        return PunchRecord.model_validate(
+            {
+                "userId": 1,
+                "state": 0,
+                "signInTime": int((due + timedelta(minutes=minutes)).timestamp() * 1000),
+                "shouldTime": int(due.timestamp() * 1000),
+                "failure": grace,
+            }
+        )
+
+    assert not is_late(rec(5, 5))  # exactly at the end of the grace: on time
+    assert is_late(rec(5.1, 5))
+    assert is_late(rec(0.5, None))  # no grace given: due time itself
+    assert not is_late(rec(-10, 0))
+
+
+# -- the daily digest ------------------------------------------------------------------------
+
+
+async def test_daily_report_fires_at_the_set_time_in_the_zone_and_once_a_day(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    chat = stack.add_group(GROUP_CHAT, "Daily")
+    [reply] = await stack.say("supervisor", "/report daily 08:30", chat=chat)
+    assert "Every day at 08:30 (Asia/Shanghai)" in reply.plain_text()
+    job = bridge.scheduler.get_job(f"report:{chat}:0")
+    assert isinstance(job.trigger, CronTrigger)
+    assert job.args == ("report", chat, 0)
+    assert job.misfire_grace_time == 3600 and job.coalesce and job.max_instances == 1
+    fire = job.trigger.get_next_fire_time(None, NOW)
+    assert fire == datetime(2026, 11, 29, 8, 30, tzinfo=TZ)
+    early = datetime(2026, 11, 28, 7, 0, tzinfo=ZoneInfo("Europe/London"))  # 15:00 Shanghai
+    assert job.trigger.get_next_fire_time(None, early) == fire
+
+    at = datetime(2026, 11, 28, 8, 30, tzinfo=TZ)
+    assert await bridge.jobs.run("report", chat, 0, now=at)
+    digest, document = await delivered(stack, chat)
+    assert "Daily attendance digest" in digest.plain_text()
+    assert "2026-11-27" in digest.plain_text() and "2026-11-28" in digest.plain_text()
+    assert "(so far, at 08:30)" in digest.plain_text()
+    rows = csv_rows(document)
+    assert {r[0] for r in rows[1:]} == {"2026-11-27", "2026-11-28"}
+    # The same day's digest is sent once, however often the job runs.
+    await bridge.jobs.run("report", chat, 0, now=at + timedelta(minutes=5))
+    assert await delivered(stack, chat) == []
+
+    msgs = await stack.say("admin", "/subscriptions", chat=chat)
+    assert "attendance digest every day at 08:30" in texts(msgs)
+    [off] = await stack.say("supervisor", "/report off", chat=chat)
+    assert "stopped" in off.plain_text()
+    assert bridge.scheduler.get_job(f"report:{chat}:0") is None
+    [usage] = await stack.say("supervisor", "/report daily 25:00", chat=chat)
+    assert "/report daily" in usage.plain_text()
+
+
+async def test_daily_report_in_another_zone(make_bot_stack: Any) -> None:
+    stack = await make_bot_stack(bridge_overrides={"timezone": "Europe/Berlin"})
+    bridge = await ready(stack)
+    [reply] = await stack.say("supervisor", "/report daily 7:05")
+    assert "07:05 (Europe/Berlin)" in reply.plain_text()
+    job = bridge.scheduler.get_job("report:1002:0")
+    berlin = ZoneInfo("Europe/Berlin")
+    after = datetime(2026, 11, 28, 7, 6, tzinfo=berlin)
+    assert job.trigger.get_next_fire_time(None, after) == datetime(
+        2026, 11, 29, 7, 5, tzinfo=berlin
+    )
+
+
+# -- platform health -------------------------------------------------------------------------
+
+
+async def test_outage_and_token_rejection_are_told_once_and_recovery_once(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    stack.emu.mark(ADMIN)
+
+    async def check(minutes: int) -> None:
+        await bridge.jobs.run("platform-health", now=NOW + timedelta(minutes=minutes))
+
+    sb.fail_next("/user/info", "status", status=500, times=1000)
+    for m in range(4):
+        await check(m)
+    sb.clear_faults()
+    await check(5)
+    await check(6)
+    alerts = texts(stack.emu.pending_messages(ADMIN))
+    assert alerts.count("not answering") == 1
+    assert alerts.count("answers the bridge again") == 1
+    assert "unavailable for 4 min" in alerts
+    stack.emu.mark(ADMIN)
+
+    sb.fail_next("/user/info", "status", status=501, times=1000)
+    await check(10)  # a rejected token is told at once
+    await check(11)
+    await check(12)
+    sb.clear_faults()
+    await check(13)
+    alerts = texts(stack.emu.pending_messages(ADMIN))
+    assert alerts.count("rejects the bridge's token") == 1
+    assert alerts.count("answers the bridge again") == 1
+    stack.emu.mark(ADMIN)
+
+    # A blip of one failed check is not an outage.
+    sb.fail_next("/user/info", "status", status=500, times=1)
+    await check(20)
+    await check(21)
+    assert stack.emu.pending_messages(ADMIN) == []
+
+    # Told once even across a restart during the outage; recovery told after it.
+    sb.fail_next("/user/info", "status", status=500, times=1000)
+    await check(30)
+    await check(31)
+    await stack.restart_bridge()
+    bridge = await ready(stack)
+    await check(32)
+    sb.clear_faults()
+    await check(33)
+    alerts = texts(stack.emu.pending_messages(ADMIN))
+    assert alerts.count("not answering") == 1
+    assert alerts.count("answers the bridge again") == 1
+
+
+# -- directory refresh diff ------------------------------------------------------------------
+
+
+async def test_directory_refresh_tells_unpushed_changes_once(make_stack: Any) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    chat = stack.add_group(GROUP_CHAT, "Changes")
+    await stack.say("admin", "/subscribe user-changes org-changes", chat=chat)
+    sb.data.users[10002].name = "张姗"
+    new = sb.data.add_user("newbie01", "新人", "secret-pass", 266)
+    sb.data.orgs[270].name = "医疗救护大队"
+    await bridge.jobs.run("directory-refresh", now=NOW)
+    msgs = await delivered(stack, chat)
+    text = texts(msgs)
+    assert "name: 张珊 → 张姗" in text
+    assert f"New user 新人 ({new.account})" in text or "新人" in text
+    assert "医疗救护队 → 医疗救护大队" in text
+    # Once: the next refresh, and the platform's own callback for the same change, are quiet.
+    await bridge.jobs.run("directory-refresh", now=NOW + timedelta(minutes=10))
+    rows = await outbox_rows(stack, chat)
+    status, _ = await stack.platform_event("user-updated", {"id": [10002]})
+    assert status == 200
+    await bridge.relay.process_inbox()
+    assert await outbox_rows(stack, chat) == rows
+    # A deletion the platform never pushed.
+    sb.data.delete_user(new.id)
+    await bridge.jobs.run("directory-refresh", now=NOW + timedelta(minutes=20))
+    assert "新人" in texts(await delivered(stack, chat))
+
+
+# -- restarts ----------------------------------------------------------------------------------
+
+
+async def test_jobs_and_presence_are_rebuilt_from_storage_after_a_restart(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack()
+    chat = stack.add_group(GROUP_CHAT, "Kept")
+    await stack.say("supervisor", "/watch 1002", chat=chat)
+    await stack.say("supervisor", "/report daily 18:00", chat=chat)
+    stack.platform.data.users[10001].online = False
+    await stack.bridge.jobs.run("presence-poll", now=NOW)  # seen once before the restart
+
+    await stack.restart_bridge()
+    bridge = await ready(stack)
+    ids = {j.id for j in bridge.scheduler.get_jobs()}
+    assert {"presence-poll", "recordings-poll", "platform-health", "directory-refresh"} <= ids
+    assert f"report:{chat}:0" in ids
+    assert [w.group_id for w in await bridge.jobs.watches.for_chat(chat)] == [1002]
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=30))  # and again
+    [told] = await delivered(stack, chat)
+    assert "张三" in told.plain_text()
+
+
+async def test_digest_follows_a_supergroup_and_a_missed_one_is_caught_up(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    reports = bridge.jobs.reports
+    chat, new_id = GROUP_CHAT, GROUP_CHAT * 10_000
+    await reports.reports.set(chat, 0, "08:30", None, 1002, NOW - timedelta(days=2))
+    await bridge.jobs.run("reports-sync", now=NOW)
+    assert bridge.scheduler.get_job(f"report:{chat}:0") is not None
+    # Telegram moved the group to a supergroup: the digest moves with it.
+    await bridge.chats.upsert(chat, "group", "Daily")
+    await bridge.chats.migrate(chat, new_id)
+    await bridge.jobs.run("reports-sync", now=NOW)
+    assert bridge.scheduler.get_job(f"report:{chat}:0") is None
+    assert bridge.scheduler.get_job(f"report:{new_id}:0") is not None
+
+    # Down at 08:30, up at 09:10: it is sent at start; up at 12:00 (over 3 h): it is not.
+    late = datetime(2026, 11, 28, 9, 10, tzinfo=TZ)
+    assert [r.chat_id for r in await reports.missed(late)] == [new_id]
+    assert await reports.missed(datetime(2026, 11, 28, 12, 0, tzinfo=TZ)) == []
+    assert await reports.run(new_id, 0, late)
+    assert await reports.missed(late) == []
+
+
+def test_times_and_csv_cells() -> None:
+    from bot.jobs.attendance import _csv
+    from bot.jobs.scheduler import parse_hhmm
+
+    assert parse_hhmm("8:05") == datetime(2000, 1, 1, 8, 5).time()
+    assert parse_hhmm("08：30") == datetime(2000, 1, 1, 8, 30).time()
+    assert parse_hhmm("24:00") is None and parse_hhmm("8") is None
+    data = _csv(["名字", "备注"], [["=cmd|' /C calc'!A0", "+86 138"], ["张三", -5]])
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows == [["名字", "备注"], ["'=cmd|' /C calc'!A0", "'+86 138"], ["张三", "-5"]]
