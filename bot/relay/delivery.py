@@ -121,8 +121,11 @@ class Delivery:
                 timeout = max(0.0, min(timeout, (soonest - self.clock()).total_seconds()))
             if not self._active and timeout > 0:
                 self.idle.set()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that lands
+            # as the wake-up fires, and stop() then waits for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.01))
+                async with asyncio.timeout(max(timeout, 0.01)):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _round(self) -> None:

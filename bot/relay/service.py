@@ -343,7 +343,9 @@ class Relay:
         """Background loop: process events as they come, and retry every 30 s."""
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.processed_wakeup.wait(), timeout=30)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
+                async with asyncio.timeout(30):
+                    await self.processed_wakeup.wait()
             self.processed_wakeup.clear()
             try:
                 processed = await self.process_inbox()
