@@ -202,7 +202,8 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
     now = datetime.combine(datetime.now(tz).date() - timedelta(days=1), time(15), tz)
     data.now = lambda: now
     group = stack.add_group(-100888, "Duty room / 值班室")
-    print("— scheduled work, in the group chat “Duty room” —\n")
+    print("— scheduled work, in the group chat “Duty room” —")
+    print(f"   (the jobs run by hand, the clock set to {now:%Y-%m-%d %H:%M} and moved on)\n")
 
     async def show(who: str, texts: Sequence[str]) -> None:
         for text in texts:
