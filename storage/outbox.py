@@ -102,9 +102,16 @@ class OutboxRepo:
         )
         return [r["chat_id"] for r in rows if r["chat_id"] not in exclude]
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, exclude: frozenset[int] = frozenset()) -> datetime | None:
+        """When the next pending row falls due, leaving out the chats in `exclude` (muted
+        ones, and those a drainer is already working through)."""
+        marks = ",".join("?" * len(exclude))
         row = await self._db.fetchone(
-            "SELECT min(next_at) AS at FROM outbox WHERE state = 'pending'"
+            f"""
+            SELECT min(next_at) AS at FROM outbox
+            WHERE state = 'pending' AND chat_id NOT IN ({marks})
+            """,
+            tuple(exclude),
         )
         return from_db_time(row["at"]) if row and row["at"] else None
 

@@ -49,6 +49,7 @@ from storage.outbox import OutboxRepo, OutboxRow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
+STOP_GRACE_S = 5.0
 GONE_MARKERS = ("chat not found", "bot was kicked", "user is deactivated", "chat was deleted")
 
 
@@ -94,6 +95,7 @@ class Delivery:
         self._wake = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
         self.idle = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -112,10 +114,12 @@ class Delivery:
             except Exception:
                 log.exception("delivery round failed; retrying")
             timeout = 30.0
-            due = await self.outbox.next_due()
+            muted = await self.mutes.active(self.clock())
+            # A muted chat's rows wait for the mute's end, a busy chat's for its drainer
+            # (which wakes this loop when it ends): neither is a reason to spin.
+            due = await self.outbox.next_due(exclude=frozenset(muted) | frozenset(self._active))
             if due is not None:
                 timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds()))
-            muted = await self.mutes.active(self.clock())
             if muted:
                 soonest = min(muted.values())
                 timeout = max(0.0, min(timeout, (soonest - self.clock()).total_seconds()))
@@ -129,6 +133,8 @@ class Delivery:
             self._wake.clear()
 
     async def _round(self) -> None:
+        if self._stopping:
+            return
         now = self.clock()
         for chat_id in await self.mutes.ended(now):
             await self._end_mute(chat_id)
@@ -144,14 +150,19 @@ class Delivery:
         self._active.pop(chat_id, None)
         self._wake.set()
 
-    async def stop(self) -> None:
-        for task in list(self._active.values()):
-            task.cancel()
-        if self._active:
-            await asyncio.gather(*self._active.values(), return_exceptions=True)
+    async def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """Start no new send; let those in flight finish for up to `grace` seconds, so a
+        message Telegram took is recorded as sent and not sent again after a restart."""
+        self._stopping = True
+        tasks = list(self._active.values())
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _drain(self, chat_id: int) -> None:
-        while True:
+        while not self._stopping:
             if await self.mutes.get(chat_id) is not None:
                 return
             row = await self.outbox.head(chat_id)
@@ -355,7 +366,7 @@ class Delivery:
                 )
             ids.append(m.message_id)
         if failed:
-            links = "\n".join(f"📎 {u}" for u in failed)
+            links = "\n".join(f"📎 {esc(u)}" for u in failed)
             m = await self.bot.send_message(
                 row.chat_id,
                 self.t("inc-attachments-failed") + "\n" + links,

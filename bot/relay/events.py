@@ -86,10 +86,14 @@ class IncidentReport(_Model):
         return int(s) if s.lstrip("-").isdigit() else None
 
 
+# Ids the bridge stores and looks up: SQLite's INTEGER range.
+StoredId = Annotated[Id, Field(ge=-(2**63), le=2**63 - 1)]
+
+
 class IdsEvent(_Model):
     """3.2–3.5: `{id: [ids]}` of orgs or users created, updated or deleted."""
 
-    id: list[Id] = Field(min_length=1, max_length=10000)
+    id: list[StoredId] = Field(min_length=1, max_length=10000)
 
     @field_validator("id", mode="before")
     @classmethod

@@ -36,6 +36,19 @@ def envelope(http: int, status: int, message: str, data: Any = None) -> web.Resp
     )
 
 
+async def read_body(request: web.Request) -> bytes | None:
+    """The whole body, or None past `MAX_BODY`. (`content.read(n)` returns what has
+    arrived so far, which for a large body is only its first segments.)"""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def add_routes(app: web.Application, relay: Relay, callback_token: str, metrics: Metrics) -> None:
     """Mount `/platform/events/*` and `/platform/notices` on the bridge's listener."""
     expected = callback_token.encode()
@@ -52,8 +65,8 @@ def add_routes(app: web.Application, relay: Relay, callback_token: str, metrics:
             if request.content_length is not None and request.content_length > MAX_BODY:
                 metrics.events_rejected.labels(name, "size").inc()
                 return envelope(413, 510, "单次提交数据过多: body over 1 MiB")
-            raw = await request.content.read(MAX_BODY + 1)
-            if len(raw) > MAX_BODY:
+            raw = await read_body(request)
+            if raw is None:
                 metrics.events_rejected.labels(name, "size").inc()
                 return envelope(413, 510, "单次提交数据过多: body over 1 MiB")
             try:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from bot.i18n import Translate
 from bot.platform.models import Notice
 from bot.relay.events import IncidentReport
-from bot.text import esc, truncate_caption
+from bot.text import esc, esc_attr, truncate_caption
 
 PHOTO_EXT = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
 AUDIO_EXT = {".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".amr", ".wav"}
@@ -67,7 +67,7 @@ def incident_text(
         lines.append(t("inc-address", address=report.address))
     links = [u for u in report.urls if attachment_kind(u) == "link"]
     for u in links:
-        lines.append(f'📎 <a href="{esc(u)}">{esc(_name(u))}</a>')
+        lines.append(f'📎 <a href="{esc_attr(u)}">{esc(_name(u))}</a>')
     media = len(report.urls) - len(links)
     if media:
         lines.append(t("inc-media", count=media))
@@ -97,7 +97,7 @@ def incident_payload(
 def notice_text(t: Translate, notice: Notice) -> str:
     lines = [f"📢 <b>{esc(notice.title)}</b>", esc(notice.content)]
     for a in notice.accessory:
-        lines.append(f'📎 <a href="{esc(a.url)}">{esc(a.name)}</a>')
+        lines.append(f'📎 <a href="{esc_attr(a.url)}">{esc(a.name)}</a>')
     lines.append(t("notice-from", name=notice.sender.name))
     return "\n".join(lines)
 

@@ -4,7 +4,8 @@ An incident is stored, deduplicated and fanned out in one transaction, before th
 platform gets its acknowledgement. Org/user events carry only ids: they are stored
 (acknowledged) at once and processed afterwards — looked up on the platform (2.13,
 2.14), compared with what the bridge knew, and told as a diff. Events of the same
-kind with the same ids within `COALESCE_S` seconds are one event.
+kind with the same ids waiting together are one event: one lookup, made after all
+of them arrived, tells what each of them announced.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import Any
 
 from bot.directory import Directory
 from bot.i18n import Translator
-from bot.platform import PlatformClient, PlatformError
+from bot.platform import (
+    PlatformClient,
+    PlatformConflictError,
+    PlatformError,
+    PlatformNotFoundError,
+    PlatformRequestError,
+)
 from bot.platform.models import Notice
 from bot.relay.events import IncidentReport
 from bot.relay.render import (
@@ -29,9 +36,10 @@ from bot.relay.render import (
     incident_text,
     notice_text,
 )
-from storage.db import Database
+from storage.db import Database, dump_json
 from storage.inbox import InboxEvent, InboxRepo
 from storage.incidents import Incident, IncidentRepo
+from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo
 from storage.notices import NoticeJobRepo
 from storage.outbox import OutboxRepo
@@ -39,7 +47,11 @@ from storage.subscriptions import Subscription, SubscriptionRepo
 
 log = logging.getLogger(__name__)
 
-COALESCE_S = 5
+# Set once the directory diff (bot.jobs.directory_diff.SEEDED_KEY) has recorded the whole
+# directory in known_entities: from then on, whoever is not there is new.
+SNAPSHOT_SEEDED = "directory-diff-seeded"
+# Platform errors about the request itself: asking again later gets the same answer.
+REFUSED = (PlatformRequestError, PlatformNotFoundError, PlatformConflictError)
 KIND_OF_EVENT = {
     "org-updated": "org-changes",
     "org-deleted": "org-changes",
@@ -70,6 +82,7 @@ class Relay:
         self.subs = SubscriptionRepo(db)
         self.known = KnownRepo(db)
         self.notices = NoticeJobRepo(db)
+        self.job_state = JobStateRepo(db)
         self.directory = directory
         self.platform = platform
         self.t = translator.get(language)
@@ -77,6 +90,7 @@ class Relay:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._on_enqueued = on_enqueued or (lambda: None)
         self._process_lock = asyncio.Lock()
+        self._directory_fresh = False
         self.processed_wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -131,14 +145,15 @@ class Relay:
         return True
 
     async def ingest_ids(self, kind: str, ids: list[int]) -> bool:
-        """Store an org/user event for processing. False: coalesced with an equal recent one."""
+        """Store an org/user event for processing (always: equal events coalesce when they
+        are processed, not here — a change made after an earlier event was looked up must
+        still be told)."""
         now = self.clock()
-        bucket = int(now.timestamp()) // COALESCE_S
-        key = f"{kind}:{','.join(str(i) for i in sorted(set(ids)))}:{bucket}"
-        new = await self.inbox.add(kind, key, {"id": sorted(set(ids))}, now)
-        if new is not None:
-            self.processed_wakeup.set()
-        return new is not None
+        unique = sorted(set(ids))
+        key = f"{kind}:{','.join(str(i) for i in unique)}:{uuid.uuid4().hex}"
+        await self.inbox.add(kind, key, {"id": unique}, now)
+        self.processed_wakeup.set()
+        return True
 
     async def ingest_notice(self, notice: Notice) -> tuple[int, int]:
         """Queue a notice for the platform (2.15) and for subscribed chats, atomically."""
@@ -166,14 +181,34 @@ class Relay:
         """Process stored org/user events and queued notices; returns how many events."""
         async with self._process_lock:
             done = 0
+            self._directory_fresh = False
+            looked_up: set[tuple[str, str]] = set()
             for event in await self.inbox.unprocessed():
+                same = (event.kind, dump_json(event.body.get("id")))
+                if same in looked_up:
+                    # An equal event of this batch was looked up after this one arrived.
+                    await self.inbox.mark_processed(event.id, self.clock())
+                    continue
                 try:
                     await self._process(event)
-                    await self.inbox.mark_processed(event.id, self.clock())
+                except REFUSED as exc:
+                    # About this event only: record why, and go on with the next ones.
+                    log.warning("event %s refused by the platform: %s", event.id, exc)
+                    await self.inbox.mark_processed(event.id, self.clock(), error=str(exc)[:500])
+                    continue
                 except PlatformError as exc:
                     # The platform is down: leave it for the next round (nothing is lost).
                     log.warning("event %s waits for the platform: %s", event.id, exc)
                     break
+                except Exception as exc:
+                    # A poison event must not hold up every later one.
+                    log.exception("event %s could not be processed; set aside", event.id)
+                    await self.inbox.mark_processed(
+                        event.id, self.clock(), error=f"{type(exc).__name__}: {exc}"[:500]
+                    )
+                    continue
+                await self.inbox.mark_processed(event.id, self.clock())
+                looked_up.add(same)
                 done += 1
             await self.send_notice_jobs()
             if done:
@@ -219,12 +254,33 @@ class Relay:
             for sub in await self._targets(kind, org_ids):
                 await self.outbox.enqueue(sub.chat_id, sub.thread_id, kind, {"text": text}, now)
 
+    async def _before(
+        self, kind: str, id_: int, from_directory: Callable[[int], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """What the bridge knew of a user or org before this event; None: it is new.
+
+        The live directory stands in only until the snapshot is seeded: it is reloaded
+        after every batch, so it may already hold the very change (or the very user) an
+        event still waiting announces.
+        """
+        known = await self.known.get(kind, id_)
+        if known is not None or await self.job_state.get(SNAPSHOT_SEEDED):
+            return known
+        return from_directory(id_)
+
     async def _user_updated(self, uid: int) -> None:
-        info = await self.platform.user_info(uid)
+        try:
+            info = await self.platform.user_info(uid)
+        except PlatformNotFoundError:
+            info = None
         if info is None:
             await self._user_deleted(uid)
             return
-        before = await self.known.get("user", uid) or self._user_from_directory(uid)
+        before = await self._before("user", uid, self._user_from_directory)
+        if before is None and not self._directory_fresh:
+            # A new user: 2.14 does not say their org, the directory (reloaded, once a
+            # batch) does — and chats subscribed to that org's subtree must hear of them.
+            self._directory_fresh = await self.directory.refresh()
         dir_user = self.directory.user(uid)
         org_id = before.get("org_id") if before else (dir_user.org_id if dir_user else None)
         org = self.directory.org(org_id) if org_id is not None else None
@@ -269,11 +325,14 @@ class Relay:
         return {"name": o.name, "address": o.address, "users": len(self.directory.org_users(oid))}
 
     async def _org_updated(self, oid: int) -> None:
-        org = await self.platform.org_users(oid)
+        try:
+            org = await self.platform.org_users(oid)
+        except PlatformNotFoundError:  # 509: gone before the update was looked up
+            org = None
         if org is None:
             await self._org_deleted(oid)
             return
-        before = await self.known.get("org", oid) or self._org_from_directory(oid)
+        before = await self._before("org", oid, self._org_from_directory)
         after = {"name": org.name, "address": org.address, "users": len(org.users)}
         if before is None:
             title = self.t("chg-org-new", name=org.name)
