@@ -199,23 +199,23 @@ async def test_a_report_is_acknowledged_after_it_is_stored_and_relayed_to_subscr
     assert stack.emu.messages(other) == []
 
 
-@pytest.mark.parametrize("event", ["org-updated", "org-deleted", "user-updated", "user-deleted"])
-async def test_each_directory_event_is_acknowledged_and_told(stack: Stack, event: str) -> None:
+@pytest.mark.parametrize("kind", ["org-updated", "org-deleted", "user-updated", "user-deleted"])
+async def test_each_directory_event_is_acknowledged_and_told(stack: Stack, kind: str) -> None:
     group = await subscribed_group(stack, -100111, "org-changes user-changes")
     data = stack.platform.data
-    if event == "org-updated":
+    if kind == "org-updated":
         data.orgs[268].name = "特勤一中队"
         ids, want = [268], "Org 特勤一中队 changed"
-    elif event == "org-deleted":
+    elif kind == "org-deleted":
         del data.orgs[270]
         ids, want = [270], "Org 医疗救护队 was deleted"
-    elif event == "user-updated":
+    elif kind == "user-updated":
         data.users[10001].name = "张叁"
         ids, want = [10001], "User 张叁 (zhangsan01) changed"
     else:
         data.delete_user(10002)
         ids, want = [10002], "User 张珊 (zhangshan01) was deleted"
-    status, answer = await stack.platform_event(event, {"id": ids})
+    status, answer = await stack.platform_event(kind, {"id": ids})
     assert (status, answer) == (200, OK)
     assert (await counts(stack))["inbox"] == 1
     [msg] = await stack.emu.wait_for_messages(group, 1)
