@@ -319,7 +319,7 @@ async def test_attendance_summary_counts_late_and_missing_and_fetches_every_page
     sb = stack.platform
     day = (NOW - timedelta(days=1)).date()
     start = len(sb.requests)
-    msgs = await stack.say("supervisor", "/attendance yesterday")
+    msgs = await stack.say("supervisor", "/attendance 2026-11-27")
     summary, document = msgs[-2], msgs[-1]
 
     # What the sandbox holds for that day, computed here from its own data.
@@ -374,7 +374,7 @@ async def test_attendance_for_an_org_and_scope(make_stack: Any) -> None:
     stack, _ = await make_stack()
     msgs = await stack.say("scoped", "/attendance 267")  # outside org 266
     assert texts(msgs) == "No org matches “267”."
-    msgs = await stack.say("scoped", "/attendance yesterday")  # their own subtree
+    msgs = await stack.say("scoped", "/attendance 2026-11-27")  # their own subtree
     pages = stack.platform.requests_to("/punchCard/record")
     assert int(pages[-1].json["oid"]) == 266
     people = [u for u in stack.platform.data.users.values() if u.org_id in (266, 268)]
@@ -385,7 +385,7 @@ async def test_attendance_for_an_org_and_scope(make_stack: Any) -> None:
 
 async def test_signins_list_place_and_remark_with_a_csv(make_stack: Any) -> None:
     stack, _ = await make_stack()
-    msgs = await stack.say("supervisor", "/signins yesterday")
+    msgs = await stack.say("supervisor", "/signins 2026-11-27")
     summary, document = msgs[-2], msgs[-1]
     day = (NOW - timedelta(days=1)).date()
     records = stack.platform.data.signins(day, day)
