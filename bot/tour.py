@@ -66,9 +66,13 @@ async def run_demo() -> int:
         msg = last[who]
         buttons = msg.buttons()
         if isinstance(button, str):
-            index = next(i for i, (text, _) in enumerate(buttons) if button in text)
+            index = next((i for i, (text, _) in enumerate(buttons) if button in text), -1)
         else:
-            index = button
+            index = button if button < len(buttons) else -1
+        if index < 0:
+            failures.append(f"{who}: no button {button!r} to press")
+            print(f"   (no button {button!r} to press)\n")
+            return
         text = buttons[index][0]
         print(f"👆 {who} presses [{text}]")
         answers = len(stack.emu.callback_answers)
@@ -103,7 +107,8 @@ async def run_demo() -> int:
         await say("supervisor", "/where 1002")
         await press("supervisor", 0)
         await say("supervisor", "/track zhangsan01 -3h")
-        await say("supervisor", "/recordings zhangsan01")
+        # Yesterday: a whole day of recordings whatever the time of day the demo runs.
+        await say("supervisor", "/recordings zhangsan01 yesterday")
         await press("supervisor", 0)
         await say("viewer", "/where zhangsan01")
         await say("viewer", "/role 1003 admin")
