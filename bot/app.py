@@ -325,7 +325,8 @@ class Bridge:
 
     async def _chat_gone(self, chat_id: int, reason: str) -> None:
         """A chat blocked the bot or vanished: pause its subscriptions, tell admins."""
-        await self.chats.upsert(chat_id, "unknown", None)
+        if await self.chats.get(chat_id) is None:
+            await self.chats.upsert(chat_id, "unknown", None)  # so it can be marked paused
         await self.chats.set_paused(chat_id, True, reason)
         chat = await self.chats.get(chat_id)
         title = (chat.title if chat else None) or str(chat_id)

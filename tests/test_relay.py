@@ -486,11 +486,6 @@ async def test_a_chat_that_blocked_the_bot_is_paused_its_rows_dead_and_admins_to
     assert codes_in(stack.emu.messages(gone)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/app.py Bridge._chat_gone upserts the chat as ('unknown', title None) before "
-    "pausing it, so the alert names the chat by its id: the title the bridge knew is lost",
-)
 async def test_the_admins_alert_names_the_chat_by_its_title(stack: Stack) -> None:
     gone = await subscribed_group(stack, -100311, title="Night shift")
     stack.emu.block(gone)
