@@ -26,7 +26,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.access import Caller
 from bot.callbacks import ConfirmAction, ConfirmCb
 from bot.config import Settings
-from bot.directory import Directory, Kind
+from bot.directory import Directory, Kind, Match
 from bot.platform import (
     DeviceState,
     GroupBinding,
@@ -65,6 +65,22 @@ def _confirm_kb(t: T, action: ConfirmAction) -> Any:
     kb.button(text=t.plain("btn-confirm"), callback_data=ConfirmCb(action=action, ok=True))
     kb.button(text=t.plain("btn-cancel"), callback_data=ConfirmCb(action=action, ok=False))
     return kb.as_markup()
+
+
+async def _exactly_one(
+    message: Message, t: T, directory: Directory, caller: Caller, query: str, kind: Kind
+) -> Match | None:
+    """The one entity `query` names in the caller's scope; else say why and return None.
+
+    Admin commands act on exactly what was named: no buttons to pick from.
+    """
+    found = directory.resolve(query, kind, caller.scope)
+    if len(found) == 1:
+        return found[0]
+    key = "not-found" if not found else "admin-ambiguous"
+    names = ", ".join(m.label for m in found[:8])
+    await answer(message, Reply(t(key, kind=kind.value, query=query, names=names)))
+    return None
 
 
 async def _refresh(bridge: Bridge) -> None:
@@ -278,13 +294,10 @@ async def deluser(
         return
     chosen: dict[int, str] = {}
     for w in words:
-        found = directory.resolve(w, Kind.USER, caller.scope)
-        if len(found) != 1:
-            key = "not-found" if not found else "admin-ambiguous"
-            names = ", ".join(m.label for m in found[:8])
-            await answer(message, Reply(t(key, kind="user", query=w, names=names)))
+        match = await _exactly_one(message, t, directory, caller, w, Kind.USER)
+        if match is None:
             return
-        chosen[found[0].id] = found[0].label
+        chosen[match.id] = match.label
     # Pending first (an earlier confirmation message stops working at once), then bound to
     # the message that lists exactly these users: Confirm on any other deletes nothing.
     await state.update_data(deluser=sorted(chosen), deluser_msg=None)
@@ -363,26 +376,18 @@ async def mkgroup(
         await answer(message, Reply(t("usage-mkgroup")))
         return
     name, org_q, user_qs = words[0], words[1], words[2:]
-    orgs = directory.resolve(org_q, Kind.ORG, caller.scope)
-    if len(orgs) != 1:
-        key = "not-found" if not orgs else "admin-ambiguous"
-        await answer(
-            message,
-            Reply(t(key, kind="org", query=org_q, names=", ".join(m.label for m in orgs[:8]))),
-        )
+    org = await _exactly_one(message, t, directory, caller, org_q, Kind.ORG)
+    if org is None:
         return
     uids: list[int] = []
     for q in user_qs:
-        found = directory.resolve(q, Kind.USER, caller.scope)
-        if len(found) != 1:
-            key = "not-found" if not found else "admin-ambiguous"
-            names = ", ".join(m.label for m in found[:8])
-            await answer(message, Reply(t(key, kind="user", query=q, names=names)))
+        match = await _exactly_one(message, t, directory, caller, q, Kind.USER)
+        if match is None:
             return
-        uids.append(found[0].id)
-    args = {"name": name, "org": orgs[0].id, "users": uids}
+        uids.append(match.id)
+    args = {"name": name, "org": org.id, "users": uids}
     try:
-        group = await platform.create_group(name, orgs[0].id, uids or None)
+        group = await platform.create_group(name, org.id, uids or None)
     except PlatformError as exc:
         await audit.add(caller.user_id, "mkgroup", None, args, str(exc)[:200], _now())
         raise
@@ -401,7 +406,7 @@ async def mkgroup(
                 "mkgroup-done",
                 name=group.name or name,
                 id=group.id,
-                org=orgs[0].label,
+                org=org.label,
                 members=len(uids),
             )
         ),
@@ -444,11 +449,8 @@ async def bind(
     if len(words) < 2:
         await answer(message, Reply(t("usage-bind")))
         return
-    groups = directory.resolve(words[0], Kind.GROUP, caller.scope)
-    if len(groups) != 1:
-        key = "not-found" if not groups else "admin-ambiguous"
-        names = ", ".join(m.label for m in groups[:8])
-        await answer(message, Reply(t(key, kind="group", query=words[0], names=names)))
+    group = await _exactly_one(message, t, directory, caller, words[0], Kind.GROUP)
+    if group is None:
         return
     bindings: list[GroupBinding] = []
     labels: list[str] = []
@@ -458,23 +460,20 @@ async def bind(
         except ValueError:
             await answer(message, Reply(t("bind-bad-spec", spec=spec) + "\n" + t("usage-bind")))
             return
-        found = directory.resolve(q, Kind.USER, caller.scope)
-        if len(found) != 1:
-            key = "not-found" if not found else "admin-ambiguous"
-            names = ", ".join(m.label for m in found[:8])
-            await answer(message, Reply(t(key, kind="user", query=q, names=names)))
+        match = await _exactly_one(message, t, directory, caller, q, Kind.USER)
+        if match is None:
             return
-        bindings.append(GroupBinding(found[0].id, prio, call, speak))
+        bindings.append(GroupBinding(match.id, prio, call, speak))
         labels.append(
             t.plain(
                 "bind-line",
-                name=found[0].label,
+                name=match.label,
                 priority=prio,
                 call=t.plain("yes" if call else "no"),
                 speak=t.plain("yes" if speak else "no"),
             )
         )
-    gid = groups[0].id
+    gid = group.id
     args = {"users": [b.to_body() for b in bindings]}
     try:
         await platform.bind_group(gid, bindings)
@@ -482,7 +481,7 @@ async def bind(
         await audit.add(caller.user_id, "bind", str(gid), args, str(exc)[:200], _now())
         raise
     await audit.add(caller.user_id, "bind", str(gid), args, "ok", _now())
-    lines: list[str] = [t("bind-done", group=groups[0].label)] + [f"• {esc(x)}" for x in labels]
+    lines: list[str] = [t("bind-done", group=group.label)] + [f"• {esc(x)}" for x in labels]
     await answer(message, Reply("\n".join(lines)))
     await _refresh(bridge)
 
@@ -505,13 +504,10 @@ async def device(
     terminal, action = words[0], words[1].lower()
     account: str | None = None
     if action == "assign" and len(words) == 3:
-        found = directory.resolve(words[2], Kind.USER, caller.scope)
-        if len(found) != 1:
-            key = "not-found" if not found else "admin-ambiguous"
-            names = ", ".join(m.label for m in found[:8])
-            await answer(message, Reply(t(key, kind="user", query=words[2], names=names)))
+        match = await _exactly_one(message, t, directory, caller, words[2], Kind.USER)
+        if match is None:
             return
-        user = directory.user(found[0].id)
+        user = directory.user(match.id)
         assert user is not None
         account, state = user.account, DeviceState.ASSIGNED
     elif action == "idle" and len(words) == 2:
