@@ -133,8 +133,8 @@ async def summary_command(
     await send_summary(message, what, day, org_id, caller, t, directory, jobs, bot, audit)
 
 
-@router.message(Command("attendance"))
-async def attendance(
+@router.message(Command("attendance", "signins"))
+async def attendance_or_signins(
     message: Message,
     command: CommandObject,
     caller: Caller,
@@ -146,26 +146,10 @@ async def attendance(
     audit: AuditRepo,
     state: FSMContext,
 ) -> None:
+    # One handler for both: they differ only in which records they summarise.
+    what: What = "signins" if command.command == "signins" else "attendance"
     await summary_command(
-        message, command, "attendance", caller, t, directory, jobs, settings, bot, audit, state
-    )
-
-
-@router.message(Command("signins"))
-async def signins(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    bot: Bot,
-    audit: AuditRepo,
-    state: FSMContext,
-) -> None:
-    await summary_command(
-        message, command, "signins", caller, t, directory, jobs, settings, bot, audit, state
+        message, command, what, caller, t, directory, jobs, settings, bot, audit, state
     )
 
 
