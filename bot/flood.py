@@ -2,7 +2,9 @@
 
 A session middleware (`bot.session.middleware(FloodControl(...))`) shapes every
 Bot API call that sends or edits a message to `BRIDGE_RATE_*`: a global rate, a
-per-chat rate, and a per-minute rate for group chats. A 429 that still comes
+per-chat rate, and a per-minute rate for group chats (an `ArrivalBucket`, charged
+when Telegram answers, so a slow answer never lets one message too many into a
+group's minute). A 429 that still comes
 pauses *all* sends for `retry_after` and the call is repeated; server (5xx) and
 network errors are retried a bounded number of times with backoff.
 `answerCallbackQuery` is never retried: a late answer is useless and a
@@ -12,6 +14,7 @@ duplicate is an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -36,6 +39,65 @@ _UNSHAPED = {"sendchataction"}
 _NEVER_RETRY = {"answercallbackquery", "getupdates"}
 
 
+class ArrivalBucket:
+    """A leaky bucket charged when a send is *answered*, not when it starts.
+
+    Telegram counts a group's messages when they arrive; the bridge cannot know that
+    moment, only that it lies before the answer. So a send in flight counts as a full
+    unit that does not leak yet, and is charged (starts leaking) when its answer comes.
+    The bucket the bridge keeps is then never emptier than Telegram's, whatever the
+    latency, and the long-run rate is still `capacity` per `period`. (Charging when a
+    send starts, as a plain limiter does, lets a slow answer slip one message into a
+    window Telegram sees as full: a 429 at a sustained per-group rate.)
+    """
+
+    def __init__(
+        self, capacity: float, period: float, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.capacity = capacity
+        self.rate = capacity / period
+        self.level = 0.0
+        self.stamp = 0.0
+        self.in_flight = 0
+        self._clock = clock
+        self._changed = asyncio.Event()
+
+    def _now(self) -> float:
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    def _leak(self, now: float) -> None:
+        if now > self.stamp:
+            self.level = max(0.0, self.level - (now - self.stamp) * self.rate)
+            self.stamp = now
+
+    def try_acquire(self) -> float | None:
+        """Take room for one send and return 0, or return how long to wait before asking
+        again (None: until a send in flight is answered)."""
+        self._leak(self._now())
+        missing = 1 - (self.capacity - self.level - self.in_flight)
+        if missing <= 0:
+            self.in_flight += 1
+            return 0.0
+        # Leaking alone makes room when enough is charged; otherwise a send must end.
+        return missing / self.rate if self.level >= missing else None
+
+    async def acquire(self) -> None:
+        """Wait for room for one more send; the caller must `release()` it afterwards."""
+        while (wait := self.try_acquire()) != 0.0:
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await changed.wait()
+
+    def release(self) -> None:
+        """The send was answered (or failed, or was cancelled): charge it now."""
+        self._leak(self._now())
+        self.in_flight -= 1
+        self.level += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+
 class FloodControl(BaseRequestMiddleware):
     """Rate limits, a shared pause on `retry_after`, and bounded retries."""
 
@@ -54,7 +116,7 @@ class FloodControl(BaseRequestMiddleware):
         self._rate_chat = rate_per_chat
         self._rate_group = rate_per_group_min
         self._chats: OrderedDict[int | str, AsyncLimiter] = OrderedDict()
-        self._groups: OrderedDict[int | str, AsyncLimiter] = OrderedDict()
+        self._groups: OrderedDict[int | str, ArrivalBucket] = OrderedDict()
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -78,11 +140,23 @@ class FloodControl(BaseRequestMiddleware):
             table.move_to_end(key)
         return lim
 
+    def _group(self, chat_id: Any) -> ArrivalBucket | None:
+        if chat_id is None or not _is_group(chat_id):
+            return None
+        bucket = self._groups.get(chat_id)
+        if bucket is None:
+            bucket = self._groups[chat_id] = ArrivalBucket(self._rate_group, 60.0)
+            if len(self._groups) > 10_000:  # forget the least recently used groups
+                oldest = next(iter(self._groups))
+                if self._groups[oldest].in_flight == 0:
+                    del self._groups[oldest]
+        else:
+            self._groups.move_to_end(chat_id)
+        return bucket
+
     async def _acquire(self, chat_id: Any) -> None:
         await self._resume.wait()
         if chat_id is not None:
-            if _is_group(chat_id):
-                await self._limiter(self._groups, chat_id, self._rate_group, 60.0).acquire()
             await self._limiter(self._chats, chat_id, self._rate_chat, 1.0).acquire()
         await self._global.acquire()
         await self._resume.wait()
@@ -110,10 +184,17 @@ class FloodControl(BaseRequestMiddleware):
         chat_id = getattr(method, "chat_id", None)
         attempt = 0
         while True:
-            if shaped:
-                await self._acquire(chat_id)
+            group = self._group(chat_id) if shaped else None
             try:
-                result = await make_request(bot, method)
+                if group is not None:
+                    await group.acquire()
+                try:
+                    if shaped:
+                        await self._acquire(chat_id)
+                    result = await make_request(bot, method)
+                finally:
+                    if group is not None:
+                        group.release()
                 if shaped:
                     self._on_event("sent")
                 return result
