@@ -25,6 +25,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.access import Caller
 from bot.callbacks import ConfirmAction, ConfirmCb
+from bot.commands import BY_NAME
 from bot.config import Settings
 from bot.directory import Directory, Kind, Match
 from bot.platform import (
@@ -160,12 +161,31 @@ async def _register_file(message: Message, t: T, state: FSMContext, bot: Bot) ->
     await _take_rows(message, t, state, text)
 
 
-@router.message(RegisterDialog.rows, F.text, ~F.text.startswith("/"))
+async def _an_answer(message: Message, bot: Bot) -> bool:
+    """Whether a text is an answer to the dialog rather than a command a router takes.
+
+    An answer may start with "/" (a password like "/Pa55word"): left to the catch-all it
+    would be echoed back as an unknown command and stay in the chat. Only a command of
+    this bot (/cancel, /help …), tested as aiogram's `Command` tests it, is not an answer.
+    """
+    text = message.text or ""
+    if not text.startswith("/"):
+        return True
+    name, _, mention = text.split()[0][1:].partition("@")
+    if name not in BY_NAME:
+        return True
+    if not mention:
+        return False
+    me = await bot.me()
+    return bool(me.username) and mention.lower() != (me.username or "").lower()
+
+
+@router.message(RegisterDialog.rows, F.text, _an_answer)
 async def register_rows(message: Message, t: T, state: FSMContext) -> None:
     await _take_rows(message, t, state, message.text or "")
 
 
-@router.message(RegisterDialog.password, F.text, ~F.text.startswith("/"))
+@router.message(RegisterDialog.password, F.text, _an_answer)
 async def register_password(
     message: Message,
     caller: Caller,

@@ -15,9 +15,11 @@ from storage.roles import Role
 router = Router(name=__name__)
 
 
-@router.message(F.text.startswith("/"))
+# A caption is a command too (a file sent with "/register"): aiogram's Command filter
+# reads captions, so a router refusing one must get the same answer as for a text.
+@router.message(F.text.startswith("/") | F.caption.startswith("/"))
 async def command_fallback(message: Message, caller: Caller, t: T) -> None:
-    word = (message.text or "/").split()[0][1:]
+    word = (message.text or message.caption or "/").split()[0][1:]
     name, _, mention = word.partition("@")
     me = await message.bot.me() if message.bot else None
     if mention and me is not None and mention.lower() != (me.username or "").lower():

@@ -50,14 +50,48 @@ def _day(n: int) -> date:
     return date(n // 10000, n // 100 % 100, n % 100)
 
 
-async def _page(
+async def _records(
     platform: PlatformClient, user: DirUser, day: date, page: int
-) -> tuple[list[Recording], bool]:
+) -> tuple[list[Recording], int | None]:
+    """One page of the day's recordings, newest first, and the platform's `total`."""
     result = await platform.audio_records(
         user_id=user.id, day=day, page=page, size=RECORDINGS_PER_PAGE
     )
-    records = sorted(result.records, key=lambda r: r.begin, reverse=True)
-    return records, len(result.records) >= RECORDINGS_PER_PAGE
+    return sorted(result.records, key=lambda r: r.begin, reverse=True), result.total
+
+
+async def _has_next(
+    platform: PlatformClient, user: DirUser, day: date, page: int, shown: int, total: int | None
+) -> bool:
+    """Whether a page after `page` holds anything, so that ▶▶ never leads to nothing.
+
+    2.6's `total` may count pages or records. A full page `page` means at least
+    `page * size` records, so a total above that is more records under either
+    reading, and one below it can only be a page count. Only a total of exactly
+    `page * size` (or none) is ambiguous: then ask for the next page's first record.
+    """
+    size = RECORDINGS_PER_PAGE
+    if shown < size:
+        return False
+    if total is not None and total > page * size:
+        return True
+    if total is not None and 0 < total < page * size:
+        return total > page
+    try:
+        probe = await platform.audio_records(user_id=user.id, day=day, page=page * size + 1, size=1)
+    except PlatformError as exc:
+        # The page itself came: show it, with ▶▶ (which says so if nothing follows).
+        log.warning("recordings next-page probe failed: %s", exc)
+        return True
+    return bool(probe.records)
+
+
+async def _page(
+    platform: PlatformClient, user: DirUser, day: date, page: int
+) -> tuple[list[Recording], bool]:
+    records, total = await _records(platform, user, day, page)
+    has_next = await _has_next(platform, user, day, page, len(records), total)
+    return records, has_next
 
 
 async def show_recordings(
@@ -220,7 +254,7 @@ async def play(
         await callback.answer(t.plain("not-found", kind="user", query=callback_data.uid))
         return
     await callback.answer(t.plain("rec-fetching"))
-    records, _ = await _page(platform, user, _day(callback_data.day), callback_data.page)
+    records, _ = await _records(platform, user, _day(callback_data.day), callback_data.page)
     if not 0 <= callback_data.idx < len(records):
         await msg.answer(t("rec-gone"))
         return

@@ -476,6 +476,46 @@ async def test_recordings_pages_newest_first_and_play_the_file_itself(
     assert record_lines(page1.plain_text()) == record_lines(text)
 
 
+@pytest.mark.parametrize("total_as_pages", [False, True], ids=["total-records", "total-pages"])
+async def test_recordings_offer_a_next_page_only_when_there_is_one(
+    make_stack: MakeStack, total_as_pages: bool
+) -> None:
+    """A day of exactly 10 recordings is one page without ▶▶; a day of exactly 11 is two,
+    whichever way the platform means 2.6 `total` (pages or records)."""
+    stack = await make_stack(audio_total_as_pages=total_as_pages)
+    data = stack.platform.data
+    past = [d for d in data.history_days() if d < data.today()]
+    user, ten_day, eleven_day = next(
+        (data.users[uid], a, b)
+        for uid in (10001, 10002, 10004, 10006, 10003)
+        for a, b in itertools.pairwise(reversed(past))
+        if len(data.recordings(uid, a)) >= 11 and len(data.recordings(uid, b)) >= 11
+    )
+    # The sandbox draws 3-25 recordings a day: keep the newest 10 and 11 of those two days.
+    data._recordings[(user.id, ten_day)] = data.recordings(user.id, ten_day)[:10]
+    data._recordings[(user.id, eleven_day)] = data.recordings(user.id, eleven_day)[:11]
+    assert len(data.recordings(user.id, ten_day)) == 10
+    assert len(data.recordings(user.id, eleven_day)) == 11
+
+    ten = (await stack.say("supervisor", f"/recordings {user.account} {ten_day}"))[0]
+    assert len(record_lines(ten.plain_text())) == 10
+    assert [t for t, _ in ten.buttons()] == [f"▶ {i}" for i in range(1, 11)]
+
+    eleven = (await stack.say("supervisor", f"/recordings {user.account} {eleven_day}"))[0]
+    assert len(record_lines(eleven.plain_text())) == 10
+    assert [t for t, _ in eleven.buttons()] == [f"▶ {i}" for i in range(1, 11)] + ["▶▶"]
+    await stack.press("supervisor", eleven, "▶▶")
+    page2 = stack.emu.message(eleven.chat_id, eleven.message_id)
+    assert f"{eleven_day}, page 2" in page2.plain_text()
+    newest_11th = data.recordings(user.id, eleven_day)[10]
+    assert record_lines(page2.plain_text()) == [expected_record_line(1, newest_11th)]
+    assert [t for t, _ in page2.buttons()] == ["▶ 1", "◀"]
+    # Only the ambiguous total (exactly 10 records, or 1 page that is full) costs a look
+    # at the next page; a clear total costs nothing more.
+    asked = len(stack.platform.requests_to("/ptt/audioRecord"))
+    assert asked == (3 if total_as_pages else 4)
+
+
 async def test_recordings_dead_file_gets_a_clear_message(make_stack: MakeStack) -> None:
     stack = await make_stack()
     data = stack.platform.data
