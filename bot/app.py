@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,15 @@ class Timings:
     """Delays the bridge waits on its own; tests shorten them instead of sleeping."""
 
     recording_retry_s: float = 10.0
+
+
+def settle_heap() -> None:
+    """Move what start-up built (aiogram's and pydantic's types, the directory) out of the
+    garbage collector's sight: it lives as long as the process, and a full collection
+    walking it stalls the loop for ~200 ms — every callback waits that long for its
+    acknowledgement. Reference counting still frees any of it that is dropped."""
+    gc.collect()
+    gc.freeze()
 
 
 class Bridge:
@@ -208,7 +218,7 @@ class Bridge:
             on_chat_gone=self._chat_gone,
             clock=self.clock,
         )
-        self.delivery.render_incident = self.relay.incident_text
+        self.delivery.render_incident = self.relay.incident_message
         self.dp["relay"] = self.relay
         self.dp["mutes"] = self.mutes
         self.dp["files"] = self.files
@@ -226,6 +236,7 @@ class Bridge:
         )
         self.dp["jobs"] = self.jobs
         self.started_at = self.clock()
+        settle_heap()
         await self._start_http()
         self.spawn(self.delivery.run())
         self.spawn(self.relay.run_processor())

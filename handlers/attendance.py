@@ -22,7 +22,8 @@ from bot.access import Caller
 from bot.callbacks import PickAction, PickCb
 from bot.config import Settings
 from bot.directory import Directory, Kind
-from bot.jobs import Jobs, report_job_id
+from bot.jobs import Jobs
+from bot.jobs.render import report_current_text, report_set_text
 from bot.jobs.scheduler import parse_hhmm
 from bot.render import Reply, T
 from bot.text import esc
@@ -198,16 +199,16 @@ async def report(
     now = datetime.now(UTC)
     zone = settings.bridge.timezone
     if [w.lower() for w in words] == ["off"]:
-        removed = await jobs.reports.reports.remove(chat_id, thread)
-        jobs.unschedule_report(chat_id, thread)
+        removed = await jobs.remove_report(chat_id, thread)
         await audit.add(caller.user_id, "report-off", str(chat_id), {}, str(removed), now)
         await answer(message, Reply(t("report-off" if removed else "report-none")))
         return
     at = parse_hhmm(words[1]) if len(words) >= 2 and words[0].lower() == "daily" else None
     if at is None:
+        # `/report` alone (or a mistake): what this chat (topic) has now, and how to change it.
         current = await jobs.reports.reports.get(chat_id, thread)
-        shown = [t("report-current", time=current.at_time, zone=zone)] if current else []
-        await answer(message, Reply("\n".join([*shown, t("usage-report")])))
+        shown = report_current_text(t, current, directory, zone)
+        await answer(message, Reply("\n".join([shown, t("usage-report")])))
         return
     org_id: int | None = None
     if len(words) > 2:
@@ -223,17 +224,7 @@ async def report(
     elif caller.scope is not None:
         org_id = caller.org_id
     hhmm = at.strftime("%H:%M")
-    saved = await jobs.reports.reports.set(chat_id, thread, hhmm, org_id, caller.user_id, now)
-    jobs.schedule_report(saved)
-    job = jobs.scheduler.get_job(report_job_id(chat_id, thread)) if jobs.scheduler else None
-    first = job.next_run_time if job is not None else None
+    saved, first = await jobs.set_report(chat_id, thread, hhmm, org_id, caller.user_id, now)
     await audit.add(caller.user_id, "report", str(chat_id), {"at": hhmm, "org": org_id}, "ok", now)
-    org = directory.org(org_id) if org_id is not None else None
-    text = t(
-        "report-set-org" if org else "report-set",
-        time=hhmm,
-        zone=zone,
-        org=org.name if org else "",
-        first=first.astimezone(settings.bridge.tz).strftime("%Y-%m-%d %H:%M") if first else "—",
-    )
+    text = report_set_text(t, saved, directory, zone, first, settings.bridge.tz)
     await answer(message, Reply(text))

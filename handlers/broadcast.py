@@ -27,6 +27,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.access import Caller
 from bot.config import Settings
 from bot.directory import Directory, Kind
+from bot.platform.errors import error_for
 from bot.platform.models import Notice
 from bot.relay.render import notice_text
 from bot.relay.service import Relay
@@ -36,6 +37,7 @@ from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditRepo
 from storage.files import FileRepo
+from storage.notices import NoticeJob
 from storage.roles import Role
 
 if TYPE_CHECKING:
@@ -438,6 +440,22 @@ async def attachment(
     )
 
 
+def _platform_line(t: T, job: NoticeJob, lang: str) -> str:
+    """What became of the notice on the platform (2.15), in the admin's language."""
+    if job.state == "sent":
+        return t("bc-platform-ok")
+    if job.state == "pending":  # could not connect: tried again every 30 s
+        return t("bc-platform-retrying")
+    if job.error_code:
+        explained = error_for(job.error_code, job.error_message or "").explain(lang)
+        server = job.error_message or ""
+        detail = explained + (f" — {server}" if server and server != explained else "")
+        return t("bc-platform-failed", detail=f"{detail} · {job.error_code}")
+    if job.attempts:
+        return t("bc-platform-gave-up")
+    return t("bc-platform-unknown")
+
+
 async def _confirm(
     callback: CallbackQuery,
     msg: Message | None,
@@ -462,16 +480,17 @@ async def _confirm(
     notice = _notice(d.get("sender") or str(caller.user_id), caller.user_id, d)
     job_id, chats = await relay.ingest_notice(notice)
     await relay.process_inbox()  # pushes the queued notice to the platform now
-    error = await relay.notices.error_of(job_id)
+    job = await relay.notices.get(job_id)
+    assert job is not None
     await audit.add(
         caller.user_id,
         "broadcast",
         None,
         {"title": d["title"], "orgs": d["orgs"], "users": d["users"], "files": len(d["files"])},
-        error or f"platform ok, {chats} chats",
+        job.error or f"platform ok, {chats} chats",
         datetime.now(UTC),
     )
-    platform_line = t("bc-platform-ok") if error is None else t("bc-platform-failed", detail=error)
+    platform_line = _platform_line(t, job, caller.lang)
     text = "\n".join([t("bc-sent-head"), platform_line, t("bc-chats", count=chats)])
     if msg is not None:
         await msg.edit_reply_markup(reply_markup=None)

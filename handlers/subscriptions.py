@@ -2,10 +2,16 @@
 
 Who may change it: an admin, or a supervisor who administers this group chat (in a
 private chat, the person themself). `/mute` is for any administrator of the chat.
+
+`presence` and `attendance` are not subscriptions of their own: `/subscribe presence
+group <g...>` watches those groups as `/watch` does, `/subscribe attendance` sets the
+daily digest as `/report daily` does, and `/unsubscribe` and `/subscriptions` treat
+the watches and the digest as those two kinds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,14 +22,16 @@ from aiogram.types import Message
 
 from bot.access import Caller
 from bot.config import Settings
-from bot.directory import Directory
+from bot.directory import Directory, Kind
+from bot.jobs.render import report_set_text, watch_text
+from bot.jobs.scheduler import parse_hhmm
 from bot.relay.service import Relay
 from bot.render import Reply, T
 from handlers.reply import answer
 from storage.audit import AuditRepo
 from storage.mutes import MuteRepo
 from storage.roles import Role
-from storage.subscriptions import KINDS, Subscription
+from storage.subscriptions import KINDS, STORED_KINDS, Subscription
 
 if TYPE_CHECKING:
     from bot.jobs import Jobs
@@ -60,47 +68,153 @@ def thread_of(message: Message) -> int:
     return (message.message_thread_id or 0) if message.is_topic_message else 0
 
 
-def describe(t: T, sub: Subscription, directory: Directory) -> str:
-    parts = [t.plain(f"kind-{sub.kind}")]
-    if sub.orgs:
-        names = []
-        for o in sub.orgs:
-            org = directory.org(o)
-            names.append(org.name if org else str(o))
-        parts.append(t.plain("sub-orgs", orgs="、".join(names)))
-    if sub.levels:
-        parts.append(t.plain("sub-levels", levels=", ".join(sub.levels)))
-    return " — ".join(parts)
+DEFAULT_DIGEST_AT = "08:30"
+"""`/subscribe attendance` without `at` (and no digest yet): said in usage-subscribe, README."""
+
+_KEYWORDS = {
+    "org": "org",
+    "orgs": "org",
+    "user": "user",
+    "users": "user",
+    "group": "group",
+    "groups": "group",
+    "level": "level",
+    "levels": "level",
+    "at": "at",
+}
 
 
-def parse_subscribe(words: list[str]) -> tuple[list[str], list[int], list[str]]:
-    """`<kind...> [org <id...>] [level <l...>]` -> kinds, org ids, levels; ValueError if wrong."""
+@dataclass(frozen=True)
+class SubscribeArgs:
+    """`/subscribe` as typed: kinds, org ids, user and group names (not yet resolved),
+    levels, and the digest's time."""
+
+    kinds: tuple[str, ...]
+    orgs: tuple[int, ...] = ()
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    at: str | None = None
+
+
+def _fits(mode: str, word: str, before: list[str]) -> bool:
+    """Whether `word` can be the next value after the keyword `mode`."""
+    if mode == "org":
+        return word.isdigit()
+    if mode == "at":
+        return not before and parse_hhmm(word) is not None
+    return True
+
+
+def parse_subscribe(words: list[str]) -> SubscribeArgs:
+    """`<kind...> [org <id...>] [user <u...>] [group <g...>] [level <l...>] [at <HH:MM>]`.
+
+    Raises ValueError when it does not read so: an unknown kind, an org that is not an
+    id, a keyword with nothing after it, a time that is not HH:MM, a filter that none
+    of the kinds takes (`user` is for recordings, `group` for recordings and presence,
+    `at` for attendance). `all` is every kind kept as a subscription (not presence,
+    which needs groups, nor attendance, which sets a digest).
+    """
     kinds: list[str] = []
-    orgs: list[int] = []
-    levels: list[str] = []
+    found: dict[str, list[str]] = {"org": [], "user": [], "group": [], "level": [], "at": []}
     mode = "kind"
     for w in words:
         lw = w.lower()
-        if lw in ("org", "orgs"):
-            mode = "org"
-        elif lw in ("level", "levels"):
-            mode = "level"
+        if lw in _KEYWORDS and (mode == "kind" or found[mode]):
+            mode = _KEYWORDS[lw]
         elif mode == "kind":
             if lw == "all":
-                kinds.extend(KINDS)
+                kinds.extend(STORED_KINDS)
             elif lw in KINDS:
                 kinds.append(lw)
             else:
                 raise ValueError(w)
-        elif mode == "org":
-            if not w.isdigit():
-                raise ValueError(w)
-            orgs.append(int(w))
+        elif not _fits(mode, w, found[mode]):
+            raise ValueError(w)
         else:
-            levels.append(w)
-    if not kinds or (mode == "org" and not orgs) or (mode == "level" and not levels):
+            found[mode].append(w)
+    if not kinds or (mode != "kind" and not found[mode]):
         raise ValueError("")
-    return list(dict.fromkeys(kinds)), orgs, levels
+    at = parse_hhmm(found["at"][0]) if found["at"] else None
+    args = SubscribeArgs(
+        kinds=tuple(dict.fromkeys(kinds)),
+        orgs=tuple(dict.fromkeys(int(o) for o in found["org"])),
+        users=tuple(dict.fromkeys(found["user"])),
+        groups=tuple(dict.fromkeys(found["group"])),
+        levels=tuple(dict.fromkeys(found["level"])),
+        at=at.strftime("%H:%M") if at is not None else None,
+    )
+    takes = set(args.kinds)
+    if (
+        (args.users and "recordings" not in takes)
+        or (args.groups and not takes & {"recordings", "presence"})
+        or (args.at and "attendance" not in takes)
+    ):
+        raise ValueError("")
+    return args
+
+
+def _names(labels: list[str]) -> str:
+    return "、".join(labels)
+
+
+def _org_names(directory: Directory, orgs: tuple[int, ...]) -> str:
+    names = []
+    for o in orgs:
+        org = directory.org(o)
+        names.append(org.name if org else str(o))
+    return _names(names)
+
+
+def describe(t: T, sub: Subscription, directory: Directory) -> str:
+    """One subscription in words (HTML): its kind and its filters, with names."""
+    parts: list[str] = [t(f"kind-{sub.kind}")]
+    if sub.users or sub.groups:
+        either: list[str] = []
+        if sub.users:
+            users = []
+            for uid in sub.users:
+                u = directory.user(uid)
+                users.append(f"{u.name} ({u.account})" if u else str(uid))
+            either.append(t("sub-rec-users", names=_names(users)))
+        if sub.groups:
+            groups = []
+            for gid in sub.groups:
+                g = directory.group(gid)
+                groups.append(g.name if g else str(gid))
+            either.append(t("sub-rec-groups", names=_names(groups)))
+        if sub.orgs:
+            either.append(t("sub-rec-orgs", orgs=_org_names(directory, sub.orgs)))
+        parts.append(t("sub-or").join(either))
+        if sub.scope_org is not None:
+            parts.append(t("sub-within", orgs=_org_names(directory, (sub.scope_org,))))
+    elif sub.orgs:
+        parts.append(t("sub-orgs", orgs=_org_names(directory, sub.orgs)))
+    if sub.levels:
+        parts.append(t("sub-levels", levels=", ".join(sub.levels)))
+    return " — ".join(parts)
+
+
+async def _resolve_each(
+    message: Message,
+    t: T,
+    directory: Directory,
+    caller: Caller,
+    names: tuple[str, ...],
+    kind: Kind,
+) -> list[int] | None:
+    """The one user (or group) each name means, in the caller's scope; else say which name
+    is unknown or fits several (with their ids to type instead) and return None."""
+    ids: list[int] = []
+    for name in names:
+        found = directory.resolve(name, kind, caller.scope)
+        if len(found) != 1:
+            key = "not-found" if not found else "admin-ambiguous"
+            labels = ", ".join(f"{m.label} · {m.id}" for m in found)
+            await answer(message, Reply(t(key, kind=kind.value, query=name, names=labels)))
+            return None
+        ids.append(found[0].id)
+    return list(dict.fromkeys(ids))
 
 
 @router.message(Command("subscribe"), ChatManager(Role.SUPERVISOR))
@@ -111,37 +225,114 @@ async def subscribe(
     t: T,
     relay: Relay,
     directory: Directory,
+    jobs: Jobs,
+    settings: Settings,
     audit: AuditRepo,
 ) -> None:
     try:
-        kinds, orgs, levels = parse_subscribe((command.args or "").split())
+        args = parse_subscribe((command.args or "").split())
     except ValueError:
         await answer(message, Reply(t("usage-subscribe")))
         return
-    for o in orgs:
+    if "presence" in args.kinds and not args.groups:
+        await answer(message, Reply(t("usage-subscribe-presence")))
+        return
+    if "attendance" in args.kinds and len(args.orgs) > 1:
+        await answer(message, Reply(t("usage-org-arg")))  # the digest is of one org
+        return
+    for o in args.orgs:
         if directory.org(o, caller.scope) is None:
             await answer(message, Reply(t("not-found", kind="org", query=o)))
             return
-    if caller.scope is not None and not orgs and caller.org_id is not None:
+    users = await _resolve_each(message, t, directory, caller, args.users, Kind.USER)
+    if users is None:
+        return
+    groups = await _resolve_each(message, t, directory, caller, args.groups, Kind.GROUP)
+    if groups is None:
+        return
+
+    chat_id, thread = message.chat.id, thread_of(message)
+    now = datetime.now(UTC)
+    scoped = caller.scope is not None
+    scope_org = caller.org_id if scoped else None
+    orgs = list(args.orgs)
+    if scoped and not orgs and caller.org_id is not None:
         orgs = [caller.org_id]  # a scoped person subscribes only to their own subtree
-    subs = relay.subs
-    thread = thread_of(message)
-    done = []
-    for kind in kinds:
-        done.append(
-            await subs.set(
-                message.chat.id, thread, kind, tuple(orgs), tuple(levels), caller.user_id
+    done: dict[str, list[str]] = {}
+    # Presence first: it is the part that asks the platform (what the group looks like
+    # now), so a platform failure leaves the rest unchanged.
+    if "presence" in args.kinds:
+        for gid in groups:
+            group = directory.group(gid)
+            if group is None:
+                continue
+            new, obs = await jobs.presence.start_watching(
+                chat_id, thread, group, scope_org, caller.user_id, now
             )
-        )
+            done.setdefault("presence", []).append(
+                watch_text(
+                    t,
+                    new,
+                    group.name,
+                    obs.online,
+                    len(group.member_ids),
+                    settings.bridge.presence_poll_s,
+                )
+            )
+    if "attendance" in args.kinds:
+        current = await jobs.reports.reports.get(chat_id, thread)
+        org_id: int | None
+        if args.orgs:
+            org_id = args.orgs[0]
+        elif scoped:
+            org_id = caller.org_id
+        else:  # unchanged: subscribing again does not widen a digest set for an org
+            org_id = current.org_id if current is not None else None
+        at = args.at or (current.at_time if current is not None else DEFAULT_DIGEST_AT)
+        report, first = await jobs.set_report(chat_id, thread, at, org_id, caller.user_id, now)
+        zone = settings.bridge.timezone
+        done["attendance"] = [
+            report_set_text(t, report, directory, zone, first, settings.bridge.tz)
+        ]
+    for kind in args.kinds:
+        if kind not in STORED_KINDS:
+            continue
+        if kind == "recordings" and (users or groups):
+            # Users and groups widen the org filter (either one will do); the subscriber's
+            # scope still bounds them.
+            sub = await relay.subs.set(
+                chat_id,
+                thread,
+                kind,
+                tuple(args.orgs),
+                args.levels,
+                caller.user_id,
+                users=tuple(users),
+                groups=tuple(groups),
+                scope_org=scope_org,
+            )
+        else:
+            sub = await relay.subs.set(
+                chat_id, thread, kind, tuple(orgs), args.levels, caller.user_id
+            )
+        done[kind] = [describe(t, sub, directory)]
     await audit.add(
         caller.user_id,
         "subscribe",
-        str(message.chat.id),
-        {"kinds": kinds, "orgs": orgs, "levels": levels, "thread": thread},
+        str(chat_id),
+        {
+            "kinds": list(args.kinds),
+            "orgs": orgs,
+            "users": users,
+            "groups": groups,
+            "levels": list(args.levels),
+            "at": args.at,
+            "thread": thread,
+        },
         "ok",
-        datetime.now(UTC),
+        now,
     )
-    lines = [t("sub-done")] + [f"• {describe(t, s, directory)}" for s in done]
+    lines = [t("sub-done")] + [f"• {line}" for kind in args.kinds for line in done.get(kind, [])]
     await answer(message, Reply("\n".join(lines)))
 
 
@@ -152,19 +343,28 @@ async def unsubscribe(
     caller: Caller,
     t: T,
     relay: Relay,
+    jobs: Jobs,
     audit: AuditRepo,
 ) -> None:
     arg = (command.args or "").strip().lower()
     if arg != "all" and arg not in KINDS:
         await answer(message, Reply(t("usage-unsubscribe")))
         return
-    subs = relay.subs
-    n = await subs.remove(message.chat.id, thread_of(message), None if arg == "all" else arg)
+    chat_id, thread = message.chat.id, thread_of(message)
+    n = 0
+    if arg in ("all", "presence"):
+        n += await jobs.watches.remove_all(chat_id, thread)
+    if arg in ("all", "attendance"):
+        n += int(await jobs.remove_report(chat_id, thread))
+    if arg == "all":
+        n += await relay.subs.remove(chat_id, thread, None)
+    elif arg in STORED_KINDS:
+        n += await relay.subs.remove(chat_id, thread, arg)
     await audit.add(
         caller.user_id,
         "unsubscribe",
-        str(message.chat.id),
-        {"kind": arg},
+        str(chat_id),
+        {"kind": arg, "thread": thread},
         str(n),
         datetime.now(UTC),
     )
@@ -179,12 +379,12 @@ async def subscriptions(
     directory: Directory,
     mutes: MuteRepo,
     settings: Settings,
-    jobs: Jobs | None = None,
+    jobs: Jobs,
 ) -> None:
-    subs = relay.subs
-    rows = await subs.for_chat(message.chat.id)
-    # Presence watches and the daily digest are listed too (bot.jobs).
-    extra = await jobs.describe_chat(t, message.chat.id) if jobs is not None else []
+    rows = await relay.subs.for_chat(message.chat.id)
+    # Presence is the chat's watches and attendance its daily digest (bot.jobs): listed
+    # from there, once each.
+    extra = await jobs.describe_chat(t, message.chat.id)
     lines: list[str] = []
     if not rows and not extra:
         lines.append(t("subs-none"))

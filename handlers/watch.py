@@ -19,6 +19,7 @@ from bot.callbacks import PickAction, PickCb
 from bot.config import Settings
 from bot.directory import Directory, Kind
 from bot.jobs import Jobs
+from bot.jobs.render import watch_text
 from bot.render import Reply, T
 from handlers.filters import MinRole
 from handlers.reply import answer
@@ -52,13 +53,8 @@ async def start_watch(
         message.chat.id, thread_of(message), group, scope_org, caller.user_id, now
     )
     await audit.add(caller.user_id, "watch", str(message.chat.id), {"group": gid}, "ok", now)
-    key = "watch-done" if new else "watch-already"
-    text = t(
-        key,
-        group=group.name,
-        online=obs.online,
-        count=len(group.member_ids),
-        seconds=str(settings.bridge.presence_poll_s),
+    text = watch_text(
+        t, new, group.name, obs.online, len(group.member_ids), settings.bridge.presence_poll_s
     )
     await answer(message, Reply(text))
 

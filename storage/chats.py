@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Final
 
 from storage.db import Database, dump_json, from_db_time, load_json, to_db_time, utcnow
+from storage.subscriptions import CHANGED as RECEIVERS
 
 __all__ = ["CHAT_KEYED_COLUMNS", "Chat", "ChatRepo"]
 
@@ -133,6 +134,7 @@ class ChatRepo:
             """,
             (int(paused), reason if paused else None, at if paused else None, at, chat_id),
         )
+        self._db.changed(RECEIVERS)
         return changed > 0
 
     async def migrate(
@@ -178,4 +180,5 @@ class ChatRepo:
                 )
                 await self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (old_id,))
             await self._db.execute("DELETE FROM chats WHERE chat_id = ?", (old_id,))
+            self._db.changed(RECEIVERS)  # before the commit: readers wait for it
             return await self.get(new_id)

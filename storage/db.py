@@ -30,13 +30,13 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import aiosqlite
 
@@ -59,6 +59,8 @@ BUSY_TIMEOUT_MS: Final = 5000
 
 MIN_SQLITE: Final = (3, 24, 0)
 """UPSERT (``INSERT ... ON CONFLICT DO UPDATE``) needs SQLite 3.24."""
+
+T = TypeVar("T")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _MEMORY = ":memory:"
@@ -176,6 +178,21 @@ def _strip_sql_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
 
 
+def _transaction_in_thread(
+    conn: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]
+) -> T:
+    raw = conn._conn  # the sqlite3 connection, used only in aiosqlite's own thread
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(raw)
+        raw.execute("COMMIT")
+    except BaseException:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        raise
+    return result
+
+
 async def _exec(conn: aiosqlite.Connection, sql: str) -> None:
     async with conn.execute(sql):
         pass
@@ -196,6 +213,16 @@ class Database:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
         self._savepoints = 0
+        self._versions: dict[str, int] = {}
+
+    def changed(self, topic: str) -> None:
+        """Note that what ``topic`` names (``"subscriptions"``: who receives what) was
+        written by this process; readers that cache it compare :meth:`version`."""
+        self._versions[topic] = self._versions.get(topic, 0) + 1
+
+    def version(self, topic: str) -> int:
+        """How often ``topic`` was written; read it *before* the data a cache keeps."""
+        return self._versions.get(topic, 0)
 
     @classmethod
     async def open(
@@ -427,6 +454,25 @@ class Database:
         except (sqlite3.Error, ValueError, TimeoutError) as e:
             reason = str(e) or type(e).__name__
             raise StorageError(f"database {self.path} does not answer: {reason}") from e
+
+    async def run_in_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(conn)`` — plain :mod:`sqlite3` calls — in the connection's own thread,
+        inside one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if it raises).
+
+        One hop to the database thread however many statements ``work`` runs, where
+        ``async with transaction()`` costs a hop per statement: for hot paths that write
+        many rows at once (the relay's group commit). ``work`` must only touch the database
+        and the values it was given: it runs outside the event loop. Not from inside a
+        transaction of the same task.
+        """
+        if self._owner is not None and self._owner is asyncio.current_task():
+            raise RuntimeError("run_in_transaction() inside a transaction of the same task")
+        conn = self.conn
+        async with self._lock:
+            # aiosqlite runs queued functions one after another in its thread, and has no
+            # public call for "run this function there": `_execute` is what all of its own
+            # methods use (aiosqlite 0.17-0.22; pinned in pyproject.toml).
+            return await conn._execute(_transaction_in_thread, conn, work)
 
     async def close(self) -> None:
         """Close the connection (an open transaction is rolled back). Safe to call twice."""

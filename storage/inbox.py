@@ -33,6 +33,12 @@ def _event(r: sqlite3.Row) -> InboxEvent:
     )
 
 
+_ADD = """
+    INSERT OR IGNORE INTO inbox (kind, dedupe_key, body, received_at, processed_at)
+    VALUES (?, ?, ?, ?, ?)
+"""
+
+
 class InboxRepo:
     """Call inside `db.transaction()` together with the fan-out, so both commit or neither."""
 
@@ -45,17 +51,23 @@ class InboxRepo:
         """Store an event; None when one with the same `dedupe_key` is already stored."""
         at = to_db_time(now)
         changed = await self._db.execute(
-            """
-            INSERT OR IGNORE INTO inbox (kind, dedupe_key, body, received_at, processed_at)
-            VALUES (?, ?, ?, ?, ?)
-            """,
-            (kind, dedupe_key, dump_json(body), at, at if processed else None),
+            _ADD, (kind, dedupe_key, dump_json(body), at, at if processed else None)
         )
         if not changed:
             return None
         row = await self._db.fetchone("SELECT id FROM inbox WHERE dedupe_key = ?", (dedupe_key,))
         assert row is not None
         return int(row["id"])
+
+    @staticmethod
+    def add_in(
+        conn: sqlite3.Connection, kind: str, dedupe_key: str, body: str, now: datetime
+    ) -> int | None:
+        """`add(..., processed=True)` inside `Database.run_in_transaction`; `body` is JSON
+        text (from `dump_json`)."""
+        at = to_db_time(now)
+        cursor = conn.execute(_ADD, (kind, dedupe_key, body, at, at))
+        return cursor.lastrowid if cursor.rowcount else None
 
     async def unprocessed(self, limit: int = 100) -> list[InboxEvent]:
         rows = await self._db.fetchall(

@@ -35,16 +35,16 @@ def _incident(r: sqlite3.Row) -> Incident:
     )
 
 
+_ADD = "INSERT OR IGNORE INTO incidents (dedupe_key, body, received_at) VALUES (?, ?, ?)"
+
+
 class IncidentRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def add(self, dedupe_key: str, body: Any, now: datetime) -> int | None:
         """Store an incident; None if that id and code were stored before."""
-        changed = await self._db.execute(
-            "INSERT OR IGNORE INTO incidents (dedupe_key, body, received_at) VALUES (?, ?, ?)",
-            (dedupe_key, dump_json(body), to_db_time(now)),
-        )
+        changed = await self._db.execute(_ADD, (dedupe_key, dump_json(body), to_db_time(now)))
         if not changed:
             return None
         row = await self._db.fetchone(
@@ -52,6 +52,12 @@ class IncidentRepo:
         )
         assert row is not None
         return int(row["id"])
+
+    @staticmethod
+    def add_in(conn: sqlite3.Connection, dedupe_key: str, body: str, now: datetime) -> int | None:
+        """`add` inside `Database.run_in_transaction`; `body` is JSON text."""
+        cursor = conn.execute(_ADD, (dedupe_key, body, to_db_time(now)))
+        return cursor.lastrowid if cursor.rowcount else None
 
     async def get(self, incident_id: int) -> Incident | None:
         row = await self._db.fetchone("SELECT * FROM incidents WHERE id = ?", (incident_id,))

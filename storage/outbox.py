@@ -50,6 +50,14 @@ def _row(r: sqlite3.Row) -> OutboxRow:
     )
 
 
+_ENQUEUE = """
+    INSERT INTO outbox (chat_id, thread_id, kind, payload, sort_key, next_at, created_at,
+                        incident_id)
+    VALUES (?, ?, ?, ?, 0, ?, ?, ?)
+"""
+_SORT = "UPDATE outbox SET sort_key = ? WHERE id = ?"
+
+
 class OutboxRepo:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -69,17 +77,28 @@ class OutboxRepo:
         at = to_db_time(now)
         async with self._db.transaction():
             rowid = await self._db.insert(
-                """
-                INSERT INTO outbox (chat_id, thread_id, kind, payload, sort_key, next_at,
-                                    created_at, incident_id)
-                VALUES (?, ?, ?, ?, 0, ?, ?, ?)
-                """,
-                (chat_id, thread_id, kind, dump_json(payload), at, at, incident_id),
+                _ENQUEUE, (chat_id, thread_id, kind, dump_json(payload), at, at, incident_id)
             )
-            await self._db.execute(
-                "UPDATE outbox SET sort_key = ? WHERE id = ?",
-                (rowid if sort_key is None else sort_key, rowid),
-            )
+            await self._db.execute(_SORT, (rowid if sort_key is None else sort_key, rowid))
+        return rowid
+
+    @staticmethod
+    def enqueue_in(
+        conn: sqlite3.Connection,
+        chat_id: int,
+        thread_id: int,
+        kind: str,
+        payload: str,
+        now: datetime,
+        *,
+        incident_id: int | None = None,
+    ) -> int:
+        """`enqueue` inside `Database.run_in_transaction`; `payload` is JSON text."""
+        at = to_db_time(now)
+        cursor = conn.execute(_ENQUEUE, (chat_id, thread_id, kind, payload, at, at, incident_id))
+        rowid = cursor.lastrowid
+        assert rowid is not None
+        conn.execute(_SORT, (rowid, rowid))
         return rowid
 
     async def recover(self) -> int:

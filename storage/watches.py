@@ -100,6 +100,21 @@ class WatchRepo:
             )
         return n > 0
 
+    async def remove_all(self, chat_id: int, thread_id: int) -> int:
+        """Stop every watch of this chat/topic (`/unsubscribe presence`); returns how many.
+        Presence of groups nobody watches any more is forgotten, as in `remove`."""
+        async with self._db.transaction():
+            n = await self._db.execute(
+                "DELETE FROM watches WHERE chat_id = ? AND thread_id = ?", (chat_id, thread_id)
+            )
+            await self._db.execute(
+                """
+                DELETE FROM presence
+                WHERE NOT EXISTS (SELECT 1 FROM watches w WHERE w.group_id = presence.group_id)
+                """
+            )
+        return n
+
     async def for_chat(self, chat_id: int) -> list[Watch]:
         """Every watch of a chat, all topics."""
         rows = await self._db.fetchall(

@@ -11,21 +11,29 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.jobs.attendance import is_late
 from bot.jobs.recordings import LATE_MARGIN
+from bot.jobs.scheduler import parse_hhmm
 from bot.platform.models import PunchRecord
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.stack import Stack
 from bot.sandbox.telegram import EmuMessage
+from handlers.subscriptions import SubscribeArgs, parse_subscribe
+from storage.db import Database, load_migrations
+from storage.subscriptions import KINDS, STORED_KINDS, Subscription
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=TZ)
@@ -620,3 +628,431 @@ def test_times_and_csv_cells() -> None:
     data = _csv(["名字", "备注"], [["=cmd|' /C calc'!A0", "+86 138"], ["张三", -5]])
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows == [["名字", "备注"], ["'=cmd|' /C calc'!A0", "'+86 138"], ["张三", "-5"]]
+
+
+# -- subscriptions: recordings by user / talk group, presence and attendance as kinds ---------
+
+
+def accounts_in(msgs: list[EmuMessage]) -> list[str]:
+    """The account named in each recording message's caption (`🎙 name (account) · ...`)."""
+    out = []
+    for m in msgs:
+        found = re.search(r"🎙 .*? \(([^()]+)\) · ", m.plain_text())
+        assert found, m.plain_text()
+        out.append(found[1])
+    return out
+
+
+def recordings_since(
+    sb: SandboxPlatform, uids: set[int], since: datetime, day: datetime
+) -> list[tuple[int, str]]:
+    """(begin ms, account) of what the sandbox lists for `uids` that began at `since` or later."""
+    floor = int(since.timestamp() * 1000)
+    return sorted(
+        (r.begin_ms, r.account)
+        for uid in uids
+        for r in sb.data.recordings(uid, day.date())
+        if r.begin_ms >= floor
+    )
+
+
+def members(sb: SandboxPlatform, gid: int) -> set[int]:
+    return {uid for uid, u in sb.data.users.items() if gid in u.groups}
+
+
+async def test_recordings_filtered_by_user_group_and_org_reach_only_the_chats_that_want_them(
+    make_stack: Any,
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    by_user = stack.add_group(GROUP_CHAT, "Zhang San's recordings")
+    by_group = stack.add_group(GROUP_CHAT - 1, "Special ops recordings")
+    mixed = stack.add_group(GROUP_CHAT - 2, "Mixed")
+    [r1] = await stack.say("admin", "/subscribe recordings user zhangsan01", chat=by_user)
+    assert "recordings — by 张三 (zhangsan01)" in r1.plain_text()
+    [r2] = await stack.say("admin", "/subscribe recordings group 特勤行动组", chat=by_group)
+    assert "recordings — by members of 特勤行动组" in r2.plain_text()
+    [r3] = await stack.say(
+        "admin", "/subscribe recordings user tricky group 1004 org 270", chat=mixed
+    )
+    assert (
+        "recordings — by 李<b>&四 (tricky) or by members of 特勤行动组 "
+        "or by anyone in 医疗救护队 and below"
+    ) in r3.plain_text()
+    # Shown back in words by /subscriptions too.
+    [listed] = await stack.say("admin", "/subscriptions", chat=by_group)
+    assert listed.plain_text().splitlines()[1] == "• recordings — by members of 特勤行动组"
+
+    want = {
+        by_user: {10001},
+        by_group: members(sb, 1004),
+        mixed: {10004}
+        | members(sb, 1004)
+        | {u for u, x in sb.data.users.items() if x.org_id == 270},
+    }
+    concerned = set().union(*want.values())
+    assert 10007 in want[by_group] and sb.data.users[10007].org_id == 103  # a member from afar
+    assert len(concerned) <= 25  # the per-user mode: one 2.6 query per user concerned
+
+    assert await bridge.jobs.recordings.poll(NOW) == 0  # the starting point
+    start = len(sb.requests)
+    later = NOW + timedelta(minutes=40)
+    clock.now = later
+    expected = {
+        chat: recordings_since(sb, uids, NOW - LATE_MARGIN, later) for chat, uids in want.items()
+    }
+    everyone = recordings_since(sb, set(sb.data.users), NOW - LATE_MARGIN, later)
+    outside = {acc for _, acc in everyone} - {sb.data.users[u].account for u in concerned}
+    assert expected[by_user] and expected[by_group] and outside  # the seed gives all three
+    assert await bridge.jobs.recordings.poll(later) == sum(len(v) for v in expected.values())
+    # Only the users concerned are asked about.
+    polled = {int(r.json["userId"]) for r in sb.requests[start:] if r.path.endswith("/audioRecord")}
+    assert polled == concerned
+
+    sent: set[str] = set()
+    for chat in (by_user, by_group, mixed):
+        got = accounts_in(await delivered(stack, chat))
+        assert sorted(got) == sorted(acc for _, acc in expected[chat]), chat
+        sent |= set(got)
+    # 龚金凤 (gongjinfeng01, of 消防一大队主频) is in none of the filters: hers go nowhere.
+    assert "gongjinfeng01" in outside and not outside & sent
+
+    # Each once, across a restart too; afterwards only what is new.
+    assert await bridge.jobs.recordings.poll(later) == 0
+    await stack.restart_bridge()
+    bridge = await ready(stack)
+    assert await bridge.jobs.recordings.poll(later) == 0
+    for chat in want:
+        assert await delivered(stack, chat) == []
+    last = later + timedelta(minutes=40)
+    clock.now = last
+    newer = {
+        chat: recordings_since(sb, uids, later - timedelta(seconds=30), last)
+        for chat, uids in want.items()
+    }
+    assert await bridge.jobs.recordings.poll(last) == sum(len(v) for v in newer.values())
+    for chat in want:
+        assert sorted(accounts_in(await delivered(stack, chat))) == sorted(
+            acc for _, acc in newer[chat]
+        )
+
+
+async def test_a_scoped_supervisors_group_filter_stays_inside_their_subtree(
+    make_stack: Any,
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    scoped = 1004  # their private chat; org 266 (and 268 below it)
+    [reply] = await stack.say("scoped", "/subscribe recordings group 1002")
+    assert (
+        "by members of 消防一大队主频 — only people of 消防一大队 and below" in reply.plain_text()
+    )
+    inside = {u for u in members(sb, 1002) if sb.data.users[u].org_id in (266, 268)}
+    beyond = members(sb, 1002) - inside
+    assert {10011, 10040} <= beyond  # 龚金凤 (org 269) and 陈波 (org 270) talk in 1002
+
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    start = len(sb.requests)
+    later = NOW + timedelta(minutes=40)
+    clock.now = later
+    assert recordings_since(sb, beyond, NOW - LATE_MARGIN, later)  # there is something to leak
+    expected = recordings_since(sb, inside, NOW - LATE_MARGIN, later)
+    assert expected
+    assert await bridge.jobs.recordings.poll(later) == len(expected)
+    polled = {int(r.json["userId"]) for r in sb.requests[start:] if r.path.endswith("/audioRecord")}
+    assert polled == inside
+    got = accounts_in(await delivered(stack, scoped))
+    assert sorted(got) == sorted(acc for _, acc in expected)
+    assert not {"gongjinfeng01", "chenbo01"} & set(got)
+
+
+async def test_unknown_or_ambiguous_names_are_told_and_nothing_is_stored(make_stack: Any) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    chat = stack.add_group(GROUP_CHAT, "Filters")
+    [ambiguous] = await stack.say("admin", "/subscribe recordings user zs", chat=chat)
+    text = ambiguous.plain_text()
+    assert "“zs” fits several" in text and "张三 (zhangsan01) · 10001" in text
+    [unknown] = await stack.say("admin", "/subscribe recordings user zhangsan01 nobody", chat=chat)
+    assert unknown.plain_text() == "No user matches “nobody”."
+    [no_group] = await stack.say("admin", "/subscribe recordings incidents group 9999", chat=chat)
+    assert no_group.plain_text() == "No group matches “9999”."
+    # A filter none of the kinds takes, a missing value, a bad time: the usage.
+    for args in (
+        "incidents user zhangsan01",
+        "recordings user",
+        "attendance at 25:00",
+        "notices group 1002",
+    ):
+        [usage] = await stack.say("admin", f"/subscribe {args}", chat=chat)
+        assert (
+            "/subscribe <kind…> [org <id…>] [user <user…>] [group <group…>]" in usage.plain_text()
+        )
+    assert await bridge.relay.subs.for_chat(chat) == []
+    assert await bridge.jobs.watches.for_chat(chat) == []
+    assert await bridge.jobs.reports.reports.for_chat(chat) == []
+
+
+async def test_subscribe_presence_is_a_watch_and_unsubscribe_presence_ends_them(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    chat = stack.add_group(GROUP_CHAT, "Presence")
+    [usage] = await stack.say("admin", "/subscribe presence", chat=chat)
+    assert "Name the talk groups to watch: /subscribe presence group <group…>" in usage.plain_text()
+    assert "/watch <group>" in usage.plain_text()
+    [reply] = await stack.say(
+        "admin", "/subscribe presence incidents group 1002 特勤行动组", chat=chat
+    )
+    text = reply.plain_text()
+    assert text.startswith("This chat now receives:")
+    assert "Watching 消防一大队主频 here" in text and "Watching 特勤行动组 here" in text
+    assert "• incidents\n" in text + "\n"
+    # The same storage as /watch: a /watch of the same group is "already".
+    assert [w.group_id for w in await bridge.jobs.watches.for_chat(chat)] == [1002, 1004]
+    [again] = await stack.say("supervisor", "/watch 1002", chat=chat)
+    assert "already watches 消防一大队主频" in again.plain_text()
+    assert [s.kind for s in await bridge.relay.subs.for_chat(chat)] == ["incidents"]
+
+    # And it works as a watch: a change told after two polls.
+    sb.data.users[10001].online = False
+    await bridge.jobs.run("presence-poll", now=NOW)
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=30))
+    [told] = await delivered(stack, chat)
+    assert "Went offline (1): 张三 zhangsan01" in told.plain_text()
+
+    [listed] = await stack.say("admin", "/subscriptions", chat=chat)
+    lines = listed.plain_text().splitlines()
+    assert lines.count("• 👀 presence of 消防一大队主频 (/watch)") == 1
+    assert not [x for x in lines if x.startswith("• presence")]  # no second, empty line of it
+
+    [gone] = await stack.say("admin", "/unsubscribe presence", chat=chat)
+    assert gone.plain_text() == "2 subscriptions removed."
+    assert await bridge.jobs.watches.for_chat(chat) == []
+    assert [s.kind for s in await bridge.relay.subs.for_chat(chat)] == ["incidents"]
+    sb.data.users[10001].online = True
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=60))
+    await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=90))
+    assert await delivered(stack, chat) == []
+
+
+async def test_subscribe_attendance_is_the_daily_digest_and_report_shows_it(
+    make_stack: Any,
+) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    chat = stack.add_group(GROUP_CHAT, "Attendance")
+    [none] = await stack.say("supervisor", "/report", chat=chat)
+    assert none.plain_text().startswith("This chat gets no daily attendance digest.")
+    assert "/report daily <HH:MM> [org] or /report off" in none.plain_text()
+
+    [reply] = await stack.say("admin", "/subscribe attendance", chat=chat)
+    assert "Every day at 08:30 (Asia/Shanghai) this chat gets the attendance digest:" in (
+        reply.plain_text()
+    )
+    job = bridge.scheduler.get_job(f"report:{chat}:0")
+    assert job.trigger.get_next_fire_time(None, NOW) == datetime(2026, 11, 29, 8, 30, tzinfo=TZ)
+
+    # Moved to 18:00 by /report, subscribing again keeps the time; an org and a time given win.
+    await stack.say("supervisor", "/report daily 18:00", chat=chat)
+    [kept] = await stack.say("admin", "/subscribe attendance", chat=chat)
+    assert "Every day at 18:00 (Asia/Shanghai)" in kept.plain_text()
+    [set_] = await stack.say("admin", "/subscribe attendance org 266 at 7:45", chat=chat)
+    assert (
+        "Every day at 07:45 (Asia/Shanghai) this chat gets the attendance digest of 消防一大队"
+        in (set_.plain_text())
+    )
+    [several] = await stack.say("admin", "/subscribe attendance org 266 267", chat=chat)
+    assert "one org id" in several.plain_text()
+    report = await bridge.jobs.reports.reports.get(chat, 0)
+    assert report is not None and (report.at_time, report.org_id) == ("07:45", 266)
+    assert [s.kind for s in await bridge.relay.subs.for_chat(chat)] == []  # no row of its own
+
+    [current] = await stack.say("supervisor", "/report", chat=chat)
+    assert current.plain_text().startswith(
+        "This chat gets the attendance digest of 消防一大队 every day at 07:45 (Asia/Shanghai)."
+    )
+    [listed] = await stack.say("admin", "/subscriptions", chat=chat)
+    lines = listed.plain_text().splitlines()
+    usage = lines.index(
+        "Usage: /subscribe <kind…> [org <id…>] [user <user…>] [group <group…>] "
+        "[level <l…>] [at <HH:MM>]"
+    )
+    assert lines[:usage] == [
+        "This chat receives:",
+        "• 🕘 attendance digest of 消防一大队 every day at 07:45 (Asia/Shanghai)",
+        "",
+    ]
+
+    # It fires as the digest of that org.
+    assert await bridge.jobs.run("report", chat, 0, now=datetime(2026, 11, 28, 7, 45, tzinfo=TZ))
+    digest, _document = await delivered(stack, chat)
+    assert "Daily attendance digest · 消防一大队" in digest.plain_text()
+
+    [gone] = await stack.say("admin", "/unsubscribe attendance", chat=chat)
+    assert gone.plain_text() == "One subscription removed."
+    assert bridge.scheduler.get_job(f"report:{chat}:0") is None
+    assert await bridge.jobs.reports.reports.get(chat, 0) is None
+
+
+async def test_unsubscribe_all_ends_subscriptions_watches_and_the_digest(make_stack: Any) -> None:
+    stack, _ = await make_stack()
+    bridge = stack.bridge
+    chat = stack.add_group(GROUP_CHAT, "Everything", forum=True)
+    await stack.say("admin", "/subscribe all presence attendance group 1002", chat=chat)
+    # A forum topic keeps its own: /unsubscribe all in the chat leaves it alone.
+    await stack.say("admin", "/subscribe incidents", chat=chat, thread_id=7)
+    assert len(await bridge.relay.subs.for_chat(chat)) == 6
+    [gone] = await stack.say("admin", "/unsubscribe all", chat=chat)
+    assert gone.plain_text() == "7 subscriptions removed."  # 5 kinds, 1 watch, 1 digest
+    assert [(s.thread_id, s.kind) for s in await bridge.relay.subs.for_chat(chat)] == [
+        (7, "incidents")
+    ]
+    assert await bridge.jobs.watches.for_chat(chat) == []
+    assert await bridge.jobs.reports.reports.for_chat(chat) == []
+    assert bridge.scheduler.get_job(f"report:{chat}:0") is None
+
+
+async def test_migration_keeps_old_subscriptions_and_turns_attendance_into_the_digest(
+    tmp_path: Path,
+) -> None:
+    old_chat, digest_chat = GROUP_CHAT, GROUP_CHAT - 1
+    path = tmp_path / "pttbridge.db"
+    db = await Database.open(path, migrations=[m for m in load_migrations() if m.number <= 4])
+    at = "2026-11-01T00:00:00.000000+00:00"
+    await db.executemany(
+        "INSERT INTO subscriptions (chat_id, thread_id, kind, orgs, levels, created_by, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (old_chat, 0, "incidents", "[266]", '["1","2"]', 1001, at),
+            (old_chat, 0, "recordings", "[266]", "[]", 1001, at),
+            (old_chat, 0, "presence", "[]", "[]", 1001, at),
+            (old_chat, 0, "attendance", "[267]", "[]", 1001, at),
+            (old_chat, 5, "notices", "[]", "[]", 1001, at),
+            (digest_chat, 0, "attendance", "[]", "[]", 1001, at),
+        ],
+    )
+    await db.execute(
+        "INSERT INTO reports (chat_id, thread_id, at_time, org_id, created_by, created_at)"
+        " VALUES (?, 0, '18:00', NULL, 1002, ?)",
+        (digest_chat, at),
+    )
+    await db.close()
+
+    stack = Stack(tmp_path, language="en", sandbox=SandboxPlatform(now=Clock(NOW)))
+    try:
+        await stack.start()
+        bridge = await ready(stack)
+        assert await bridge.db.schema_version() == len(load_migrations())
+        assert await bridge.relay.subs.for_chat(old_chat) == [
+            Subscription(old_chat, 0, "incidents", (266,), ("1", "2")),
+            Subscription(old_chat, 0, "recordings", (266,), ()),
+            Subscription(old_chat, 5, "notices", (), ()),
+        ]
+        assert await bridge.relay.subs.for_chat(digest_chat) == []
+        reports = {
+            r.chat_id: (r.at_time, r.org_id) for r in await bridge.jobs.reports.reports.all()
+        }
+        assert reports == {old_chat: ("08:30", 267), digest_chat: ("18:00", None)}
+        assert bridge.scheduler.get_job(f"report:{old_chat}:0") is not None
+
+        stack.add_group(old_chat, "Old subscriptions")
+        [listed] = await stack.say("admin", "/subscriptions", chat=old_chat)
+        lines = listed.plain_text().splitlines()
+        assert lines[:5] == [
+            "This chat receives:",
+            "• incidents — only 消防一大队 and below — levels 1, 2",
+            "• recordings — only 消防一大队 and below",
+            "• notices (topic 5)",
+            "• 🕘 attendance digest of 消防二大队 every day at 08:30 (Asia/Shanghai)",
+        ]
+        # The old recordings subscription still works as it did: org 266's subtree.
+        wanted = bridge.jobs.recordings.concerned(await bridge.relay.subs.of_kind("recordings"))
+        assert {u.org_id for u in wanted.values()} == {266, 268}
+    finally:
+        await stack.stop()
+
+
+def test_parse_subscribe_reads_kinds_filters_and_a_time() -> None:
+    args = parse_subscribe(
+        [
+            "recordings",
+            "presence",
+            "org",
+            "266",
+            "user",
+            "zs",
+            "张三",
+            "group",
+            "1002",
+            "level",
+            "2",
+        ]
+    )
+    assert args == SubscribeArgs(
+        kinds=("recordings", "presence"),
+        orgs=(266,),
+        users=("zs", "张三"),
+        groups=("1002",),
+        levels=("2",),
+    )
+    assert parse_subscribe(["attendance", "at", "8:05"]).at == "08:05"
+    assert parse_subscribe(["attendance", "org", "266", "AT", "18：30"]) == SubscribeArgs(
+        kinds=("attendance",), orgs=(266,), at="18:30"
+    )
+    # `all` is the five kinds kept as subscriptions; a name right after a keyword is a name.
+    assert parse_subscribe(["all"]).kinds == STORED_KINDS
+    assert parse_subscribe(["recordings", "user", "at"]).users == ("at",)
+    for bad in (
+        "",
+        "org 266",
+        "recordings org",
+        "recordings org zs",
+        "recordings user",
+        "incidents user zs",
+        "notices group 1002",
+        "recordings at 08:00",
+        "attendance at 24:00",
+        "attendance at 08:00 09:00",
+        "weather",
+    ):
+        with pytest.raises(ValueError):
+            parse_subscribe(bad.split())
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *KINDS,
+                "all",
+                "org",
+                "user",
+                "group",
+                "level",
+                "at",
+                "266",
+                "zs",
+                "8:30",
+                "25:00",
+                "x",
+            ]
+        )
+        | st.text(max_size=8),
+        max_size=8,
+    )
+)
+def test_parse_subscribe_takes_any_words_or_refuses_them(words: list[str]) -> None:
+    try:
+        args = parse_subscribe(words)
+    except ValueError:
+        return
+    assert args.kinds and set(args.kinds) <= set(KINDS)
+    assert all(isinstance(o, int) for o in args.orgs)
+    assert not args.users or "recordings" in args.kinds
+    assert not args.groups or {"recordings", "presence"} & set(args.kinds)
+    assert args.at is None or ("attendance" in args.kinds and parse_hhmm(args.at) is not None)

@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import re
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -233,6 +234,51 @@ async def test_each_directory_event_is_acknowledged_and_told(stack: Stack, kind:
     assert (await counts(stack))["inbox"] == 1
     [msg] = await stack.emu.wait_for_messages(group, 1)
     assert want in msg.plain_text()
+
+
+async def test_a_notice_the_platform_could_not_take_is_kept_and_sent_when_it_answers(
+    stack: Stack,
+) -> None:
+    from bot.platform import PlatformClient
+
+    assert stack.bridge is not None
+    relay = stack.bridge.relay
+    # A platform that refuses connections (a real closed port): the notice certainly never
+    # reached it, so it is kept (not dead) and tried again; one sent later keeps its place.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    settings = stack.bridge.settings.platform.model_copy(
+        update={"base_url": f"http://127.0.0.1:{port}"}
+    )
+    down = PlatformClient(settings, stack.bridge.settings.bridge.tz)
+    real, relay.platform = relay.platform, down
+    try:
+        assert await post_json(stack, "notices", notice_body(title="第一")) == (200, OK)
+        assert await post_json(stack, "notices", notice_body(title="第二")) == (200, OK)
+        await relay.process_inbox()
+        [first, second] = await relay.notices.pending()
+        assert first.attempts >= 1 and first.error_code == 0
+        assert second.attempts == 0  # waits behind the first: notices keep their order
+    finally:
+        relay.platform = real
+        await down.aclose()
+    await relay.process_inbox()
+    assert await relay.notices.counts() == {"sent": 2}
+    assert [n.body["title"] for n in stack.platform.data.notices[-2:]] == ["第一", "第二"]
+
+
+async def test_a_notice_refused_by_the_platform_is_dead_with_its_code(stack: Stack) -> None:
+    assert stack.bridge is not None
+    relay = stack.bridge.relay
+    stack.platform.fail_next("/accept/event", "status", status=509, message="组织不存在")
+    assert await post_json(stack, "notices", notice_body()) == (200, OK)
+    await relay.process_inbox()
+    [job] = [await relay.notices.get(i) for i in (1,)]
+    assert job is not None
+    assert (job.state, job.error_code, job.error_message) == ("dead", 509, "组织不存在")
+    assert stack.platform.data.notices == []  # never retried blindly
 
 
 async def test_a_notice_goes_to_the_platform_and_to_subscribed_chats(stack: Stack) -> None:
@@ -641,6 +687,13 @@ async def test_user_changes_are_told_field_by_field(stack: Stack) -> None:
     assert await stack.platform_event("user-deleted", {"id": [10002]}) == (200, OK)
     [msg] = await stack.emu.wait_for_messages(group, 1)
     assert msg.plain_text() == "👤 User 张珊 (zhangshan01) was deleted"
+
+
+async def test_a_user_the_bridge_never_knew_is_told_deleted_by_id(stack: Stack) -> None:
+    group = await subscribed_group(stack, -100671, "user-changes")
+    assert await stack.platform_event("user-deleted", {"id": [987654]}) == (200, OK)
+    [msg] = await stack.emu.wait_for_messages(group, 1)
+    assert msg.plain_text() == "👤 User 987654 was deleted (the bridge never knew the name)"
 
 
 async def test_a_second_change_of_the_same_user_within_seconds_is_told_too(

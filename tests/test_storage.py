@@ -741,3 +741,47 @@ async def test_json_values_round_trip_through_fsm_and_audit(
         assert entry.args == args
     finally:
         await db.close()
+
+
+async def test_subscribers_are_cached_until_this_process_changes_who_receives(
+    db: Database,
+) -> None:
+    from storage.subscriptions import SubscriptionRepo
+
+    relay_view, admin_view, chats = SubscriptionRepo(db), SubscriptionRepo(db), ChatRepo(db)
+    await admin_view.set(-100, 0, "incidents")
+    assert [s.chat_id for s in await relay_view.of_kind("incidents")] == [-100]
+    await admin_view.set(-200, 0, "incidents")  # another repo instance writes
+    assert [s.chat_id for s in await relay_view.of_kind("incidents")] == [-200, -100]
+    await chats.upsert(-100, "group", "Dispatch")
+    await chats.set_paused(-100, True, "blocked")
+    assert [s.chat_id for s in await relay_view.of_kind("incidents")] == [-200]
+    await chats.set_paused(-100, False)
+    await chats.migrate(-100, -1000100)
+    assert [s.chat_id for s in await relay_view.of_kind("incidents")] == [-1000100, -200]
+    await admin_view.remove(-200, 0)
+    assert [s.chat_id for s in await relay_view.of_kind("incidents")] == [-1000100]
+    # A copy handed out is the caller's: changing it does not change the cache.
+    (await relay_view.of_kind("incidents")).clear()
+    assert len(await relay_view.of_kind("incidents")) == 1
+
+
+async def test_run_in_transaction_commits_in_one_go_or_not_at_all(db: Database) -> None:
+    def both(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO mutes (chat_id, until, set_at) VALUES (-1, 'x', 'x')")
+        return conn.execute("SELECT count(*) FROM mutes").fetchone()[0]
+
+    assert await db.run_in_transaction(both) == 1
+
+    def half(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO mutes (chat_id, until, set_at) VALUES (-2, 'x', 'x')")
+        raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError):
+        await db.run_in_transaction(half)
+    row = await db.fetchone("SELECT count(*) AS n FROM mutes")
+    assert row is not None and row["n"] == 1
+    assert not db.conn.in_transaction
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await db.run_in_transaction(both)  # would wait for itself

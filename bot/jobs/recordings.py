@@ -1,9 +1,13 @@
 """New recordings: chats subscribed to `recordings` get each new one as a voice message.
 
-Each minute the bridge asks 2.6 for today's recordings of the users concerned (the
-users of the subscriptions' orgs; all users for a subscription without orgs). Up
-to `PER_USER_MAX` users it asks per user; above that, one platform-wide query
-paged back over the last `WIDE_WINDOW` costs far fewer calls. A recording is
+Each minute the bridge asks 2.6 for today's recordings of the users concerned: the
+union over the subscriptions of the users each wants — those it names, the members
+of the talk groups it names, the users of its orgs' subtrees (all users for a
+subscription with no filter), within its subscriber's scope. Up to `PER_USER_MAX`
+users it asks per user; above that, one platform-wide query paged back over the
+last `WIDE_WINDOW` costs far fewer calls. 2.6 records name a talk group only by
+`groupName`, not by id: a group filter matches by membership (as the directory
+has it at the poll), not by the group a recording was made in. A recording is
 relayed once: its key is stored in the transaction that queues it, so a restart
 never sends it again. A user followed for the first time starts from that moment
 (minus `LATE_MARGIN`, for recordings the platform lists a little late): the day's
@@ -20,7 +24,6 @@ from urllib.parse import urlsplit
 
 from bot.directory import Directory, DirUser
 from bot.i18n import Translate
-from bot.jobs.common import matching
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Recording
 from bot.render_geo import recording_caption
@@ -75,16 +78,40 @@ class RecordingFeed:
         self.wake = wake
         self.state = JobStateRepo(db)
 
+    def audience(self, sub: Subscription) -> frozenset[int] | None:
+        """The users whose recordings `sub` wants (None: every user)."""
+        users = self.directory.snapshot.users
+        scope = self.directory.subtree(sub.scope_org) if sub.scope_org is not None else None
+        if not sub.filtered:
+            if scope is None:
+                return None
+            return frozenset(uid for uid, u in users.items() if u.org_id in scope)
+        wanted = {uid for uid in sub.users if uid in users}
+        for gid in sub.groups:
+            group = self.directory.group(gid)
+            if group is not None:
+                wanted.update(uid for uid in group.member_ids if uid in users)
+        if sub.orgs:
+            orgs: set[int] = set()
+            for o in sub.orgs:
+                orgs |= self.directory.subtree(o)
+            wanted.update(uid for uid, u in users.items() if u.org_id in orgs)
+        if scope is not None:
+            wanted = {uid for uid in wanted if users[uid].org_id in scope}
+        return frozenset(wanted)
+
     def concerned(self, subs: Sequence[Subscription]) -> dict[int, DirUser]:
         """The users whose recordings some subscription wants."""
+        return self._union([self.audience(sub) for sub in subs])
+
+    def _union(self, audiences: Sequence[frozenset[int] | None]) -> dict[int, DirUser]:
         users = self.directory.snapshot.users
-        if any(not s.orgs for s in subs):
+        if any(a is None for a in audiences):
             return dict(users)
-        orgs: set[int] = set()
-        for s in subs:
-            for o in s.orgs:
-                orgs |= self.directory.subtree(o)
-        return {uid: u for uid, u in users.items() if u.org_id in orgs}
+        wanted: set[int] = set()
+        for a in audiences:
+            wanted |= a or frozenset()
+        return {uid: users[uid] for uid in sorted(wanted)}
 
     def _days(self, now: datetime) -> list[date]:
         local = now.astimezone(self.tz)
@@ -151,7 +178,8 @@ class RecordingFeed:
         """One tick; returns how many messages were queued."""
         subs = await self.subs.of_kind("recordings")
         followed = await self.seen.followed()
-        users = self.concerned(subs) if subs else {}
+        audiences = [(sub, self.audience(sub)) for sub in subs]
+        users = self._union([a for _, a in audiences])
         dropped = [u for u in followed if u not in users]
         if dropped:
             await self.seen.unfollow(dropped)
@@ -179,7 +207,9 @@ class RecordingFeed:
                     to_send.append(r)
             to_send.sort(key=lambda r: r.begin)
             for r in to_send:
-                queued += await self._enqueue(r, users[r.user_id], subs, now)  # type: ignore[index]
+                assert r.user_id is not None
+                to = [s for s, aud in audiences if aud is None or r.user_id in aud]
+                queued += await self._enqueue(r, users[r.user_id], to, now)
             await self.seen.mark(((k, by_key[k].user_id, by_key[k].begin) for k in fresh), now)
             await self.seen.prune(now - KEEP_SEEN)
         if queued:
@@ -189,14 +219,13 @@ class RecordingFeed:
         return queued
 
     async def _enqueue(
-        self, r: Recording, user: DirUser, subs: Sequence[Subscription], now: datetime
+        self, r: Recording, user: DirUser, to: Sequence[Subscription], now: datetime
     ) -> int:
+        """Queue one recording for the subscriptions `to` (those that want its user)."""
         caption = truncate_caption(recording_caption(self.t, user, r, self.tz))
         payload: dict[str, object] = {"text": caption, "voice_url": r.file_url}
         if r.duration_ms:
             payload["duration"] = round(r.duration_ms / 1000)
-        n = 0
-        for sub in matching(subs, [user.org_id], self.directory):
+        for sub in to:
             await self.outbox.enqueue(sub.chat_id, sub.thread_id, "recordings", payload, now)
-            n += 1
-        return n
+        return len(to)

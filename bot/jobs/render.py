@@ -183,6 +183,17 @@ def signins_text(
     return "\n".join(lines)
 
 
+def watch_text(t: T, new: bool, group_name: str, online: int, members: int, poll_s: int) -> str:
+    """`/watch`, `/subscribe presence`: the group now watched here, and how many are online."""
+    return t(
+        "watch-done" if new else "watch-already",
+        group=group_name,
+        online=online,
+        count=members,
+        seconds=str(poll_s),
+    )
+
+
 def chat_jobs_lines(
     t: T, watches: Sequence[Watch], reports: Sequence[Report], directory: Directory, zone: str
 ) -> list[str]:
@@ -195,10 +206,42 @@ def chat_jobs_lines(
         lines.append(f"• {t('watch-line', group=name)}{where}")
     for r in reports:
         where = t.plain("subs-topic", thread=r.thread_id) if r.thread_id else ""
-        org = directory.org(r.org_id) if r.org_id is not None else None
+        org = org_label(directory, r.org_id)
         if org is not None:
-            line = t("report-line-org", time=r.at_time, zone=zone, org=org.name)
+            line = t("report-line-org", time=r.at_time, zone=zone, org=org)
         else:
             line = t("report-line", time=r.at_time, zone=zone)
         lines.append(f"• {line}{where}")
     return lines
+
+
+def org_label(directory: Directory, org_id: int | None) -> str | None:
+    """An org's name; its id if the directory no longer has it; None for no org."""
+    if org_id is None:
+        return None
+    org = directory.org(org_id)
+    return org.name if org is not None else str(org_id)
+
+
+def report_set_text(
+    t: T, report: Report, directory: Directory, zone: str, first: datetime | None, tz: tzinfo
+) -> str:
+    """`/report daily`, `/subscribe attendance`: the digest now set, and its first run."""
+    org = org_label(directory, report.org_id)
+    return t(
+        "report-set-org" if org else "report-set",
+        time=report.at_time,
+        zone=zone,
+        org=org or "",
+        first=first.astimezone(tz).strftime("%Y-%m-%d %H:%M") if first else "—",
+    )
+
+
+def report_current_text(t: T, report: Report | None, directory: Directory, zone: str) -> str:
+    """`/report` alone: the digest of this chat (topic), with its org, or that there is none."""
+    if report is None:
+        return t("report-current-none")
+    org = org_label(directory, report.org_id)
+    if org is not None:
+        return t("report-current-org", time=report.at_time, zone=zone, org=org)
+    return t("report-current", time=report.at_time, zone=zone)

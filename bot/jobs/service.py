@@ -218,6 +218,39 @@ class Jobs:
         finally:
             self.caught_up.set()
 
+    async def set_report(
+        self,
+        chat_id: int,
+        thread_id: int,
+        at_time: str,
+        org_id: int | None,
+        created_by: int | None,
+        now: datetime,
+    ) -> tuple[Report, datetime | None]:
+        """Set (or move) a chat's daily digest and schedule it (`/report daily`, `/subscribe
+        attendance`); returns it and its next run. Setting it again unchanged keeps when it
+        was last sent, so it is not sent twice that day."""
+        repo = self.reports.reports
+        current = await repo.get(chat_id, thread_id)
+        if current is not None and (current.at_time, current.org_id) == (at_time, org_id):
+            report = current
+        else:
+            report = await repo.set(chat_id, thread_id, at_time, org_id, created_by, now)
+        self.schedule_report(report)
+        return report, self.next_report_run(chat_id, thread_id)
+
+    async def remove_report(self, chat_id: int, thread_id: int) -> bool:
+        """Stop a chat's daily digest (`/report off`, `/unsubscribe attendance`)."""
+        removed = await self.reports.reports.remove(chat_id, thread_id)
+        self.unschedule_report(chat_id, thread_id)
+        return removed
+
+    def next_report_run(self, chat_id: int, thread_id: int) -> datetime | None:
+        if self.scheduler is None:
+            return None
+        job = self.scheduler.get_job(report_job_id(chat_id, thread_id))
+        return job.next_run_time if job is not None else None
+
     def schedule_report(self, report: Report) -> None:
         at = parse_hhmm(report.at_time)
         if self.scheduler is None or at is None:

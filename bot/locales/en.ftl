@@ -103,9 +103,13 @@ usage-signins =
     Usage: <code>/signins [date] [org]</code> — default: today, all orgs
     Example: <code>/signins 11-28 266</code>
 usage-subscribe =
-    Usage: <code>/subscribe &lt;kind…&gt; [org &lt;id…&gt;] [level &lt;l…&gt;]</code>
-    Kinds: incidents, org-changes, user-changes, notices, presence, recordings, attendance
-    Example: <code>/subscribe incidents org 266 level 1 2</code>
+    Usage: <code>/subscribe &lt;kind…&gt; [org &lt;id…&gt;] [user &lt;user…&gt;] [group &lt;group…&gt;] [level &lt;l…&gt;] [at &lt;HH:MM&gt;]</code>
+    Kinds: incidents, org-changes, user-changes, notices, recordings (<code>all</code>: these five); presence: watch the talk groups given after <code>group</code>, as /watch does; attendance: the daily digest, as /report does (one org; the time after <code>at</code>, default 08:30)
+    Recordings: of the users given after <code>user</code>, of members of the groups after <code>group</code>, or of anyone in the orgs after <code>org</code>; none of them: every recording.
+    Examples: <code>/subscribe incidents org 266 level 1 2</code>, <code>/subscribe recordings user zhangsan01 group 1002</code>
+usage-subscribe-presence =
+    Name the talk groups to watch: <code>/subscribe presence group &lt;group…&gt;</code> (the same as <code>/watch &lt;group&gt;</code>)
+    Example: <code>/subscribe presence group 1002 1003</code>
 usage-unsubscribe =
     Usage: <code>/unsubscribe &lt;kind&gt;</code> or <code>/unsubscribe all</code>
     Example: <code>/unsubscribe presence</code>
@@ -116,8 +120,8 @@ usage-unwatch =
     Usage: <code>/unwatch &lt;group&gt;</code>
     Example: <code>/unwatch patrol1</code>
 usage-report =
-    Usage: <code>/report daily &lt;HH:MM&gt;</code> or <code>/report off</code>
-    Example: <code>/report daily 08:30</code>
+    Usage: <code>/report daily &lt;HH:MM&gt; [org]</code> or <code>/report off</code>
+    Example: <code>/report daily 08:30</code>, <code>/report daily 08:30 266</code>
 usage-register =
     Usage: <code>/register</code> followed by lines <code>account,name</code>, or a CSV file with the caption /register
     Example:
@@ -336,6 +340,8 @@ notice-from = — { $name }
 chg-user-new = New user { $name } ({ $account })
 chg-user-updated = User { $name } ({ $account }) changed
 chg-user-deleted = User { $name } ({ $account }) was deleted
+chg-user-deleted-name = User { $name } was deleted
+chg-user-deleted-id = User { $id } was deleted (the bridge never knew the name)
 chg-org-new = New org { $name }
 chg-org-updated = Org { $name } changed
 chg-org-deleted = Org { $name } was deleted
@@ -366,6 +372,11 @@ kind-mute-summary = summaries
 kind-ack-edit = acknowledgements
 sub-orgs = only { $orgs } and below
 sub-levels = levels { $levels }
+sub-rec-users = by { $names }
+sub-rec-groups = by members of { $names }
+sub-rec-orgs = by anyone in { $orgs } and below
+sub-or = { " " }or{ " " }
+sub-within = only people of { $orgs } and below
 sub-done = This chat now receives:
 unsub-done = { $count ->
         [one] One subscription removed.
@@ -477,6 +488,9 @@ bc-sending = Sending…
 bc-sent-head = 📢 <b>Notice sent</b>
 bc-platform-ok = ✅ Terminals: the platform accepted it.
 bc-platform-failed = ❌ Terminals: the platform refused it ({ $detail }).
+bc-platform-retrying = ⏳ Terminals: the platform cannot be reached right now. The notice is kept and sent as soon as it answers (tried for up to an hour).
+bc-platform-gave-up = ❌ Terminals: the platform could not be reached for an hour; the notice was not sent to the radios.
+bc-platform-unknown = ⚠️ Terminals: the platform gave no clear answer. Check on the platform whether the radios got it before sending it again.
 bc-chats = { $count ->
         [one] 💬 Chats: queued to one chat.
        *[other] 💬 Chats: queued to { $count } chats.
@@ -498,6 +512,8 @@ report-line-org = 🕘 attendance digest of { $org } every day at { $time } ({ $
 report-set = 🕘 Every day at { $time } ({ $zone }) this chat gets the attendance digest: yesterday in full, today so far, with a CSV of every record. First one: { $first }.
 report-set-org = 🕘 Every day at { $time } ({ $zone }) this chat gets the attendance digest of { $org }: yesterday in full, today so far, with a CSV of every record. First one: { $first }.
 report-current = This chat gets the attendance digest every day at { $time } ({ $zone }).
+report-current-org = This chat gets the attendance digest of { $org } every day at { $time } ({ $zone }).
+report-current-none = This chat gets no daily attendance digest.
 report-off = Daily attendance digest stopped.
 report-none = This chat had no daily attendance digest.
 att-title = 🕘 <b>Attendance { $day }</b>

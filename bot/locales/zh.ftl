@@ -102,9 +102,13 @@ usage-signins =
     用法：<code>/signins [日期] [组织]</code> — 默认今天、全部组织
     示例：<code>/signins 11-28 266</code>
 usage-subscribe =
-    用法：<code>/subscribe &lt;类型…&gt; [org &lt;id…&gt;] [level &lt;级别…&gt;]</code>
-    类型：incidents（事件）、org-changes（组织变更）、user-changes（用户变更）、notices（通知）、presence（上下线）、recordings（录音）、attendance（考勤）
-    示例：<code>/subscribe incidents org 266 level 1 2</code>
+    用法：<code>/subscribe &lt;类型…&gt; [org &lt;id…&gt;] [user &lt;用户…&gt;] [group &lt;对讲组…&gt;] [level &lt;级别…&gt;] [at &lt;HH:MM&gt;]</code>
+    类型：incidents（事件）、org-changes（组织变更）、user-changes（用户变更）、notices（通知）、recordings（录音）（<code>all</code> 即以上五种）；presence（上下线）：关注 <code>group</code> 后列出的对讲组，同 /watch；attendance（考勤）：每日考勤汇总，同 /report（一个组织；时间写在 <code>at</code> 后，默认 08:30）
+    录音：<code>user</code> 后列出的用户、<code>group</code> 后对讲组的成员、或 <code>org</code> 后组织（含下级）中任何人的录音；都不指定则为全部录音。
+    示例：<code>/subscribe incidents org 266 level 1 2</code>、<code>/subscribe recordings user zhangsan01 group 1002</code>
+usage-subscribe-presence =
+    请指定要关注的对讲组：<code>/subscribe presence group &lt;对讲组…&gt;</code>（与 <code>/watch &lt;对讲组&gt;</code> 相同）
+    示例：<code>/subscribe presence group 1002 1003</code>
 usage-unsubscribe =
     用法：<code>/unsubscribe &lt;类型&gt;</code> 或 <code>/unsubscribe all</code>
     示例：<code>/unsubscribe presence</code>
@@ -115,8 +119,8 @@ usage-unwatch =
     用法：<code>/unwatch &lt;对讲组&gt;</code>
     示例：<code>/unwatch 巡逻一组</code>
 usage-report =
-    用法：<code>/report daily &lt;HH:MM&gt;</code> 或 <code>/report off</code>
-    示例：<code>/report daily 08:30</code>
+    用法：<code>/report daily &lt;HH:MM&gt; [组织]</code> 或 <code>/report off</code>
+    示例：<code>/report daily 08:30</code>、<code>/report daily 08:30 266</code>
 usage-register =
     用法：<code>/register</code> 后接多行 <code>账号,姓名</code>，或发送 CSV 文件并以 /register 作说明
     示例：
@@ -300,6 +304,8 @@ notice-from = —— { $name }
 chg-user-new = 新用户 { $name }（{ $account }）
 chg-user-updated = 用户 { $name }（{ $account }）有变更
 chg-user-deleted = 用户 { $name }（{ $account }）已删除
+chg-user-deleted-name = 用户 { $name } 已删除
+chg-user-deleted-id = 用户 { $id } 已删除（此前不知其姓名）
 chg-org-new = 新组织 { $name }
 chg-org-updated = 组织 { $name } 有变更
 chg-org-deleted = 组织 { $name } 已删除
@@ -330,6 +336,11 @@ kind-mute-summary = 汇总
 kind-ack-edit = 确认
 sub-orgs = 仅 { $orgs } 及下级
 sub-levels = 等级 { $levels }
+sub-rec-users = { $names } 的录音
+sub-rec-groups = { $names } 成员的录音
+sub-rec-orgs = { $orgs } 及下级人员的录音
+sub-or = ，或
+sub-within = 仅限 { $orgs } 及下级的人员
 sub-done = 本会话现在接收：
 unsub-done = 已取消 { $count } 项订阅。
 subs-title = 本会话接收：
@@ -423,6 +434,9 @@ bc-sending = 正在发送…
 bc-sent-head = 📢 <b>通知已发送</b>
 bc-platform-ok = ✅ 终端：平台已接收。
 bc-platform-failed = ❌ 终端：平台拒绝（{ $detail }）。
+bc-platform-retrying = ⏳ 终端：暂时无法连接平台。通知已保存，平台恢复后立即发送（最多尝试一小时）。
+bc-platform-gave-up = ❌ 终端：一小时内都无法连接平台，通知未发到终端。
+bc-platform-unknown = ⚠️ 终端：平台没有给出明确应答。请先在平台上确认终端是否已收到，再决定是否重发。
 bc-chats = 💬 会话：已排队发往 { $count } 个会话。
 
 ## 定时任务：在线状态、考勤、每日汇总、平台健康（bot.jobs）
@@ -441,6 +455,8 @@ report-line-org = 🕘 每天 { $time }（{ $zone }）{ $org } 的考勤汇总
 report-set = 🕘 本会话将在每天 { $time }（{ $zone }）收到考勤汇总：昨天全天、今天截至当时，并附全部记录的 CSV。第一次：{ $first }。
 report-set-org = 🕘 本会话将在每天 { $time }（{ $zone }）收到 { $org } 的考勤汇总：昨天全天、今天截至当时，并附全部记录的 CSV。第一次：{ $first }。
 report-current = 本会话每天 { $time }（{ $zone }）收到考勤汇总。
+report-current-org = 本会话每天 { $time }（{ $zone }）收到 { $org } 的考勤汇总。
+report-current-none = 本会话没有设置每日考勤汇总。
 report-off = 已停止每日考勤汇总。
 report-none = 本会话没有设置每日考勤汇总。
 att-title = 🕘 <b>{ $day } 考勤</b>

@@ -261,15 +261,21 @@ class PlatformClient:
                     continue
                 data = self._envelope(resp, endpoint)
                 return data
-            except httpx.TimeoutException:
+            except httpx.TimeoutException as exc:
                 outcome = "timeout"
                 if attempt >= attempts:
-                    raise PlatformTimeoutError(self._timeout_s, endpoint=endpoint) from None
+                    raise PlatformTimeoutError(
+                        self._timeout_s,
+                        endpoint=endpoint,
+                        never_sent=isinstance(exc, httpx.ConnectTimeout),
+                    ) from None
             except httpx.TransportError as exc:
                 outcome = "unreachable"
                 if attempt >= attempts:
                     raise PlatformUnreachableError(
-                        f"{type(exc).__name__}: {exc}".rstrip(": "), endpoint=endpoint
+                        f"{type(exc).__name__}: {exc}".rstrip(": "),
+                        endpoint=endpoint,
+                        never_sent=isinstance(exc, httpx.ConnectError),
                     ) from None
             except httpx.RequestError as exc:
                 # e.g. DecodingError: a body that does not match its Content-Encoding

@@ -58,7 +58,11 @@ class PlatformError(Exception):
 
     `code` is the envelope status (0 for transport failures), `message` the
     server's own text (may be empty), `endpoint` the path that was called.
+    `never_sent`: the request certainly never reached the platform (no connection
+    was made), so even a call that must not be repeated blindly may be tried again.
     """
+
+    never_sent = False
 
     def __init__(self, code: int, message: str = "", *, endpoint: str = "") -> None:
         self.code = code
@@ -108,8 +112,11 @@ class PlatformUnknownError(PlatformError):
 class PlatformTransportError(PlatformError):
     """No usable answer: connection failure, timeout, HTTP error page, not the envelope."""
 
-    def __init__(self, message: str, *, endpoint: str = "", detail: str = "") -> None:
+    def __init__(
+        self, message: str, *, endpoint: str = "", detail: str = "", never_sent: bool = False
+    ) -> None:
         self.detail = detail
+        self.never_sent = never_sent
         super().__init__(0, message, endpoint=endpoint)
 
     def _summary(self) -> str:
@@ -123,9 +130,11 @@ class PlatformTransportError(PlatformError):
 class PlatformTimeoutError(PlatformTransportError):
     """The platform did not answer within `PLATFORM_TIMEOUT_S`."""
 
-    def __init__(self, seconds: float, *, endpoint: str = "") -> None:
+    def __init__(self, seconds: float, *, endpoint: str = "", never_sent: bool = False) -> None:
         self.seconds = seconds
-        super().__init__(f"no answer within {seconds:g} s", endpoint=endpoint)
+        super().__init__(
+            f"no answer within {seconds:g} s", endpoint=endpoint, never_sent=never_sent
+        )
 
     def explain(self, lang: str = "en") -> str:
         if lang == "zh":

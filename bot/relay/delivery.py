@@ -91,7 +91,9 @@ class Delivery:
         self.t = translator.get(language)
         self._on_chat_gone = on_chat_gone
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.render_incident: Callable[[Incident], str] | None = None
+        # An incident's message, rendered from the stored incident when a row is sent
+        # (`Relay.incident_message`): its rows carry only the incident's id.
+        self.render_incident: Callable[[Incident], dict[str, Any]] | None = None
         self._wake = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
         self.idle = asyncio.Event()
@@ -239,12 +241,12 @@ class Delivery:
             return [e["message_id"]]
         if "voice_url" in p:
             return await self._send_voice(row, p)
-        markup = ack_keyboard(p["ack"], p.get("ack_label", "✅")) if p.get("ack") else None
-        text = p["text"]
         if row.incident_id is not None and self.render_incident is not None:
             incident = await self.incidents.get(row.incident_id)
-            if incident is not None and incident.acked_at is not None:
-                text = self.render_incident(incident)  # acknowledged while this copy waited
+            if incident is not None:  # shows its acknowledgement if one came meanwhile
+                p = {**p, **self.render_incident(incident)}
+        markup = ack_keyboard(p["ack"], p.get("ack_label", "✅")) if p.get("ack") else None
+        text = p["text"]
         msg = await self.bot.send_message(
             row.chat_id, text, message_thread_id=thread, reply_markup=markup
         )

@@ -13,9 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any
 
 from bot.directory import Directory
@@ -52,12 +56,51 @@ log = logging.getLogger(__name__)
 SNAPSHOT_SEEDED = "directory-diff-seeded"
 # Platform errors about the request itself: asking again later gets the same answer.
 REFUSED = (PlatformRequestError, PlatformNotFoundError, PlatformConflictError)
+# How long a notice the platform could not be reached for is kept trying (30 s rounds).
+NOTICE_RETRY_FOR = timedelta(hours=1)
 KIND_OF_EVENT = {
     "org-updated": "org-changes",
     "org-deleted": "org-changes",
     "user-updated": "user-changes",
     "user-deleted": "user-changes",
 }
+
+
+@dataclass(slots=True, eq=False)
+class _PendingReport:
+    """An incident waiting for the next group commit, prepared outside the transaction."""
+
+    report: IncidentReport
+    body: str  # JSON text
+    orgs: tuple[int | None, int | None]  # addressed to, and the filer's org
+    received: datetime
+    answer: asyncio.Future[bool]
+    targets: list[tuple[int, int]] = field(default_factory=list)  # (chat, topic)
+
+
+def _store_reports(batch: Sequence[_PendingReport], conn: sqlite3.Connection) -> list[bool]:
+    """In the database thread, in one transaction: each report stored once, and its
+    outbox rows. True per report that was new."""
+    out = []
+    for item in batch:
+        key = item.report.dedupe_key
+        if InboxRepo.add_in(conn, "report", key, item.body, item.received) is None:
+            out.append(False)
+            continue
+        incident_id = IncidentRepo.add_in(conn, key, item.body, item.received)
+        assert incident_id is not None
+        for chat_id, thread_id in item.targets:
+            OutboxRepo.enqueue_in(
+                conn,
+                chat_id,
+                thread_id,
+                "incidents",
+                "{}",  # rendered from the incident when sent
+                item.received,
+                incident_id=incident_id,
+            )
+        out.append(True)
+    return out
 
 
 class Relay:
@@ -90,6 +133,9 @@ class Relay:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._on_enqueued = on_enqueued or (lambda: None)
         self._process_lock = asyncio.Lock()
+        self._reports: list[_PendingReport] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._rendered: OrderedDict[tuple[int, datetime | None], dict[str, Any]] = OrderedDict()
         self._directory_fresh = False
         self.processed_wakeup = asyncio.Event()
 
@@ -99,13 +145,18 @@ class Relay:
 
     # -- matching ----------------------------------------------------------------------
 
-    def _org_matches(self, sub: Subscription, org_ids: Iterable[int | None]) -> bool:
+    def _wanted_orgs(self, sub: Subscription) -> set[int] | None:
+        """The org ids a subscription's org filter covers (their subtrees); None: any."""
         if not sub.orgs:
-            return True
+            return None
         wanted: set[int] = set()
         for o in sub.orgs:
             wanted |= self.directory.subtree(o)
-        return any(o is not None and o in wanted for o in org_ids)
+        return wanted
+
+    def _org_matches(self, sub: Subscription, org_ids: Iterable[int | None]) -> bool:
+        wanted = self._wanted_orgs(sub)
+        return wanted is None or any(o is not None and o in wanted for o in org_ids)
 
     async def _targets(
         self, kind: str, org_ids: Iterable[int | None], level: str | None = None
@@ -123,26 +174,63 @@ class Relay:
     # -- ingest (called by the listener, before it answers) ---------------------------------
 
     async def ingest_report(self, report: IncidentReport) -> bool:
-        """Store, deduplicate and fan out an incident. False: seen before (same id and code)."""
+        """Store, deduplicate and fan out an incident. False: seen before (same id and code).
+
+        Returns once the incident and its outbox rows are committed. Reports that arrive
+        while a commit is under way wait together and are committed in the next one
+        (group commit): one transaction, one trip to the database thread, however many
+        came — in the order they arrived, which is the order of every chat.
+        """
         now = self.clock()
-        org = report.org_id
-        sender_org = None
-        if report.sender.id is not None:
-            user = self.directory.user(report.sender.id)
-            sender_org = user.org_id if user else None
-        async with self.db.transaction():
-            body = report.model_dump(by_alias=True)
-            if await self.inbox.add("report", report.dedupe_key, body, now, processed=True) is None:
-                return False
-            incident_id = await self.incidents.add(report.dedupe_key, body, now)
-            assert incident_id is not None
-            payload = incident_payload(self.t, report, self.tz, now, incident_id)
-            for sub in await self._targets("incidents", (org, sender_org), report.level):
-                await self.outbox.enqueue(
-                    sub.chat_id, sub.thread_id, "incidents", payload, now, incident_id=incident_id
-                )
-        self._on_enqueued()
-        return True
+        # Only what the transaction needs: the message itself is rendered when it is sent
+        # (`incident_message`), once per incident however many chats it goes to.
+        pending = _PendingReport(
+            report=report,
+            body=dump_json(report.model_dump(by_alias=True)),
+            orgs=(report.org_id, self._sender_org(report)),
+            received=now,
+            answer=asyncio.get_running_loop().create_future(),
+        )
+        self._reports.append(pending)
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_reports())
+        return await pending.answer
+
+    def _sender_org(self, report: IncidentReport) -> int | None:
+        if report.sender.id is None:
+            return None
+        user = self.directory.user(report.sender.id)
+        return user.org_id if user else None
+
+    async def _commit_reports(self) -> None:
+        try:
+            while self._reports:
+                batch, self._reports = self._reports, []
+                try:
+                    subs = await self.subs.of_kind("incidents")
+                    wanted = [(s, self._wanted_orgs(s)) for s in subs]  # once per batch
+                    for item in batch:
+                        item.targets = [
+                            (s.chat_id, s.thread_id)
+                            for s, orgs in wanted
+                            if (orgs is None or any(o in orgs for o in item.orgs if o is not None))
+                            and not (s.levels and item.report.level not in s.levels)
+                        ]
+                    stored = await self.db.run_in_transaction(partial(_store_reports, batch))
+                except BaseException as exc:
+                    for item in batch:
+                        if not item.answer.done():
+                            item.answer.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for item, new in zip(batch, stored, strict=True):
+                    if not item.answer.done():  # the caller may have gone (cancelled)
+                        item.answer.set_result(new)
+                if any(item.targets for item, new in zip(batch, stored, strict=True) if new):
+                    self._on_enqueued()
+        finally:
+            self._committer = None
 
     async def ingest_ids(self, kind: str, ids: list[int]) -> bool:
         """Store an org/user event for processing (always: equal events coalesce when they
@@ -312,9 +400,14 @@ class Relay:
 
     async def _user_deleted(self, uid: int) -> None:
         before = await self.known.get("user", uid) or self._user_from_directory(uid)
-        name = (before or {}).get("name") or str(uid)
-        account = (before or {}).get("account") or ""
-        title = self.t("chg-user-deleted", name=name, account=account)
+        name = (before or {}).get("name")
+        account = (before or {}).get("account")
+        if name and account:
+            title = self.t("chg-user-deleted", name=name, account=account)
+        elif name or account:
+            title = self.t("chg-user-deleted-name", name=name or account)
+        else:
+            title = self.t("chg-user-deleted-id", id=uid)
         await self._enqueue_change("user-changes", title, [], [(before or {}).get("org_id")])
         await self.known.delete("user", uid)
 
@@ -379,6 +472,21 @@ class Relay:
         self._on_enqueued()
         return True, incident
 
+    def incident_message(self, incident: Incident) -> dict[str, Any]:
+        """What an incident's outbox rows send: text (with its acknowledgement if it has
+        one), the Acknowledge button, attachments. Rendered once per incident and state."""
+        key = (incident.id, incident.acked_at)
+        message = self._rendered.get(key)
+        if message is None:
+            report = IncidentReport.model_validate(incident.body)
+            message = incident_payload(self.t, report, self.tz, incident.received_at, incident.id)
+            if incident.acked_at is not None:
+                message["text"] = self.incident_text(incident)
+            self._rendered[key] = message
+            if len(self._rendered) > 256:
+                self._rendered.popitem(last=False)
+        return message
+
     def incident_text(self, incident: Incident) -> str:
         """An incident as shown in chats, with its acknowledgement if it has one."""
         report = IncidentReport.model_validate(incident.body)
@@ -388,15 +496,24 @@ class Relay:
         return incident_text(self.t, report, self.tz, incident.received_at, ack)
 
     async def send_notice_jobs(self) -> None:
-        """Push queued notices to the platform (2.15): once each, never retried blindly."""
-        for job_id, body in await self.notices.pending():
+        """Push queued notices to the platform (2.15), in order: once each, never retried
+        blindly. Only a try that certainly never reached the platform (no connection) is
+        made again, on the next round, for up to `NOTICE_RETRY_FOR`."""
+        for job in await self.notices.pending():
             try:
-                await self.platform.send_notice(Notice.model_validate(body))
+                await self.platform.send_notice(Notice.model_validate(job.body))
             except PlatformError as exc:
-                log.warning("notice %s not accepted by the platform: %s", job_id, exc)
-                await self.notices.finish(job_id, self.clock(), error=str(exc)[:500])
+                summary = str(exc)[:500]
+                if exc.never_sent and self.clock() - job.created_at < NOTICE_RETRY_FOR:
+                    log.warning("notice %s waits for the platform: %s", job.id, exc)
+                    await self.notices.not_reached(job.id, summary)
+                    break  # the later ones wait too: notices keep their order
+                log.warning("notice %s not accepted by the platform: %s", job.id, exc)
+                await self.notices.finish(
+                    job.id, self.clock(), summary, code=exc.code, message=exc.message[:500]
+                )
                 continue
-            await self.notices.finish(job_id, self.clock())
+            await self.notices.finish(job.id, self.clock())
 
     async def run_processor(self) -> None:
         """Background loop: process events as they come, and retry every 30 s."""
