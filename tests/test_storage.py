@@ -52,6 +52,10 @@ async def db(db_path: Path) -> AsyncIterator[Database]:
     await database.close()
 
 
+def size_of(path: Path) -> int:
+    return path.stat().st_size
+
+
 def exists(path: Path) -> bool:
     return path.is_file()
 
@@ -785,3 +789,24 @@ async def test_run_in_transaction_commits_in_one_go_or_not_at_all(db: Database) 
     with pytest.raises(RuntimeError):
         async with db.transaction():
             await db.run_in_transaction(both)  # would wait for itself
+
+
+async def test_the_wal_is_checkpointed_off_the_commit_path(db_path: Path) -> None:
+    from storage.db import AUTOCHECKPOINT_PAGES, CHECKPOINT_BYTES, _checkpoint
+
+    db = await Database.open(db_path)
+    try:
+        row = await db.fetchone("PRAGMA wal_autocheckpoint")
+        assert row is not None and row[0] == AUTOCHECKPOINT_PAGES
+        blob = "x" * 100_000
+        rows = [(-i, blob, "x") for i in range(1, 60)]  # ~6 MB, all in the WAL
+        await db.executemany("INSERT INTO mutes (chat_id, until, set_at) VALUES (?, ?, ?)", rows)
+        before = size_of(db_path)
+        assert size_of(Path(f"{db_path}-wal")) > CHECKPOINT_BYTES
+        _checkpoint(str(db_path))  # what the background task runs, from its own connection
+        assert size_of(db_path) > before + CHECKPOINT_BYTES  # copied back
+        row = await db.fetchone("SELECT count(*) AS n FROM mutes")
+        assert row is not None and row["n"] == 59
+    finally:
+        await db.close()
+    assert db._checkpointer is None
