@@ -290,6 +290,31 @@ async def test_new_recordings_are_sent_as_voice_once_even_across_a_restart(
     assert await bridge.jobs.recordings.poll(last) == len(newer)
 
 
+async def test_a_recording_going_to_several_chats_is_downloaded_once(make_stack: Any) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    sb = stack.platform
+    chats = [stack.add_group(GROUP_CHAT - i, f"Recordings {i}") for i in range(3)]
+    for chat in chats:
+        await stack.say("admin", "/subscribe recordings org 266", chat=chat)
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    later = NOW + timedelta(minutes=40)
+    clock.now = later
+    start = len(sb.requests)
+    sent = await bridge.jobs.recordings.poll(later)
+    assert sent > 0
+    per_chat = [
+        [m for m in await delivered(stack, c) if m.kind in ("voice", "audio")] for c in chats
+    ]
+    assert per_chat[0] and all(len(v) == len(per_chat[0]) for v in per_chat)
+    files = [r.path for r in sb.requests[start:] if not r.path.startswith(sb.prefix + "/")]
+    # One download per recording, not one per chat: the other chats get Telegram's file id.
+    assert files and len(files) == len(set(files))
+    assert [m.file.file_id for m in per_chat[1] if m.file] == [
+        m.file.file_id for m in per_chat[0] if m.file
+    ]
+
+
 async def test_recordings_of_many_users_use_the_platform_wide_query(make_stack: Any) -> None:
     stack, clock = await make_stack()
     bridge = stack.bridge

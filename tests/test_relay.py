@@ -802,6 +802,24 @@ async def test_an_absurd_id_never_blocks_later_events(stack: Stack, ids: list[An
     assert "name: 张山 → 张山山" in msgs[0].plain_text()
 
 
+async def test_an_incidents_photos_going_to_several_chats_are_downloaded_once(
+    stack: Stack,
+) -> None:
+    groups = [await subscribed_group(stack, -100711 - i) for i in range(3)]
+    base = stack.platform.url
+    urls = [f"{base}/media/photo/report-a.png", f"{base}/media/photo/report-b.png"]
+    assert await stack.platform_event("report", report(stack, urls=urls)) == (200, OK)
+    albums = []
+    for g in groups:
+        msgs = await stack.emu.wait_for_messages(g, 3)  # the text, then a 2-photo album
+        albums.append([m for m in msgs if m.kind == "photo"])
+    assert all(len(a) == 2 for a in albums)
+    fetched = [r.path for r in stack.platform.requests if r.path.startswith("/media/photo/")]
+    assert sorted(fetched) == ["/media/photo/report-a.png", "/media/photo/report-b.png"]
+    # The other chats got Telegram's file ids of the first upload.
+    ids = [[m.file.file_id for m in a if m.file] for a in albums]
+    assert ids[0] and ids[1] == ids[0] and ids[2] == ids[0]
+
 # ------------------------------------------------------------------------------ HTML
 
 

@@ -13,7 +13,8 @@ import base64
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,60 @@ def ack_keyboard(incident_id: int, label: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
+class SentFiles:
+    """Telegram file ids of files already sent, by the URL they were fetched from: a
+    recording or an incident's photo that goes to ten chats is downloaded and uploaded
+    once, then sent by its id (Telegram keeps a bot's file ids valid)."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self._ids: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._size = size
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}  # lock, its users
+
+    @contextlib.asynccontextmanager
+    async def first(self, urls: list[str]) -> AsyncIterator[None]:
+        """Hold these URLs while one chat fetches and sends them: the other chats (drained
+        in parallel) wait and then find their file ids, instead of downloading them too.
+        Taken in sorted order, so two holders never wait for each other."""
+        wanted = sorted(set(urls))
+        entries = [self._locks.setdefault(url, (asyncio.Lock(), [0])) for url in wanted]
+        for _lock, users in entries:
+            users[0] += 1
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for lock, _users in entries:
+                    await stack.enter_async_context(lock)
+                yield
+        finally:
+            for url, (_lock, users) in zip(wanted, entries, strict=True):
+                users[0] -= 1
+                if not users[0]:
+                    del self._locks[url]
+
+    def get(self, url: str) -> tuple[str, str] | None:
+        """(kind, file id): kind is voice, audio, photo or document."""
+        return self._ids.get(url)
+
+    def remember(self, url: str, message: Message) -> None:
+        if message.voice is not None:
+            found = ("voice", message.voice.file_id)
+        elif message.audio is not None:
+            found = ("audio", message.audio.file_id)
+        elif message.photo:
+            found = ("photo", message.photo[-1].file_id)
+        elif message.document is not None:
+            found = ("document", message.document.file_id)
+        else:
+            return
+        self._ids[url] = found
+        self._ids.move_to_end(url)
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+
+    def forget(self, url: str) -> None:
+        self._ids.pop(url, None)
+
+
 class ChatGone(Exception):
     """The chat blocked the bot, removed it, or no longer exists."""
 
@@ -94,6 +149,7 @@ class Delivery:
         # An incident's message, rendered from the stored incident when a row is sent
         # (`Relay.incident_message`): its rows carry only the incident's id.
         self.render_incident: Callable[[Incident], dict[str, Any]] | None = None
+        self.sent_files = SentFiles()
         self._wake = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
         self.idle = asyncio.Event()
@@ -268,13 +324,29 @@ class Delivery:
 
     async def _send_voice(self, row: OutboxRow, p: dict[str, Any]) -> list[int]:
         """Jobs: a recording `{"text": caption, "voice_url", "duration"?}` as voice or audio;
-        the caption with a note and the link when the file cannot be fetched."""
+        the caption with a note and the link when the file cannot be fetched. A file
+        already sent to another chat goes again by its Telegram file id, not downloaded
+        and uploaded again."""
+        async with self.sent_files.first([p["voice_url"]]):
+            return await self._send_voice_now(row, p)
+
+    async def _send_voice_now(self, row: OutboxRow, p: dict[str, Any]) -> list[int]:
         thread = row.thread_id or None
+        url = p["voice_url"]
+        known = self.sent_files.get(url)
+        if known is not None:
+            try:
+                m = await self._send_file(row.chat_id, *known, p["text"], thread, p.get("duration"))
+                return [m.message_id]
+            except TelegramBadRequest as exc:
+                if any(marker in exc.message.lower() for marker in GONE_MARKERS):
+                    raise
+                self.sent_files.forget(url)  # a file id Telegram no longer takes: upload
         try:
-            clip = await self.media.fetch(p["voice_url"])
+            clip = await self.media.fetch(url)
         except MediaError as exc:
             if exc.problem is MediaProblem.TOO_BIG:
-                note = self.t("rec-too-big", url=p["voice_url"])
+                note = self.t("rec-too-big", url=url)
             elif exc.problem is MediaProblem.DEAD:
                 note = self.t("rec-dead", detail=exc.detail)
             else:
@@ -284,62 +356,113 @@ class Delivery:
             )
             return [msg.message_id]
         file = BufferedInputFile(clip.data, clip.filename)
-        send = self.bot.send_voice if clip.is_voice else self.bot.send_audio
+        kind = "voice" if clip.is_voice else "audio"
         try:
-            m = await send(
-                row.chat_id,
-                file,
-                caption=p["text"],
-                duration=p.get("duration"),
-                message_thread_id=thread,
-            )
+            m = await self._send_file(row.chat_id, kind, file, p["text"], thread, p.get("duration"))
         except TelegramBadRequest as exc:
             if any(marker in exc.message.lower() for marker in GONE_MARKERS):
                 raise
             # Some chats refuse voice messages (a user's privacy setting): send the file.
-            m = await self.bot.send_document(
-                row.chat_id, file, caption=p["text"], message_thread_id=thread
-            )
+            m = await self._send_file(row.chat_id, "document", file, p["text"], thread)
+        self.sent_files.remember(url, m)
         return [m.message_id]
+
+    async def _send_file(
+        self,
+        chat_id: int,
+        kind: str,
+        file: str | BufferedInputFile,
+        caption: str | None,
+        thread: int | None,
+        duration: int | None = None,
+        reply_to: int | None = None,
+    ) -> Message:
+        """Send a file (uploaded, or a Telegram file id) as `kind`: voice, audio, photo or
+        document."""
+        common: dict[str, Any] = {
+            "caption": caption,
+            "message_thread_id": thread,
+            "reply_to_message_id": reply_to,
+        }
+        if kind == "voice":
+            return await self.bot.send_voice(chat_id, file, duration=duration, **common)
+        if kind == "audio":
+            return await self.bot.send_audio(chat_id, file, duration=duration, **common)
+        if kind == "photo":
+            return await self.bot.send_photo(chat_id, file, **common)
+        return await self.bot.send_document(chat_id, file, **common)
 
     async def _attachments(
         self, row: OutboxRow, items: list[dict[str, Any]], caption: str | None, parent: Message
     ) -> list[int]:
+        async with self.sent_files.first([i["url"] for i in items]):
+            return await self._attachments_now(row, items, caption, parent)
+
+    async def _attachments_now(
+        self, row: OutboxRow, items: list[dict[str, Any]], caption: str | None, parent: Message
+    ) -> list[int]:
+        try:
+            return await self._send_attachments(row, items, caption, parent, reuse=True)
+        except TelegramBadRequest as exc:
+            reused = [i["url"] for i in items if self.sent_files.get(i["url"]) is not None]
+            if not reused or any(m in exc.message.lower() for m in GONE_MARKERS):
+                raise
+            for url in reused:  # a file id Telegram no longer takes: upload them again
+                self.sent_files.forget(url)
+            return await self._send_attachments(row, items, caption, parent, reuse=False)
+
+    async def _send_attachments(
+        self,
+        row: OutboxRow,
+        items: list[dict[str, Any]],
+        caption: str | None,
+        parent: Message,
+        *,
+        reuse: bool,
+    ) -> list[int]:
+        """An incident's images (one photo, or albums of up to 10) and audio, as replies
+        to its message; what cannot be fetched is listed as links. Files sent to another
+        chat before go by their Telegram file id."""
         if not items:
             return []
         ids: list[int] = []
         thread = row.thread_id or None
-        photos: list[tuple[str, bytes]] = []
+        photos: list[tuple[str, str | BufferedInputFile]] = []
+        audios: list[tuple[str, str | BufferedInputFile, str]] = []
         failed: list[str] = []
-        audios: list[tuple[str, bytes, bool]] = []
         for item in items:
-            try:
-                clip = await self.media.fetch(item["url"])
-            except MediaError:
-                failed.append(item["url"])
+            url = item["url"]
+            known = self.sent_files.get(url) if reuse else None
+            if known is not None:
+                kind, file_id = known
+                if kind == "photo":
+                    photos.append((url, file_id))
+                else:
+                    audios.append((url, file_id, kind))
                 continue
+            try:
+                clip = await self.media.fetch(url)
+            except MediaError:
+                failed.append(url)
+                continue
+            upload = BufferedInputFile(clip.data, clip.filename)
             if item["kind"] == "photo":
-                photos.append((clip.filename, clip.data))
+                photos.append((url, upload))
             else:
-                audios.append((clip.filename, clip.data, clip.is_voice))
+                audios.append((url, upload, "voice" if clip.is_voice else "audio"))
         if len(photos) == 1:
-            name, data = photos[0]
-            m = await self.bot.send_photo(
-                row.chat_id,
-                BufferedInputFile(data, name),
-                caption=caption,
-                message_thread_id=thread,
-                reply_to_message_id=parent.message_id,
+            url, file = photos[0]
+            m = await self._send_file(
+                row.chat_id, "photo", file, caption, thread, reply_to=parent.message_id
             )
+            self.sent_files.remember(url, m)
             ids.append(m.message_id)
         elif photos:
             for start in range(0, len(photos), 10):  # an album holds at most 10
                 chunk = photos[start : start + 10]
                 media = [
-                    InputMediaPhoto(
-                        media=BufferedInputFile(data, name), caption=caption if i == 0 else None
-                    )
-                    for i, (name, data) in enumerate(chunk)
+                    InputMediaPhoto(media=file, caption=caption if i == 0 else None)
+                    for i, (_url, file) in enumerate(chunk)
                 ]
                 sent = await self.bot.send_media_group(
                     row.chat_id,
@@ -347,25 +470,14 @@ class Delivery:
                     message_thread_id=thread,
                     reply_to_message_id=parent.message_id,
                 )
+                for (url, _file), m in zip(chunk, sent, strict=False):
+                    self.sent_files.remember(url, m)
                 ids += [m.message_id for m in sent]
-        for name, data, voice in audios:
-            file = BufferedInputFile(data, name)
-            if voice:
-                m = await self.bot.send_voice(
-                    row.chat_id,
-                    file,
-                    caption=caption,
-                    message_thread_id=thread,
-                    reply_to_message_id=parent.message_id,
-                )
-            else:
-                m = await self.bot.send_audio(
-                    row.chat_id,
-                    file,
-                    caption=caption,
-                    message_thread_id=thread,
-                    reply_to_message_id=parent.message_id,
-                )
+        for url, file, kind in audios:
+            m = await self._send_file(
+                row.chat_id, kind, file, caption, thread, reply_to=parent.message_id
+            )
+            self.sent_files.remember(url, m)
             ids.append(m.message_id)
         if failed:
             links = "\n".join(f"📎 {esc(u)}" for u in failed)
