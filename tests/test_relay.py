@@ -820,6 +820,7 @@ async def test_an_incidents_photos_going_to_several_chats_are_downloaded_once(
     ids = [[m.file.file_id for m in a if m.file] for a in albums]
     assert ids[0] and ids[1] == ids[0] and ids[2] == ids[0]
 
+
 # ------------------------------------------------------------------------------ HTML
 
 
