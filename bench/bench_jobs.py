@@ -108,7 +108,7 @@ async def main() -> None:
         print(f"platform API calls per minute: {total / MINUTES:.1f}  (run took {elapsed:.2f} s)")
         print(
             f"  besides: {media / MINUTES:.1f} recording downloads/min by the delivery worker "
-            "(one per chat a recording goes to)"
+            "(one per file: the other chats get it by its Telegram file id)"
         )
         steady = total / MINUTES - counts["audioRecord"] / MINUTES
         per_user = steady + SUBSCRIPTIONS
