@@ -10,38 +10,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.access import Caller
 from bot.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb
-from bot.config import Settings
-from bot.directory import Directory, DirUser, Kind
+from bot.directory import DirUser, Kind
 from bot.media import MediaError, MediaFetcher, MediaProblem
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Recording
-from bot.render import Reply, T
+from bot.render import Reply
 from bot.render_geo import RECORDINGS_PER_PAGE, recording_caption, recordings_page
 from bot.timeexpr import TimeExprError, parse_date
 from handlers.filters import MinRole
+from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer, edit
 from handlers.resolve import picked_args, resolve_or_ask
-from storage.audit import AuditRepo
 from storage.roles import Role
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
 
 log = logging.getLogger(__name__)
 router = Router(name=__name__)
 router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
+router.message.middleware(lookup_context)
+router.callback_query.middleware(lookup_context)
 
 RETRIES = 3
 
@@ -94,52 +90,34 @@ async def _page(
     return records, has_next
 
 
-async def show_recordings(
-    message: Message,
-    uid: int,
-    args: list[str],
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-    settings: Settings,
-    bridge: Bridge,
-) -> None:
-    tz = settings.bridge.tz
+async def show_recordings(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
+    t, tz = ctx.t, ctx.settings.bridge.tz
     try:
         day = parse_date(args[0], datetime.now(UTC), tz) if args else datetime.now(tz).date()
     except TimeExprError as err:
         await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t("usage-recordings")))
         return
-    user = directory.user(uid, caller.scope)
+    user = ctx.directory.user(uid, ctx.caller.scope)
     if user is None:
         await answer(message, Reply(t("not-found", kind="user", query=uid)))
         return
-    records, has_next = await _page(platform, user, day, 1)
+    records, has_next = await _page(ctx.platform, user, day, 1)
     if records:
         await answer(message, recordings_page(t, user, day, records, 1, has_next, tz))
         return
     waiting = await message.answer(
         t("rec-waiting", name=user.name, day=day.isoformat(), seconds=10)
     )
-    bridge.spawn(_ask_again(waiting, user, day, t, platform, settings, bridge))
+    ctx.bridge.spawn(_ask_again(waiting, user, day, ctx))
 
 
-async def _ask_again(
-    waiting: Message,
-    user: DirUser,
-    day: date,
-    t: T,
-    platform: PlatformClient,
-    settings: Settings,
-    bridge: Bridge,
-) -> None:
+async def _ask_again(waiting: Message, user: DirUser, day: date, ctx: LookupContext) -> None:
     """The platform may still be producing the recordings: look again, edit the message."""
-    tz = settings.bridge.tz
+    t, tz = ctx.t, ctx.settings.bridge.tz
     for _ in range(RETRIES):
-        await asyncio.sleep(bridge.timings.recording_retry_s)
+        await asyncio.sleep(ctx.bridge.timings.recording_retry_s)
         try:
-            records, has_next = await _page(platform, user, day, 1)
+            records, has_next = await _page(ctx.platform, user, day, 1)
         except PlatformError as exc:
             log.warning("recordings retry failed: %s", exc)
             continue
@@ -152,25 +130,17 @@ async def _ask_again(
 
 @router.message(Command("recordings"))
 async def recordings(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-    settings: Settings,
-    bridge: Bridge,
-    state: FSMContext,
+    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
     words = (command.args or "").split()
     if not words:
-        await answer(message, Reply(t("usage-recordings")))
+        await answer(message, Reply(ctx.t("usage-recordings")))
         return
     match = await resolve_or_ask(
         message,
-        t,
-        directory,
-        caller,
+        ctx.t,
+        ctx.directory,
+        ctx.caller,
         words[0],
         Kind.USER,
         PickAction.RECORDINGS,
@@ -178,93 +148,59 @@ async def recordings(
         rest=words[1:],
     )
     if match is not None:
-        await show_recordings(
-            message, match.id, words[1:], caller, t, directory, platform, settings, bridge
-        )
+        await show_recordings(message, match.id, words[1:], ctx)
 
 
 @router.callback_query(PickCb.filter(F.action == PickAction.RECORDINGS))
 async def picked(
-    callback: CallbackQuery,
-    callback_data: PickCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-    settings: Settings,
-    bridge: Bridge,
-    state: FSMContext,
+    callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
 ) -> None:
     await callback.answer()
     if isinstance(callback.message, Message):
         args = await picked_args(state, PickAction.RECORDINGS)
-        await show_recordings(
-            callback.message,
-            callback_data.id,
-            args,
-            caller,
-            t,
-            directory,
-            platform,
-            settings,
-            bridge,
-        )
+        await show_recordings(callback.message, callback_data.id, args, ctx)
 
 
 @router.callback_query(RecPageCb.filter())
-async def page(
-    callback: CallbackQuery,
-    callback_data: RecPageCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-    settings: Settings,
-) -> None:
-    user = directory.user(callback_data.uid, caller.scope)
+async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupContext) -> None:
+    t = ctx.t
+    user = ctx.directory.user(callback_data.uid, ctx.caller.scope)
     if user is None:
         await callback.answer(t.plain("not-found", kind="user", query=callback_data.uid))
         return
     day = _day(callback_data.day)
-    records, has_next = await _page(platform, user, day, callback_data.page)
+    records, has_next = await _page(ctx.platform, user, day, callback_data.page)
     if not records:
         await callback.answer(t.plain("rec-last-page"), show_alert=False)
         return
     await callback.answer()
-    reply = recordings_page(t, user, day, records, callback_data.page, has_next, settings.bridge.tz)
+    tz = ctx.settings.bridge.tz
+    reply = recordings_page(t, user, day, records, callback_data.page, has_next, tz)
     await edit(callback, reply)
 
 
 @router.callback_query(RecPlayCb.filter())
 async def play(
-    callback: CallbackQuery,
-    callback_data: RecPlayCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-    settings: Settings,
-    audit: AuditRepo,
-    media: MediaFetcher,
-    bot: Bot,
+    callback: CallbackQuery, callback_data: RecPlayCb, ctx: LookupContext, media: MediaFetcher
 ) -> None:
-    user = directory.user(callback_data.uid, caller.scope)
+    t = ctx.t
+    user = ctx.directory.user(callback_data.uid, ctx.caller.scope)
     msg = callback.message
     if user is None or not isinstance(msg, Message):
         await callback.answer(t.plain("not-found", kind="user", query=callback_data.uid))
         return
     await callback.answer(t.plain("rec-fetching"))
-    records, _ = await _records(platform, user, _day(callback_data.day), callback_data.page)
+    records, _ = await _records(ctx.platform, user, _day(callback_data.day), callback_data.page)
     if not 0 <= callback_data.idx < len(records):
         await msg.answer(t("rec-gone"))
         return
     rec = records[callback_data.idx]
-    tz = settings.bridge.tz
+    tz = ctx.settings.bridge.tz
     caption = recording_caption(t, user, rec, tz)
     outcome = "sent"
     try:
         async with ChatActionSender.upload_voice(
-            bot=bot, chat_id=msg.chat.id, message_thread_id=msg.message_thread_id
+            bot=ctx.bot, chat_id=msg.chat.id, message_thread_id=msg.message_thread_id
         ):
             clip = await media.fetch(rec.file_url)
             file = BufferedInputFile(clip.data, filename=clip.filename)
@@ -286,8 +222,8 @@ async def play(
             await msg.answer(t("rec-dead", detail=exc.detail))
         else:
             await msg.answer(t("rec-unreachable", detail=exc.detail))
-    await audit.add(
-        caller.user_id,
+    await ctx.audit.add(
+        ctx.caller.user_id,
         "recording-play",
         str(user.id),
         {"name": user.name, "begin": rec.begin.isoformat(), "url": rec.file_url},

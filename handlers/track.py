@@ -9,64 +9,51 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.access import Caller
 from bot.callbacks import PickAction, PickCb
-from bot.config import Settings
-from bot.directory import Directory, Kind
+from bot.directory import Kind
 from bot.geo import summarize, timed_sorted
-from bot.platform import PlatformClient
-from bot.render import Reply, T
+from bot.render import Reply
 from bot.render_geo import track_summary
 from bot.text import truncate_caption
 from bot.timeexpr import TimeExprError, parse_range
 from handlers.filters import MinRole
+from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
-from storage.audit import AuditRepo
 from storage.roles import Role
 
 router = Router(name=__name__)
 router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
+router.message.middleware(lookup_context)
+router.callback_query.middleware(lookup_context)
 
 
-async def send_track(
-    message: Message,
-    uid: int,
-    args: list[str],
-    caller: Caller,
-    t: T,
-    lang: str,
-    directory: Directory,
-    platform: PlatformClient,
-    audit: AuditRepo,
-    settings: Settings,
-    bot: Bot,
-) -> None:
-    tz = settings.bridge.tz
+async def send_track(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
+    t, lang, tz = ctx.t, ctx.lang, ctx.settings.bridge.tz
     now = datetime.now(UTC)
     try:
         start, end = parse_range(args, now, tz)
     except TimeExprError as err:
         await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t("usage-track")))
         return
-    user = directory.user(uid, caller.scope)
+    user = ctx.directory.user(uid, ctx.caller.scope)
     if user is None:
         await answer(message, Reply(t("not-found", kind="user", query=uid)))
         return
     async with ChatActionSender.upload_document(
-        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+        bot=ctx.bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
-        tracks = await platform.track([uid], start, end)
+        tracks = await ctx.platform.track([uid], start, end)
         points = timed_sorted(tracks.get(uid, []))
-        await audit.add(
-            caller.user_id,
+        await ctx.audit.add(
+            ctx.caller.user_id,
             "track",
             str(uid),
             {"name": user.name, "from": start.isoformat(), "to": end.isoformat()},
@@ -104,27 +91,17 @@ async def send_track(
 
 @router.message(Command("track"))
 async def track(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    lang: str,
-    directory: Directory,
-    platform: PlatformClient,
-    audit: AuditRepo,
-    settings: Settings,
-    bot: Bot,
-    state: FSMContext,
+    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
     words = (command.args or "").split()
     if not words:
-        await answer(message, Reply(t("usage-track")))
+        await answer(message, Reply(ctx.t("usage-track")))
         return
     match = await resolve_or_ask(
         message,
-        t,
-        directory,
-        caller,
+        ctx.t,
+        ctx.directory,
+        ctx.caller,
         words[0],
         Kind.USER,
         PickAction.TRACK,
@@ -133,39 +110,15 @@ async def track(
     )
     if match is None:
         return
-    await send_track(
-        message, match.id, words[1:], caller, t, lang, directory, platform, audit, settings, bot
-    )
+    await send_track(message, match.id, words[1:], ctx)
 
 
 @router.callback_query(PickCb.filter(F.action == PickAction.TRACK))
 async def picked(
-    callback: CallbackQuery,
-    callback_data: PickCb,
-    caller: Caller,
-    t: T,
-    lang: str,
-    directory: Directory,
-    platform: PlatformClient,
-    audit: AuditRepo,
-    settings: Settings,
-    bot: Bot,
-    state: FSMContext,
+    callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
 ) -> None:
     await callback.answer()
     if not isinstance(callback.message, Message):
         return
     args = await picked_args(state, PickAction.TRACK)
-    await send_track(
-        callback.message,
-        callback_data.id,
-        args,
-        caller,
-        t,
-        lang,
-        directory,
-        platform,
-        audit,
-        settings,
-        bot,
-    )
+    await send_track(callback.message, callback_data.id, args, ctx)

@@ -1,0 +1,51 @@
+"""What the supervisor lookups (/where, /track, /recordings) need, gathered once per update."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from aiogram import Bot
+from aiogram.types import TelegramObject
+
+from bot.access import Caller
+from bot.config import Settings
+from bot.directory import Directory
+from bot.platform import PlatformClient
+from bot.render import T
+from storage.audit import AuditRepo
+
+if TYPE_CHECKING:
+    from bot.app import Bridge
+
+
+@dataclass(frozen=True)
+class LookupContext:
+    """Who looks up, in which language, and the services asked.
+
+    Each field is named after the key of the handler data it comes from.
+    """
+
+    caller: Caller
+    t: T
+    lang: str
+    directory: Directory
+    platform: PlatformClient
+    audit: AuditRepo
+    settings: Settings
+    bot: Bot
+    bridge: Bridge
+
+
+async def lookup_context(
+    handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+    event: TelegramObject,
+    data: dict[str, Any],
+) -> Any:
+    """Inner middleware: puts a `LookupContext` into the handler data as `ctx`.
+
+    Inner, so it runs after the router's role filter: `caller` is there by then.
+    """
+    data["ctx"] = LookupContext(**{f.name: data[f.name] for f in fields(LookupContext)})
+    return await handler(event, data)
