@@ -821,6 +821,36 @@ async def test_an_incidents_photos_going_to_several_chats_are_downloaded_once(
     assert ids[0] and ids[1] == ids[0] and ids[2] == ids[0]
 
 
+async def test_reports_arriving_together_are_committed_together_each_answered(
+    stack: Stack,
+) -> None:
+    from bot.relay.events import IncidentReport
+
+    group = await subscribed_group(stack, -100721)
+    assert stack.bridge is not None
+    relay, db = stack.bridge.relay, stack.bridge.db
+    bodies = [report(stack) for _ in range(30)]
+    reports = [IncidentReport.model_validate(b) for b in bodies]
+    trips = 0
+    real = db.run_in_transaction
+
+    async def counted(work: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await real(work)
+
+    db.run_in_transaction = counted  # type: ignore[method-assign]
+    try:
+        # The same incident twice within one batch, and thirty different ones.
+        answers = await asyncio.gather(*(relay.ingest_report(r) for r in [reports[0], *reports]))
+    finally:
+        del db.run_in_transaction
+    assert answers == [True, False, *([True] * 29)]
+    assert trips < len(answers)  # one transaction for all that waited together
+    msgs = await stack.emu.wait_for_messages(group, 30)
+    assert codes_in(msgs) == [b["code"] for b in bodies]  # the order they arrived in
+
+
 # ------------------------------------------------------------------------------ HTML
 
 

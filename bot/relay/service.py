@@ -217,13 +217,16 @@ class Relay:
                             and not (s.levels and item.report.level not in s.levels)
                         ]
                     stored = await self.db.run_in_transaction(partial(_store_reports, batch))
-                except BaseException as exc:
+                except Exception as exc:  # storage trouble: each caller answers 503
                     for item in batch:
                         if not item.answer.done():
                             item.answer.set_exception(exc)
-                    if not isinstance(exc, Exception):
-                        raise
                     continue
+                except BaseException:  # cancelled (shutting down): nobody is answered 200
+                    for item in batch + self._reports:
+                        item.answer.cancel()
+                    self._reports = []
+                    raise
                 for item, new in zip(batch, stored, strict=True):
                     if not item.answer.done():  # the caller may have gone (cancelled)
                         item.answer.set_result(new)
