@@ -399,7 +399,8 @@ async def subscriptions(
         lines.append("")
         lines.append(t("mute-on", until=until.astimezone(settings.bridge.tz).strftime("%H:%M")))
     lines.append("")
-    lines.append(t("usage-subscribe"))
+    # The whole usage for a chat that has nothing yet; a one-line hint once it has some.
+    lines.append(t("usage-subscribe") if not rows and not extra else t("subs-hint"))
     await answer(message, Reply("\n".join(lines)))
 
 

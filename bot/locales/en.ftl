@@ -384,6 +384,7 @@ unsub-done = { $count ->
     }
 subs-title = This chat receives:
 subs-none = This chat receives nothing from the platform yet.
+subs-hint = Change it with /subscribe or /unsubscribe (<code>/subscribe</code> alone shows how).
 subs-topic = { " " }(topic { $thread })
 mute-set = 🔇 Muted until { $until }. Messages are held, and summarised when the mute ends.
 mute-off = 🔔 Mute ended: the held messages follow.

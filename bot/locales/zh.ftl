@@ -345,6 +345,7 @@ sub-done = 本会话现在接收：
 unsub-done = 已取消 { $count } 项订阅。
 subs-title = 本会话接收：
 subs-none = 本会话尚未订阅任何平台消息。
+subs-hint = 用 /subscribe 或 /unsubscribe 修改（单独发送 <code>/subscribe</code> 查看用法）。
 subs-topic = （话题 { $thread }）
 mute-set = 🔇 已静音至 { $until }。期间的消息会保留，静音结束后汇总发送。
 mute-off = 🔔 静音结束，保留的消息随后发送。
