@@ -204,8 +204,16 @@ async def report(
         await answer(message, Reply(t("report-off" if removed else "report-none")))
         return
     at = parse_hhmm(words[1]) if len(words) >= 2 and words[0].lower() == "daily" else None
+    if at is None and words:
+        # A mistake: say which word, then how (what is set now stays as it is).
+        if words[0].lower() != "daily":
+            why = [t("err-word-here", text=words[0])]
+        else:
+            why = [t("err-hhmm", text=words[1])] if len(words) >= 2 else []
+        await answer(message, Reply("\n".join([*why, t("usage-report")])))
+        return
     if at is None:
-        # `/report` alone (or a mistake): what this chat (topic) has now, and how to change it.
+        # `/report` alone: what this chat (topic) has now, and how to change it.
         current = await jobs.reports.reports.get(chat_id, thread)
         shown = report_current_text(t, current, directory, zone)
         await answer(message, Reply("\n".join([shown, t("usage-report")])))

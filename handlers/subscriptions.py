@@ -231,8 +231,11 @@ async def subscribe(
 ) -> None:
     try:
         args = parse_subscribe((command.args or "").split())
-    except ValueError:
-        await answer(message, Reply(t("usage-subscribe")))
+    except ValueError as exc:
+        # The word it stopped at, if any (a kind, an org that is not an id, a bad time).
+        word = str(exc)
+        why = [t("err-word-here", text=word)] if word else []
+        await answer(message, Reply("\n".join([*why, t("usage-subscribe")])))
         return
     if "presence" in args.kinds and not args.groups:
         await answer(message, Reply(t("usage-subscribe-presence")))

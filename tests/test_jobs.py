@@ -1077,3 +1077,19 @@ def test_parse_subscribe_takes_any_words_or_refuses_them(words: list[str]) -> No
     assert not args.users or "recordings" in args.kinds
     assert not args.groups or {"recordings", "presence"} & set(args.kinds)
     assert args.at is None or ("attendance" in args.kinds and parse_hhmm(args.at) is not None)
+
+
+async def test_report_and_subscribe_name_the_word_they_cannot_read(make_stack: Any) -> None:
+    stack, _clock = await make_stack()
+    chat = stack.add_group(GROUP_CHAT, "Digest")
+    [bad_time] = await stack.say("supervisor", "/report daily 25:00", chat=chat)
+    assert bad_time.plain_text().startswith("“25:00” is not a time of day")
+    [bad_word] = await stack.say("supervisor", "/report weekly", chat=chat)
+    assert bad_word.plain_text().startswith("I don't understand “weekly” there.")
+    assert "Usage: /report daily <HH:MM> [org]" in bad_word.plain_text()
+    [typo] = await stack.say("admin", "/subscribe incidnets", chat=chat)
+    assert typo.plain_text().startswith("I don't understand “incidnets” there.")
+    assert "Usage: /subscribe" in typo.plain_text()
+    # Nothing was set by any of them.
+    assert await stack.bridge.jobs.reports.reports.get(chat, 0) is None
+    assert await stack.bridge.relay.subs.for_chat(chat) == []

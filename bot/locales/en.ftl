@@ -261,6 +261,8 @@ alert-platform-login = ⚠️ The platform rejected the bridge's login: { $detai
 ## Time expressions (bot.timeexpr)
 
 err-time-unparseable = “{ $text }” is not a time I understand. Try <code>2026-11-28</code>, <code>2026-11-28 08:00</code>, <code>08:00</code>, <code>-2h</code> or <code>-30m</code>.
+err-hhmm = “{ $text }” is not a time of day: write it as HH:MM, from 00:00 to 23:59.
+err-word-here = I don't understand “{ $text }” there.
 err-time-order = The start must be before the end.
 err-time-span =
     That is longer than { $days ->

@@ -242,6 +242,8 @@ alert-platform-login = ⚠️ 平台拒绝了桥接服务的登录：{ $detail }
 ## 时间表达式（bot.timeexpr）
 
 err-time-unparseable = 无法识别时间“{ $text }”。可用格式：<code>2026-11-28</code>、<code>2026-11-28 08:00</code>、<code>08:00</code>、<code>-2h</code>、<code>-30m</code>。
+err-hhmm = “{ $text }”不是有效的时刻：请写成 HH:MM（00:00 至 23:59）。
+err-word-here = 无法理解此处的“{ $text }”。
 err-time-order = 开始时间必须早于结束时间。
 err-time-span = 时间范围超过 { $days } 天，请缩短范围。
 err-date-unparseable = 无法识别日期“{ $text }”。可用格式：<code>2026-11-28</code>、<code>11-28</code>、<code>今天</code>、<code>昨天</code>、<code>-2d</code>。
