@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,9 @@ from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
 
 log = logging.getLogger(__name__)
+
+RECORD_EVERY_S = 600.0
+"""How often an unchanged chat or user is written again (their `last_seen`, `updated_at`)."""
 
 
 class ContextMiddleware(BaseMiddleware):
@@ -43,6 +47,18 @@ class ContextMiddleware(BaseMiddleware):
         self._chats = chats
         self._directory = directory
         self._translator = translator
+        self._recorded: dict[tuple[object, ...], float] = {}
+
+    def _due(self, key: tuple[object, ...]) -> bool:
+        """Whether a chat or user (with these names) should be written again: at once when
+        something changed, else every `RECORD_EVERY_S` — not on every update, which cost
+        most of a command's storage trips."""
+        at = self._recorded.get(key)
+        if at is not None and time.monotonic() - at < RECORD_EVERY_S:
+            return False
+        if len(self._recorded) > 50_000:
+            self._recorded.clear()
+        return True
 
     async def __call__(
         self,
@@ -53,12 +69,19 @@ class ContextMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
         if chat is not None:
-            await self._chats.upsert(chat.id, chat.type, chat.title or chat.full_name)
+            title = chat.title or chat.full_name
+            seen_chat = ("chat", chat.id, chat.type, title)
+            if self._due(seen_chat):
+                await self._chats.upsert(chat.id, chat.type, title)
+                self._recorded[seen_chat] = time.monotonic()
         if user is None or user.is_bot:
             data["lang"] = self._default_lang
             data["t"] = self._translator.get(self._default_lang)
             return await handler(event, data)
-        await self._users.seen(user.id, user.username, user.full_name, user.language_code)
+        seen_user = ("user", user.id, user.username, user.full_name, user.language_code)
+        if self._due(seen_user):
+            await self._users.seen(user.id, user.username, user.full_name, user.language_code)
+            self._recorded[seen_user] = time.monotonic()
         caller = await self.caller_of(user)
         data["caller"] = caller
         data["lang"] = caller.lang

@@ -215,8 +215,51 @@ def _transaction_in_thread(
 
 
 async def _exec(conn: aiosqlite.Connection, sql: str) -> None:
-    async with conn.execute(sql):
-        pass
+    await conn._execute(_rowcount, conn, sql, ())
+
+
+# Run in aiosqlite's thread (`Connection._execute`): one statement, its result, the
+# cursor closed — one trip each.
+
+
+def _rowcount(conn: aiosqlite.Connection, sql: str, params: Any) -> int:
+    cursor = conn._conn.execute(sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _lastrowid(conn: aiosqlite.Connection, sql: str, params: Any) -> int | None:
+    cursor = conn._conn.execute(sql, params)
+    try:
+        return cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _many(conn: aiosqlite.Connection, sql: str, rows: list[Sequence[Any]]) -> int:
+    cursor = conn._conn.executemany(sql, rows)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def _one(conn: aiosqlite.Connection, sql: str, params: Any) -> Any:
+    cursor = conn._conn.execute(sql, params)
+    try:
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+def _all(conn: aiosqlite.Connection, sql: str, params: Any) -> list[Any]:
+    cursor = conn._conn.execute(sql, params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 # --- the database ---------------------------------------------------------------------
@@ -456,37 +499,42 @@ class Database:
         async with self._lock:
             yield self.conn
 
+    # Each statement is one trip to the connection's thread (aiosqlite's cursor API takes
+    # three: execute, fetch, close — most of a command's storage time was those trips).
+
     async def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
         """Run one statement (atomic on its own); return the number of rows it changed."""
-        async with self._turn() as conn, conn.execute(sql, params) as cursor:
-            return cursor.rowcount
+        async with self._turn() as conn:
+            return int(await conn._execute(_rowcount, conn, sql, params))
 
     async def insert(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
         """Run one INSERT and return the rowid of the row it added."""
-        async with self._turn() as conn, conn.execute(sql, params) as cursor:
-            rowid = cursor.lastrowid
+        async with self._turn() as conn:
+            rowid = await conn._execute(_lastrowid, conn, sql, params)
         if rowid is None:
             raise StorageError(f"database {self.path}: statement inserted no row: {sql.strip()}")
-        return rowid
+        return int(rowid)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Run one statement for each parameter row; wrap it in a transaction to be atomic."""
-        async with self._turn() as conn, conn.executemany(sql, rows) as cursor:
-            return cursor.rowcount
+        async with self._turn() as conn:
+            return int(await conn._execute(_many, conn, sql, list(rows)))
 
     async def fetchone(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> sqlite3.Row | None:
         """Run a query and return its first row, or None."""
-        async with self._turn() as conn, conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        async with self._turn() as conn:
+            row: sqlite3.Row | None = await conn._execute(_one, conn, sql, params)
+            return row
 
     async def fetchall(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> list[sqlite3.Row]:
         """Run a query and return all its rows."""
-        async with self._turn() as conn, conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        async with self._turn() as conn:
+            rows: list[sqlite3.Row] = await conn._execute(_all, conn, sql, params)
+            return rows
 
     async def ping(self) -> None:
         """Readiness check: raise :class:`StorageError` unless the database answers a read."""

@@ -379,3 +379,10 @@ def test_caption_properties(html: str, limit: int) -> None:
     if out != html and text_of(out) != original:  # else only leading whitespace went
         assert out.endswith("…")
         assert original.startswith(text_of(out)[:-1])
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab 中😀<>/&;#x0123bi=\"'\n")), max_size=60))
+def test_visible_text_is_what_the_atoms_show(html: str) -> None:
+    from bot.text import _atoms
+
+    assert visible_text(html) == "".join(a.text for a in _atoms(html))
