@@ -47,18 +47,19 @@ class ContextMiddleware(BaseMiddleware):
         self._chats = chats
         self._directory = directory
         self._translator = translator
-        self._recorded: dict[tuple[object, ...], float] = {}
+        self._recorded: dict[tuple[str, int], tuple[tuple[object, ...], float]] = {}
 
-    def _due(self, key: tuple[object, ...]) -> bool:
-        """Whether a chat or user (with these names) should be written again: at once when
-        something changed, else every `RECORD_EVERY_S` — not on every update, which cost
-        most of a command's storage trips."""
-        at = self._recorded.get(key)
-        if at is not None and time.monotonic() - at < RECORD_EVERY_S:
-            return False
+    def _due(self, key: tuple[str, int], values: tuple[object, ...]) -> bool:
+        """Whether a chat or user should be written again: at once when its names differ
+        from those last written, else every `RECORD_EVERY_S` — not on every update, which
+        cost most of a command's storage trips."""
+        last = self._recorded.get(key)
+        return last is None or last[0] != values or time.monotonic() - last[1] >= RECORD_EVERY_S
+
+    def _wrote(self, key: tuple[str, int], values: tuple[object, ...]) -> None:
         if len(self._recorded) > 50_000:
             self._recorded.clear()
-        return True
+        self._recorded[key] = (values, time.monotonic())
 
     async def __call__(
         self,
@@ -70,18 +71,17 @@ class ContextMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         if chat is not None:
             title = chat.title or chat.full_name
-            seen_chat = ("chat", chat.id, chat.type, title)
-            if self._due(seen_chat):
+            if self._due(("chat", chat.id), (chat.type, title)):
                 await self._chats.upsert(chat.id, chat.type, title)
-                self._recorded[seen_chat] = time.monotonic()
+                self._wrote(("chat", chat.id), (chat.type, title))
         if user is None or user.is_bot:
             data["lang"] = self._default_lang
             data["t"] = self._translator.get(self._default_lang)
             return await handler(event, data)
-        seen_user = ("user", user.id, user.username, user.full_name, user.language_code)
-        if self._due(seen_user):
-            await self._users.seen(user.id, user.username, user.full_name, user.language_code)
-            self._recorded[seen_user] = time.monotonic()
+        names = (user.username, user.full_name, user.language_code)
+        if self._due(("user", user.id), names):
+            await self._users.seen(user.id, *names)
+            self._wrote(("user", user.id), names)
         caller = await self.caller_of(user)
         data["caller"] = caller
         data["lang"] = caller.lang

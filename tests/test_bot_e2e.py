@@ -976,3 +976,18 @@ async def test_restart_keeps_roles_and_an_open_dialog(bot_stack: Stack) -> None:
     await bot_stack.say("viewer", "/lang zh")
     await bot_stack.restart_bridge()
     assert one(await bot_stack.say("viewer", "/help")).plain_text().startswith("可用命令")
+
+
+async def test_a_username_changed_and_changed_back_is_stored_as_it_is_now(
+    bot_stack: Stack,
+) -> None:
+    stack = bot_stack
+    assert stack.bridge is not None
+    user = stack.people["viewer"]
+    original = user.username
+    for name in ("renamed_once", original):
+        user.username = name
+        await stack.say("viewer", "/help")
+    stored = await stack.bridge.users.get(user.id)
+    assert stored is not None and stored.username == original
+    assert await stack.bridge.users.find_by_username("renamed_once") is None

@@ -315,6 +315,37 @@ async def test_a_recording_going_to_several_chats_is_downloaded_once(make_stack:
     ]
 
 
+async def test_a_chat_refusing_voice_gets_a_file_and_the_others_still_voice(
+    make_stack: Any,
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    refusing = stack.add_group(GROUP_CHAT, "No voice here")
+    await stack.say("admin", "/subscribe recordings org 266", chat=refusing)
+    stack.emu.inject_fault(
+        "sendVoice",
+        error_code=400,
+        description="Bad Request: VOICE_MESSAGES_FORBIDDEN",
+        times=1000,
+        chat_id=refusing,
+    )
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    clock.now = NOW + timedelta(minutes=40)
+    assert await bridge.jobs.recordings.poll(clock.now) > 0
+    got = [m.kind for m in await delivered(stack, refusing) if m.kind != "text"]
+    assert got and set(got) <= {"document", "audio"} and "document" in got
+    # Chats that came later still get voice messages (the same files, by file id or not).
+    others = [stack.add_group(GROUP_CHAT - i, f"Voice {i}") for i in (1, 2)]
+    for chat in others:
+        await stack.say("admin", "/subscribe recordings org 266", chat=chat)
+    assert await bridge.jobs.recordings.poll(clock.now) == 0
+    clock.now += timedelta(minutes=40)
+    assert await bridge.jobs.recordings.poll(clock.now) > 0
+    for chat in others:
+        kinds = [m.kind for m in await delivered(stack, chat) if m.kind != "text"]
+        assert kinds and "document" not in kinds and "voice" in kinds, kinds
+
+
 async def test_recordings_of_many_users_use_the_platform_wide_query(make_stack: Any) -> None:
     stack, clock = await make_stack()
     bridge = stack.bridge

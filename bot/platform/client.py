@@ -115,6 +115,16 @@ _PUNCH: TypeAdapter[Page[PunchRecord]] = TypeAdapter(Page[PunchRecord])
 _SIGNIN: TypeAdapter[Page[SignInRecord]] = TypeAdapter(Page[SignInRecord])
 
 
+async def _before_sending(step: Awaitable[_R]) -> _R:
+    """A step before the call itself (logging in): whatever fails there, the call never
+    reached the platform — a notice may be tried again (`PlatformError.never_sent`)."""
+    try:
+        return await step
+    except PlatformError as exc:
+        exc.never_sent = True
+        raise
+
+
 class PlatformClient:
     """Async client of the platform API. Build once, `await aclose()` at shutdown."""
 
@@ -219,14 +229,15 @@ class PlatformClient:
         write: bool = False,
     ) -> Any:
         """Call an endpoint under the prefix and return the envelope's `data`."""
-        generation = await self._ensure_token()
+        generation = await _before_sending(self._ensure_token())
         url = self._prefix + path
         try:
             return await self._send(method, url, path, body, params, not write, self._token)
         except PlatformAuthError as exc:
             if exc.code != 501 or not self.can_login:
                 raise
-        await self._relogin(generation)
+        # The call was answered 501: refused unread, so a failed login leaves it unsent.
+        await _before_sending(self._relogin(generation))
         return await self._send(method, url, path, body, params, not write, self._token)
 
     async def _send(

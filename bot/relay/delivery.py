@@ -60,6 +60,15 @@ def ack_keyboard(incident_id: int, label: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
+FIRST_WAIT_S = 10.0
+FILE_ID_ERRORS = ("wrong file identifier", "file reference", "wrong remote file")
+
+
+def _file_id_refused(exc: TelegramBadRequest) -> bool:
+    """Telegram no longer takes a file id it gave (rare): the file is uploaded again."""
+    return any(marker in exc.message.lower() for marker in FILE_ID_ERRORS)
+
+
 class SentFiles:
     """Telegram file ids of files already sent, by the URL they were fetched from: a
     recording or an incident's photo that goes to ten chats is downloaded and uploaded
@@ -72,17 +81,21 @@ class SentFiles:
 
     @contextlib.asynccontextmanager
     async def first(self, urls: list[str]) -> AsyncIterator[None]:
-        """Hold these URLs while one chat fetches and sends them: the other chats (drained
-        in parallel) wait and then find their file ids, instead of downloading them too.
-        Taken in sorted order, so two holders never wait for each other."""
-        wanted = sorted(set(urls))
+        """Hold the URLs not sent yet while one chat fetches and sends them: the other
+        chats (drained in parallel) wait and then find their file ids, instead of
+        downloading them too. Taken in sorted order, so two holders never wait for each
+        other; waited for at most `FIRST_WAIT_S` — a first chat held up by its limits or
+        retries must not hold up every other one."""
+        wanted = sorted({url for url in urls if url not in self._ids})
         entries = [self._locks.setdefault(url, (asyncio.Lock(), [0])) for url in wanted]
         for _lock, users in entries:
             users[0] += 1
         try:
             async with contextlib.AsyncExitStack() as stack:
-                for lock, _users in entries:
-                    await stack.enter_async_context(lock)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FIRST_WAIT_S):
+                        for lock, _users in entries:
+                            await stack.enter_async_context(lock)
                 yield
         finally:
             for url, (_lock, users) in zip(wanted, entries, strict=True):
@@ -341,7 +354,9 @@ class Delivery:
             except TelegramBadRequest as exc:
                 if any(marker in exc.message.lower() for marker in GONE_MARKERS):
                     raise
-                self.sent_files.forget(url)  # a file id Telegram no longer takes: upload
+                if _file_id_refused(exc):
+                    self.sent_files.forget(url)
+                # Otherwise this chat refuses it (voice messages, say): as below, per chat.
         try:
             clip = await self.media.fetch(url)
         except MediaError as exc:
@@ -362,8 +377,10 @@ class Delivery:
         except TelegramBadRequest as exc:
             if any(marker in exc.message.lower() for marker in GONE_MARKERS):
                 raise
-            # Some chats refuse voice messages (a user's privacy setting): send the file.
+            # Some chats refuse voice messages (a user's privacy setting): send the file —
+            # to this chat only; the other chats still get a voice message.
             m = await self._send_file(row.chat_id, "document", file, p["text"], thread)
+            return [m.message_id]
         self.sent_files.remember(url, m)
         return [m.message_id]
 
@@ -401,15 +418,18 @@ class Delivery:
     async def _attachments_now(
         self, row: OutboxRow, items: list[dict[str, Any]], caption: str | None, parent: Message
     ) -> list[int]:
+        sent: list[str] = []  # URLs already sent, so a retry never sends them twice
+        ids: list[int] = []
         try:
-            return await self._send_attachments(row, items, caption, parent, reuse=True)
+            await self._send_attachments(row, items, caption, parent, sent, ids, reuse=True)
         except TelegramBadRequest as exc:
-            reused = [i["url"] for i in items if self.sent_files.get(i["url"]) is not None]
-            if not reused or any(m in exc.message.lower() for m in GONE_MARKERS):
+            if not _file_id_refused(exc):
                 raise
-            for url in reused:  # a file id Telegram no longer takes: upload them again
-                self.sent_files.forget(url)
-            return await self._send_attachments(row, items, caption, parent, reuse=False)
+            rest = [i for i in items if i["url"] not in sent]
+            for item in rest:  # a file id Telegram no longer takes: upload them again
+                self.sent_files.forget(item["url"])
+            await self._send_attachments(row, rest, caption, parent, sent, ids, reuse=False)
+        return ids
 
     async def _send_attachments(
         self,
@@ -417,15 +437,17 @@ class Delivery:
         items: list[dict[str, Any]],
         caption: str | None,
         parent: Message,
+        sent: list[str],
+        ids: list[int],
         *,
         reuse: bool,
-    ) -> list[int]:
+    ) -> None:
         """An incident's images (one photo, or albums of up to 10) and audio, as replies
         to its message; what cannot be fetched is listed as links. Files sent to another
-        chat before go by their Telegram file id."""
+        chat before go by their Telegram file id. Adds the URLs it sent to `sent` and the
+        message ids to `ids`, as it goes."""
         if not items:
-            return []
-        ids: list[int] = []
+            return
         thread = row.thread_id or None
         photos: list[tuple[str, str | BufferedInputFile]] = []
         audios: list[tuple[str, str | BufferedInputFile, str]] = []
@@ -456,6 +478,7 @@ class Delivery:
                 row.chat_id, "photo", file, caption, thread, reply_to=parent.message_id
             )
             self.sent_files.remember(url, m)
+            sent.append(url)
             ids.append(m.message_id)
         elif photos:
             for start in range(0, len(photos), 10):  # an album holds at most 10
@@ -464,20 +487,22 @@ class Delivery:
                     InputMediaPhoto(media=file, caption=caption if i == 0 else None)
                     for i, (_url, file) in enumerate(chunk)
                 ]
-                sent = await self.bot.send_media_group(
+                album = await self.bot.send_media_group(
                     row.chat_id,
                     media=list(media),
                     message_thread_id=thread,
                     reply_to_message_id=parent.message_id,
                 )
-                for (url, _file), m in zip(chunk, sent, strict=False):
+                for (url, _file), m in zip(chunk, album, strict=False):
                     self.sent_files.remember(url, m)
-                ids += [m.message_id for m in sent]
+                sent += [url for url, _file in chunk]
+                ids += [m.message_id for m in album]
         for url, file, kind in audios:
             m = await self._send_file(
                 row.chat_id, kind, file, caption, thread, reply_to=parent.message_id
             )
             self.sent_files.remember(url, m)
+            sent.append(url)
             ids.append(m.message_id)
         if failed:
             links = "\n".join(f"📎 {esc(u)}" for u in failed)
@@ -487,8 +512,8 @@ class Delivery:
                 message_thread_id=thread,
                 reply_to_message_id=parent.message_id,
             )
+            sent += failed
             ids.append(m.message_id)
-        return ids
 
     async def _end_mute(self, chat_id: int) -> None:
         """A mute ended: one summary of what was held, then the held incidents in order."""
