@@ -70,30 +70,34 @@ class ArrivalBucket:
             self.level = max(0.0, self.level - (now - self.stamp) * self.rate)
             self.stamp = now
 
-    def try_acquire(self) -> float | None:
-        """Take room for one send and return 0, or return how long to wait before asking
-        again (None: until a send in flight is answered)."""
+    def try_acquire(self, units: int = 1) -> float | None:
+        """Take room for `units` messages (an album is one per item) and return 0, or
+        return how long to wait before asking again (None: until a send in flight is
+        answered)."""
+        units = max(1, min(units, int(self.capacity)))
         self._leak(self._now())
-        missing = 1 - (self.capacity - self.level - self.in_flight)
+        missing = units - (self.capacity - self.level - self.in_flight)
         if missing <= 0:
-            self.in_flight += 1
+            self.in_flight += units
             return 0.0
         # Leaking alone makes room when enough is charged; otherwise a send must end.
         return missing / self.rate if self.level >= missing else None
 
-    async def acquire(self) -> None:
-        """Wait for room for one more send; the caller must `release()` it afterwards."""
-        while (wait := self.try_acquire()) != 0.0:
+    async def acquire(self, units: int = 1) -> int:
+        """Wait for room for `units` messages; the caller must `release()` what this
+        returns afterwards."""
+        while (wait := self.try_acquire(units)) != 0.0:
             changed = self._changed
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await changed.wait()
+        return max(1, min(units, int(self.capacity)))
 
-    def release(self) -> None:
+    def release(self, units: int = 1) -> None:
         """The send was answered (or failed, or was cancelled): charge it now."""
         self._leak(self._now())
-        self.in_flight -= 1
-        self.level += 1
+        self.in_flight -= units
+        self.level += units
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -186,15 +190,14 @@ class FloodControl(BaseRequestMiddleware):
         while True:
             group = self._group(chat_id) if shaped else None
             try:
-                if group is not None:
-                    await group.acquire()
+                taken = await group.acquire(_messages_in(method)) if group is not None else 0
                 try:
                     if shaped:
                         await self._acquire(chat_id)
                     result = await make_request(bot, method)
                 finally:
                     if group is not None:
-                        group.release()
+                        group.release(taken)
                 if shaped:
                     self._on_event("sent")
                 return result
@@ -210,6 +213,12 @@ class FloodControl(BaseRequestMiddleware):
                 self._on_event("retried")
                 await self._sleep(min(self._backoff_s * 2**attempt, 10.0))
             attempt += 1
+
+
+def _messages_in(method: Any) -> int:
+    """How many messages a call puts in the chat: an album, one per item."""
+    media = getattr(method, "media", None)
+    return len(media) if isinstance(media, list) else 1
 
 
 def _is_group(chat_id: Any) -> bool:

@@ -109,3 +109,14 @@ async def test_a_failed_or_cancelled_send_gives_its_group_unit_back_charged() ->
     bucket = flood._groups[-100123]
     assert bucket.in_flight == 0
     assert bucket.level == pytest.approx(2.0, abs=0.01)
+
+
+def test_an_album_takes_one_unit_per_item() -> None:
+    clock = Clock()
+    bucket = ArrivalBucket(20, 60.0, clock)
+    assert bucket.try_acquire(10) == 0.0
+    bucket.release(10)
+    assert bucket.try_acquire(10) == 0.0
+    bucket.release(10)
+    wait = bucket.try_acquire(1)  # twenty messages counted: the twenty-first waits
+    assert wait == pytest.approx(3.0)
