@@ -12,32 +12,32 @@ import re
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.access import Caller
 from bot.callbacks import PickAction, PickCb
 from bot.config import Settings
-from bot.directory import Directory, Kind
-from bot.jobs import Jobs
+from bot.directory import Kind
 from bot.jobs.render import report_current_text, report_set_text
 from bot.jobs.scheduler import parse_hhmm
-from bot.render import Reply, T
+from bot.render import Reply
 from bot.text import esc
 from bot.timeexpr import TimeExprError, parse_date
 from handlers.filters import MinRole
+from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
 from handlers.subscriptions import thread_of
-from storage.audit import AuditRepo
 from storage.roles import Role
 
 router = Router(name=__name__)
 router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
+router.message.middleware(lookup_context)
+router.callback_query.middleware(lookup_context)
 
 What = Literal["attendance", "signins"]
 # A word shaped like a date that is not one (2026-13-40) is a mistake, not an org's name.
@@ -65,53 +65,41 @@ def split_args(words: list[str], now: datetime, settings: Settings) -> tuple[dat
 
 
 async def send_summary(
-    message: Message,
-    what: What,
-    day: date,
-    org_id: int | None,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    bot: Bot,
-    audit: AuditRepo,
+    message: Message, what: What, day: date, org_id: int | None, ctx: LookupContext
 ) -> None:
+    caller, t = ctx.caller, ctx.t
     if org_id is None and caller.scope is not None:
         org_id = caller.org_id  # a scoped supervisor's own subtree
-    if org_id is not None and directory.org(org_id, caller.scope) is None:
+    if org_id is not None and ctx.directory.org(org_id, caller.scope) is None:
         await answer(message, Reply(t("not-found", kind="org", query=org_id)))
         return
     now = datetime.now(UTC)
     async with ChatActionSender.upload_document(
-        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+        bot=ctx.bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
         if what == "attendance":
-            built = await jobs.reports.attendance(day, org_id, caller.scope, t, now)
+            built = await ctx.jobs.reports.attendance(day, org_id, caller.scope, t, now)
         else:
-            built = await jobs.reports.signins(day, org_id, t)
+            built = await ctx.jobs.reports.signins(day, org_id, t)
         await answer(message, Reply(built.text))
         await message.answer_document(
             BufferedInputFile(built.csv, built.filename), caption=built.caption
         )
-    await audit.add(caller.user_id, what, str(org_id or ""), {"day": day.isoformat()}, "ok", now)
+    await ctx.audit.add(
+        caller.user_id, what, str(org_id or ""), {"day": day.isoformat()}, "ok", now
+    )
 
 
-async def summary_command(
-    message: Message,
-    command: CommandObject,
-    what: What,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    bot: Bot,
-    audit: AuditRepo,
-    state: FSMContext,
+@router.message(Command("attendance", "signins"))
+async def attendance_or_signins(
+    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
+    # One handler for both: they differ only in which records they summarise.
+    what: What = "signins" if command.command == "signins" else "attendance"
+    t = ctx.t
     words = (command.args or "").split()
     try:
-        day, rest = split_args(words, datetime.now(UTC), settings)
+        day, rest = split_args(words, datetime.now(UTC), ctx.settings)
     except TimeExprError as err:
         await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t(f"usage-{what}")))
         return
@@ -120,8 +108,8 @@ async def summary_command(
         match = await resolve_or_ask(
             message,
             t,
-            directory,
-            caller,
+            ctx.directory,
+            ctx.caller,
             " ".join(rest),
             Kind.ORG,
             ACTION[what],
@@ -131,41 +119,12 @@ async def summary_command(
         if match is None:
             return
         org_id = match.id
-    await send_summary(message, what, day, org_id, caller, t, directory, jobs, bot, audit)
-
-
-@router.message(Command("attendance", "signins"))
-async def attendance_or_signins(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    bot: Bot,
-    audit: AuditRepo,
-    state: FSMContext,
-) -> None:
-    # One handler for both: they differ only in which records they summarise.
-    what: What = "signins" if command.command == "signins" else "attendance"
-    await summary_command(
-        message, command, what, caller, t, directory, jobs, settings, bot, audit, state
-    )
+    await send_summary(message, what, day, org_id, ctx)
 
 
 @router.callback_query(PickCb.filter(F.action.in_({PickAction.ATTENDANCE, PickAction.SIGNINS})))
 async def picked_org(
-    callback: CallbackQuery,
-    callback_data: PickCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    bot: Bot,
-    audit: AuditRepo,
-    state: FSMContext,
+    callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
 ) -> None:
     await callback.answer()
     if not isinstance(callback.message, Message):
@@ -177,30 +136,20 @@ async def picked_org(
     except ValueError:
         day = None
     if day is None:
-        day = datetime.now(settings.bridge.tz).date()
-    await send_summary(
-        callback.message, what, day, callback_data.id, caller, t, directory, jobs, bot, audit
-    )
+        day = datetime.now(ctx.settings.bridge.tz).date()
+    await send_summary(callback.message, what, day, callback_data.id, ctx)
 
 
 @router.message(Command("report"))
-async def report(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    audit: AuditRepo,
-) -> None:
+async def report(message: Message, command: CommandObject, ctx: LookupContext) -> None:
+    caller, t, directory, jobs, settings = ctx.caller, ctx.t, ctx.directory, ctx.jobs, ctx.settings
     words = (command.args or "").split()
     chat_id, thread = message.chat.id, thread_of(message)
     now = datetime.now(UTC)
     zone = settings.bridge.timezone
     if [w.lower() for w in words] == ["off"]:
         removed = await jobs.remove_report(chat_id, thread)
-        await audit.add(caller.user_id, "report-off", str(chat_id), {}, str(removed), now)
+        await ctx.audit.add(caller.user_id, "report-off", str(chat_id), {}, str(removed), now)
         await answer(message, Reply(t("report-off" if removed else "report-none")))
         return
     at = parse_hhmm(words[1]) if len(words) >= 2 and words[0].lower() == "daily" else None
@@ -233,6 +182,8 @@ async def report(
         org_id = caller.org_id
     hhmm = at.strftime("%H:%M")
     saved, first = await jobs.set_report(chat_id, thread, hhmm, org_id, caller.user_id, now)
-    await audit.add(caller.user_id, "report", str(chat_id), {"at": hhmm, "org": org_id}, "ok", now)
+    await ctx.audit.add(
+        caller.user_id, "report", str(chat_id), {"at": hhmm, "org": org_id}, "ok", now
+    )
     text = report_set_text(t, saved, directory, zone, first, settings.bridge.tz)
     await answer(message, Reply(text))

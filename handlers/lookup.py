@@ -1,4 +1,5 @@
-"""What the supervisor lookups (/where, /track, /recordings) need, gathered once per update."""
+"""What the supervisor commands (/where, /track, /recordings, /attendance, /signins, /report,
+/watch, /unwatch) need, gathered once per update."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aiogram.types import TelegramObject
 from bot.access import Caller
 from bot.config import Settings
 from bot.directory import Directory
+from bot.jobs import Jobs
 from bot.platform import PlatformClient
 from bot.render import T
 from storage.audit import AuditRepo
@@ -36,6 +38,7 @@ class LookupContext:
     settings: Settings
     bot: Bot
     bridge: Bridge
+    jobs: Jobs
 
 
 async def lookup_context(

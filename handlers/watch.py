@@ -14,142 +14,99 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.access import Caller
 from bot.callbacks import PickAction, PickCb
-from bot.config import Settings
-from bot.directory import Directory, Kind
-from bot.jobs import Jobs
+from bot.directory import Kind
 from bot.jobs.render import watch_text
-from bot.render import Reply, T
+from bot.render import Reply
 from handlers.filters import MinRole
+from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import resolve_or_ask
 from handlers.subscriptions import thread_of
-from storage.audit import AuditRepo
 from storage.roles import Role
 
 router = Router(name=__name__)
 router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
+router.message.middleware(lookup_context)
+router.callback_query.middleware(lookup_context)
 
 
-async def start_watch(
-    message: Message,
-    gid: int,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    audit: AuditRepo,
-) -> None:
-    group = directory.group(gid, caller.scope)
+async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
+    caller, t = ctx.caller, ctx.t
+    group = ctx.directory.group(gid, caller.scope)
     if group is None:
         await answer(message, Reply(t("not-found", kind="group", query=gid)))
         return
     now = datetime.now(UTC)
     scope_org = caller.org_id if caller.scope is not None else None
-    new, obs = await jobs.presence.start_watching(
+    new, obs = await ctx.jobs.presence.start_watching(
         message.chat.id, thread_of(message), group, scope_org, caller.user_id, now
     )
-    await audit.add(caller.user_id, "watch", str(message.chat.id), {"group": gid}, "ok", now)
+    await ctx.audit.add(caller.user_id, "watch", str(message.chat.id), {"group": gid}, "ok", now)
     text = watch_text(
-        t, new, group.name, obs.online, len(group.member_ids), settings.bridge.presence_poll_s
+        t, new, group.name, obs.online, len(group.member_ids), ctx.settings.bridge.presence_poll_s
     )
     await answer(message, Reply(text))
 
 
 @router.message(Command("watch"))
-async def watch(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    audit: AuditRepo,
-) -> None:
+async def watch(message: Message, command: CommandObject, ctx: LookupContext) -> None:
     query = (command.args or "").strip()
     if not query:
-        await answer(message, Reply(t("usage-watch")))
+        await answer(message, Reply(ctx.t("usage-watch")))
         return
-    match = await resolve_or_ask(message, t, directory, caller, query, Kind.GROUP, PickAction.WATCH)
+    match = await resolve_or_ask(
+        message, ctx.t, ctx.directory, ctx.caller, query, Kind.GROUP, PickAction.WATCH
+    )
     if match is not None:
-        await start_watch(message, match.id, caller, t, directory, jobs, settings, audit)
+        await start_watch(message, match.id, ctx)
 
 
 @router.callback_query(PickCb.filter(F.action == PickAction.WATCH))
-async def picked_watch(
-    callback: CallbackQuery,
-    callback_data: PickCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    audit: AuditRepo,
-) -> None:
+async def picked_watch(callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext) -> None:
     await callback.answer()
     if isinstance(callback.message, Message):
-        await start_watch(
-            callback.message, callback_data.id, caller, t, directory, jobs, settings, audit
-        )
+        await start_watch(callback.message, callback_data.id, ctx)
 
 
-async def stop_watch(
-    message: Message, gid: int, name: str, caller: Caller, t: T, jobs: Jobs, audit: AuditRepo
-) -> None:
-    removed = await jobs.watches.remove(message.chat.id, thread_of(message), gid)
-    await audit.add(
-        caller.user_id,
+async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) -> None:
+    removed = await ctx.jobs.watches.remove(message.chat.id, thread_of(message), gid)
+    await ctx.audit.add(
+        ctx.caller.user_id,
         "unwatch",
         str(message.chat.id),
         {"group": gid},
         "ok" if removed else "not watched",
         datetime.now(UTC),
     )
-    await answer(message, Reply(t("unwatch-done" if removed else "unwatch-not", group=name)))
+    await answer(message, Reply(ctx.t("unwatch-done" if removed else "unwatch-not", group=name)))
 
 
 @router.message(Command("unwatch"))
-async def unwatch(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    audit: AuditRepo,
-) -> None:
+async def unwatch(message: Message, command: CommandObject, ctx: LookupContext) -> None:
     query = (command.args or "").strip()
     if not query:
-        await answer(message, Reply(t("usage-unwatch")))
+        await answer(message, Reply(ctx.t("usage-unwatch")))
         return
-    if query.isdigit() and directory.group(int(query)) is None:
+    if query.isdigit() and ctx.directory.group(int(query)) is None:
         # A group deleted from the platform can still be unwatched by its id.
-        watched = {w.group_id for w in await jobs.watches.for_chat(message.chat.id)}
+        watched = {w.group_id for w in await ctx.jobs.watches.for_chat(message.chat.id)}
         if int(query) in watched:
-            await stop_watch(message, int(query), query, caller, t, jobs, audit)
+            await stop_watch(message, int(query), query, ctx)
             return
     match = await resolve_or_ask(
-        message, t, directory, caller, query, Kind.GROUP, PickAction.UNWATCH
+        message, ctx.t, ctx.directory, ctx.caller, query, Kind.GROUP, PickAction.UNWATCH
     )
     if match is not None:
-        await stop_watch(message, match.id, match.label, caller, t, jobs, audit)
+        await stop_watch(message, match.id, match.label, ctx)
 
 
 @router.callback_query(PickCb.filter(F.action == PickAction.UNWATCH))
 async def picked_unwatch(
-    callback: CallbackQuery,
-    callback_data: PickCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    jobs: Jobs,
-    audit: AuditRepo,
+    callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext
 ) -> None:
     await callback.answer()
-    group = directory.group(callback_data.id, caller.scope)
+    group = ctx.directory.group(callback_data.id, ctx.caller.scope)
     if isinstance(callback.message, Message) and group is not None:
-        await stop_watch(callback.message, group.id, group.name, caller, t, jobs, audit)
+        await stop_watch(callback.message, group.id, group.name, ctx)
