@@ -1,38 +1,16 @@
-"""What the jobs share: which subscriptions an org matches, and queueing long texts."""
+"""What the jobs share: a job's failure, and queueing long texts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.directory import Directory
 from bot.text import split_html
 from storage.outbox import OutboxRepo
-from storage.subscriptions import Subscription
 
 
 class JobFailed(Exception):
     """A job could not do its work this time (it runs again at its next time)."""
-
-
-def matching(
-    subs: Sequence[Subscription], org_ids: Iterable[int | None], directory: Directory
-) -> list[Subscription]:
-    """The subscriptions whose org filter (subtrees; empty: everything) covers one of `org_ids`."""
-    orgs = [o for o in org_ids if o is not None]
-    out: list[Subscription] = []
-    subtrees: dict[int, frozenset[int]] = {}
-    for sub in subs:
-        if not sub.orgs:
-            out.append(sub)
-            continue
-        for o in sub.orgs:
-            if o not in subtrees:
-                subtrees[o] = directory.subtree(o)
-        if any(org in subtrees[o] for o in sub.orgs for org in orgs):
-            out.append(sub)
-    return out
 
 
 async def enqueue_text(

@@ -20,8 +20,9 @@ from typing import Any
 
 from bot.directory import Directory
 from bot.i18n import Translate
-from bot.jobs.common import JobFailed, enqueue_text, matching
+from bot.jobs.common import JobFailed, enqueue_text
 from bot.relay.render import change_text, diff_lines
+from bot.relay.service import matching
 from storage.db import Database
 from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo

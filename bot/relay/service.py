@@ -103,6 +103,36 @@ def _store_reports(batch: Sequence[_PendingReport], conn: sqlite3.Connection) ->
     return out
 
 
+def matching(
+    subs: Sequence[Subscription],
+    org_ids: Iterable[int | None],
+    directory: Directory,
+    subtrees: dict[int, frozenset[int]] | None = None,
+) -> list[Subscription]:
+    """The subscriptions whose org filter (subtrees; empty: everything) covers one of `org_ids`.
+
+    `subtrees` caches the orgs' subtrees across calls (the relay's batch of incidents)."""
+    orgs = [o for o in org_ids if o is not None]
+    out: list[Subscription] = []
+    if subtrees is None:
+        subtrees = {}
+    for sub in subs:
+        if not sub.orgs:
+            out.append(sub)
+            continue
+        for o in sub.orgs:
+            if o not in subtrees:
+                subtrees[o] = directory.subtree(o)
+        if any(org in subtrees[o] for o in sub.orgs for org in orgs):
+            out.append(sub)
+    return out
+
+
+def _level_matches(sub: Subscription, level: str | None) -> bool:
+    """An incident of `level` (None: not an incident) passes the subscription's level filter."""
+    return level is None or not sub.levels or level in sub.levels
+
+
 class Relay:
     """The fan-out service: what arrives from the platform, and to which chats it goes."""
 
@@ -145,31 +175,11 @@ class Relay:
 
     # -- matching ----------------------------------------------------------------------
 
-    def _wanted_orgs(self, sub: Subscription) -> set[int] | None:
-        """The org ids a subscription's org filter covers (their subtrees); None: any."""
-        if not sub.orgs:
-            return None
-        wanted: set[int] = set()
-        for o in sub.orgs:
-            wanted |= self.directory.subtree(o)
-        return wanted
-
-    def _org_matches(self, sub: Subscription, org_ids: Iterable[int | None]) -> bool:
-        wanted = self._wanted_orgs(sub)
-        return wanted is None or any(o is not None and o in wanted for o in org_ids)
-
     async def _targets(
         self, kind: str, org_ids: Iterable[int | None], level: str | None = None
     ) -> list[Subscription]:
-        orgs = list(org_ids)
-        out = []
-        for sub in await self.subs.of_kind(kind):
-            if not self._org_matches(sub, orgs):
-                continue
-            if level is not None and sub.levels and level not in sub.levels:
-                continue
-            out.append(sub)
-        return out
+        subs = matching(await self.subs.of_kind(kind), org_ids, self.directory)
+        return [s for s in subs if _level_matches(s, level)]
 
     # -- ingest (called by the listener, before it answers) ---------------------------------
 
@@ -208,13 +218,12 @@ class Relay:
                 batch, self._reports = self._reports, []
                 try:
                     subs = await self.subs.of_kind("incidents")
-                    wanted = [(s, self._wanted_orgs(s)) for s in subs]  # once per batch
+                    subtrees: dict[int, frozenset[int]] = {}  # walked once per batch
                     for item in batch:
                         item.targets = [
                             (s.chat_id, s.thread_id)
-                            for s, orgs in wanted
-                            if (orgs is None or any(o in orgs for o in item.orgs if o is not None))
-                            and not (s.levels and item.report.level not in s.levels)
+                            for s in matching(subs, item.orgs, self.directory, subtrees)
+                            if _level_matches(s, item.report.level)
                         ]
                     stored = await self.db.run_in_transaction(partial(_store_reports, batch))
                 except Exception as exc:  # storage trouble: each caller answers 503
