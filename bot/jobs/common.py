@@ -1,12 +1,44 @@
-"""What the jobs share: a job's failure, and queueing long texts."""
+"""What the jobs share: what they are built with, a job's failure, and queueing long texts."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
+from bot.directory import Directory
+from bot.i18n import Translate
+from bot.platform import PlatformClient
 from bot.text import split_html
+from storage.db import Database
 from storage.outbox import OutboxRepo
+
+
+@dataclass(frozen=True)
+class JobDeps:
+    """What the polling jobs are built with (`bot.jobs.service.Jobs` makes one)."""
+
+    db: Database
+    platform: PlatformClient
+    directory: Directory
+    outbox: OutboxRepo
+    t: Translate  # in BRIDGE_LANGUAGE: what the jobs post goes to chats
+    tz: tzinfo
+    wake: Callable[[], None]  # the delivery worker: new outbox rows
+
+
+class Job:
+    """A polling job: its dependencies as attributes (`self.platform`, `self.outbox`, ...)."""
+
+    def __init__(self, deps: JobDeps) -> None:
+        self.db = deps.db
+        self.platform = deps.platform
+        self.directory = deps.directory
+        self.outbox = deps.outbox
+        self.t = deps.t
+        self.tz = deps.tz
+        self.wake = deps.wake
 
 
 class JobFailed(Exception):

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 
-from bot.directory import Directory, DirGroup
-from bot.i18n import Translate
-from bot.jobs.common import enqueue_text
+from bot.directory import DirGroup
+from bot.jobs.common import Job, JobDeps, enqueue_text
 from bot.jobs.render import PresenceBlock, PresenceItem, presence_text
-from bot.platform import PlatformClient, PlatformError
-from storage.db import Database
-from storage.outbox import OutboxRepo
+from bot.platform import PlatformError
 from storage.watches import Presence, PresenceChange, PresenceRepo, Watch, WatchRepo
 
 log = logging.getLogger(__name__)
@@ -43,27 +39,11 @@ class Observation:
         return sum(1 for s in self.states.values() if s == "online")
 
 
-class PresenceWatch:
-    def __init__(
-        self,
-        db: Database,
-        *,
-        platform: PlatformClient,
-        directory: Directory,
-        outbox: OutboxRepo,
-        t: Translate,
-        tz: tzinfo,
-        wake: Callable[[], None],
-    ) -> None:
-        self.db = db
-        self.watches = WatchRepo(db)
-        self.state = PresenceRepo(db)
-        self.platform = platform
-        self.directory = directory
-        self.outbox = outbox
-        self.t = t
-        self.tz = tz
-        self.wake = wake
+class PresenceWatch(Job):
+    def __init__(self, deps: JobDeps) -> None:
+        super().__init__(deps)
+        self.watches = WatchRepo(deps.db)
+        self.state = PresenceRepo(deps.db)
 
     async def observe(self, group: DirGroup) -> Observation:
         """Ask the platform about a group's members: 2.3 (online, in any group) for all of

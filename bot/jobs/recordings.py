@@ -18,19 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
-from bot.directory import Directory, DirUser
-from bot.i18n import Translate
-from bot.platform import PlatformClient, PlatformError
+from bot.directory import DirUser
+from bot.jobs.common import Job, JobDeps
+from bot.platform import PlatformError
 from bot.platform.models import Recording
 from bot.render_geo import recording_caption
 from bot.text import truncate_caption
-from storage.db import Database, from_db_time, to_db_time
+from storage.db import from_db_time, to_db_time
 from storage.jobstate import JobStateRepo
-from storage.outbox import OutboxRepo
 from storage.recordings_seen import SeenRecordingRepo
 from storage.subscriptions import Subscription, SubscriptionRepo
 
@@ -54,29 +53,12 @@ def recording_key(r: Recording) -> str:
     return f"{who}:{int(r.begin.timestamp() * 1000)}:{name}"
 
 
-class RecordingFeed:
-    def __init__(
-        self,
-        db: Database,
-        *,
-        platform: PlatformClient,
-        directory: Directory,
-        subs: SubscriptionRepo,
-        outbox: OutboxRepo,
-        t: Translate,
-        tz: tzinfo,
-        wake: Callable[[], None],
-    ) -> None:
-        self.db = db
-        self.seen = SeenRecordingRepo(db)
-        self.platform = platform
-        self.directory = directory
+class RecordingFeed(Job):
+    def __init__(self, deps: JobDeps, *, subs: SubscriptionRepo) -> None:
+        super().__init__(deps)
+        self.seen = SeenRecordingRepo(deps.db)
         self.subs = subs
-        self.outbox = outbox
-        self.t = t
-        self.tz = tz
-        self.wake = wake
-        self.state = JobStateRepo(db)
+        self.state = JobStateRepo(deps.db)
 
     def audience(self, sub: Subscription) -> frozenset[int] | None:
         """The users whose recordings `sub` wants (None: every user)."""

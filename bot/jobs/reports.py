@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from bot.directory import Directory
 from bot.i18n import Translate
 from bot.jobs.attendance import (
     expected_people,
@@ -26,12 +24,9 @@ from bot.jobs.attendance import (
     signin_csv,
     summarize_punches,
 )
-from bot.jobs.common import enqueue_text
+from bot.jobs.common import Job, JobDeps, enqueue_text
 from bot.jobs.render import attendance_text, digest_text, signins_text
 from bot.jobs.scheduler import parse_hhmm
-from bot.platform import PlatformClient
-from storage.db import Database
-from storage.outbox import OutboxRepo
 from storage.reports import Report, ReportRepo
 
 log = logging.getLogger(__name__)
@@ -65,26 +60,10 @@ def latest_slot(report: Report, now: datetime, tz: tzinfo) -> datetime | None:
     return slot
 
 
-class AttendanceReports:
-    def __init__(
-        self,
-        db: Database,
-        *,
-        platform: PlatformClient,
-        directory: Directory,
-        outbox: OutboxRepo,
-        t: Translate,
-        tz: tzinfo,
-        wake: Callable[[], None],
-    ) -> None:
-        self.db = db
-        self.reports = ReportRepo(db)
-        self.platform = platform
-        self.directory = directory
-        self.outbox = outbox
-        self.t = t
-        self.tz = tz
-        self.wake = wake
+class AttendanceReports(Job):
+    def __init__(self, deps: JobDeps) -> None:
+        super().__init__(deps)
+        self.reports = ReportRepo(deps.db)
 
     def _org_name(self, org_id: int | None) -> str | None:
         org = self.directory.org(org_id) if org_id is not None else None

@@ -27,7 +27,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translate, Translator
-from bot.jobs.common import JobFailed
+from bot.jobs.common import JobDeps, JobFailed
 from bot.jobs.directory_diff import DirectoryDiff
 from bot.jobs.health import AlertAdmins, PlatformHealth
 from bot.jobs.presence import PresenceWatch
@@ -81,25 +81,9 @@ class Jobs:
         t = translator.get(s.language)
         wake = relay.wake
         self.state = JobStateRepo(db)
-        self.presence = PresenceWatch(
-            db,
-            platform=platform,
-            directory=directory,
-            outbox=relay.outbox,
-            t=t,
-            tz=self.tz,
-            wake=wake,
-        )
-        self.recordings = RecordingFeed(
-            db,
-            platform=platform,
-            directory=directory,
-            subs=relay.subs,
-            outbox=relay.outbox,
-            t=t,
-            tz=self.tz,
-            wake=wake,
-        )
+        deps = JobDeps(db, platform, directory, relay.outbox, t, self.tz, wake)
+        self.presence = PresenceWatch(deps)
+        self.recordings = RecordingFeed(deps, subs=relay.subs)
         self.health = PlatformHealth(platform, self.state, alert_admins)
         self.directory_diff = DirectoryDiff(
             db,
@@ -110,15 +94,7 @@ class Jobs:
             t=t,
             wake=wake,
         )
-        self.reports = AttendanceReports(
-            db,
-            platform=platform,
-            directory=directory,
-            outbox=relay.outbox,
-            t=t,
-            tz=self.tz,
-            wake=wake,
-        )
+        self.reports = AttendanceReports(deps)
         self.watches = self.presence.watches
         self.scheduler: BaseScheduler | None = None
         self._tasks: dict[str, Callable[..., Awaitable[Any]]] = {
