@@ -22,7 +22,7 @@ from bot.directory import Directory
 from bot.i18n import Translate
 from bot.jobs.common import JobFailed, enqueue_text
 from bot.relay.render import change_text, diff_lines
-from bot.relay.service import matching
+from bot.relay.service import known_user, matching
 from storage.db import Database
 from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo
@@ -71,20 +71,7 @@ class DirectoryDiff:
 
     def current_users(self) -> dict[int, dict[str, Any]]:
         d = self.directory
-        snap = d.snapshot
-        out: dict[int, dict[str, Any]] = {}
-        for uid, u in snap.users.items():
-            org = snap.orgs.get(u.org_id) if u.org_id is not None else None
-            out[uid] = {
-                "name": u.name,
-                "account": u.account,
-                "org": org.name if org else None,
-                "org_id": u.org_id,
-                "role": u.role_name,
-                "priority": u.priority,
-                "groups": sorted(g.name for g in d.user_groups(uid)),
-            }
-        return out
+        return {uid: known_user(d, u) for uid, u in d.snapshot.users.items()}
 
     def current_orgs(self) -> dict[int, dict[str, Any]]:
         snap = self.directory.snapshot

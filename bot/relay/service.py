@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any
 
-from bot.directory import Directory
+from bot.directory import Directory, DirUser
 from bot.i18n import Translator
 from bot.platform import (
     PlatformClient,
@@ -126,6 +126,21 @@ def matching(
         if any(org in subtrees[o] for o in sub.orgs for org in orgs):
             out.append(sub)
     return out
+
+
+def known_user(directory: Directory, u: DirUser) -> dict[str, Any]:
+    """The fields of a user the bridge compares to tell a change (stored in known_entities):
+    the relay (3.4, 3.5) and the directory refresh diff must agree on them."""
+    org = directory.org(u.org_id) if u.org_id is not None else None
+    return {
+        "name": u.name,
+        "account": u.account,
+        "org": org.name if org else None,
+        "org_id": u.org_id,
+        "role": u.role_name,
+        "priority": u.priority,
+        "groups": sorted(g.name for g in directory.user_groups(u.id)),
+    }
 
 
 def _level_matches(sub: Subscription, level: str | None) -> bool:
@@ -332,18 +347,7 @@ class Relay:
 
     def _user_from_directory(self, uid: int) -> dict[str, Any] | None:
         u = self.directory.user(uid)
-        if u is None:
-            return None
-        org = self.directory.org(u.org_id) if u.org_id is not None else None
-        return {
-            "name": u.name,
-            "account": u.account,
-            "org": org.name if org else None,
-            "org_id": u.org_id,
-            "role": u.role_name,
-            "priority": u.priority,
-            "groups": sorted(g.name for g in self.directory.user_groups(uid)),
-        }
+        return None if u is None else known_user(self.directory, u)
 
     async def _enqueue_change(
         self, kind: str, title: str, lines: Sequence[str], org_ids: Iterable[int | None]
