@@ -36,6 +36,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from operator import attrgetter, methodcaller
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -215,25 +216,19 @@ def _transaction_in_thread(
 
 
 async def _exec(conn: aiosqlite.Connection, sql: str) -> None:
-    await conn._execute(_rowcount, conn, sql, ())
+    await conn._execute(_statement, conn, sql, (), _ROWCOUNT)
 
 
-# Run in aiosqlite's thread (`Connection._execute`): one statement, its result, the
-# cursor closed — one trip each.
+# Run in aiosqlite's thread (`Connection._execute`): one statement, what `take` reads
+# from its cursor, the cursor closed — one trip each.
 
 
-def _rowcount(conn: aiosqlite.Connection, sql: str, params: Any) -> int:
+def _statement(
+    conn: aiosqlite.Connection, sql: str, params: Any, take: Callable[[sqlite3.Cursor], Any]
+) -> Any:
     cursor = conn._conn.execute(sql, params)
     try:
-        return cursor.rowcount
-    finally:
-        cursor.close()
-
-
-def _lastrowid(conn: aiosqlite.Connection, sql: str, params: Any) -> int | None:
-    cursor = conn._conn.execute(sql, params)
-    try:
-        return cursor.lastrowid
+        return take(cursor)
     finally:
         cursor.close()
 
@@ -246,20 +241,10 @@ def _many(conn: aiosqlite.Connection, sql: str, rows: list[Sequence[Any]]) -> in
         cursor.close()
 
 
-def _one(conn: aiosqlite.Connection, sql: str, params: Any) -> Any:
-    cursor = conn._conn.execute(sql, params)
-    try:
-        return cursor.fetchone()
-    finally:
-        cursor.close()
-
-
-def _all(conn: aiosqlite.Connection, sql: str, params: Any) -> list[Any]:
-    cursor = conn._conn.execute(sql, params)
-    try:
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+_ROWCOUNT = attrgetter("rowcount")
+_LASTROWID = attrgetter("lastrowid")
+_ONE = methodcaller("fetchone")
+_ALL = methodcaller("fetchall")
 
 
 # --- the database ---------------------------------------------------------------------
@@ -507,12 +492,12 @@ class Database:
     async def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
         """Run one statement (atomic on its own); return the number of rows it changed."""
         async with self._turn() as conn:
-            return int(await conn._execute(_rowcount, conn, sql, params))
+            return int(await conn._execute(_statement, conn, sql, params, _ROWCOUNT))
 
     async def insert(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
         """Run one INSERT and return the rowid of the row it added."""
         async with self._turn() as conn:
-            rowid = await conn._execute(_lastrowid, conn, sql, params)
+            rowid = await conn._execute(_statement, conn, sql, params, _LASTROWID)
         if rowid is None:
             raise StorageError(f"database {self.path}: statement inserted no row: {sql.strip()}")
         return int(rowid)
@@ -527,7 +512,7 @@ class Database:
     ) -> sqlite3.Row | None:
         """Run a query and return its first row, or None."""
         async with self._turn() as conn:
-            row: sqlite3.Row | None = await conn._execute(_one, conn, sql, params)
+            row: sqlite3.Row | None = await conn._execute(_statement, conn, sql, params, _ONE)
             return row
 
     async def fetchall(
@@ -535,7 +520,7 @@ class Database:
     ) -> list[sqlite3.Row]:
         """Run a query and return all its rows."""
         async with self._turn() as conn:
-            rows: list[sqlite3.Row] = await conn._execute(_all, conn, sql, params)
+            rows: list[sqlite3.Row] = await conn._execute(_statement, conn, sql, params, _ALL)
             return rows
 
     async def ping(self) -> None:
