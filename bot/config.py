@@ -221,6 +221,10 @@ class BridgeSettings(BaseSettings):
     directory_refresh_s: int = 600
     presence_poll_s: int = 30
     log_format: Literal["text", "json"] = "text"
+    # When set, GET /metrics needs `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
+
+    _blank = field_validator("metrics_token", mode="before")(_blank_to_none)
 
     @field_validator("http_port", mode="before")
     @classmethod
