@@ -12,6 +12,8 @@ import io
 import re
 from dataclasses import dataclass
 
+from bot.csvfile import csv_bytes
+
 ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,31}$")
 HEADER_WORDS = {"account", "accounts", "账号", "帐号", "用户名", "login", "loginname"}
 MAX_NAME = 32
@@ -80,9 +82,9 @@ def parse_rows(text: str) -> tuple[list[Row], list[BadRow]]:
 
 def result_csv(results: list[tuple[Row, str, int | None, str]]) -> bytes:
     """The per-row result as CSV (UTF-8 with BOM so Excel shows Chinese correctly)."""
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["line", "account", "name", "result", "id", "reason"])
-    for row, outcome, uid, reason in results:
-        w.writerow([row.line, row.account, row.name, outcome, uid or "", reason])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    header = ["line", "account", "name", "result", "id", "reason"]
+    rows = [
+        [row.line, row.account, row.name, outcome, uid or "", reason]
+        for row, outcome, uid, reason in results
+    ]
+    return csv_bytes(header, rows)

@@ -9,7 +9,6 @@ directory is refreshed after each change so /find sees it at once.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import logging
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from bot.access import Caller
 from bot.callbacks import ConfirmAction, ConfirmCb
 from bot.commands import BY_NAME
 from bot.config import Settings
+from bot.csvfile import csv_bytes
 from bot.directory import Directory, Kind, Match
 from bot.platform import (
     DeviceState,
@@ -567,12 +567,10 @@ async def audit_log(
     if arg == "csv":
         since = _now() - timedelta(days=90)
         entries = await audit.all_since(since)
-        out = io.StringIO()
-        w = csv.writer(out)
-        w.writerow(["at", "actor_id", "actor", "action", "target", "args", "result"])
+        rows: list[list[object]] = []
         for e in entries:
             seen = await bridge.users.get(e.actor_id) if e.actor_id else None
-            w.writerow(
+            rows.append(
                 [
                     e.at.astimezone(tz).isoformat(timespec="seconds"),
                     e.actor_id or "",
@@ -583,7 +581,8 @@ async def audit_log(
                     e.result,
                 ]
             )
-        data = ("\ufeff" + out.getvalue()).encode("utf-8")
+        header = ["at", "actor_id", "actor", "action", "target", "args", "result"]
+        data = csv_bytes(header, rows)  # every cell neutralised: names are typed by anyone
         await message.answer_document(
             BufferedInputFile(data, filename="audit.csv"),
             caption=t("audit-csv", count=len(entries)),

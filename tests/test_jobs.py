@@ -675,7 +675,7 @@ async def test_digest_follows_a_supergroup_and_a_missed_one_is_caught_up(
 
 
 def test_times_and_csv_cells() -> None:
-    from bot.jobs.attendance import _csv
+    from bot.csvfile import csv_bytes as _csv
     from bot.jobs.scheduler import parse_hhmm
 
     assert parse_hhmm("8:05") == datetime(2000, 1, 1, 8, 5).time()

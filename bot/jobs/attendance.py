@@ -6,13 +6,12 @@ Plain data in and out: no Telegram here.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from bot.csvfile import csv_bytes
 from bot.directory import Directory, DirUser
 from bot.platform import PlatformClient
 from bot.platform.models import PunchRecord, SignInRecord
@@ -156,24 +155,7 @@ def summarize_punches(
     return s
 
 
-# -- CSV -----------------------------------------------------------------------------------
-
-
-def _cell(value: object) -> object:
-    """A spreadsheet would run a text cell starting with = + - @ as a formula: quote it."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
-def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """UTF-8 with a BOM (Excel then opens Chinese correctly), CRLF line ends."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    for row in rows:
-        w.writerow([_cell(v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+# -- CSV (every cell neutralised by bot.csvfile) ------------------------------------------
 
 
 def _local(dt: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -219,7 +201,7 @@ def punch_csv(
                 r.coordinate or "",
             ]
         )
-    return _csv(header, rows)
+    return csv_bytes(header, rows)
 
 
 def signin_csv(records: Sequence[SignInRecord], tz: tzinfo, plain: Callable[[str], str]) -> bytes:
@@ -242,4 +224,4 @@ def signin_csv(records: Sequence[SignInRecord], tz: tzinfo, plain: Callable[[str
         ]
         for r in records
     ]
-    return _csv(header, rows)
+    return csv_bytes(header, rows)
