@@ -1,8 +1,10 @@
 """/recordings <user> [date] (supervisor): a day's voice recordings, and the audio itself.
 
-When the platform lists nothing yet (it produces recordings asynchronously), the
-reply says so and the bridge asks again about every 10 s, up to 3 times, editing
-the message with what it finds. Every playback is written to the audit log.
+When the platform lists nothing for today yet (it produces recordings
+asynchronously), the reply says so and the bridge asks again about every 10 s, up
+to 3 times, editing the message with what it finds. A past day is what it is (no
+second look); a day in the future is refused in words. Every playback is written to
+the audit log.
 """
 
 from __future__ import annotations
@@ -40,10 +42,23 @@ router.message.middleware(lookup_context)
 router.callback_query.middleware(lookup_context)
 
 RETRIES = 3
+MAX_PAGE = 10_000  # 100,000 recordings of one user in one day: beyond is a forged button
 
 
-def _day(n: int) -> date:
-    return date(n // 10000, n // 100 % 100, n % 100)
+def _day(n: int) -> date | None:
+    """A button's `yyyymmdd`, or None when it is no day at all (a forged button)."""
+    try:
+        return date(n // 10000, n // 100 % 100, n % 100)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _button_page(cb: RecPageCb | RecPlayCb) -> tuple[date, int] | None:
+    """The day and page a button names, or None when no button of ours could say that."""
+    day = _day(cb.day)
+    if day is None or not 1 <= cb.page <= MAX_PAGE:
+        return None
+    return day, cb.page
 
 
 async def _records(
@@ -92,10 +107,15 @@ async def _page(
 
 async def show_recordings(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
     t, tz = ctx.t, ctx.settings.bridge.tz
+    now = datetime.now(UTC)
+    today = now.astimezone(tz).date()
     try:
-        day = parse_date(args[0], datetime.now(UTC), tz) if args else datetime.now(tz).date()
+        day = parse_date(args[0], now, tz) if args else today
     except TimeExprError as err:
         await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t("usage-recordings")))
+        return
+    if day > today:
+        await answer(message, Reply(t("rec-future", day=day.isoformat())))
         return
     user = ctx.directory.user(uid, ctx.caller.scope)
     if user is None:
@@ -104,6 +124,10 @@ async def show_recordings(message: Message, uid: int, args: list[str], ctx: Look
     records, has_next = await _page(ctx.platform, user, day, 1)
     if records:
         await answer(message, recordings_page(t, user, day, records, 1, has_next, tz))
+        return
+    if day < today:
+        # The platform produces a recording soon after the talk: a past day is complete.
+        await answer(message, Reply(t("rec-none", name=user.name, day=day.isoformat())))
         return
     waiting = await message.answer(
         t("rec-waiting", name=user.name, day=day.isoformat(), seconds=10)
@@ -164,18 +188,22 @@ async def picked(
 @router.callback_query(RecPageCb.filter())
 async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupContext) -> None:
     t = ctx.t
+    asked = _button_page(callback_data)
+    if asked is None:
+        await callback.answer(t.plain("button-expired"), show_alert=True)
+        return
+    day, page_no = asked
     user = ctx.directory.user(callback_data.uid, ctx.caller.scope)
     if user is None:
         await callback.answer(t.plain("not-found", kind="user", query=callback_data.uid))
         return
-    day = _day(callback_data.day)
-    records, has_next = await _page(ctx.platform, user, day, callback_data.page)
+    records, has_next = await _page(ctx.platform, user, day, page_no)
     if not records:
         await callback.answer(t.plain("rec-last-page"), show_alert=False)
         return
     await callback.answer()
     tz = ctx.settings.bridge.tz
-    reply = recordings_page(t, user, day, records, callback_data.page, has_next, tz)
+    reply = recordings_page(t, user, day, records, page_no, has_next, tz)
     await edit(callback, reply)
 
 
@@ -184,13 +212,18 @@ async def play(
     callback: CallbackQuery, callback_data: RecPlayCb, ctx: LookupContext, media: MediaFetcher
 ) -> None:
     t = ctx.t
+    asked = _button_page(callback_data)
+    if asked is None:
+        await callback.answer(t.plain("button-expired"), show_alert=True)
+        return
+    day, page_no = asked
     user = ctx.directory.user(callback_data.uid, ctx.caller.scope)
     msg = callback.message
     if user is None or not isinstance(msg, Message):
         await callback.answer(t.plain("not-found", kind="user", query=callback_data.uid))
         return
     await callback.answer(t.plain("rec-fetching"))
-    records, _ = await _records(ctx.platform, user, _day(callback_data.day), callback_data.page)
+    records, _ = await _records(ctx.platform, user, day, page_no)
     if not 0 <= callback_data.idx < len(records):
         await msg.answer(t("rec-gone"))
         return

@@ -579,30 +579,103 @@ async def test_recordings_too_big_get_a_link_and_unreachable_a_retry_hint(
     assert results == ["too_big", "unreachable"]
 
 
-async def test_recordings_still_being_produced_are_edited_in(make_stack: MakeStack) -> None:
+def todays_recordings(stack: Stack, uid: int, count: int) -> list[Recording]:
+    """Give user `uid` `count` recordings today, the newest 31 s ago (the sandbox lists
+    only those at least 30 s old), one minute apart, newest first."""
+    data = stack.platform.data
+    user, now_ms = data.users[uid], data.now_ms()
+    start = local_day_start_ms(data.today())
+    recs = [
+        Recording(
+            user_id=uid,
+            account=user.account,
+            begin_ms=max(start, now_ms - 31_000 - k * 60_000),
+            duration_ms=5_000 + k,
+            group_name=None,
+            file="recording-zh.ogg",
+        )
+        for k in range(count)
+    ]
+    data._recordings[(uid, data.today())] = recs
+    return recs
+
+
+async def test_recordings_still_being_produced_today_are_edited_in(make_stack: MakeStack) -> None:
     stack = await make_stack(recordings_delay_polls=2)
     assert stack.bridge is not None
     stack.bridge.timings.recording_retry_s = 0.01
-    user, day, recs = day_with_two_pages(stack)
-    recs = sorted(recs, key=lambda r: r.begin_ms, reverse=True)  # newest first
+    user = stack.platform.data.users[10001]
+    recs = todays_recordings(stack, user.id, 11)
+    today = stack.platform.data.today()
 
-    msgs = await stack.say("supervisor", f"/recordings {user.account} {day}")
+    msgs = await stack.say("supervisor", f"/recordings {user.account}")
 
     assert len(msgs) == 1
     waiting = msgs[0]
-    assert "may still be producing" in waiting.plain_text()
+    assert waiting.plain_text() == (
+        f"No recordings of {user.name} on {today} yet. The platform may still be producing "
+        "them: I will look again in about 10 s."
+    )
     assert waiting.buttons() == []
     current = await stack.emu.wait_for(
         lambda: (m := stack.emu.message(waiting.chat_id, waiting.message_id)).edits and m
     )
     assert len(current.edits) == 1
-    assert f"{day}, page 1" in current.plain_text()
+    assert f"{today}, page 1" in current.plain_text()
     assert record_lines(current.plain_text()) == [
         expected_record_line(i + 1, r) for i, r in enumerate(recs[:10])
     ]
     assert [t for t, _ in current.buttons()][-1] == "▶▶"
     # The command's query and the first retry answered empty; the second found them.
     assert len(stack.platform.requests_to("/ptt/audioRecord")) == 3
+
+
+def spy_spawn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What the bridge starts in the background from now on (a retry would sleep an hour)."""
+    bridge = stack.bridge
+    assert bridge is not None
+    bridge.timings.recording_retry_s = 3600
+    spawned: list[object] = []
+    original = bridge.spawn
+
+    def spawn(coro: Any) -> Any:
+        spawned.append(coro)
+        return original(coro)
+
+    monkeypatch.setattr(bridge, "spawn", spawn)
+    return spawned
+
+
+async def test_recordings_of_a_past_day_without_any_are_not_looked_for_again(
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The platform still answers "nothing" twice: a past day is told at once all the same.
+    stack = await make_stack(recordings_delay_polls=2)
+    spawned = spy_spawn(stack, monkeypatch)
+    day = yesterday(stack)
+
+    msgs = await stack.say("supervisor", f"/recordings wangwu01 {day}")
+
+    assert [m.plain_text() for m in msgs] == [f"No recordings of 王五 on {day}."]
+    assert msgs[0].buttons() == [] and msgs[0].edits == []
+    assert spawned == []
+    assert len(stack.platform.requests_to("/ptt/audioRecord")) == 1
+
+
+async def test_recordings_of_a_future_day_are_refused_in_words(
+    make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = await make_stack()
+    spawned = spy_spawn(stack, monkeypatch)
+    tomorrow = stack.platform.data.today() + timedelta(days=1)
+
+    for typed in (tomorrow.isoformat(), "2099-01-01"):
+        msgs = await stack.say("supervisor", f"/recordings zhangsan01 {typed}")
+        assert [m.plain_text() for m in msgs] == [
+            f"{typed} is in the future: there are no recordings of it yet."
+        ]
+    assert spawned == []
+    assert stack.platform.requests_to("/ptt/audioRecord") == []
 
 
 async def test_recordings_never_produced_end_in_no_recordings(make_stack: MakeStack) -> None:

@@ -552,3 +552,6 @@ digest-title = 🗓 <b>Daily attendance digest</b>
 alert-platform-down = ⚠️ The platform is not answering the bridge: { $detail }. Presence, recordings and digests wait until it is back; I will tell you when it is. Check that PLATFORM_BASE_URL is reachable from the bridge's host and that the platform is running.
 alert-platform-token = ⚠️ The platform rejects the bridge's token ({ $detail }). Nothing can be read from it until this is fixed: check PLATFORM_TOKEN, or PLATFORM_ACCOUNT and PLATFORM_PASSWORD, then restart the bridge.
 alert-platform-back = ✅ The platform answers the bridge again (it was unavailable for { $duration }).
+
+# -- hostile input: /recordings days, durations (issue 12, points 16 and 19)
+rec-future = { $day } is in the future: there are no recordings of it yet.

@@ -486,3 +486,6 @@ digest-title = 🗓 <b>每日考勤汇总</b>
 alert-platform-down = ⚠️ 平台没有响应桥接服务：{ $detail }。在线状态、录音和考勤汇总将等待平台恢复，恢复后我会通知你。请检查桥接服务所在主机能否访问 PLATFORM_BASE_URL，以及平台是否在运行。
 alert-platform-token = ⚠️ 平台拒绝了桥接服务的令牌（{ $detail }）。修复前无法从平台读取任何数据：请检查 PLATFORM_TOKEN，或 PLATFORM_ACCOUNT 与 PLATFORM_PASSWORD，然后重启桥接服务。
 alert-platform-back = ✅ 平台已恢复响应（中断了 { $duration }）。
+
+# -- hostile input: /recordings days, durations (issue 12, points 16 and 19)
+rec-future = { $day } 是未来的日期，还没有录音。
