@@ -1,4 +1,8 @@
-"""The Acknowledge button under relayed incidents: first press recorded, every copy edited."""
+"""The Acknowledge button under relayed incidents: first press recorded, every copy edited.
+
+A press is judged by the message it came from (a copy of that incident the bridge sent to
+that chat) and by who pressed it (their role and org scope), never by the button's data.
+"""
 
 from __future__ import annotations
 
@@ -28,12 +32,26 @@ async def acknowledge(
     audit: AuditRepo,
     settings: Settings,
 ) -> None:
-    name = callback.from_user.full_name
-    won, incident = await relay.acknowledge(callback_data.incident, caller.user_id, name)
+    message = callback.message
+    if message is None:  # a button of an inline message: never one the bridge sent
+        await callback.answer(t.plain("ack-refused"), show_alert=True)
+        return
+    ack = await relay.acknowledge(
+        callback_data.incident,
+        caller.user_id,
+        callback.from_user.full_name,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        scope=caller.scope,
+    )
+    incident = ack.incident
+    if ack.outcome == "refused":
+        await callback.answer(t.plain("ack-refused"), show_alert=True)
+        return
     if incident is None:
         await callback.answer(t.plain("ack-unknown"), show_alert=True)
         return
-    if won:
+    if ack.outcome == "done":
         assert incident.acked_at is not None
         await audit.add(
             caller.user_id, "acknowledge", incident.dedupe_key, {}, "first", incident.acked_at

@@ -85,6 +85,18 @@ class IncidentRepo:
             (incident_id, chat_id, message_id),
         )
 
+    async def shown_by(self, incident_id: int, chat_id: int, message_id: int) -> bool:
+        """Whether that Telegram message is a copy of the incident the bridge sent (what an
+        Acknowledge press is judged by: the button's data alone proves nothing)."""
+        row = await self._db.fetchone(
+            """
+            SELECT 1 FROM incident_messages
+            WHERE incident_id = ? AND chat_id = ? AND message_id = ?
+            """,
+            (incident_id, chat_id, message_id),
+        )
+        return row is not None
+
     async def messages(self, incident_id: int) -> list[tuple[int, int]]:
         """(chat_id, message_id) of every message showing the incident."""
         rows = await self._db.fetchall(

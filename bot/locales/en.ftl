@@ -555,3 +555,19 @@ alert-platform-back = ✅ The platform answers the bridge again (it was unavaila
 
 # -- hostile input: /recordings days, durations (issue 12, points 16 and 19)
 rec-future = { $day } is in the future: there are no recordings of it yet.
+
+# -- buttons and what a chat receives: Acknowledge, button owners, chat admins, scope (issue 12, points 3, 4, 5)
+ack-refused = You cannot acknowledge this incident here.
+button-not-yours = This button answers whoever asked for it: send the command yourself.
+chat-admin-only = Only an administrator of this group who has the { $role } role can change what it receives.
+scope-wider = This chat's { $kind } reaches beyond your orgs (it was set by someone with a wider reach): only someone whose reach covers it can change it.
+scope-what-watch = watch of { $group }
+outside-scope = { $count ->
+        [one] one more outside your scope
+       *[other] { $count } more outside your scope
+    }
+outside-scope-watches = 👀 presence of { $count ->
+        [one] one group
+       *[other] { $count } groups
+    } outside your scope (/watch)
+outside-scope-org = an org outside your scope

@@ -489,3 +489,13 @@ alert-platform-back = ✅ 平台已恢复响应（中断了 { $duration }）。
 
 # -- hostile input: /recordings days, durations (issue 12, points 16 and 19)
 rec-future = { $day } 是未来的日期，还没有录音。
+
+# -- buttons and what a chat receives: Acknowledge, button owners, chat admins, scope (issue 12, points 3, 4, 5)
+ack-refused = 你不能在这里确认这个事件。
+button-not-yours = 这个按钮只回应发出请求的人：请自己发送这条命令。
+chat-admin-only = 只有本群的管理员、并且具有{ $role }权限的人，才能更改本群接收的内容。
+scope-wider = 本群的{ $kind }超出了你的组织范围（是由管辖范围更大的人设置的），只有管辖范围覆盖它的人才能更改。
+scope-what-watch = 对 { $group } 的在线关注
+outside-scope = 另有 { $count } 项不在你的范围内
+outside-scope-watches = 👀 另有 { $count } 个通话组的在线状态不在你的范围内 (/watch)
+outside-scope-org = 你范围以外的某个组织

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from bot.directory import Directory, DirUser
 from bot.i18n import Translator
@@ -141,6 +141,16 @@ def known_user(directory: Directory, u: DirUser) -> dict[str, Any]:
         "priority": u.priority,
         "groups": sorted(g.name for g in directory.user_groups(u.id)),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """What a press of Acknowledge did: `done` (this press was the first), `already`
+    (someone was first: `incident` says who), `refused` (not a copy of that incident in
+    that chat, or outside the presser's scope), `unknown` (no such incident any more)."""
+
+    outcome: Literal["done", "already", "refused", "unknown"]
+    incident: Incident | None
 
 
 def _level_matches(sub: Subscription, level: str | None) -> bool:
@@ -467,26 +477,56 @@ class Relay:
         )
         await self.known.delete("org", oid)
 
+    def may_see(self, incident: Incident, scope: frozenset[int] | None) -> bool:
+        """Whether someone with this org scope (None: everything) may see the incident: it was
+        addressed to an org of their subtree, or filed by someone of it."""
+        if scope is None:
+            return True
+        report = IncidentReport.model_validate(incident.body)
+        return any(o is not None and o in scope for o in (report.org_id, self._sender_org(report)))
+
     async def acknowledge(
-        self, incident_id: int, user_id: int, name: str
-    ) -> tuple[bool, Incident | None]:
-        """The first press records who and when, and queues an edit of every copy."""
+        self,
+        incident_id: int,
+        user_id: int,
+        name: str,
+        *,
+        chat_id: int,
+        message_id: int,
+        scope: frozenset[int] | None,
+    ) -> Ack:
+        """A press of the Acknowledge button on message `message_id` of chat `chat_id`.
+
+        Judged by that message, not by the button's data: it must be a copy of the incident
+        the bridge sent to that chat, and the presser's scope must let them see the
+        incident; otherwise refused, with nothing recorded and nothing edited. The first
+        press that passes records who and when, and queues an edit of every copy.
+        """
+        if not await self.incidents.shown_by(incident_id, chat_id, message_id):
+            return Ack("refused", None)
+        incident = await self.incidents.get(incident_id)
+        if incident is None:
+            return Ack("unknown", None)
+        if not self.may_see(incident, scope):
+            return Ack("refused", None)
         now = self.clock()
         async with self.db.transaction():
             won, incident = await self.incidents.acknowledge(incident_id, user_id, name, now)
-            if not won or incident is None:
-                return False, incident
+            if incident is None:
+                return Ack("unknown", None)
+            if not won:
+                return Ack("already", incident)
             text = self.incident_text(incident)
-            for chat_id, message_id in await self.incidents.messages(incident_id):
+            for chat, message in await self.incidents.messages(incident_id):
                 edit = {
-                    "message_id": message_id,
+                    "message_id": message,
                     "text": text,
                     "ack": incident_id,
                     "ack_label": self.t.plain("btn-ack"),
                 }
-                await self.outbox.enqueue(chat_id, 0, "ack-edit", {"edit": edit}, now)
+                await self.outbox.enqueue(chat, 0, "ack-edit", {"edit": edit}, now)
         self._on_enqueued()
-        return True, incident
+        return Ack("done", incident)
 
     def incident_message(self, incident: Incident) -> dict[str, Any]:
         """What an incident's outbox rows send: text (with its acknowledgement if it has
