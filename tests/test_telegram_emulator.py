@@ -691,7 +691,7 @@ async def test_flood_limits_answer_429_with_retry_after() -> None:
         with pytest.raises(TelegramRetryAfter):
             await client.send_message(GROUP, "one too many")
 
-        # a group: 20 per minute
+        # a group: 20 in any minute; the 21st waits until the first leaves the window
         emu.global_per_s = 1000
         emu.reset_flood_limits()  # the new global rate applies from now
         clock.now += 100
@@ -699,8 +699,83 @@ async def test_flood_limits_answer_429_with_retry_after() -> None:
             await client.send_message(GROUP, f"g{i}")
         with pytest.raises(TelegramRetryAfter) as caught:
             await client.send_message(GROUP, "g20")
-        assert caught.value.retry_after == 3
-        assert [c.parameters for c in emu.calls if c.status == 429][-1] == {"retry_after": 3}
+        assert caught.value.retry_after == 60
+        assert [c.parameters for c in emu.calls if c.status == 429][-1] == {"retry_after": 60}
+    finally:
+        await client.session.close()
+        await emu.stop()
+
+
+async def test_flood_limits_hold_in_every_sliding_window_not_a_bucket() -> None:
+    # 20 messages spread over 38 s: a token bucket of 20 refilling 20/min would have
+    # room again at 40 s (about 13 leaked back); a sliding minute has none until the
+    # first message is 60 s old, and then room for exactly one.
+    clock = Clock()
+    emu = TelegramEmulator(token=TOKEN, clock=clock, global_per_s=1000, group_per_min=20)
+    await emu.start()
+    client = make_bot(emu.url)
+    try:
+        emu.add_user(ALICE, "Alice")
+        emu.add_group(GROUP, "Fire team", members=[ALICE])
+        start = clock.now
+        for i in range(20):
+            clock.now = start + 2 * i
+            await client.send_message(GROUP, f"g{i}")
+        clock.now = start + 40
+        with pytest.raises(TelegramRetryAfter) as caught:
+            await client.send_message(GROUP, "early")
+        assert caught.value.retry_after == 20  # the first leaves the window at 60 s
+        clock.now = start + 59.5
+        with pytest.raises(TelegramRetryAfter) as caught:
+            await client.send_message(GROUP, "still early")
+        assert caught.value.retry_after == 1
+        clock.now = start + 60  # exactly 60 s after the first: it no longer counts
+        await client.send_message(GROUP, "in time")
+        with pytest.raises(TelegramRetryAfter) as caught:
+            await client.send_message(GROUP, "one more")
+        assert caught.value.retry_after == 2  # the second is 58 s old
+        sent = [c for c in emu.calls_to("sendMessage") if c.ok]
+        assert len(sent) == 21
+        for c in sent:  # no minute holds more than 20
+            assert sum(1 for d in sent if c.time - 60 < d.time <= c.time) <= 20
+
+        # the global second is a sliding window too
+        emu.global_per_s = 5
+        emu.reset_flood_limits()
+        clock.now += 1000
+        for i in range(5):
+            emu.add_user(3000 + i, f"U{i}")
+            clock.now += 0.15
+            await client.send_message(3000 + i, "hi")
+        clock.now += 0.3  # 0.9 s after the first of five
+        with pytest.raises(TelegramRetryAfter):
+            await client.send_message(ALICE, "sixth")
+        clock.now += 0.1
+        await client.send_message(ALICE, "a second after the first")
+    finally:
+        await client.session.close()
+        await emu.stop()
+
+
+async def test_an_album_counts_one_message_per_item_in_a_group() -> None:
+    clock = Clock()
+    emu = TelegramEmulator(token=TOKEN, clock=clock, global_per_s=1000, group_per_min=20)
+    await emu.start()
+    client = make_bot(emu.url)
+    try:
+        emu.add_user(ALICE, "Alice")
+        emu.add_group(GROUP, "Fire team", members=[ALICE])
+        photos = [InputMediaPhoto(media=BufferedInputFile(png(2, 2), f"{i}.png")) for i in range(9)]
+        await client.send_media_group(GROUP, photos)
+        await client.send_media_group(GROUP, photos)
+        await client.send_message(GROUP, "19")
+        with pytest.raises(TelegramRetryAfter):  # 19 counted: an album of two does not fit
+            await client.send_media_group(GROUP, photos[:2])
+        await client.send_message(GROUP, "20")
+        with pytest.raises(TelegramRetryAfter):
+            await client.send_message(GROUP, "21")
+        clock.now += 60
+        await client.send_media_group(GROUP, photos[:2])
     finally:
         await client.session.close()
         await emu.stop()

@@ -31,6 +31,7 @@ import re
 import secrets
 import string
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -884,21 +885,33 @@ class _Poll:
 
 
 @dataclass
-class _Bucket:
-    capacity: float
-    rate: float  # tokens per second
-    tokens: float
-    stamp: float
+class _Window:
+    """At most ``limit`` messages in any ``period`` seconds: a message counts from the
+    moment it arrives until ``period`` later (the strictest reading of a rate)."""
 
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = max(self.stamp, now)
+    limit: int
+    period: float
+    times: deque[float] = field(default_factory=deque)  # arrivals, oldest first
 
-    def wait_time(self, cost: float) -> float:
-        if self.tokens >= cost:
+    @classmethod
+    def of_rate(cls, per_period: float, period: float) -> _Window:
+        """``per_period`` messages per ``period``; under one, one per longer period."""
+        if per_period >= 1:
+            return cls(math.floor(per_period), period)
+        return cls(1, period / per_period)
+
+    def wait_time(self, now: float, units: int) -> float:
+        """Seconds until ``units`` more fit (0: they fit now)."""
+        horizon = now - self.period
+        while self.times and self.times[0] <= horizon:
+            self.times.popleft()
+        over = len(self.times) + min(units, self.limit) - self.limit
+        if over <= 0:
             return 0.0
-        return (cost - self.tokens) / self.rate
+        return self.times[over - 1] + self.period - now
+
+    def take(self, now: float, units: int) -> None:
+        self.times.extend([now] * min(units, self.limit))
 
 
 @dataclass
@@ -1198,9 +1211,15 @@ class TelegramEmulator:
       where the bot is not an admin it gets only commands (not addressed to
       another bot), replies to its messages, mentions of it and service
       messages; the rest is kept in ``filtered_updates``.
-    * Flood limits apply to sending, copying, forwarding and editing; a media
-      group counts once. Not to getMe, getUpdates, webhooks, commands,
-      answerCallbackQuery, sendChatAction, getChat*, getFile or deletions.
+    * Flood limits apply to sending, copying, forwarding and editing, held in
+      sliding windows (the strictest reading: Telegram publishes no algorithm):
+      at most ``global_per_s`` messages in any second, ``group_per_min`` to a
+      group in any minute (an album counts one per item in both), and
+      ``private_burst`` to a private chat in any ``private_burst /
+      private_per_s`` seconds. A message over a limit is refused with 429 and
+      ``retry_after``, the whole seconds until its window has room. Not to
+      getMe, getUpdates, webhooks, commands, answerCallbackQuery,
+      sendChatAction, getChat*, getFile or deletions.
     """
 
     def __init__(
@@ -1274,8 +1293,8 @@ class TelegramEmulator:
         self._webhook_wake: asyncio.Event | None = None
         self._webhook_task: asyncio.Task[None] | None = None
 
-        self._global_bucket: _Bucket | None = None
-        self._chat_buckets: dict[int, _Bucket] = {}
+        self._global_window: _Window | None = None
+        self._chat_windows: dict[int, _Window] = {}
 
         self._changed = asyncio.Event()
         self._closing = False
@@ -1787,8 +1806,8 @@ class TelegramEmulator:
 
     def reset_flood_limits(self) -> None:
         """Forget past sends: every limit starts full, at the current rates."""
-        self._global_bucket = None
-        self._chat_buckets.clear()
+        self._global_window = None
+        self._chat_windows.clear()
 
     def inject_fault(
         self,
@@ -2375,34 +2394,31 @@ class TelegramEmulator:
             return markup
         raise _bad("can't parse reply keyboard markup JSON object")
 
-    def _flood(self, chat: EmuChat) -> None:
+    def _flood(self, chat: EmuChat, units: int = 1) -> None:
+        """Count one message (an album: ``units``, one per item) or answer 429."""
         if not self.flood_limits:
             return
         now = self._clock()
-        if self._global_bucket is None:
-            self._global_bucket = _Bucket(
-                self.global_per_s, self.global_per_s, self.global_per_s, now
-            )
-        bucket = self._chat_buckets.get(chat.id)
-        if bucket is None:
+        if self._global_window is None:
+            self._global_window = _Window.of_rate(self.global_per_s, 1.0)
+        window = self._chat_windows.get(chat.id)
+        if window is None:
             if chat.is_group:
-                rate = self.group_per_min / 60.0
-                bucket = _Bucket(self.group_per_min, rate, self.group_per_min, now)
-            else:
-                burst = float(self.private_burst)
-                bucket = _Bucket(burst, self.private_per_s, burst, now)
-            self._chat_buckets[chat.id] = bucket
-        buckets = (self._global_bucket, bucket)
-        for b in buckets:
-            b.refill(now)
-        wait = max(b.wait_time(1.0) for b in buckets)
+                window = _Window.of_rate(self.group_per_min, 60.0)
+            else:  # a burst of private_burst, then private_per_s: in any window of that
+                burst = max(1, self.private_burst)
+                window = _Window(burst, burst / self.private_per_s)
+            self._chat_windows[chat.id] = window
+        # In a private chat an album is sent at once: one message of its rate.
+        counted = ((self._global_window, units), (window, units if chat.is_group else 1))
+        wait = max(w.wait_time(now, n) for w, n in counted)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
             raise _ApiError(
                 429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
             )
-        for b in buckets:
-            b.tokens -= 1.0
+        for w, n in counted:
+            w.take(now, n)
 
     def _input_file(
         self, value: Any, uploads: Mapping[str, _Upload], field_name: str, kind: str
@@ -2823,7 +2839,7 @@ class TelegramEmulator:
         if ("audio" in kinds or "document" in kinds) and len(kinds) > 1:
             mixed = "audio" if "audio" in kinds else "document"
             raise _bad(f"{mixed} can't be mixed with other media types")
-        self._flood(chat)
+        self._flood(chat, len(prepared))
         group_id = str(random.getrandbits(60) + 10**17)
         results: list[JSON] = []
         for kind, stored, item_params, (raw, visible, entities, parse_mode) in prepared:
