@@ -18,6 +18,9 @@ ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,31}$")
 HEADER_WORDS = {"account", "accounts", "账号", "帐号", "用户名", "login", "loginname"}
 MAX_NAME = 32
 MAX_ROWS = 5000
+REGISTER_START = "register"
+"""The `/start` payload of the link `/register` answers with in a group: a dialog that takes
+a password runs only in a private chat."""
 
 
 @dataclass(frozen=True)

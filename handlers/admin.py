@@ -15,14 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.access import Caller
+from bot.access import Caller, grant_within
 from bot.callbacks import ConfirmAction, ConfirmCb
 from bot.commands import BY_NAME
 from bot.config import Settings
@@ -36,13 +37,13 @@ from bot.platform import (
     PlatformRequestError,
     PlatformTransportError,
 )
-from bot.registration import MAX_ROWS, Row, decode, parse_rows, result_csv
+from bot.registration import MAX_ROWS, REGISTER_START, Row, decode, parse_rows, result_csv
 from bot.render import Reply, T
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditRepo
-from storage.roles import Role
+from storage.roles import Role, RoleRepo
 
 if TYPE_CHECKING:
     from bot.app import Bridge
@@ -128,8 +129,43 @@ async def _take_rows(message: Message, t: T, state: FSMContext, text: str) -> No
     await answer(message, Reply(t("reg-ask-password", count=len(rows))))
 
 
+async def _register_refused(message: Message, caller: Caller, t: T, bot: Bot) -> bool:
+    """Say why /register cannot run here, if it cannot; True when refused.
+
+    * A scoped admin: 2.7 creates accounts in the platform token's own org, outside any
+      subtree, and its "already exists" would tell them of accounts they may not see.
+    * A group: the dialog takes a password, which must never be typed where others read
+      it (with privacy mode the bot would not even receive it, so it could not delete it).
+      One line with a link that opens the dialog in the private chat instead.
+    """
+    if caller.scope is not None:
+        await answer(message, Reply(t("reg-scoped")))
+        return True
+    if message.chat.type != ChatType.PRIVATE:
+        me = await bot.me()
+        link = f"https://t.me/{me.username}?start={REGISTER_START}"
+        await answer(message, Reply(t("reg-private-only", link=link)))
+        return True
+    return False
+
+
+async def open_register(message: Message, caller: Caller, t: T, state: FSMContext) -> None:
+    """`/start register` (the link /register gives in a group): the dialog, here."""
+    if not caller.can(Role.ADMIN):
+        key = "help-unknown" if caller.role is Role.NONE else "denied"
+        await answer(message, Reply(t(key, id=caller.user_id, role=t("role-admin"))))
+        return
+    assert message.bot is not None
+    if await _register_refused(message, caller, t, message.bot):
+        return
+    await state.set_state(RegisterDialog.rows)
+    await answer(message, Reply(t("usage-register")))
+
+
 @router.message(Command("register"))
-async def register(message: Message, t: T, state: FSMContext, bot: Bot) -> None:
+async def register(message: Message, caller: Caller, t: T, state: FSMContext, bot: Bot) -> None:
+    if await _register_refused(message, caller, t, bot):
+        return
     if message.document is not None:
         await _register_file(message, t, state, bot)
         return
@@ -197,9 +233,13 @@ async def register_password(
     bridge: Bridge,
 ) -> None:
     password = message.text or ""
-    # The password must not stay in the chat: delete it before anything else.
-    with contextlib.suppress(TelegramBadRequest):
+    # The password must not stay in the chat: delete it before anything else, and if that
+    # fails (too old, no right to delete here) say so at once, before the work starts.
+    try:
         await message.delete()
+    except TelegramAPIError as exc:
+        log.warning("could not delete a password message: %s", exc.message)
+        await answer(message, Reply(t("reg-password-not-deleted")))
     data = await state.get_data()
     await state.clear()
     rows = [Row(int(line), account, name) for line, account, name in data.get("register", [])]
@@ -537,6 +577,11 @@ async def device(
     else:
         await answer(message, Reply(t("usage-device")))
         return
+    if caller.scope is not None and not await _terminal_in_scope(
+        terminal, caller.scope, directory, audit
+    ):
+        await answer(message, Reply(t("device-not-found", id=terminal)))
+        return
     args = {"state": state.name.lower(), "account": account}
     try:
         await platform.bind_device(terminal, state, account)
@@ -550,23 +595,66 @@ async def device(
     )
 
 
+async def _terminal_in_scope(
+    terminal: str, scope: frozenset[int], directory: Directory, audit: AuditRepo
+) -> bool:
+    """Whether a terminal belongs inside an org subtree.
+
+    The platform has no call that reads a terminal, so the bridge knows a terminal only
+    from its own /device: it belongs to the user it was last assigned to here (set idle
+    or under repair since, it stays theirs). A terminal never assigned through the bridge,
+    or whose user is gone or outside the subtree, is outside it.
+    """
+    last = await audit.last_ok("device", terminal, state=DeviceState.ASSIGNED.name.lower())
+    account = last.args.get("account") if last is not None else None
+    if not isinstance(account, str):
+        return False
+    return any(
+        (u := directory.user(m.id, scope)) is not None and u.account == account
+        for m in directory.resolve(account, Kind.USER, scope)
+    )
+
+
 # -- /audit ---------------------------------------------------------------------------------
+
+
+async def _audit_actors(caller: Caller, roles: RoleRepo, settings: Settings) -> list[int] | None:
+    """Whose entries the caller sees in /audit: None for all (an unscoped admin).
+
+    A scoped admin sees the entries of the people whose role is held inside their subtree,
+    themselves included: everything those could do stayed inside it. Not the bridge's own,
+    not those of unscoped roles or of the settings' admins (they may concern anything),
+    nor of people who hold no role now. An actor's entries follow their grant as it is
+    today: entries of someone later moved into the subtree show, those of someone moved
+    out do not.
+    """
+    if caller.scope is None:
+        return None
+    admins = set(settings.bridge.admin_ids)
+    return [
+        g.user_id
+        for g in await roles.list()
+        if g.user_id not in admins and grant_within(g, caller.scope)
+    ]
 
 
 @router.message(Command("audit"))
 async def audit_log(
     message: Message,
     command: CommandObject,
+    caller: Caller,
     t: T,
     audit: AuditRepo,
+    roles: RoleRepo,
     settings: Settings,
     bridge: Bridge,
 ) -> None:
     arg = (command.args or "").strip().lower()
     tz = settings.bridge.tz
+    actors = await _audit_actors(caller, roles, settings)
     if arg == "csv":
         since = _now() - timedelta(days=90)
-        entries = await audit.all_since(since)
+        entries = await audit.all_since(since, actors)
         rows: list[list[object]] = []
         for e in entries:
             seen = await bridge.users.get(e.actor_id) if e.actor_id else None
@@ -588,11 +676,11 @@ async def audit_log(
             caption=t("audit-csv", count=len(entries)),
         )
         return
-    if arg and not arg.isdigit():
+    if arg and not (arg.isascii() and arg.isdigit()):  # not "²", which int() refuses
         await answer(message, Reply(t("usage-audit")))
         return
     n = min(int(arg or 20), 200)
-    entries = await audit.latest(n)
+    entries = await audit.latest(n, actors)
     if not entries:
         await answer(message, Reply(t("audit-none")))
         return

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.access import Caller
+from bot.access import Caller, Verdict, caller_of, grant_within, may_manage
 from bot.config import Settings
 from bot.directory import Directory
 from bot.render import Reply, T
@@ -17,7 +18,7 @@ from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditRepo
 from storage.db import utcnow
-from storage.invites import InviteRepo
+from storage.invites import Invite, InviteRepo
 from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
 
@@ -36,11 +37,22 @@ class ArgError(Exception):
         self.key, self.args_ = key, args
 
 
+# What a refusal of `may_manage` says (NOT_ADMIN: the router's filter answers first).
+REFUSAL = {
+    Verdict.NOT_ADMIN: "role-beyond-reach",
+    Verdict.CONFIG_ADMIN: "role-config-admin",
+    Verdict.HOLDER_OUT_OF_REACH: "role-not-yours",
+    Verdict.GRANT_OUT_OF_REACH: "role-beyond-reach",
+}
+
+
 def parse_org(words: list[str], caller: Caller, directory: Directory) -> int | None:
     """`org <id>` at the end of the arguments; a scoped admin must stay inside their scope."""
     org_id: int | None = None
     if words:
-        if len(words) != 2 or words[0].lower() != "org" or not words[1].isdigit():
+        # ASCII digits only: str.isdigit alone also takes "²", which int() refuses.
+        digits = words[1].isascii() and words[1].isdigit() if len(words) == 2 else False
+        if not digits or words[0].lower() != "org" or len(words[1]) > 18:
             raise ArgError("usage-org-arg")
         org_id = int(words[1])
         if directory.org(org_id, caller.scope) is None:
@@ -66,7 +78,9 @@ async def role(
 ) -> None:
     words = (command.args or "").split()
     if not words:
-        await answer(message, Reply(await _list_roles(t, roles, users, directory, settings)))
+        await answer(
+            message, Reply(await _list_roles(t, caller, roles, users, directory, settings))
+        )
         return
     try:
         if len(words) < 2:
@@ -77,8 +91,15 @@ async def role(
         except ValueError:
             raise ArgError("usage-role") from None
         org_id = parse_org(words[2:], caller, directory)
-        if target in settings.bridge.admin_ids:
-            raise ArgError("role-config-admin", id=target)
+        verdict = may_manage(
+            caller,
+            await roles.get(target),
+            new_role,
+            org_id,
+            target_is_config_admin=target in settings.bridge.admin_ids,
+        )
+        if verdict is not Verdict.OK:
+            raise ArgError(REFUSAL[verdict], id=target)
     except ArgError as err:
         await answer(message, Reply(t(err.key, **err.args_)))
         return
@@ -109,7 +130,10 @@ async def role(
 
 
 async def _target(word: str, users: UserRepo) -> int:
-    if word.lstrip("-").isdigit():
+    digits = word.removeprefix("-")
+    if digits.isascii() and digits.isdigit():
+        if len(digits) > 16:  # Telegram ids have at most 52 bits; SQLite takes 64
+            raise ArgError("usage-role")
         return int(word)
     if word.startswith("@"):
         seen = await users.find_by_username(word)
@@ -120,14 +144,27 @@ async def _target(word: str, users: UserRepo) -> int:
 
 
 async def _list_roles(
-    t: T, roles: RoleRepo, users: UserRepo, directory: Directory, settings: Settings
+    t: T,
+    caller: Caller,
+    roles: RoleRepo,
+    users: UserRepo,
+    directory: Directory,
+    settings: Settings,
 ) -> str:
+    """Every role the caller could manage: a scoped admin sees only grants inside their
+    subtree (not the settings' admins, not unscoped roles, not other orgs' people)."""
     lines: list[str] = [t("roles-title")]
-    for uid in settings.bridge.admin_ids:
-        seen = await users.get(uid)
-        name = esc(seen.full_name) if seen else "—"
-        lines.append(f"<code>{uid}</code> {name}: {t('role-admin')} ({t('role-from-settings')})")
+    admin_ids = settings.bridge.admin_ids
+    if caller.scope is None:
+        for uid in admin_ids:
+            seen = await users.get(uid)
+            name = esc(seen.full_name) if seen else "—"
+            lines.append(
+                f"<code>{uid}</code> {name}: {t('role-admin')} ({t('role-from-settings')})"
+            )
     for g in await roles.list():
+        if g.user_id in admin_ids or not grant_within(g, caller.scope):
+            continue
         seen = await users.get(g.user_id)
         name = esc(seen.full_name) if seen else "—"
         where = ""
@@ -163,6 +200,11 @@ async def invite(
         if new_role is Role.NONE:
             raise ArgError("usage-invite")
         org_id = parse_org(words[1:], caller, directory)
+        # Whoever redeems it is unknown yet: judged as someone without a role here, and
+        # again against their own grant when they redeem it (`redeem_verdict`).
+        verdict = may_manage(caller, None, new_role, org_id)
+        if verdict is not Verdict.OK:
+            raise ArgError(REFUSAL[verdict])
     except ArgError as err:
         await answer(message, Reply(t(err.key, **err.args_)))
         return
@@ -191,3 +233,63 @@ async def invite(
             )
         ),
     )
+
+
+async def redeem_verdict(
+    invite: Invite, caller: Caller, roles: RoleRepo, directory: Directory, settings: Settings
+) -> Verdict:
+    """Whether redeeming `invite` may replace the redeemer's role.
+
+    An invitation carries its creator's reach as it is now (a creator since demoted or
+    re-scoped reaches less), judged by `may_manage` against the redeemer's current grant:
+    a scoped admin's invitation never re-scopes an unscoped role or one held elsewhere.
+    """
+    admin_ids = settings.bridge.admin_ids
+    if invite.created_by is None:  # made by the bridge itself: unscoped
+        issuer = Caller(0, Role.ADMIN, None, None, caller.lang)
+    else:
+        issuer = caller_of(
+            invite.created_by,
+            await roles.get(invite.created_by),
+            config_admin=invite.created_by in admin_ids,
+            subtree=directory.subtree,
+        )
+    org_id = (
+        int(invite.org_id)
+        if invite.org_id and invite.org_id.isascii() and invite.org_id.isdigit()
+        else None
+    )
+    return may_manage(
+        issuer,
+        await roles.get(caller.user_id),
+        invite.role,
+        org_id,
+        target_is_config_admin=caller.user_id in admin_ids,
+    )
+
+
+async def invite_refusal(
+    code: str,
+    caller: Caller,
+    now: datetime,
+    invites: InviteRepo,
+    roles: RoleRepo,
+    directory: Directory,
+    settings: Settings,
+) -> str | None:
+    """Before `/start <code>` redeems an invitation: the message key that refuses it, or
+    None to go on (an unknown, used or expired code is left to the redemption to explain).
+
+    Refused, the invitation stays unused: its creator may give it to someone it reaches.
+    """
+    invite = await invites.get(code)
+    if invite is None or invite.used_at is not None or invite.expires_at <= now:
+        return None
+    if invite.role <= caller.role:
+        return None  # it changes nothing: a redeemed invitation never lowers a role
+    verdict = await redeem_verdict(invite, caller, roles, directory, settings)
+    if verdict is Verdict.OK:
+        return None
+    if verdict is Verdict.HOLDER_OUT_OF_REACH:
+        return "invite-not-yours"
+    return "invite-invalid"  # its creator no longer reaches what it grants

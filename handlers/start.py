@@ -11,8 +11,11 @@ from aiogram.types import Message
 
 from bot.access import Caller
 from bot.commands import allowed
+from bot.registration import REGISTER_START
 from bot.render import Reply, T
+from handlers.admin import open_register
 from handlers.reply import answer
+from handlers.roles import invite_refusal
 from storage.audit import AuditRepo
 from storage.db import utcnow
 from storage.invites import InviteRepo, InviteStatus
@@ -47,9 +50,19 @@ async def start_with_code(
     roles: RoleRepo,
     audit: AuditRepo,
     bridge: Bridge,
+    state: FSMContext,
 ) -> None:
     code = (command.args or "").strip()
+    if code == REGISTER_START:  # the link /register gives in a group: the dialog, in private
+        await open_register(message, caller, t, state)
+        return
     now = utcnow()
+    refusal = await invite_refusal(
+        code, caller, now, invites, roles, bridge.directory, bridge.settings
+    )
+    if refusal is not None:
+        await answer(message, Reply(t(refusal) + "\n\n" + help_text(t, caller)))
+        return
     db = bridge.db
     assert db is not None
     async with db.transaction():

@@ -556,6 +556,15 @@ alert-platform-back = ✅ The platform answers the bridge again (it was unavaila
 # -- hostile input: /recordings days, durations (issue 12, points 16 and 19)
 rec-future = { $day } is in the future: there are no recordings of it yet.
 
+# -- roles and scope: /role, /invite, /register, /device (issue 12, points 2, 4, 6)
+role-not-yours = <code>{ $id }</code> holds a role beyond your org: only an administrator whose reach covers it can change it.
+role-beyond-reach = You can grant roles only inside your org.
+invite-not-yours = This invitation cannot change the role you already have. Ask an administrator.
+reg-scoped = /register creates accounts in the platform's top org, outside your org: ask an administrator without an org limit.
+reg-private-only = Passwords are never typed in a group: continue /register in our private chat: { $link }
+reg-password-not-deleted = ⚠️ I could not delete your password message: delete it yourself and change the password.
+device-not-found = No terminal matches “{ $id }”.
+
 # -- buttons and what a chat receives: Acknowledge, button owners, chat admins, scope (issue 12, points 3, 4, 5)
 ack-refused = You cannot acknowledge this incident here.
 button-not-yours = This button answers whoever asked for it: send the command yourself.

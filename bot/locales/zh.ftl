@@ -490,6 +490,15 @@ alert-platform-back = ✅ 平台已恢复响应（中断了 { $duration }）。
 # -- hostile input: /recordings days, durations (issue 12, points 16 and 19)
 rec-future = { $day } 是未来的日期，还没有录音。
 
+# -- roles and scope: /role, /invite, /register, /device (issue 12, points 2, 4, 6)
+role-not-yours = <code>{ $id }</code> 的角色超出了你管理的组织范围，只有管辖范围覆盖它的管理员才能修改。
+role-beyond-reach = 你只能在自己的组织范围内授予角色。
+invite-not-yours = 这个邀请链接无法更改你现有的角色，请联系管理员。
+reg-scoped = /register 会在平台的顶级组织中创建账号，超出了你的组织范围；请联系不受组织限制的管理员。
+reg-private-only = 密码不能在群里发送。请到与我的私聊中继续 /register：{ $link }
+reg-password-not-deleted = ⚠️ 我无法删除你发送密码的那条消息：请你自己删除它，并修改这个密码。
+device-not-found = 没有与“{ $id }”匹配的终端。
+
 # -- buttons and what a chat receives: Acknowledge, button owners, chat admins, scope (issue 12, points 3, 4, 5)
 ack-refused = 你不能在这里确认这个事件。
 button-not-yours = 这个按钮只回应发出请求的人：请自己发送这条命令。
