@@ -10,11 +10,11 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, TelegramObject, User
 
-from bot.access import Caller
+from bot.access import Caller, caller_of
 from bot.directory import Directory
 from bot.i18n import Translator, pick_language
 from storage.chats import ChatRepo
-from storage.roles import Role, RoleRepo
+from storage.roles import RoleRepo
 from storage.users import UserRepo
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,10 @@ class ContextMiddleware(BaseMiddleware):
         grant = await self._roles.get(user.id)
         chosen = await self._users.get_language(user.id)
         lang = pick_language(chosen, user.language_code, self._default_lang)
-        if user.id in self._admins:
-            return Caller(user.id, Role.ADMIN, None, None, lang, is_config_admin=True)
-        if grant is None:
-            return Caller(user.id, Role.NONE, None, None, lang)
-        org_id = int(grant.org_id) if grant.org_id else None
-        scope = self._directory.subtree(org_id) if org_id is not None else None
-        return Caller(user.id, grant.role, org_id, scope, lang)
+        return caller_of(
+            user.id,
+            grant,
+            config_admin=user.id in self._admins,
+            subtree=self._directory.subtree,
+            lang=lang,
+        )
