@@ -3,7 +3,11 @@
 All supervisor. A summary in the chat and every record as a CSV file (UTF-8 with a
 BOM: Excel opens the Chinese right). Without an org, a scoped supervisor gets their
 own subtree and everyone else the whole platform; an org outside the caller's
-scope is "not found". The daily digest is a scheduler job per chat (and topic).
+scope is "not found". The daily digest is a scheduler job per chat (and topic):
+setting or stopping it changes what the chat receives, so in a group only its
+administrators may (`ChatManager`), and a scoped one may not replace or stop a
+digest of a wider reach (an all-org one); `/report` alone shows it to any supervisor,
+an org outside their scope unnamed.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ from bot.jobs.scheduler import parse_hhmm
 from bot.render import Reply
 from bot.text import esc
 from bot.timeexpr import TimeExprError, parse_date
-from handlers.filters import MinRole
+from handlers.filters import ChatManager, MinRole, chat_change_refused
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
-from handlers.subscriptions import thread_of
+from handlers.subscriptions import refuse_wider, thread_of, wider_here
 from storage.roles import Role
 
 router = Router(name=__name__)
@@ -140,32 +144,52 @@ async def picked_org(
     await send_summary(callback.message, what, day, callback_data.id, ctx)
 
 
-@router.message(Command("report"))
+@router.message(Command("report", magic=~F.args))
+async def report_shown(message: Message, ctx: LookupContext) -> None:
+    """`/report` alone: what this chat (topic) has now, and how to change it."""
+    t, directory = ctx.t, ctx.directory
+    current = await ctx.jobs.reports.reports.get(message.chat.id, thread_of(message))
+    zone = ctx.settings.bridge.timezone
+    scope = ctx.caller.scope
+    shown = report_current_text(t, current, directory, zone)
+    if (
+        current is not None
+        and current.org_id is not None
+        and scope is not None
+        and directory.org(current.org_id, scope) is None
+    ):  # an org not theirs to see: unnamed
+        org = t.plain("outside-scope-org")
+        shown = t("report-current-org", time=current.at_time, zone=zone, org=org)
+    await answer(message, Reply("\n".join([shown, t("usage-report")])))
+
+
+@router.message(Command("report"), ChatManager(Role.SUPERVISOR))
 async def report(message: Message, command: CommandObject, ctx: LookupContext) -> None:
     caller, t, directory, jobs, settings = ctx.caller, ctx.t, ctx.directory, ctx.jobs, ctx.settings
     words = (command.args or "").split()
+    if not words:  # only blanks after the command
+        await report_shown(message, ctx)
+        return
     chat_id, thread = message.chat.id, thread_of(message)
     now = datetime.now(UTC)
     zone = settings.bridge.timezone
     if [w.lower() for w in words] == ["off"]:
+        wider = await wider_here(t, caller, directory, jobs, chat_id, thread, digest=True)
+        if wider:
+            await refuse_wider(message, t, wider)
+            return
         removed = await jobs.remove_report(chat_id, thread)
         await ctx.audit.add(caller.user_id, "report-off", str(chat_id), {}, str(removed), now)
         await answer(message, Reply(t("report-off" if removed else "report-none")))
         return
     at = parse_hhmm(words[1]) if len(words) >= 2 and words[0].lower() == "daily" else None
-    if at is None and words:
+    if at is None:
         # A mistake: say which word, then how (what is set now stays as it is).
         if words[0].lower() != "daily":
             why = [t("err-word-here", text=words[0])]
         else:
             why = [t("err-hhmm", text=words[1])] if len(words) >= 2 else []
         await answer(message, Reply("\n".join([*why, t("usage-report")])))
-        return
-    if at is None:
-        # `/report` alone: what this chat (topic) has now, and how to change it.
-        current = await jobs.reports.reports.get(chat_id, thread)
-        shown = report_current_text(t, current, directory, zone)
-        await answer(message, Reply("\n".join([shown, t("usage-report")])))
         return
     org_id: int | None = None
     if len(words) > 2:
@@ -180,6 +204,10 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
         org_id = found[0].id
     elif caller.scope is not None:
         org_id = caller.org_id
+    wider = await wider_here(t, caller, directory, jobs, chat_id, thread, digest=True)
+    if wider:
+        await refuse_wider(message, t, wider)
+        return
     hhmm = at.strftime("%H:%M")
     saved, first = await jobs.set_report(chat_id, thread, hhmm, org_id, caller.user_id, now)
     await ctx.audit.add(
@@ -187,3 +215,7 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
     )
     text = report_set_text(t, saved, directory, zone, first, settings.bridge.tz)
     await answer(message, Reply(text))
+
+
+# What ChatManager refused to a supervisor: not an administrator of this group.
+router.message.register(chat_change_refused(Role.SUPERVISOR), Command("report"))

@@ -1,12 +1,23 @@
-"""Access filters for routers: `router.message.filter(MinRole(Role.VIEWER))`."""
+"""Access filters for routers: `router.message.filter(MinRole(Role.VIEWER))`.
+
+Also the one rule for changing what a chat receives (`ChatManager`, and what a scoped
+person may replace: `within`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from aiogram import Bot
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, Chat, Message
 
 from bot.access import Caller
+from bot.render import Reply, T
+from handlers.reply import answer
 from storage.roles import Role
 
 
@@ -18,3 +29,83 @@ class MinRole(Filter):
 
     async def __call__(self, event: Any, caller: Caller | None = None) -> bool:
         return caller is not None and caller.role >= self.role
+
+
+async def administers(bot: Bot, chat: Chat, user_id: int) -> bool:
+    """Whether the user is an administrator of the chat, as Telegram says now (a private
+    chat: whether it is theirs)."""
+    if chat.type == ChatType.PRIVATE:
+        return chat.id == user_id
+    try:
+        member = await bot.get_chat_member(chat.id, user_id)
+    except TelegramBadRequest:  # not a member (any more), or a chat the bot cannot see
+        return False
+    return member.status in (ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR)
+
+
+def _chat_of(event: Message | CallbackQuery) -> Chat | None:
+    if isinstance(event, Message):
+        return event.chat
+    return event.message.chat if event.message is not None else None
+
+
+class ChatManager(Filter):
+    """Who may change what a chat (or forum topic) receives: every command that does
+    (/subscribe, /unsubscribe, /watch, /unwatch, /report daily|off, /mute, and the buttons
+    that finish them) and the listing of it (/subscriptions).
+
+    A bridge admin always may; anyone else needs at least `role` and, in a group, to be an
+    administrator of that group. Whoever fails for want of being a group administrator is
+    told so by the handler `chat_change_refused(role)` registered after the guarded ones.
+    """
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    async def __call__(
+        self, event: Message | CallbackQuery, bot: Bot, caller: Caller | None = None
+    ) -> bool:
+        if caller is None or caller.role < self.role:
+            return False
+        if caller.role >= Role.ADMIN:
+            return True
+        chat = _chat_of(event)
+        return chat is not None and await administers(bot, chat, caller.user_id)
+
+
+def chat_change_refused(role: Role) -> Callable[..., Awaitable[None]]:
+    """A handler for what `ChatManager(role)` refused (register it after the guarded
+    handlers, with the same command or button filter and the role): says who may."""
+
+    async def refuse(event: Message | CallbackQuery, t: T) -> None:
+        role_name = t(f"role-{role.label}")
+        if isinstance(event, CallbackQuery):
+            await event.answer(t.plain("chat-admin-only", role=role_name), show_alert=True)
+        else:
+            await answer(event, Reply(t("chat-admin-only", role=role_name)))
+
+    return refuse
+
+
+def within(
+    scope: frozenset[int] | None,
+    *,
+    orgs: Iterable[int | None] = (),
+    scope_org: int | None = None,
+    named: bool = False,
+) -> bool:
+    """Whether a chat's setting reaches only inside `scope` (a caller's org subtree; None:
+    everything): what a scoped person may replace or remove.
+
+    `orgs` are the setting's org filter (empty, or None among them: every org);
+    `scope_org` the subtree its maker could see, which bounds it whatever it names;
+    `named` says it names users or talk groups (wherever they are) besides its orgs.
+    """
+    if scope is None:
+        return True
+    if scope_org is not None:
+        return scope_org in scope
+    listed = list(orgs)
+    if named or not listed:
+        return False
+    return all(o is not None and o in scope for o in listed)

@@ -1,7 +1,9 @@
 """/subscribe, /unsubscribe, /subscriptions, /mute: what this chat (or topic) receives.
 
-Who may change it: an admin, or a supervisor who administers this group chat (in a
-private chat, the person themself). `/mute` is for any administrator of the chat.
+Who may change it: `handlers.filters.ChatManager` — a bridge admin; or, with the role, an
+administrator of this group (in a private chat, the person themself). A scoped person may
+not replace or remove what was set with a wider reach than theirs (an all-org digest, an
+unfiltered subscription), and sees in `/subscriptions` only the names inside their scope.
 
 `presence` and `attendance` are not subscriptions of their own: `/subscribe presence
 group <g...>` watches those groups as `/watch` does, `/subscribe attendance` sets the
@@ -11,27 +13,31 @@ the watches and the digest as those two kinds.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from aiogram import Bot, Router
-from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject, Filter
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.access import Caller
 from bot.config import Settings
 from bot.directory import Directory, Kind
+from bot.jobs.render import chat_jobs_lines as jobs_lines
 from bot.jobs.render import report_set_text, watch_text
 from bot.jobs.scheduler import parse_hhmm
 from bot.relay.service import Relay
 from bot.render import Reply, T
+from handlers.filters import ChatManager, MinRole, chat_change_refused, within
 from handlers.reply import answer
 from storage.audit import AuditRepo
 from storage.mutes import MuteRepo
+from storage.reports import Report
 from storage.roles import Role
 from storage.subscriptions import KINDS, STORED_KINDS, Subscription
+from storage.watches import Watch
 
 if TYPE_CHECKING:
     from bot.jobs import Jobs
@@ -39,29 +45,6 @@ if TYPE_CHECKING:
 router = Router(name=__name__)
 
 MUTE_MAX = timedelta(days=7)
-
-
-async def _is_chat_admin(bot: Bot, message: Message, user_id: int) -> bool:
-    if message.chat.type == ChatType.PRIVATE:
-        return True
-    member = await bot.get_chat_member(message.chat.id, user_id)
-    return member.status in ("creator", "administrator")
-
-
-class ChatManager(Filter):
-    """An admin; or, with at least `role`, an administrator of this chat."""
-
-    def __init__(self, role: Role | None) -> None:
-        self.role = role
-
-    async def __call__(self, message: Message, bot: Bot, caller: Caller | None = None) -> bool:
-        if caller is None:
-            return False
-        if caller.role >= Role.ADMIN:
-            return True
-        if self.role is not None and caller.role < self.role:
-            return False
-        return await _is_chat_admin(bot, message, caller.user_id)
 
 
 def thread_of(message: Message) -> int:
@@ -154,45 +137,139 @@ def parse_subscribe(words: list[str]) -> SubscribeArgs:
     return args
 
 
-def _names(labels: list[str]) -> str:
+def _names(t: T, labels: list[str], outside: int = 0) -> str:
+    """Names joined; those outside the reader's scope only counted, never named."""
+    if outside:
+        labels = [*labels, t.plain("outside-scope", count=outside)]
     return "、".join(labels)
 
 
-def _org_names(directory: Directory, orgs: tuple[int, ...]) -> str:
-    names = []
+def _org_names(
+    t: T, directory: Directory, orgs: tuple[int, ...], scope: frozenset[int] | None
+) -> str:
+    names: list[str] = []
+    outside = 0
     for o in orgs:
-        org = directory.org(o)
-        names.append(org.name if org else str(o))
-    return _names(names)
+        org = directory.org(o, scope)
+        if org is not None:
+            names.append(org.name)
+        elif scope is None:
+            names.append(str(o))  # no longer in the directory
+        else:
+            outside += 1
+    return _names(t, names, outside)
 
 
-def describe(t: T, sub: Subscription, directory: Directory) -> str:
-    """One subscription in words (HTML): its kind and its filters, with names."""
+def describe(
+    t: T, sub: Subscription, directory: Directory, scope: frozenset[int] | None = None
+) -> str:
+    """One subscription in words (HTML): its kind and its filters, with names — only those
+    inside `scope` (the reader's; None: everything), the others counted."""
     parts: list[str] = [t(f"kind-{sub.kind}")]
     if sub.users or sub.groups:
         either: list[str] = []
         if sub.users:
-            users = []
+            users: list[str] = []
             for uid in sub.users:
-                u = directory.user(uid)
-                users.append(f"{u.name} ({u.account})" if u else str(uid))
-            either.append(t("sub-rec-users", names=_names(users)))
+                u = directory.user(uid, scope)
+                if u is not None:
+                    users.append(f"{u.name} ({u.account})")
+                elif scope is None:
+                    users.append(str(uid))
+            either.append(t("sub-rec-users", names=_names(t, users, len(sub.users) - len(users))))
         if sub.groups:
-            groups = []
+            groups: list[str] = []
             for gid in sub.groups:
-                g = directory.group(gid)
-                groups.append(g.name if g else str(gid))
-            either.append(t("sub-rec-groups", names=_names(groups)))
+                g = directory.group(gid, scope)
+                if g is not None:
+                    groups.append(g.name)
+                elif scope is None:
+                    groups.append(str(gid))
+            either.append(
+                t("sub-rec-groups", names=_names(t, groups, len(sub.groups) - len(groups)))
+            )
         if sub.orgs:
-            either.append(t("sub-rec-orgs", orgs=_org_names(directory, sub.orgs)))
+            either.append(t("sub-rec-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
         parts.append(t("sub-or").join(either))
         if sub.scope_org is not None:
-            parts.append(t("sub-within", orgs=_org_names(directory, (sub.scope_org,))))
+            within_orgs = _org_names(t, directory, (sub.scope_org,), scope)
+            parts.append(t("sub-within", orgs=within_orgs))
     elif sub.orgs:
-        parts.append(t("sub-orgs", orgs=_org_names(directory, sub.orgs)))
+        parts.append(t("sub-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
     if sub.levels:
         parts.append(t("sub-levels", levels=", ".join(sub.levels)))
     return " — ".join(parts)
+
+
+def chat_jobs_lines(
+    t: T,
+    watches: Sequence[Watch],
+    reports: Sequence[Report],
+    directory: Directory,
+    zone: str,
+    scope: frozenset[int] | None,
+) -> list[str]:
+    """/subscriptions: the chat's watches and digests as `bot.jobs.render` words them, with
+    the groups and orgs outside the reader's scope left unnamed."""
+    seen = [w for w in watches if scope is None or directory.group(w.group_id, scope)]
+    lines = jobs_lines(t, seen, [], directory, zone)
+    hidden = len(watches) - len(seen)
+    if hidden:
+        lines.append(f"• {t('outside-scope-watches', count=hidden)}")
+    for r in reports:
+        if scope is None or r.org_id is None or directory.org(r.org_id, scope) is not None:
+            lines += jobs_lines(t, [], [r], directory, zone)
+            continue
+        where = t.plain("subs-topic", thread=r.thread_id) if r.thread_id else ""
+        org = t.plain("outside-scope-org")
+        lines.append(f"• {t('report-line-org', time=r.at_time, zone=zone, org=org)}{where}")
+    return lines
+
+
+async def wider_here(
+    t: T,
+    caller: Caller,
+    directory: Directory,
+    jobs: Jobs,
+    chat_id: int,
+    thread: int,
+    *,
+    subs: Sequence[Subscription] = (),
+    groups: Collection[int] | None = (),
+    digest: bool = False,
+) -> list[str]:
+    """What a command of `caller` would replace or remove in this chat (topic) that reaches
+    beyond their scope, in words (empty: nothing; always so for an unscoped caller).
+
+    `subs`: the subscriptions it would replace or remove; `groups`: the talk groups whose
+    watches it would (None: every watch here); `digest`: whether it sets or stops the
+    daily digest.
+    """
+    scope = caller.scope
+    if scope is None:
+        return []
+    out: list[str] = [
+        t.plain(f"kind-{s.kind}")
+        for s in subs
+        if not within(scope, orgs=s.orgs, scope_org=s.scope_org, named=bool(s.users or s.groups))
+    ]
+    for w in await jobs.watches.for_chat(chat_id):
+        if w.thread_id != thread or (groups is not None and w.group_id not in groups):
+            continue
+        if not within(scope, scope_org=w.scope_org, named=True):
+            group = directory.group(w.group_id, scope)
+            what = t.plain("scope-what-watch", group=group.name) if group else None
+            out.append(what or t.plain("kind-presence"))
+    if digest:
+        report = await jobs.reports.reports.get(chat_id, thread)
+        if report is not None and not within(scope, orgs=[report.org_id]):
+            out.append(t.plain("kind-attendance"))
+    return out
+
+
+async def refuse_wider(message: Message, t: T, wider: list[str]) -> None:
+    """Say what the caller may not change (from `wider_here`)."""
+    await answer(message, Reply("\n".join(t("scope-wider", kind=w) for w in wider)))
 
 
 async def _resolve_each(
@@ -255,6 +332,21 @@ async def subscribe(
         return
 
     chat_id, thread = message.chat.id, thread_of(message)
+    here = [s for s in await relay.subs.for_chat(chat_id) if s.thread_id == thread]
+    wider = await wider_here(
+        t,
+        caller,
+        directory,
+        jobs,
+        chat_id,
+        thread,
+        subs=[s for s in here if s.kind in args.kinds],
+        groups=groups if "presence" in args.kinds else (),
+        digest="attendance" in args.kinds,
+    )
+    if wider:
+        await refuse_wider(message, t, wider)
+        return
     now = datetime.now(UTC)
     scoped = caller.scope is not None
     scope_org = caller.org_id if scoped else None
@@ -346,6 +438,7 @@ async def unsubscribe(
     caller: Caller,
     t: T,
     relay: Relay,
+    directory: Directory,
     jobs: Jobs,
     audit: AuditRepo,
 ) -> None:
@@ -354,6 +447,21 @@ async def unsubscribe(
         await answer(message, Reply(t("usage-unsubscribe")))
         return
     chat_id, thread = message.chat.id, thread_of(message)
+    here = [s for s in await relay.subs.for_chat(chat_id) if s.thread_id == thread]
+    wider = await wider_here(
+        t,
+        caller,
+        directory,
+        jobs,
+        chat_id,
+        thread,
+        subs=[s for s in here if arg in ("all", s.kind)],
+        groups=None if arg in ("all", "presence") else (),
+        digest=arg in ("all", "attendance"),
+    )
+    if wider:  # nothing removed: a scoped person may not take away what reaches further
+        await refuse_wider(message, t, wider)
+        return
     n = 0
     if arg in ("all", "presence"):
         n += await jobs.watches.remove_all(chat_id, thread)
@@ -377,6 +485,7 @@ async def unsubscribe(
 @router.message(Command("subscriptions"), ChatManager(Role.SUPERVISOR))
 async def subscriptions(
     message: Message,
+    caller: Caller,
     t: T,
     relay: Relay,
     directory: Directory,
@@ -384,10 +493,13 @@ async def subscriptions(
     settings: Settings,
     jobs: Jobs,
 ) -> None:
-    rows = await relay.subs.for_chat(message.chat.id)
+    chat_id, scope = message.chat.id, caller.scope
+    rows = await relay.subs.for_chat(chat_id)
     # Presence is the chat's watches and attendance its daily digest (bot.jobs): listed
     # from there, once each.
-    extra = await jobs.describe_chat(t, message.chat.id)
+    watches = await jobs.watches.for_chat(chat_id)
+    reports = await jobs.reports.reports.for_chat(chat_id)
+    extra = chat_jobs_lines(t, watches, reports, directory, settings.bridge.timezone, scope)
     lines: list[str] = []
     if not rows and not extra:
         lines.append(t("subs-none"))
@@ -395,9 +507,9 @@ async def subscriptions(
         lines.append(t("subs-title"))
         for s in rows:
             where = t.plain("subs-topic", thread=s.thread_id) if s.thread_id else ""
-            lines.append(f"• {describe(t, s, directory)}{where}")
+            lines.append(f"• {describe(t, s, directory, scope)}{where}")
         lines += extra
-    until = await mutes.get(message.chat.id)
+    until = await mutes.get(chat_id)
     if until is not None and until > datetime.now(UTC):
         lines.append("")
         lines.append(t("mute-on", until=until.astimezone(settings.bridge.tz).strftime("%H:%M")))
@@ -407,7 +519,7 @@ async def subscriptions(
     await answer(message, Reply("\n".join(lines)))
 
 
-@router.message(Command("mute"), ChatManager(None))
+@router.message(Command("mute"), ChatManager(Role.VIEWER))
 async def mute(
     message: Message,
     command: CommandObject,
@@ -437,6 +549,15 @@ async def mute(
         message,
         Reply(t("mute-set", until=until.astimezone(settings.bridge.tz).strftime("%m-%d %H:%M"))),
     )
+
+
+# What ChatManager refused to someone with the role: not an administrator of this group.
+router.message.register(
+    chat_change_refused(Role.SUPERVISOR),
+    Command("subscribe", "unsubscribe", "subscriptions"),
+    MinRole(Role.SUPERVISOR),
+)
+router.message.register(chat_change_refused(Role.VIEWER), Command("mute"), MinRole(Role.VIEWER))
 
 
 def _duration(text: str) -> timedelta | None:

@@ -3,7 +3,9 @@
 The presence job (`bot.jobs.presence`) does the polling; this only records the
 wish, with what the group looks like now, and says so. A scoped supervisor may
 watch only groups of their subtree, and the chat is told only about members
-they may see.
+they may see. Both change what the chat receives: in a group, only its
+administrators may (`ChatManager`), and a scoped one may not replace or remove a
+watch set with a wider reach than theirs.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from bot.callbacks import PickAction, PickCb
 from bot.directory import Kind
 from bot.jobs.render import watch_text
 from bot.render import Reply
-from handlers.filters import MinRole
+from handlers.filters import ChatManager, MinRole, chat_change_refused
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import resolve_or_ask
-from handlers.subscriptions import thread_of
+from handlers.subscriptions import refuse_wider, thread_of, wider_here
 from storage.roles import Role
 
 router = Router(name=__name__)
@@ -38,10 +40,15 @@ async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
     if group is None:
         await answer(message, Reply(t("not-found", kind="group", query=gid)))
         return
+    chat_id, thread = message.chat.id, thread_of(message)
+    wider = await wider_here(t, caller, ctx.directory, ctx.jobs, chat_id, thread, groups=[gid])
+    if wider:
+        await refuse_wider(message, t, wider)
+        return
     now = datetime.now(UTC)
     scope_org = caller.org_id if caller.scope is not None else None
     new, obs = await ctx.jobs.presence.start_watching(
-        message.chat.id, thread_of(message), group, scope_org, caller.user_id, now
+        chat_id, thread, group, scope_org, caller.user_id, now
     )
     await ctx.audit.add(caller.user_id, "watch", str(message.chat.id), {"group": gid}, "ok", now)
     text = watch_text(
@@ -50,7 +57,7 @@ async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
     await answer(message, Reply(text))
 
 
-@router.message(Command("watch"))
+@router.message(Command("watch"), ChatManager(Role.SUPERVISOR))
 async def watch(message: Message, command: CommandObject, ctx: LookupContext) -> None:
     query = (command.args or "").strip()
     if not query:
@@ -63,7 +70,7 @@ async def watch(message: Message, command: CommandObject, ctx: LookupContext) ->
         await start_watch(message, match.id, ctx)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.WATCH))
+@router.callback_query(PickCb.filter(F.action == PickAction.WATCH), ChatManager(Role.SUPERVISOR))
 async def picked_watch(callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext) -> None:
     await callback.answer()
     if isinstance(callback.message, Message):
@@ -71,7 +78,14 @@ async def picked_watch(callback: CallbackQuery, callback_data: PickCb, ctx: Look
 
 
 async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) -> None:
-    removed = await ctx.jobs.watches.remove(message.chat.id, thread_of(message), gid)
+    chat_id, thread = message.chat.id, thread_of(message)
+    wider = await wider_here(
+        ctx.t, ctx.caller, ctx.directory, ctx.jobs, chat_id, thread, groups=[gid]
+    )
+    if wider:
+        await refuse_wider(message, ctx.t, wider)
+        return
+    removed = await ctx.jobs.watches.remove(chat_id, thread, gid)
     await ctx.audit.add(
         ctx.caller.user_id,
         "unwatch",
@@ -83,7 +97,7 @@ async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) 
     await answer(message, Reply(ctx.t("unwatch-done" if removed else "unwatch-not", group=name)))
 
 
-@router.message(Command("unwatch"))
+@router.message(Command("unwatch"), ChatManager(Role.SUPERVISOR))
 async def unwatch(message: Message, command: CommandObject, ctx: LookupContext) -> None:
     query = (command.args or "").strip()
     if not query:
@@ -102,7 +116,7 @@ async def unwatch(message: Message, command: CommandObject, ctx: LookupContext) 
         await stop_watch(message, match.id, match.label, ctx)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.UNWATCH))
+@router.callback_query(PickCb.filter(F.action == PickAction.UNWATCH), ChatManager(Role.SUPERVISOR))
 async def picked_unwatch(
     callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext
 ) -> None:
@@ -110,3 +124,11 @@ async def picked_unwatch(
     group = ctx.directory.group(callback_data.id, ctx.caller.scope)
     if isinstance(callback.message, Message) and group is not None:
         await stop_watch(callback.message, group.id, group.name, ctx)
+
+
+# What ChatManager refused to a supervisor: not an administrator of this group.
+router.message.register(chat_change_refused(Role.SUPERVISOR), Command("watch", "unwatch"))
+router.callback_query.register(
+    chat_change_refused(Role.SUPERVISOR),
+    PickCb.filter(F.action.in_({PickAction.WATCH, PickAction.UNWATCH})),
+)

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.callbacks import AckCb
+from bot.callbacks import AckCb, PickAction, PickCb
+from bot.directory import Kind
 from bot.sandbox.stack import Stack
 from bot.sandbox.telegram import CallbackAnswer, EmuMessage
 
@@ -134,3 +135,180 @@ async def test_a_forged_or_foreign_acknowledge_is_refused_and_changes_nothing(
         return stack.emu.message(hq, in_hq.message_id).plain_text()
 
     await stack.emu.wait_for(lambda: "Acknowledged by Viewer Wang" in shown())
+
+
+# ------------------------------------------------------------------------------ chat admins
+
+ONLY_ADMINS = (
+    "Only an administrator of this group who has the supervisor role can change what it receives."
+)
+
+
+async def _settings_of(stack: Stack, chat: int) -> dict[str, Any]:
+    """What the chat receives, as stored: subscriptions, watches, digest, mute."""
+    bridge = stack.bridge
+    assert bridge is not None
+    report = await bridge.jobs.reports.reports.get(chat, 0)
+    return {
+        "subs": sorted(
+            (s.kind, s.orgs) for s in await bridge.relay.subs.for_chat(chat) if s.thread_id == 0
+        ),
+        "watches": sorted(
+            (w.group_id, w.scope_org) for w in await bridge.jobs.watches.for_chat(chat)
+        ),
+        "digest": None if report is None else (report.at_time, report.org_id),
+        "mute": await bridge.mutes.get(chat),
+    }
+
+
+CHANGES = (
+    "/subscribe incidents",
+    "/subscribe attendance at 07:00",
+    "/unsubscribe attendance",
+    "/unsubscribe all",
+    "/watch 1003",
+    "/unwatch 1002",
+    "/report daily 09:15",
+    "/report off",
+)
+
+
+async def test_a_group_member_who_is_not_its_administrator_changes_nothing(stack: Stack) -> None:
+    chat = stack.add_group(-100_3101, "Duty room", admins=("admin",))
+    for command in ("/subscribe incidents", "/watch 1002", "/report daily 08:30"):
+        await stack.say("admin", command, chat=chat)
+    before = await _settings_of(stack, chat)
+    assert before["subs"] and before["watches"] and before["digest"] == ("08:30", None)
+
+    for command in (*CHANGES, "/subscriptions"):
+        [reply] = await stack.say("supervisor", command, chat=chat)
+        assert reply.plain_text() == ONLY_ADMINS, command
+    [muted] = await stack.say("viewer", "/mute 2h", chat=chat)
+    assert muted.plain_text() == (
+        "Only an administrator of this group who has the viewer role can change what it receives."
+    )
+    # The buttons that finish a /watch or /unwatch are refused the same way.
+    [anchor] = await stack.say("supervisor", "/report", chat=chat)  # showing is for anyone
+    assert "every day at 08:30" in anchor.plain_text()
+    for action in (PickAction.WATCH, PickAction.UNWATCH):
+        data = PickCb(action=action, kind=Kind.GROUP, id=1002).pack()
+        assert await forge(stack, "supervisor", anchor, data) == []
+        assert last_answer(stack, "supervisor").text == ONLY_ADMINS
+    assert await _settings_of(stack, chat) == before
+
+    # Someone without the role is told which role, administrator or not.
+    [denied] = await stack.say("viewer", "/watch 1002", chat=chat)
+    assert denied.plain_text() == "This needs the supervisor role."
+
+
+async def test_a_group_administrator_with_the_role_and_a_bridge_admin_may(stack: Stack) -> None:
+    # The bridge admin does not administer this group: they may all the same.
+    chat = stack.add_group(-100_3102, "Duty room", admins=("supervisor", "viewer"))
+    [sub] = await stack.say("admin", "/subscribe incidents attendance", chat=chat)
+    assert "incidents" in sub.plain_text()
+    replies = {c: texts(await stack.say("supervisor", c, chat=chat)) for c in CHANGES}
+    assert "This chat now receives" in replies["/subscribe incidents"]
+    assert "Every day at 07:00" in replies["/subscribe attendance at 07:00"]
+    assert replies["/unsubscribe attendance"] == "One subscription removed."
+    assert replies["/unsubscribe all"] == "One subscription removed."
+    assert "Watching 消防二大队主频" in replies["/watch 1003"]
+    assert "does not watch 消防一大队主频" in replies["/unwatch 1002"]
+    assert "Every day at 09:15" in replies["/report daily 09:15"]
+    assert replies["/report off"] == "Daily attendance digest stopped."
+    assert "Muted until" in texts(await stack.say("viewer", "/mute 30m", chat=chat))
+    assert await _settings_of(stack, chat) == {
+        "subs": [],
+        "watches": [(1003, None)],
+        "digest": None,
+        "mute": (await _settings_of(stack, chat))["mute"],
+    }
+    # In a private chat, the person is the chat's administrator.
+    assert "Every day at 10:00" in texts(await stack.say("supervisor", "/report daily 10:00"))
+
+
+# ------------------------------------------------------------------------------ scope
+
+
+async def test_a_scoped_supervisor_may_not_replace_or_remove_a_wider_setting(
+    stack: Stack,
+) -> None:
+    chat = stack.add_group(-100_3201, "HQ", admins=("admin", "scoped"))
+    for command in ("/subscribe incidents", "/watch 1004", "/report daily 08:30"):
+        await stack.say("admin", command, chat=chat)
+    before = await _settings_of(stack, chat)
+    assert before == {
+        "subs": [("incidents", ())],
+        "watches": [(1004, None)],
+        "digest": ("08:30", None),
+        "mute": None,
+    }
+    refusals = {
+        "/report daily 09:00": "attendance",
+        "/report off": "attendance",
+        "/subscribe attendance": "attendance",
+        "/unsubscribe attendance": "attendance",
+        "/subscribe incidents": "incidents",
+        "/unsubscribe incidents": "incidents",
+        "/watch 1004": "watch of 特勤行动组",
+        "/unwatch 1004": "watch of 特勤行动组",
+        "/unsubscribe presence": "watch of 特勤行动组",
+    }
+    for command, what in refusals.items():
+        [reply] = await stack.say("scoped", command, chat=chat)
+        assert reply.plain_text() == (
+            f"This chat's {what} reaches beyond your orgs (it was set by someone with a wider "
+            "reach): only someone whose reach covers it can change it."
+        ), command
+    [everything] = await stack.say("scoped", "/unsubscribe all", chat=chat)
+    assert everything.plain_text().count("reaches beyond your orgs") == 3
+    assert await _settings_of(stack, chat) == before
+
+    # Settings inside their subtree are theirs to change; an unscoped admin's of 268 too.
+    await stack.say("admin", "/report daily 08:30 268", chat=chat)
+    await stack.say("admin", "/subscribe incidents org 266", chat=chat)
+    assert "Every day at 09:00" in texts(
+        await stack.say("scoped", "/report daily 09:00", chat=chat)
+    )
+    [removed] = await stack.say("scoped", "/unsubscribe incidents", chat=chat)
+    assert removed.plain_text() == "One subscription removed."
+    after = await _settings_of(stack, chat)
+    assert after["digest"] == ("09:00", 266) and after["subs"] == []
+    # And an unscoped supervisor may replace the scoped one's.
+    await stack.say("admin", "/report daily 07:00", chat=chat)
+    assert (await _settings_of(stack, chat))["digest"] == ("07:00", None)
+
+
+async def test_listings_name_only_what_is_inside_the_readers_scope(stack: Stack) -> None:
+    chat = stack.add_group(-100_3301, "HQ", admins=("admin", "scoped"))
+    for command in (
+        # 张三 (266) and tricky/李<b>&四 (267); 特勤行动组 (268) and 消防二大队主频 (267).
+        "/subscribe recordings user zhangsan01 tricky group 1004 1003 org 268 267",
+        "/subscribe incidents org 266 267",
+        "/watch 1003",
+        "/watch 1004",
+        "/report daily 08:30 267",
+    ):
+        await stack.say("admin", command, chat=chat)
+    outside = ("tricky", "李", "消防二大队", "267", "1003", "巡逻")
+
+    full = texts(await stack.say("admin", "/subscriptions", chat=chat))
+    assert all(word in full for word in ("tricky", "消防二大队主频", "消防二大队")), full
+    assert "outside your scope" not in full
+
+    listed = texts(await stack.say("scoped", "/subscriptions", chat=chat))
+    assert not [w for w in outside if w in listed], listed
+    lines = listed.splitlines()
+    assert (
+        "• recordings — by 张三 (zhangsan01)、one more outside your scope or by members of "
+        "特勤行动组、one more outside your scope or by anyone in 特勤中队、one more outside "
+        "your scope and below"
+    ) in lines, lines
+    assert "• incidents — only 消防一大队、one more outside your scope and below" in lines
+    assert "• 👀 presence of 特勤行动组 (/watch)" in lines
+    assert "• 👀 presence of one group outside your scope (/watch)" in lines
+    assert any(
+        "attendance digest of an org outside your scope every day at 08:30" in x for x in lines
+    )
+    [shown] = await stack.say("scoped", "/report", chat=chat)
+    assert "digest of an org outside your scope every day at 08:30" in shown.plain_text()
+    assert not [w for w in outside if w in shown.plain_text()]

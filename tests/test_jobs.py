@@ -169,8 +169,8 @@ async def test_presence_change_is_told_once_after_two_polls_and_flaps_are_not(
     stack, _ = await make_stack()
     bridge = stack.bridge
     sb = stack.platform
-    chat = stack.add_group(GROUP_CHAT, "Fire team")
-    other = stack.add_group(GROUP_CHAT - 1, "Command room")
+    chat = stack.add_group(GROUP_CHAT, "Fire team", admins=("admin", "supervisor"))
+    other = stack.add_group(GROUP_CHAT - 1, "Command room", admins=("admin", "supervisor"))
     [reply] = await stack.say("supervisor", "/watch 1002", chat=chat)
     assert "Watching 消防一大队主频" in reply.plain_text()
     await stack.say("supervisor", "/watch 1002", chat=other)
@@ -491,7 +491,7 @@ async def test_daily_report_fires_at_the_set_time_in_the_zone_and_once_a_day(
 ) -> None:
     stack, _ = await make_stack()
     bridge = stack.bridge
-    chat = stack.add_group(GROUP_CHAT, "Daily")
+    chat = stack.add_group(GROUP_CHAT, "Daily", admins=("admin", "supervisor"))
     [reply] = await stack.say("supervisor", "/report daily 08:30", chat=chat)
     assert "Every day at 08:30 (Asia/Shanghai)" in reply.plain_text()
     job = bridge.scheduler.get_job(f"report:{chat}:0")
@@ -632,7 +632,7 @@ async def test_jobs_and_presence_are_rebuilt_from_storage_after_a_restart(
     make_stack: Any,
 ) -> None:
     stack, _ = await make_stack()
-    chat = stack.add_group(GROUP_CHAT, "Kept")
+    chat = stack.add_group(GROUP_CHAT, "Kept", admins=("admin", "supervisor"))
     await stack.say("supervisor", "/watch 1002", chat=chat)
     await stack.say("supervisor", "/report daily 18:00", chat=chat)
     stack.platform.data.users[10001].online = False
@@ -857,7 +857,7 @@ async def test_subscribe_presence_is_a_watch_and_unsubscribe_presence_ends_them(
     stack, _ = await make_stack()
     bridge = stack.bridge
     sb = stack.platform
-    chat = stack.add_group(GROUP_CHAT, "Presence")
+    chat = stack.add_group(GROUP_CHAT, "Presence", admins=("admin", "supervisor"))
     [usage] = await stack.say("admin", "/subscribe presence", chat=chat)
     assert "Name the talk groups to watch: /subscribe presence group <group…>" in usage.plain_text()
     assert "/watch <group>" in usage.plain_text()
@@ -901,7 +901,7 @@ async def test_subscribe_attendance_is_the_daily_digest_and_report_shows_it(
 ) -> None:
     stack, _ = await make_stack()
     bridge = stack.bridge
-    chat = stack.add_group(GROUP_CHAT, "Attendance")
+    chat = stack.add_group(GROUP_CHAT, "Attendance", admins=("admin", "supervisor"))
     [none] = await stack.say("supervisor", "/report", chat=chat)
     assert none.plain_text().startswith("This chat gets no daily attendance digest.")
     assert "/report daily <HH:MM> [org] or /report off" in none.plain_text()
@@ -1112,7 +1112,7 @@ def test_parse_subscribe_takes_any_words_or_refuses_them(words: list[str]) -> No
 
 async def test_report_and_subscribe_name_the_word_they_cannot_read(make_stack: Any) -> None:
     stack, _clock = await make_stack()
-    chat = stack.add_group(GROUP_CHAT, "Digest")
+    chat = stack.add_group(GROUP_CHAT, "Digest", admins=("admin", "supervisor"))
     [bad_time] = await stack.say("supervisor", "/report daily 25:00", chat=chat)
     assert bad_time.plain_text().startswith("“25:00” is not a time of day")
     [bad_word] = await stack.say("supervisor", "/report weekly", chat=chat)
