@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, load_for_run
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
@@ -20,7 +20,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Bridge a push-to-talk dispatch platform into Telegram.",
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--env-file", default=".env", help="settings file (default: .env)")
+    common.add_argument(
+        "--env-file",
+        default=None,
+        help="settings file (default: .env when it exists; a file named here must exist)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", parents=[common], help="run the bridge (the service)")
     sub.add_parser(
@@ -39,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    env_file = getattr(args, "env_file", ".env")
+    named = getattr(args, "env_file", None)
+    # `.env` is read when it is there; a file the operator names must be there.
+    env_file, must_exist = (".env", False) if named is None else (named, True)
     try:
         if args.command == "sandbox":
             return _sandbox(args)
@@ -52,18 +58,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_console())
         if args.command == "check":
-            return asyncio.run(check(env_file))
-        return _run(env_file)
+            return asyncio.run(check(env_file, must_exist=must_exist))
+        return _run(env_file, must_exist=must_exist)
     except KeyboardInterrupt:
         return EXIT_OK
 
 
-def _run(env_file: str) -> int:
+def settings_or_report(env_file: str | None, *, must_exist: bool = False) -> Settings | None:
+    """The one validation of `run` and `check`: the settings, or None after printing a line
+    per missing or malformed setting (`pttbridge: NAME: what is wrong`) to stderr."""
     try:
-        settings = Settings.load(env_file)
-        settings.require_for_run()
+        return load_for_run(env_file, must_exist=must_exist)
     except ConfigError as exc:
-        print(f"pttbridge: {exc}", file=sys.stderr)
+        for line in exc.problems:
+            print(f"pttbridge: {line}", file=sys.stderr)
+        return None
+
+
+def _run(env_file: str, *, must_exist: bool) -> int:
+    settings = settings_or_report(env_file, must_exist=must_exist)
+    if settings is None:
         return EXIT_CONFIG
     from bot.app import run_service
 
@@ -73,13 +87,24 @@ def _run(env_file: str) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.platform import serve_forever
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever(args.host, args.port, args.users, args.groups, args.seed))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_forever(args.host, args.port, args.users, args.groups, args.seed))
+    except OSError as exc:  # the only OSError here: binding the port (busy, no such address)
+        print(
+            f"pttbridge: --host/--port: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     return EXIT_OK
 
 
-async def check(env_file: str | None) -> int:
-    """One line per check; exit 0 when all pass, 1 otherwise (2 for a bad setting)."""
+async def check(env_file: str | None, *, must_exist: bool = False) -> int:
+    """One line per check; exit 0 when all pass, 1 otherwise.
+
+    Settings are validated exactly as `run` validates them: any missing or malformed
+    one is a line on stderr and exit 2, before anything is reached.
+    """
     from bot.platform import (
         PlatformClient,
         PlatformError,
@@ -88,11 +113,8 @@ async def check(env_file: str | None) -> int:
         PlatformUnreachableError,
     )
 
-    try:
-        settings = Settings.load(env_file)
-        settings.require_platform()
-    except ConfigError as exc:
-        print(f"FAIL settings: {exc}")
+    settings = settings_or_report(env_file, must_exist=must_exist)
+    if settings is None:
         return EXIT_CONFIG
     print("ok   settings")
     ok = True
@@ -150,9 +172,7 @@ async def check(env_file: str | None) -> int:
 
 async def _check_telegram(settings: Settings) -> bool:
     t = settings.telegram
-    if t.bot_token is None:
-        print("skip telegram: TELEGRAM_BOT_TOKEN is not set")
-        return True
+    assert t.bot_token is not None  # required: `load_for_run` checked it
     from aiogram import Bot
     from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 

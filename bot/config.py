@@ -1,14 +1,18 @@
 """Settings: environment variables or `.env`, read by pydantic-settings.
 
 One class per section (`TELEGRAM_`, `PLATFORM_`, `BRIDGE_`), combined in
-`Settings`. A bad value becomes one `ConfigError` line naming the variable;
-secrets are `SecretStr` and never appear in that line.
+`Settings`. Every bad or missing value becomes one `ConfigError` line naming
+the variable, all of them at once; secrets are `SecretStr` and never appear in
+those lines. `load_for_run` is the one validation `pttbridge run` and
+`pttbridge check` share.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,7 +21,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ConfigError(Exception):
-    """A setting is missing or malformed; `str(err)` is one line naming it."""
+    """Settings are missing or malformed: `problems` holds one line per setting, naming it.
+
+    `str(err)` is those lines joined by newlines (one line when one setting is wrong).
+    """
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 def _common(prefix: str, env_file: str | None) -> SettingsConfigDict:
@@ -54,6 +65,10 @@ def _check_http_url(v: str, what: str) -> str:
     except ValueError:
         raise ValueError(f"not an http(s) URL{what}: {v!r}") from None
     return v.rstrip("/")
+
+
+# Telegram's rule for `secret_token` of setWebhook.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class TelegramSettings(BaseSettings):
@@ -102,6 +117,16 @@ class TelegramSettings(BaseSettings):
     @classmethod
     def _webhook_url(cls, v: str | None) -> str | None:
         return None if v is None else _check_http_url(v, "")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not _WEBHOOK_SECRET.fullmatch(v.get_secret_value()):
+            # Never echo the value: it is a secret.
+            raise ValueError(
+                "must be 1-256 characters, each A-Z, a-z, 0-9, _ or - (Telegram's rule)"
+            )
+        return v
 
     @field_validator("bot_token")
     @classmethod
@@ -306,62 +331,162 @@ class Settings:
 
     @classmethod
     def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
-        """Read the environment (and `env_file`); raise `ConfigError` on the first bad value.
+        """Read the environment (and `env_file`); raise `ConfigError` listing every bad value.
 
+        Nothing is required here (tests and the sandbox build partial settings):
+        `load_for_run` adds what the service cannot do without.
         `overrides` (`telegram=dict(...)`, ...) are used by tests and the sandbox tour.
         """
-        sections: dict[str, Any] = {}
-        for key, klass in (
-            ("telegram", TelegramSettings),
-            ("platform", PlatformSettings),
-            ("bridge", BridgeSettings),
-        ):
-            try:
-                sections[key] = klass(_env_file=env_file, **overrides.get(key, {}))
-            except ValidationError as exc:
-                raise ConfigError(_first_error_line(klass, exc)) from None
-        return cls(**sections)
+        settings, problems = cls._read(env_file, overrides)
+        if problems:
+            raise ConfigError(problems)
+        return settings
 
-    def require_for_run(self) -> None:
-        """The settings `pttbridge run` cannot do without, checked together."""
+    @classmethod
+    def _read(
+        cls, env_file: str | Path | None, overrides: dict[str, Any]
+    ) -> tuple[Settings, list[str]]:
+        """The settings with each malformed value replaced by its default, and a line per
+        malformed value: so what is required can still be judged for the rest."""
+        telegram, t_bad = _read_section(TelegramSettings, env_file, overrides.get("telegram", {}))
+        platform, p_bad = _read_section(PlatformSettings, env_file, overrides.get("platform", {}))
+        bridge, b_bad = _read_section(BridgeSettings, env_file, overrides.get("bridge", {}))
+        return cls(telegram, platform, bridge), t_bad + p_bad + b_bad
+
+    def missing_for_run(self, reported: Sequence[str] = ()) -> list[str]:
+        """A line per setting `pttbridge run` cannot do without, or cannot use in its mode.
+
+        Settings named in `reported` (already found malformed) are not named again.
+        """
         t, p = self.telegram, self.platform
+        out: list[str] = []
         if t.bot_token is None:
-            raise ConfigError("TELEGRAM_BOT_TOKEN: required (the token from @BotFather)")
-        if t.mode == "webhook" and not t.webhook_url:
-            raise ConfigError("TELEGRAM_WEBHOOK_URL: required when TELEGRAM_MODE=webhook")
-        self.require_platform()
+            out.append("TELEGRAM_BOT_TOKEN: required (the token from @BotFather)")
+        if t.mode == "webhook":
+            if not t.webhook_url:
+                out.append(
+                    "TELEGRAM_WEBHOOK_URL: required when TELEGRAM_MODE=webhook"
+                    " (the public https:// URL Telegram posts updates to)"
+                )
+            elif urlsplit(t.webhook_url).scheme != "https":
+                out.append(
+                    "TELEGRAM_WEBHOOK_URL: must be an https:// URL when TELEGRAM_MODE=webhook"
+                    f" (Telegram posts only to https): {t.webhook_url!r}"
+                )
+            if t.webhook_secret is None:
+                out.append(
+                    "TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_MODE=webhook"
+                    " (1-256 characters, each A-Z, a-z, 0-9, _ or -)"
+                )
+        if not p.base_url:
+            out.append("PLATFORM_BASE_URL: required (e.g. http://10.1.2.3:8080)")
+        if (p.account is None) != (p.password is None):
+            missing = "PLATFORM_PASSWORD" if p.password is None else "PLATFORM_ACCOUNT"
+            out.append(f"{missing}: required together with the other login setting")
+        elif p.token is None and p.account is None:
+            out.append(
+                "PLATFORM_TOKEN: required (or PLATFORM_ACCOUNT and PLATFORM_PASSWORD to log in)"
+            )
         if p.callback_token is None:
-            raise ConfigError(
+            out.append(
                 "PLATFORM_CALLBACK_TOKEN: required"
                 " (the token header the platform sends on callbacks)"
             )
-
-    def require_platform(self) -> None:
-        """What is needed to talk to the platform at all."""
-        p = self.platform
-        if not p.base_url:
-            raise ConfigError("PLATFORM_BASE_URL: required (e.g. http://10.1.2.3:8080)")
-        if (p.account is None) != (p.password is None):
-            missing = "PLATFORM_PASSWORD" if p.password is None else "PLATFORM_ACCOUNT"
-            raise ConfigError(f"{missing}: required together with the other login setting")
-        if p.token is None and p.account is None:
-            raise ConfigError(
-                "PLATFORM_TOKEN: required (or PLATFORM_ACCOUNT and PLATFORM_PASSWORD to log in)"
-            )
+        named = {_name_of(line) for line in reported}
+        return [line for line in out if _name_of(line) not in named]
 
 
-def _first_error_line(klass: type[BaseSettings], exc: ValidationError) -> str:
+def load_for_run(env_file: str | Path | None = ".env", *, must_exist: bool = False) -> Settings:
+    """The settings of `pttbridge run`, validated as `run` and `check` both need them.
+
+    Raises `ConfigError` with a line for EVERY malformed or missing setting at once.
+    `must_exist`: `env_file` was named by the operator (`--env-file`), so its absence is
+    an error rather than "no file, the environment only".
+    """
+    if env_file is not None:
+        problem = _env_file_problem(Path(env_file), must_exist=must_exist)
+        if problem:
+            raise ConfigError(problem)
+    settings, problems = Settings._read(env_file, {})
+    problems += settings.missing_for_run(problems)
+    if problems:
+        raise ConfigError(_in_order(problems))
+    return settings
+
+
+def _env_file_problem(path: Path, *, must_exist: bool) -> str | None:
+    shown = str(path)
+    if not path.exists():
+        return f"--env-file: no such file: {shown!r}" if must_exist else None
+    if path.is_dir():
+        return f"--env-file: a directory, not a settings file: {shown!r}"
+    if not path.is_file():  # /dev/null and the like: nothing to read
+        return None
+    try:
+        path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return f"--env-file: cannot read {shown!r}: {exc.strerror or exc}"
+    except UnicodeDecodeError as exc:
+        return f"--env-file: not UTF-8 text (byte {exc.start}): {shown!r}"
+    return None
+
+
+_SECTIONS = ("TELEGRAM_", "PLATFORM_", "BRIDGE_")
+
+
+def _in_order(problems: list[str]) -> list[str]:
+    """Problems grouped by section (TELEGRAM, PLATFORM, BRIDGE), as `.env.example` lists them."""
+
+    def section(line: str) -> int:
+        name = _name_of(line)
+        return next((i for i, p in enumerate(_SECTIONS) if name.startswith(p)), -1)
+
+    return sorted(problems, key=section)  # stable: the order within a section is kept
+
+
+def _name_of(line: str) -> str:
+    return line.partition(":")[0]
+
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def _read_section(
+    klass: type[_S], env_file: str | Path | None, overrides: dict[str, Any]
+) -> tuple[_S, list[str]]:
+    try:
+        return klass(_env_file=env_file, **overrides), []
+    except ValidationError as exc:
+        lines, fields = _error_lines(klass, exc)
+    # Read again with the malformed values replaced by their defaults: the section is
+    # still needed to tell what else is missing.
+    defaults = {
+        f: klass.model_fields[f].get_default(call_default_factory=True)
+        for f in fields
+        if f in klass.model_fields
+    }
+    return klass(_env_file=env_file, **{**overrides, **defaults}), lines
+
+
+def _error_lines(klass: type[BaseSettings], exc: ValidationError) -> tuple[list[str], list[str]]:
+    """One line per malformed field (the first error of each), and those fields' names."""
     prefix = str(klass.model_config.get("env_prefix", ""))
-    err = exc.errors()[0]
-    field = str(err["loc"][0]) if err["loc"] else "?"
-    name = f"{prefix}{field}".upper()
-    msg = str(err.get("msg", "invalid"))
-    msg = msg.removeprefix("Value error, ")
-    if err.get("type") == "literal_error":
-        msg = f"{msg}, not {err.get('input')!r}"
-    elif err.get("type") in ("float_parsing", "int_parsing", "bool_parsing"):
-        msg = f"{msg}: {err.get('input')!r}"
-    return f"{name}: {msg}"
+    lines: list[str] = []
+    fields: list[str] = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        if field in fields:
+            continue
+        fields.append(field)
+        name = f"{prefix}{field}".upper()
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        if err.get("type") == "literal_error":
+            msg = f"{msg}, not {err.get('input')!r}"
+        elif err.get("type") in ("float_parsing", "int_parsing", "bool_parsing"):
+            msg = f"{msg}: {err.get('input')!r}"
+        lines.append(f"{name}: {msg}")
+    return lines, fields
 
 
 __all__ = [
@@ -370,4 +495,5 @@ __all__ = [
     "PlatformSettings",
     "Settings",
     "TelegramSettings",
+    "load_for_run",
 ]

@@ -6,20 +6,53 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.cli import check
 from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.telegram import TelegramEmulator
 
 Factory = Callable[..., Awaitable[SandboxPlatform]]
 
+BOT_TOKEN = "123456:SECRET-check-bot-token"
+CALLBACK_TOKEN = "SECRET-check-callback"
 
-def set_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[TelegramEmulator]:
+    """The Telegram Bot API emulator, for `check`'s bot-token line."""
+    emu = TelegramEmulator(BOT_TOKEN)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+def telegram_env(emulator: TelegramEmulator) -> dict[str, str]:
+    """What `check` requires beside the platform (as `run` does): a bot token the
+    emulator accepts, and the callback token."""
+    return {
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_API_BASE": emulator.url,
+        "PLATFORM_CALLBACK_TOKEN": CALLBACK_TOKEN,
+    }
+
+
+@pytest.fixture
+def set_env(monkeypatch: pytest.MonkeyPatch, telegram_env: dict[str, str]) -> Callable[..., None]:
+    """`set_env(PLATFORM_...=...)`: those settings plus `telegram_env`."""
+
+    def set_them(**values: str) -> None:
+        for name, value in {**telegram_env, **values}.items():
+            monkeypatch.setenv(name, value)
+
+    return set_them
+
+
+SetEnv = Callable[..., None]
 
 
 async def run_check(capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
@@ -36,26 +69,32 @@ def free_port() -> int:
 
 
 async def test_all_checks_pass(
-    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox: SandboxPlatform,
+    emulator: TelegramEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    set_env: SetEnv,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    set_env(monkeypatch, PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=sandbox.token)
+    set_env(PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=sandbox.token)
     code, lines = await run_check(capsys)
     assert code == 0
     assert lines[0] == "ok   settings"
     assert lines[1].startswith(f"ok   platform reachable at {sandbox.url}/wapi")
     assert lines[2] == "ok   platform token accepted"
-    assert lines[3] == "skip telegram: TELEGRAM_BOT_TOKEN is not set"
+    assert lines[3] == f"ok   telegram bot @pttbridge_bot at {emulator.url}"
     assert len(lines) == 4
     assert not any(line.startswith("FAIL") for line in lines)
-    assert sandbox.token not in "\n".join(lines)
+    assert not {sandbox.token, BOT_TOKEN, CALLBACK_TOKEN} & set("\n".join(lines).split())
     assert sandbox.requests_to("/user/info")  # it did reach the platform
 
 
 async def test_login_mode_passes(
-    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox: SandboxPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+    set_env: SetEnv,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     set_env(
-        monkeypatch,
         PLATFORM_BASE_URL=sandbox.url,
         PLATFORM_ACCOUNT=sandbox.account,
         PLATFORM_PASSWORD=sandbox.password,
@@ -69,10 +108,13 @@ async def test_login_mode_passes(
 
 
 async def test_wrong_token_names_platform_token(
-    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox: SandboxPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+    set_env: SetEnv,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     wrong = "SECRET-wrong-token-0451"
-    set_env(monkeypatch, PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=wrong)
+    set_env(PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=wrong)
     code, lines = await run_check(capsys)
     assert code == 1
     fails = [line for line in lines if line.startswith("FAIL")]
@@ -83,10 +125,13 @@ async def test_wrong_token_names_platform_token(
 
 
 async def test_custom_header_named_in_the_failure(
-    sandbox_factory: Factory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    set_env: SetEnv,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     sb = await sandbox_factory(token_header="pc-access-token")
-    set_env(monkeypatch, PLATFORM_BASE_URL=sb.url, PLATFORM_TOKEN=sb.token)
+    set_env(PLATFORM_BASE_URL=sb.url, PLATFORM_TOKEN=sb.token)
     code, lines = await run_check(capsys)
     assert code == 1
     fail = next(line for line in lines if line.startswith("FAIL"))
@@ -97,10 +142,9 @@ async def test_custom_header_named_in_the_failure(
 
 
 async def test_unreachable_platform_names_the_base_url(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, set_env: SetEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     set_env(
-        monkeypatch,
         PLATFORM_BASE_URL=f"http://127.0.0.1:{free_port()}",
         PLATFORM_TOKEN="SECRET-token-7",
         PLATFORM_TIMEOUT_S="2",
@@ -113,9 +157,12 @@ async def test_unreachable_platform_names_the_base_url(
 
 
 async def test_wrong_prefix_names_the_base_url(
-    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox: SandboxPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+    set_env: SetEnv,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    set_env(monkeypatch, PLATFORM_BASE_URL=sandbox.url + "/api", PLATFORM_TOKEN=sandbox.token)
+    set_env(PLATFORM_BASE_URL=sandbox.url + "/api", PLATFORM_TOKEN=sandbox.token)
     code, lines = await run_check(capsys)
     assert code == 1
     fail = next(line for line in lines if line.startswith("FAIL"))
@@ -123,10 +170,12 @@ async def test_wrong_prefix_names_the_base_url(
 
 
 async def test_wrong_password_names_platform_password(
-    sandbox: SandboxPlatform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox: SandboxPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+    set_env: SetEnv,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     set_env(
-        monkeypatch,
         PLATFORM_BASE_URL=sandbox.url,
         PLATFORM_ACCOUNT=sandbox.account,
         PLATFORM_PASSWORD="SECRET-wrong-password",
@@ -142,13 +191,38 @@ async def test_wrong_password_names_platform_password(
 async def test_missing_settings_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, lines = await run_check(capsys)
-    assert code == 2
-    assert lines == ["FAIL settings: PLATFORM_BASE_URL: required (e.g. http://10.1.2.3:8080)"]
+    # Validated as `run` validates: every missing setting, a line each on stderr.
+    code = await check(None)
+    out = capsys.readouterr()
+    assert (code, out.out) == (2, "")
+    assert [line.partition(": ")[2].partition(":")[0] for line in out.err.splitlines()] == [
+        "TELEGRAM_BOT_TOKEN",
+        "PLATFORM_BASE_URL",
+        "PLATFORM_TOKEN",
+        "PLATFORM_CALLBACK_TOKEN",
+    ]
     monkeypatch.setenv("PLATFORM_BASE_URL", "http://10.1.2.3:8080")
     monkeypatch.setenv("PLATFORM_TIMEOUT_S", "soon")
+    code = await check(None)
+    out = capsys.readouterr()
+    assert code == 2 and out.out == ""
+    assert "pttbridge: PLATFORM_TIMEOUT_S: not a number of seconds: 'soon'" in out.err.splitlines()
+
+
+async def test_a_bad_bot_token_fails_the_telegram_check(
+    sandbox: SandboxPlatform, set_env: SetEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_env(
+        PLATFORM_BASE_URL=sandbox.url,
+        PLATFORM_TOKEN=sandbox.token,
+        TELEGRAM_BOT_TOKEN="654321:SECRET-unknown-bot",
+    )
     code, lines = await run_check(capsys)
-    assert code == 2 and lines[0].startswith("FAIL settings: PLATFORM_TIMEOUT_S:")
+    assert code == 1
+    assert [line for line in lines if line.startswith("FAIL")] == [
+        "FAIL telegram: the bot token was rejected (TELEGRAM_BOT_TOKEN)"
+    ]
+    assert "SECRET-unknown-bot" not in "\n".join(lines)
 
 
 async def python_m_bot_check(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
@@ -180,9 +254,12 @@ def child_env(**kw: str) -> dict[str, str]:
     return env
 
 
-async def test_the_command_itself(sandbox: SandboxPlatform, tmp_path: Path) -> None:
+async def test_the_command_itself(
+    sandbox: SandboxPlatform, telegram_env: dict[str, str], tmp_path: Path
+) -> None:
     code, out, err = await python_m_bot_check(
-        child_env(PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=sandbox.token), tmp_path
+        child_env(**telegram_env, PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN=sandbox.token),
+        tmp_path,
     )
     assert (code, err) == (0, "")
     assert out.splitlines()[:3] == [
@@ -193,7 +270,8 @@ async def test_the_command_itself(sandbox: SandboxPlatform, tmp_path: Path) -> N
     assert out.splitlines()[1].startswith("ok   platform reachable at")
 
     code, out, err = await python_m_bot_check(
-        child_env(PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN="SECRET-bad-42"), tmp_path
+        child_env(**telegram_env, PLATFORM_BASE_URL=sandbox.url, PLATFORM_TOKEN="SECRET-bad-42"),
+        tmp_path,
     )
     assert code == 1 and "Traceback" not in err
     assert "FAIL platform token rejected" in out and "PLATFORM_TOKEN" in out

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from bot.config import ConfigError, Settings
+from bot.config import (
+    BridgeSettings,
+    ConfigError,
+    PlatformSettings,
+    Settings,
+    TelegramSettings,
+    load_for_run,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "BRIDGE_DIRECTORY_REFRESH_S": 600,
     "BRIDGE_PRESENCE_POLL_S": 30,
     "BRIDGE_LOG_FORMAT": "text",
+    "BRIDGE_METRICS_TOKEN": None,
 }
 
 
@@ -63,6 +71,19 @@ def test_env_example_lists_every_setting() -> None:
     names = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
     names = {n.strip() for n in names if not n.lstrip().startswith("#")}
     assert set(DEFAULTS) <= names
+
+
+def test_env_example_comments_every_setting_in_code() -> None:
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    for klass in (TelegramSettings, PlatformSettings, BridgeSettings):
+        prefix = str(klass.model_config.get("env_prefix", ""))
+        for field in klass.model_fields:
+            name = f"{prefix}{field}".upper()
+            at = next((i for i, line in enumerate(lines) if line.startswith(f"{name}=")), None)
+            assert at is not None, f"{name} is not in .env.example"
+            # Its comment is right above it (or above the setting it is paired with).
+            above = next(line for line in reversed(lines[:at]) if not line.startswith(prefix))
+            assert above.startswith("# ") and len(above) > 10, name
 
 
 def test_the_env_example_itself_loads(tmp_path: Path) -> None:
@@ -243,6 +264,13 @@ def full_env(**kw: str) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
+WEBHOOK = {
+    "TELEGRAM_MODE": "webhook",
+    "TELEGRAM_WEBHOOK_URL": "https://bot.example.org",
+    "TELEGRAM_WEBHOOK_SECRET": "Abc_123-xyz",
+}
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
@@ -252,7 +280,15 @@ def full_env(**kw: str) -> dict[str, str]:
         (full_env(PLATFORM_CALLBACK_TOKEN=""), "PLATFORM_CALLBACK_TOKEN: required"),
         (full_env(PLATFORM_TOKEN="", PLATFORM_ACCOUNT="a"), "PLATFORM_PASSWORD: required"),
         (full_env(PLATFORM_TOKEN="", PLATFORM_PASSWORD="p"), "PLATFORM_ACCOUNT: required"),
-        (full_env(TELEGRAM_MODE="webhook"), "TELEGRAM_WEBHOOK_URL: required"),
+        (full_env(**{**WEBHOOK, "TELEGRAM_WEBHOOK_URL": ""}), "TELEGRAM_WEBHOOK_URL: required"),
+        (
+            full_env(**{**WEBHOOK, "TELEGRAM_WEBHOOK_URL": "http://bot.example.org"}),
+            "TELEGRAM_WEBHOOK_URL: must be an https:// URL",
+        ),
+        (
+            full_env(**{**WEBHOOK, "TELEGRAM_WEBHOOK_SECRET": ""}),
+            "TELEGRAM_WEBHOOK_SECRET: required",
+        ),
     ],
 )
 def test_what_run_requires(
@@ -260,20 +296,99 @@ def test_what_run_requires(
 ) -> None:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    settings = Settings.load(None)
     with pytest.raises(ConfigError) as caught:
-        settings.require_for_run()
+        load_for_run(None)
+    assert caught.value.problems == [str(caught.value)]  # exactly one problem, one line
     assert str(caught.value).startswith(expected) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["hunter2 with spaces", "hunter2/slash", "hunter2-" + "x" * 250, "hunter2-é", "hunter2=="],
+)
+def test_a_malformed_webhook_secret_is_named_and_not_echoed(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    for k, v in full_env(**{**WEBHOOK, "TELEGRAM_WEBHOOK_SECRET": secret}).items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as caught:
+        load_for_run(None)
+    assert caught.value.problems == [
+        "TELEGRAM_WEBHOOK_SECRET: must be 1-256 characters, each A-Z, a-z, 0-9, _ or -"
+        " (Telegram's rule)"
+    ]
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_webhook_secret_of_256_allowed_characters_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = ("AZaz09_-" * 32)[:256]
+    for k, v in full_env(**{**WEBHOOK, "TELEGRAM_WEBHOOK_SECRET": secret}).items():
+        monkeypatch.setenv(k, v)
+    t = load_for_run(None).telegram
+    assert t.webhook_secret is not None and t.webhook_secret.get_secret_value() == secret
+
+
+def test_polling_mode_needs_no_webhook_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An http:// webhook URL left in .env is unused in polling mode, not an error.
+    for k, v in full_env(TELEGRAM_WEBHOOK_URL="http://bot.example.org").items():
+        monkeypatch.setenv(k, v)
+    assert load_for_run(None).telegram.mode == "polling"
+
+
+def test_every_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "TELEGRAM_MODE": "webhook",
+        "TELEGRAM_WEBHOOK_URL": "http://bot.example.org",
+        "PLATFORM_BASE_URL": "ftp://10.1.2.3",
+        "PLATFORM_ACCOUNT": "dispatcher",
+        "PLATFORM_TIMEOUT_S": "soon",
+        "BRIDGE_HTTP_PORT": "abc",
+        "BRIDGE_LANGUAGE": "fr",
+        "PLATFORM_PASSWORD": "SECRET-pass",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("PLATFORM_PASSWORD")
+    with pytest.raises(ConfigError) as caught:
+        load_for_run(None)
+    names = [line.partition(":")[0] for line in caught.value.problems]
+    # Malformed ones are named once (not again as "required"), sections in order.
+    assert names == [
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_WEBHOOK_URL",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "PLATFORM_BASE_URL",
+        "PLATFORM_TIMEOUT_S",
+        "PLATFORM_PASSWORD",
+        "PLATFORM_CALLBACK_TOKEN",
+        "BRIDGE_HTTP_PORT",
+        "BRIDGE_LANGUAGE",
+    ]
+    assert "PLATFORM_BASE_URL: not an http(s) URL" in str(caught.value)
+    # Settings.load alone lists the malformed values (all of them), not what run requires.
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(None)
+    assert [line.partition(":")[0] for line in caught.value.problems] == [
+        "PLATFORM_BASE_URL",
+        "PLATFORM_TIMEOUT_S",
+        "BRIDGE_HTTP_PORT",
+        "BRIDGE_LANGUAGE",
+    ]
 
 
 def test_a_complete_configuration_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in full_env().items():
         monkeypatch.setenv(k, v)
-    Settings.load(None).require_for_run()
+    load_for_run(None)
     monkeypatch.delenv("PLATFORM_TOKEN")
     monkeypatch.setenv("PLATFORM_ACCOUNT", "a")
     monkeypatch.setenv("PLATFORM_PASSWORD", "p")
-    Settings.load(None).require_for_run()
+    load_for_run(None)
+    for k, v in WEBHOOK.items():
+        monkeypatch.setenv(k, v)
+    assert load_for_run(None).telegram.mode == "webhook"
 
 
 def child_env(**kw: str) -> dict[str, str]:
@@ -290,7 +405,9 @@ def test_run_with_a_bad_port_exits_2_with_one_line(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
         cwd=tmp_path,  # no stray .env
-        env=child_env(BRIDGE_HTTP_PORT="abc", PLATFORM_TOKEN="SECRET-platform-token-CCC"),
+        env=child_env(
+            **full_env(PLATFORM_TOKEN="SECRET-platform-token-CCC"), BRIDGE_HTTP_PORT="abc"
+        ),
         capture_output=True,
         text=True,
         timeout=60,
@@ -304,8 +421,10 @@ def test_run_with_a_bad_port_exits_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_run_without_required_settings_exits_2(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.env"
+    empty.write_text("# nothing set\n", encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--env-file", str(tmp_path / "none.env")],
+        [sys.executable, "-m", "bot", "run", "--env-file", str(empty)],
         cwd=tmp_path,
         env=child_env(),
         capture_output=True,
@@ -314,7 +433,11 @@ def test_run_without_required_settings_exits_2(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "pttbridge: TELEGRAM_BOT_TOKEN: required (the token from @BotFather)"
+        "pttbridge: TELEGRAM_BOT_TOKEN: required (the token from @BotFather)",
+        "pttbridge: PLATFORM_BASE_URL: required (e.g. http://10.1.2.3:8080)",
+        "pttbridge: PLATFORM_TOKEN: required (or PLATFORM_ACCOUNT and PLATFORM_PASSWORD to log in)",
+        "pttbridge: PLATFORM_CALLBACK_TOKEN: required"
+        " (the token header the platform sends on callbacks)",
     ]
 
 
