@@ -1,20 +1,23 @@
 """`pttbridge run` / `check` / `sandbox` as an operator meets them: every bad setting at
-once, a missing `--env-file`, a busy port."""
+once, a missing `--env-file`, a busy port, and SIGTERM while Telegram does not answer."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
 from bot.sandbox.platform import SandboxPlatform
+
+BOT_TOKEN = "123456:SECRET-run-bot-token"
 
 
 def child_env(**kw: str) -> dict[str, str]:
@@ -26,6 +29,12 @@ def child_env(**kw: str) -> dict[str, str]:
     }
     env.update(kw)
     return env
+
+
+@pytest.fixture
+def sandbox_env(sandbox: SandboxPlatform) -> dict[str, str]:
+    """The sandbox platform (reachable, token accepted) as settings."""
+    return {"PLATFORM_BASE_URL": sandbox.url, "PLATFORM_TOKEN": sandbox.token}
 
 
 def names(stderr: str) -> list[str]:
@@ -180,7 +189,145 @@ def test_sandbox_on_a_busy_port(tmp_path: Path, busy_port: int) -> None:
     assert "address already in use" in line
 
 
+async def test_run_on_a_busy_port(
+    sandbox_env: dict[str, str], tmp_path: Path, busy_port: int
+) -> None:
+    env = child_env(
+        **sandbox_env,
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_BASE="http://127.0.0.1:9",  # never reached: listening comes first
+        PLATFORM_CALLBACK_TOKEN="cb",
+        BRIDGE_HTTP_PORT=str(busy_port),
+        BRIDGE_DB_PATH=str(tmp_path / "bridge.db"),
+    )
+    code, _out, err = await run_bot(env, tmp_path)
+    assert code == 2
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("pttbridge: ")]
+    assert line.startswith(
+        f"pttbridge: BRIDGE_HTTP_HOST/BRIDGE_HTTP_PORT: cannot listen on 127.0.0.1:{busy_port}: "
+    )
+
+
+# -- 23: SIGTERM while Telegram is still being reached ---------------------------------------
+
+
+class SilentTelegram:
+    """A "Bot API server" that accepts each connection and never answers it (`hang`), or
+    closes it at once (`reset`: aiogram sees a network error and retries)."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.connections = 0
+        self.changed = asyncio.Event()
+        self._held: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.changed.set()
+        if self.behaviour == "reset":
+            await reader.read(1)  # the request has begun
+            writer.close()
+        else:
+            self._held.append(writer)
+
+    async def wait_connections(self, n: int) -> None:
+        while self.connections < n:
+            self.changed.clear()
+            await self.changed.wait()
+
+    async def stop(self) -> None:
+        for w in self._held:
+            w.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def run_bot(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--env-file",
+        os.devnull,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
 @pytest.fixture
-def sandbox_env(sandbox: SandboxPlatform) -> dict[str, str]:
-    """The sandbox platform (reachable, token accepted) as settings."""
-    return {"PLATFORM_BASE_URL": sandbox.url, "PLATFORM_TOKEN": sandbox.token}
+async def silent_telegram(request: pytest.FixtureRequest) -> AsyncIterator[SilentTelegram]:
+    tg = SilentTelegram(request.param)
+    await tg.start()
+    yield tg
+    await tg.stop()
+
+
+@pytest.mark.parametrize("silent_telegram", ["hang", "reset"], indirect=True)
+async def test_sigterm_while_telegram_does_not_answer(
+    sandbox_env: dict[str, str], silent_telegram: SilentTelegram, tmp_path: Path
+) -> None:
+    env = child_env(
+        **sandbox_env,
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_BASE=silent_telegram.url,
+        PLATFORM_CALLBACK_TOKEN="cb",
+        BRIDGE_HTTP_PORT="0",
+        BRIDGE_DB_PATH=str(tmp_path / "bridge.db"),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--env-file",
+        os.devnull,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    seen: list[str] = []
+    try:
+        assert proc.stderr is not None
+
+        async def starting() -> None:
+            while line := (await proc.stderr.readline()).decode():  # type: ignore[union-attr]
+                seen.append(line)
+                if "pttbridge is starting" in line:
+                    return
+            raise AssertionError("exited before starting:\n" + "".join(seen))
+
+        await asyncio.wait_for(starting(), timeout=60)
+        # It is reaching Telegram (for "reset": already retrying) when the signal comes.
+        wanted = 2 if silent_telegram.behaviour == "reset" else 1
+        await asyncio.wait_for(silent_telegram.wait_connections(wanted), timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    stderr = "".join(seen) + err.decode()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert out.decode() == ""
