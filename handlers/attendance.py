@@ -30,7 +30,7 @@ from bot.jobs.scheduler import parse_hhmm
 from bot.render import Reply
 from bot.text import esc
 from bot.timeexpr import TimeExprError, parse_date
-from handlers.filters import ChatManager, MinRole, chat_change_refused
+from handlers.filters import ChatManager, MinRole, asker_only, chat_change_refused
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
@@ -42,6 +42,7 @@ router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
 router.message.middleware(lookup_context)
 router.callback_query.middleware(lookup_context)
+router.callback_query.middleware(asker_only)
 
 What = Literal["attendance", "signins"]
 # A word shaped like a date that is not one (2026-13-40) is a mistake, not an org's name.

@@ -1,7 +1,7 @@
 """Access filters for routers: `router.message.filter(MinRole(Role.VIEWER))`.
 
 Also the one rule for changing what a chat receives (`ChatManager`, and what a scoped
-person may replace: `within`).
+person may replace: `within`), and whose buttons a request's are (`asker_only`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from aiogram import Bot
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, Chat, Message
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 
 from bot.access import Caller
 from bot.render import Reply, T
@@ -109,3 +110,61 @@ def within(
     if named or not listed:
         return False
     return all(o is not None and o in scope for o in listed)
+
+
+# -- whose buttons ----------------------------------------------------------------------
+#
+# In a group, the buttons of a request (choices for an ambiguous name, /groups pages, an
+# /online view's Refresh, a /where list's pins, ...) answer only whoever made it: anyone
+# else pressing them would act on someone else's request (and edit their message). The
+# bridge remembers who asked, per message it sent with buttons, in the FSM storage (so
+# it outlives a restart) under its own destiny: one record per chat, the newest kept.
+# A message it has no record of (sent before this, or by a feature that does not record)
+# answers whoever presses, with their own role and scope — as their own command would.
+
+ASKERS = "button-askers"
+ASKERS_KEPT = 500
+
+
+def _askers_key(bot_id: int, chat_id: int) -> StorageKey:
+    # One record per chat: FSMStrategy.CHAT's key (the chat id in place of a user's).
+    return StorageKey(bot_id=bot_id, chat_id=chat_id, user_id=chat_id, destiny=ASKERS)
+
+
+async def remember_asker(storage: BaseStorage, sent: Message, user_id: int) -> None:
+    """Record that the buttons of `sent` (the bridge's message: its buttons now, or those
+    an edit gives it later) answer `user_id` only."""
+    if sent.chat.type == ChatType.PRIVATE or sent.bot is None:
+        return  # a private chat has one person in it
+    key = _askers_key(sent.bot.id, sent.chat.id)
+    askers = await storage.update_data(key, {str(sent.message_id): user_id})
+    if len(askers) > ASKERS_KEPT + 50:
+        newest = sorted(askers, key=int)[-ASKERS_KEPT:]
+        await storage.set_data(key, {k: askers[k] for k in newest})
+
+
+async def asker_of(storage: BaseStorage, bot_id: int, chat_id: int, message_id: int) -> int | None:
+    """Who the buttons of that message answer; None: not recorded."""
+    askers = await storage.get_data(_askers_key(bot_id, chat_id))
+    asker = askers.get(str(message_id))
+    return asker if isinstance(asker, int) else None
+
+
+async def asker_only(
+    handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+    event: TelegramObject,
+    data: dict[str, Any],
+) -> Any:
+    """Inner middleware for a router's buttons: a press on a message that answers someone
+    else's request is refused (a short answer, nothing done)."""
+    if isinstance(event, CallbackQuery) and event.message is not None:
+        chat = event.message.chat
+        storage: BaseStorage | None = data.get("fsm_storage")
+        bot: Bot | None = data.get("bot")
+        if chat.type != ChatType.PRIVATE and storage is not None and bot is not None:
+            asker = await asker_of(storage, bot.id, chat.id, event.message.message_id)
+            if asker is not None and asker != event.from_user.id:
+                t: T = data["t"]
+                await event.answer(t.plain("button-not-yours"), show_alert=True)
+                return None
+    return await handler(event, data)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject
 
 from bot.access import Caller
@@ -39,6 +40,7 @@ class LookupContext:
     bot: Bot
     bridge: Bridge
     jobs: Jobs
+    fsm_storage: BaseStorage  # dialogs, and whose buttons a message's are
 
 
 async def lookup_context(

@@ -1,4 +1,8 @@
-"""/groups and /online <group>: who is online in a talk group (2.2 and 2.3 together)."""
+"""/groups and /online <group>: who is online in a talk group (2.2 and 2.3 together).
+
+Their buttons answer, in a group, only whoever asked (`asker_only`); each press shows what
+the presser may see (a forged group id outside their scope is "not found").
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
@@ -16,7 +22,7 @@ from bot.config import Settings
 from bot.directory import Directory, DirUser, Kind
 from bot.platform import PlatformClient
 from bot.render import Reply, T, groups_page, online_view
-from handlers.filters import MinRole
+from handlers.filters import MinRole, asker_only, remember_asker
 from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask
 from storage.roles import Role
@@ -24,6 +30,7 @@ from storage.roles import Role
 router = Router(name=__name__)
 router.message.filter(MinRole(Role.VIEWER))
 router.callback_query.filter(MinRole(Role.VIEWER))
+router.callback_query.middleware(asker_only)
 
 
 async def online_reply(
@@ -57,8 +64,11 @@ async def online_reply(
 
 
 @router.message(Command("groups"))
-async def groups(message: Message, caller: Caller, t: T, directory: Directory) -> None:
-    await answer(message, groups_page(t, directory.groups(caller.scope), 0))
+async def groups(
+    message: Message, caller: Caller, t: T, directory: Directory, fsm_storage: BaseStorage
+) -> None:
+    sent = await answer(message, groups_page(t, directory.groups(caller.scope), 0))
+    await remember_asker(fsm_storage, sent, caller.user_id)
 
 
 @router.callback_query(GroupsCb.filter())
@@ -79,13 +89,14 @@ async def online(
     platform: PlatformClient,
     settings: Settings,
     bot: Bot,
+    state: FSMContext,
 ) -> None:
     query = (command.args or "").strip()
     if not query:
         await answer(message, Reply(t("usage-online")))
         return
     match = await resolve_or_ask(
-        message, t, directory, caller, query, Kind.GROUP, PickAction.ONLINE
+        message, t, directory, caller, query, Kind.GROUP, PickAction.ONLINE, state=state
     )
     if match is None:
         return
@@ -94,7 +105,7 @@ async def online(
         bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
         reply = await online_reply(gid, caller, t, directory, platform, settings)
-    await answer(message, reply)
+    await remember_asker(state.storage, await answer(message, reply), caller.user_id)
 
 
 @router.callback_query(OnlineCb.filter())
@@ -106,13 +117,15 @@ async def online_cb(
     directory: Directory,
     platform: PlatformClient,
     settings: Settings,
+    fsm_storage: BaseStorage,
 ) -> None:
     await callback.answer(t("refreshing") if callback_data.refresh else None)
     reply = await online_reply(callback_data.gid, caller, t, directory, platform, settings)
     if callback_data.refresh:
         await edit(callback, reply)
     elif callback.message is not None and isinstance(callback.message, Message):
-        await answer(callback.message, reply)
+        sent = await answer(callback.message, reply)
+        await remember_asker(fsm_storage, sent, caller.user_id)
 
 
 @router.callback_query(PickCb.filter(F.action == PickAction.ONLINE))

@@ -1,9 +1,13 @@
-"""/user <user> and /org [org]: details from 2.14 and 2.13, within the caller's scope."""
+"""/user <user> and /org [org]: details from 2.14 and 2.13, within the caller's scope.
+
+Their buttons answer, in a group, only whoever asked (`asker_only`).
+"""
 
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
@@ -12,7 +16,7 @@ from bot.callbacks import PickAction, PickCb
 from bot.directory import Directory, Kind
 from bot.platform import PlatformClient
 from bot.render import Reply, T, org_details, user_details
-from handlers.filters import MinRole
+from handlers.filters import MinRole, asker_only, remember_asker
 from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask
 from storage.roles import Role
@@ -20,6 +24,7 @@ from storage.roles import Role
 router = Router(name=__name__)
 router.message.filter(MinRole(Role.VIEWER))
 router.callback_query.filter(MinRole(Role.VIEWER))
+router.callback_query.middleware(asker_only)
 
 
 async def user_reply(
@@ -69,12 +74,15 @@ async def user(
     directory: Directory,
     platform: PlatformClient,
     bot: Bot,
+    state: FSMContext,
 ) -> None:
     query = (command.args or "").strip()
     if not query:
         await answer(message, Reply(t("usage-user")))
         return
-    match = await resolve_or_ask(message, t, directory, caller, query, Kind.USER, PickAction.USER)
+    match = await resolve_or_ask(
+        message, t, directory, caller, query, Kind.USER, PickAction.USER, state=state
+    )
     if match is None:
         return
     uid = match.id
@@ -82,7 +90,7 @@ async def user(
         bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
         reply = await user_reply(uid, caller, t, directory, platform)
-    await answer(message, reply)
+    await remember_asker(state.storage, await answer(message, reply), caller.user_id)
 
 
 @router.message(Command("org"))
@@ -94,10 +102,13 @@ async def org(
     directory: Directory,
     platform: PlatformClient,
     bot: Bot,
+    state: FSMContext,
 ) -> None:
     query = (command.args or "").strip()
     if query:
-        match = await resolve_or_ask(message, t, directory, caller, query, Kind.ORG, PickAction.ORG)
+        match = await resolve_or_ask(
+            message, t, directory, caller, query, Kind.ORG, PickAction.ORG, state=state
+        )
         if match is None:
             return
         oid = match.id
@@ -111,7 +122,7 @@ async def org(
         bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
         reply = await org_reply(oid, caller, t, directory, platform)
-    await answer(message, reply)
+    await remember_asker(state.storage, await answer(message, reply), caller.user_id)
 
 
 @router.callback_query(PickCb.filter(F.action == PickAction.USER))

@@ -28,7 +28,7 @@ from bot.platform.models import Recording
 from bot.render import Reply
 from bot.render_geo import RECORDINGS_PER_PAGE, recording_caption, recordings_page
 from bot.timeexpr import TimeExprError, parse_date
-from handlers.filters import MinRole
+from handlers.filters import MinRole, asker_only, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer, edit
 from handlers.resolve import picked_args, resolve_or_ask
@@ -40,6 +40,7 @@ router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
 router.message.middleware(lookup_context)
 router.callback_query.middleware(lookup_context)
+router.callback_query.middleware(asker_only)  # pages and ▶ answer whoever asked
 
 RETRIES = 3
 MAX_PAGE = 10_000  # 100,000 recordings of one user in one day: beyond is a forged button
@@ -123,7 +124,8 @@ async def show_recordings(message: Message, uid: int, args: list[str], ctx: Look
         return
     records, has_next = await _page(ctx.platform, user, day, 1)
     if records:
-        await answer(message, recordings_page(t, user, day, records, 1, has_next, tz))
+        sent = await answer(message, recordings_page(t, user, day, records, 1, has_next, tz))
+        await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)
         return
     if day < today:
         # The platform produces a recording soon after the talk: a past day is complete.
@@ -132,6 +134,7 @@ async def show_recordings(message: Message, uid: int, args: list[str], ctx: Look
     waiting = await message.answer(
         t("rec-waiting", name=user.name, day=day.isoformat(), seconds=10)
     )
+    await remember_asker(ctx.fsm_storage, waiting, ctx.caller.user_id)  # pages later
     ctx.bridge.spawn(_ask_again(waiting, user, day, ctx))
 
 

@@ -9,6 +9,7 @@ from bot.access import Caller
 from bot.callbacks import PickAction
 from bot.directory import Directory, Kind, Match
 from bot.render import Reply, T, choices
+from handlers.filters import remember_asker
 from handlers.reply import answer
 
 _ARGS_KEY = "pick_args"
@@ -29,8 +30,9 @@ async def resolve_or_ask(
     """The match when `query` names exactly one visible entity; else reply and return None.
 
     Nothing outside the caller's scope is ever a candidate: it is "not found". When
-    buttons are shown, the command's other arguments (`rest`) are kept in the FSM
-    data so the choice can finish the command as typed.
+    buttons are shown they answer the caller only (`remember_asker`: pass `state`), and
+    the command's other arguments (`rest`) are kept in the FSM data so the choice can
+    finish the command as typed.
     """
     found = directory.resolve(query, kind, caller.scope, limit=50)
     if len(found) == 1:
@@ -39,13 +41,15 @@ async def resolve_or_ask(
         what = kind.value if isinstance(kind, Kind) else "/".join(k.value for k in kind)
         await answer(message, Reply(t("not-found", kind=what, query=query)))
         return None
-    if state is not None:
+    if state is not None and rest is not None:
         # Kept even when empty: a choice must not inherit an earlier command's arguments.
         data = await state.get_data()
         pending = dict(data.get(_ARGS_KEY) or {})
-        pending[action.value] = rest or []
+        pending[action.value] = rest
         await state.update_data({_ARGS_KEY: pending})
-    await answer(message, choices(t, found, action, query))
+    sent = await answer(message, choices(t, found, action, query))
+    if state is not None:
+        await remember_asker(state.storage, sent, caller.user_id)
     return None
 
 

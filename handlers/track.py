@@ -22,7 +22,7 @@ from bot.render import Reply
 from bot.render_geo import track_summary
 from bot.text import truncate_caption
 from bot.timeexpr import TimeExprError, parse_range
-from handlers.filters import MinRole
+from handlers.filters import MinRole, asker_only
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
@@ -33,6 +33,7 @@ router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
 router.message.middleware(lookup_context)
 router.callback_query.middleware(lookup_context)
+router.callback_query.middleware(asker_only)  # a choice answers whoever asked
 
 
 async def send_track(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:

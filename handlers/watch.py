@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import PickAction, PickCb
 from bot.directory import Kind
 from bot.jobs.render import watch_text
 from bot.render import Reply
-from handlers.filters import ChatManager, MinRole, chat_change_refused
+from handlers.filters import ChatManager, MinRole, asker_only, chat_change_refused
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import resolve_or_ask
@@ -32,6 +33,7 @@ router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
 router.message.middleware(lookup_context)
 router.callback_query.middleware(lookup_context)
+router.callback_query.middleware(asker_only)
 
 
 async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
@@ -58,13 +60,15 @@ async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
 
 
 @router.message(Command("watch"), ChatManager(Role.SUPERVISOR))
-async def watch(message: Message, command: CommandObject, ctx: LookupContext) -> None:
+async def watch(
+    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
+) -> None:
     query = (command.args or "").strip()
     if not query:
         await answer(message, Reply(ctx.t("usage-watch")))
         return
     match = await resolve_or_ask(
-        message, ctx.t, ctx.directory, ctx.caller, query, Kind.GROUP, PickAction.WATCH
+        message, ctx.t, ctx.directory, ctx.caller, query, Kind.GROUP, PickAction.WATCH, state=state
     )
     if match is not None:
         await start_watch(message, match.id, ctx)
@@ -98,7 +102,9 @@ async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) 
 
 
 @router.message(Command("unwatch"), ChatManager(Role.SUPERVISOR))
-async def unwatch(message: Message, command: CommandObject, ctx: LookupContext) -> None:
+async def unwatch(
+    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
+) -> None:
     query = (command.args or "").strip()
     if not query:
         await answer(message, Reply(ctx.t("usage-unwatch")))
@@ -110,7 +116,14 @@ async def unwatch(message: Message, command: CommandObject, ctx: LookupContext) 
             await stop_watch(message, int(query), query, ctx)
             return
     match = await resolve_or_ask(
-        message, ctx.t, ctx.directory, ctx.caller, query, Kind.GROUP, PickAction.UNWATCH
+        message,
+        ctx.t,
+        ctx.directory,
+        ctx.caller,
+        query,
+        Kind.GROUP,
+        PickAction.UNWATCH,
+        state=state,
     )
     if match is not None:
         await stop_watch(message, match.id, match.label, ctx)
@@ -121,9 +134,14 @@ async def picked_unwatch(
     callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext
 ) -> None:
     await callback.answer()
+    if not isinstance(callback.message, Message):
+        return
     group = ctx.directory.group(callback_data.id, ctx.caller.scope)
-    if isinstance(callback.message, Message) and group is not None:
-        await stop_watch(callback.message, group.id, group.name, ctx)
+    if group is None:  # a forged button: outside the presser's scope, or no such group
+        t = ctx.t
+        await answer(callback.message, Reply(t("not-found", kind="group", query=callback_data.id)))
+        return
+    await stop_watch(callback.message, group.id, group.name, ctx)
 
 
 # What ChatManager refused to a supervisor: not an administrator of this group.

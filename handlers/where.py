@@ -1,6 +1,7 @@
 """/where <user|group> (supervisor): a pin with the fix's details, or every member's last fix.
 
-Every lookup is written to the audit log (who looked up whom, when).
+Every lookup is written to the audit log (who looked up whom, when). The buttons
+answer, in a group, only whoever asked (`asker_only`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
@@ -17,7 +19,7 @@ from bot.directory import DirUser, Kind
 from bot.platform.models import Fix
 from bot.render import Reply
 from bot.render_geo import fix_details, group_fixes
-from handlers.filters import MinRole
+from handlers.filters import MinRole, asker_only, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import resolve_or_ask
@@ -28,6 +30,7 @@ router.message.filter(MinRole(Role.SUPERVISOR))
 router.callback_query.filter(MinRole(Role.SUPERVISOR))
 router.message.middleware(lookup_context)
 router.callback_query.middleware(lookup_context)
+router.callback_query.middleware(asker_only)
 
 
 async def send_user_fix(message: Message, uid: int, ctx: LookupContext) -> None:
@@ -73,17 +76,27 @@ async def send_group_fixes(message: Message, gid: int, ctx: LookupContext) -> No
         now,
     )
     tz = ctx.settings.bridge.tz
-    await answer(message, group_fixes(ctx.t, ctx.lang, group, members, fixes, now, tz))
+    sent = await answer(message, group_fixes(ctx.t, ctx.lang, group, members, fixes, now, tz))
+    await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)
 
 
 @router.message(Command("where"))
-async def where(message: Message, command: CommandObject, ctx: LookupContext) -> None:
+async def where(
+    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
+) -> None:
     query = (command.args or "").strip()
     if not query:
         await answer(message, Reply(ctx.t("usage-where")))
         return
     match = await resolve_or_ask(
-        message, ctx.t, ctx.directory, ctx.caller, query, (Kind.USER, Kind.GROUP), PickAction.WHERE
+        message,
+        ctx.t,
+        ctx.directory,
+        ctx.caller,
+        query,
+        (Kind.USER, Kind.GROUP),
+        PickAction.WHERE,
+        state=state,
     )
     if match is None:
         return

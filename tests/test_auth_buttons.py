@@ -15,11 +15,24 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiogram.filters.callback_data import CallbackData
 
-from bot.callbacks import AckCb, PickAction, PickCb
+from bot.callbacks import (
+    AckCb,
+    ConfirmAction,
+    ConfirmCb,
+    GroupsCb,
+    OnlineCb,
+    PickAction,
+    PickCb,
+    RecPageCb,
+    RecPlayCb,
+    WhereCb,
+)
 from bot.directory import Kind
 from bot.sandbox.stack import Stack
 from bot.sandbox.telegram import CallbackAnswer, EmuMessage
+from storage.roles import Role
 
 OK = {"status": 200, "message": "成功", "data": None}
 
@@ -312,3 +325,143 @@ async def test_listings_name_only_what_is_inside_the_readers_scope(stack: Stack)
     [shown] = await stack.say("scoped", "/report", chat=chat)
     assert "digest of an org outside your scope every day at 08:30" in shown.plain_text()
     assert not [w for w in outside if w in shown.plain_text()]
+
+
+# ------------------------------------------------------------------------------ button families
+
+# Everything about orgs 267 and 269, which the supervisor scoped to 266 may not see.
+OUTSIDE_266 = ("消防二大队", "巡逻", "张山", "zhangshan02", "tricky", "李", "10003", "1005")
+
+
+def _forged_out_of_scope() -> list[tuple[str, CallbackData, str]]:
+    """(family, a button with an id outside org 266's subtree, what the presser is told)."""
+    no_user = "No user matches “10003”."
+    no_group = "No group matches “1003”."
+    no_org = "No org matches “267”."
+    pick = [
+        (PickAction.ONLINE, Kind.GROUP, 1003, no_group),
+        (PickAction.USER, Kind.USER, 10003, no_user),
+        (PickAction.ORG, Kind.ORG, 267, no_org),
+        (PickAction.WHERE, Kind.USER, 10003, no_user),
+        (PickAction.WHERE, Kind.GROUP, 1003, no_group),
+        (PickAction.TRACK, Kind.USER, 10003, no_user),
+        (PickAction.RECORDINGS, Kind.USER, 10003, no_user),
+        (PickAction.WATCH, Kind.GROUP, 1003, no_group),
+        (PickAction.UNWATCH, Kind.GROUP, 1003, no_group),
+        (PickAction.ATTENDANCE, Kind.ORG, 267, no_org),
+        (PickAction.SIGNINS, Kind.ORG, 267, no_org),
+    ]
+    return [
+        *[(f"PickCb {a.name}", PickCb(action=a, kind=k, id=i), said) for a, k, i, said in pick],
+        ("OnlineCb", OnlineCb(gid=1003), no_group),
+        ("OnlineCb refresh", OnlineCb(gid=1003, refresh=True), no_group),
+        ("WhereCb", WhereCb(uid=10003), no_user),
+        ("RecPageCb", RecPageCb(uid=10003, day=20261128, page=2), no_user),
+        ("RecPlayCb", RecPlayCb(uid=10003, day=20261128, page=1, idx=0), no_user),
+        # Only the groups of their subtree, whatever page is asked for.
+        ("GroupsCb", GroupsCb(page=5), "Talk groups (2)"),
+        # Not theirs: an administrator's buttons (the role comes from the store, never
+        # from the button), and an Acknowledge of an incident never sent here.
+        ("ConfirmCb", ConfirmCb(action=ConfirmAction.DELETE_USERS, ok=True), "has expired"),
+        ("ConfirmCb", ConfirmCb(action=ConfirmAction.BROADCAST, ok=True), "has expired"),
+        ("AckCb", AckCb(incident=1), "You cannot acknowledge this incident here."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "family,button,said",
+    _forged_out_of_scope(),
+    ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(_forged_out_of_scope())],
+)
+async def test_a_forged_button_outside_the_pressers_scope_is_refused(
+    stack: Stack, family: str, button: CallbackData, said: str
+) -> None:
+    [anchor] = await stack.say("scoped", "/help")
+    calls = len(stack.platform.requests)
+    out = await forge(stack, "scoped", anchor, button.pack())
+    answer = last_answer(stack, "scoped").text or ""
+    told = "\n".join([answer, *(m.plain_text() for m in out)])
+    assert said in told, (family, told)
+    # "Not found" echoes only the id they forged themselves.
+    assert not [w for w in OUTSIDE_266 if w in told.replace(said, "")], (family, told)
+    # Nothing was asked of the platform about them, and nothing was set for this chat.
+    asked = [
+        r
+        for r in stack.platform.requests[calls:]
+        if "10003" in str(r.json) or "1003" in str(r.json)
+    ]
+    assert asked == [], family
+    assert await _settings_of(stack, 1004) == {
+        "subs": [],
+        "watches": [],
+        "digest": None,
+        "mute": None,
+    }
+
+
+NOT_YOURS = "This button answers whoever asked for it: send the command yourself."
+
+
+async def test_a_requests_buttons_in_a_group_answer_only_whoever_asked(stack: Stack) -> None:
+    """One request per button family, made by the supervisor in a group; the bridge admin
+    (who may do anything, but did not ask) presses its buttons: refused, nothing done."""
+    chat = stack.add_group(-100_3401, "Duty room", admins=("admin", "supervisor"))
+    data = stack.platform.data
+    day = next(d for d in reversed(data.history_days()) if data.recordings(10001, d))
+    requests = {
+        "PickCb WHERE": "/where zs",
+        "PickCb USER": "/user zs",
+        "PickCb TRACK": "/track zs",
+        "PickCb RECORDINGS": "/recordings zs",
+        "PickCb WATCH": "/watch 主频",
+        "PickCb ATTENDANCE": "/attendance 消防",
+        "OnlineCb (a /groups button)": "/groups",
+        "OnlineCb (Refresh)": "/online 1002",
+        "WhereCb": "/where 1002",
+        "RecPlayCb": f"/recordings zhangsan01 {day}",
+    }
+    forged = {
+        "GroupsCb": ("/groups", GroupsCb(page=0).pack()),
+        "RecPageCb": (
+            f"/recordings zhangsan01 {day}",
+            RecPageCb(uid=10001, day=int(day.strftime("%Y%m%d")), page=1).pack(),
+        ),
+    }
+    cases = [(family, command, None) for family, command in requests.items()]
+    cases += [(family, command, button) for family, (command, button) in forged.items()]
+    wrong: list[str] = []
+    for family, command, button in cases:
+        msgs = await stack.say("supervisor", command, chat=chat)
+        asked = next(m for m in reversed(msgs) if m.buttons())
+        pressed = button or str(asked.buttons()[0][1])
+        calls = len(stack.platform.requests)
+        out = await forge(stack, "admin", asked, pressed)
+        told = last_answer(stack, "admin").text
+        if out or told != NOT_YOURS or len(stack.platform.requests) != calls:
+            wrong.append(f"{family}: {told!r}, {texts(out)!r}")
+        # Whoever asked may press it.
+        await forge(stack, "supervisor", asked, pressed)
+        if last_answer(stack, "supervisor").text == NOT_YOURS:
+            wrong.append(f"{family}: refused to whoever asked")
+    assert wrong == [], "\n".join(w[:120] for w in wrong)
+    assert await _settings_of(stack, chat) == {
+        "subs": [],
+        "watches": [(1002, None)],  # the supervisor's own press
+        "digest": None,
+        "mute": None,
+    }
+
+
+async def test_a_dialogs_confirm_button_does_nothing_for_another_admin(stack: Stack) -> None:
+    """ConfirmCb (handlers/admin.py): what it confirms is in the asker's own dialog data."""
+    assert stack.bridge is not None
+    await stack.bridge.roles.set(1003, Role.ADMIN, None, None)  # a second admin
+    chat = stack.add_group(-100_3402, "Admins", admins=("admin", "viewer"))
+    [ask] = await stack.say("admin", "/deluser zhangsan01", chat=chat)
+    assert [text for text, _ in ask.buttons()] == ["✅ Confirm", "Cancel"]
+    out = await forge(
+        stack, "viewer", ask, ConfirmCb(action=ConfirmAction.DELETE_USERS, ok=True).pack()
+    )
+    assert out == []
+    assert last_answer(stack, "viewer").text == "Nothing is waiting for confirmation."
+    assert 10001 in stack.platform.data.users
