@@ -46,6 +46,7 @@ __all__ = [
     "Database",
     "Migration",
     "StorageError",
+    "StorageReadOnlyError",
     "dump_json",
     "from_db_time",
     "load_json",
@@ -77,6 +78,10 @@ _MEMORY = ":memory:"
 
 class StorageError(Exception):
     """A problem with the database the operator must fix; the message is one printable line."""
+
+
+class StorageReadOnlyError(StorageError):
+    """The database answers reads but refuses writes (a read-only file, folder or mount)."""
 
 
 # --- times and JSON -------------------------------------------------------------------
@@ -528,6 +533,27 @@ class Database:
         try:
             await asyncio.wait_for(self._pragma("PRAGMA user_version"), timeout=5)
         except (sqlite3.Error, ValueError, TimeoutError) as e:
+            reason = str(e) or type(e).__name__
+            raise StorageError(f"database {self.path} does not answer: {reason}") from e
+
+    async def check_writable(self) -> None:
+        """Readiness: one tiny write, committed (a rolled-back write never reaches the file,
+        so it would pass on a read-only mount). Raises :class:`StorageReadOnlyError` when
+        the database refuses writes, :class:`StorageError` when it does not answer."""
+        try:
+            await asyncio.wait_for(
+                self.execute(
+                    "INSERT INTO readiness (id, checked_at) VALUES (1, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                    (to_db_time(utcnow()),),
+                ),
+                timeout=5,
+            )
+        except sqlite3.Error as e:
+            if str(getattr(e, "sqlite_errorname", "")).startswith("SQLITE_READONLY"):
+                raise StorageReadOnlyError(f"database {self.path} is read-only: {e}") from e
+            raise StorageError(f"database {self.path} does not take a write: {e}") from e
+        except (ValueError, TimeoutError) as e:
             reason = str(e) or type(e).__name__
             raise StorageError(f"database {self.path} does not answer: {reason}") from e
 
