@@ -15,7 +15,7 @@ from aiogram.types import Message
 from bot.access import Caller
 from bot.directory import Directory
 from bot.render import Reply, T, find_results
-from handlers.filters import MinRole
+from handlers.filters import MinRole, remember_asker
 from handlers.reply import answer
 from storage.roles import Role
 
@@ -41,7 +41,10 @@ async def find(
         await state.set_state(FindDialog.query)
         await answer(message, Reply(t("find-ask")))
         return
-    await answer(message, find_results(t, query, directory.search(query, scope=caller.scope)))
+    sent = await answer(
+        message, find_results(t, query, directory.search(query, scope=caller.scope))
+    )
+    await remember_asker(state.storage, sent, caller.user_id)  # its buttons answer the caller
 
 
 @router.message(FindDialog.query, F.text, ~F.text.startswith("/"))
@@ -50,4 +53,7 @@ async def find_answer(
 ) -> None:
     await state.clear()
     query = (message.text or "").strip()
-    await answer(message, find_results(t, query, directory.search(query, scope=caller.scope)))
+    sent = await answer(
+        message, find_results(t, query, directory.search(query, scope=caller.scope))
+    )
+    await remember_asker(state.storage, sent, caller.user_id)

@@ -415,6 +415,7 @@ async def test_a_requests_buttons_in_a_group_answer_only_whoever_asked(stack: St
         "PickCb RECORDINGS": "/recordings zs",
         "PickCb WATCH": "/watch 主频",
         "PickCb ATTENDANCE": "/attendance 消防",
+        "PickCb USER (a /find result)": "/find zs",
         "OnlineCb (a /groups button)": "/groups",
         "OnlineCb (Refresh)": "/online 1002",
         "WhereCb": "/where 1002",
@@ -465,3 +466,24 @@ async def test_a_dialogs_confirm_button_does_nothing_for_another_admin(stack: St
     assert out == []
     assert last_answer(stack, "viewer").text == "Nothing is waiting for confirmation."
     assert 10001 in stack.platform.data.users
+
+
+async def test_a_broadcast_draft_is_moved_only_by_the_admin_who_writes_it(stack: Stack) -> None:
+    """BcCb (handlers/broadcast.py): each step acts on the presser's own draft."""
+    from handlers.broadcast import BcAction, BcCb
+
+    assert stack.bridge is not None
+    await stack.bridge.roles.set(1003, Role.ADMIN, None, None)  # a second admin
+    chat = stack.add_group(-100_3403, "Admins", admins=("admin", "viewer"))
+    msgs = await stack.say("admin", "/broadcast", chat=chat)
+    draft = next(m for m in reversed(msgs) if m.buttons())
+    for action in (BcAction.CANCEL, BcAction.NEXT, BcAction.CONFIRM):
+        assert await forge(stack, "viewer", draft, BcCb(action=action).pack()) == []
+        assert last_answer(stack, "viewer").text in (
+            "This notice is no longer being edited. Start again with /broadcast.",
+            "Already sent.",
+        )
+    # The writer's draft is untouched: their Cancel still finds it.
+    out = await forge(stack, "admin", draft, BcCb(action=BcAction.CANCEL).pack())
+    assert "Cancelled" in texts(out), texts(out)
+    assert stack.platform.data.notices == []
