@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +34,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetUpdates
 from aiogram.methods.base import TelegramType
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -47,16 +49,27 @@ from bot.logs import secrets_of, setup_logging
 from bot.media import MediaFetcher
 from bot.metrics import Metrics
 from bot.platform import PlatformClient, PlatformError
+from bot.platform.errors import PlatformAuthError, PlatformTransportError
 from bot.relay.delivery import Delivery
-from bot.relay.listener import add_routes
+from bot.relay.listener import (
+    FD_RESERVE,
+    ConnectionGate,
+    GatedSite,
+    HttpLimits,
+    add_routes,
+    bearer_matches,
+    compressed,
+    raise_open_files_limit,
+    secret_matches,
+)
 from bot.relay.service import Relay
 from bot.telegram import make_session
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
-from storage.db import Database, StorageError
-from storage.files import FileRepo
+from storage.db import Database, StorageError, StorageReadOnlyError
+from storage.files import FILES_KEPT, FileRepo, attachment_headers
 from storage.fsm import SQLiteStorage
 from storage.invites import InviteRepo
 from storage.mutes import MuteRepo
@@ -71,6 +84,9 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
 ALERT_EVERY = timedelta(minutes=10)
+READY_EVERY_S = 10.0
+"""/readyz asks the platform at most this often, however often it is asked."""
+FILES_EXPIRE_EVERY_S = 3600.0
 
 
 class ConflictGuard(BaseRequestMiddleware):
@@ -91,6 +107,45 @@ class ConflictGuard(BaseRequestMiddleware):
             if isinstance(method, GetUpdates):
                 self._on_conflict(exc.message)
             raise
+
+
+class WebhookHandler(SimpleRequestHandler):
+    """Telegram's webhook: only a request with the secret header reaches the dispatcher.
+
+    aiogram's handler lets everything in when its secret is None and compares with
+    `secrets.compare_digest` on text, which raises (HTTP 500) for a non-ASCII header.
+    Here: no secret refuses every request; the header is compared as bytes in constant
+    time; a body that is not an update is answered 400, never fed.
+    """
+
+    def __init__(self, dp: Dispatcher, bot: Bot, secret: str | None, body_timeout_s: float):
+        super().__init__(dp, bot, secret_token=secret)
+        self._body_timeout_s = body_timeout_s
+
+    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
+        return bool(self.secret_token) and secret_matches(
+            telegram_secret_token, self.secret_token or ""
+        )
+
+    async def handle(self, request: web.Request) -> web.Response:
+        header = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not self.verify_secret(header, self.bot):
+            return web.Response(text="Unauthorized", status=401)
+        if compressed(request):
+            return web.Response(text="send the body uncompressed", status=400)
+        try:
+            async with asyncio.timeout(self._body_timeout_s):
+                raw = await request.read()  # at most the app's client_max_size (1 MiB)
+            Update.model_validate(json.loads(raw), context={"bot": self.bot})
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(text="body over 1 MiB", status=413)
+        except TimeoutError:
+            late = web.Response(text="body not received in time", status=408)
+            late.force_close()
+            return late
+        except (ValueError, TypeError, RecursionError, web.RequestPayloadError):
+            return web.Response(text="not a Telegram update", status=400)
+        return await super().handle(request)  # reads the same body again, from memory
 
 
 @dataclass
@@ -118,8 +173,15 @@ class Bridge:
         *,
         session: AiohttpSession | None = None,
         clock: Callable[[], datetime] | None = None,
+        http_limits: HttpLimits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.http_limits = http_limits or HttpLimits()
+        self._monotonic = monotonic  # for /readyz's cache
+        self._ready_platform: tuple[float, str] | None = None
+        self._ready_lock = asyncio.Lock()
+        self.gate: ConnectionGate | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
         self._session = session
         self.stopped = asyncio.Event()
@@ -252,30 +314,57 @@ class Bridge:
             await self._start_updates()
 
     async def _start_http(self) -> None:
-        s = self.settings
+        s, limits = self.settings, self.http_limits
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/files/{token}/{name}", self._file)
         assert s.platform.callback_token is not None
-        add_routes(app, self.relay, s.platform.callback_token.get_secret_value(), self.metrics)
+        add_routes(
+            app,
+            self.relay,
+            s.platform.callback_token.get_secret_value(),
+            self.metrics,
+            body_timeout_s=limits.body_timeout_s,
+        )
         if s.telegram.mode == "webhook":
             secret = s.telegram.webhook_secret
-            SimpleRequestHandler(
+            if secret is None:
+                log.error("webhook mode without TELEGRAM_WEBHOOK_SECRET: every update is refused")
+            WebhookHandler(
                 self.dp,
                 self.bot,
-                secret_token=secret.get_secret_value() if secret else None,
+                secret.get_secret_value() if secret else None,
+                limits.body_timeout_s,
             ).register(app, path=WEBHOOK_PATH)
         self.web_app = app
-        self._runner = web.AppRunner(app, access_log=None)
+        # Idle keep-alive connections close after `idle_timeout_s` (aiohttp's default is an
+        # hour); bodies are read as sent, not decompressed.
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            keepalive_timeout=limits.idle_timeout_s,
+            lingering_time=min(limits.idle_timeout_s, 10.0),
+            auto_decompress=False,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.bridge.http_host, s.bridge.http_port)
+        assert self._runner.server is not None
+        descriptors = raise_open_files_limit()
+        most = max(1, min(limits.max_connections, descriptors - FD_RESERVE))
+        self.gate = ConnectionGate(self._runner.server, limits, most, self.metrics)
+        site = GatedSite(self._runner, s.bridge.http_host, s.bridge.http_port, self.gate)
         await site.start()
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        self.http_port = sockets[0].getsockname()[1] if sockets else s.bridge.http_port
-        log.info("listening on http://%s:%s", s.bridge.http_host, self.http_port)
+        self.http_port = site.port
+        log.info(
+            "listening on http://%s:%s (at most %d connections; open files limit %d)",
+            s.bridge.http_host,
+            self.http_port,
+            most,
+            descriptors,
+        )
+        await self.expire_files()
+        self.spawn(self._expire_files_every(FILES_EXPIRE_EVERY_S))
 
     async def _start_updates(self) -> None:
         s = self.settings
@@ -348,14 +437,38 @@ class Bridge:
         )
 
     async def _file(self, request: web.Request) -> web.Response:
-        """A broadcast attachment, for the platform's terminals (unguessable token)."""
+        """A broadcast attachment, for the platform's terminals (unguessable token): always
+        a download (`attachment`, `nosniff`), typed from a short safe list by its content."""
         found = await self.files.get(request.match_info["token"])
         if found is None:
             raise web.HTTPNotFound()
-        _name, mime, data = found
-        return web.Response(body=data, content_type=mime)
+        name, _mime, data = found
+        return web.Response(body=data, headers=attachment_headers(name, data))
+
+    async def expire_files(self) -> int:
+        """Delete served files past `FILES_KEPT` (after their notice was sent, or after
+        upload for a draft never sent); how many."""
+        gone = await self.files.expire(self.clock() - FILES_KEPT)
+        if gone:
+            log.info("deleted %d served files older than %s", gone, FILES_KEPT)
+        return gone
+
+    async def _expire_files_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.expire_files()
+            except (StorageError, OSError) as exc:  # the next round tries again
+                log.warning("could not delete expired served files: %s", exc)
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        token = self.settings.bridge.metrics_token
+        if token is not None and not bearer_matches(
+            request.headers.get("Authorization"), token.get_secret_value()
+        ):
+            return web.Response(
+                text="Unauthorized", status=401, headers={"WWW-Authenticate": "Bearer"}
+            )
         counts = await self.relay.outbox.counts()
         for state, n in counts.items():
             self.metrics.outbox_depth.labels(state).set(n)
@@ -444,26 +557,47 @@ class Bridge:
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        checks: dict[str, str] = {}
-        ok = True
+        """Status words only (no error text): `db` ok | read-only | failed (a real write,
+        committed); `platform` ok | unreachable | refused | failed, asked at most every
+        `READY_EVERY_S`; `directory` loaded | not loaded."""
+        assert self.db is not None
         try:
-            assert self.db is not None
-            await self.db.ping()
-            checks["db"] = "ok"
-        except Exception as exc:
-            checks["db"] = f"failed: {type(exc).__name__}"
-            ok = False
-        try:
-            assert self.client is not None
-            await self.client.user_info(0)
-            checks["platform"] = "ok"
-        except PlatformError as exc:
-            checks["platform"] = f"failed: {exc.explain('en')}"
-            ok = False
-        checks["directory"] = "loaded" if self.directory.loaded else "not loaded"
+            await self.db.check_writable()
+            db = "ok"
+        except StorageReadOnlyError:
+            db = "read-only"
+        except StorageError:
+            db = "failed"
+        platform = await self._platform_ready()
+        ok = db == "ok" and platform == "ok"
+        checks = {
+            "db": db,
+            "platform": platform,
+            "directory": "loaded" if self.directory.loaded else "not loaded",
+        }
         return web.json_response(
             {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
         )
+
+    async def _platform_ready(self) -> str:
+        """The platform's state word, from one call per `READY_EVERY_S` at most (callers
+        that arrive while it runs wait for its answer)."""
+        async with self._ready_lock:
+            cached = self._ready_platform
+            if cached is not None and self._monotonic() - cached[0] < READY_EVERY_S:
+                return cached[1]
+            assert self.client is not None
+            try:
+                await self.client.user_info(0)
+                word = "ok"
+            except PlatformTransportError:
+                word = "unreachable"
+            except PlatformAuthError:
+                word = "refused"
+            except PlatformError:
+                word = "failed"
+            self._ready_platform = (self._monotonic(), word)
+            return word
 
     # -- stop ----------------------------------------------------------------------------
 

@@ -45,6 +45,15 @@ class Metrics:
         self.job_failures = Counter(
             "pttbridge_job_failures", "Scheduled jobs that failed", ["job"], registry=r
         )
+        self.http_open = Gauge(
+            "pttbridge_http_connections", "Open connections to the HTTP listener", registry=r
+        )
+        self.http_closed = Counter(
+            "pttbridge_http_connections_closed",
+            "Connections the listener refused (limit) or closed early (slow_headers)",
+            ["reason"],
+            registry=r,
+        )
 
     def observe_platform(self, endpoint: str, seconds: float, outcome: str) -> None:
         self.platform_latency.labels(endpoint, outcome).observe(seconds)

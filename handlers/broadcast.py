@@ -256,11 +256,12 @@ async def buttons(
     state: FSMContext,
     audit: AuditRepo,
     bridge: Bridge,
+    files: FileRepo,
 ) -> None:
     msg = callback.message if isinstance(callback.message, Message) else None
     action = callback_data.action
     if action is BcAction.CONFIRM:
-        await _confirm(callback, msg, caller, t, relay, state, audit, bridge)
+        await _confirm(callback, msg, caller, t, relay, state, audit, bridge, files)
         return
     current = await state.get_state()
     if current is None or not current.startswith("Step:"):
@@ -272,6 +273,7 @@ async def buttons(
         return
     if action is BcAction.CANCEL:
         await state.clear()
+        await files.delete(_served(d))  # the bridge serves no file of a cancelled draft
         await msg.edit_text(t("cancelled"))
     elif action in (BcAction.ORG, BcAction.PAGE):
         if action is BcAction.ORG and directory.org(callback_data.value, caller.scope) is not None:
@@ -322,6 +324,7 @@ async def buttons(
         await state.update_data(bc=d)
         await msg.answer(t("bc-ask-text", max=MAX_TEXT))
     elif action is BcAction.EDIT_FILES:
+        await files.delete(_served(d))
         d["files"] = []
         await state.set_state(Step.attachments)
         await state.update_data(bc=d)
@@ -432,12 +435,17 @@ async def attachment(
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         token = await files.add(name, mime, buf.getvalue(), datetime.now(UTC))
         url = f"{public_base(settings, bridge.http_port)}/files/{token}/{quote(name)}"
-        d["files"].append({"name": name, "url": url})
+        d["files"].append({"name": name, "url": url, "token": token})
     await state.update_data(bc=d)
     await message.answer(
         t("bc-file-added", name=d["files"][-1]["name"], count=len(d["files"])),
         reply_markup=_files_kb(t),
     )
+
+
+def _served(d: dict[str, Any]) -> list[str]:
+    """Tokens of the draft's files the bridge serves itself (not pasted links)."""
+    return [f["token"] for f in d["files"] if isinstance(f, dict) and f.get("token")]
 
 
 def _platform_line(t: T, job: NoticeJob, lang: str) -> str:
@@ -465,6 +473,7 @@ async def _confirm(
     state: FSMContext,
     audit: AuditRepo,
     bridge: Bridge,
+    files: FileRepo,
 ) -> None:
     # Under the caller's lock, take the draft out of the dialog: a second tap finds nothing.
     async with bridge.user_lock(caller.user_id):
@@ -479,6 +488,7 @@ async def _confirm(
     await callback.answer(t.plain("bc-sending"))
     notice = _notice(d.get("sender") or str(caller.user_id), caller.user_id, d)
     job_id, chats = await relay.ingest_notice(notice)
+    await files.mark_sent(_served(d), datetime.now(UTC))  # kept FILES_KEPT from now
     await relay.process_inbox()  # pushes the queued notice to the platform now
     job = await relay.notices.get(job_id)
     assert job is not None

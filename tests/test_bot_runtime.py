@@ -171,19 +171,9 @@ async def test_healthz_and_readyz(bot_stack: Stack) -> None:
         status, body = await get("/readyz")
         assert status == 200, body
         assert body["status"] == "ok"
-        assert body["checks"]["db"] == "ok" and body["checks"]["platform"] == "ok"
-
-        bot_stack.platform.expire_tokens()  # the platform answers 501
-        status, body = await get("/readyz")
-        assert status == 503, body
-        assert body["checks"]["db"] == "ok"
-        assert body["checks"]["platform"].startswith("failed: not logged in")
-
-        await bot_stack.platform.stop()
-        status, body = await get("/readyz")
-        assert status == 503, body
-        assert body["checks"]["platform"] == "failed: could not be reached"
-        assert await get("/healthz") == (200, {"status": "ok"})  # alive, just not ready
+        assert body["checks"] == {"db": "ok", "platform": "ok", "directory": "loaded"}
+        # The platform failing, a read-only database, the 10 s cache of the platform's
+        # answer: tests/test_http_hardening.py.
 
 
 # ------------------------------------------------------------------------------ menus

@@ -83,7 +83,13 @@ class IncidentReport(_Model):
     def org_id(self) -> int | None:
         """The org the report was forwarded to, when its id is numeric."""
         s = self.to.id.strip()
-        return int(s) if s.lstrip("-").isdigit() else None
+        digits = s.removeprefix("-")
+        # ASCII digits within SQLite's INTEGER range: "²".isdigit() is true but int("²")
+        # raises, and so does a 5,000-digit id (both answered 500).
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):
+            return None
+        n = int(s)
+        return n if -(2**63) <= n < 2**63 else None
 
 
 # Ids the bridge stores and looks up: SQLite's INTEGER range.
