@@ -147,6 +147,13 @@ class WebhookHandler(SimpleRequestHandler):
             return web.Response(text="not a Telegram update", status=400)
         return await super().handle(request)  # reads the same body again, from memory
 
+    async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
+        # As polling does: an update that fails is logged, not left in an unread task.
+        try:
+            await super()._background_feed_update(bot, update)
+        except Exception:
+            log.exception("webhook update %s failed", update.get("update_id"))
+
 
 @dataclass
 class Timings:

@@ -583,6 +583,47 @@ async def test_idle_and_slow_sockets_are_closed_while_everything_answers(
     assert "Traceback" not in written
 
 
+async def test_headers_that_trickle_in_are_cut_off_at_the_header_timeout(
+    make_bot_stack: Callable[..., Awaitable[Stack]], bridge_kwargs: Callable[..., None]
+) -> None:
+    """The header deadline is the listener's own: it holds whatever aiohttp's keep-alive
+    timer does (here an hour), for a connection that keeps sending a byte at a time."""
+    bridge_kwargs(http_limits=HttpLimits(header_timeout_s=1, idle_timeout_s=3600))
+    stack = await make_bot_stack()
+    assert stack.bridge is not None
+    port = stack.bridge.http_port
+    slow = []
+    for _ in range(20):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /platform/notices HTTP/1.1\r\nHost: x\r\n")
+        slow.append((reader, writer))
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+        # One more header byte whenever the last one was taken, until the server hangs up.
+        while not reader.at_eof():
+            try:
+                writer.write(b"X")
+                await writer.drain()
+            except ConnectionError:
+                break
+            try:
+                if await asyncio.wait_for(reader.read(1), timeout=0.2) == b"":
+                    break
+            except TimeoutError:
+                continue
+        return await reader.read()
+
+    try:
+        rest = await asyncio.wait_for(asyncio.gather(*(trickle(r, w) for r, w in slow)), 20)
+    finally:
+        for _, writer in slow:
+            writer.close()
+    assert rest == [b""] * 20
+    status, _, body = await raw(port or 0, request("GET", "/metrics"))
+    assert status == 200
+    assert b'pttbridge_http_connections_closed_total{reason="slow_headers"} 20.0' in body
+
+
 async def test_connections_past_the_limit_are_refused_at_once_and_logged_with_counts(
     make_bot_stack: Callable[..., Awaitable[Stack]],
     bridge_kwargs: Callable[..., None],
@@ -790,58 +831,61 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=12,
 )
-ODD_IDS = st.sampled_from(
-    ["²", "١٢", "9" * 5000, "9" * 30, "-", "", " 7 ", "0x1f", "1e3", "266", 266]
-) | st.integers(min_value=-(2**80), max_value=2**80)
+ODD_IDS = (
+    st.sampled_from(["²", "١٢", "9" * 5000, "9" * 30, "-", "", " 7 ", "0x1f", "1e3"])
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.sampled_from([266, "266", 10001, "10001"])
+)
 UPDATE = b"<a fresh update>"  # the test puts an update with an id never used before here
+REPORTS = st.builds(  # its id and code from a small range, so duplicates happen
+    lambda n, to_id, extra: {"id": n, "code": f"F{n}", "to": {"id": to_id}, **extra},
+    st.integers(min_value=1, max_value=20),
+    ODD_IDS,
+    st.dictionaries(
+        st.sampled_from(["from", "urls", "topic", "level", "content"]),
+        st.text(max_size=20) | JSON_VALUES,
+        max_size=2,
+    ),
+)
+NOTICES = st.builds(
+    lambda ids, key, sender: {
+        "from": {"id": sender, "name": "x"},
+        "to": {key: ids},
+        "title": "t",
+        "content": "c",
+    },
+    st.lists(ODD_IDS, min_size=1, max_size=3),
+    st.sampled_from(["orgIds", "userIds"]),
+    ODD_IDS,
+)
+IDS = st.builds(lambda ids: {"id": ids}, st.lists(ODD_IDS, min_size=1, max_size=3))
 BODIES = (
-    st.one_of(
-        JSON_VALUES.map(json.dumps),
-        st.builds(  # a report: its id and code from a small range, so duplicates happen
-            lambda n, to_id, extra: {"id": n, "code": f"F{n}", "to": {"id": to_id}, **extra},
-            st.integers(min_value=1, max_value=20),
-            ODD_IDS,
-            st.dictionaries(
-                st.sampled_from(["from", "urls", "topic", "level", "content"]),
-                JSON_VALUES,
-                max_size=2,
-            ),
-        ).map(json.dumps),
-        st.builds(  # a notice
-            lambda ids, key, sender: {
-                "from": {"id": sender, "name": "x"},
-                "to": {key: ids},
-                "title": "t",
-                "content": "c",
-            },
-            st.lists(ODD_IDS, min_size=1, max_size=3),
-            st.sampled_from(["orgIds", "userIds"]),
-            ODD_IDS,
-        ).map(json.dumps),
-        st.builds(lambda ids: {"id": ids}, st.lists(ODD_IDS, min_size=1, max_size=3)).map(
-            json.dumps
-        ),
-        st.text(max_size=60),
-    ).map(lambda s: s.encode("utf-8", "surrogatepass"))
+    st.one_of(JSON_VALUES, REPORTS, NOTICES, IDS).map(json.dumps).map(str.encode)
+    | st.text(max_size=60).map(lambda s: s.encode("utf-8", "surrogatepass"))
     | st.binary(max_size=80)
     | st.just(UPDATE)
 )
+SHAPED = {  # bodies shaped for their route, so that validation and storage are reached
+    "/platform/events/report": REPORTS,
+    "/platform/notices": NOTICES,
+    **{f"/platform/events/{e}": IDS for e in EVENTS[1:]},
+}
 RIGHT = {  # the header each route is authenticated by, and its right value
     **{p: (b"token", CALLBACK_TOKEN.encode()) for p in PLATFORM},
     "/telegram/webhook": (b"X-Telegram-Bot-Api-Secret-Token", SECRET.encode()),
     "/metrics": (b"Authorization", b"Bearer " + METRICS_TOKEN.encode()),
 }
 KNOWN_FILE = "known-file-token-for-the-fuzz-test"
-OTHER_HEADERS = [
-    b"token",
-    b"Authorization",
-    b"X-Telegram-Bot-Api-Secret-Token",
-    b"Content-Type",
-    b"Content-Encoding",
-    b"Accept",
-    b"X-Forwarded-For",
-    b"Cookie",
-]
+OTHER_HEADERS = {  # name: its values
+    b"token": HEADER_VALUE,
+    b"Authorization": HEADER_VALUE,
+    b"X-Telegram-Bot-Api-Secret-Token": HEADER_VALUE,
+    b"Content-Type": st.sampled_from([b"application/json", b"text/plain"]) | HEADER_VALUE,
+    b"Content-Encoding": st.sampled_from([b"gzip", b"deflate", b"br", b"identity"]) | HEADER_VALUE,
+    b"Accept": HEADER_VALUE,
+    b"X-Forwarded-For": HEADER_VALUE,
+    b"Cookie": HEADER_VALUE,
+}
 
 
 Case = tuple[str, str, str, list[tuple[bytes, bytes]], bytes]
@@ -858,18 +902,26 @@ def inputs(draw: st.DrawFn) -> Case:
         token = draw(st.just(KNOWN_FILE) | segment) or "x"
         path = f"/files/{token}/{draw(segment) or 'y'}"
     headers: list[tuple[bytes, bytes]] = []
-    if route in RIGHT and draw(st.integers(0, 3)):  # mostly the right one
-        headers.append(RIGHT[route])
+    if route in RIGHT:  # mostly the right one, else anything
+        name, right = RIGHT[route]
+        headers.append((name, right if draw(st.integers(0, 3)) else draw(HEADER_VALUE)))
     taken = {name.lower() for name, _ in headers}
-    for name in draw(st.lists(st.sampled_from(OTHER_HEADERS), max_size=3, unique=True)):
+    for name in draw(st.lists(st.sampled_from(sorted(OTHER_HEADERS)), max_size=3, unique=True)):
         if name.lower() not in taken:
-            headers.append((name, draw(HEADER_VALUE)))
-    body = draw(BODIES) if method in ("POST", "PUT") else b""
+            headers.append((name, draw(OTHER_HEADERS[name])))
+    body = b""
+    if method in ("POST", "PUT"):
+        if route == "/telegram/webhook" and draw(st.booleans()):
+            body = UPDATE
+        elif route in SHAPED and draw(st.integers(0, 2)):
+            body = json.dumps(draw(SHAPED[route])).encode()
+        else:
+            body = draw(BODIES)
     return route, method, path, draw(st.permutations(headers)), body
 
 
 @settings(
-    max_examples=150,
+    max_examples=250,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -885,7 +937,7 @@ async def test_no_route_answers_500_nor_stores_half_an_event(
     if body == UPDATE:
         update_id = 10**6 + len(stack.sent)  # type: ignore[attr-defined]
         stack.sent.append(update_id)  # type: ignore[attr-defined]
-        body = json.dumps({"update_id": update_id}).encode()
+        body = json.dumps(update(update_id, "/lang en")).encode()
     before = await inbox_rows(stack)
     status, _, answer = await raw(stack.bridge.http_port, request(method, path, headers, body))
     event(f"{route} {status}")

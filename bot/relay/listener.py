@@ -63,14 +63,14 @@ connection pools to the platform, to Telegram and for media, the event loop's ow
 def raise_open_files_limit() -> int:
     """Raise the soft limit of open files to the hard one; the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = max(soft, 1 << 20) if soft != resource.RLIM_INFINITY else soft
-    if soft != resource.RLIM_INFINITY and soft < hard:
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < target:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         except (ValueError, OSError) as exc:
-            log.warning("could not raise the open files limit from %s to %s: %s", soft, hard, exc)
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            log.warning("could not raise the open files limit from %s to %s: %s", soft, target, exc)
+    now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return now if now != resource.RLIM_INFINITY else 1 << 20
 
 
 def header_bytes(value: str) -> bytes:
