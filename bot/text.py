@@ -19,9 +19,9 @@ Splitting contract (what `split_html` promises for well-formed input):
 
 Cuts prefer, in this order: a blank line, a line break, a space, just after CJK
 punctuation, a grapheme boundary, any code point. A cut of a better kind is taken
-only if it leaves the part at least half full; otherwise the cut that keeps the
-most text wins. A cut never falls inside a tag or an entity, and since Python
-strings hold code points, never inside a surrogate pair.
+only if it leaves the part at least half full (of visible text, or of ``raw_limit``);
+otherwise the cut that keeps the most text wins. A cut never falls inside a tag or an
+entity, and since Python strings hold code points, never inside a surrogate pair.
 """
 
 from __future__ import annotations
@@ -31,15 +31,21 @@ import re
 import sys
 import unicodedata
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Final, NamedTuple
+from urllib.parse import urlsplit
 
 __all__ = [
     "CAPTION_LIMIT",
     "CUT_WHITESPACE",
+    "MAX_LINK_URL",
     "MESSAGE_LIMIT",
+    "RAW_LIMIT",
     "Html",
     "esc",
     "esc_attr",
+    "is_web_url",
+    "shorten",
     "split_html",
     "truncate_caption",
     "utf16_len",
@@ -49,6 +55,10 @@ __all__ = [
 
 MESSAGE_LIMIT: Final = 4096
 CAPTION_LIMIT: Final = 1024
+#: What `split_html` allows a message as sent, tags and entities included, by default.
+RAW_LIMIT: Final = 8 * MESSAGE_LIMIT
+#: Longer URLs are shown as text, not made links (no real file link is this long).
+MAX_LINK_URL: Final = 8192
 
 #: Characters a cut may remove. Not NBSP: a non-breaking space means "do not break".
 CUT_WHITESPACE: Final = frozenset(" \t\n\r\f\v\u3000")
@@ -87,6 +97,22 @@ def esc_attr(value: object) -> Html:
     if value is None:
         return Html()
     return Html(_html.escape(str(value), quote=True))
+
+
+def is_web_url(url: str) -> bool:
+    """Whether a platform-provided ``url`` may become a link (``<a href>``): ``http`` or
+    ``https`` with a host, no whitespace or invisible characters, at most
+    :data:`MAX_LINK_URL` long. Anything else (``javascript:``, ``data:``, ``tg:``, ``file:``)
+    is shown as text."""
+    if not url or len(url) > MAX_LINK_URL:
+        return False
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -332,7 +358,8 @@ class _Doc:
                 best[g.cls] = g
         found = [g for g in best if g is not None]  # in order of preference
         for g in found:
-            if cw[g.s] - cw[i] >= min_fill:
+            # Half full by what Telegram counts, or by size as sent (many long links).
+            if cw[g.s] - cw[i] >= min_fill or 2 * self.raw_len(i, g.s) >= raw_limit:
                 return g
         if found:  # none leaves the part half full: keep the most text
             return max(found, key=lambda g: (g.s, -g.cls))
@@ -363,24 +390,36 @@ class _Doc:
         return "".join(a.raw for a in out)
 
 
-def split_html(html: str, limit: int = MESSAGE_LIMIT, raw_limit: int | None = None) -> list[str]:
+def split_html(
+    html: str,
+    limit: int = MESSAGE_LIMIT,
+    raw_limit: int | None = None,
+    *,
+    first: int | None = None,
+    first_raw: int | None = None,
+) -> list[str]:
     """Split a Telegram HTML reply into messages; see the module docstring.
 
     ``raw_limit`` bounds each part's length as sent (tags and entities included),
-    by default ``8 * limit``. Input without any visible non-whitespace text gives
-    ``[]``; input that fits is returned unchanged as the only part.
+    by default ``8 * limit``. ``first`` and ``first_raw``, when given, are the limits
+    of the first part instead (the room left in a message that already holds
+    something). Input without any visible non-whitespace text gives ``[]``; input
+    that fits is returned unchanged as the only part.
     """
-    if limit < 2:
+    first = limit if first is None else first
+    if min(limit, first) < 2:
         raise ValueError("limit must be at least 2 (one astral character)")
     raw_limit = 8 * limit if raw_limit is None else raw_limit
+    first_raw = raw_limit if first_raw is None else first_raw
     shown = visible_text(html)
-    if len(html) <= raw_limit and utf16_len(shown) <= limit:
+    if len(html) <= first_raw and utf16_len(shown) <= first:
         return [html] if shown.strip(_CUT_WHITESPACE_CHARS) else []
     doc = _Doc(html)
     parts: list[str] = []
     i = doc.skip_space(0)
     while doc.has_solid(i, doc.n):
-        gap = doc.cut(i, limit, raw_limit, min_fill=limit // 2)
+        room, raw_room = (first, first_raw) if not parts else (limit, raw_limit)
+        gap = doc.cut(i, room, raw_room, min_fill=room // 2)
         if gap is None:
             parts.append(doc.emit(i, doc.n))
             break
@@ -403,3 +442,21 @@ def truncate_caption(html: str, limit: int = CAPTION_LIMIT, ellipsis: str = "…
     if gap is None:  # only the leading whitespace was too much
         return doc.emit(i, doc.n)
     return doc.emit(i, gap.s) + ellipsis
+
+
+def shorten(value: str, limit: int, more: Callable[[int], str]) -> Html:
+    """``value`` escaped for HTML; if it is longer than ``limit`` UTF-16 units, cut (at
+    a word if one is near the end, never inside a character) and followed by
+    ``more(n)``, which tells the reader that ``n`` more characters were left out."""
+    if len(value) * 2 <= limit or utf16_len(value) <= limit:
+        return esc(value)
+    if not value.strip(_CUT_WHITESPACE_CHARS):
+        return Html()
+    # Only the head matters (every character is at least one unit): a 900 KB field is
+    # not tokenised whole.
+    doc = _Doc(esc(value[: limit + 1]))
+    i = doc.skip_space(0)
+    gap = doc.cut(i, limit, raw_limit=sys.maxsize, min_fill=limit * 3 // 4)
+    kept = doc.emit(i, doc.n if gap is None else gap.s)
+    start = len(value) - len(value.lstrip(_CUT_WHITESPACE_CHARS))
+    return Html(kept + more(len(value) - start - len(visible_text(kept))))

@@ -580,3 +580,13 @@ outside-scope-watches = 👀 presence of { $count ->
        *[other] { $count } groups
     } outside your scope (/watch)
 outside-scope-org = an org outside your scope
+
+# -- long events and links: every acknowledged event is delivered (issue 12, points 8, 12, 18)
+text-more = { $count ->
+        [one] … (one more character)
+       *[other] … ({ $count } more characters)
+    }
+inc-more-attachments = { $count ->
+        [one] 📎 One more attachment, as a link:
+       *[other] 📎 { $count } more attachments, as links:
+    }
