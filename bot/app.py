@@ -59,6 +59,7 @@ from bot.relay.listener import (
     add_routes,
     bearer_matches,
     compressed,
+    last_line,
     raise_open_files_limit,
     secret_matches,
 )
@@ -322,7 +323,7 @@ class Bridge:
 
     async def _start_http(self) -> None:
         s, limits = self.settings, self.http_limits
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=1024 * 1024, middlewares=[last_line])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
@@ -573,7 +574,8 @@ class Bridge:
             db = "ok"
         except StorageReadOnlyError:
             db = "read-only"
-        except StorageError:
+        except Exception as exc:  # a word, whatever it was; the log has the rest
+            log.warning("readiness: the database failed its write: %s", exc)
             db = "failed"
         platform = await self._platform_ready()
         ok = db == "ok" and platform == "ok"
@@ -602,6 +604,9 @@ class Bridge:
             except PlatformAuthError:
                 word = "refused"
             except PlatformError:
+                word = "failed"
+            except Exception as exc:  # still a word; the log has the rest
+                log.warning("readiness: the platform check failed: %r", exc)
                 word = "failed"
             self._ready_platform = (self._monotonic(), word)
             return word

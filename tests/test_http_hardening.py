@@ -781,6 +781,32 @@ async def test_inputs_that_answered_500_get_an_answer(stack_for_fuzz: Stack) -> 
     assert await inbox_rows(stack) == before + 3
 
 
+async def test_an_error_no_handler_expected_answers_503_not_500(
+    bot_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last line: a bug or a fault nobody foresaw still gets an answer the platform
+    understands (503, its envelope on its routes), and the log says what it was."""
+    stack = bot_stack
+    assert stack.bridge is not None
+    port = stack.bridge.http_port or 0
+
+    async def broken(*args: Any, **kw: Any) -> Any:
+        raise RuntimeError("a fault nobody foresaw")
+
+    monkeypatch.setattr(stack.bridge.relay, "ingest_ids", broken)
+    monkeypatch.setattr(stack.bridge.relay.outbox, "counts", broken)
+    monkeypatch.setattr(stack.bridge.files, "get", broken)
+    token = [(b"token", CALLBACK_TOKEN.encode())]
+    body = json.dumps({"id": [10001]}).encode()
+    status, _, answer = await raw(
+        port, request("POST", "/platform/events/user-updated", token, body)
+    )
+    assert (status, json.loads(answer)["status"]) == (503, 500)
+    for path in ("/metrics", "/files/abc/x.pdf"):
+        assert (await raw(port, request("GET", path)))[0] == 503, path
+    assert (await raw(port, request("GET", "/healthz")))[0] == 200
+
+
 @pytest.fixture
 async def stack_for_fuzz(make_bot_stack: Callable[..., Awaitable[Stack]]) -> Stack:
     """Webhook mode (so every route is mounted), a metrics token, a chat subscribed to all."""

@@ -108,6 +108,24 @@ def envelope(http: int, status: int, message: str, data: Any = None) -> web.Resp
     )
 
 
+@web.middleware
+async def last_line(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """No route answers 500 (the platform retries a 500 forever, and it says nothing): an
+    error no handler expected is logged and answered 503, in the envelope on platform
+    routes. HTTP errors a handler raised on purpose (404, 413) pass as they are."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        if request.path.startswith("/platform/"):
+            return envelope(503, 500, "internal error, retry later")
+        return web.Response(status=503, text="unavailable, retry later")
+
+
 async def read_body(request: web.Request) -> bytes | None:
     """The whole body, or None past `MAX_BODY`. (`content.read(n)` returns what has
     arrived so far, which for a large body is only its first segments.) Raises
