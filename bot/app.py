@@ -60,6 +60,7 @@ from bot.relay.listener import (
     bearer_matches,
     compressed,
     last_line,
+    no_versions,
     raise_open_files_limit,
     secret_matches,
 )
@@ -324,6 +325,7 @@ class Bridge:
     async def _start_http(self) -> None:
         s, limits = self.settings, self.http_limits
         app = web.Application(client_max_size=1024 * 1024, middlewares=[last_line])
+        app.on_response_prepare.append(no_versions)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)

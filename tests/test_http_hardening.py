@@ -124,6 +124,13 @@ async def inbox_rows(stack: Stack) -> int:
     return await stack.bridge.relay.inbox.count()
 
 
+def assert_no_build_info(headers: dict[str, str], body: bytes) -> None:
+    """Nothing says which Python, aiohttp or pttbridge version answers."""
+    assert headers["server"] == "pttbridge"
+    for word in (b"python", b"aiohttp", b"version", b"3.11", b"0.1.0"):
+        assert word not in body.lower(), word
+
+
 class FakeMonotonic:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -428,9 +435,12 @@ async def test_metrics_needs_the_bearer_token_when_one_is_set(
         assert answer["www-authenticate"] == "Bearer"
         assert b"pttbridge_" not in body
     for value in (b"Bearer " + METRICS_TOKEN.encode(), b"bearer  " + METRICS_TOKEN.encode()):
-        status, _, body = await raw(port, request("GET", "/metrics", [(b"Authorization", value)]))
+        status, answer, body = await raw(
+            port, request("GET", "/metrics", [(b"Authorization", value)])
+        )
         assert status == 200 and b"pttbridge_events_received" in body
         assert METRICS_TOKEN.encode() not in body
+        assert_no_build_info(answer, body)
 
 
 async def test_metrics_without_a_token_set_is_open(bot_stack: Stack) -> None:
@@ -453,6 +463,10 @@ async def test_readyz_says_words_only_and_asks_the_platform_once_per_10_s(
             return resp.status, await resp.json()
 
     ready = {"db": "ok", "platform": "ok", "directory": "loaded"}
+    _, headers, body = await raw(stack.bridge.http_port or 0, request("GET", "/readyz"))  # type: ignore[union-attr]
+    assert_no_build_info(headers, body)
+    base += 1
+    clock.now += 10
     async with aiohttp.ClientSession() as http:
         answers = await asyncio.gather(*(readyz(http) for _ in range(40)))
         assert answers == [(200, {"status": "ok", "checks": ready})] * 40

@@ -117,13 +117,19 @@ async def last_line(
     routes. HTTP errors a handler raised on purpose (404, 413) pass as they are."""
     try:
         return await handler(request)
-    except web.HTTPException:
+    except (web.HTTPException, ConnectionError):  # on purpose; the client left (aiohttp's)
         raise
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         if request.path.startswith("/platform/"):
             return envelope(503, 500, "internal error, retry later")
         return web.Response(status=503, text="unavailable, retry later")
+
+
+async def no_versions(request: web.Request, response: web.StreamResponse) -> None:
+    """The listener faces the platform's network: it does not say which Python and
+    aiohttp it runs (aiohttp's default `Server` header does)."""
+    response.headers["Server"] = "pttbridge"
 
 
 async def read_body(request: web.Request) -> bytes | None:
