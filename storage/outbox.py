@@ -3,12 +3,17 @@
 States: pending -> sending -> sent, or dead (failed for good), or summarized (folded
 into a mute summary). A row found in 'sending' at start-up was in flight at a crash:
 it goes back to pending and is sent again (the only way a message is sent twice).
+
+A row may take several Telegram messages (a long incident, its attachments). While it
+is open, `message_ids` holds its progress, `{step: [message ids]}`, so that a retry
+after a failure part-way sends only the steps not yet sent; once sent, the flat list of
+every message id.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +36,11 @@ class OutboxRow:
     sort_key: float
     incident_id: int | None
     error: str | None
+    progress: dict[str, list[int]] = field(default_factory=dict)  # steps already sent
 
 
 def _row(r: sqlite3.Row) -> OutboxRow:
+    ids = load_json(r["message_ids"]) if r["message_ids"] else None
     return OutboxRow(
         id=r["id"],
         chat_id=r["chat_id"],
@@ -47,6 +54,7 @@ def _row(r: sqlite3.Row) -> OutboxRow:
         sort_key=r["sort_key"],
         incident_id=r["incident_id"],
         error=r["error"],
+        progress=ids if isinstance(ids, dict) and r["state"] in ("pending", "sending") else {},
     )
 
 
@@ -159,6 +167,13 @@ class OutboxRepo:
         await self._db.execute(
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?",
             (row_id,),
+        )
+
+    async def mark_progress(self, row_id: int, progress: dict[str, list[int]]) -> None:
+        """Record the steps of a row already sent (`{step: [message ids]}`), before the
+        next one: a retry or a restart resumes after them instead of repeating them."""
+        await self._db.execute(
+            "UPDATE outbox SET message_ids = ? WHERE id = ?", (dump_json(progress), row_id)
         )
 
     async def mark_sent(self, row_id: int, message_ids: list[int], now: datetime) -> None:

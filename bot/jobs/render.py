@@ -1,6 +1,7 @@
 """What the jobs post: presence changes, attendance and sign-in summaries, the daily digest.
 
-Plain data and a translator in, Telegram HTML out; every platform string escaped.
+Plain data and a translator in, Telegram HTML out; every platform string escaped and,
+when absurdly long, shortened (`clip`): a list of names stays a list of names.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from bot.directory import Directory
 from bot.i18n import Translate
 from bot.jobs.attendance import Person, PunchSummary
 from bot.platform.models import SignInRecord
+from bot.relay.render import PLACE_LIMIT, clip
 from bot.text import esc
 from storage.reports import Report
 from storage.watches import Watch
@@ -41,7 +43,7 @@ class PresenceBlock:
 
 
 def _names(t: T, items: Sequence[PresenceItem]) -> str:
-    shown = [f"{esc(i.name)} <code>{esc(i.account)}</code>" for i in items]
+    shown = [f"{clip(t, i.name)} <code>{clip(t, i.account)}</code>" for i in items]
     if len(shown) > PRESENCE_NAMES_LIMIT:
         rest = len(shown) - PRESENCE_NAMES_LIMIT
         shown = [*shown[:PRESENCE_NAMES_LIMIT], t("and-more", count=rest)]
@@ -53,7 +55,7 @@ def presence_text(t: T, blocks: Sequence[PresenceBlock], at: str) -> str:
     lines: list[str] = [t("presence-title", time=at)]
     for b in blocks:
         lines.append("")
-        lines.append(f"👥 <b>{esc(b.group_name)}</b> <code>{b.group_id}</code>")
+        lines.append(f"👥 <b>{clip(t, b.group_name, PLACE_LIMIT)}</b> <code>{b.group_id}</code>")
         here = [i for i in b.items if i.online and i.here]
         elsewhere = [i for i in b.items if i.online and not i.here]
         gone = [i for i in b.items if not i.online]
@@ -71,7 +73,7 @@ def presence_text(t: T, blocks: Sequence[PresenceBlock], at: str) -> str:
 
 
 def _people(t: T, people: Sequence[Person], limit: int) -> list[str]:
-    lines = [f"  {esc(p.name)} <code>{esc(p.account)}</code>" for p in people[:limit]]
+    lines = [f"  {clip(t, p.name)} <code>{clip(t, p.account)}</code>" for p in people[:limit]]
     if len(people) > limit:
         lines.append("  " + t("and-more", count=len(people) - limit))
     return lines
@@ -99,8 +101,8 @@ def attendance_lines(
                 "  "
                 + t(
                     "att-late-line",
-                    name=x.person.name,
-                    account=x.person.account,
+                    name=clip(t, x.person.name),
+                    account=clip(t, x.person.account),
                     time=x.signed.astimezone(tz).strftime("%H:%M"),
                     due=x.due.astimezone(tz).strftime("%H:%M"),
                     minutes=x.minutes,
@@ -119,7 +121,7 @@ def attendance_lines(
 
 def _title(t: T, key: str, day: str, org_name: str | None) -> str:
     title = t(key, day=day)
-    return title + (f" · {esc(org_name)}" if org_name else "")
+    return title + (f" · {clip(t, org_name, PLACE_LIMIT)}" if org_name else "")
 
 
 def attendance_text(
@@ -140,7 +142,7 @@ def digest_text(
     at: datetime,
 ) -> str:
     """The daily digest: yesterday in full, today so far, shorter lists (the CSV has all)."""
-    head = t("digest-title") + (f" · {esc(org_name)}" if org_name else "")
+    head = t("digest-title") + (f" · {clip(t, org_name, PLACE_LIMIT)}" if org_name else "")
     lines = [head, "", f"<b>{esc(yesterday.day.isoformat())}</b>"]
     lines += attendance_lines(t, yesterday, tz, limit=DIGEST_LIST_LIMIT)
     lines += ["", f"<b>{esc(today.day.isoformat())}</b>"]
@@ -171,12 +173,12 @@ def signins_text(
         line: str = t(
             "signin-line",
             time=when,
-            name=r.user_name or str(r.user_id or "?"),
-            place=r.address
+            name=clip(t, r.user_name or str(r.user_id or "?")),
+            place=clip(t, r.address, PLACE_LIMIT)
             or (f"{r.lat:.5f}, {r.lon:.5f}" if r.lat is not None and r.lon is not None else "—"),
         )
         if r.remark:
-            line += " · " + esc(r.remark)
+            line += " · " + clip(t, r.remark, PLACE_LIMIT)
         lines.append("  " + line)
     if len(records) > limit:
         lines.append("  " + t("and-more", count=len(records) - limit))

@@ -14,13 +14,14 @@ import contextlib
 import functools
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
     TelegramMigrateToChat,
     TelegramNetworkError,
@@ -31,17 +32,27 @@ from aiogram.exceptions import (
 from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaPhoto,
     Message,
+    ReplyParameters,
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import AckCb
 from bot.i18n import Translator
-from bot.media import MediaError, MediaFetcher, MediaProblem
+from bot.media import TELEGRAM_PHOTO_LIMIT, MediaError, MediaFetcher, MediaProblem, MediaStream
 from bot.metrics import Metrics
-from bot.relay.render import mute_summary
-from bot.text import esc, visible_text
+from bot.relay.render import link, mute_summary
+from bot.text import (
+    MESSAGE_LIMIT,
+    Html,
+    esc,
+    split_html,
+    truncate_caption,
+    visible_len,
+    visible_text,
+)
 from storage.chats import ChatRepo
 from storage.incidents import Incident, IncidentRepo
 from storage.mutes import MuteRepo
@@ -62,11 +73,68 @@ def ack_keyboard(incident_id: int, label: str) -> InlineKeyboardMarkup:
 
 FIRST_WAIT_S = 10.0
 FILE_ID_ERRORS = ("wrong file identifier", "file reference", "wrong remote file")
+# An upload streams from the platform to Telegram: up to 50 MB over two networks.
+UPLOAD_TIMEOUT_S = 600
 
 
 def _file_id_refused(exc: TelegramBadRequest) -> bool:
     """Telegram no longer takes a file id it gave (rare): the file is uploaded again."""
     return any(marker in exc.message.lower() for marker in FILE_ID_ERRORS)
+
+
+def _gone(exc: TelegramBadRequest) -> bool:
+    """The chat itself is gone (not this message refused)."""
+    return any(marker in exc.message.lower() for marker in GONE_MARKERS)
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    """A reply to the row's first message, sent even if someone deleted that meanwhile."""
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
+
+
+class _Steps:
+    """The messages of one outbox row, sent step by step. Steps an earlier try sent (it
+    failed part-way: a 429, a network error, a crash) are skipped and keep their ids;
+    what was sent is recorded before the next message goes, so a retry never repeats it.
+    A row of one message costs no extra write."""
+
+    def __init__(self, outbox: OutboxRepo, row: OutboxRow) -> None:
+        self._outbox = outbox
+        self._row_id = row.id
+        self.done: dict[str, list[int]] = dict(row.progress)
+        self._dirty = False
+
+    def get(self, key: str) -> list[int] | None:
+        return self.done.get(key)
+
+    async def flush(self) -> None:
+        """Record the steps sent so far (called before sending the next message)."""
+        if self._dirty:
+            await self._outbox.mark_progress(self._row_id, self.done)
+            self._dirty = False
+
+    def record(self, keys: Sequence[str], ids: list[int]) -> None:
+        for key in keys:
+            self.done[key] = ids
+        self._dirty = True
+
+    async def run(
+        self, keys: str | Sequence[str], send: Callable[[], Awaitable[list[int]]]
+    ) -> list[int]:
+        """`send()` unless every one of `keys` was sent before; the message ids."""
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        if all(key in self.done for key in keys):
+            return self.done[keys[0]]
+        await self.flush()
+        ids = await send()
+        self.record(keys, ids)
+        return ids
+
+    def ids(self) -> list[int]:
+        """Every message id of the row, in the order sent, each once."""
+        return list(dict.fromkeys(i for ids in self.done.values() for i in ids))
 
 
 class SentFiles:
@@ -261,7 +329,17 @@ class Delivery:
                     row.id, "retry after", self.clock() + timedelta(seconds=exc.retry_after)
                 )
                 return
-            except (TelegramServerError, TelegramNetworkError) as exc:
+            except TelegramBadRequest as exc:
+                # Refused for good (bad HTML, a deleted topic, ...): a dead letter.
+                log.error("message %s refused by Telegram: %s", row.id, exc.message)
+                await self.outbox.mark_dead(row.id, exc.message)
+                self.metrics.message("failed")
+                continue
+            except Exception as exc:
+                # A server or network error, or one nobody foresaw (a 429 without
+                # retry_after, ...): tried again later, never left 'sending' until a restart.
+                if not isinstance(exc, TelegramServerError | TelegramNetworkError):
+                    log.exception("message %s failed unexpectedly; will retry", row.id)
                 if row.attempts + 1 >= MAX_ATTEMPTS:
                     await self.outbox.mark_dead(row.id, f"{type(exc).__name__}: {exc}")
                     self.metrics.message("failed")
@@ -272,12 +350,6 @@ class Delivery:
                 )
                 self.metrics.message("retried")
                 return
-            except TelegramBadRequest as exc:
-                # Refused for good (bad HTML, a deleted topic, ...): a dead letter.
-                log.error("message %s refused by Telegram: %s", row.id, exc.message)
-                await self.outbox.mark_dead(row.id, exc.message)
-                self.metrics.message("failed")
-                continue
             await self.outbox.mark_sent(row.id, ids, self.clock())
             self.metrics.message("sent")
 
@@ -292,95 +364,149 @@ class Delivery:
             raise
 
     async def _send_payload(self, row: OutboxRow) -> list[int]:
+        """Every message of a row, in order: its text (split under Telegram's limit; the
+        first part carries the button), the messages that follow it, attachments, a
+        document. Steps sent by an earlier try of the row are not sent again."""
         p: dict[str, Any] = row.payload
-        thread = row.thread_id or None
         if "edit" in p:
-            e = p["edit"]
-            markup = ack_keyboard(e["ack"], e["ack_label"]) if e.get("ack") else None
-            try:
-                await self.bot.edit_message_text(
-                    text=e["text"],
-                    chat_id=row.chat_id,
-                    message_id=e["message_id"],
-                    reply_markup=markup,
-                )
-            except TelegramBadRequest as exc:
-                if "not modified" not in exc.message and "not found" not in exc.message:
-                    raise
-            return [e["message_id"]]
+            return await self._edit(row, p["edit"])
+        steps = _Steps(self.outbox, row)
         if "voice_url" in p:
-            return await self._send_voice(row, p)
+            await self._send_voice(row, p, steps)
+            return steps.ids()
         if row.incident_id is not None and self.render_incident is not None:
             incident = await self.incidents.get(row.incident_id)
             if incident is not None:  # shows its acknowledgement if one came meanwhile
                 p = {**p, **self.render_incident(incident)}
         markup = ack_keyboard(p["ack"], p.get("ack_label", "✅")) if p.get("ack") else None
-        text = p["text"]
-        msg = await self.bot.send_message(
-            row.chat_id, text, message_thread_id=thread, reply_markup=markup
-        )
-        ids = [msg.message_id]
-        if row.incident_id is not None:
-            await self.incidents.add_message(row.incident_id, row.chat_id, msg.message_id)
-        ids += await self._attachments(row, p.get("attachments") or [], p.get("caption"), msg)
-        if "document" in p:  # jobs: a CSV after its summary, {"name", "data_b64", "caption"}
-            doc = p["document"]
-            m = await self.bot.send_document(
-                row.chat_id,
-                BufferedInputFile(base64.b64decode(doc["data_b64"]), doc["name"]),
-                caption=doc.get("caption"),
-                message_thread_id=thread,
-                reply_to_message_id=msg.message_id,
+        if "more" in p:  # split by its renderer already (an incident: see incident_messages)
+            parts = [part for part in [p["text"], *p["more"]] if part]
+        else:
+            parts = split_html(p.get("text") or "")
+        header: int | None = None
+        for i, part in enumerate(parts):
+            ids = await steps.run(
+                f"text:{i}",
+                functools.partial(self._send_text, row, part, markup if i == 0 else None),
             )
-            ids.append(m.message_id)
+            if i == 0:
+                header = ids[0]
+        await self._attachments(row, p.get("attachments") or [], p.get("caption"), header, steps)
+        if "document" in p:  # jobs: a CSV after its summary, {"name", "data_b64", "caption"}
+            await steps.run("document", functools.partial(self._send_document, row, p, header))
+        return steps.ids()
+
+    async def _send_text(
+        self, row: OutboxRow, text: str, markup: InlineKeyboardMarkup | None
+    ) -> list[int]:
+        msg = await self.bot.send_message(
+            row.chat_id, text, message_thread_id=row.thread_id or None, reply_markup=markup
+        )
+        if markup is not None and row.incident_id is not None:
+            # The copy an acknowledgement edits (and a press is judged by): the header.
+            await self.incidents.add_message(row.incident_id, row.chat_id, msg.message_id)
+        return [msg.message_id]
+
+    async def _send_texts(self, row: OutboxRow, text: str, reply_to: int | None) -> list[int]:
+        ids = []
+        for part in split_html(text):
+            msg = await self.bot.send_message(
+                row.chat_id,
+                part,
+                message_thread_id=row.thread_id or None,
+                reply_parameters=_reply(reply_to),
+            )
+            ids.append(msg.message_id)
         return ids
 
-    async def _send_voice(self, row: OutboxRow, p: dict[str, Any]) -> list[int]:
+    async def _send_document(
+        self, row: OutboxRow, p: dict[str, Any], reply_to: int | None
+    ) -> list[int]:
+        doc = p["document"]
+        caption = doc.get("caption")
+        m = await self.bot.send_document(
+            row.chat_id,
+            BufferedInputFile(base64.b64decode(doc["data_b64"]), doc["name"]),
+            caption=truncate_caption(caption) if caption else None,
+            message_thread_id=row.thread_id or None,
+            reply_parameters=_reply(reply_to),
+        )
+        return [m.message_id]
+
+    async def _edit(self, row: OutboxRow, e: dict[str, Any]) -> list[int]:
+        """An acknowledgement: the incident's header edited (it always fits: the renderer
+        leaves room for the line; the cut here is only a guard against a dead letter)."""
+        markup = ack_keyboard(e["ack"], e["ack_label"]) if e.get("ack") else None
+        text = e["text"]
+        if visible_len(text) > MESSAGE_LIMIT:
+            text = truncate_caption(text, MESSAGE_LIMIT)
+        try:
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=row.chat_id,
+                message_id=e["message_id"],
+                reply_markup=markup,
+            )
+        except TelegramBadRequest as exc:
+            if "not modified" not in exc.message and "not found" not in exc.message:
+                raise
+        return [e["message_id"]]
+
+    async def _send_voice(self, row: OutboxRow, p: dict[str, Any], steps: _Steps) -> None:
         """Jobs: a recording `{"text": caption, "voice_url", "duration"?}` as voice or audio;
         the caption with a note and the link when the file cannot be fetched. A file
         already sent to another chat goes again by its Telegram file id, not downloaded
         and uploaded again."""
+        if steps.get("voice") is not None:
+            return
         async with self.sent_files.first([p["voice_url"]]):
-            return await self._send_voice_now(row, p)
+            await steps.run("voice", functools.partial(self._send_voice_now, row, p))
 
     async def _send_voice_now(self, row: OutboxRow, p: dict[str, Any]) -> list[int]:
         thread = row.thread_id or None
         url = p["voice_url"]
+        caption = truncate_caption(p["text"])
         known = self.sent_files.get(url)
         if known is not None:
             try:
-                m = await self._send_file(row.chat_id, *known, p["text"], thread, p.get("duration"))
+                m = await self._send_file(row.chat_id, *known, caption, thread, p.get("duration"))
                 return [m.message_id]
             except TelegramBadRequest as exc:
-                if any(marker in exc.message.lower() for marker in GONE_MARKERS):
+                if _gone(exc):
                     raise
                 if _file_id_refused(exc):
                     self.sent_files.forget(url)
                 # Otherwise this chat refuses it (voice messages, say): as below, per chat.
         try:
-            clip = await self.media.fetch(url)
+            async with self.media.open(url) as stream:
+                kind = "voice" if stream.is_voice else "audio"
+                try:
+                    m = await self._upload(
+                        row.chat_id, kind, stream, caption, thread, p.get("duration")
+                    )
+                except TelegramBadRequest as exc:
+                    if _gone(exc):
+                        raise
+                    refused = True
+                else:
+                    refused = False
+            if refused:
+                # Some chats refuse voice messages (a user's privacy setting): send the
+                # file — to this chat only; the other chats still get a voice message.
+                async with self.media.open(url) as stream:
+                    m = await self._upload(row.chat_id, "document", stream, caption, thread)
+                return [m.message_id]
         except MediaError as exc:
             if exc.problem is MediaProblem.TOO_BIG:
-                note = self.t("rec-too-big", url=url)
+                # The link goes in after translating: Fluent refuses an argument over
+                # 2,500 characters, and a signed file URL can be longer.
+                marker = Html("\ue000")
+                note = Html(self.t("rec-too-big", url=marker).replace(marker, link(self.t, url)))
             elif exc.problem is MediaProblem.DEAD:
                 note = self.t("rec-dead", detail=exc.detail)
             else:
                 note = self.t("rec-unreachable", detail=exc.detail)
-            msg = await self.bot.send_message(
-                row.chat_id, p["text"] + "\n" + note, message_thread_id=thread
-            )
-            return [msg.message_id]
-        file = BufferedInputFile(clip.data, clip.filename)
-        kind = "voice" if clip.is_voice else "audio"
-        try:
-            m = await self._send_file(row.chat_id, kind, file, p["text"], thread, p.get("duration"))
-        except TelegramBadRequest as exc:
-            if any(marker in exc.message.lower() for marker in GONE_MARKERS):
-                raise
-            # Some chats refuse voice messages (a user's privacy setting): send the file —
-            # to this chat only; the other chats still get a voice message.
-            m = await self._send_file(row.chat_id, "document", file, p["text"], thread)
-            return [m.message_id]
+            return await self._send_texts(row, p["text"] + "\n" + note, None)
         self.sent_files.remember(url, m)
         return [m.message_id]
 
@@ -388,7 +514,7 @@ class Delivery:
         self,
         chat_id: int,
         kind: str,
-        file: str | BufferedInputFile,
+        file: str | InputFile,
         caption: str | None,
         thread: int | None,
         duration: int | None = None,
@@ -399,8 +525,10 @@ class Delivery:
         common: dict[str, Any] = {
             "caption": caption,
             "message_thread_id": thread,
-            "reply_to_message_id": reply_to,
+            "reply_parameters": _reply(reply_to),
         }
+        if not isinstance(file, str):
+            common["request_timeout"] = UPLOAD_TIMEOUT_S
         if kind == "voice":
             return await self.bot.send_voice(chat_id, file, duration=duration, **common)
         if kind == "audio":
@@ -409,111 +537,171 @@ class Delivery:
             return await self.bot.send_photo(chat_id, file, **common)
         return await self.bot.send_document(chat_id, file, **common)
 
-    async def _attachments(
-        self, row: OutboxRow, items: list[dict[str, Any]], caption: str | None, parent: Message
-    ) -> list[int]:
-        async with self.sent_files.first([i["url"] for i in items]):
-            return await self._attachments_now(row, items, caption, parent)
-
-    async def _attachments_now(
-        self, row: OutboxRow, items: list[dict[str, Any]], caption: str | None, parent: Message
-    ) -> list[int]:
-        sent: list[str] = []  # URLs already sent, so a retry never sends them twice
-        ids: list[int] = []
+    async def _upload(
+        self,
+        chat_id: int,
+        kind: str,
+        stream: MediaStream,
+        caption: str | None,
+        thread: int | None,
+        duration: int | None = None,
+        reply_to: int | None = None,
+    ) -> Message:
+        """`_send_file` of a download streamed as Telegram reads it; a download that broke
+        off or outgrew the limit on the way is told as that `MediaError`."""
         try:
-            await self._send_attachments(row, items, caption, parent, sent, ids, reuse=True)
-        except TelegramBadRequest as exc:
-            if not _file_id_refused(exc):
-                raise
-            rest = [i for i in items if i["url"] not in sent]
-            for item in rest:  # a file id Telegram no longer takes: upload them again
-                self.sent_files.forget(item["url"])
-            await self._send_attachments(row, rest, caption, parent, sent, ids, reuse=False)
-        return ids
+            return await self._send_file(
+                chat_id, kind, stream.input_file(), caption, thread, duration, reply_to
+            )
+        except Exception:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
 
-    async def _send_attachments(
+    async def _attachments(
         self,
         row: OutboxRow,
         items: list[dict[str, Any]],
         caption: str | None,
-        parent: Message,
-        sent: list[str],
-        ids: list[int],
-        *,
-        reuse: bool,
+        reply_to: int | None,
+        steps: _Steps,
     ) -> None:
-        """An incident's images (one photo, or albums of up to 10) and audio, as replies
-        to its message; what cannot be fetched is listed as links. Files sent to another
-        chat before go by their Telegram file id. Adds the URLs it sent to `sent` and the
-        message ids to `ids`, as it goes."""
-        if not items:
+        """An incident's images (one photo, or an album) and audio, as replies to its
+        message; what cannot be fetched or sent is listed as links. Files sent to another
+        chat before go by their Telegram file id; the others are streamed, one download
+        open per file at most (a few for an album), never a whole file in memory."""
+        todo = [i for i in items if steps.get(f"file:{i['url']}") is None]
+        if not todo:
             return
-        thread = row.thread_id or None
-        photos: list[tuple[str, str | BufferedInputFile]] = []
-        audios: list[tuple[str, str | BufferedInputFile, str]] = []
-        failed: list[str] = []
-        for item in items:
-            url = item["url"]
-            known = self.sent_files.get(url) if reuse else None
-            if known is not None:
-                kind, file_id = known
-                if kind == "photo":
-                    photos.append((url, file_id))
-                else:
-                    audios.append((url, file_id, kind))
-                continue
+        async with self.sent_files.first([i["url"] for i in todo]):
+            failed: list[str] = []
+            photos = [i["url"] for i in todo if i["kind"] == "photo"]
+            others = [(i["url"], i["kind"]) for i in todo if i["kind"] != "photo"]
+            if len(photos) > 1:
+                try:
+                    photos = await self._album(row, photos, caption, reply_to, steps, failed)
+                except (TelegramBadRequest, TelegramEntityTooLarge, MediaError) as exc:
+                    if isinstance(exc, TelegramBadRequest) and _gone(exc):
+                        raise
+                    if isinstance(exc, TelegramBadRequest) and _file_id_refused(exc):
+                        for url in photos:
+                            self.sent_files.forget(url)
+                    # One photo spoils the album (too large, not an image, broke off): each
+                    # goes on its own, and only the bad one becomes a link.
+                    log.info("an album was refused (%s): its photos go one by one", exc)
+                    failed.clear()
+            for url, kind in [(u, "photo") for u in photos] + others:
+                try:
+                    await steps.run(
+                        f"file:{url}",
+                        functools.partial(self._send_attachment, row, url, kind, caption, reply_to),
+                    )
+                except (MediaError, TelegramBadRequest, TelegramEntityTooLarge) as exc:
+                    if isinstance(exc, TelegramBadRequest) and _gone(exc):
+                        raise
+                    log.info("attachment not sent, told as a link: %s", exc)
+                    failed.append(url)
+            if failed:
+                lines = [f"📎 {link(self.t, u)}" for u in failed]
+                text = "\n".join([self.t("inc-attachments-failed"), *lines])
+                await steps.run(
+                    [f"file:{u}" for u in failed],
+                    functools.partial(self._send_texts, row, text, reply_to),
+                )
+
+    async def _send_attachment(
+        self, row: OutboxRow, url: str, kind: str, caption: str | None, reply_to: int | None
+    ) -> list[int]:
+        """One attachment, `photo` or `audio` (sent as voice when Telegram plays it so): by
+        its file id if it went to another chat, else streamed; a picture Telegram will not
+        take as a photo (over 10 MB, say) or a chat that refuses voice gets a document."""
+        chat_id, thread = row.chat_id, row.thread_id or None
+        known = self.sent_files.get(url)
+        if known is not None:
             try:
-                clip = await self.media.fetch(url)
-            except MediaError:
-                failed.append(url)
-                continue
-            upload = BufferedInputFile(clip.data, clip.filename)
-            if item["kind"] == "photo":
-                photos.append((url, upload))
+                m = await self._send_file(chat_id, *known, caption, thread, reply_to=reply_to)
+                return [m.message_id]
+            except TelegramBadRequest as exc:
+                if not _file_id_refused(exc):
+                    raise
+                self.sent_files.forget(url)
+        async with self.media.open(url) as stream:
+            if kind == "photo":
+                big = stream.size is not None and stream.size > TELEGRAM_PHOTO_LIMIT
+                as_kind = "document" if big else "photo"
             else:
-                audios.append((url, upload, "voice" if clip.is_voice else "audio"))
-        if len(photos) == 1:
-            url, file = photos[0]
-            m = await self._send_file(
-                row.chat_id, "photo", file, caption, thread, reply_to=parent.message_id
-            )
-            self.sent_files.remember(url, m)
-            sent.append(url)
-            ids.append(m.message_id)
-        elif photos:
-            for start in range(0, len(photos), 10):  # an album holds at most 10
-                chunk = photos[start : start + 10]
-                media = [
-                    InputMediaPhoto(media=file, caption=caption if i == 0 else None)
-                    for i, (_url, file) in enumerate(chunk)
-                ]
+                as_kind = "voice" if stream.is_voice else "audio"
+            try:
+                m = await self._upload(chat_id, as_kind, stream, caption, thread, None, reply_to)
+            except TelegramBadRequest as exc:
+                if _gone(exc) or as_kind == "document":
+                    raise
+                log.info("%s refused as %s (%s): sent as a document", url, as_kind, exc.message)
+            else:
+                self.sent_files.remember(url, m)
+                return [m.message_id]
+        async with self.media.open(url) as stream:
+            m = await self._upload(chat_id, "document", stream, caption, thread, None, reply_to)
+        return [m.message_id]
+
+    async def _album(
+        self,
+        row: OutboxRow,
+        urls: list[str],
+        caption: str | None,
+        reply_to: int | None,
+        steps: _Steps,
+        failed: list[str],
+    ) -> list[str]:
+        """Photos as one album (the renderer sends at most ten). Those that cannot be
+        fetched go to `failed`; returns those to send on their own (too large for a
+        photo, or left alone)."""
+        alone: list[str] = []
+        chosen: list[tuple[str, str | InputFile]] = []
+        async with contextlib.AsyncExitStack() as stack:
+            streams: list[MediaStream] = []
+            for url in urls:
+                known = self.sent_files.get(url)
+                if known is not None:
+                    if known[0] == "photo":
+                        chosen.append((url, known[1]))
+                    else:
+                        alone.append(url)
+                    continue
+                try:
+                    stream = await stack.enter_async_context(self.media.open(url))
+                except MediaError:
+                    failed.append(url)
+                    continue
+                if stream.size is not None and stream.size > TELEGRAM_PHOTO_LIMIT:
+                    alone.append(url)
+                    continue
+                streams.append(stream)
+                chosen.append((url, stream.input_file()))
+            if len(chosen) < 2:
+                return [url for url, _file in chosen] + alone
+            media = [
+                InputMediaPhoto(media=file, caption=caption if i == 0 else None)
+                for i, (_url, file) in enumerate(chosen)
+            ]
+            await steps.flush()
+            try:
                 album = await self.bot.send_media_group(
                     row.chat_id,
                     media=list(media),
-                    message_thread_id=thread,
-                    reply_to_message_id=parent.message_id,
+                    message_thread_id=row.thread_id or None,
+                    reply_parameters=_reply(reply_to),
+                    request_timeout=UPLOAD_TIMEOUT_S,
                 )
-                for (url, _file), m in zip(chunk, album, strict=False):
-                    self.sent_files.remember(url, m)
-                sent += [url for url, _file in chunk]
-                ids += [m.message_id for m in album]
-        for url, file, kind in audios:
-            m = await self._send_file(
-                row.chat_id, kind, file, caption, thread, reply_to=parent.message_id
-            )
+            except Exception:
+                broken = next((s.error for s in streams if s.error is not None), None)
+                if broken is not None:
+                    raise broken from None
+                raise
+        for (url, _file), m in zip(chosen, album, strict=False):
             self.sent_files.remember(url, m)
-            sent.append(url)
-            ids.append(m.message_id)
-        if failed:
-            links = "\n".join(f"📎 {esc(u)}" for u in failed)
-            m = await self.bot.send_message(
-                row.chat_id,
-                self.t("inc-attachments-failed") + "\n" + links,
-                message_thread_id=thread,
-                reply_to_message_id=parent.message_id,
-            )
-            sent += failed
-            ids.append(m.message_id)
+        steps.record([f"file:{url}" for url, _file in chosen], [m.message_id for m in album])
+        return alone
 
     async def _end_mute(self, chat_id: int) -> None:
         """A mute ended: one summary of what was held, then the held incidents in order."""
