@@ -253,7 +253,13 @@ async def test_run_with_a_bad_port_exits_2_naming_the_setting(tmp_path: Path) ->
         "bot",
         "run",
         cwd=tmp_path,
-        env=_child_env(BRIDGE_HTTP_PORT="abc"),
+        env=_child_env(
+            BRIDGE_HTTP_PORT="abc",
+            TELEGRAM_BOT_TOKEN="123:abc",
+            PLATFORM_BASE_URL="http://127.0.0.1:9",
+            PLATFORM_TOKEN="t",
+            PLATFORM_CALLBACK_TOKEN="c",
+        ),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
