@@ -28,6 +28,7 @@ __all__ = ["SUPPORTED_LANGUAGES", "Translate", "Translator", "pick_language"]
 log = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES: Final = ("zh", "en")
+_FLUENT_PART_MAX: Final = 2000
 
 
 def pick_language(user_choice: str | None, telegram_code: str | None, default: str) -> str:
@@ -123,7 +124,17 @@ class Translator:
             if pattern is None:
                 continue
             fluent_args = {k: _to_fluent(v) for k, v in (args or {}).items()}
+            # Fluent refuses a placeable longer than 2,500 characters (the whole message
+            # becomes "{???}"): long values go in as markers and are put back after.
+            held: dict[str, str] = {}
+            for k, v in fluent_args.items():
+                if isinstance(v, str) and len(v) > _FLUENT_PART_MAX:
+                    marker = f"\ue000{len(held)}\ue001"
+                    held[marker], fluent_args[k] = v, marker
             value, errors = bundle.format_pattern(pattern, fluent_args)
+            value = str(value)
+            for marker, v in held.items():
+                value = value.replace(marker, v)
             if candidate != lang:
                 errors = [
                     *errors,
@@ -145,6 +156,8 @@ def _to_fluent(value: object) -> object:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float | Decimal):
+        if not abs(value) < 10**18:  # past int64 (no id is), NaN, inf: babel cannot format it
+            return esc(str(value))
         return fluent_number(value, useGrouping=False)
     if value is None:
         return ""

@@ -561,3 +561,19 @@ def test_time_expression_errors_have_messages(translator: Translator) -> None:
 )
 def test_pick_language(choice: str | None, code: str | None, default: str, want: str) -> None:
     assert pick_language(choice, code, default) == want
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_an_argument_longer_than_fluents_placeable_limit_is_kept_whole(
+    translator: Translator, lang: str
+) -> None:
+    # Fluent turns a whole message into "{???}" when one argument passes 2,500 characters
+    # (a platform name, a long rendered list): the argument must come out whole, escaped.
+    long_name = "<张三>" * 1500
+    html_list = Html("<b>x</b>\n" * 400)
+    value, errors = translator.format_with_errors(lang, "unknown-command", {"command": long_name})
+    assert errors == []
+    assert "{???}" not in value
+    assert esc(long_name) in value
+    value, errors = translator.format_with_errors(lang, "unknown-command", {"command": html_list})
+    assert errors == [] and str(html_list) in value
