@@ -34,7 +34,7 @@ from bot.relay.service import Relay
 from bot.render import Reply, T
 from bot.text import esc
 from handlers.filters import MinRole
-from handlers.reply import answer
+from handlers.reply import answer, edit
 from storage.audit import AuditRepo
 from storage.files import FileRepo
 from storage.notices import NoticeJob
@@ -79,6 +79,19 @@ class BcAction(enum.StrEnum):
 class BcCb(CallbackData, prefix="bc1"):
     action: BcAction
     value: int = 0
+
+
+# Shown only once the draft has its title and text (the attachments step, the preview).
+_AFTER_TEXT = frozenset(
+    {
+        BcAction.DONE,
+        BcAction.EDIT,
+        BcAction.EDIT_TARGETS,
+        BcAction.EDIT_TITLE,
+        BcAction.EDIT_TEXT,
+        BcAction.EDIT_FILES,
+    }
+)
 
 
 def _draft(data: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +281,10 @@ async def buttons(
         await callback.answer(t.plain("bc-expired"), show_alert=True)
         return
     d = _draft(await state.get_data())
+    if action in _AFTER_TEXT and not ("title" in d and "text" in d):
+        # Only a draft with its title and text shows these: an old or forged button.
+        await callback.answer(t.plain("bc-expired"), show_alert=True)
+        return
     await callback.answer()
     if msg is None:
         return
@@ -282,8 +299,7 @@ async def buttons(
         else:
             d["page"] = callback_data.value
         await state.update_data(bc=d)
-        view = _targets_view(t, directory, caller, d)
-        await msg.edit_text(view.text, reply_markup=view.keyboard)
+        await edit(callback, _targets_view(t, directory, caller, d))  # may be unchanged
     elif action is BcAction.NEXT:
         if not d["orgs"] and not d["users"]:
             await msg.answer(t("bc-need-target"))
@@ -441,6 +457,11 @@ async def attachment(
         t("bc-file-added", name=d["files"][-1]["name"], count=len(d["files"])),
         reply_markup=_files_kb(t),
     )
+
+
+async def discard_draft_files(data: dict[str, Any], files: FileRepo) -> None:
+    """Stop serving the files of a draft that is being thrown away (e.g. by /cancel)."""
+    await files.delete(_served(_draft(data)))
 
 
 def _served(d: dict[str, Any]) -> list[str]:

@@ -14,10 +14,12 @@ from bot.commands import allowed
 from bot.registration import REGISTER_START
 from bot.render import Reply, T
 from handlers.admin import open_register
+from handlers.broadcast import discard_draft_files
 from handlers.reply import answer
 from handlers.roles import invite_refusal
 from storage.audit import AuditRepo
 from storage.db import utcnow
+from storage.files import FileRepo
 from storage.invites import InviteRepo, InviteStatus
 from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
@@ -124,7 +126,8 @@ async def lang(
 
 
 @router.message(Command("cancel"))
-async def cancel(message: Message, state: FSMContext, t: T) -> None:
+async def cancel(message: Message, state: FSMContext, t: T, files: FileRepo) -> None:
     had = await state.get_state()
+    await discard_draft_files(await state.get_data(), files)  # a broadcast's uploads
     await state.clear()
     await answer(message, Reply(t("cancelled") if had else t("nothing-to-cancel")))

@@ -361,6 +361,18 @@ async def test_a_cancelled_drafts_files_are_deleted_at_once(bot_stack: Stack) ->
     assert await served_tokens(stack) == {}
 
 
+async def test_a_draft_dropped_by_cancel_command_has_its_files_deleted(bot_stack: Stack) -> None:
+    stack = bot_stack
+    await to_attachments(stack)
+    await stack.send_file("admin", "plan.pdf", PDF, "application/pdf")
+    [token] = await served_tokens(stack)
+    await stack.say("admin", "/cancel")
+    assert await served_tokens(stack) == {}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{stack.bridge_url}/files/{token}/plan.pdf") as resp:
+            assert resp.status == 404
+
+
 async def test_a_replaced_attachment_is_deleted_and_a_sent_one_expires_after_7_days(
     bot_stack: Stack,
 ) -> None:
