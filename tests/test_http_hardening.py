@@ -368,9 +368,9 @@ async def test_a_draft_dropped_by_cancel_command_has_its_files_deleted(bot_stack
     [token] = await served_tokens(stack)
     await stack.say("admin", "/cancel")
     assert await served_tokens(stack) == {}
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{stack.bridge_url}/files/{token}/plan.pdf") as resp:
-            assert resp.status == 404
+    url = f"{stack.bridge_url}/files/{token}/plan.pdf"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        assert resp.status == 404
 
 
 async def test_a_replaced_attachment_is_deleted_and_a_sent_one_expires_after_7_days(
