@@ -6,7 +6,8 @@
   or went offline;
 - `recordings-poll` (60 s): relay new recordings to chats subscribed to `recordings`;
 - `platform-health` (60 s): a cheap call; admins told of an outage once, recovery once;
-- `report:<chat>:<topic>` (daily at HH:MM in `BRIDGE_TIMEZONE`): the attendance digest.
+- `report:<chat>:<topic>` (daily at HH:MM in `BRIDGE_TIMEZONE`): the attendance digest;
+- `housekeeping` (6 h): delete what is past its keeping time (`storage/retention.py`).
 
 What chats asked for lives in SQLite; the jobs are rebuilt from it at every start.
 A scheduler job carries only names and ids (`run("report", chat_id, thread_id)`).
@@ -41,15 +42,24 @@ from bot.relay.service import Relay
 from storage.db import Database
 from storage.jobstate import JobStateRepo
 from storage.reports import Report
+from storage.retention import Retention
 
 log = logging.getLogger(__name__)
 
 RECORDINGS_EVERY_S = 60
 HEALTH_EVERY_S = 60
 SYNC_EVERY_S = 60
+HOUSEKEEPING_EVERY_S = 6 * 3600
 
 # The fixed jobs (their name is their scheduler id).
-FIXED = ("directory-refresh", "presence-poll", "recordings-poll", "platform-health", "reports-sync")
+FIXED = (
+    "directory-refresh",
+    "presence-poll",
+    "recordings-poll",
+    "platform-health",
+    "reports-sync",
+    "housekeeping",
+)
 
 
 def report_job_id(chat_id: int, thread_id: int) -> str:
@@ -81,6 +91,7 @@ class Jobs:
         t = translator.get(s.language)
         wake = relay.wake
         self.state = JobStateRepo(db)
+        self.retention = Retention(db)
         deps = JobDeps(db, platform, directory, relay.outbox, t, self.tz, wake)
         self.presence = PresenceWatch(deps)
         self.recordings = RecordingFeed(deps, subs=relay.subs)
@@ -105,6 +116,7 @@ class Jobs:
             "platform-health": self.health.check,
             "report": self._report,
             "reports-sync": self._sync_reports,
+            "housekeeping": self._housekeeping,
         }
         self._running: set[asyncio.Task[Any]] = set()
         self.caught_up = asyncio.Event()  # set when the start-up catch-up has run
@@ -133,6 +145,11 @@ class Jobs:
     async def _report(self, chat_id: int, thread_id: int, now: datetime) -> None:
         await self.reports.run(chat_id, thread_id, now)
 
+    async def _housekeeping(self, now: datetime) -> None:
+        gone = await self.retention.prune(now)
+        if any(gone.values()):
+            log.info("housekeeping deleted %s", ", ".join(f"{n} {t}" for t, n in gone.items()))
+
     async def describe_chat(self, t: Translate, chat_id: int) -> list[str]:
         """For /subscriptions: this chat's watches and daily digest, one line each."""
         watches = await self.watches.for_chat(chat_id)
@@ -156,6 +173,7 @@ class Jobs:
         every(scheduler, "recordings-poll", self.run, RECORDINGS_EVERY_S, args=["recordings-poll"])
         every(scheduler, "platform-health", self.run, HEALTH_EVERY_S, args=["platform-health"])
         every(scheduler, "reports-sync", self.run, SYNC_EVERY_S, args=["reports-sync"])
+        every(scheduler, "housekeeping", self.run, HOUSEKEEPING_EVERY_S, args=["housekeeping"])
         reports = await self._sync_reports(self.clock())
         log.info("jobs scheduled: %d fixed, %d daily reports", len(FIXED), reports)
 
@@ -187,6 +205,7 @@ class Jobs:
         digests whose time passed meanwhile."""
         now = self.clock()
         try:
+            await self.run("housekeeping", now=now)  # a bridge restarted often still prunes
             await self.run("directory-diff", now=now)
             for r in await self.reports.missed(now):
                 log.info("sending the digest missed at %s in chat %s", r.at_time, r.chat_id)

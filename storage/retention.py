@@ -1,0 +1,92 @@
+"""How long the bridge keeps what it stored, and the pruning that holds it to that.
+
+Platform data the bridge only passed on (events received, messages sent, incidents and
+who acknowledged them) is kept for a while for `/status`, acknowledgements and
+deduplication, then deleted; the audit trail is kept longer. Open work (an event not yet
+processed, a message not yet sent) is never pruned, whatever its age.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage.db import Database, to_db_time
+
+__all__ = ["KEEP", "Retention"]
+
+BATCH = 2000
+"""Rows deleted per statement: a long prune never holds the write lock for long."""
+
+
+@dataclass(frozen=True)
+class Keep:
+    """How long each kind of record is kept."""
+
+    events: timedelta = timedelta(days=90)  # inbox rows already processed
+    messages: timedelta = timedelta(days=30)  # outbox rows sent, dead or summarised
+    incidents: timedelta = timedelta(days=90)  # incidents, their copies and acknowledgements
+    audit: timedelta = timedelta(days=365)
+
+
+KEEP = Keep()
+
+
+class Retention:
+    """Deletes records past their time (`prune`), a batch at a time."""
+
+    def __init__(self, db: Database, keep: Keep = KEEP) -> None:
+        self._db = db
+        self.keep = keep
+
+    async def prune(self, now: datetime) -> dict[str, int]:
+        """Delete what is past its time; returns how many rows of each table went."""
+        k = self.keep
+        return {
+            "inbox": await self._batched(
+                "inbox", "received_at < ? AND processed_at IS NOT NULL", now - k.events
+            ),
+            "outbox": await self._batched(
+                "outbox",
+                "created_at < ? AND state IN ('sent', 'dead', 'summarized')",
+                now - k.messages,
+            ),
+            "incidents": await self._prune_incidents(now - k.incidents),
+            "audit": await self._batched("audit", "at < ?", now - k.audit),
+        }
+
+    async def _batched(self, table: str, where: str, before: datetime) -> int:
+        total = 0
+        while True:
+            n = await self._db.execute(
+                f"DELETE FROM {table} WHERE id IN "
+                f"(SELECT id FROM {table} WHERE {where} LIMIT {BATCH})",
+                (to_db_time(before),),
+            )
+            total += n
+            if n < BATCH:
+                return total
+
+    async def _prune_incidents(self, before: datetime) -> int:
+        """Incidents received before `before` that no open message still shows."""
+        total = 0
+        while True:
+            rows = await self._db.fetchall(
+                f"""
+                SELECT id FROM incidents i WHERE received_at < ? AND NOT EXISTS (
+                    SELECT 1 FROM outbox o WHERE o.incident_id = i.id
+                    AND o.state IN ('pending', 'sending')
+                ) LIMIT {BATCH}
+                """,
+                (to_db_time(before),),
+            )
+            if not rows:
+                return total
+            ids = [(r["id"],) for r in rows]
+            async with self._db.transaction():
+                await self._db.executemany(
+                    "DELETE FROM incident_messages WHERE incident_id = ?", ids
+                )
+                total += await self._db.executemany("DELETE FROM incidents WHERE id = ?", ids)
+            if len(rows) < BATCH:
+                return total
