@@ -156,7 +156,7 @@ def _to_fluent(value: object) -> object:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float | Decimal):
-        if not abs(value) < 10**18:  # past int64 (no id is), NaN, inf: babel cannot format it
+        if not -(10**18) < value < 10**18:  # NaN, inf, past int64: babel cannot format it
             return esc(str(value))
         return fluent_number(value, useGrouping=False)
     if value is None:

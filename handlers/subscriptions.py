@@ -83,7 +83,7 @@ class SubscribeArgs:
 def _fits(mode: str, word: str, before: list[str]) -> bool:
     """Whether `word` can be the next value after the keyword `mode`."""
     if mode == "org":
-        return word.isdigit()
+        return word.isascii() and word.isdigit()  # not "²": int() refuses it
     if mode == "at":
         return not before and parse_hhmm(word) is not None
     return True
@@ -561,7 +561,12 @@ router.message.register(chat_change_refused(Role.VIEWER), Command("mute"), MinRo
 
 
 def _duration(text: str) -> timedelta | None:
+    """`30m`, `2h`, `1d`; None for anything else. ASCII digits only ("²".isdigit() is
+    true, int() refuses it), at most six of them (99999999999999d overflows timedelta)."""
     units = {"m": 60, "h": 3600, "d": 86400}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not 1 <= len(number) <= 6:
         return None
-    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    if not (number.isascii() and number.isdigit()):
+        return None
+    return timedelta(seconds=int(number) * units[unit])

@@ -109,7 +109,7 @@ async def unwatch(
     if not query:
         await answer(message, Reply(ctx.t("usage-unwatch")))
         return
-    if query.isdigit() and ctx.directory.group(int(query)) is None:
+    if query.isascii() and query.isdigit() and ctx.directory.group(int(query)) is None:
         # A group deleted from the platform can still be unwatched by its id.
         watched = {w.group_id for w in await ctx.jobs.watches.for_chat(message.chat.id)}
         if int(query) in watched:
