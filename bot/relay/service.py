@@ -502,7 +502,8 @@ class Relay:
         incident; otherwise refused, with nothing recorded and nothing edited. The first
         press that passes records who and when, and queues an edit of every copy.
         """
-        if not await self.incidents.shown_by(incident_id, chat_id, message_id):
+        forged = not 0 < incident_id < 2**63  # no incident has an id SQLite cannot hold
+        if forged or not await self.incidents.shown_by(incident_id, chat_id, message_id):
             return Ack("refused", None)
         incident = await self.incidents.get(incident_id)
         if incident is None:
