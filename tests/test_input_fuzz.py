@@ -130,7 +130,8 @@ def said(msgs: list[EmuMessage]) -> str:
     return "\n".join(m.plain_text() for m in msgs)
 
 
-def assert_no_error(stack: Stack, errors: Errors, what: str, out: str) -> None:
+def assert_no_error(errors: Errors, what: object, out: str) -> None:
+    """Nothing reached the error handlers or logged an error; no exception text in `out`."""
     logged = errors.take()
     assert not logged, f"{what!r} reached the error handler or logged an error: {logged}"
     assert not any(word in out for word in INTERNAL + LEAKS), f"{what!r} answered {out!r}"
@@ -232,7 +233,7 @@ async def send_command(
     errors.take()
     chat = GROUP_CHAT if where == "group" else None
     msgs = await stack.say(who, text, chat=chat)
-    assert_no_error(stack, errors, text, said(msgs))
+    assert_no_error(errors, text, said(msgs))
     return msgs
 
 
@@ -325,7 +326,7 @@ async def test_any_button_gets_an_answer_not_an_error(
     answers = stack.emu.callback_answers[before:]
     out = said(stack.emu.pending_messages(msg.chat_id))
     out += "".join(a.text or "" for a in answers)
-    assert_no_error(stack, errors, payload, out)
+    assert_no_error(errors, payload, out)
     assert len(answers) == 1, f"{payload!r}: the button was answered {len(answers)} times"
     event(f"alert: {(answers[0].text or '')[:40]}")
 
@@ -361,7 +362,7 @@ async def test_an_acknowledge_button_naming_no_possible_incident_is_refused(
     )
     await stack.wait_handled(int(update["update_id"]))
     [answer] = stack.emu.callback_answers[before:]
-    assert_no_error(stack, errors, incident, answer.text or "")
+    assert_no_error(errors, incident, answer.text or "")
     assert answer.text == "You cannot acknowledge this incident here."
 
 
@@ -382,7 +383,7 @@ async def test_recordings_buttons_with_impossible_days_have_expired(
     await stack.wait_handled(int(update["update_id"]))
     [answer] = stack.emu.callback_answers[before:]
     assert answer.text == "This button has expired. Please send the command again."
-    assert_no_error(stack, errors, kw, answer.text)
+    assert_no_error(errors, kw, answer.text)
     assert len(stack.platform.requests_to("/ptt/audioRecord")) == asked
 
 
@@ -402,5 +403,5 @@ async def test_a_number_too_big_to_format_is_echoed_as_typed(
     await stack.wait_handled(int(update["update_id"]))
     out = said(stack.emu.pending_messages(msg.chat_id))
     out += "".join(a.text or "" for a in stack.emu.callback_answers[-1:])
-    assert_no_error(stack, errors, big, out)
+    assert_no_error(errors, big, out)
     assert reply.format(big) in out
