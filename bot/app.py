@@ -68,6 +68,7 @@ from bot.relay.service import Relay
 from bot.telegram import make_session
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
+from handlers.throttle import CommandThrottle
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
 from storage.db import Database, StorageError, StorageReadOnlyError
@@ -264,6 +265,7 @@ class Bridge:
                 translator=self.translator,
             )
         )
+        self.throttle = CommandThrottle().install(dp)  # after ContextMiddleware: reads `caller`
         dp.include_routers(*get_routers())
         self.relay = Relay(
             db,

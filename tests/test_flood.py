@@ -21,6 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.flood import FloodControl, SlidingWindow, low_priority
+from bot.sandbox.stack import BOT_TOKEN, Stack
+from bot.sandbox.telegram import FastClock, TelegramEmulator
 
 
 class Clock:
@@ -49,9 +51,10 @@ class VirtualTime:
         self._seq += 1
         await fut
 
-    async def run(self, aw: Awaitable[Any]) -> Any:
+    async def run(self, aw: Awaitable[Any], *, within: float = 3600.0) -> Any:
         task = asyncio.ensure_future(aw)
-        while True:
+        deadline = self.now + within
+        for _step in range(100_000):
             for _ in range(30):  # let every task that can run, run
                 await asyncio.sleep(0)
             if task.done():
@@ -60,8 +63,13 @@ class VirtualTime:
                 heapq.heappop(self._timers)
             assert self._timers, "every task waits and no clock is set: a deadlock"
             when, _, fut = heapq.heappop(self._timers)
+            if when > deadline:
+                task.cancel()
+                raise AssertionError(f"not done within {within:.0f} s of the virtual clock")
             self.now = max(self.now, when)
             fut.set_result(None)
+        task.cancel()
+        raise AssertionError("the clock was moved 100,000 times: a busy wait")
 
 
 def windows_hold(times: list[float], limit: int, period: float) -> bool:
@@ -368,3 +376,37 @@ async def test_a_failed_or_cancelled_send_gives_its_places_back_dated() -> None:
     [group, _chat, _global] = flood.windows(-100123, 1)
     assert group[0].in_flight == 0
     assert group[0].used() == 2  # a call that may have reached Telegram counts
+
+
+# ------------------------------------------------------------------------------ the real stack
+
+
+async def test_a_burst_of_60_incidents_to_3_groups_draws_no_429_from_a_sliding_window_telegram(
+    make_bot_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    # The case, through the whole bridge and the emulator counting Telegram's
+    # limits in sliding windows (30 in any second, 20 to a group in any minute), with the
+    # bridge at its defaults. Three minutes of each group's limit pass in seconds: both
+    # sides read one clock that runs 60 times faster than real time (latencies too).
+    fast = FastClock(speed=60)
+    emu = TelegramEmulator(BOT_TOKEN, flood_limits=True, clock=fast)
+    stack = await make_bot_stack(flood_limits=True, rates=(25.0, 1.0, 20.0), emulator=emu)
+    assert stack.bridge is not None
+    stack.bridge.flood.use_clock(fast, fast.sleep)
+    groups = [-100401, -100402, -100403]
+    for g in groups:
+        stack.add_group(g, f"Team {g}")
+        await stack.bridge.relay.subs.set(g, 0, "incidents")
+    for _ in range(60):
+        body = stack.platform.make_report(urls=[])
+        status, _answer = await stack.platform_event("report", body)
+        assert status == 200
+    for g in groups:
+        await emu.wait_for(lambda g=g: len(emu.messages(g)) >= 60, 60)
+
+    sends = [c for c in emu.calls_to("sendMessage") if c.params.get("chat_id") in groups]
+    assert [c for c in sends if c.status == 429] == []
+    for g in groups:
+        times = [c.time for c in sends if c.params.get("chat_id") == g and c.ok]
+        assert len(times) == 60
+        assert windows_hold(times, 20, 60.0)

@@ -581,6 +581,9 @@ outside-scope-watches = 👀 presence of { $count ->
     } outside your scope (/watch)
 outside-scope-org = an org outside your scope
 
+# -- flood control: a user over the command limit (issue 12, point 14)
+throttled = ⏳ Too many commands too fast: I will ignore yours for { $seconds } s, then answer again.
+
 # -- long events and links: every acknowledged event is delivered (issue 12, points 8, 12, 18)
 text-more = { $count ->
         [one] … (one more character)

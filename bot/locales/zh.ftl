@@ -509,6 +509,9 @@ outside-scope = 另有 { $count } 项不在你的范围内
 outside-scope-watches = 👀 另有 { $count } 个通话组的在线状态不在你的范围内 (/watch)
 outside-scope-org = 你范围以外的某个组织
 
+# -- flood control: a user over the command limit (issue 12, point 14)
+throttled = ⏳ 你发送命令太频繁了：接下来 { $seconds } 秒内我不再回应你的命令，之后恢复正常。
+
 # -- 超长事件与链接：已确认收到的事件一定送达（issue 12，第 8、12、18 点）
 text-more = …（还有 { $count } 个字符）
 inc-more-attachments = 📎 另有 { $count } 个附件，链接如下：

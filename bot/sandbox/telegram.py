@@ -1185,6 +1185,27 @@ def _ogg_duration(data: bytes) -> int | None:
 
 # --------------------------------------------------------------------------- emulator
 
+
+class FastClock:
+    """A monotonic clock that runs ``speed`` times faster than real time, and its sleep.
+
+    Give it to the emulator (``clock=``) and to whatever else counts time against it
+    (the bridge's flood control) and minutes of rate limits pass in seconds, every
+    latency stretched by the same factor.
+    """
+
+    def __init__(self, speed: float, start: float = 1000.0) -> None:
+        self.speed = speed
+        self._start = start
+        self._origin = time.monotonic()
+
+    def __call__(self) -> float:
+        return self._start + (time.monotonic() - self._origin) * self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+
 Listener = Callable[[str, EmuMessage], None]
 Handler = Callable[[_Params], Any]
 
