@@ -77,7 +77,9 @@ class CommandThrottle(BaseMiddleware):
         self.stranger = stranger
         self.quiet_s = quiet_s
         self.clock = clock
-        self._seen: dict[int, deque[float]] = {}
+        # Per user and tier: a user who just lost their role is not judged as a stranger
+        # by the commands they sent while they had it.
+        self._seen: dict[tuple[int, bool], deque[float]] = {}
         self._quiet_until: dict[int, float] = {}
 
     def install(self, dp: Dispatcher) -> CommandThrottle:
@@ -95,11 +97,11 @@ class CommandThrottle(BaseMiddleware):
                 return Verdict.IGNORE
             del self._quiet_until[user_id]
         limit = self.known if has_role else self.stranger
-        times = self._seen.get(user_id)
+        times = self._seen.get((user_id, has_role))
         if times is None:
             if len(self._seen) >= FORGET_AFTER:
                 self._forget(now)
-            times = self._seen[user_id] = deque()
+            times = self._seen[user_id, has_role] = deque()
         horizon = now - limit.period
         while times and times[0] <= horizon:
             times.popleft()
@@ -113,8 +115,8 @@ class CommandThrottle(BaseMiddleware):
     def _forget(self, now: float) -> None:
         """Drop users with nothing in any window and no quiet time running."""
         longest = max(self.known.period, self.stranger.period)
-        for user_id in [u for u, ts in self._seen.items() if not ts or ts[-1] <= now - longest]:
-            del self._seen[user_id]
+        for key in [k for k, ts in self._seen.items() if not ts or ts[-1] <= now - longest]:
+            del self._seen[key]
         for user_id in [u for u, end in self._quiet_until.items() if end <= now]:
             del self._quiet_until[user_id]
 

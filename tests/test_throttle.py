@@ -9,6 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import pytest
 from aiogram.types import CallbackQuery, Chat, Message, User
 
 from bot.sandbox.stack import BOT_TOKEN, Stack
@@ -199,3 +200,26 @@ async def test_a_stranger_over_the_limit_pressing_buttons_is_answered_without_a_
     assert sum(1 for a in alerts if "Too many commands too fast" in a) == 1
     assert len(stack.emu.callback_answers) == 8  # every press answered (no spinner left)
     assert len(stack.emu.messages(GROUP)) == before  # and none cost the group a message
+
+
+def test_a_user_who_loses_their_role_is_not_judged_by_what_they_sent_with_it() -> None:
+    clock = ManualClock()
+    throttle = CommandThrottle(clock=clock)
+    for _ in range(10):
+        assert throttle.judge(7, has_role=True) is Verdict.ANSWER
+    assert [throttle.judge(7, has_role=False) for _ in range(6)] == [Verdict.ANSWER] * 5 + [
+        Verdict.TELL
+    ]
+
+
+def test_idle_users_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    import handlers.throttle as throttle_module
+
+    monkeypatch.setattr(throttle_module, "FORGET_AFTER", 3)
+    clock = ManualClock()
+    throttle = CommandThrottle(clock=clock)
+    for user in (1, 2, 3):
+        throttle.judge(user, has_role=False)
+    clock.advance(61)
+    throttle.judge(4, has_role=False)
+    assert len(throttle._seen) == 1
