@@ -51,7 +51,7 @@ from storage.users import Language
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GROUP_CHAT = -100_777
-WHO = ("admin", "scoped")  # every handler's door open, and the scope-limited paths
+WHO = ("admin", "scoped", "viewer")  # every door open; the scope-limited paths; refusals
 INTERNAL = ("Something went wrong", "出错了（编号")  # err-internal, en and zh
 # What a Python exception's text looks like when it leaks into a reply.
 LEAKS = ("invalid literal for", "Traceback", "object has no attribute", "NoneType", "Error(")
