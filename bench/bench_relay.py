@@ -10,13 +10,14 @@
    throughput, p99 ≤ 2 × bare p99).
 
 2. Fan-out efficiency. A bridge at the default rates (25/s overall, 1/s per chat,
-   20/min per group) against the emulator enforcing Telegram's limits (30/s overall,
-   20/min per group); 40 subscribed groups; enough incidents at once to keep every
-   limit busy for the window. Printed: messages delivered in the window ÷ what the
-   configured limits allow in it (target ≥ 0.95), and the 429s drawn (target 0). The
-   issue's window is 2 minutes; the default here is 30 s (`--window 120` for 2 min).
+   20/min per group) against the emulator enforcing Telegram's limits in the strictest
+   reading (sliding windows: at most 30 in any second, 20 to a group in any minute);
+   40 subscribed groups; enough incidents at once to keep every limit busy for the
+   window. Printed: messages delivered in the window ÷ what the configured limits allow
+   in it, sent as early as they allow with instant answers (target ≥ 0.95), and the 429s
+   drawn (target 0). The window is 2 minutes, as the issue asks (`--window`).
 
-    .venv/bin/python bench/bench_relay.py [--seconds 5] [--window 30] [--skip-ingest]
+    .venv/bin/python bench/bench_relay.py [--seconds 5] [--window 120] [--skip-ingest]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import multiprocessing as mp
 import statistics
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ CONCURRENCY = (1, 10, 100)
 FANOUT_CHATS = 40
 RATES = (25.0, 1.0, 20.0)  # the bridge's defaults: BRIDGE_RATE_GLOBAL/_PER_CHAT/_PER_GROUP_MIN
 TELEGRAM = {"global_per_s": 30.0, "group_per_min": 20.0}  # the emulator's (Telegram's)
+# (the emulator counts them in sliding windows: in any second, in any minute)
 
 
 # ------------------------------------------------------------------------------ servers
@@ -213,12 +216,43 @@ async def bench_ingest(seconds: float) -> None:
 # ------------------------------------------------------------------------------ fan-out
 
 
-def allowed(window: float, chats: int) -> float:
-    """Messages the configured limits let through in `window` seconds, from full buckets:
-    each a leaky bucket of its rate's size (aiolimiter), the least of the three binding."""
+def allowed(window: float, chats: int) -> int:
+    """Messages the configured limits let through in `window` seconds from empty windows:
+    every send as early as the three sliding windows allow (at most N in any second
+    overall, in any second per chat, in any minute per group), answers instant."""
     rate_global, rate_chat, rate_group_min = RATES
-    per_chat = min(rate_chat + rate_chat * window, rate_group_min + rate_group_min / 60 * window)
-    return min(chats * per_chat, rate_global + rate_global * window)
+    everyone: deque[float] = deque()
+    per_chat: list[deque[float]] = [deque() for _ in range(chats)]
+    per_group: list[deque[float]] = [deque() for _ in range(chats)]
+
+    def free_at(times: deque[float], limit: int, period: float, t: float) -> float:
+        """When the window next has room (t: now)."""
+        while times and times[0] <= t - period:
+            times.popleft()
+        return t if len(times) < limit else times[len(times) - limit] + period
+
+    def ready(c: int, t: float) -> float:
+        return max(
+            free_at(everyone, int(rate_global), 1.0, t),
+            free_at(per_chat[c], int(rate_chat), 1.0, t),
+            free_at(per_group[c], int(rate_group_min), 60.0, t),
+        )
+
+    t, sent, turn = 0.0, 0, 0  # chats take turns, as the bridge's drainers do
+    while t < window:
+        progress = False
+        for i in range(chats):
+            c = (turn + i) % chats
+            if ready(c, t) <= t:
+                for times in (everyone, per_chat[c], per_group[c]):
+                    times.append(t)
+                sent += 1
+                progress = True
+                turn = c + 1
+                break
+        if not progress:
+            t = min(ready(c, t) for c in range(chats))
+    return sent
 
 
 async def bench_fanout(window: float) -> None:
@@ -227,9 +261,9 @@ async def bench_fanout(window: float) -> None:
         f"{RATES[0]:g}/s, {RATES[1]:g}/s per chat, {RATES[2]:g}/min per group;"
     )
     print(
-        f"   emulator at Telegram's {TELEGRAM['global_per_s']:g}/s and "
-        f"{TELEGRAM['group_per_min']:g}/min per group; window {window:g} s"
-        + ("" if window >= 120 else " (the issue's is 2 min: run with --window 120)")
+        f"   emulator at Telegram's {TELEGRAM['global_per_s']:g} in any second and "
+        f"{TELEGRAM['group_per_min']:g} per group in any minute (sliding windows); "
+        f"window {window:g} s" + ("" if window >= 120 else " (the issue's is 2 min: --window 120)")
     )
     stack = Stack(language="en", flood_limits=True, rates=RATES)
     stack.emu.global_per_s = TELEGRAM["global_per_s"]
@@ -237,12 +271,12 @@ async def bench_fanout(window: float) -> None:
     await stack.start()
     try:
         chats = [-1009000 - i for i in range(FANOUT_CHATS)]
+        assert stack.bridge is not None
         for chat in chats:
             stack.add_group(chat, f"Team {chat}")
-            await stack.say("admin", "/subscribe incidents", chat=chat)
-        # The replies to /subscribe went through the same limits: let every bucket, the
-        # bridge's and the emulator's, fill up again (a group's takes 3 s a message).
-        await asyncio.sleep(60.0 / RATES[2] + 2)
+            # Straight into storage: a /subscribe reply would hold a place in the
+            # group's minute, and the limits are measured from empty windows.
+            await stack.bridge.relay.subs.set(chat, 0, "incidents")
         calls_before = len(stack.emu.calls)
         need = int(allowed(window, FANOUT_CHATS) / FANOUT_CHATS) + 5  # incidents per chat
         for _ in range(need):
@@ -257,7 +291,7 @@ async def bench_fanout(window: float) -> None:
                 await asyncio.sleep(0.05)
         await asyncio.sleep(max(0.0, first + window - time.monotonic()) + 0.5)
         calls = [c for c in stack.emu.calls[calls_before:] if c.method == "sendMessage"]
-        delivered = sum(1 for c in calls if c.ok and first <= c.time <= first + window)
+        delivered = sum(1 for c in calls if c.ok and first <= c.time < first + window)
         too_many = sum(1 for c in calls if c.status == 429)
     finally:
         await stack.stop()
@@ -273,7 +307,7 @@ async def bench_fanout(window: float) -> None:
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="load per ingest step")
-    ap.add_argument("--window", type=float, default=30.0, help="fan-out window, seconds")
+    ap.add_argument("--window", type=float, default=120.0, help="fan-out window, seconds")
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-fanout", action="store_true")
     args = ap.parse_args()
