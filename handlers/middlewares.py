@@ -75,9 +75,15 @@ class ContextMiddleware(BaseMiddleware):
                 await self._chats.upsert(chat.id, chat.type, title)
                 self._wrote(("chat", chat.id), (chat.type, title))
         if user is None or user.is_bot:
-            data["lang"] = self._default_lang
-            data["t"] = self._translator.get(self._default_lang)
-            return await handler(event, data)
+            # No person to judge: a group's anonymous admin (sent as the group), a channel,
+            # another bot. Roles belong to people, so nothing is handled; a command gets one
+            # line saying why, in the bridge's language.
+            message = getattr(event, "message", None)
+            text = (message.text or message.caption or "") if message is not None else ""
+            if text.startswith("/"):
+                t = self._translator.get(self._default_lang)
+                await message.answer(t("anonymous-sender"))
+            return None
         names = (user.username, user.full_name, user.language_code)
         if self._due(("user", user.id), names):
             await self._users.seen(user.id, *names)

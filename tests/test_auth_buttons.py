@@ -487,3 +487,37 @@ async def test_a_broadcast_draft_is_moved_only_by_the_admin_who_writes_it(stack:
     out = await forge(stack, "admin", draft, BcCb(action=BcAction.CANCEL).pack())
     assert "Cancelled" in texts(out), texts(out)
     assert stack.platform.data.notices == []
+
+
+async def test_a_command_sent_as_the_group_is_answered_in_words_and_not_handled(
+    stack: Stack,
+) -> None:
+    # An anonymous group admin's message comes "from" GroupAnonymousBot with the group as
+    # sender_chat: no person, so no role; it must neither run nor reach the error handler.
+    from aiogram.types import Update
+
+    assert stack.bridge is not None
+    chat_id = stack.add_group(-100_3901, "Anonymous admins")
+    stack.emu.mark(chat_id)
+    group = {"id": chat_id, "type": "supergroup", "title": "Anonymous admins"}
+    anonymous = {"id": 1087968824, "is_bot": True, "first_name": "Group"}
+    for n, text in enumerate(["/role 1005 admin", "hello"]):
+        update = Update.model_validate(
+            {
+                "update_id": 990_000 + n,
+                "message": {
+                    "message_id": 90 + n,
+                    "date": 1_764_000_000,
+                    "chat": group,
+                    "from": anonymous,
+                    "sender_chat": group,
+                    "text": text,
+                },
+            }
+        )
+        await stack.bridge.dp.feed_update(stack.bridge.bot, update)
+    sent = stack.emu.pending_messages(chat_id)
+    assert len(sent) == 1  # the command is told why; the chatter is ignored
+    assert "anonymous" in sent[0].plain_text().lower()
+    grant = await stack.bridge.roles.get(1005)
+    assert grant is None or grant.role is not Role.ADMIN

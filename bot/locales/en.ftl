@@ -593,3 +593,6 @@ inc-more-attachments = { $count ->
         [one] 📎 One more attachment, as a link:
        *[other] 📎 { $count } more attachments, as links:
     }
+
+# Commands from no person (an anonymous group admin, a channel)
+anonymous-sender = I cannot tell who sent this: commands sent as the group or a channel are not taken. Turn off “Remain anonymous” in your admin rights, or send it from your own account.

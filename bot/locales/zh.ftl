@@ -515,3 +515,6 @@ throttled = ⏳ 你发送命令太频繁了：接下来 { $seconds } 秒内我�
 # -- 超长事件与链接：已确认收到的事件一定送达（issue 12，第 8、12、18 点）
 text-more = …（还有 { $count } 个字符）
 inc-more-attachments = 📎 另有 { $count } 个附件，链接如下：
+
+# Commands from no person (an anonymous group admin, a channel)
+anonymous-sender = 无法确认发送者：以群组或频道身份发送的命令不予处理。请在管理员权限中关闭“匿名发言”，或用您自己的账号发送。
