@@ -21,7 +21,7 @@ from typing import Any
 from bot.directory import Directory
 from bot.i18n import Translate
 from bot.jobs.common import JobFailed, enqueue_text
-from bot.relay.render import change_text, diff_lines
+from bot.relay.render import change_text, clip, diff_lines
 from bot.relay.service import known_user, matching
 from storage.db import Database
 from storage.jobstate import JobStateRepo
@@ -113,14 +113,22 @@ class DirectoryDiff:
         for uid, after in users.items():
             before = known_users.get(uid)
             if before is None:
-                title = t("chg-user-new", name=after["name"], account=after["account"])
-                lines: list[str] = [t("chg-in-org", org=after["org"])] if after["org"] else []
+                title = t(
+                    "chg-user-new", name=clip(t, after["name"]), account=clip(t, after["account"])
+                )
+                lines: list[str] = (
+                    [t("chg-in-org", org=clip(t, after["org"]))] if after["org"] else []
+                )
             else:
                 # The directory does not know presence: keep what the relay last saw.
                 lines = diff_lines(t, before, after)
                 if not lines:
                     continue
-                title = t("chg-user-updated", name=after["name"], account=after["account"])
+                title = t(
+                    "chg-user-updated",
+                    name=clip(t, after["name"]),
+                    account=clip(t, after["account"]),
+                )
                 if "online" in before:
                     after = {**after, "online": before["online"]}
             changes.append(
@@ -136,8 +144,8 @@ class DirectoryDiff:
             before = known_users[uid]
             title = t(
                 "chg-user-deleted",
-                name=before.get("name") or str(uid),
-                account=before.get("account") or "",
+                name=clip(t, before.get("name") or str(uid)),
+                account=clip(t, before.get("account") or ""),
             )
             changes.append(
                 Change(
@@ -149,12 +157,12 @@ class DirectoryDiff:
         for oid, after in orgs.items():
             before = known_orgs.get(oid)
             if before is None:
-                title, lines = t("chg-org-new", name=after["name"]), []
+                title, lines = t("chg-org-new", name=clip(t, after["name"])), []
             else:
                 lines = diff_lines(t, before, after)
                 if not lines:
                     continue
-                title = t("chg-org-updated", name=after["name"])
+                title = t("chg-org-updated", name=clip(t, after["name"]))
             parent = self.directory.snapshot.orgs[oid].parent_id
             changes.append(
                 Change("org-changes", change_text(t, "org-changes", title, lines), (oid, parent))
@@ -166,7 +174,7 @@ class DirectoryDiff:
             changes.append(
                 Change(
                     "org-changes",
-                    change_text(t, "org-changes", t("chg-org-deleted", name=name), []),
+                    change_text(t, "org-changes", t("chg-org-deleted", name=clip(t, name)), []),
                     (oid,),
                 )
             )

@@ -35,6 +35,7 @@ from bot.platform.models import Notice
 from bot.relay.events import IncidentReport
 from bot.relay.render import (
     change_text,
+    clip,
     diff_lines,
     incident_payload,
     incident_text,
@@ -409,8 +410,12 @@ class Relay:
             "online": info.online,
         }
         if before is None:
-            title = self.t("chg-user-new", name=info.name, account=info.account)
-            lines: list[str] = [self.t("chg-in-org", org=after["org"])] if after["org"] else []
+            title = self.t(
+                "chg-user-new", name=clip(self.t, info.name), account=clip(self.t, info.account)
+            )
+            lines: list[str] = (
+                [self.t("chg-in-org", org=clip(self.t, after["org"]))] if after["org"] else []
+            )
         else:
             lines = diff_lines(self.t, {**before, "online": before.get("online")}, after)
             if "online" not in before:
@@ -420,7 +425,9 @@ class Relay:
             if not lines:
                 await self.known.put("user", uid, after, self.clock())
                 return
-            title = self.t("chg-user-updated", name=info.name, account=info.account)
+            title = self.t(
+                "chg-user-updated", name=clip(self.t, info.name), account=clip(self.t, info.account)
+            )
         await self._enqueue_change("user-changes", title, lines, [org_id])
         await self.known.put("user", uid, after, self.clock())
 
@@ -429,9 +436,11 @@ class Relay:
         name = (before or {}).get("name")
         account = (before or {}).get("account")
         if name and account:
-            title = self.t("chg-user-deleted", name=name, account=account)
+            title = self.t(
+                "chg-user-deleted", name=clip(self.t, name), account=clip(self.t, account)
+            )
         elif name or account:
-            title = self.t("chg-user-deleted-name", name=name or account)
+            title = self.t("chg-user-deleted-name", name=clip(self.t, name or account))
         else:
             title = self.t("chg-user-deleted-id", id=uid)
         await self._enqueue_change("user-changes", title, [], [(before or {}).get("org_id")])
@@ -454,14 +463,14 @@ class Relay:
         before = await self._before("org", oid, self._org_from_directory)
         after = {"name": org.name, "address": org.address, "users": len(org.users)}
         if before is None:
-            title = self.t("chg-org-new", name=org.name)
+            title = self.t("chg-org-new", name=clip(self.t, org.name))
             lines: list[str] = []
         else:
             lines = diff_lines(self.t, before, after)
             if not lines:
                 await self.known.put("org", oid, after, self.clock())
                 return
-            title = self.t("chg-org-updated", name=org.name)
+            title = self.t("chg-org-updated", name=clip(self.t, org.name))
         await self._enqueue_change("org-changes", title, lines, [oid, org.parent_id])
         await self.known.put("org", oid, after, self.clock())
 
@@ -471,7 +480,7 @@ class Relay:
         parent = self.directory.org(oid)
         await self._enqueue_change(
             "org-changes",
-            self.t("chg-org-deleted", name=name),
+            self.t("chg-org-deleted", name=clip(self.t, name)),
             [],
             [oid, parent.parent_id if parent else None],
         )
