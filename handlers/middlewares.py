@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import Chat, TelegramObject, User
+from aiogram.types import Chat, Message, TelegramObject, User
 
 from bot.access import Caller, caller_of
 from bot.directory import Directory
@@ -78,9 +78,8 @@ class ContextMiddleware(BaseMiddleware):
             # No person to judge: a group's anonymous admin (sent as the group), a channel,
             # another bot. Roles belong to people, so nothing is handled; a command gets one
             # line saying why, in the bridge's language.
-            message = getattr(event, "message", None)
-            text = (message.text or message.caption or "") if message is not None else ""
-            if text.startswith("/"):
+            message: Message | None = getattr(event, "message", None)
+            if message is not None and (message.text or message.caption or "").startswith("/"):
                 t = self._translator.get(self._default_lang)
                 await message.answer(t("anonymous-sender"))
             return None
