@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -43,6 +43,7 @@ from bot.platform.models import (
     Org,
     Page,
     SignInRecord,
+    TrackPoint,
     TreeNode,
     parse,
     parse_ids,
@@ -51,6 +52,7 @@ from bot.platform.models import (
 from bot.platform.times import from_epoch, local_string, parse_platform_time, to_ms
 
 SH = ZoneInfo("Asia/Shanghai")
+T = TypeVar("T")
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -548,9 +550,34 @@ def test_arbitrary_json_gives_a_model_or_a_platform_error(data: Any) -> None:
             parse(adapter, data, SH, endpoint)
         except PlatformError as exc:
             assert exc.endpoint == endpoint and str(exc)
-    for fn in (lambda: tracks_from_data(data, SH), lambda: parse_ids(data, "ids")):
-        with contextlib.suppress(PlatformError):
-            fn()
+    tracks = _or_refused(lambda: tracks_from_data(data, SH), "trackPlayback")
+    if tracks is not None:
+        _assert_tracks(tracks)
+    ids = _or_refused(lambda: parse_ids(data, "ids"), "ids")
+    if ids is not None:
+        assert isinstance(ids, list) and all(type(i) is int for i in ids)
+
+
+def _or_refused(fn: Callable[[], T], endpoint: str) -> T | None:
+    """What `fn` parsed, or None when it refused the data as a bad answer of `endpoint`
+    (and nothing else: no other error, no other kind of PlatformError)."""
+    try:
+        return fn()
+    except PlatformError as exc:
+        assert isinstance(exc, PlatformBadResponseError), exc
+        assert exc.endpoint == endpoint and str(exc)
+        return None
+
+
+def _assert_tracks(tracks: dict[int, list[TrackPoint]]) -> None:
+    """Points per int uid, each in range, sorted by time (points without a time first)."""
+    epoch = datetime.min.replace(tzinfo=UTC)
+    for uid, points in tracks.items():
+        assert type(uid) is int
+        assert all(isinstance(p, TrackPoint) for p in points)
+        assert all(-90 <= p.lat <= 90 and -180 <= p.lon <= 180 for p in points)
+        times = [p.time or epoch for p in points]
+        assert times == sorted(times)
 
 
 @FUZZ
@@ -565,10 +592,13 @@ def test_arbitrary_json_gives_a_model_or_a_platform_error(data: Any) -> None:
 )
 def test_arbitrary_points_in_every_track_shape(point: dict[str, Any]) -> None:
     for data in ([point], {"1": [point]}, [{"1": point}], {"1": point}):
-        with contextlib.suppress(PlatformError):
-            parse(_FIXES, data, SH, "fixes")
-        with contextlib.suppress(PlatformError):
-            tracks_from_data(data, SH)
+        fixes = _or_refused(lambda d=data: parse(_FIXES, d, SH, "fixes"), "fixes")
+        if fixes is not None:
+            assert all(isinstance(f, Fix) and type(f.uid) is int for f in fixes)
+            assert all(-90 <= f.lat <= 90 and -180 <= f.lon <= 180 for f in fixes)
+        tracks = _or_refused(lambda d=data: tracks_from_data(d, SH), "trackPlayback")
+        if tracks is not None:
+            _assert_tracks(tracks)
 
 
 @FUZZ
