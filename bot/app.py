@@ -619,10 +619,18 @@ class Bridge:
 
     async def stop(self) -> None:
         if self._polling is not None:
-            with contextlib.suppress(RuntimeError):
+            try:
                 await self.dp.stop_polling()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            except RuntimeError as exc:  # it had stopped already (a conflict, an error)
+                log.debug("polling was not running at stop: %s", exc)
+            try:
                 await asyncio.wait_for(self._polling, timeout=10)
+            except asyncio.CancelledError:
+                log.debug("polling was cancelled")
+            except TimeoutError:
+                log.warning("polling did not stop within 10 s; stopping the rest anyway")
+            except Exception as exc:  # already told by _polling_done; the stop goes on
+                log.warning("polling ended with %r", exc)
         if getattr(self, "jobs", None) is not None:
             await self.jobs.stop()
         if getattr(self, "delivery", None) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any
 
 from aiogram import methods
@@ -10,6 +11,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from bot.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -30,7 +33,8 @@ def pinned_response_types() -> tuple[Any, ...]:
             continue
         try:
             out.append(Response[returning])  # type: ignore[valid-type]
-        except Exception:  # a return type pydantic cannot build: aiogram never uses it either
+        except Exception as exc:  # a type pydantic cannot build: aiogram never uses it either
+            log.debug("no pinned response model for %s: %r", name, exc)
             continue
     return tuple(out)
 

@@ -8,7 +8,6 @@ directory is refreshed after each change so /find sees it at once.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 from datetime import UTC, datetime, timedelta
@@ -329,8 +328,10 @@ async def _register_batches(
                 else:
                     results.append((r, "failed", None, t.plain("reg-not-returned")))
         done = len(results)
-        with contextlib.suppress(TelegramBadRequest):
+        try:
             await progress.edit_text(t("reg-progress", done=done, total=len(rows)))
+        except TelegramBadRequest as exc:  # deleted, or not modified: the result still comes
+            log.debug("registration progress not shown: %s", exc)
     order = {r.line: i for i, r in enumerate(rows)}
     results.sort(key=lambda x: order[x[0].line])
     return results

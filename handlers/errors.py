@@ -31,7 +31,8 @@ async def _tell(update: Update, text: str) -> None:
         cb = update.callback_query
         try:
             await cb.answer(text[:200], show_alert=True)
-        except Exception:  # the query may be too old to answer; say it in the chat instead
+        except Exception as exc:  # the query may be too old to answer; say it in the chat instead
+            log.info("update %s: the press could not be answered (%s)", update.update_id, exc)
             if cb.message is not None:
                 await cb.bot.send_message(cb.message.chat.id, text)  # type: ignore[union-attr]
 
