@@ -2,7 +2,7 @@
 listener over HTTP; the bridge stores, fans out and delivers them through aiogram's real
 session to the Telegram emulator. DESIGN §5 (routes) and §6 (guarantees).
 
-People (`bot.sandbox.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
+People (`bot.demo.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
 viewer 1003. Group chats are added per test; the admin subscribes them with /subscribe.
 The crash test (a killed subprocess) is in test_relay_crash.py.
 """
@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from bot.demo.stack import BOT_TOKEN, CALLBACK_TOKEN, Stack
 from bot.relay.listener import MAX_BODY
 from bot.sandbox.data import Membership
-from bot.sandbox.stack import BOT_TOKEN, CALLBACK_TOKEN, Stack
 from bot.sandbox.telegram import EmuMessage, FastClock, TelegramEmulator
 
 EVENTS = ("report", "org-updated", "org-deleted", "user-updated", "user-deleted")
@@ -747,10 +747,13 @@ async def test_a_new_user_is_told_even_if_the_directory_was_reloaded_before_its_
 
 
 def test_the_relay_reads_the_seed_mark_the_directory_diff_writes() -> None:
-    from bot.jobs.directory_diff import SEEDED_KEY
-    from bot.relay.service import SNAPSHOT_SEEDED
+    # One constant, in the one changes module both paths use.
+    from bot.jobs import directory_diff
+    from bot.relay import changes, service
 
-    assert SNAPSHOT_SEEDED == SEEDED_KEY
+    assert service.SNAPSHOT_SEEDED == directory_diff.SNAPSHOT_SEEDED
+    assert service.SNAPSHOT_SEEDED is changes.SNAPSHOT_SEEDED
+    assert directory_diff.SNAPSHOT_SEEDED is changes.SNAPSHOT_SEEDED
 
 
 async def test_org_changes_are_told(stack: Stack) -> None:

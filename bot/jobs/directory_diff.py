@@ -14,15 +14,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.directory import Directory
 from bot.i18n import Translate
 from bot.jobs.common import JobFailed, enqueue_text
-from bot.relay.render import change_text, clip, diff_lines
-from bot.relay.service import known_user, matching
+from bot.relay.changes import (
+    SNAPSHOT_SEEDED,
+    Change,
+    change,
+    org_change,
+    org_deleted_title,
+    orgs_snapshot,
+    pack,
+    user_change,
+    user_deleted_title,
+    users_snapshot,
+)
+from bot.relay.subscribers import matching
 from storage.db import Database
 from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo
@@ -30,16 +40,6 @@ from storage.outbox import OutboxRepo
 from storage.subscriptions import SubscriptionRepo
 
 log = logging.getLogger(__name__)
-
-SEEDED_KEY = "directory-diff-seeded"
-MESSAGE_BUDGET = 3500  # characters of change blocks per message
-
-
-@dataclass(frozen=True)
-class Change:
-    kind: str  # user-changes | org-changes
-    text: str
-    org_ids: tuple[int | None, ...]
 
 
 class DirectoryDiff:
@@ -69,31 +69,16 @@ class DirectoryDiff:
             raise JobFailed(f"directory refresh failed: {self.directory.last_error}")
         return await self.diff(now)
 
-    def current_users(self) -> dict[int, dict[str, Any]]:
-        d = self.directory
-        return {uid: known_user(d, u) for uid, u in d.snapshot.users.items()}
-
-    def current_orgs(self) -> dict[int, dict[str, Any]]:
-        snap = self.directory.snapshot
-        counts: dict[int, int] = {}
-        for u in snap.users.values():
-            if u.org_id is not None:
-                counts[u.org_id] = counts.get(u.org_id, 0) + 1
-        return {
-            oid: {"name": o.name, "address": o.address, "users": counts.get(oid, 0)}
-            for oid, o in snap.orgs.items()
-        }
-
     async def diff(self, now: datetime) -> int:
         """Compare the loaded directory with the stored snapshot; returns messages queued."""
         if not self.directory.loaded:
             return 0
-        users, orgs = self.current_users(), self.current_orgs()
+        users, orgs = users_snapshot(self.directory), orgs_snapshot(self.directory)
         if not users or not orgs:
             # An empty answer is far likelier a platform fault than everyone deleted.
             log.warning("directory has no users or no orgs: not comparing it")
             return 0
-        if not await self.state.get(SEEDED_KEY):
+        if not await self.state.get(SNAPSHOT_SEEDED):
             # What the relay already recorded (a change it told) is newer: keep it.
             had_users, had_orgs = await self.known.all("user"), await self.known.all("org")
             async with self.db.transaction():
@@ -101,7 +86,7 @@ class DirectoryDiff:
                 new_orgs = {k: v for k, v in orgs.items() if k not in had_orgs}
                 await self.known.put_many("user", new_users, now)
                 await self.known.put_many("org", new_orgs, now)
-                await self.state.put(SEEDED_KEY, True, now)
+                await self.state.put(SNAPSHOT_SEEDED, True, now)
             log.info("directory snapshot recorded: %d users, %d orgs", len(users), len(orgs))
             return 0
         known_users = await self.known.all("user")
@@ -112,72 +97,31 @@ class DirectoryDiff:
         t = self.t
         for uid, after in users.items():
             before = known_users.get(uid)
-            if before is None:
-                title = t(
-                    "chg-user-new", name=clip(t, after["name"]), account=clip(t, after["account"])
-                )
-                lines: list[str] = (
-                    [t("chg-in-org", org=clip(t, after["org"]))] if after["org"] else []
-                )
-            else:
+            told = user_change(t, before, after)
+            if told is None:
+                continue
+            if before is not None and "online" in before:
                 # The directory does not know presence: keep what the relay last saw.
-                lines = diff_lines(t, before, after)
-                if not lines:
-                    continue
-                title = t(
-                    "chg-user-updated",
-                    name=clip(t, after["name"]),
-                    account=clip(t, after["account"]),
-                )
-                if "online" in before:
-                    after = {**after, "online": before["online"]}
-            changes.append(
-                Change(
-                    "user-changes",
-                    change_text(t, "user-changes", title, lines),
-                    (after["org_id"], before.get("org_id") if before else None),
-                )
-            )
+                after = {**after, "online": before["online"]}
+            orgs_of = (after["org_id"], before.get("org_id") if before else None)
+            changes.append(change(t, "user-changes", *told, orgs_of))
             puts_users[uid] = after
         gone_users = [uid for uid in known_users if uid not in users]
         for uid in gone_users:
             before = known_users[uid]
-            title = t(
-                "chg-user-deleted",
-                name=clip(t, before.get("name") or str(uid)),
-                account=clip(t, before.get("account") or ""),
-            )
-            changes.append(
-                Change(
-                    "user-changes",
-                    change_text(t, "user-changes", title, []),
-                    (before.get("org_id"),),
-                )
-            )
+            title = user_deleted_title(t, uid, before)
+            changes.append(change(t, "user-changes", title, [], (before.get("org_id"),)))
         for oid, after in orgs.items():
-            before = known_orgs.get(oid)
-            if before is None:
-                title, lines = t("chg-org-new", name=clip(t, after["name"])), []
-            else:
-                lines = diff_lines(t, before, after)
-                if not lines:
-                    continue
-                title = t("chg-org-updated", name=clip(t, after["name"]))
+            told = org_change(t, known_orgs.get(oid), after)
+            if told is None:
+                continue
             parent = self.directory.snapshot.orgs[oid].parent_id
-            changes.append(
-                Change("org-changes", change_text(t, "org-changes", title, lines), (oid, parent))
-            )
+            changes.append(change(t, "org-changes", *told, (oid, parent)))
             puts_orgs[oid] = after
         gone_orgs = [oid for oid in known_orgs if oid not in orgs]
         for oid in gone_orgs:
-            name = known_orgs[oid].get("name") or str(oid)
-            changes.append(
-                Change(
-                    "org-changes",
-                    change_text(t, "org-changes", t("chg-org-deleted", name=clip(t, name)), []),
-                    (oid,),
-                )
-            )
+            title = org_deleted_title(t, oid, known_orgs[oid])
+            changes.append(change(t, "org-changes", title, [], (oid,)))
         if not changes:
             return 0
         queued = 0
@@ -208,19 +152,6 @@ class DirectoryDiff:
                     per_chat.setdefault((sub.chat_id, sub.thread_id, kind), []).append(c.text)
         queued = 0
         for (chat_id, thread_id, kind), texts in per_chat.items():
-            batch: list[str] = []
-            size = 0
-            for text in texts:
-                if batch and size + len(text) > MESSAGE_BUDGET:
-                    queued += await self._send(chat_id, thread_id, kind, batch, now)
-                    batch, size = [], 0
-                batch.append(text)
-                size += len(text) + 2
-            if batch:
-                queued += await self._send(chat_id, thread_id, kind, batch, now)
+            for text in pack(texts):
+                queued += await enqueue_text(self.outbox, chat_id, thread_id, kind, text, now)
         return queued
-
-    async def _send(
-        self, chat_id: int, thread_id: int, kind: str, texts: list[str], now: datetime
-    ) -> int:
-        return await enqueue_text(self.outbox, chat_id, thread_id, kind, "\n\n".join(texts), now)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 from typing import Any, Literal
 
-from bot.directory import Directory, DirUser
+from bot.directory import Directory
 from bot.i18n import Translator
 from bot.platform import (
     PlatformClient,
@@ -32,15 +32,20 @@ from bot.platform import (
     PlatformRequestError,
 )
 from bot.platform.models import Notice
-from bot.relay.events import IncidentReport
-from bot.relay.render import (
-    change_text,
-    clip,
-    diff_lines,
-    incident_payload,
-    incident_text,
-    notice_text,
+from bot.relay.changes import (
+    SNAPSHOT_SEEDED,
+    change,
+    known_org,
+    org_change,
+    org_deleted_title,
+    org_from_directory,
+    user_change,
+    user_deleted_title,
+    user_from_directory,
 )
+from bot.relay.events import IncidentReport
+from bot.relay.render import incident_payload, incident_text, notice_text
+from bot.relay.subscribers import SubscriberIndex
 from storage.db import Database, dump_json
 from storage.inbox import InboxEvent, InboxRepo
 from storage.incidents import Incident, IncidentRepo
@@ -52,9 +57,6 @@ from storage.subscriptions import Subscription, SubscriptionRepo
 
 log = logging.getLogger(__name__)
 
-# Set once the directory diff (bot.jobs.directory_diff.SEEDED_KEY) has recorded the whole
-# directory in known_entities: from then on, whoever is not there is new.
-SNAPSHOT_SEEDED = "directory-diff-seeded"
 # Platform errors about the request itself: asking again later gets the same answer.
 REFUSED = (PlatformRequestError, PlatformNotFoundError, PlatformConflictError)
 # How long a notice the platform could not be reached for is kept trying (30 s rounds).
@@ -104,46 +106,6 @@ def _store_reports(batch: Sequence[_PendingReport], conn: sqlite3.Connection) ->
     return out
 
 
-def matching(
-    subs: Sequence[Subscription],
-    org_ids: Iterable[int | None],
-    directory: Directory,
-    subtrees: dict[int, frozenset[int]] | None = None,
-) -> list[Subscription]:
-    """The subscriptions whose org filter (subtrees; empty: everything) covers one of `org_ids`.
-
-    `subtrees` caches the orgs' subtrees across calls (the relay's batch of incidents)."""
-    orgs = [o for o in org_ids if o is not None]
-    out: list[Subscription] = []
-    if subtrees is None:
-        subtrees = {}
-    for sub in subs:
-        if not sub.orgs:
-            out.append(sub)
-            continue
-        for o in sub.orgs:
-            if o not in subtrees:
-                subtrees[o] = directory.subtree(o)
-        if any(org in subtrees[o] for o in sub.orgs for org in orgs):
-            out.append(sub)
-    return out
-
-
-def known_user(directory: Directory, u: DirUser) -> dict[str, Any]:
-    """The fields of a user the bridge compares to tell a change (stored in known_entities):
-    the relay (3.4, 3.5) and the directory refresh diff must agree on them."""
-    org = directory.org(u.org_id) if u.org_id is not None else None
-    return {
-        "name": u.name,
-        "account": u.account,
-        "org": org.name if org else None,
-        "org_id": u.org_id,
-        "role": u.role_name,
-        "priority": u.priority,
-        "groups": sorted(g.name for g in directory.user_groups(u.id)),
-    }
-
-
 @dataclass(frozen=True, slots=True)
 class Ack:
     """What a press of Acknowledge did: `done` (this press was the first), `already`
@@ -152,11 +114,6 @@ class Ack:
 
     outcome: Literal["done", "already", "refused", "unknown"]
     incident: Incident | None
-
-
-def _level_matches(sub: Subscription, level: str | None) -> bool:
-    """An incident of `level` (None: not an incident) passes the subscription's level filter."""
-    return level is None or not sub.levels or level in sub.levels
 
 
 class Relay:
@@ -179,6 +136,7 @@ class Relay:
         self.outbox = OutboxRepo(db)
         self.incidents = IncidentRepo(db)
         self.subs = SubscriptionRepo(db)
+        self.subscribers = SubscriberIndex(self.subs, directory)
         self.known = KnownRepo(db)
         self.notices = NoticeJobRepo(db)
         self.job_state = JobStateRepo(db)
@@ -204,8 +162,7 @@ class Relay:
     async def _targets(
         self, kind: str, org_ids: Iterable[int | None], level: str | None = None
     ) -> list[Subscription]:
-        subs = matching(await self.subs.of_kind(kind), org_ids, self.directory)
-        return [s for s in subs if _level_matches(s, level)]
+        return await self.subscribers.targets(kind, org_ids, level)
 
     # -- ingest (called by the listener, before it answers) ---------------------------------
 
@@ -246,11 +203,9 @@ class Relay:
                     subs = await self.subs.of_kind("incidents")
                     subtrees: dict[int, frozenset[int]] = {}  # walked once per batch
                     for item in batch:
-                        item.targets = [
-                            (s.chat_id, s.thread_id)
-                            for s in matching(subs, item.orgs, self.directory, subtrees)
-                            if _level_matches(s, item.report.level)
-                        ]
+                        item.targets = self.subscribers.incident_targets(
+                            subs, item.orgs, item.report.level, subtrees
+                        )
                     stored = await self.db.run_in_transaction(partial(_store_reports, batch))
                 except Exception as exc:  # storage trouble: each caller answers 503
                     for item in batch:
@@ -357,14 +312,14 @@ class Relay:
                 await self._org_deleted(oid)
 
     def _user_from_directory(self, uid: int) -> dict[str, Any] | None:
-        u = self.directory.user(uid)
-        return None if u is None else known_user(self.directory, u)
+        return user_from_directory(self.directory, uid)
 
     async def _enqueue_change(
         self, kind: str, title: str, lines: Sequence[str], org_ids: Iterable[int | None]
     ) -> None:
         now = self.clock()
-        text = change_text(self.t, kind, title, lines)
+        org_ids = tuple(org_ids)
+        text = change(self.t, kind, title, lines, org_ids).text
         async with self.db.transaction():
             for sub in await self._targets(kind, org_ids):
                 await self.outbox.enqueue(sub.chat_id, sub.thread_id, kind, {"text": text}, now)
@@ -409,48 +364,29 @@ class Relay:
             "groups": sorted(g.name for g in info.groups),
             "online": info.online,
         }
-        if before is None:
-            title = self.t(
-                "chg-user-new", name=clip(self.t, info.name), account=clip(self.t, info.account)
-            )
-            lines: list[str] = (
-                [self.t("chg-in-org", org=clip(self.t, after["org"]))] if after["org"] else []
-            )
-        else:
-            lines = diff_lines(self.t, {**before, "online": before.get("online")}, after)
-            if "online" not in before:
-                # The directory does not know presence: don't call it a change.
-                presence = {self.t("chg-online-now"), self.t("chg-offline-now")}
-                lines = [x for x in lines if x not in presence]
-            if not lines:
-                await self.known.put("user", uid, after, self.clock())
-                return
-            title = self.t(
-                "chg-user-updated", name=clip(self.t, info.name), account=clip(self.t, info.account)
-            )
+        # Presence compared too: None where the bridge never saw it.
+        seen = None if before is None else {**before, "online": before.get("online")}
+        told = user_change(self.t, seen, after)
+        lines = told[1] if told else []
+        if before is not None and "online" not in before:
+            # The directory does not know presence: don't call it a change.
+            presence = {self.t("chg-online-now"), self.t("chg-offline-now")}
+            lines = [x for x in lines if x not in presence]
+        if told is None or (not lines and before is not None):
+            await self.known.put("user", uid, after, self.clock())
+            return
+        title = told[0]
         await self._enqueue_change("user-changes", title, lines, [org_id])
         await self.known.put("user", uid, after, self.clock())
 
     async def _user_deleted(self, uid: int) -> None:
         before = await self.known.get("user", uid) or self._user_from_directory(uid)
-        name = (before or {}).get("name")
-        account = (before or {}).get("account")
-        if name and account:
-            title = self.t(
-                "chg-user-deleted", name=clip(self.t, name), account=clip(self.t, account)
-            )
-        elif name or account:
-            title = self.t("chg-user-deleted-name", name=clip(self.t, name or account))
-        else:
-            title = self.t("chg-user-deleted-id", id=uid)
+        title = user_deleted_title(self.t, uid, before)
         await self._enqueue_change("user-changes", title, [], [(before or {}).get("org_id")])
         await self.known.delete("user", uid)
 
     def _org_from_directory(self, oid: int) -> dict[str, Any] | None:
-        o = self.directory.org(oid)
-        if o is None:
-            return None
-        return {"name": o.name, "address": o.address, "users": len(self.directory.org_users(oid))}
+        return org_from_directory(self.directory, oid)
 
     async def _org_updated(self, oid: int) -> None:
         try:
@@ -461,26 +397,21 @@ class Relay:
             await self._org_deleted(oid)
             return
         before = await self._before("org", oid, self._org_from_directory)
-        after = {"name": org.name, "address": org.address, "users": len(org.users)}
-        if before is None:
-            title = self.t("chg-org-new", name=clip(self.t, org.name))
-            lines: list[str] = []
-        else:
-            lines = diff_lines(self.t, before, after)
-            if not lines:
-                await self.known.put("org", oid, after, self.clock())
-                return
-            title = self.t("chg-org-updated", name=clip(self.t, org.name))
+        after = known_org(org.name, org.address, len(org.users))
+        told = org_change(self.t, before, after)
+        if told is None:
+            await self.known.put("org", oid, after, self.clock())
+            return
+        title, lines = told
         await self._enqueue_change("org-changes", title, lines, [oid, org.parent_id])
         await self.known.put("org", oid, after, self.clock())
 
     async def _org_deleted(self, oid: int) -> None:
         before = await self.known.get("org", oid) or self._org_from_directory(oid)
-        name = (before or {}).get("name") or str(oid)
         parent = self.directory.org(oid)
         await self._enqueue_change(
             "org-changes",
-            self.t("chg-org-deleted", name=clip(self.t, name)),
+            org_deleted_title(self.t, oid, before),
             [],
             [oid, parent.parent_id if parent else None],
         )
