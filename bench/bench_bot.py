@@ -24,9 +24,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.config import Settings
+from bot.demo.stack import Stack
 from bot.directory import Directory
 from bot.platform import PlatformClient
-from bot.sandbox.stack import Stack
 from storage.roles import Role
 
 

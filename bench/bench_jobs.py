@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.demo.stack import Stack
 from bot.jobs.recordings import PER_USER_MAX
 from bot.sandbox.platform import SandboxPlatform
-from bot.sandbox.stack import Stack
 
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 28, 10, 0, tzinfo=TZ)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.stack import CALLBACK_TOKEN, Stack
+from bot.demo.stack import CALLBACK_TOKEN, Stack
 
 ROUTE = "/platform/events/report"
 CONCURRENCY = (1, 10, 100)

@@ -50,11 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             return _sandbox(args)
         if args.command == "demo":
-            from bot.tour import run_demo
+            from bot.demo.tour import run_demo
 
             return asyncio.run(run_demo())
         if args.command == "console":
-            from bot.tour import run_console
+            from bot.demo.tour import run_console
 
             return asyncio.run(run_console())
         if args.command == "check":

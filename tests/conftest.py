@@ -121,7 +121,7 @@ async def make_client(
 
 # ---------------------------------------------------------------------------------------
 # The whole bridge in one process (bot core e2e: test_bot_e2e.py, test_bot_runtime.py).
-# `bot.sandbox.stack.Stack`: sandbox platform + Telegram emulator + Bridge on 127.0.0.1.
+# `bot.demo.stack.Stack`: sandbox platform + Telegram emulator + Bridge on 127.0.0.1.
 
 
 async def _close_without_tls_grace(self: Any) -> None:
@@ -137,11 +137,11 @@ async def make_bot_stack(
 ) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """`await make_bot_stack(**kw)`: a started `Stack(**kw)` (roles granted unless
     `grant_roles=False`; `emulator=` replaces its TelegramEmulator, which must use
-    `bot.sandbox.stack.BOT_TOKEN`), stopped at teardown. One at a time: the feature routers are
+    `bot.demo.stack.BOT_TOKEN`), stopped at teardown. One at a time: the feature routers are
     module-level, so only one Bridge can run in the process."""
     from aiogram.client.session.aiohttp import AiohttpSession
 
-    from bot.sandbox.stack import Stack
+    from bot.demo.stack import Stack
 
     monkeypatch.setattr(AiohttpSession, "close", _close_without_tls_grace)
     stacks: list[Stack] = []

@@ -2,7 +2,7 @@
 /bind, /device, /audit — the Telegram emulator (real HTTP, aiogram's AiohttpSession)
 and the sandbox platform on 127.0.0.1, with the whole bridge between.
 
-People (`bot.sandbox.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
+People (`bot.demo.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
 viewer 1003, scoped 1004 (supervisor of org 266), stranger 1005 (no role).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 from bot.sandbox.telegram import EmuMessage
 
 ADMIN_ID = 1001

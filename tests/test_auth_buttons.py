@@ -5,7 +5,7 @@ callback data alone; every command that changes what a chat receives needs, in a
 an administrator of that group with the role (a bridge admin always may), and a scoped
 person may not replace or remove a setting made with a wider scope than theirs.
 
-People (`bot.sandbox.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
+People (`bot.demo.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
 viewer 1003, scoped 1004 (supervisor of org 266: orgs 266 and 268), stranger 1005 (no
 role). Orgs: 103 the root; 266 and 267 below it; 268 below 266; 269 below 267.
 """
@@ -29,8 +29,8 @@ from bot.callbacks import (
     RecPlayCb,
     WhereCb,
 )
+from bot.demo.stack import Stack
 from bot.directory import Kind
-from bot.sandbox.stack import Stack
 from bot.sandbox.telegram import CallbackAnswer, EmuMessage
 from storage.roles import Role
 

@@ -3,7 +3,7 @@ what a scoped admin's /audit, /device, /register and listings reach, and dialogs
 a password only in private.
 
 The Telegram emulator (real HTTP, aiogram's AiohttpSession) and the sandbox platform on
-127.0.0.1, with the whole bridge between. People (`bot.sandbox.stack.PEOPLE`): admin 1001
+127.0.0.1, with the whole bridge between. People (`bot.demo.stack.PEOPLE`): admin 1001
 (BRIDGE_ADMIN_IDS), supervisor 1002, viewer 1003, scoped 1004 (supervisor of org 266),
 stranger 1005 (no role). Orgs: 103 is the root; 266 (消防一大队) has the child 268; 267
 (消防二大队) is 266's sibling.
@@ -21,7 +21,7 @@ import pytest
 import pytest_asyncio
 
 from bot.access import Caller, Verdict, may_manage
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 from bot.sandbox.telegram import EmuMessage, EmuUser
 from storage.db import utcnow
 from storage.roles import Grant, Role

@@ -1,7 +1,7 @@
 """The bot's commands end to end: the Telegram emulator (real HTTP, aiogram's real
 AiohttpSession) and the sandbox platform on 127.0.0.1, with the whole bridge between.
 
-People (`bot.sandbox.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
+People (`bot.demo.stack.PEOPLE`): admin 1001 (BRIDGE_ADMIN_IDS), supervisor 1002,
 viewer 1003, scoped 1004 (supervisor of org 266), stranger 1005 (no role).
 """
 
@@ -19,11 +19,11 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
 from bot.commands import COMMANDS, allowed
+from bot.demo.stack import BOT_TOKEN, Stack
 from bot.directory import Kind
 from bot.render import Reply
 from bot.sandbox.data import SandboxData
 from bot.sandbox.platform import SandboxPlatform
-from bot.sandbox.stack import BOT_TOKEN, Stack
 from bot.sandbox.telegram import EmuMessage, TelegramEmulator, utf16_len
 from bot.text import esc, visible_text
 from handlers.reply import answer as reply_answer

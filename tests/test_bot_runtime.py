@@ -24,9 +24,9 @@ from aiogram.exceptions import TelegramConflictError
 
 from bot.commands import allowed
 from bot.config import Settings
+from bot.demo.stack import BOT_TOKEN, Stack
 from bot.logs import JsonFormatter, SecretFilter, secrets_of
 from bot.sandbox.platform import SandboxPlatform
-from bot.sandbox.stack import BOT_TOKEN, Stack
 from bot.sandbox.telegram import EmuMessage, TelegramEmulator
 from storage.roles import Role
 

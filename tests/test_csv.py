@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.csvfile import FORMULA_START, csv_bytes, safe_cell
+from bot.demo.stack import Stack
 from bot.sandbox.platform import SandboxPlatform
-from bot.sandbox.stack import Stack
 from bot.sandbox.telegram import EmuMessage
 from storage.roles import Role
 

@@ -20,8 +20,8 @@ from aiogram.types import InputMediaPhoto
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.demo.stack import BOT_TOKEN, Stack
 from bot.flood import FloodControl, SlidingWindow, low_priority
-from bot.sandbox.stack import BOT_TOKEN, Stack
 from bot.sandbox.telegram import FastClock, TelegramEmulator
 
 

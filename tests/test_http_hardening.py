@@ -27,11 +27,11 @@ from aiohttp import web
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import bot.sandbox.stack as stack_module
+import bot.demo.stack as stack_module
 from bot.app import Bridge, WebhookHandler
+from bot.demo.stack import CALLBACK_TOKEN, Stack
 from bot.logs import RepeatFilter, setup_logging
 from bot.relay.listener import FD_RESERVE, HttpLimits
-from bot.sandbox.stack import CALLBACK_TOKEN, Stack
 from bot.sandbox.telegram import EmuMessage
 from storage.files import FILES_KEPT
 from storage.roles import Role

@@ -43,8 +43,8 @@ from bot.callbacks import (
     WhereCb,
 )
 from bot.commands import COMMANDS
+from bot.demo.stack import PEOPLE, Stack
 from bot.directory import Kind
-from bot.sandbox.stack import PEOPLE, Stack
 from bot.sandbox.telegram import EmuMessage
 from handlers.broadcast import BcAction, BcCb
 from storage.roles import Role

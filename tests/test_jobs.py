@@ -24,12 +24,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.demo.stack import Stack
 from bot.jobs.attendance import is_late
 from bot.jobs.recordings import LATE_MARGIN
 from bot.jobs.scheduler import parse_hhmm
 from bot.platform.models import PunchRecord
 from bot.sandbox.platform import SandboxPlatform
-from bot.sandbox.stack import Stack
 from bot.sandbox.telegram import EmuMessage
 from handlers.subscriptions import SubscribeArgs, parse_subscribe
 from storage.db import Database, load_migrations

@@ -21,9 +21,9 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.demo.stack import CALLBACK_TOKEN, Stack
 from bot.media import MediaError, MediaFetcher, MediaProblem
 from bot.relay.listener import MAX_BODY
-from bot.sandbox.stack import CALLBACK_TOKEN, Stack
 from bot.sandbox.telegram import EmuMessage
 from bot.text import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from aiogram.types import CallbackQuery, Chat, Message, User
 
-from bot.sandbox.stack import BOT_TOKEN, Stack
+from bot.demo.stack import BOT_TOKEN, Stack
 from bot.sandbox.telegram import TelegramEmulator
 from handlers.throttle import CommandThrottle, Limit, Verdict, _counts
 

@@ -1,5 +1,5 @@
 """/where, /track and /recordings end to end: the Telegram emulator, the sandbox
-platform and the bridge in one process (`bot.sandbox.stack.Stack`).
+platform and the bridge in one process (`bot.demo.stack.Stack`).
 
 Expected values come from the sandbox's own WGS-84 world (`sandbox.data`), never
 from the bridge's code. The bridge reads the real clock, so each sandbox is frozen
@@ -23,11 +23,11 @@ import pytest
 from PIL import Image
 
 from bot.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb, WhereCb
+from bot.demo.stack import Stack
 from bot.directory import Kind
 from bot.platform.coords import wgs84_to_gcj02
 from bot.sandbox.data import Recording, TrackPoint, User, local_day_start_ms
 from bot.sandbox.platform import MEDIA_DIR, Quirks, SandboxPlatform
-from bot.sandbox.stack import Stack
 from bot.sandbox.telegram import EmuMessage
 
 TZ = ZoneInfo("Asia/Shanghai")  # the sandbox's zone and the bridge's default BRIDGE_TIMEZONE

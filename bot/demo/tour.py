@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.sandbox.stack import PEOPLE, Stack
+from bot.demo.stack import PEOPLE, Stack
 from bot.sandbox.telegram import EmuMessage
 
 ERROR_MARKERS = ("Something went wrong", "出错了")
