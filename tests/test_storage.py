@@ -193,7 +193,7 @@ async def test_a_failing_migration_rolls_back_and_names_the_file(
         "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
     )
     real = load_migrations()
-    monkeypatch.setattr(storage.db, "load_migrations", lambda: [*real, broken])
+    monkeypatch.setattr(storage.db.migrations, "load_migrations", lambda: [*real, broken])
     with pytest.raises(StorageError, match=rf"{LATEST + 1:04d}_broken\.sql") as caught:
         await Database.open(db_path)
     assert "no_such_table" in str(caught.value)
@@ -264,7 +264,7 @@ async def test_a_transaction_rolls_back_when_its_block_raises(db: Database) -> N
             await chats.upsert(-1, "group", "gone")
             raise RuntimeError("boom")
     assert await chats.get(-1) is None
-    assert not db.conn.in_transaction
+    assert not db.in_transaction
 
 
 async def test_a_nested_transaction_is_a_savepoint(db: Database) -> None:
@@ -785,14 +785,14 @@ async def test_run_in_transaction_commits_in_one_go_or_not_at_all(db: Database) 
         await db.run_in_transaction(half)
     row = await db.fetchone("SELECT count(*) AS n FROM mutes")
     assert row is not None and row["n"] == 1
-    assert not db.conn.in_transaction
+    assert not db.in_transaction
     with pytest.raises(RuntimeError):
         async with db.transaction():
             await db.run_in_transaction(both)  # would wait for itself
 
 
 async def test_the_wal_is_checkpointed_off_the_commit_path(db_path: Path) -> None:
-    from storage.db import AUTOCHECKPOINT_PAGES, CHECKPOINT_BYTES, _checkpoint
+    from storage.db import AUTOCHECKPOINT_PAGES, BUSY_TIMEOUT_MS, CHECKPOINT_BYTES, checkpoint
 
     db = await Database.open(db_path)
     try:
@@ -803,7 +803,9 @@ async def test_the_wal_is_checkpointed_off_the_commit_path(db_path: Path) -> Non
         await db.executemany("INSERT INTO mutes (chat_id, until, set_at) VALUES (?, ?, ?)", rows)
         before = size_of(db_path)
         assert size_of(Path(f"{db_path}-wal")) > CHECKPOINT_BYTES
-        _checkpoint(str(db_path))  # what the background task runs, from its own connection
+        checkpoint(
+            str(db_path), BUSY_TIMEOUT_MS / 1000
+        )  # what the background task runs, from its own connection
         assert size_of(db_path) > before + CHECKPOINT_BYTES  # copied back
         row = await db.fetchone("SELECT count(*) AS n FROM mutes")
         assert row is not None and row["n"] == 59

@@ -1,0 +1,156 @@
+"""The one SQLite connection and the one thread that uses it.
+
+A plain :mod:`sqlite3` connection lives in a thread of its own (a
+``ThreadPoolExecutor(max_workers=1)``): :meth:`Connection.run` hands it a function that
+runs there with the connection, one trip however many statements the function runs.
+Opening it sets the pragmas, refuses what is not a pttbridge database (or is a newer one's)
+and applies the migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Concatenate, Final, ParamSpec, TypeVar
+
+from storage.db.checkpoint import AUTOCHECKPOINT_PAGES, CHECKPOINT_BYTES
+from storage.db.errors import StorageError
+from storage.db.migrations import Migration, apply_migrations, user_version
+
+__all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "MIN_SQLITE", "Connection"]
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS: Final = 5000
+"""How long a statement waits for another connection's write lock before failing."""
+
+MIN_SQLITE: Final = (3, 24, 0)
+"""UPSERT (``INSERT ... ON CONFLICT DO UPDATE``) needs SQLite 3.24."""
+
+MEMORY: Final = ":memory:"
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+class Connection:
+    """A :mod:`sqlite3` connection in autocommit mode, used only from its own thread.
+
+    Build it with :meth:`open`; :meth:`close` it last. It serialises nothing itself beyond
+    running functions one after another in their order of arrival: transactions are the
+    caller's business (:class:`storage.db.Database`).
+    """
+
+    def __init__(self, raw: sqlite3.Connection, thread: ThreadPoolExecutor, path: str) -> None:
+        self._raw = raw
+        self._thread = thread
+        self.path = path
+        self.wal = False
+        """Whether the journal is a WAL (then checkpoints are the caller's to run)."""
+
+    @classmethod
+    async def open(
+        cls, path: str, migrations: Sequence[Migration], busy_timeout_ms: int
+    ) -> Connection:
+        """Open (creating if need be) the database at ``path``, set its pragmas and bring its
+        schema up to date. Raises :class:`StorageError` with one line naming the path."""
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StorageError(
+                f"SQLite {sqlite3.sqlite_version} is too old; pttbridge needs "
+                f"{'.'.join(map(str, MIN_SQLITE))} or newer"
+            )
+        if path != MEMORY:
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create the folder for database {path}: {e}") from e
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pttbridge-db")
+        connect = partial(sqlite3.connect, path, isolation_level=None)
+        try:
+            raw = await asyncio.get_running_loop().run_in_executor(thread, connect)
+        except BaseException as e:
+            thread.shutdown(wait=False)
+            if isinstance(e, sqlite3.Error):
+                raise StorageError(f"cannot open database {path}: {e}") from e
+            raise
+        conn = cls(raw, thread, path)
+        try:
+            conn.wal = await conn.run(_prepare, path, migrations, busy_timeout_ms)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def run(
+        self,
+        work: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """``work(connection, *args)`` in the connection's thread: one trip. ``work`` must
+        only touch the database and the values it was given: it runs outside the event
+        loop. Functions run one after another, in the order they were handed over."""
+        call = partial(work, self._raw, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (a flag SQLite keeps: safe to read from the loop)."""
+        return self._raw.in_transaction
+
+    async def close(self) -> None:
+        """Close the connection (an open transaction is rolled back) and end its thread."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._raw.close)
+        finally:
+            self._thread.shutdown(wait=False)
+
+
+def _prepare(
+    conn: sqlite3.Connection, path: str, migrations: Sequence[Migration], busy_timeout_ms: int
+) -> bool:
+    """In the connection's thread: pragmas and migrations. True if the journal is a WAL."""
+    conn.row_factory = sqlite3.Row
+    latest = migrations[-1].number if migrations else 0
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        # The first statement that reads the file: it tells a foreign file apart.
+        version = user_version(conn)
+    except sqlite3.DatabaseError as e:
+        raise _open_error(path, e) from e
+    if version > latest:
+        raise StorageError(
+            f"{path} was written by a newer pttbridge "
+            f"(schema {version}, this version knows {latest})"
+        )
+    try:
+        mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as e:
+        raise _open_error(path, e) from e
+    if path != MEMORY and mode != "wal":
+        log.warning("database %s: journal mode is %s, not WAL", path, mode)
+    apply_migrations(conn, migrations, version, path)
+    conn.execute("PRAGMA foreign_keys = ON")
+    if mode != "wal":
+        return False
+    # Checkpoints off the write path (storage.db.checkpoint); SQLite's own, run by whichever
+    # commit crosses the threshold, stays only as a safety net.
+    conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
+    # A checkpoint does not shrink the WAL file; this does, when it restarts.
+    conn.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES}")
+    return True
+
+
+def _open_error(path: str, e: sqlite3.DatabaseError) -> StorageError:
+    name = getattr(e, "sqlite_errorname", "")
+    if name == "SQLITE_NOTADB":
+        return StorageError(f"{path} is not an SQLite database")
+    if name == "SQLITE_CORRUPT":
+        return StorageError(f"database {path} is damaged: {e}")
+    return StorageError(f"cannot open database {path}: {e}")
