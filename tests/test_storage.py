@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -295,6 +296,38 @@ async def test_a_cancelled_transaction_leaves_nothing_open(db: Database) -> None
         await task
     async with db.transaction():  # not blocked, not nested in a leftover transaction
         assert await ChatRepo(db).get(-1) is None
+
+
+async def test_a_transaction_cancelled_at_its_begin_leaves_nothing_open(db: Database) -> None:
+    # The BEGIN waits in the database thread behind other work when the task is cancelled:
+    # the thread must not be left inside a transaction that nobody will end.
+    loop = asyncio.get_running_loop()
+    busy, gate = asyncio.Event(), threading.Event()
+
+    def hold(_: sqlite3.Connection) -> None:
+        loop.call_soon_threadsafe(busy.set)
+        gate.wait()
+
+    assert db._conn is not None
+    holding = asyncio.create_task(db._conn.run(hold))
+    await busy.wait()
+
+    async def stuck() -> None:
+        async with db.transaction():
+            await ChatRepo(db).upsert(-1, "group", "never")
+
+    task = asyncio.create_task(stuck())
+    await asyncio.sleep(0)  # one turn of the loop: the task queues its BEGIN, then waits
+    task.cancel()
+    gate.set()
+    await holding
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not db.in_transaction
+    async with db.transaction():  # a transaction of its own, not nested in a leftover one
+        await ChatRepo(db).upsert(-2, "group", "kept")
+    assert await ChatRepo(db).get(-1) is None
+    assert await ChatRepo(db).get(-2) is not None
 
 
 # --- times ----------------------------------------------------------------------------
