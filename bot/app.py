@@ -651,11 +651,6 @@ class Bridge:
             await self.media.aclose()
         if getattr(self, "dp", None) is not None:
             await self.dp.storage.close()
-            # Feature routers are module-level: detach them so a new Bridge in this
-            # process (a restart in tests, the console) can include them again.
-            for router in self.dp.sub_routers:
-                router._parent_router = None
-            self.dp.sub_routers.clear()
         if self.db is not None:
             await self.db.close()
 

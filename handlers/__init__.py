@@ -1,4 +1,8 @@
-"""The bot's routers, one per feature, in the order they are tried."""
+"""The bot's routers, one per feature, in the order they are tried.
+
+Each call builds fresh routers: a router belongs to one dispatcher, so two bridges in one
+process (two tests, a restart) never share one.
+"""
 
 from __future__ import annotations
 
@@ -27,23 +31,23 @@ def get_routers() -> list[Router]:
     )
 
     return [
-        errors.router,  # only error events: order does not matter
-        start.router,  # /start, /help, /lang, /cancel: for anyone
-        search.router,
-        online.router,
-        people.router,
-        where.router,
-        track.router,
-        recordings.router,
-        subscriptions.router,
-        watch.router,
-        attendance.router,
-        incidents.router,
-        status.router,
-        roles.router,
-        admin.router,
-        broadcast.router,
+        errors.router(),  # only error events: order does not matter
+        start.router(),  # /start, /help, /lang, /cancel: for anyone
+        search.router(),
+        online.router(),
+        people.router(),
+        where.router(),
+        track.router(),
+        recordings.router(),
+        subscriptions.router(),
+        watch.router(),
+        attendance.router(),
+        incidents.router(),
+        status.router(),
+        roles.router(),
+        admin.router(),
+        broadcast.router(),
         # Last: it answers whatever the routers above did not take, including commands
         # a router's role filter refused — so it must see them after every feature router.
-        fallback.router,
+        fallback.router(),
     ]

@@ -48,9 +48,6 @@ if TYPE_CHECKING:
     from bot.app import Bridge
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.ADMIN))
-router.callback_query.filter(MinRole(Role.ADMIN))
 
 BATCH = 50  # rows per 2.7 call: well under the size that answers 510
 MAX_BAD_SHOWN = 20
@@ -161,7 +158,6 @@ async def open_register(message: Message, caller: Caller, t: T, state: FSMContex
     await answer(message, Reply(t("usage-register")))
 
 
-@router.message(Command("register"))
 async def register(message: Message, caller: Caller, t: T, state: FSMContext, bot: Bot) -> None:
     if await _register_refused(message, caller, t, bot):
         return
@@ -175,7 +171,6 @@ async def register(message: Message, caller: Caller, t: T, state: FSMContext, bo
     await _take_rows(message, t, state, rest)
 
 
-@router.message(RegisterDialog.rows, F.document)
 async def register_document(message: Message, t: T, state: FSMContext, bot: Bot) -> None:
     await _register_file(message, t, state, bot)
 
@@ -215,12 +210,10 @@ async def _an_answer(message: Message, bot: Bot) -> bool:
     return bool(me.username) and mention.lower() != (me.username or "").lower()
 
 
-@router.message(RegisterDialog.rows, F.text, _an_answer)
 async def register_rows(message: Message, t: T, state: FSMContext) -> None:
     await _take_rows(message, t, state, message.text or "")
 
 
-@router.message(RegisterDialog.password, F.text, _an_answer)
 async def register_password(
     message: Message,
     caller: Caller,
@@ -340,7 +333,6 @@ async def _register_batches(
 # -- /deluser -------------------------------------------------------------------------------
 
 
-@router.message(Command("deluser"))
 async def deluser(
     message: Message,
     command: CommandObject,
@@ -370,7 +362,6 @@ async def deluser(
     await state.update_data(deluser_msg=sent.message_id)
 
 
-@router.callback_query(ConfirmCb.filter(F.action == ConfirmAction.DELETE_USERS))
 async def deluser_confirm(
     callback: CallbackQuery,
     callback_data: ConfirmCb,
@@ -421,7 +412,6 @@ async def deluser_confirm(
 # -- /mkgroup, /bind, /device ----------------------------------------------------------------
 
 
-@router.message(Command("mkgroup"))
 async def mkgroup(
     message: Message,
     command: CommandObject,
@@ -495,7 +485,6 @@ def parse_binding(spec: str) -> tuple[str, int, bool, bool]:
     return parts[0], prio, call, speak
 
 
-@router.message(Command("bind"))
 async def bind(
     message: Message,
     command: CommandObject,
@@ -547,7 +536,6 @@ async def bind(
     await _refresh(bridge)
 
 
-@router.message(Command("device"))
 async def device(
     message: Message,
     command: CommandObject,
@@ -639,7 +627,6 @@ async def _audit_actors(caller: Caller, roles: RoleRepo, settings: Settings) -> 
     ]
 
 
-@router.message(Command("audit"))
 async def audit_log(
     message: Message,
     command: CommandObject,
@@ -697,3 +684,23 @@ async def audit_log(
             + f" → {esc(e.result)}"
         )
     await answer(message, Reply("\n".join(lines)))
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.ADMIN))
+    r.callback_query.filter(MinRole(Role.ADMIN))
+    r.message.register(register, Command("register"))
+    r.message.register(register_document, RegisterDialog.rows, F.document)
+    r.message.register(register_rows, RegisterDialog.rows, F.text, _an_answer)
+    r.message.register(register_password, RegisterDialog.password, F.text, _an_answer)
+    r.message.register(deluser, Command("deluser"))
+    r.callback_query.register(
+        deluser_confirm, ConfirmCb.filter(F.action == ConfirmAction.DELETE_USERS)
+    )
+    r.message.register(mkgroup, Command("mkgroup"))
+    r.message.register(bind, Command("bind"))
+    r.message.register(device, Command("device"))
+    r.message.register(audit_log, Command("audit"))
+    return r

@@ -37,13 +37,6 @@ from handlers.resolve import picked_args, resolve_or_ask
 from handlers.subscriptions import refuse_wider, thread_of, wider_here
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.SUPERVISOR))
-router.callback_query.filter(MinRole(Role.SUPERVISOR))
-router.message.middleware(lookup_context)
-router.callback_query.middleware(lookup_context)
-router.callback_query.middleware(asker_only)
-
 What = Literal["attendance", "signins"]
 # A word shaped like a date that is not one (2026-13-40) is a mistake, not an org's name.
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}")
@@ -95,7 +88,6 @@ async def send_summary(
     )
 
 
-@router.message(Command("attendance", "signins"))
 async def attendance_or_signins(
     message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -127,7 +119,6 @@ async def attendance_or_signins(
     await send_summary(message, what, day, org_id, ctx)
 
 
-@router.callback_query(PickCb.filter(F.action.in_({PickAction.ATTENDANCE, PickAction.SIGNINS})))
 async def picked_org(
     callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -145,7 +136,6 @@ async def picked_org(
     await send_summary(callback.message, what, day, callback_data.id, ctx)
 
 
-@router.message(Command("report", magic=~F.args))
 async def report_shown(message: Message, ctx: LookupContext) -> None:
     """`/report` alone: what this chat (topic) has now, and how to change it."""
     t, directory = ctx.t, ctx.directory
@@ -164,7 +154,6 @@ async def report_shown(message: Message, ctx: LookupContext) -> None:
     await answer(message, Reply("\n".join([shown, t("usage-report")])))
 
 
-@router.message(Command("report"), ChatManager(Role.SUPERVISOR))
 async def report(message: Message, command: CommandObject, ctx: LookupContext) -> None:
     caller, t, directory, jobs, settings = ctx.caller, ctx.t, ctx.directory, ctx.jobs, ctx.settings
     words = (command.args or "").split()
@@ -218,5 +207,20 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
     await answer(message, Reply(text))
 
 
-# What ChatManager refused to a supervisor: not an administrator of this group.
-router.message.register(chat_change_refused(Role.SUPERVISOR), Command("report"))
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.SUPERVISOR))
+    r.callback_query.filter(MinRole(Role.SUPERVISOR))
+    r.message.middleware(lookup_context)
+    r.callback_query.middleware(lookup_context)
+    r.callback_query.middleware(asker_only)
+    r.message.register(attendance_or_signins, Command("attendance", "signins"))
+    r.callback_query.register(
+        picked_org, PickCb.filter(F.action.in_({PickAction.ATTENDANCE, PickAction.SIGNINS}))
+    )
+    r.message.register(report_shown, Command("report", magic=~F.args))
+    r.message.register(report, Command("report"), ChatManager(Role.SUPERVISOR))
+    # What ChatManager refused to a supervisor: not an administrator of this group.
+    r.message.register(chat_change_refused(Role.SUPERVISOR), Command("report"))
+    return r

@@ -43,9 +43,6 @@ from storage.roles import Role
 if TYPE_CHECKING:
     from bot.app import Bridge
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.ADMIN))
-router.callback_query.filter(MinRole(Role.ADMIN))
 
 MAX_TITLE = 100
 MAX_TEXT = 3000
@@ -245,7 +242,6 @@ def _files_kb(t: T) -> Any:
     return kb.as_markup()
 
 
-@router.message(Command("broadcast"))
 async def start(
     message: Message, caller: Caller, t: T, directory: Directory, state: FSMContext
 ) -> None:
@@ -258,7 +254,6 @@ async def start(
     await message.answer(view.text, reply_markup=view.keyboard)
 
 
-@router.callback_query(BcCb.filter())
 async def buttons(
     callback: CallbackQuery,
     callback_data: BcCb,
@@ -347,7 +342,6 @@ async def buttons(
         await msg.answer(t("bc-ask-files", max=MAX_FILES), reply_markup=_files_kb(t))
 
 
-@router.message(Step.targets, F.text, ~F.text.startswith("/"))
 async def target_users(
     message: Message, caller: Caller, t: T, directory: Directory, state: FSMContext
 ) -> None:
@@ -374,7 +368,6 @@ async def target_users(
     await message.answer("\n".join([*lines, "", view.text]), reply_markup=view.keyboard)
 
 
-@router.message(Step.title, F.text, ~F.text.startswith("/"))
 async def title(
     message: Message, caller: Caller, t: T, directory: Directory, relay: Relay, state: FSMContext
 ) -> None:
@@ -389,7 +382,6 @@ async def title(
     )
 
 
-@router.message(Step.text, F.text, ~F.text.startswith("/"))
 async def body(
     message: Message, caller: Caller, t: T, directory: Directory, relay: Relay, state: FSMContext
 ) -> None:
@@ -412,7 +404,6 @@ async def body(
     )
 
 
-@router.message(Step.attachments, F.photo | F.document | F.text)
 async def attachment(
     message: Message,
     t: T,
@@ -526,3 +517,17 @@ async def _confirm(
     if msg is not None:
         await msg.edit_reply_markup(reply_markup=None)
         await msg.answer(text)
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.ADMIN))
+    r.callback_query.filter(MinRole(Role.ADMIN))
+    r.message.register(start, Command("broadcast"))
+    r.callback_query.register(buttons, BcCb.filter())
+    r.message.register(target_users, Step.targets, F.text, ~F.text.startswith("/"))
+    r.message.register(title, Step.title, F.text, ~F.text.startswith("/"))
+    r.message.register(body, Step.text, F.text, ~F.text.startswith("/"))
+    r.message.register(attachment, Step.attachments, F.photo | F.document | F.text)
+    return r

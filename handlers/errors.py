@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from bot.app import Bridge
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
 
 
 async def _tell(update: Update, text: str) -> None:
@@ -37,7 +36,6 @@ async def _tell(update: Update, text: str) -> None:
                 await cb.bot.send_message(cb.message.chat.id, text)  # type: ignore[union-attr]
 
 
-@router.error(ExceptionTypeFilter(PlatformError))
 async def platform_error(event: ErrorEvent, t: T, lang: str, bridge: Bridge, **_: Any) -> None:
     exc = event.exception
     assert isinstance(exc, PlatformError)
@@ -61,9 +59,16 @@ async def platform_error(event: ErrorEvent, t: T, lang: str, bridge: Bridge, **_
     await _tell(event.update, text)
 
 
-@router.error()
 async def any_error(event: ErrorEvent, t: T | None = None, **_: Any) -> None:
     ref = f"u{event.update.update_id}"
     log.error("update %s failed", event.update.update_id, exc_info=event.exception)
     if t is not None:
         await _tell(event.update, t("err-internal", ref=ref))
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.error.register(platform_error, ExceptionTypeFilter(PlatformError))
+    r.error.register(any_error)
+    return r

@@ -12,12 +12,9 @@ from bot.render import Reply, T
 from handlers.reply import answer
 from storage.roles import Role
 
-router = Router(name=__name__)
-
 
 # A caption is a command too (a file sent with "/register"): aiogram's Command filter
 # reads captions, so a router refusing one must get the same answer as for a text.
-@router.message(F.text.startswith("/") | F.caption.startswith("/"))
 async def command_fallback(message: Message, caller: Caller, t: T) -> None:
     word = (message.text or message.caption or "/").split()[0][1:]
     name, _, mention = word.partition("@")
@@ -33,7 +30,6 @@ async def command_fallback(message: Message, caller: Caller, t: T) -> None:
         await answer(message, Reply(t("unknown-command", command=name[:32])))
 
 
-@router.message(F.chat.type == ChatType.PRIVATE)
 async def text_fallback(message: Message, caller: Caller, t: T) -> None:
     if caller.role is Role.NONE:
         await answer(message, Reply(t("help-unknown", id=caller.user_id)))
@@ -41,7 +37,6 @@ async def text_fallback(message: Message, caller: Caller, t: T) -> None:
         await answer(message, Reply(t("unknown-text")))
 
 
-@router.callback_query()
 async def button_fallback(callback: CallbackQuery, caller: Caller, t: T) -> None:
     # A button this user may not use (e.g. pressed in a group by someone with a lower
     # role), or one from an older version of the bot.
@@ -49,3 +44,12 @@ async def button_fallback(callback: CallbackQuery, caller: Caller, t: T) -> None
         await callback.answer(t("denied-button"), show_alert=True)
     else:
         await callback.answer(t("button-expired"), show_alert=True)
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.register(command_fallback, F.text.startswith("/") | F.caption.startswith("/"))
+    r.message.register(text_fallback, F.chat.type == ChatType.PRIVATE)
+    r.callback_query.register(button_fallback)
+    return r

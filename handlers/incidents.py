@@ -18,11 +18,7 @@ from handlers.filters import MinRole
 from storage.audit import AuditRepo
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.callback_query.filter(MinRole(Role.VIEWER))
 
-
-@router.callback_query(AckCb.filter())
 async def acknowledge(
     callback: CallbackQuery,
     callback_data: AckCb,
@@ -66,3 +62,11 @@ async def acknowledge(
     await callback.answer(
         t.plain("ack-already", name=incident.acked_by_name or "?", time=at), show_alert=True
     )
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.callback_query.filter(MinRole(Role.VIEWER))
+    r.callback_query.register(acknowledge, AckCb.filter())
+    return r

@@ -27,11 +27,6 @@ from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.VIEWER))
-router.callback_query.filter(MinRole(Role.VIEWER))
-router.callback_query.middleware(asker_only)
-
 
 async def online_reply(
     gid: int,
@@ -63,7 +58,6 @@ async def online_reply(
     return online_view(t, group, here, elsewhere, offline, at)
 
 
-@router.message(Command("groups"))
 async def groups(
     message: Message, caller: Caller, t: T, directory: Directory, fsm_storage: BaseStorage
 ) -> None:
@@ -71,7 +65,6 @@ async def groups(
     await remember_asker(fsm_storage, sent, caller.user_id)
 
 
-@router.callback_query(GroupsCb.filter())
 async def groups_page_cb(
     callback: CallbackQuery, callback_data: GroupsCb, caller: Caller, t: T, directory: Directory
 ) -> None:
@@ -79,7 +72,6 @@ async def groups_page_cb(
     await edit(callback, groups_page(t, directory.groups(caller.scope), callback_data.page))
 
 
-@router.message(Command("online"))
 async def online(
     message: Message,
     command: CommandObject,
@@ -108,7 +100,6 @@ async def online(
     await remember_asker(state.storage, await answer(message, reply), caller.user_id)
 
 
-@router.callback_query(OnlineCb.filter())
 async def online_cb(
     callback: CallbackQuery,
     callback_data: OnlineCb,
@@ -128,7 +119,6 @@ async def online_cb(
         await remember_asker(fsm_storage, sent, caller.user_id)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.ONLINE))
 async def picked_group(
     callback: CallbackQuery,
     callback_data: PickCb,
@@ -141,3 +131,17 @@ async def picked_group(
     await callback.answer()
     reply = await online_reply(callback_data.id, caller, t, directory, platform, settings)
     await edit(callback, reply)
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.VIEWER))
+    r.callback_query.filter(MinRole(Role.VIEWER))
+    r.callback_query.middleware(asker_only)
+    r.message.register(groups, Command("groups"))
+    r.callback_query.register(groups_page_cb, GroupsCb.filter())
+    r.message.register(online, Command("online"))
+    r.callback_query.register(online_cb, OnlineCb.filter())
+    r.callback_query.register(picked_group, PickCb.filter(F.action == PickAction.ONLINE))
+    return r

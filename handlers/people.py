@@ -21,11 +21,6 @@ from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.VIEWER))
-router.callback_query.filter(MinRole(Role.VIEWER))
-router.callback_query.middleware(asker_only)
-
 
 async def user_reply(
     uid: int, caller: Caller, t: T, directory: Directory, platform: PlatformClient
@@ -65,7 +60,6 @@ async def org_reply(
     return org_details(t, org, path, children, directory.org_groups(oid), users)
 
 
-@router.message(Command("user"))
 async def user(
     message: Message,
     command: CommandObject,
@@ -93,7 +87,6 @@ async def user(
     await remember_asker(state.storage, await answer(message, reply), caller.user_id)
 
 
-@router.message(Command("org"))
 async def org(
     message: Message,
     command: CommandObject,
@@ -125,7 +118,6 @@ async def org(
     await remember_asker(state.storage, await answer(message, reply), caller.user_id)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.USER))
 async def picked_user(
     callback: CallbackQuery,
     callback_data: PickCb,
@@ -138,7 +130,6 @@ async def picked_user(
     await edit(callback, await user_reply(callback_data.id, caller, t, directory, platform))
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.ORG))
 async def picked_org(
     callback: CallbackQuery,
     callback_data: PickCb,
@@ -149,3 +140,16 @@ async def picked_org(
 ) -> None:
     await callback.answer()
     await edit(callback, await org_reply(callback_data.id, caller, t, directory, platform))
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.VIEWER))
+    r.callback_query.filter(MinRole(Role.VIEWER))
+    r.callback_query.middleware(asker_only)
+    r.message.register(user, Command("user"))
+    r.message.register(org, Command("org"))
+    r.callback_query.register(picked_user, PickCb.filter(F.action == PickAction.USER))
+    r.callback_query.register(picked_org, PickCb.filter(F.action == PickAction.ORG))
+    return r

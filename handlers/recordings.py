@@ -35,12 +35,6 @@ from handlers.resolve import picked_args, resolve_or_ask
 from storage.roles import Role
 
 log = logging.getLogger(__name__)
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.SUPERVISOR))
-router.callback_query.filter(MinRole(Role.SUPERVISOR))
-router.message.middleware(lookup_context)
-router.callback_query.middleware(lookup_context)
-router.callback_query.middleware(asker_only)  # pages and ▶ answer whoever asked
 
 RETRIES = 3
 MAX_PAGE = 10_000  # 100,000 recordings of one user in one day: beyond is a forged button
@@ -155,7 +149,6 @@ async def _ask_again(waiting: Message, user: DirUser, day: date, ctx: LookupCont
     await waiting.edit_text(t("rec-none", name=user.name, day=day.isoformat()))
 
 
-@router.message(Command("recordings"))
 async def recordings(
     message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -178,7 +171,6 @@ async def recordings(
         await show_recordings(message, match.id, words[1:], ctx)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.RECORDINGS))
 async def picked(
     callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -188,7 +180,6 @@ async def picked(
         await show_recordings(callback.message, callback_data.id, args, ctx)
 
 
-@router.callback_query(RecPageCb.filter())
 async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupContext) -> None:
     t = ctx.t
     asked = _button_page(callback_data)
@@ -210,7 +201,6 @@ async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupCon
     await edit(callback, reply)
 
 
-@router.callback_query(RecPlayCb.filter())
 async def play(
     callback: CallbackQuery, callback_data: RecPlayCb, ctx: LookupContext, media: MediaFetcher
 ) -> None:
@@ -266,3 +256,18 @@ async def play(
         outcome,
         datetime.now(UTC),
     )
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.SUPERVISOR))
+    r.callback_query.filter(MinRole(Role.SUPERVISOR))
+    r.message.middleware(lookup_context)
+    r.callback_query.middleware(lookup_context)
+    r.callback_query.middleware(asker_only)  # pages and ▶ answer whoever asked
+    r.message.register(recordings, Command("recordings"))
+    r.callback_query.register(picked, PickCb.filter(F.action == PickAction.RECORDINGS))
+    r.callback_query.register(page, RecPageCb.filter())
+    r.callback_query.register(play, RecPlayCb.filter())
+    return r

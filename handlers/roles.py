@@ -25,9 +25,6 @@ from storage.users import UserRepo
 if TYPE_CHECKING:
     from bot.app import Bridge
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.ADMIN))
-
 
 class ArgError(Exception):
     """A wrong argument: the message key and its arguments."""
@@ -63,7 +60,6 @@ def parse_org(words: list[str], caller: Caller, directory: Directory) -> int | N
     return org_id
 
 
-@router.message(Command("role"))
 async def role(
     message: Message,
     command: CommandObject,
@@ -177,7 +173,6 @@ async def _list_roles(
     return "\n".join(lines)
 
 
-@router.message(Command("invite"))
 async def invite(
     message: Message,
     command: CommandObject,
@@ -293,3 +288,12 @@ async def invite_refusal(
     if verdict is Verdict.HOLDER_OUT_OF_REACH:
         return "invite-not-yours"
     return "invite-invalid"  # its creator no longer reaches what it grants
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.ADMIN))
+    r.message.register(role, Command("role"))
+    r.message.register(invite, Command("invite"))
+    return r

@@ -19,15 +19,11 @@ from handlers.filters import MinRole, remember_asker
 from handlers.reply import answer
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.VIEWER))
-
 
 class FindDialog(StatesGroup):
     query = State()
 
 
-@router.message(Command("find"))
 async def find(
     message: Message,
     command: CommandObject,
@@ -47,7 +43,6 @@ async def find(
     await remember_asker(state.storage, sent, caller.user_id)  # its buttons answer the caller
 
 
-@router.message(FindDialog.query, F.text, ~F.text.startswith("/"))
 async def find_answer(
     message: Message, caller: Caller, t: T, directory: Directory, state: FSMContext
 ) -> None:
@@ -57,3 +52,12 @@ async def find_answer(
         message, find_results(t, query, directory.search(query, scope=caller.scope))
     )
     await remember_asker(state.storage, sent, caller.user_id)
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.VIEWER))
+    r.message.register(find, Command("find"))
+    r.message.register(find_answer, FindDialog.query, F.text, ~F.text.startswith("/"))
+    return r

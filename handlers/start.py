@@ -27,8 +27,6 @@ from storage.users import UserRepo
 if TYPE_CHECKING:
     from bot.app import Bridge
 
-router = Router(name=__name__)
-
 
 def help_text(t: T, caller: Caller) -> str:
     if caller.role is Role.NONE:
@@ -42,7 +40,6 @@ def help_text(t: T, caller: Caller) -> str:
     return "\n".join(lines)
 
 
-@router.message(CommandStart(deep_link=True, magic=F.args.len() > 0))
 async def start_with_code(
     message: Message,
     command: CommandObject,
@@ -100,13 +97,10 @@ async def start_with_code(
     )
 
 
-@router.message(CommandStart())
-@router.message(Command("help"))
 async def start(message: Message, caller: Caller, t: T) -> None:
     await answer(message, Reply(help_text(t, caller)))
 
 
-@router.message(Command("lang"))
 async def lang(
     message: Message,
     command: CommandObject,
@@ -125,9 +119,19 @@ async def lang(
     await answer(message, Reply(translator.get(arg)("lang-set")))
 
 
-@router.message(Command("cancel"))
 async def cancel(message: Message, state: FSMContext, t: T, files: FileRepo) -> None:
     had = await state.get_state()
     await discard_draft_files(await state.get_data(), files)  # a broadcast's uploads
     await state.clear()
     await answer(message, Reply(t("cancelled") if had else t("nothing-to-cancel")))
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.register(start_with_code, CommandStart(deep_link=True, magic=F.args.len() > 0))
+    r.message.register(start, Command("help"))
+    r.message.register(start, CommandStart())
+    r.message.register(lang, Command("lang"))
+    r.message.register(cancel, Command("cancel"))
+    return r

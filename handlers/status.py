@@ -20,9 +20,6 @@ from storage.roles import Role
 if TYPE_CHECKING:
     from bot.app import Bridge
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.ADMIN))
-
 
 def _ago(t: T, lang: str, when: datetime | None, now: datetime) -> str:
     from bot.geo import age_text
@@ -30,7 +27,6 @@ def _ago(t: T, lang: str, when: datetime | None, now: datetime) -> str:
     return age_text(now - when, lang) if when is not None else t.plain("status-never")
 
 
-@router.message(Command("status"))
 async def status(
     message: Message,
     t: T,
@@ -78,3 +74,11 @@ async def status(
     lines.append(t("status-last-event", age=_ago(t, lang, last, now)))
     lines.append(t("status-uptime", age=_ago(t, lang, bridge.started_at, now)))
     await answer(message, Reply("\n".join(lines)))
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.ADMIN))
+    r.message.register(status, Command("status"))
+    return r

@@ -42,7 +42,6 @@ from storage.watches import Watch
 if TYPE_CHECKING:
     from bot.jobs import Jobs
 
-router = Router(name=__name__)
 
 MUTE_MAX = timedelta(days=7)
 
@@ -294,7 +293,6 @@ async def _resolve_each(
     return list(dict.fromkeys(ids))
 
 
-@router.message(Command("subscribe"), ChatManager(Role.SUPERVISOR))
 async def subscribe(
     message: Message,
     command: CommandObject,
@@ -431,7 +429,6 @@ async def subscribe(
     await answer(message, Reply("\n".join(lines)))
 
 
-@router.message(Command("unsubscribe"), ChatManager(Role.SUPERVISOR))
 async def unsubscribe(
     message: Message,
     command: CommandObject,
@@ -482,7 +479,6 @@ async def unsubscribe(
     await answer(message, Reply(t("unsub-done", count=n)))
 
 
-@router.message(Command("subscriptions"), ChatManager(Role.SUPERVISOR))
 async def subscriptions(
     message: Message,
     caller: Caller,
@@ -519,7 +515,6 @@ async def subscriptions(
     await answer(message, Reply("\n".join(lines)))
 
 
-@router.message(Command("mute"), ChatManager(Role.VIEWER))
 async def mute(
     message: Message,
     command: CommandObject,
@@ -551,15 +546,6 @@ async def mute(
     )
 
 
-# What ChatManager refused to someone with the role: not an administrator of this group.
-router.message.register(
-    chat_change_refused(Role.SUPERVISOR),
-    Command("subscribe", "unsubscribe", "subscriptions"),
-    MinRole(Role.SUPERVISOR),
-)
-router.message.register(chat_change_refused(Role.VIEWER), Command("mute"), MinRole(Role.VIEWER))
-
-
 def _duration(text: str) -> timedelta | None:
     """`30m`, `2h`, `1d`; None for anything else. ASCII digits only ("²".isdigit() is
     true, int() refuses it), at most six of them (99999999999999d overflows timedelta)."""
@@ -570,3 +556,20 @@ def _duration(text: str) -> timedelta | None:
     if not (number.isascii() and number.isdigit()):
         return None
     return timedelta(seconds=int(number) * units[unit])
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.register(subscribe, Command("subscribe"), ChatManager(Role.SUPERVISOR))
+    r.message.register(unsubscribe, Command("unsubscribe"), ChatManager(Role.SUPERVISOR))
+    r.message.register(subscriptions, Command("subscriptions"), ChatManager(Role.SUPERVISOR))
+    r.message.register(mute, Command("mute"), ChatManager(Role.VIEWER))
+    # What ChatManager refused to someone with the role: not an administrator of this group.
+    r.message.register(
+        chat_change_refused(Role.SUPERVISOR),
+        Command("subscribe", "unsubscribe", "subscriptions"),
+        MinRole(Role.SUPERVISOR),
+    )
+    r.message.register(chat_change_refused(Role.VIEWER), Command("mute"), MinRole(Role.VIEWER))
+    return r

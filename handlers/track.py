@@ -28,13 +28,6 @@ from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.SUPERVISOR))
-router.callback_query.filter(MinRole(Role.SUPERVISOR))
-router.message.middleware(lookup_context)
-router.callback_query.middleware(lookup_context)
-router.callback_query.middleware(asker_only)  # a choice answers whoever asked
-
 
 async def send_track(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
     t, lang, tz = ctx.t, ctx.lang, ctx.settings.bridge.tz
@@ -90,7 +83,6 @@ async def send_track(message: Message, uid: int, args: list[str], ctx: LookupCon
         )
 
 
-@router.message(Command("track"))
 async def track(
     message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -114,7 +106,6 @@ async def track(
     await send_track(message, match.id, words[1:], ctx)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.TRACK))
 async def picked(
     callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -123,3 +114,16 @@ async def picked(
         return
     args = await picked_args(state, PickAction.TRACK)
     await send_track(callback.message, callback_data.id, args, ctx)
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.SUPERVISOR))
+    r.callback_query.filter(MinRole(Role.SUPERVISOR))
+    r.message.middleware(lookup_context)
+    r.callback_query.middleware(lookup_context)
+    r.callback_query.middleware(asker_only)  # a choice answers whoever asked
+    r.message.register(track, Command("track"))
+    r.callback_query.register(picked, PickCb.filter(F.action == PickAction.TRACK))
+    return r

@@ -28,13 +28,6 @@ from handlers.resolve import resolve_or_ask
 from handlers.subscriptions import refuse_wider, thread_of, wider_here
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.SUPERVISOR))
-router.callback_query.filter(MinRole(Role.SUPERVISOR))
-router.message.middleware(lookup_context)
-router.callback_query.middleware(lookup_context)
-router.callback_query.middleware(asker_only)
-
 
 async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
     caller, t = ctx.caller, ctx.t
@@ -59,7 +52,6 @@ async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
     await answer(message, Reply(text))
 
 
-@router.message(Command("watch"), ChatManager(Role.SUPERVISOR))
 async def watch(
     message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -74,7 +66,6 @@ async def watch(
         await start_watch(message, match.id, ctx)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.WATCH), ChatManager(Role.SUPERVISOR))
 async def picked_watch(callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext) -> None:
     await callback.answer()
     if isinstance(callback.message, Message):
@@ -101,7 +92,6 @@ async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) 
     await answer(message, Reply(ctx.t("unwatch-done" if removed else "unwatch-not", group=name)))
 
 
-@router.message(Command("unwatch"), ChatManager(Role.SUPERVISOR))
 async def unwatch(
     message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -129,7 +119,6 @@ async def unwatch(
         await stop_watch(message, match.id, match.label, ctx)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.UNWATCH), ChatManager(Role.SUPERVISOR))
 async def picked_unwatch(
     callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext
 ) -> None:
@@ -144,9 +133,26 @@ async def picked_unwatch(
     await stop_watch(callback.message, group.id, group.name, ctx)
 
 
-# What ChatManager refused to a supervisor: not an administrator of this group.
-router.message.register(chat_change_refused(Role.SUPERVISOR), Command("watch", "unwatch"))
-router.callback_query.register(
-    chat_change_refused(Role.SUPERVISOR),
-    PickCb.filter(F.action.in_({PickAction.WATCH, PickAction.UNWATCH})),
-)
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.SUPERVISOR))
+    r.callback_query.filter(MinRole(Role.SUPERVISOR))
+    r.message.middleware(lookup_context)
+    r.callback_query.middleware(lookup_context)
+    r.callback_query.middleware(asker_only)
+    r.message.register(watch, Command("watch"), ChatManager(Role.SUPERVISOR))
+    r.callback_query.register(
+        picked_watch, PickCb.filter(F.action == PickAction.WATCH), ChatManager(Role.SUPERVISOR)
+    )
+    r.message.register(unwatch, Command("unwatch"), ChatManager(Role.SUPERVISOR))
+    r.callback_query.register(
+        picked_unwatch, PickCb.filter(F.action == PickAction.UNWATCH), ChatManager(Role.SUPERVISOR)
+    )
+    # What ChatManager refused to a supervisor: not an administrator of this group.
+    r.message.register(chat_change_refused(Role.SUPERVISOR), Command("watch", "unwatch"))
+    r.callback_query.register(
+        chat_change_refused(Role.SUPERVISOR),
+        PickCb.filter(F.action.in_({PickAction.WATCH, PickAction.UNWATCH})),
+    )
+    return r

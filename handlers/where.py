@@ -25,13 +25,6 @@ from handlers.reply import answer
 from handlers.resolve import resolve_or_ask
 from storage.roles import Role
 
-router = Router(name=__name__)
-router.message.filter(MinRole(Role.SUPERVISOR))
-router.callback_query.filter(MinRole(Role.SUPERVISOR))
-router.message.middleware(lookup_context)
-router.callback_query.middleware(lookup_context)
-router.callback_query.middleware(asker_only)
-
 
 async def send_user_fix(message: Message, uid: int, ctx: LookupContext) -> None:
     user = ctx.directory.user(uid, ctx.caller.scope)
@@ -80,7 +73,6 @@ async def send_group_fixes(message: Message, gid: int, ctx: LookupContext) -> No
     await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)
 
 
-@router.message(Command("where"))
 async def where(
     message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
@@ -109,7 +101,6 @@ async def where(
             await send_group_fixes(message, match.id, ctx)
 
 
-@router.callback_query(PickCb.filter(F.action == PickAction.WHERE))
 async def picked(callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext) -> None:
     await callback.answer()
     if not isinstance(callback.message, Message):
@@ -118,9 +109,22 @@ async def picked(callback: CallbackQuery, callback_data: PickCb, ctx: LookupCont
     await send(callback.message, callback_data.id, ctx)
 
 
-@router.callback_query(WhereCb.filter())
 async def member_pin(callback: CallbackQuery, callback_data: WhereCb, ctx: LookupContext) -> None:
     await callback.answer()
     if not isinstance(callback.message, Message):
         return
     await send_user_fix(callback.message, callback_data.uid, ctx)
+
+
+def router() -> Router:
+    """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
+    r = Router(name=__name__)
+    r.message.filter(MinRole(Role.SUPERVISOR))
+    r.callback_query.filter(MinRole(Role.SUPERVISOR))
+    r.message.middleware(lookup_context)
+    r.callback_query.middleware(lookup_context)
+    r.callback_query.middleware(asker_only)
+    r.message.register(where, Command("where"))
+    r.callback_query.register(picked, PickCb.filter(F.action == PickAction.WHERE))
+    r.callback_query.register(member_pin, WhereCb.filter())
+    return r
