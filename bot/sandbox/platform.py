@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.platform.coords import wgs84_to_gcj02
 from bot.sandbox.data import (
     DISPATCHER_ID,
     MEDIA_FILES,
@@ -48,6 +47,7 @@ from bot.sandbox.data import (
     md5_hex,
     pinyin_of,
 )
+from bot.sandbox.gcj02 import wgs84_to_gcj02
 
 MEDIA_DIR = Path(__file__).parent / "media"
 MEDIA_TYPES = {".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
