@@ -36,7 +36,6 @@ from bot.relay.render import (
     MAX_NOTICE_LINKS,
     attachment_kind,
     diff_lines,
-    incident_message,
     incident_messages,
     link,
     mute_summary,
@@ -332,15 +331,14 @@ def test_a_long_incident_is_split_under_the_limits_with_the_header_first(t: Tran
     assert acked[1:] == parts[1:]
 
 
-def test_incident_message_sends_at_most_max_files_and_lists_the_rest(t: Translate) -> None:
+def test_an_incident_counts_the_files_sent_and_links_the_ones_beyond(t: Translate) -> None:
     urls = [f"https://x/{i}.jpg" for i in range(MAX_FILES + 2)] + ["https://x/d.pdf"]
-    message = incident_message(t, report(urls=urls), TZ, NOW)
-    assert [a.url for a in message.attachments] == urls[:MAX_FILES]
-    assert all(a.kind == "photo" for a in message.attachments)
-    whole = "\n".join([message.text, *message.more])
+    whole = "\n".join(incident_messages(t, report(urls=urls), TZ, NOW))
+    assert plain(t("inc-media", count=MAX_FILES)) in plain(whole)
     assert plain(t("inc-more-attachments", count=2)) in plain(whole)
-    assert f"{MAX_FILES + 1}.jpg" in whole and "d.pdf" in whole
-    assert message.ack_label == t.plain("btn-ack")
+    # Linked: the two photos past MAX_FILES and the document; the first ten are sent.
+    assert f"{MAX_FILES + 1}.jpg</a>" in whole and "d.pdf</a>" in whole
+    assert "/0.jpg" not in whole
 
 
 def test_notice_text_caps_its_links(t: Translate) -> None:
