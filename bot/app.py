@@ -292,7 +292,6 @@ class Bridge:
             on_chat_gone=self._chat_gone,
             clock=self.clock,
         )
-        self.delivery.render_incident = self.relay.incident_message
         self.dp["relay"] = self.relay
         self.dp["mutes"] = self.mutes
         self.dp["files"] = self.files
@@ -312,6 +311,7 @@ class Bridge:
         self.started_at = self.clock()
         settle_heap()
         await self._start_http()
+        await self.relay.render_waiting()  # incident rows an older version queued
         self.spawn(self.delivery.run())
         self.spawn(self.relay.run_processor())
         self.relay.processed_wakeup.set()  # events stored before a restart

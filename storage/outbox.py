@@ -109,6 +109,37 @@ class OutboxRepo:
         conn.execute(_SORT, (rowid, rowid))
         return rowid
 
+    async def set_payload(self, row_id: int, payload: Any) -> None:
+        """Replace an open row's message (one rendered again)."""
+        await self._db.execute(
+            "UPDATE outbox SET payload = ? WHERE id = ? AND state IN ('pending', 'sending')",
+            (dump_json(payload), row_id),
+        )
+
+    async def set_incident_payload(self, incident_id: int, payload: Any) -> int:
+        """Replace the message of every open row of an incident (acknowledged meanwhile:
+        the copies not sent yet show it). Returns how many rows."""
+        return await self._db.execute(
+            """
+            UPDATE outbox SET payload = ?
+            WHERE incident_id = ? AND kind = 'incidents' AND state IN ('pending', 'sending')
+            """,
+            (dump_json(payload), incident_id),
+        )
+
+    async def unrendered_incidents(self) -> list[tuple[int, int]]:
+        """(row id, incident id) of open incident rows queued without their message (`{}`:
+        written by a version that rendered incidents when they were sent)."""
+        rows = await self._db.fetchall(
+            """
+            SELECT id, incident_id FROM outbox
+            WHERE incident_id IS NOT NULL AND kind = 'incidents' AND payload = '{}'
+              AND state IN ('pending', 'sending')
+            ORDER BY id
+            """
+        )
+        return [(r["id"], r["incident_id"]) for r in rows]
+
     async def recover(self) -> int:
         """At start: rows left 'sending' by a crash go back to pending. Returns how many."""
         return await self._db.execute("UPDATE outbox SET state = 'pending' WHERE state = 'sending'")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
 
 from bot.directory import Directory
 from bot.i18n import Translate
 from bot.platform import PlatformClient
+from bot.relay.messages import Document, DocumentMessage, OutboxMessage, TextMessage
 from bot.text import split_html
 from storage.db import Database
 from storage.outbox import OutboxRepo
@@ -53,16 +53,16 @@ async def enqueue_text(
     text: str,
     now: datetime,
     *,
-    extra: dict[str, Any] | None = None,
+    document: Document | None = None,
 ) -> int:
-    """Queue `text` for a chat, split under Telegram's limit; `extra` rides on the last part.
+    """Queue `text` for a chat, split under Telegram's limit; `document` follows the last part.
 
     Returns how many rows were queued. Call inside the caller's transaction.
     """
     parts = split_html(text)
     for i, part in enumerate(parts):
-        payload: dict[str, Any] = {"text": part}
-        if extra and i == len(parts) - 1:
-            payload.update(extra)
-        await outbox.enqueue(chat_id, thread_id, kind, payload, now)
+        message: OutboxMessage = TextMessage(text=part)
+        if document is not None and i == len(parts) - 1:
+            message = DocumentMessage(text=part, document=document)
+        await outbox.enqueue(chat_id, thread_id, kind, message.to_payload(), now)
     return len(parts)

@@ -26,6 +26,7 @@ from bot.directory import DirUser
 from bot.jobs.common import Job, JobDeps
 from bot.platform import PlatformError
 from bot.platform.models import Recording
+from bot.relay.messages import VoiceMessage
 from bot.render_geo import recording_caption
 from bot.text import truncate_caption
 from storage.db import from_db_time, to_db_time
@@ -205,9 +206,8 @@ class RecordingFeed(Job):
     ) -> int:
         """Queue one recording for the subscriptions `to` (those that want its user)."""
         caption = truncate_caption(recording_caption(self.t, user, r, self.tz))
-        payload: dict[str, object] = {"text": caption, "voice_url": r.file_url}
-        if r.duration_ms:
-            payload["duration"] = round(r.duration_ms / 1000)
+        duration = round(r.duration_ms / 1000) if r.duration_ms else None
+        payload = VoiceMessage(text=caption, voice_url=r.file_url, duration=duration).to_payload()
         for sub in to:
             await self.outbox.enqueue(sub.chat_id, sub.thread_id, "recordings", payload, now)
         return len(to)

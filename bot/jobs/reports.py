@@ -27,6 +27,7 @@ from bot.jobs.attendance import (
 from bot.jobs.common import Job, JobDeps, enqueue_text
 from bot.jobs.render import attendance_text, digest_text, signins_text
 from bot.jobs.scheduler import parse_hhmm
+from bot.relay.messages import Document
 from storage.reports import Report, ReportRepo
 
 log = logging.getLogger(__name__)
@@ -132,11 +133,11 @@ class AttendanceReports(Job):
             log.info("digest for %s/%s already sent at %s", chat_id, thread_id, slot)
             return False
         built = await self.digest(report.org_id, now)
-        document = {
-            "name": built.filename,
-            "data_b64": base64.b64encode(built.csv).decode("ascii"),
-            "caption": built.caption,
-        }
+        document = Document(
+            name=built.filename,
+            data_b64=base64.b64encode(built.csv).decode("ascii"),
+            caption=built.caption,
+        )
         async with self.db.transaction():
             await enqueue_text(
                 self.outbox,
@@ -145,7 +146,7 @@ class AttendanceReports(Job):
                 "attendance",
                 built.text,
                 now,
-                extra={"document": document},
+                document=document,
             )
             await self.reports.mark_sent(chat_id, thread_id, now)
         self.wake()

@@ -43,6 +43,17 @@ from bot.callbacks import AckCb
 from bot.i18n import Translator
 from bot.media import TELEGRAM_PHOTO_LIMIT, MediaError, MediaFetcher, MediaProblem, MediaStream
 from bot.metrics import Metrics
+from bot.relay.messages import (
+    AckEdit,
+    Attachment,
+    Document,
+    DocumentMessage,
+    IncidentMessage,
+    LegacyIncident,
+    TextMessage,
+    VoiceMessage,
+    read_message,
+)
 from bot.relay.render import link, mute_summary
 from bot.text import (
     MESSAGE_LIMIT,
@@ -54,7 +65,7 @@ from bot.text import (
     visible_text,
 )
 from storage.chats import ChatRepo
-from storage.incidents import Incident, IncidentRepo
+from storage.incidents import IncidentRepo
 from storage.mutes import MuteRepo
 from storage.outbox import OutboxRepo, OutboxRow
 
@@ -227,9 +238,6 @@ class Delivery:
         self.t = translator.get(language)
         self._on_chat_gone = on_chat_gone
         self.clock = clock or (lambda: datetime.now(UTC))
-        # An incident's message, rendered from the stored incident when a row is sent
-        # (`Relay.incident_message`): its rows carry only the incident's id.
-        self.render_incident: Callable[[Incident], dict[str, Any]] | None = None
         self.sent_files = SentFiles()
         self._wake = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
@@ -367,22 +375,27 @@ class Delivery:
         """Every message of a row, in order: its text (split under Telegram's limit; the
         first part carries the button), the messages that follow it, attachments, a
         document. Steps sent by an earlier try of the row are not sent again."""
-        p: dict[str, Any] = row.payload
-        if "edit" in p:
-            return await self._edit(row, p["edit"])
+        message = read_message(row.payload, row.incident_id)
+        if isinstance(message, AckEdit):
+            return await self._edit(row, message)
+        if isinstance(message, LegacyIncident):
+            # Rendered at start before the worker runs; one left means a fault of ours.
+            raise ValueError(f"incident row {row.id} was never rendered")
         steps = _Steps(self.outbox, row)
-        if "voice_url" in p:
-            await self._send_voice(row, p, steps)
+        if isinstance(message, VoiceMessage):
+            await self._send_voice(row, message, steps)
             return steps.ids()
-        if row.incident_id is not None and self.render_incident is not None:
-            incident = await self.incidents.get(row.incident_id)
-            if incident is not None:  # shows its acknowledgement if one came meanwhile
-                p = {**p, **self.render_incident(incident)}
-        markup = ack_keyboard(p["ack"], p.get("ack_label", "✅")) if p.get("ack") else None
-        if "more" in p:  # split by its renderer already (an incident: see incident_messages)
-            parts = [part for part in [p["text"], *p["more"]] if part]
+        markup = None
+        attachments: list[Attachment] = []
+        caption = None
+        if isinstance(message, IncidentMessage):
+            # Split by its renderer already (see incident_messages).
+            parts = [part for part in [message.text, *message.more] if part]
+            if row.incident_id is not None:
+                markup = ack_keyboard(row.incident_id, message.ack_label)
+            attachments, caption = message.attachments, message.caption
         else:
-            parts = split_html(p.get("text") or "")
+            parts = split_html(message.text or "")
         header: int | None = None
         for i, part in enumerate(parts):
             ids = await steps.run(
@@ -391,9 +404,11 @@ class Delivery:
             )
             if i == 0:
                 header = ids[0]
-        await self._attachments(row, p.get("attachments") or [], p.get("caption"), header, steps)
-        if "document" in p:  # jobs: a CSV after its summary, {"name", "data_b64", "caption"}
-            await steps.run("document", functools.partial(self._send_document, row, p, header))
+        await self._attachments(row, attachments, caption, header, steps)
+        if isinstance(message, DocumentMessage):  # a CSV after its summary
+            await steps.run(
+                "document", functools.partial(self._send_document, row, message.document, header)
+            )
         return steps.ids()
 
     async def _send_text(
@@ -420,56 +435,55 @@ class Delivery:
         return ids
 
     async def _send_document(
-        self, row: OutboxRow, p: dict[str, Any], reply_to: int | None
+        self, row: OutboxRow, doc: Document, reply_to: int | None
     ) -> list[int]:
-        doc = p["document"]
-        caption = doc.get("caption")
+        caption = doc.caption
         m = await self.bot.send_document(
             row.chat_id,
-            BufferedInputFile(base64.b64decode(doc["data_b64"]), doc["name"]),
+            BufferedInputFile(base64.b64decode(doc.data_b64), doc.name),
             caption=truncate_caption(caption) if caption else None,
             message_thread_id=row.thread_id or None,
             reply_parameters=_reply(reply_to),
         )
         return [m.message_id]
 
-    async def _edit(self, row: OutboxRow, e: dict[str, Any]) -> list[int]:
+    async def _edit(self, row: OutboxRow, e: AckEdit) -> list[int]:
         """An acknowledgement: the incident's header edited (it always fits: the renderer
         leaves room for the line; the cut here is only a guard against a dead letter)."""
-        markup = ack_keyboard(e["ack"], e["ack_label"]) if e.get("ack") else None
-        text = e["text"]
+        markup = ack_keyboard(e.ack, e.ack_label) if e.ack else None
+        text = e.text
         if visible_len(text) > MESSAGE_LIMIT:
             text = truncate_caption(text, MESSAGE_LIMIT)
         try:
             await self.bot.edit_message_text(
                 text=text,
                 chat_id=row.chat_id,
-                message_id=e["message_id"],
+                message_id=e.message_id,
                 reply_markup=markup,
             )
         except TelegramBadRequest as exc:
             if "not modified" not in exc.message and "not found" not in exc.message:
                 raise
-        return [e["message_id"]]
+        return [e.message_id]
 
-    async def _send_voice(self, row: OutboxRow, p: dict[str, Any], steps: _Steps) -> None:
-        """Jobs: a recording `{"text": caption, "voice_url", "duration"?}` as voice or audio;
+    async def _send_voice(self, row: OutboxRow, p: VoiceMessage, steps: _Steps) -> None:
+        """Jobs: a recording as voice or audio;
         the caption with a note and the link when the file cannot be fetched. A file
         already sent to another chat goes again by its Telegram file id, not downloaded
         and uploaded again."""
         if steps.get("voice") is not None:
             return
-        async with self.sent_files.first([p["voice_url"]]):
+        async with self.sent_files.first([p.voice_url]):
             await steps.run("voice", functools.partial(self._send_voice_now, row, p))
 
-    async def _send_voice_now(self, row: OutboxRow, p: dict[str, Any]) -> list[int]:
+    async def _send_voice_now(self, row: OutboxRow, p: VoiceMessage) -> list[int]:
         thread = row.thread_id or None
-        url = p["voice_url"]
-        caption = truncate_caption(p["text"])
+        url = p.voice_url
+        caption = truncate_caption(p.text)
         known = self.sent_files.get(url)
         if known is not None:
             try:
-                m = await self._send_file(row.chat_id, *known, caption, thread, p.get("duration"))
+                m = await self._send_file(row.chat_id, *known, caption, thread, p.duration)
                 return [m.message_id]
             except TelegramBadRequest as exc:
                 if _gone(exc):
@@ -481,9 +495,7 @@ class Delivery:
             async with self.media.open(url) as stream:
                 kind = "voice" if stream.is_voice else "audio"
                 try:
-                    m = await self._upload(
-                        row.chat_id, kind, stream, caption, thread, p.get("duration")
-                    )
+                    m = await self._upload(row.chat_id, kind, stream, caption, thread, p.duration)
                 except TelegramBadRequest as exc:
                     if _gone(exc):
                         raise
@@ -506,7 +518,7 @@ class Delivery:
                 note = self.t("rec-dead", detail=exc.detail)
             else:
                 note = self.t("rec-unreachable", detail=exc.detail)
-            return await self._send_texts(row, p["text"] + "\n" + note, None)
+            return await self._send_texts(row, p.text + "\n" + note, None)
         self.sent_files.remember(url, m)
         return [m.message_id]
 
@@ -561,7 +573,7 @@ class Delivery:
     async def _attachments(
         self,
         row: OutboxRow,
-        items: list[dict[str, Any]],
+        items: list[Attachment],
         caption: str | None,
         reply_to: int | None,
         steps: _Steps,
@@ -570,13 +582,13 @@ class Delivery:
         message; what cannot be fetched or sent is listed as links. Files sent to another
         chat before go by their Telegram file id; the others are streamed, one download
         open per file at most (a few for an album), never a whole file in memory."""
-        todo = [i for i in items if steps.get(f"file:{i['url']}") is None]
+        todo = [i for i in items if steps.get(f"file:{i.url}") is None]
         if not todo:
             return
-        async with self.sent_files.first([i["url"] for i in todo]):
+        async with self.sent_files.first([i.url for i in todo]):
             failed: list[str] = []
-            photos = [i["url"] for i in todo if i["kind"] == "photo"]
-            others = [(i["url"], i["kind"]) for i in todo if i["kind"] != "photo"]
+            photos = [i.url for i in todo if i.kind == "photo"]
+            others = [(i.url, i.kind) for i in todo if i.kind != "photo"]
             if len(photos) > 1:
                 try:
                     photos = await self._album(row, photos, caption, reply_to, steps, failed)
@@ -705,22 +717,22 @@ class Delivery:
 
     async def _end_mute(self, chat_id: int) -> None:
         """A mute ended: one summary of what was held, then the held incidents in order."""
-        rows = await self.outbox.open_rows(chat_id)
-        # Incidents, recordings and digests with their file are sent, not folded.
-        kept = ("edit", "voice_url", "document")
-        folded = [
-            r for r in rows if r.kind != "incidents" and not any(k in r.payload for k in kept)
+        rows = [
+            (r, read_message(r.payload, r.incident_id))
+            for r in await self.outbox.open_rows(chat_id)
         ]
-        kinds = [r.kind for r in rows if "edit" not in r.payload]
+        # Incidents, recordings and digests with their file are sent, not folded.
+        folded = [(r, m) for r, m in rows if r.kind != "incidents" and isinstance(m, TextMessage)]
+        kinds = [r.kind for r, m in rows if not isinstance(m, AckEdit)]
         if kinds:
             # visible_text unescapes: escape the folded lines again for HTML.
-            lines = [f"• {esc(visible_text(r.payload.get('text', ''))[:300])}" for r in folded]
+            lines = [f"• {esc(visible_text(m.text)[:300])}" for _r, m in folded]
             text = mute_summary(self.t, kinds, lines)
             await self.outbox.summarize(
                 chat_id,
-                {"text": text},
-                folded=[r.id for r in folded],
-                before=min(r.sort_key for r in rows),
+                TextMessage(text=text).to_payload(),
+                folded=[r.id for r, _m in folded],
+                before=min(r.sort_key for r, _m in rows),
                 now=self.clock(),
             )
         await self.mutes.clear(chat_id)

@@ -1,7 +1,7 @@
 """What relayed events look like in a chat: incidents, changes, notices, mute summaries.
 
-Renderers take plain data and a translator and return the outbox payload (a
-JSON-able dict) or text; the delivery worker turns payloads into Bot API calls.
+Renderers take plain data and a translator and return an outbox message
+(`bot.relay.messages`) or text; the delivery worker turns messages into Bot API calls.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from bot.i18n import Translate
 from bot.platform.models import Notice
 from bot.relay.events import IncidentReport
+from bot.relay.messages import Attachment, IncidentMessage
 from bot.text import (
     MESSAGE_LIMIT,
     RAW_LIMIT,
@@ -170,21 +171,21 @@ def incident_text(
     return incident_messages(t, report, tz, received, ack)[0]
 
 
-def incident_payload(
-    t: Translate, report: IncidentReport, tz: tzinfo, received: datetime, incident_id: int
-) -> dict[str, Any]:
-    """An incident's outbox payload: the header `text` with the Acknowledge button, the
-    messages that follow it (`more`), and up to `MAX_FILES` attachments to send as files."""
+def incident_message(
+    t: Translate, report: IncidentReport, tz: tzinfo, received: datetime
+) -> IncidentMessage:
+    """An incident's outbox message: the header `text` (the row's incident gets the
+    Acknowledge button), the messages that follow it (`more`), and up to `MAX_FILES`
+    attachments to send as files."""
     text, *more = incident_messages(t, report, tz, received)
     files = [u for u in report.urls if attachment_kind(u) != "link"][:MAX_FILES]
-    return {
-        "text": text,
-        "more": more,
-        "ack": incident_id,
-        "ack_label": t.plain("btn-ack"),
-        "attachments": [{"url": u, "kind": attachment_kind(u), "name": _name(u)} for u in files],
-        "caption": truncate_caption(t("inc-attachment-caption", code=report.code), 200),
-    }
+    return IncidentMessage(
+        text=text,
+        more=more,
+        ack_label=t.plain("btn-ack"),
+        attachments=[Attachment(url=u, kind=attachment_kind(u), name=_name(u)) for u in files],
+        caption=truncate_caption(t("inc-attachment-caption", code=report.code), 200),
+    )
 
 
 def notice_text(t: Translate, notice: Notice) -> str:

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import sqlite3
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -44,7 +43,8 @@ from bot.relay.changes import (
     user_from_directory,
 )
 from bot.relay.events import IncidentReport
-from bot.relay.render import incident_payload, incident_text, notice_text
+from bot.relay.messages import AckEdit, IncidentMessage, TextMessage
+from bot.relay.render import incident_message, incident_text, notice_text
 from bot.relay.subscribers import SubscriberIndex
 from storage.db import Database, dump_json
 from storage.inbox import InboxEvent, InboxRepo
@@ -79,6 +79,7 @@ class _PendingReport:
     received: datetime
     answer: asyncio.Future[bool]
     targets: list[tuple[int, int]] = field(default_factory=list)  # (chat, topic)
+    message: str = "{}"  # the rendered IncidentMessage as JSON text, when it has targets
 
 
 def _store_reports(batch: Sequence[_PendingReport], conn: sqlite3.Connection) -> list[bool]:
@@ -98,7 +99,7 @@ def _store_reports(batch: Sequence[_PendingReport], conn: sqlite3.Connection) ->
                 chat_id,
                 thread_id,
                 "incidents",
-                "{}",  # rendered from the incident when sent
+                item.message,  # one rendering for every chat it goes to
                 item.received,
                 incident_id=incident_id,
             )
@@ -149,7 +150,6 @@ class Relay:
         self._process_lock = asyncio.Lock()
         self._reports: list[_PendingReport] = []
         self._committer: asyncio.Task[None] | None = None
-        self._rendered: OrderedDict[tuple[int, datetime | None], dict[str, Any]] = OrderedDict()
         self._directory_fresh = False
         self.processed_wakeup = asyncio.Event()
 
@@ -175,8 +175,8 @@ class Relay:
         came — in the order they arrived, which is the order of every chat.
         """
         now = self.clock()
-        # Only what the transaction needs: the message itself is rendered when it is sent
-        # (`incident_message`), once per incident however many chats it goes to.
+        # Only what the transaction needs: the message is rendered by the committer, once
+        # per incident however many chats it goes to, and only if it goes to any.
         pending = _PendingReport(
             report=report,
             body=dump_json(report.model_dump(by_alias=True)),
@@ -206,6 +206,12 @@ class Relay:
                         item.targets = self.subscribers.incident_targets(
                             subs, item.orgs, item.report.level, subtrees
                         )
+                        if item.targets:  # rendered once, outside the transaction
+                            item.message = dump_json(
+                                incident_message(
+                                    self.t, item.report, self.tz, item.received
+                                ).to_payload()
+                            )
                     stored = await self.db.run_in_transaction(partial(_store_reports, batch))
                 except Exception as exc:  # storage trouble: each caller answers 503
                     for item in batch:
@@ -250,7 +256,7 @@ class Relay:
             targets = await self._targets("notices", list(notice.to.org_ids) or [None])
             for sub in targets:
                 await self.outbox.enqueue(
-                    sub.chat_id, sub.thread_id, "notices", {"text": text}, now
+                    sub.chat_id, sub.thread_id, "notices", TextMessage(text=text).to_payload(), now
                 )
         self._on_enqueued()
         self.processed_wakeup.set()
@@ -322,7 +328,8 @@ class Relay:
         text = change(self.t, kind, title, lines, org_ids).text
         async with self.db.transaction():
             for sub in await self._targets(kind, org_ids):
-                await self.outbox.enqueue(sub.chat_id, sub.thread_id, kind, {"text": text}, now)
+                message = TextMessage(text=text).to_payload()
+                await self.outbox.enqueue(sub.chat_id, sub.thread_id, kind, message, now)
 
     async def _before(
         self, kind: str, id_: int, from_directory: Callable[[int], dict[str, Any] | None]
@@ -459,30 +466,39 @@ class Relay:
                 return Ack("already", incident)
             text = self.incident_text(incident)
             for chat, message in await self.incidents.messages(incident_id):
-                edit = {
-                    "message_id": message,
-                    "text": text,
-                    "ack": incident_id,
-                    "ack_label": self.t.plain("btn-ack"),
-                }
-                await self.outbox.enqueue(chat, 0, "ack-edit", {"edit": edit}, now)
+                edit = AckEdit(
+                    message_id=message,
+                    text=text,
+                    ack=incident_id,
+                    ack_label=self.t.plain("btn-ack"),
+                )
+                await self.outbox.enqueue(chat, 0, "ack-edit", edit.to_payload(), now)
+            # Copies not sent yet go out showing the acknowledgement.
+            await self.outbox.set_incident_payload(
+                incident_id, self.render_incident(incident).to_payload()
+            )
         self._on_enqueued()
         return Ack("done", incident)
 
-    def incident_message(self, incident: Incident) -> dict[str, Any]:
-        """What an incident's outbox rows send: text (with its acknowledgement if it has
-        one), the Acknowledge button, attachments. Rendered once per incident and state."""
-        key = (incident.id, incident.acked_at)
-        message = self._rendered.get(key)
-        if message is None:
-            report = IncidentReport.model_validate(incident.body)
-            message = incident_payload(self.t, report, self.tz, incident.received_at, incident.id)
-            if incident.acked_at is not None:
-                message["text"] = self.incident_text(incident)
-            self._rendered[key] = message
-            if len(self._rendered) > 256:
-                self._rendered.popitem(last=False)
+    def render_incident(self, incident: Incident) -> IncidentMessage:
+        """What an incident's outbox rows send, with its acknowledgement if it has one."""
+        report = IncidentReport.model_validate(incident.body)
+        message = incident_message(self.t, report, self.tz, incident.received_at)
+        if incident.acked_at is not None:
+            message = message.model_copy(update={"text": self.incident_text(incident)})
         return message
+
+    async def render_waiting(self) -> int:
+        """At start, before the delivery worker: incident rows queued by a version that
+        rendered them when sent (payload `{}`) are rendered now. Returns how many."""
+        done = 0
+        for row_id, incident_id in await self.outbox.unrendered_incidents():
+            incident = await self.incidents.get(incident_id)
+            if incident is not None:
+                payload = self.render_incident(incident).to_payload()
+                await self.outbox.set_payload(row_id, payload)
+                done += 1
+        return done
 
     def incident_text(self, incident: Incident) -> str:
         """An incident as shown in chats, with its acknowledgement if it has one."""
