@@ -18,7 +18,6 @@ import signal
 import socket
 import sqlite3
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -66,21 +65,30 @@ class BridgeProcess:
                 stdout=out,
                 stderr=out,
             )
-        # Ready when it answers /healthz and polls Telegram. Nothing to await across a
-        # process boundary: ask until it answers.
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while True:
-                assert self.proc.returncode is None, self.output()
-                try:
-                    async with session.get(self.url + "/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert time.monotonic() < deadline, self.output()
-                await asyncio.sleep(0.05)
-        await emu.wait_for(lambda: emu.polling, timeout=30)
+        # Ready when it polls Telegram: it listens for HTTP first, then drops any webhook
+        # (a call a killed process can no longer make), then polls. Await that, or the
+        # process ending, whichever comes first.
+        proc = self.proc
+        webhooks = len(emu.calls_to("deleteWebhook"))
+
+        async def polls() -> None:
+            await emu.wait_for(lambda: len(emu.calls_to("deleteWebhook")) > webhooks, 30)
+            await emu.wait_for(lambda: emu.polling, 30)
+
+        ready, exited = asyncio.ensure_future(polls()), asyncio.ensure_future(proc.wait())
+        try:
+            await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+            ready.cancel()
+        assert proc.returncode is None, self.output()
+        assert ready.done() and not ready.cancelled(), self.output()
+        ready.result()  # a TimeoutError if it never polled
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(self.url + "/healthz") as resp,
+        ):
+            assert resp.status == 200, self.output()
 
     @property
     def pid(self) -> int:
@@ -153,6 +161,8 @@ async def test_a_bridge_killed_mid_burst_loses_nothing_and_repeats_only_sends_in
         for body in bodies:
             queue.put_nowait(body)
 
+        half_acked = asyncio.Event()
+
         async def sender(session: aiohttp.ClientSession) -> None:
             while not queue.empty():
                 body = queue.get_nowait()
@@ -165,6 +175,8 @@ async def test_a_bridge_killed_mid_burst_loses_nothing_and_repeats_only_sends_in
                         answer = await resp.json(content_type=None)
                         if resp.status == 200 and answer.get("status") == 200:
                             acked.add(body["code"])
+                            if len(acked) >= BURST // 2:
+                                half_acked.set()
                             continue
                 except (TimeoutError, aiohttp.ClientError, ValueError):
                     pass
@@ -173,12 +185,12 @@ async def test_a_bridge_killed_mid_burst_loses_nothing_and_repeats_only_sends_in
         async def killer() -> None:
             # Mid-burst: half acknowledged, and incidents going out in every chat (the
             # first message of each is the reply to /subscribe).
-            while not (len(acked) >= BURST // 2 and all(len(emu.messages(c)) >= 3 for c in GROUPS)):
-                assert not queue.empty(), (
-                    f"the burst ended before the kill: {len(acked)} acknowledged, "
-                    f"{[len(emu.messages(c)) for c in GROUPS]} messages"
-                )
-                await asyncio.sleep(0.002)
+            await asyncio.wait_for(half_acked.wait(), 60)
+            await emu.wait_for(lambda: all(len(emu.messages(c)) >= 3 for c in GROUPS), 60)
+            assert not queue.empty(), (
+                f"the burst ended before the kill: {len(acked)} acknowledged, "
+                f"{[len(emu.messages(c)) for c in GROUPS]} messages"
+            )
             os.kill(bridge.pid, signal.SIGKILL)
 
         timeout = aiohttp.ClientTimeout(total=10)
