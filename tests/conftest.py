@@ -1,7 +1,9 @@
-"""Shared fixtures: a clean environment, the sandbox platform, platform clients."""
+"""Shared fixtures: a clean environment, the sandbox platform, platform clients, the whole
+stack; and the one test `Clock` (`from conftest import Clock`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
@@ -19,6 +21,42 @@ TZ = ZoneInfo("Asia/Shanghai")
 SANDBOX_NOW = datetime(2026, 11, 28, 15, 0, tzinfo=TZ)
 
 _SETTING_PREFIXES = ("PLATFORM_", "TELEGRAM_", "BRIDGE_")
+
+
+class Clock:
+    """A clock the test moves by hand: `clock()` is `clock.now`.
+
+    Monotonic seconds by default (`Clock()` starts at 1000.0); `Clock(datetime)` is a wall
+    clock (a sandbox's "now", a bridge's clock). Moving it (`advance`, or setting `now`)
+    wakes whoever awaits `sleep` on it, so a sleeper returns only once the test has moved
+    time far enough: nothing waits for real.
+    """
+
+    def __init__(self, now: Any = 1000.0) -> None:
+        self._now = now
+        self._moved = asyncio.Event()
+
+    @property
+    def now(self) -> Any:
+        return self._now
+
+    @now.setter
+    def now(self, value: Any) -> None:
+        self._now = value
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    def __call__(self) -> Any:
+        return self._now
+
+    def advance(self, by: Any) -> None:
+        """Move on by `by` (seconds, or a timedelta for a wall clock)."""
+        self.now = self._now + by
+
+    async def sleep(self, seconds: float) -> None:
+        deadline = self._now + seconds
+        while self._now < deadline:
+            await self._moved.wait()
 
 
 @pytest.fixture(autouse=True)

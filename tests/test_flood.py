@@ -17,20 +17,13 @@ from aiogram.methods import (
     SendMessage,
 )
 from aiogram.types import InputMediaPhoto
+from conftest import Clock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.demo.stack import BOT_TOKEN, Stack
 from bot.flood import FloodControl, SlidingWindow, low_priority
 from bot.sandbox.telegram import FastClock, TelegramEmulator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class VirtualTime:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from conftest import Clock
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,16 +40,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=TZ)
 ADMIN = 1001
 GROUP_CHAT = -100_900
-
-
-class Clock:
-    """The sandbox's "now", moved by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def texts(msgs: list[EmuMessage]) -> str:

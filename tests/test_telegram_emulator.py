@@ -36,6 +36,7 @@ from aiogram.types import (
     Message,
 )
 from aiohttp import ClientSession, web
+from conftest import Clock
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,16 +78,6 @@ def png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

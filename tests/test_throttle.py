@@ -4,13 +4,13 @@ emulator's stand still unless a test moves them."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
 from aiogram.types import CallbackQuery, Chat, Message, User
+from conftest import Clock
 
 from bot.demo.stack import BOT_TOKEN, Stack
 from bot.sandbox.telegram import TelegramEmulator
@@ -20,33 +20,11 @@ STRANGER = 1005  # the tour's member without a role
 GROUP = -100900
 
 
-class ManualClock:
-    """Time that moves only when the test says; `sleep` returns once it has."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self._moved = asyncio.Event()
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        deadline = self.now + seconds
-        while self.now < deadline:
-            moved = self._moved
-            await moved.wait()
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self._moved.set()
-        self._moved = asyncio.Event()
-
-
 # ------------------------------------------------------------------------------ the counting
 
 
 def test_a_user_without_a_role_is_answered_a_few_times_told_once_then_ignored() -> None:
-    clock = ManualClock()
+    clock = Clock()
     throttle = CommandThrottle(clock=clock)
     verdicts = [throttle.judge(7, has_role=False) for _ in range(40)]
     assert verdicts[:5] == [Verdict.ANSWER] * 5
@@ -60,7 +38,7 @@ def test_a_user_without_a_role_is_answered_a_few_times_told_once_then_ignored() 
 
 
 def test_the_window_slides_it_does_not_reset_on_the_minute() -> None:
-    clock = ManualClock()
+    clock = Clock()
     throttle = CommandThrottle(stranger=Limit(5, 60.0), clock=clock)
     for _ in range(5):
         assert throttle.judge(7, has_role=False) is Verdict.ANSWER
@@ -70,7 +48,7 @@ def test_the_window_slides_it_does_not_reset_on_the_minute() -> None:
 
 
 def test_users_with_a_role_have_a_generous_limit() -> None:
-    clock = ManualClock()
+    clock = Clock()
     throttle = CommandThrottle(clock=clock)
     verdicts = [throttle.judge(7, has_role=True) for _ in range(121)]
     assert verdicts[:120] == [Verdict.ANSWER] * 120
@@ -102,11 +80,11 @@ def test_only_what_the_bot_answers_is_counted() -> None:
 
 async def frozen_stack(
     make_bot_stack: Callable[..., Awaitable[Stack]],
-) -> tuple[Stack, ManualClock]:
+) -> tuple[Stack, Clock]:
     """The whole bridge with flood limits on both sides (20 to a group in any minute) and
     one standing clock for the emulator, the flood control and the throttle: a group's
     minute only frees when the test moves the clock, however slow this machine is."""
-    clock = ManualClock()
+    clock = Clock()
     emu = TelegramEmulator(BOT_TOKEN, flood_limits=True, clock=clock, global_per_s=1000)
     stack = await make_bot_stack(flood_limits=True, rates=(1000.0, 1000.0, 20.0), emulator=emu)
     assert stack.bridge is not None
@@ -203,7 +181,7 @@ async def test_a_stranger_over_the_limit_pressing_buttons_is_answered_without_a_
 
 
 def test_a_user_who_loses_their_role_is_not_judged_by_what_they_sent_with_it() -> None:
-    clock = ManualClock()
+    clock = Clock()
     throttle = CommandThrottle(clock=clock)
     for _ in range(10):
         assert throttle.judge(7, has_role=True) is Verdict.ANSWER
@@ -216,7 +194,7 @@ def test_idle_users_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     import handlers.throttle as throttle_module
 
     monkeypatch.setattr(throttle_module, "FORGET_AFTER", 3)
-    clock = ManualClock()
+    clock = Clock()
     throttle = CommandThrottle(clock=clock)
     for user in (1, 2, 3):
         throttle.judge(user, has_role=False)
