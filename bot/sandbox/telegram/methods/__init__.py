@@ -1,0 +1,1 @@
+"""The Bot API methods the emulator serves, one mixin of `TelegramEmulator` per family."""

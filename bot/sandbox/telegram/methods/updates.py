@@ -1,0 +1,179 @@
+"""getMe, getUpdates, webhooks and the bot's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from urllib.parse import urlsplit
+
+from bot.sandbox.telegram.checks import EmulatorChecks
+from bot.sandbox.telegram.constants import (
+    _COMMAND_SCOPES,
+    CONFLICT_POLLING,
+    CONFLICT_WEBHOOK,
+    JSON,
+    MAX_POLL_TIMEOUT,
+)
+from bot.sandbox.telegram.model import _Described, _Poll, _Webhook
+from bot.sandbox.telegram.params import _ApiError, _bad, _Params, _scope_key
+
+
+class UpdateMethods(EmulatorChecks):
+    """getMe, getUpdates, webhooks and the bot's commands."""
+
+    # ------------------------------------------------------------------ methods: bot & updates
+
+    async def _m_get_me(self, p: _Params) -> JSON:
+        return {
+            **self.bot_user.to_api(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": not self.privacy_mode,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def _m_get_updates(self, p: _Params) -> list[JSON]:
+        if self._webhook is not None:
+            raise _ApiError(409, CONFLICT_WEBHOOK)
+        offset = p.int_("offset")
+        limit = min(100, max(1, p.int_("limit") or 100))
+        timeout = min(MAX_POLL_TIMEOUT, max(0, p.int_("timeout") or 0))
+        self._set_allowed_updates(p)
+        self._confirm(offset)
+        poll = _Poll()
+        previous = self._active_poll
+        if previous is not None:
+            # Telegram answers the older request with 409 and serves the newer one.
+            previous.terminated = True
+            previous.wake.set()
+        self._active_poll = poll
+        self._notify()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                if poll.terminated:
+                    raise _ApiError(409, CONFLICT_POLLING)
+                if self._webhook is not None:
+                    raise _ApiError(409, CONFLICT_WEBHOOK)
+                if self._updates or self._closing:
+                    return self._updates[:limit]
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return []
+                poll.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(poll.wake.wait(), remaining)
+        finally:
+            if self._active_poll is poll:
+                self._active_poll = None
+                self._notify()
+
+    async def _m_set_webhook(self, p: _Params) -> _Described:
+        url = (p.str_("url") or "").strip()
+        if not url:
+            return await self._m_delete_webhook(p)
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = p.str_("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise _bad("secret token contains unallowed characters")
+        max_connections = p.int_("max_connections") or 40
+        if not 1 <= max_connections <= 100:
+            raise _bad("bad webhook: max_connections must be between 1 and 100")
+        self._set_allowed_updates(p)
+        if p.bool_("drop_pending_updates"):
+            self._updates.clear()
+        previous = self._webhook
+        same = previous is not None and previous.url == url and previous.secret_token == secret
+        self._webhook = _Webhook(url, secret, max_connections, p.str_("ip_address"))
+        if self._active_poll is not None:
+            self._active_poll.wake.set()
+        if self._webhook_wake is not None:
+            self._webhook_wake.set()
+        self._notify()
+        return _Described(True, "Webhook is already set" if same else "Webhook was set")
+
+    async def _m_delete_webhook(self, p: _Params) -> _Described:
+        if p.bool_("drop_pending_updates"):
+            self._updates.clear()
+        existed = self._webhook is not None
+        self._webhook = None
+        self._notify()
+        return _Described(True, "Webhook was deleted" if existed else "Webhook is already deleted")
+
+    async def _m_get_webhook_info(self, p: _Params) -> JSON:
+        hook = self._webhook
+        info: JSON = {
+            "url": hook.url if hook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if hook is not None:
+            info["max_connections"] = hook.max_connections
+            if hook.ip_address:
+                info["ip_address"] = hook.ip_address
+            if hook.last_error_date is not None:
+                info["last_error_date"] = hook.last_error_date
+                info["last_error_message"] = hook.last_error_message
+            if self._allowed_updates is not None:
+                info["allowed_updates"] = sorted(self._allowed_updates)
+        return info
+
+    # ------------------------------------------------------------------ methods: commands
+
+    def _scope(self, p: _Params) -> tuple[str, str]:
+        scope = p.json_("scope", "bot command scope")
+        if scope is None:
+            scope = {"type": "default"}
+        if not isinstance(scope, dict) or scope.get("type") not in _COMMAND_SCOPES:
+            raise _bad("can't parse BotCommandScope JSON object")
+        if scope["type"] in ("chat", "chat_administrators", "chat_member"):
+            nested = _Params(scope, {})
+            chat = self._lookup_chat(nested)
+            if scope["type"] == "chat_member":
+                nested.int_("user_id", required=True)
+            if scope["type"] == "chat_administrators" and chat.type == "private":
+                raise _bad("there are no administrators in the private chat")
+        language = p.str_("language_code") or ""
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise _bad("invalid language code specified")
+        return _scope_key(scope), language
+
+    async def _m_set_my_commands(self, p: _Params) -> bool:
+        commands = p.json_("commands", "commands")
+        if commands is None:
+            raise _bad('parameter "commands" is required')
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise _bad("can't parse commands JSON object")
+        cleaned: list[JSON] = []
+        for item in commands:
+            if not isinstance(item, dict):
+                raise _bad("can't parse BotCommand JSON object")
+            command = item.get("command")
+            description = item.get("description")
+            if not isinstance(command, str) or not re.fullmatch(r"/?[a-z0-9_]{1,32}", command):
+                raise _bad("BOT_COMMAND_INVALID")
+            if not isinstance(description, str) or not 1 <= len(description.strip()) <= 256:
+                raise _bad(
+                    "command description is empty"
+                    if not description
+                    else "BOT_COMMAND_DESCRIPTION_INVALID"
+                )
+            cleaned.append({"command": command.lstrip("/"), "description": description})
+        key = self._scope(p)
+        if cleaned:
+            self.commands[key] = cleaned
+        else:
+            self.commands.pop(key, None)
+        return True
+
+    async def _m_get_my_commands(self, p: _Params) -> list[JSON]:
+        return list(self.commands.get(self._scope(p), []))
+
+    async def _m_delete_my_commands(self, p: _Params) -> bool:
+        self.commands.pop(self._scope(p), None)
+        return True
