@@ -15,8 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher
@@ -27,19 +26,17 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
-    TelegramAPIError,
     TelegramConflictError,
     TelegramNetworkError,
     TelegramUnauthorizedError,
 )
 from aiogram.methods import GetUpdates
 from aiogram.methods.base import TelegramType
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.commands import allowed
 from bot.config import Settings
 from bot.directory import Directory
 from bot.flood import FloodControl
@@ -65,6 +62,15 @@ from bot.relay.listener import (
     secret_matches,
 )
 from bot.relay.service import Relay
+from bot.services import (
+    AdminAlerts,
+    Background,
+    Clock,
+    Menus,
+    Services,
+    Timings,
+    UserLocks,
+)
 from bot.telegram import make_session
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
@@ -86,7 +92,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
-ALERT_EVERY = timedelta(minutes=10)
 READY_EVERY_S = 10.0
 """/readyz asks the platform at most this often, however often it is asked."""
 FILES_EXPIRE_EVERY_S = 3600.0
@@ -158,13 +163,6 @@ class WebhookHandler(SimpleRequestHandler):
             log.exception("webhook update %s failed", update.get("update_id"))
 
 
-@dataclass
-class Timings:
-    """Delays the bridge waits on its own; tests shorten them instead of sleeping."""
-
-    recording_retry_s: float = 10.0
-
-
 def settle_heap() -> None:
     """Move what start-up built (aiogram's and pydantic's types, the directory) out of the
     garbage collector's sight: it lives as long as the process, and a full collection
@@ -203,10 +201,8 @@ class Bridge:
         self.client: PlatformClient | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.http_port: int | None = None
-        self._alerted: dict[str, datetime] = {}
         self.timings = Timings()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._user_locks: dict[int, asyncio.Lock] = {}
+        self.background = Background()
         self.media: MediaFetcher | None = None
 
     # -- build -------------------------------------------------------------------------
@@ -240,20 +236,34 @@ class Bridge:
             session=session,
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),
         )
-        self.dp = dp = Dispatcher(
-            storage=SQLiteStorage(db),
+        self.mutes, self.files = MuteRepo(db), FileRepo(db)
+        self.menus = Menus(self.bot, self.translator, self.users, self.roles, s)
+        self.alerts = AdminAlerts(self.bot, self.translator, self.users, self.roles, s, self.clock)
+        self.services = Services(
             settings=s,
+            db=db,
             platform=client,
             directory=directory,
+            translator=self.translator,
+            media=self.media,
+            metrics=self.metrics,
             roles=self.roles,
             users=self.users,
             chats=self.chats,
             invites=self.invites,
             audit=self.audit,
-            translator=self.translator,
-            media=self.media,
-            bridge=self,
+            mutes=self.mutes,
+            files=self.files,
+            menus=self.menus,
+            user_locks=UserLocks(),
+            alerts=self.alerts,
+            background=self.background,
+            clock=Clock(self.clock, started_at=self.clock()),
+            timings=self.timings,
         )
+        self.started_at = self.services.clock.started_at
+        # Handlers receive the narrow services by name, never the bridge itself.
+        self.dp = dp = Dispatcher(storage=SQLiteStorage(db), **self.services.handler_data())
         dp.update.outer_middleware(
             ContextMiddleware(
                 admin_ids=frozenset(s.bridge.admin_ids),
@@ -277,8 +287,6 @@ class Bridge:
             clock=self.clock,
             on_enqueued=lambda: self.delivery.wake(),
         )
-        self.mutes = MuteRepo(db)
-        self.files = FileRepo(db)
         self.delivery = Delivery(
             self.bot,
             outbox=self.relay.outbox,
@@ -293,9 +301,6 @@ class Bridge:
             clock=self.clock,
         )
         self.dp["relay"] = self.relay
-        self.dp["mutes"] = self.mutes
-        self.dp["files"] = self.files
-        self.dp["metrics"] = self.metrics
         self.jobs = Jobs(
             db,
             settings=s,
@@ -308,7 +313,6 @@ class Bridge:
             clock=self.clock,
         )
         self.dp["jobs"] = self.jobs
-        self.started_at = self.clock()
         settle_heap()
         await self._start_http()
         await self.relay.render_waiting()  # incident rows an older version queued
@@ -368,6 +372,7 @@ class Bridge:
         site = GatedSite(self._runner, s.bridge.http_host, s.bridge.http_port, self.gate)
         await site.start()
         self.http_port = site.port
+        self.dp["http_port"] = site.port  # where /broadcast's uploads are served
         log.info(
             "listening on http://%s:%s (at most %d connections; open files limit %d)",
             s.bridge.http_host,
@@ -405,28 +410,9 @@ class Bridge:
         )
         self._polling.add_done_callback(self._polling_done)
 
-    def user_lock(self, user_id: int) -> asyncio.Lock:
-        """One lock per Telegram user: a double-tapped Confirm runs its action once."""
-        lock = self._user_locks.get(user_id)
-        if lock is None:
-            lock = self._user_locks[user_id] = asyncio.Lock()
-        return lock
-
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        """Run work that outlives its update (e.g. a delayed retry); cancelled at stop."""
-
-        async def guarded() -> Any:
-            try:
-                return await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background task failed")
-
-        task = asyncio.create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        """Run work that outlives its update (the delivery worker, ...); cancelled at stop."""
+        return self.background.spawn(coro)
 
     def _polling_done(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -502,66 +488,15 @@ class Bridge:
 
     async def set_menus(self) -> None:
         """Command menus: per language for everyone, and per private chat where roles differ."""
-        for lang in ("zh", "en"):
-            t = self.translator.get(lang)
-            await self.bot.set_my_commands(
-                _menu(Role.NONE, t), scope=BotCommandScopeDefault(), language_code=lang
-            )
-        await self.bot.set_my_commands(
-            _menu(Role.NONE, self.translator.get(self.settings.bridge.language)),
-            scope=BotCommandScopeDefault(),
-        )
-        holders = {g.user_id: g.role for g in await self.roles.list()}
-        for uid in self.settings.bridge.admin_ids:
-            holders[uid] = Role.ADMIN
-        for uid, role in holders.items():
-            await self.set_user_menu(uid, role)
+        await self.menus.set_all()
 
     async def set_user_menu(self, user_id: int, role: Role) -> None:
         """The menu in a user's private chat, in their language."""
-        from bot.i18n import pick_language
-
-        chosen = await self.users.get_language(user_id)
-        seen = await self.users.get(user_id)
-        lang = pick_language(
-            chosen, seen.language_code if seen else None, self.settings.bridge.language
-        )
-        try:
-            await self.bot.set_my_commands(
-                _menu(role, self.translator.get(lang)), scope=BotCommandScopeChat(chat_id=user_id)
-            )
-        except TelegramAPIError as exc:
-            # A user who never opened the bot has no chat yet: their menu comes later.
-            log.debug("menu for %s not set: %s", user_id, exc)
-
-    async def admin_ids(self) -> list[int]:
-        """Config admins and unscoped admin grants: who is told about the bridge's health."""
-        ids = list(self.settings.bridge.admin_ids)
-        ids += [
-            g.user_id for g in await self.roles.list() if g.role is Role.ADMIN and g.org_id is None
-        ]
-        return list(dict.fromkeys(ids))
+        await self.menus.set_user_menu(user_id, role)
 
     async def alert_admins(self, key: str, make_text: Callable[[Callable[..., str]], str]) -> None:
         """Tell admins something once per `ALERT_EVERY` for the same `key`, in their language."""
-        from bot.i18n import pick_language
-
-        now = self.clock()
-        last = self._alerted.get(key)
-        if last is not None and now - last < ALERT_EVERY:
-            return
-        self._alerted[key] = now
-        for uid in await self.admin_ids():
-            seen = await self.users.get(uid)
-            lang = pick_language(
-                await self.users.get_language(uid),
-                seen.language_code if seen else None,
-                self.settings.bridge.language,
-            )
-            try:
-                await self.bot.send_message(uid, make_text(self.translator.get(lang)))
-            except TelegramAPIError as exc:
-                log.warning("could not alert admin %s: %s", uid, exc)
+        await self.alerts.alert(key, make_text)
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -635,10 +570,7 @@ class Bridge:
             await self.jobs.stop()
         if getattr(self, "delivery", None) is not None:
             await self.delivery.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._runner is not None:
@@ -653,14 +585,6 @@ class Bridge:
             await self.dp.storage.close()
         if self.db is not None:
             await self.db.close()
-
-
-def _menu(role: Role, t: Callable[..., str]) -> list[BotCommand]:
-    return [
-        BotCommand(command=c.name, description=t(f"cmd-{c.name}"))
-        for c in allowed(role)
-        if c.in_menu
-    ]
 
 
 async def run_service(settings: Settings) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -38,14 +38,13 @@ from bot.platform import (
 )
 from bot.registration import MAX_ROWS, REGISTER_START, Row, decode, parse_rows, result_csv
 from bot.render import Reply, T
+from bot.services import UserLocks
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditRepo
 from storage.roles import Role, RoleRepo
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
+from storage.users import UserRepo
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +80,10 @@ async def _exactly_one(
     return None
 
 
-async def _refresh(bridge: Bridge) -> None:
+async def _refresh(directory: Directory) -> None:
     # Awaited (after the answer), not spawned: the admin's next /find must see the change.
     # `refresh` keeps the last good snapshot and logs when the platform fails; never raises.
-    await bridge.directory.refresh()
+    await directory.refresh()
 
 
 def _now() -> datetime:
@@ -222,7 +221,7 @@ async def register_password(
     state: FSMContext,
     platform: PlatformClient,
     audit: AuditRepo,
-    bridge: Bridge,
+    directory: Directory,
 ) -> None:
     password = message.text or ""
     # The password must not stay in the chat: delete it before anything else, and if that
@@ -268,7 +267,7 @@ async def register_password(
         BufferedInputFile(result_csv(results), filename="register-result.csv"),
         caption=summary,
     )
-    await _refresh(bridge)
+    await _refresh(directory)
 
 
 async def _register_batches(
@@ -371,10 +370,10 @@ async def deluser_confirm(
     platform: PlatformClient,
     directory: Directory,
     audit: AuditRepo,
-    bridge: Bridge,
+    user_locks: UserLocks,
 ) -> None:
     msg = callback.message if isinstance(callback.message, Message) else None
-    async with bridge.user_lock(caller.user_id):
+    async with user_locks.of(caller.user_id):
         data = await state.get_data()
         ids: list[int] = []
         if msg is not None and data.get("deluser_msg") == msg.message_id:
@@ -406,7 +405,7 @@ async def deluser_confirm(
     )
     if msg:
         await msg.edit_text(t("deluser-done", names="、".join(names.values())))
-    await _refresh(bridge)
+    await _refresh(directory)
 
 
 # -- /mkgroup, /bind, /device ----------------------------------------------------------------
@@ -420,7 +419,6 @@ async def mkgroup(
     directory: Directory,
     platform: PlatformClient,
     audit: AuditRepo,
-    bridge: Bridge,
 ) -> None:
     words = (command.args or "").split()
     if len(words) < 2 or len(words[0]) > 32:
@@ -462,7 +460,7 @@ async def mkgroup(
             )
         ),
     )
-    await _refresh(bridge)
+    await _refresh(directory)
 
 
 def parse_binding(spec: str) -> tuple[str, int, bool, bool]:
@@ -493,7 +491,6 @@ async def bind(
     directory: Directory,
     platform: PlatformClient,
     audit: AuditRepo,
-    bridge: Bridge,
 ) -> None:
     words = (command.args or "").split()
     if len(words) < 2:
@@ -533,7 +530,7 @@ async def bind(
     await audit.add(caller.user_id, "bind", str(gid), args, "ok", _now())
     lines: list[str] = [t("bind-done", group=group.label)] + [f"• {esc(x)}" for x in labels]
     await answer(message, Reply("\n".join(lines)))
-    await _refresh(bridge)
+    await _refresh(directory)
 
 
 async def device(
@@ -635,7 +632,7 @@ async def audit_log(
     audit: AuditRepo,
     roles: RoleRepo,
     settings: Settings,
-    bridge: Bridge,
+    users: UserRepo,
 ) -> None:
     arg = (command.args or "").strip().lower()
     tz = settings.bridge.tz
@@ -645,7 +642,7 @@ async def audit_log(
         entries = await audit.all_since(since, actors)
         rows: list[list[object]] = []
         for e in entries:
-            seen = await bridge.users.get(e.actor_id) if e.actor_id else None
+            seen = await users.get(e.actor_id) if e.actor_id else None
             rows.append(
                 [
                     e.at.astimezone(tz).isoformat(timespec="seconds"),
@@ -674,7 +671,7 @@ async def audit_log(
         return
     lines: list[str] = [t("audit-title", count=len(entries))]
     for e in entries:
-        seen = await bridge.users.get(e.actor_id) if e.actor_id else None
+        seen = await users.get(e.actor_id) if e.actor_id else None
         who = seen.full_name if seen else (str(e.actor_id) if e.actor_id else "bridge")
         args = ", ".join(f"{k}={v}" for k, v in e.args.items() if v not in (None, "", []))[:120]
         lines.append(

@@ -13,7 +13,7 @@ import io
 import mimetypes
 import socket
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aiogram import Bot, F, Router
@@ -32,6 +32,7 @@ from bot.platform.models import Notice
 from bot.relay.render import notice_text
 from bot.relay.service import Relay
 from bot.render import Reply, T
+from bot.services import UserLocks
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer, edit
@@ -39,10 +40,6 @@ from storage.audit import AuditRepo
 from storage.files import FileRepo
 from storage.notices import NoticeJob
 from storage.roles import Role
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
-
 
 MAX_TITLE = 100
 MAX_TEXT = 3000
@@ -263,13 +260,13 @@ async def buttons(
     relay: Relay,
     state: FSMContext,
     audit: AuditRepo,
-    bridge: Bridge,
+    user_locks: UserLocks,
     files: FileRepo,
 ) -> None:
     msg = callback.message if isinstance(callback.message, Message) else None
     action = callback_data.action
     if action is BcAction.CONFIRM:
-        await _confirm(callback, msg, caller, t, relay, state, audit, bridge, files)
+        await _confirm(callback, msg, caller, t, relay, state, audit, user_locks, files)
         return
     current = await state.get_state()
     if current is None or not current.startswith("Step:"):
@@ -409,7 +406,7 @@ async def attachment(
     t: T,
     state: FSMContext,
     bot: Bot,
-    bridge: Bridge,
+    http_port: int | None,
     settings: Settings,
     files: FileRepo,
 ) -> None:
@@ -441,7 +438,7 @@ async def attachment(
         await bot.download(item, destination=buf)
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         token = await files.add(name, mime, buf.getvalue(), datetime.now(UTC))
-        url = f"{public_base(settings, bridge.http_port)}/files/{token}/{quote(name)}"
+        url = f"{public_base(settings, http_port)}/files/{token}/{quote(name)}"
         d["files"].append({"name": name, "url": url, "token": token})
     await state.update_data(bc=d)
     await message.answer(
@@ -484,11 +481,11 @@ async def _confirm(
     relay: Relay,
     state: FSMContext,
     audit: AuditRepo,
-    bridge: Bridge,
+    user_locks: UserLocks,
     files: FileRepo,
 ) -> None:
     # Under the caller's lock, take the draft out of the dialog: a second tap finds nothing.
-    async with bridge.user_lock(caller.user_id):
+    async with user_locks.of(caller.user_id):
         if await state.get_state() != Step.preview.state:
             await callback.answer(t.plain("bc-already"), show_alert=False)
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import Router
 from aiogram.filters import ExceptionTypeFilter
@@ -15,10 +15,8 @@ from bot.platform import (
     PlatformTransportError,
 )
 from bot.render import T
+from bot.services import AdminAlerts
 from bot.text import esc
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +34,12 @@ async def _tell(update: Update, text: str) -> None:
                 await cb.bot.send_message(cb.message.chat.id, text)  # type: ignore[union-attr]
 
 
-async def platform_error(event: ErrorEvent, t: T, lang: str, bridge: Bridge, **_: Any) -> None:
+async def platform_error(event: ErrorEvent, t: T, lang: str, alerts: AdminAlerts, **_: Any) -> None:
     exc = event.exception
     assert isinstance(exc, PlatformError)
     log.warning("update %s: %s", event.update.update_id, exc)
     if exc.code == 501:
-        await bridge.alert_admins(
+        await alerts.alert(
             "platform-login", lambda tt: tt("alert-platform-login", detail=esc(exc.explain("en")))
         )
         text = t("err-platform-login")

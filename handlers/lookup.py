@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import Bot
 from aiogram.fsm.storage.base import BaseStorage
@@ -17,10 +17,8 @@ from bot.directory import Directory
 from bot.jobs import Jobs
 from bot.platform import PlatformClient
 from bot.render import T
+from bot.services import Background, Timings
 from storage.audit import AuditRepo
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,8 @@ class LookupContext:
     audit: AuditRepo
     settings: Settings
     bot: Bot
-    bridge: Bridge
+    background: Background  # work that outlives the update
+    timings: Timings
     jobs: Jobs
     fsm_storage: BaseStorage  # dialogs, and whose buttons a message's are
 

@@ -129,14 +129,14 @@ async def show_recordings(message: Message, uid: int, args: list[str], ctx: Look
         t("rec-waiting", name=user.name, day=day.isoformat(), seconds=10)
     )
     await remember_asker(ctx.fsm_storage, waiting, ctx.caller.user_id)  # pages later
-    ctx.bridge.spawn(_ask_again(waiting, user, day, ctx))
+    ctx.background.spawn(_ask_again(waiting, user, day, ctx))
 
 
 async def _ask_again(waiting: Message, user: DirUser, day: date, ctx: LookupContext) -> None:
     """The platform may still be producing the recordings: look again, edit the message."""
     t, tz = ctx.t, ctx.settings.bridge.tz
     for _ in range(RETRIES):
-        await asyncio.sleep(ctx.bridge.timings.recording_retry_s)
+        await asyncio.sleep(ctx.timings.recording_retry_s)
         try:
             records, has_next = await _page(ctx.platform, user, day, 1)
         except PlatformError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -13,6 +12,7 @@ from bot.access import Caller, Verdict, caller_of, grant_within, may_manage
 from bot.config import Settings
 from bot.directory import Directory
 from bot.render import Reply, T
+from bot.services import Menus
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
@@ -21,9 +21,6 @@ from storage.db import utcnow
 from storage.invites import Invite, InviteRepo
 from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
 
 
 class ArgError(Exception):
@@ -70,7 +67,7 @@ async def role(
     audit: AuditRepo,
     directory: Directory,
     settings: Settings,
-    bridge: Bridge,
+    menus: Menus,
 ) -> None:
     words = (command.args or "").split()
     if not words:
@@ -108,7 +105,7 @@ async def role(
         "ok",
         utcnow(),
     )
-    await bridge.set_user_menu(target, new_role)
+    await menus.set_user_menu(target, new_role)
     org = directory.org(org_id) if org_id is not None else None
     org_name = org.name if org is not None else None
     key = "role-removed" if new_role is Role.NONE else "role-set"

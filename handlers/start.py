@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
@@ -11,21 +9,22 @@ from aiogram.types import Message
 
 from bot.access import Caller
 from bot.commands import allowed
+from bot.config import Settings
+from bot.directory import Directory
+from bot.i18n import Translator
 from bot.registration import REGISTER_START
 from bot.render import Reply, T
+from bot.services import Menus
 from handlers.admin import open_register
 from handlers.broadcast import discard_draft_files
 from handlers.reply import answer
 from handlers.roles import invite_refusal
 from storage.audit import AuditRepo
-from storage.db import utcnow
+from storage.db import Database, utcnow
 from storage.files import FileRepo
 from storage.invites import InviteRepo, InviteStatus
 from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
 
 
 def help_text(t: T, caller: Caller) -> str:
@@ -48,7 +47,10 @@ async def start_with_code(
     invites: InviteRepo,
     roles: RoleRepo,
     audit: AuditRepo,
-    bridge: Bridge,
+    directory: Directory,
+    settings: Settings,
+    db: Database,
+    menus: Menus,
     state: FSMContext,
 ) -> None:
     code = (command.args or "").strip()
@@ -56,14 +58,10 @@ async def start_with_code(
         await open_register(message, caller, t, state)
         return
     now = utcnow()
-    refusal = await invite_refusal(
-        code, caller, now, invites, roles, bridge.directory, bridge.settings
-    )
+    refusal = await invite_refusal(code, caller, now, invites, roles, directory, settings)
     if refusal is not None:
         await answer(message, Reply(t(refusal) + "\n\n" + help_text(t, caller)))
         return
-    db = bridge.db
-    assert db is not None
     async with db.transaction():
         invite = await invites.redeem(code, caller.user_id, now)
         if invite is not None:
@@ -87,7 +85,7 @@ async def start_with_code(
         await answer(message, Reply(t(key) + "\n\n" + help_text(t, caller)))
         return
     role = max(invite.role, caller.role)
-    await bridge.set_user_menu(caller.user_id, role)
+    await menus.set_user_menu(caller.user_id, role)
     new_caller = Caller(caller.user_id, role, caller.org_id, caller.scope, caller.lang)
     await answer(
         message,
@@ -106,16 +104,16 @@ async def lang(
     command: CommandObject,
     caller: Caller,
     users: UserRepo,
-    bridge: Bridge,
+    translator: Translator,
+    menus: Menus,
 ) -> None:
     arg = (command.args or "").strip().lower()
-    translator = bridge.translator
     if arg not in ("zh", "en"):
         await answer(message, Reply(translator.get(caller.lang)("usage-lang")))
         return
     await users.set_language(caller.user_id, arg)  # type: ignore[arg-type]
     if caller.role > Role.NONE:
-        await bridge.set_user_menu(caller.user_id, caller.role)
+        await menus.set_user_menu(caller.user_id, caller.role)
     await answer(message, Reply(translator.get(arg)("lang-set")))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from aiogram import Router
 from aiogram.filters import Command
@@ -13,12 +12,10 @@ from bot.directory import Directory
 from bot.platform import PlatformClient, PlatformError
 from bot.relay.service import Relay
 from bot.render import Reply, T
+from bot.services import Clock
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.roles import Role
-
-if TYPE_CHECKING:
-    from bot.app import Bridge
 
 
 def _ago(t: T, lang: str, when: datetime | None, now: datetime) -> str:
@@ -34,7 +31,7 @@ async def status(
     platform: PlatformClient,
     directory: Directory,
     relay: Relay,
-    bridge: Bridge,
+    clock: Clock,
 ) -> None:
     now = datetime.now(UTC)
     lines: list[str] = [t("status-title")]
@@ -72,7 +69,7 @@ async def status(
         lines.append(t("status-notices-dead", count=notices["dead"]))
     last = await relay.inbox.last_received_at()
     lines.append(t("status-last-event", age=_ago(t, lang, last, now)))
-    lines.append(t("status-uptime", age=_ago(t, lang, bridge.started_at, now)))
+    lines.append(t("status-uptime", age=_ago(t, lang, clock.started_at, now)))
     await answer(message, Reply("\n".join(lines)))
 
 

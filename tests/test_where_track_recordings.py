@@ -636,13 +636,13 @@ def spy_spawn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[object]:
     assert bridge is not None
     bridge.timings.recording_retry_s = 3600
     spawned: list[object] = []
-    original = bridge.spawn
+    original = bridge.background.spawn
 
     def spawn(coro: Any) -> Any:
         spawned.append(coro)
         return original(coro)
 
-    monkeypatch.setattr(bridge, "spawn", spawn)
+    monkeypatch.setattr(bridge.background, "spawn", spawn)
     return spawned
 
 

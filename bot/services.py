@@ -1,0 +1,228 @@
+"""The narrow services handlers receive, and the `Services` bundle the composition root builds.
+
+Handlers never see the root (`bot.app`): each names the piece it uses (`menus`,
+`user_locks`, `alerts`, `background`, `clock`, `timings`, a repository) as a
+handler argument, and the dispatcher is given them all by `Services.handler_data()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+from bot.commands import allowed
+from bot.config import Settings
+from bot.directory import Directory
+from bot.i18n import Translator, pick_language
+from bot.media import MediaFetcher
+from bot.metrics import Metrics
+from bot.platform import PlatformClient
+from storage.audit import AuditRepo
+from storage.chats import ChatRepo
+from storage.db import Database
+from storage.files import FileRepo
+from storage.invites import InviteRepo
+from storage.mutes import MuteRepo
+from storage.roles import Role, RoleRepo
+from storage.users import UserRepo
+
+log = logging.getLogger(__name__)
+
+ALERT_EVERY = timedelta(minutes=10)
+
+
+@dataclass
+class Timings:
+    """Delays the bridge waits on its own; tests shorten them instead of sleeping."""
+
+    recording_retry_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The process's one clock, and when this bridge started by it."""
+
+    now: Callable[[], datetime]
+    started_at: datetime
+
+    def __call__(self) -> datetime:
+        return self.now()
+
+
+class UserLocks:
+    """One lock per Telegram user: a double-tapped Confirm runs its action once."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def of(self, user_id: int) -> asyncio.Lock:
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        return lock
+
+
+class Background:
+    """Work that outlives its update (e.g. a delayed retry): logged if it fails, cancelled
+    at stop."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        async def guarded() -> Any:
+            try:
+                return await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed")
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def stop(self) -> None:
+        """Cancel what still runs and wait for it to end."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def menu(role: Role, t: Callable[..., str]) -> list[BotCommand]:
+    """The commands `role` sees in its menu, described in `t`'s language."""
+    return [
+        BotCommand(command=c.name, description=t(f"cmd-{c.name}"))
+        for c in allowed(role)
+        if c.in_menu
+    ]
+
+
+class Menus:
+    """Command menus: per language for everyone, and per private chat where roles differ."""
+
+    def __init__(
+        self, bot: Bot, translator: Translator, users: UserRepo, roles: RoleRepo, settings: Settings
+    ) -> None:
+        self._bot, self._translator = bot, translator
+        self._users, self._roles, self._settings = users, roles, settings
+
+    async def set_all(self) -> None:
+        for lang in ("zh", "en"):
+            t = self._translator.get(lang)
+            await self._bot.set_my_commands(
+                menu(Role.NONE, t), scope=BotCommandScopeDefault(), language_code=lang
+            )
+        await self._bot.set_my_commands(
+            menu(Role.NONE, self._translator.get(self._settings.bridge.language)),
+            scope=BotCommandScopeDefault(),
+        )
+        holders = {g.user_id: g.role for g in await self._roles.list()}
+        for uid in self._settings.bridge.admin_ids:
+            holders[uid] = Role.ADMIN
+        for uid, role in holders.items():
+            await self.set_user_menu(uid, role)
+
+    async def set_user_menu(self, user_id: int, role: Role) -> None:
+        """The menu in a user's private chat, in their language."""
+        chosen = await self._users.get_language(user_id)
+        seen = await self._users.get(user_id)
+        lang = pick_language(
+            chosen, seen.language_code if seen else None, self._settings.bridge.language
+        )
+        try:
+            await self._bot.set_my_commands(
+                menu(role, self._translator.get(lang)), scope=BotCommandScopeChat(chat_id=user_id)
+            )
+        except TelegramAPIError as exc:
+            # A user who never opened the bot has no chat yet: their menu comes later.
+            log.debug("menu for %s not set: %s", user_id, exc)
+
+
+class AdminAlerts:
+    """Tells the bridge's admins about its health, once per `ALERT_EVERY` for one matter."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        translator: Translator,
+        users: UserRepo,
+        roles: RoleRepo,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._bot, self._translator = bot, translator
+        self._users, self._roles, self._settings = users, roles, settings
+        self._clock = clock
+        self._alerted: dict[str, datetime] = {}
+
+    async def admin_ids(self) -> list[int]:
+        """Config admins and unscoped admin grants."""
+        ids = list(self._settings.bridge.admin_ids)
+        ids += [
+            g.user_id for g in await self._roles.list() if g.role is Role.ADMIN and g.org_id is None
+        ]
+        return list(dict.fromkeys(ids))
+
+    async def alert(self, key: str, make_text: Callable[[Callable[..., str]], str]) -> None:
+        """Tell admins something once per `ALERT_EVERY` for the same `key`, in their language."""
+        now = self._clock()
+        last = self._alerted.get(key)
+        if last is not None and now - last < ALERT_EVERY:
+            return
+        self._alerted[key] = now
+        for uid in await self.admin_ids():
+            seen = await self._users.get(uid)
+            lang = pick_language(
+                await self._users.get_language(uid),
+                seen.language_code if seen else None,
+                self._settings.bridge.language,
+            )
+            try:
+                await self._bot.send_message(uid, make_text(self._translator.get(lang)))
+            except TelegramAPIError as exc:
+                log.warning("could not alert admin %s: %s", uid, exc)
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every long-lived object handlers may use, each built once by the composition root.
+
+    Field names are the handler-data keys: a handler asks for `users: UserRepo`.
+    """
+
+    settings: Settings
+    db: Database
+    platform: PlatformClient
+    directory: Directory
+    translator: Translator
+    media: MediaFetcher
+    metrics: Metrics
+    roles: RoleRepo
+    users: UserRepo
+    chats: ChatRepo
+    invites: InviteRepo
+    audit: AuditRepo
+    mutes: MuteRepo
+    files: FileRepo
+    menus: Menus
+    user_locks: UserLocks
+    alerts: AdminAlerts
+    background: Background
+    clock: Clock
+    timings: Timings
+
+    def handler_data(self) -> dict[str, Any]:
+        """For `Dispatcher(**services.handler_data())`: each field under its own name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
