@@ -158,7 +158,7 @@ async def make_client(
 
 
 # ---------------------------------------------------------------------------------------
-# The whole bridge in one process (bot core e2e: test_bot_e2e.py, test_bot_runtime.py).
+# The whole bridge in one process, for every test that drives it end to end.
 # `bot.demo.stack.Stack`: sandbox platform + Telegram emulator + Bridge on 127.0.0.1.
 
 
@@ -175,8 +175,8 @@ async def make_bot_stack(
 ) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """`await make_bot_stack(**kw)`: a started `Stack(**kw)` (roles granted unless
     `grant_roles=False`; `emulator=` replaces its TelegramEmulator, which must use
-    `bot.demo.stack.BOT_TOKEN`), stopped at teardown. One at a time: the feature routers are
-    module-level, so only one Bridge can run in the process."""
+    `bot.demo.stack.BOT_TOKEN`), stopped at teardown, last started first stopped. The one
+    stack fixture: a test file that needs another setup wraps it (its `make_stack`)."""
     from aiogram.client.session.aiohttp import AiohttpSession
 
     from bot.demo.stack import Stack

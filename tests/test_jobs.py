@@ -12,7 +12,7 @@ import asyncio
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,20 +57,19 @@ async def ready(stack: Stack) -> Any:
 
 
 @pytest.fixture
-async def make_stack() -> AsyncIterator[Callable[..., Awaitable[tuple[Stack, Clock]]]]:
-    stacks: list[Stack] = []
+def make_stack(
+    make_bot_stack: Callable[..., Awaitable[Stack]],
+) -> Callable[..., Awaitable[tuple[Stack, Clock]]]:
+    """`await make_stack(**sandbox_kw)`: conftest's stack (English) on a sandbox whose "now"
+    is a `Clock` the test moves, ready (see `ready`); the stack and the clock."""
 
     async def make(**sandbox_kw: Any) -> tuple[Stack, Clock]:
         clock = Clock(NOW)
-        stack = Stack(language="en", sandbox=SandboxPlatform(now=clock, **sandbox_kw))
-        stacks.append(stack)
-        await stack.start()
+        stack = await make_bot_stack(sandbox=SandboxPlatform(now=clock, **sandbox_kw))
         await ready(stack)
         return stack, clock
 
-    yield make
-    for s in stacks:
-        await s.stop()
+    return make
 
 
 async def delivered(stack: Stack, chat: int) -> list[EmuMessage]:

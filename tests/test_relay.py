@@ -38,19 +38,12 @@ OK = {"status": 200, "message": "成功", "data": None}
 
 
 @pytest.fixture
-async def make_stack() -> AsyncIterator[Callable[..., Awaitable[Stack]]]:
-    """`await make_stack(**kw)`: a started `Stack(**kw)` (English), stopped at teardown."""
-    stacks: list[Stack] = []
-
-    async def make(**kw: Any) -> Stack:
-        stack = Stack(**kw)
-        stacks.append(stack)
-        await stack.start()
-        return stack
-
-    yield make
-    for stack in reversed(stacks):
-        await stack.stop()
+def make_stack(
+    make_bot_stack: Callable[..., Awaitable[Stack]],
+) -> Callable[..., Awaitable[Stack]]:
+    """`await make_stack(**kw)`: a started `Stack(**kw)` (English), stopped at teardown
+    (conftest's one stack fixture)."""
+    return make_bot_stack
 
 
 @pytest.fixture

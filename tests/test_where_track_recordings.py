@@ -13,7 +13,7 @@ import io
 import itertools
 import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -97,25 +97,21 @@ def expected_record_line(n: int, r: Recording) -> str:
 
 
 @pytest.fixture
-async def make_stack() -> AsyncIterator[MakeStack]:
-    """`await make_stack(coordinates="wgs84", **quirks)`: a started Stack whose sandbox is
+def make_stack(make_bot_stack: MakeStack) -> MakeStack:
+    """`await make_stack(coordinates="wgs84", **quirks)`: conftest's stack whose sandbox is
     frozen at the real now, speaks `coordinates` and has those quirks; the bridge's
     PLATFORM_COORDINATES says the same. Stopped at teardown."""
-    stacks: list[Stack] = []
 
     async def make(*, coordinates: str = "wgs84", **quirks: Any) -> Stack:
         frozen = datetime.now(TZ)
         sandbox = SandboxPlatform(
             quirks=Quirks(coordinates=coordinates, **quirks), now=lambda: frozen
         )
-        stack = Stack(sandbox=sandbox, platform_overrides={"coordinates": coordinates})
-        stacks.append(stack)
-        await stack.start()
-        return stack
+        return await make_bot_stack(
+            sandbox=sandbox, platform_overrides={"coordinates": coordinates}
+        )
 
-    yield make
-    for stack in stacks:
-        await stack.stop()
+    return make
 
 
 def yesterday(stack: Stack) -> date:
