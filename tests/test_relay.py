@@ -246,7 +246,8 @@ async def test_a_notice_the_platform_could_not_take_is_kept_and_sent_when_it_ans
         update={"base_url": f"http://127.0.0.1:{port}"}
     )
     down = PlatformClient(settings, stack.bridge.settings.bridge.tz)
-    real, relay.platform = relay.platform, down
+    # The part that pushes notices to the platform.
+    real, relay.notice_sender.platform = relay.notice_sender.platform, down
     try:
         assert await post_json(stack, "notices", notice_body(title="第一")) == (200, OK)
         assert await post_json(stack, "notices", notice_body(title="第二")) == (200, OK)
@@ -255,7 +256,7 @@ async def test_a_notice_the_platform_could_not_take_is_kept_and_sent_when_it_ans
         assert first.attempts >= 1 and first.error_code == 0
         assert second.attempts == 0  # waits behind the first: notices keep their order
     finally:
-        relay.platform = real
+        relay.notice_sender.platform = real
         await down.aclose()
     await relay.process_inbox()
     assert await relay.notices.counts() == {"sent": 2}
@@ -742,10 +743,10 @@ async def test_a_new_user_is_told_even_if_the_directory_was_reloaded_before_its_
 def test_the_relay_reads_the_seed_mark_the_directory_diff_writes() -> None:
     # One constant, in the one changes module both paths use.
     from bot.jobs import directory_diff
-    from bot.relay import changes, service
+    from bot.relay import changes, feed
 
-    assert service.SNAPSHOT_SEEDED == directory_diff.SNAPSHOT_SEEDED
-    assert service.SNAPSHOT_SEEDED is changes.SNAPSHOT_SEEDED
+    assert feed.SNAPSHOT_SEEDED == directory_diff.SNAPSHOT_SEEDED
+    assert feed.SNAPSHOT_SEEDED is changes.SNAPSHOT_SEEDED
     assert directory_diff.SNAPSHOT_SEEDED is changes.SNAPSHOT_SEEDED
 
 

@@ -1,0 +1,95 @@
+"""Notices: queued for the platform (2.15) and for the chats subscribed to `notices`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.i18n import Translate
+from bot.platform import PlatformClient, PlatformError
+from bot.platform.models import Notice
+from bot.relay.messages import TextMessage
+from bot.relay.render import notice_text
+from bot.relay.subscribers import SubscriberIndex
+from storage.db import Database
+from storage.inbox import InboxRepo
+from storage.notices import NoticeJobRepo
+from storage.outbox import OutboxRepo
+
+log = logging.getLogger(__name__)
+
+# How long a notice the platform could not be reached for is kept trying (30 s rounds).
+NOTICE_RETRY_FOR = timedelta(hours=1)
+
+
+class NoticeSender:
+    """Takes notices in (`ingest_notice`) and pushes them to the platform in order."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        inbox: InboxRepo,
+        notices: NoticeJobRepo,
+        outbox: OutboxRepo,
+        subscribers: SubscriberIndex,
+        platform: PlatformClient,
+        t: Translate,
+        clock: Callable[[], datetime],
+        on_enqueued: Callable[[], None],
+        on_queued: Callable[[], None],
+    ) -> None:
+        self.db = db
+        self.inbox = inbox
+        self.notices = notices
+        self.outbox = outbox
+        self.subscribers = subscribers
+        self.platform = platform
+        self.t = t
+        self.clock = clock
+        self._on_enqueued = on_enqueued
+        self._on_queued = on_queued  # the processor pushes queued notices
+
+    async def ingest_notice(self, notice: Notice) -> tuple[int, int]:
+        """Queue a notice for the platform (2.15) and for subscribed chats, atomically."""
+        now = self.clock()
+        body = notice.to_body()
+        async with self.db.transaction():
+            inbox_id = await self.inbox.add(
+                "notice", f"notice:{uuid.uuid4().hex}", body, now, processed=True
+            )
+            assert inbox_id is not None
+            job_id = await self.notices.add(body, now)
+            text = notice_text(self.t, notice)
+            targets = await self.subscribers.targets("notices", list(notice.to.org_ids) or [None])
+            for sub in targets:
+                await self.outbox.enqueue(
+                    sub.chat_id, sub.thread_id, "notices", TextMessage(text=text).to_payload(), now
+                )
+        self._on_enqueued()
+        self._on_queued()
+        return job_id, len(targets)
+
+    # -- processing (after the acknowledgement) --------------------------------------------
+
+    async def send_notice_jobs(self) -> None:
+        """Push queued notices to the platform (2.15), in order: once each, never retried
+        blindly. Only a try that certainly never reached the platform (no connection) is
+        made again, on the next round, for up to `NOTICE_RETRY_FOR`."""
+        for job in await self.notices.pending():
+            try:
+                await self.platform.send_notice(Notice.model_validate(job.body))
+            except PlatformError as exc:
+                summary = str(exc)[:500]
+                if exc.never_sent and self.clock() - job.created_at < NOTICE_RETRY_FOR:
+                    log.warning("notice %s waits for the platform: %s", job.id, exc)
+                    await self.notices.not_reached(job.id, summary)
+                    break  # the later ones wait too: notices keep their order
+                log.warning("notice %s not accepted by the platform: %s", job.id, exc)
+                await self.notices.finish(
+                    job.id, self.clock(), summary, code=exc.code, message=exc.message[:500]
+                )
+                continue
+            await self.notices.finish(job.id, self.clock())
