@@ -206,7 +206,9 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
     tz = bridge.settings.bridge.tz
     now = datetime.combine(datetime.now(tz).date() - timedelta(days=1), time(15), tz)
     data.now = lambda: now
-    group = stack.add_group(-100888, "Duty room / 值班室")
+    # The supervisor administers this group: only a group's administrators (with the role)
+    # change what it receives.
+    group = stack.add_group(-100888, "Duty room / 值班室", admins=("admin", "supervisor"))
     print("— scheduled work, in the group chat “Duty room” —")
     print(f"   (the jobs run by hand, the clock set to {now:%Y-%m-%d %H:%M} and moved on)\n")
 
