@@ -1,0 +1,1 @@
+"""The platform's API, one mixin of `SandboxPlatform` per section of reference/platform-api.md."""

@@ -1,0 +1,110 @@
+"""2.16 punch-card records, 2.17 sign-in records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.sandbox.platform.state import PlatformState
+from bot.sandbox.platform.wire import (
+    MESSAGES,
+    ApiError,
+    _as_int,
+    _Call,
+    _missing,
+    _page,
+    _paginate,
+    _parse_local,
+    _required,
+    iso_utc,
+    local_str,
+)
+
+
+class AttendanceRoutes(PlatformState):
+    """2.16 punch-card records, 2.17 sign-in records."""
+
+    # ---- 2.16, 2.17 (attendance) ------------------------------------------------------------
+
+    def _oid_filter(self, body: Mapping[str, Any]) -> set[int] | None:
+        if _missing(body.get("oid")):
+            return None
+        oid = _as_int(body["oid"], "oid")
+        self._org(oid)
+        return self.data.org_subtree(oid)
+
+    def _punch_records(self, call: _Call) -> Any:
+        body = call.body
+        start = _as_int(_required(body, "startTime"), "startTime")
+        end = _as_int(_required(body, "endTime"), "endTime")
+        _as_int(_required(body, "timeZone"), "timeZone")
+        size, current = _page(body)
+        if end < start:
+            raise ApiError(502, "结束时间早于开始时间")
+        orgs = self._oid_filter(body)
+        recs = [p for p in self.data.punch_records(start, end) if orgs is None or p.oid in orgs]
+        recs.sort(key=lambda p: (-p.sign_ms, p.user_id))
+        page, pages = _paginate(recs, size, current)
+        nulls = self.quirks.null_fields
+        records = [
+            {
+                "userId": self._id(p.user_id),
+                "userName": p.user_name,
+                "account": p.account,
+                "scheduleId": None if nulls else self._id(p.schedule_id),
+                "shiftsId": self._id(p.shifts_id),
+                "shiftsName": None if nulls else p.shifts_name,
+                "type": p.type,
+                "address": None if nulls else p.address,
+                "coordinate": None if nulls else f"{p.lon:.6f},{p.lat:.6f}",
+                "signInTime": iso_utc(p.sign_ms),
+                "shouldTime": local_str(p.should_ms) if p.should_ms is not None else None,
+                "failure": p.failure,
+                "state": p.state,
+                "scope": None if nulls else p.scope,
+                "timeZone": 8,
+                "oid": self._id(p.oid),
+                "myOrgName": p.org_name,
+            }
+            for p in page
+        ]
+        return self._envelope(
+            200,
+            MESSAGES[200],
+            {"records": records, "total": len(recs), "pages": pages},
+            enMessage="success",
+            errorMessage=None,
+        )
+
+    def _signin_records(self, call: _Call) -> Any:
+        body = call.body
+        first = _parse_local(_required(body, "startTime"), "startTime", "%Y-%m-%d").date()
+        last = _parse_local(_required(body, "endTime"), "endTime", "%Y-%m-%d").date()
+        _as_int(_required(body, "timeZone"), "timeZone")
+        size, current = _page(body)
+        if last < first:
+            raise ApiError(502, "结束时间早于开始时间")
+        orgs = self._oid_filter(body)
+        recs = [s for s in self.data.signins(first, last) if orgs is None or s.org_id in orgs]
+        recs.sort(key=lambda s: (-s.sign_ms, s.id))
+        page, pages = _paginate(recs, size, current)
+        origin = call.origin
+        records = [
+            {
+                "id": self._id(s.id),
+                "userId": self._id(s.user_id),
+                "myOrg": self._id(s.org_id),
+                "myOrgName": s.org_name,
+                "userName": s.user_name,
+                "userPhone": s.phone,
+                "image": ",".join(f"{origin}/media/photo/{name}" for name in s.images),
+                "location": f"{s.lon:.6f},{s.lat:.6f}",
+                "address": s.address,
+                "signTime": iso_utc(s.sign_ms),
+                "remark": s.remark,
+                "timeZone": s.tz,
+            }
+            for s in page
+        ]
+        result = {"records": records, "total": len(recs), "pages": pages}
+        return [result] if self.quirks.signin_in_list else result
