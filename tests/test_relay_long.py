@@ -87,19 +87,22 @@ async def post_raw(stack: Stack, path: str, body: dict[str, Any]) -> tuple[int, 
 
 
 async def settled(stack: Stack, timeout: float = 20.0) -> dict[str, int]:  # noqa: ASYNC109
-    """Wait until no outbox row is pending or in flight (nothing to await for it: the
-    rows are polled, as test_relay does); the outbox counts by state."""
+    """Await no outbox row pending or in flight, checked each time the delivery worker ends
+    a round with nothing left to send now (its `idle` event); the outbox counts by state."""
     assert stack.bridge is not None
-    outbox = stack.bridge.relay.outbox
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        counts = await outbox.counts()
-        if counts["pending"] == 0 and counts["sending"] == 0:
-            return counts
-        if loop.time() > deadline:
-            raise AssertionError(f"outbox never settled: {counts}")
-        await asyncio.sleep(0.02)
+    outbox, delivery = stack.bridge.relay.outbox, stack.bridge.delivery
+    counts: dict[str, int] = {}
+    delivery.wake()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                delivery.idle.clear()  # before the check: no round's end is missed
+                counts = await outbox.counts()
+                if counts["pending"] == 0 and counts["sending"] == 0:
+                    return counts
+                await delivery.idle.wait()
+    except TimeoutError:
+        raise AssertionError(f"outbox never settled: {counts}") from None
 
 
 def within_limits(msgs: list[EmuMessage]) -> None:
