@@ -154,8 +154,7 @@ class FakePlatform:
 
 @dataclass
 class FakeMenus:
-    """Per-user command menus, recorded instead of sent; also what /lang reached through
-    `bridge` before the narrow services (its translator and `set_user_menu`)."""
+    """Per-user command menus (`bot.services.Menus`), recorded instead of sent."""
 
     translator: Translator
     menus: list[tuple[int, Role]] = field(default_factory=list)
@@ -237,7 +236,6 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
         menus=menus,
         clock=FixedClock(),
         db=db,
-        bridge=menus,  # what handlers asked for before the narrow services
     )
     dp.update.outer_middleware(
         ContextMiddleware(
@@ -250,16 +248,11 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
             translator=translator,
         )
     )
-    routers = get_routers()
-    dp.include_routers(*routers)
+    dp.include_routers(*get_routers())
     try:
         yield Harness(dp, bot, session, platform, menus, users)
     finally:
         await dp.storage.close()
-        # The feature routers are module-level today: let the next dispatcher take them.
-        for router in dp.sub_routers:
-            router._parent_router = None
-        dp.sub_routers.clear()
         await db.close()
 
 
