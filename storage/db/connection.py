@@ -1,10 +1,15 @@
 """The one SQLite connection and the one thread that uses it.
 
-A plain :mod:`sqlite3` connection lives in a thread of its own (a
-``ThreadPoolExecutor(max_workers=1)``): :meth:`Connection.run` hands it a function that
-runs there with the connection, one trip however many statements the function runs.
-Opening it sets the pragmas, refuses what is not a pttbridge database (or is a newer one's)
-and applies the migrations.
+A plain :mod:`sqlite3` connection lives in a thread of its own: :meth:`Connection.run` hands
+it a function that runs there with the connection, one trip however many statements the
+function runs. Opening it sets the pragmas, refuses what is not a pttbridge database (or is
+a newer one's) and applies the migrations.
+
+The thread is a plain :class:`threading.Thread` reading a :class:`queue.SimpleQueue` and
+answering through ``call_soon_threadsafe``, not a ``ThreadPoolExecutor(max_workers=1)``:
+measured on this machine, the executor's futures and locks doubled the CPU time of a
+single-statement trip (~45 µs → ~90 µs for a read plus a write), and storage does tens of
+thousands of those a minute under load.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Concatenate, Final, ParamSpec, TypeVar
+from queue import SimpleQueue
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from storage.db.checkpoint import AUTOCHECKPOINT_PAGES, CHECKPOINT_BYTES
 from storage.db.errors import StorageError
@@ -37,6 +43,8 @@ MEMORY: Final = ":memory:"
 T = TypeVar("T")
 P = ParamSpec("P")
 
+_Call = tuple["asyncio.Future[Any]", Callable[[], Any]]
+
 
 class Connection:
     """A :mod:`sqlite3` connection in autocommit mode, used only from its own thread.
@@ -46,12 +54,17 @@ class Connection:
     caller's business (:class:`storage.db.Database`).
     """
 
-    def __init__(self, raw: sqlite3.Connection, thread: ThreadPoolExecutor, path: str) -> None:
-        self._raw = raw
-        self._thread = thread
+    def __init__(self, path: str) -> None:
         self.path = path
         self.wal = False
         """Whether the journal is a WAL (then checkpoints are the caller's to run)."""
+        self._raw: sqlite3.Connection | None = None
+        self._calls: SimpleQueue[_Call | None] = SimpleQueue()
+        # A daemon: a database left open must not hold up the interpreter's exit.
+        self._thread = threading.Thread(
+            target=_serve, args=(self._calls,), name=f"pttbridge-db {path}", daemon=True
+        )
+        self._thread.start()
 
     @classmethod
     async def open(
@@ -69,17 +82,12 @@ class Connection:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StorageError(f"cannot create the folder for database {path}: {e}") from e
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pttbridge-db")
-        connect = partial(sqlite3.connect, path, isolation_level=None)
+        conn = cls(path)
         try:
-            raw = await asyncio.get_running_loop().run_in_executor(thread, connect)
-        except BaseException as e:
-            thread.shutdown(wait=False)
-            if isinstance(e, sqlite3.Error):
+            try:
+                conn._raw = await conn._call(partial(sqlite3.connect, path, isolation_level=None))
+            except sqlite3.Error as e:
                 raise StorageError(f"cannot open database {path}: {e}") from e
-            raise
-        conn = cls(raw, thread, path)
-        try:
             conn.wal = await conn.run(_prepare, path, migrations, busy_timeout_ms)
         except BaseException:
             await conn.close()
@@ -94,21 +102,64 @@ class Connection:
     ) -> T:
         """``work(connection, *args)`` in the connection's thread: one trip. ``work`` must
         only touch the database and the values it was given: it runs outside the event
-        loop. Functions run one after another, in the order they were handed over."""
-        call = partial(work, self._raw, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+        loop. Functions run one after another, in the order they were handed over; one
+        whose caller stopped waiting before it started is skipped."""
+        if self._raw is None:
+            raise StorageError(f"database {self.path} is closed")
+        result: T = await self._call(partial(work, self._raw, *args, **kwargs))
+        return result
+
+    def _call(self, call: Callable[[], Any]) -> asyncio.Future[Any]:
+        future = asyncio.get_running_loop().create_future()
+        self._calls.put((future, call))
+        return future
 
     @property
     def in_transaction(self) -> bool:
         """Whether a transaction is open (a flag SQLite keeps: safe to read from the loop)."""
-        return self._raw.in_transaction
+        return self._raw is not None and self._raw.in_transaction
 
     async def close(self) -> None:
-        """Close the connection (an open transaction is rolled back) and end its thread."""
+        """Close the connection (an open transaction is rolled back) and end its thread.
+        Safe to call twice."""
+        raw, self._raw = self._raw, None
         try:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._raw.close)
+            if raw is not None:
+                await self._call(raw.close)
         finally:
-            self._thread.shutdown(wait=False)
+            if self._thread.is_alive():
+                self._calls.put(None)
+
+
+def _serve(calls: SimpleQueue[_Call | None]) -> None:
+    """The connection's thread: run each call, hand its outcome to the caller's loop."""
+    while (item := calls.get()) is not None:
+        future, call = item
+        if future.cancelled():  # the caller stopped waiting before it started
+            continue
+        try:
+            result = call()
+        except BaseException as e:
+            _answer(future, _set_exception, e)
+        else:
+            _answer(future, _set_result, result)
+
+
+def _answer(future: asyncio.Future[Any], setter: Callable[..., None], value: Any) -> None:
+    try:
+        future.get_loop().call_soon_threadsafe(setter, future, value)
+    except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+        log.debug("database thread: the loop waiting for %r is closed", future)
+
+
+def _set_result(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 def _prepare(
