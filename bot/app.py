@@ -301,6 +301,12 @@ class Bridge:
             clock=self.clock,
         )
         self.dp["relay"] = self.relay
+        # The relay's repositories handlers read, each under its own name: a handler asks
+        # for `subscriptions: SubscriptionRepo`, not for the relay to reach through.
+        self.dp["subscriptions"] = self.relay.subs
+        self.dp["outbox"] = self.relay.outbox
+        self.dp["notices"] = self.relay.notices
+        self.dp["inbox"] = self.relay.inbox
         self.jobs = Jobs(
             db,
             settings=s,
@@ -313,6 +319,7 @@ class Bridge:
             clock=self.clock,
         )
         self.dp["jobs"] = self.jobs
+        self.dp["reports"] = self.jobs.reports.reports  # the chats' daily digests
         settle_heap()
         await self._start_http()
         await self.relay.render_waiting()  # incident rows an older version queued

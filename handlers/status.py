@@ -10,11 +10,13 @@ from aiogram.types import Message
 
 from bot.directory import Directory
 from bot.platform import PlatformClient, PlatformError
-from bot.relay.service import Relay
 from bot.render import Reply, T
 from bot.services import Clock
 from handlers.filters import MinRole
 from handlers.reply import answer
+from storage.inbox import InboxRepo
+from storage.notices import NoticeJobRepo
+from storage.outbox import OutboxRepo
 from storage.roles import Role
 
 
@@ -30,7 +32,9 @@ async def status(
     lang: str,
     platform: PlatformClient,
     directory: Directory,
-    relay: Relay,
+    outbox: OutboxRepo,
+    notices: NoticeJobRepo,
+    inbox: InboxRepo,
     clock: Clock,
 ) -> None:
     now = datetime.now(UTC)
@@ -55,7 +59,7 @@ async def status(
     )
     if directory.last_error:
         lines.append(t("status-directory-error", detail=directory.last_error[:200]))
-    counts = await relay.outbox.counts()
+    counts = await outbox.counts()
     lines.append(
         t(
             "status-outbox",
@@ -64,10 +68,10 @@ async def status(
             dead=counts["dead"],
         )
     )
-    notices = await relay.notices.counts()
-    if notices.get("dead"):
-        lines.append(t("status-notices-dead", count=notices["dead"]))
-    last = await relay.inbox.last_received_at()
+    notice_counts = await notices.counts()
+    if notice_counts.get("dead"):
+        lines.append(t("status-notices-dead", count=notice_counts["dead"]))
+    last = await inbox.last_received_at()
     lines.append(t("status-last-event", age=_ago(t, lang, last, now)))
     lines.append(t("status-uptime", age=_ago(t, lang, clock.started_at, now)))
     await answer(message, Reply("\n".join(lines)))

@@ -34,9 +34,9 @@ from handlers.filters import ChatManager, MinRole, chat_change_refused, within
 from handlers.reply import answer
 from storage.audit import AuditRepo
 from storage.mutes import MuteRepo
-from storage.reports import Report
+from storage.reports import Report, ReportRepo
 from storage.roles import Role
-from storage.subscriptions import KINDS, STORED_KINDS, Subscription
+from storage.subscriptions import KINDS, STORED_KINDS, Subscription, SubscriptionRepo
 from storage.watches import Watch
 
 if TYPE_CHECKING:
@@ -298,7 +298,8 @@ async def subscribe(
     command: CommandObject,
     caller: Caller,
     t: T,
-    relay: Relay,
+    subscriptions: SubscriptionRepo,
+    reports: ReportRepo,
     directory: Directory,
     jobs: Jobs,
     settings: Settings,
@@ -330,7 +331,7 @@ async def subscribe(
         return
 
     chat_id, thread = message.chat.id, thread_of(message)
-    here = [s for s in await relay.subs.for_chat(chat_id) if s.thread_id == thread]
+    here = [s for s in await subscriptions.for_chat(chat_id) if s.thread_id == thread]
     wider = await wider_here(
         t,
         caller,
@@ -373,7 +374,7 @@ async def subscribe(
                 )
             )
     if "attendance" in args.kinds:
-        current = await jobs.reports.reports.get(chat_id, thread)
+        current = await reports.get(chat_id, thread)
         org_id: int | None
         if args.orgs:
             org_id = args.orgs[0]
@@ -393,7 +394,7 @@ async def subscribe(
         if kind == "recordings" and (users or groups):
             # Users and groups widen the org filter (either one will do); the subscriber's
             # scope still bounds them.
-            sub = await relay.subs.set(
+            sub = await subscriptions.set(
                 chat_id,
                 thread,
                 kind,
@@ -405,7 +406,7 @@ async def subscribe(
                 scope_org=scope_org,
             )
         else:
-            sub = await relay.subs.set(
+            sub = await subscriptions.set(
                 chat_id, thread, kind, tuple(orgs), args.levels, caller.user_id
             )
         done[kind] = [describe(t, sub, directory)]
@@ -434,7 +435,7 @@ async def unsubscribe(
     command: CommandObject,
     caller: Caller,
     t: T,
-    relay: Relay,
+    subscriptions: SubscriptionRepo,
     directory: Directory,
     jobs: Jobs,
     audit: AuditRepo,
@@ -444,7 +445,7 @@ async def unsubscribe(
         await answer(message, Reply(t("usage-unsubscribe")))
         return
     chat_id, thread = message.chat.id, thread_of(message)
-    here = [s for s in await relay.subs.for_chat(chat_id) if s.thread_id == thread]
+    here = [s for s in await subscriptions.for_chat(chat_id) if s.thread_id == thread]
     wider = await wider_here(
         t,
         caller,
@@ -465,9 +466,9 @@ async def unsubscribe(
     if arg in ("all", "attendance"):
         n += int(await jobs.remove_report(chat_id, thread))
     if arg == "all":
-        n += await relay.subs.remove(chat_id, thread, None)
+        n += await subscriptions.remove(chat_id, thread, None)
     elif arg in STORED_KINDS:
-        n += await relay.subs.remove(chat_id, thread, arg)
+        n += await subscriptions.remove(chat_id, thread, arg)
     await audit.add(
         caller.user_id,
         "unsubscribe",
@@ -479,23 +480,24 @@ async def unsubscribe(
     await answer(message, Reply(t("unsub-done", count=n)))
 
 
-async def subscriptions(
+async def list_subscriptions(
     message: Message,
     caller: Caller,
     t: T,
-    relay: Relay,
+    subscriptions: SubscriptionRepo,
+    reports: ReportRepo,
     directory: Directory,
     mutes: MuteRepo,
     settings: Settings,
     jobs: Jobs,
 ) -> None:
     chat_id, scope = message.chat.id, caller.scope
-    rows = await relay.subs.for_chat(chat_id)
+    rows = await subscriptions.for_chat(chat_id)
     # Presence is the chat's watches and attendance its daily digest (bot.jobs): listed
     # from there, once each.
     watches = await jobs.watches.for_chat(chat_id)
-    reports = await jobs.reports.reports.for_chat(chat_id)
-    extra = chat_jobs_lines(t, watches, reports, directory, settings.bridge.timezone, scope)
+    digests = await reports.for_chat(chat_id)
+    extra = chat_jobs_lines(t, watches, digests, directory, settings.bridge.timezone, scope)
     lines: list[str] = []
     if not rows and not extra:
         lines.append(t("subs-none"))
@@ -563,7 +565,7 @@ def router() -> Router:
     r = Router(name=__name__)
     r.message.register(subscribe, Command("subscribe"), ChatManager(Role.SUPERVISOR))
     r.message.register(unsubscribe, Command("unsubscribe"), ChatManager(Role.SUPERVISOR))
-    r.message.register(subscriptions, Command("subscriptions"), ChatManager(Role.SUPERVISOR))
+    r.message.register(list_subscriptions, Command("subscriptions"), ChatManager(Role.SUPERVISOR))
     r.message.register(mute, Command("mute"), ChatManager(Role.VIEWER))
     # What ChatManager refused to someone with the role: not an administrator of this group.
     r.message.register(
