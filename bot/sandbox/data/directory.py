@@ -43,7 +43,7 @@ from bot.sandbox.data.model import (
     TrackPoint,
     User,
 )
-from bot.sandbox.data.units import _offset_km, local_date_of, md5_hex, pinyin_of
+from bot.sandbox.data.units import local_date_of, md5_hex, offset_km, pinyin_of
 
 
 def _default_now() -> datetime:
@@ -186,7 +186,7 @@ class SandboxDirectory:
     def _scatter(self, rng: random.Random) -> tuple[float, float]:
         r = RADIUS_KM * math.sqrt(rng.random())
         theta = rng.uniform(0, 2 * math.pi)
-        return _offset_km(CENTER_LAT, CENTER_LON, r * math.cos(theta), r * math.sin(theta))
+        return offset_km(CENTER_LAT, CENTER_LON, r * math.cos(theta), r * math.sin(theta))
 
     def _random_fix(
         self, rng: random.Random, lat: float, lon: float, online: bool, built: int
@@ -240,7 +240,7 @@ class SandboxDirectory:
             if fu.has_fix:
                 # fixed positions whatever the seed: spread on a small circle round the centre
                 angle = (fu.id - FIRST_USER_ID) * 60.0
-                u.home_lat, u.home_lon = _offset_km(
+                u.home_lat, u.home_lon = offset_km(
                     CENTER_LAT,
                     CENTER_LON,
                     3 * math.cos(math.radians(angle)),

@@ -11,7 +11,7 @@ from functools import partial
 from bot.sandbox.data.constants import RADIUS_KM, SIGNIN_REMARKS, STREETS
 from bot.sandbox.data.directory import SandboxDirectory
 from bot.sandbox.data.model import PunchRecord, Recording, SignIn, TrackPoint, User
-from bot.sandbox.data.units import _km_from_center, _offset_km, local_date_of, local_day_start_ms
+from bot.sandbox.data.units import km_from_center, local_date_of, local_day_start_ms, offset_km
 
 
 class SandboxData(SandboxDirectory):
@@ -63,14 +63,14 @@ class SandboxData(SandboxDirectory):
             while t < min(session_end, day_end):
                 speed = max(0.0, rng.gauss(cruise, cruise * 0.2))
                 bearing = (bearing + rng.gauss(0, 15)) % 360
-                north, east = _km_from_center(lat, lon)
+                north, east = km_from_center(lat, lon)
                 if math.hypot(north, east) > RADIUS_KM:
                     bearing = (math.degrees(math.atan2(-east, -north)) + rng.gauss(0, 20)) % 360
                 cell = rng.random() < 0.05
                 altitude = min(80.0, max(0.0, altitude + rng.gauss(0, 1)))
                 plat, plon = lat, lon
                 if cell:  # cell fixes scatter by a few hundred metres
-                    plat, plon = _offset_km(lat, lon, rng.gauss(0, 0.3), rng.gauss(0, 0.3))
+                    plat, plon = offset_km(lat, lon, rng.gauss(0, 0.3), rng.gauss(0, 0.3))
                 yield TrackPoint(
                     time_ms=t,
                     lat=round(plat, 6),
@@ -82,7 +82,7 @@ class SandboxData(SandboxDirectory):
                 )
                 dt_s = rng.uniform(30, 60)
                 dist = speed * dt_s / 3600
-                lat, lon = _offset_km(
+                lat, lon = offset_km(
                     lat,
                     lon,
                     dist * math.cos(math.radians(bearing)),
@@ -171,7 +171,7 @@ class SandboxData(SandboxDirectory):
             org = self.orgs.get(u.org_id)
             scheduled = rng.random() < 0.9
             grace = rng.choice((5, 10)) if scheduled else None
-            lat, lon = _offset_km(u.home_lat, u.home_lon, rng.gauss(0, 0.05), rng.gauss(0, 0.05))
+            lat, lon = offset_km(u.home_lat, u.home_lon, rng.gauss(0, 0.05), rng.gauss(0, 0.05))
 
             rec = partial(
                 PunchRecord,
@@ -237,7 +237,7 @@ class SandboxData(SandboxDirectory):
             org = self.orgs.get(u.org_id)
             for k in range(rng.randint(1, 3)):
                 sid = day_no * 10_000_000 + u.id * 4 + k
-                lat, lon = _offset_km(u.home_lat, u.home_lon, rng.gauss(0, 1), rng.gauss(0, 1))
+                lat, lon = offset_km(u.home_lat, u.home_lon, rng.gauss(0, 1), rng.gauss(0, 1))
                 images = tuple(f"signin-{sid}-{i}.png" for i in range(rng.choice((0, 0, 1, 2))))
                 out.append(
                     SignIn(

@@ -46,14 +46,14 @@ def local_date_of(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, TZ).date()
 
 
-def _offset_km(lat: float, lon: float, north_km: float, east_km: float) -> tuple[float, float]:
+def offset_km(lat: float, lon: float, north_km: float, east_km: float) -> tuple[float, float]:
     return (
         lat + north_km / 111.32,
         lon + east_km / (111.32 * math.cos(math.radians(lat))),
     )
 
 
-def _km_from_center(lat: float, lon: float) -> tuple[float, float]:
+def km_from_center(lat: float, lon: float) -> tuple[float, float]:
     """(north_km, east_km) of a point relative to the centre."""
     return (
         (lat - CENTER_LAT) * 111.32,

@@ -18,7 +18,7 @@ MEDIA_TYPES = {".ogg": "audio/ogg", ".mp3": "audio/mpeg"}
 # ---- a tiny PNG for sign-in and report pictures (no imaging library needed) ----------------
 
 
-def _png(name: str, width: int = 96, height: int = 72) -> bytes:
+def tiny_png(name: str, width: int = 96, height: int = 72) -> bytes:
     digest = md5_hex(name)
     r, g, b = (int(digest[i : i + 2], 16) for i in (0, 2, 4))
     rows = []

@@ -67,7 +67,7 @@ class RecordedRequest:
 
 
 @dataclass
-class _Fault:
+class Fault:
     suffix: str
     kind: str
     remaining: int

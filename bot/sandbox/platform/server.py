@@ -14,8 +14,8 @@ from aiohttp import web
 from bot.sandbox.data import (
     MEDIA_FILES,
 )
-from bot.sandbox.platform.media import MEDIA_DIR, MEDIA_TYPES, _png
-from bot.sandbox.platform.quirks import RecordedRequest, _Fault
+from bot.sandbox.platform.media import MEDIA_DIR, MEDIA_TYPES, tiny_png
+from bot.sandbox.platform.quirks import Fault, RecordedRequest
 from bot.sandbox.platform.routes.attendance import AttendanceRoutes
 from bot.sandbox.platform.routes.directory import DirectoryRoutes
 from bot.sandbox.platform.routes.events import EventRoutes
@@ -27,11 +27,11 @@ from bot.sandbox.platform.wire import (
     MESSAGES,
     NGINX_502,
     ApiError,
-    _as_str,
-    _Call,
-    _json_response,
-    _required,
+    Call,
+    as_str,
     iso_utc,
+    json_response,
+    required,
 )
 
 
@@ -74,7 +74,7 @@ class SandboxPlatform(
     def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         p = self.prefix
-        endpoints: list[tuple[str, str, Callable[[_Call], Any]]] = [
+        endpoints: list[tuple[str, str, Callable[[Call], Any]]] = [
             ("GET", "/organization/getOrganizationTree2", self._org_tree2),
             ("POST", "/group/cgt/inThisGroupUids", self._in_this_group),
             ("POST", "/pttUser/isOnline", self._is_online),
@@ -146,7 +146,7 @@ class SandboxPlatform(
             return await handler(request)
         except web.HTTPException as exc:
             if exc.status in (404, 405):  # answer like the Spring Boot servers of this family
-                return _json_response(
+                return json_response(
                     {
                         "timestamp": iso_utc(self.data.now_ms()),
                         "status": exc.status,
@@ -157,7 +157,7 @@ class SandboxPlatform(
                 )
             raise
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
             if path.endswith(fault.suffix):
                 fault.remaining -= 1
@@ -166,13 +166,13 @@ class SandboxPlatform(
                 return fault
         return None
 
-    async def _fault_response(self, fault: _Fault, request: web.Request) -> web.StreamResponse:
+    async def _fault_response(self, fault: Fault, request: web.Request) -> web.StreamResponse:
         kind = fault.kind
         if kind == "body":
-            return _json_response(fault.body)
+            return json_response(fault.body)
         if kind == "status":
             status = fault.status or 500
-            return _json_response(
+            return json_response(
                 {
                     "status": status,
                     "message": fault.message or MESSAGES.get(status, "错误"),
@@ -180,7 +180,7 @@ class SandboxPlatform(
                 }
             )
         if kind == "http500":
-            return _json_response(
+            return json_response(
                 {
                     "timestamp": iso_utc(self.data.now_ms()),
                     "status": 500,
@@ -224,12 +224,12 @@ class SandboxPlatform(
             raise ApiError(502, "请求体必须是 JSON 对象")
         return body
 
-    def _api(self, fn: Callable[[_Call], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _api(self, fn: Callable[[Call], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             if not self._token_ok(request.headers.get(self.token_header)):
                 return self._envelope(501, MESSAGES[501], None)
             try:
-                call = _Call(request, await self._body(request), request.query)
+                call = Call(request, await self._body(request), request.query)
                 data = fn(call)
             except ApiError as exc:
                 return self._envelope(exc.status, exc.message, None)
@@ -242,8 +242,8 @@ class SandboxPlatform(
     async def _login(self, request: web.Request) -> web.Response:
         try:
             body = await self._body(request)
-            login = _as_str(_required(body, "loginName"), "loginName")
-            password = _as_str(_required(body, "password"), "password")
+            login = as_str(required(body, "loginName"), "loginName")
+            password = as_str(required(body, "password"), "password")
         except ApiError as exc:
             return self._envelope(exc.status, exc.message, None)
         if login != self.account:
@@ -268,7 +268,7 @@ class SandboxPlatform(
         name = request.match_info["name"]
         if not name.endswith(".png"):
             raise web.HTTPNotFound()
-        return web.Response(body=_png(name), content_type="image/png")
+        return web.Response(body=tiny_png(name), content_type="image/png")
 
 
 async def serve_forever(

@@ -22,14 +22,14 @@ from bot.sandbox.data import (
     User,
 )
 from bot.sandbox.gcj02 import wgs84_to_gcj02
-from bot.sandbox.platform.quirks import FAULT_KINDS, Quirks, RecordedRequest, _Fault
+from bot.sandbox.platform.quirks import FAULT_KINDS, Fault, Quirks, RecordedRequest
 from bot.sandbox.platform.wire import (
     CALLBACK_EVENTS,
     REPORT_LEVELS,
     REPORT_TEXTS,
     REPORT_TYPES,
     ApiError,
-    _json_response,
+    json_response,
 )
 
 
@@ -67,7 +67,7 @@ class PlatformState:
         self.url = ""
         self._issued: set[str] = set()
         self._fixed_valid = True
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._audio_polls: dict[tuple[int, int | None], int] = {}
         self._report_seq = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -100,7 +100,7 @@ class PlatformState:
             raise ValueError(f"unknown fault kind {kind!r}; one of {sorted(FAULT_KINDS)}")
         if times < 1:
             raise ValueError("times must be >= 1")
-        self._faults.append(_Fault(path_suffix, kind, times, status, message, delay, body))
+        self._faults.append(Fault(path_suffix, kind, times, status, message, delay, body))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -270,4 +270,4 @@ class PlatformState:
 
     @staticmethod
     def _envelope(status: int, message: str, data: Any, **extra: Any) -> web.Response:
-        return _json_response({"status": status, "message": message, "data": data, **extra})
+        return json_response({"status": status, "message": message, "data": data, **extra})

@@ -37,7 +37,7 @@ MESSAGES: dict[int, str] = {
     543: "编号或名字已存在",
 }
 
-_ACCOUNT_RE = re.compile(r"[A-Za-z0-9_.@-]{1,32}")
+ACCOUNT_RE = re.compile(r"[A-Za-z0-9_.@-]{1,32}")
 _INT_RE = re.compile(r"\s*-?\d+\s*")
 
 NGINX_502 = (
@@ -76,7 +76,7 @@ class ApiError(Exception):
 
 
 @dataclass
-class _Call:
+class Call:
     request: web.Request
     body: dict[str, Any]
     query: Mapping[str, str] = field(default_factory=dict)
@@ -89,18 +89,18 @@ class _Call:
 # ---- request validation --------------------------------------------------------------------
 
 
-def _missing(v: Any) -> bool:
+def missing(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def _required(body: Mapping[str, Any], key: str, label: str | None = None) -> Any:
+def required(body: Mapping[str, Any], key: str, label: str | None = None) -> Any:
     v = body.get(key)
-    if _missing(v):
+    if missing(v):
         raise ApiError(506, label or key)
     return v
 
 
-def _as_int(v: Any, key: str) -> int:
+def as_int(v: Any, key: str) -> int:
     if isinstance(v, bool):
         raise ApiError(502, key)
     if isinstance(v, int):
@@ -112,13 +112,13 @@ def _as_int(v: Any, key: str) -> int:
     raise ApiError(502, key)
 
 
-def _as_int_list(v: Any, key: str) -> list[int]:
+def as_int_list(v: Any, key: str) -> list[int]:
     if not isinstance(v, list):
         raise ApiError(502, key)
-    return [_as_int(x, key) for x in v]
+    return [as_int(x, key) for x in v]
 
 
-def _as_str(v: Any, key: str) -> str:
+def as_str(v: Any, key: str) -> str:
     if isinstance(v, str):
         return v
     if isinstance(v, int) and not isinstance(v, bool):
@@ -126,12 +126,12 @@ def _as_str(v: Any, key: str) -> str:
     raise ApiError(502, key)
 
 
-def _page(body: Mapping[str, Any]) -> tuple[int, int]:
-    page = _required(body, "page")
+def paging(body: Mapping[str, Any]) -> tuple[int, int]:
+    page = required(body, "page")
     if not isinstance(page, dict):
         raise ApiError(502, "page")
-    size = _as_int(_required(page, "size", "page.size"), "page.size")
-    current = _as_int(_required(page, "current", "page.current"), "page.current")
+    size = as_int(required(page, "size", "page.size"), "page.size")
+    current = as_int(required(page, "current", "page.current"), "page.current")
     if size <= 0:
         raise ApiError(502, "page.size")
     if current < 1:
@@ -139,16 +139,16 @@ def _page(body: Mapping[str, Any]) -> tuple[int, int]:
     return size, current
 
 
-def _paginate(items: list[Any], size: int, current: int) -> tuple[list[Any], int]:
+def paginate(items: list[Any], size: int, current: int) -> tuple[list[Any], int]:
     pages = math.ceil(len(items) / size)
     return items[(current - 1) * size : current * size], pages
 
 
-def _dedupe(ids: list[int]) -> list[int]:
+def dedupe(ids: list[int]) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def _parse_local(text: Any, key: str, fmt: str) -> datetime:
+def parse_local(text: Any, key: str, fmt: str) -> datetime:
     if not isinstance(text, str):
         raise ApiError(502, key)
     try:
@@ -171,7 +171,7 @@ def local_str(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _unpadded(ms: int) -> str:
+def unpadded(ms: int) -> str:
     dt = datetime.fromtimestamp(ms / 1000, TZ)
     return f"{dt.year}-{dt.month}-{dt.day} {dt.hour}:{dt.minute:02d}:{dt.second:02d}"
 
@@ -180,7 +180,7 @@ def _dumps(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _json_response(payload: Any, status: int = 200) -> web.Response:
+def json_response(payload: Any, status: int = 200) -> web.Response:
     return web.Response(
         body=_dumps(payload), status=status, content_type="application/json", charset="utf-8"
     )

@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bot.sandbox.telegram.constants import CAPTION_LIMIT, JSON, MAX_BUTTONS, TEXT_LIMIT
-from bot.sandbox.telegram.flood import _Window
-from bot.sandbox.telegram.html import HtmlParseError, _trim_text, parse_html, utf16_len
-from bot.sandbox.telegram.media import _sniff_mime
-from bot.sandbox.telegram.model import EmuChat, EmuFile, EmuLocation, _Upload
-from bot.sandbox.telegram.params import _ApiError, _bad, _check_button, _Params
+from bot.sandbox.telegram.flood import Window
+from bot.sandbox.telegram.html import HtmlParseError, parse_html, trim_text, utf16_len
+from bot.sandbox.telegram.media import sniff_mime
+from bot.sandbox.telegram.model import EmuChat, EmuFile, EmuLocation, Upload
+from bot.sandbox.telegram.params import ApiError, Params, bad_request, check_button
 from bot.sandbox.telegram.state import EmulatorState
 
 
@@ -24,24 +24,24 @@ class EmulatorChecks(EmulatorState):
 
     # ------------------------------------------------------------------ internals: checks
 
-    def _thread(self, chat: EmuChat, p: _Params) -> int | None:
+    def _thread(self, chat: EmuChat, p: Params) -> int | None:
         thread_id = p.int_("message_thread_id")
         if thread_id is None or not chat.is_forum:
             return None
         if thread_id == 1:  # the General topic
             return None
         if thread_id not in chat.topics:
-            raise _bad("message thread not found")
+            raise bad_request("message thread not found")
         return thread_id
 
-    def _reply_to(self, chat: EmuChat, p: _Params) -> int | None:
+    def _reply_to(self, chat: EmuChat, p: Params) -> int | None:
         reply_id = p.int_("reply_to_message_id")
         allow = p.bool_("allow_sending_without_reply")
         parameters = p.json_("reply_parameters", "reply parameters")
         if parameters is not None:
             if not isinstance(parameters, dict) or "message_id" not in parameters:
-                raise _bad("can't parse reply parameters JSON object")
-            nested = _Params(parameters, {})
+                raise bad_request("can't parse reply parameters JSON object")
+            nested = Params(parameters, {})
             reply_id = nested.int_("message_id")
             allow = nested.bool_("allow_sending_without_reply", allow)
             other = parameters.get("chat_id")
@@ -53,7 +53,7 @@ class EmulatorChecks(EmulatorState):
         if target is None or target.deleted:
             if allow:
                 return None
-            raise _bad("message to be replied not found")
+            raise bad_request("message to be replied not found")
         return reply_id
 
     def _format(
@@ -75,7 +75,7 @@ class EmulatorChecks(EmulatorState):
                 and isinstance(e.get("length"), int)
                 for e in entities
             ):
-                raise _bad("can't parse entities JSON object")
+                raise bad_request("can't parse entities JSON object")
             visible, found = raw, [dict(e) for e in entities]
         elif parse_mode:
             mode = parse_mode.lower()
@@ -83,21 +83,21 @@ class EmulatorChecks(EmulatorState):
                 try:
                     visible, found = parse_html(raw, strict=self.strict_html)
                 except HtmlParseError as exc:
-                    raise _bad(f"can't parse entities: {exc}") from None
+                    raise bad_request(f"can't parse entities: {exc}") from None
             elif mode in ("markdown", "markdownv2"):
                 visible, found = re.sub(r"\\([\\_*\[\]()~`>#+\-=|{}.!])", r"\1", raw), []
             else:
-                raise _bad("unsupported parse_mode")
+                raise bad_request("unsupported parse_mode")
         else:
             visible, found = raw, []
-        visible, found = _trim_text(visible, found)
+        visible, found = trim_text(visible, found)
         if not visible and empty is not None:
-            raise _bad(empty)
+            raise bad_request(empty)
         if utf16_len(visible) > limit:
-            raise _bad(too_long)
+            raise bad_request(too_long)
         return visible, found
 
-    def _text(self, p: _Params) -> tuple[str, str, list[JSON], str | None]:
+    def _text(self, p: Params) -> tuple[str, str, list[JSON], str | None]:
         raw = p.str_("text", required=True, missing="message text is empty") or ""
         parse_mode = p.str_("parse_mode")
         visible, entities = self._format(
@@ -110,7 +110,7 @@ class EmulatorChecks(EmulatorState):
         )
         return raw, visible, entities, parse_mode
 
-    def _caption(self, values: _Params) -> tuple[str | None, str | None, list[JSON], str | None]:
+    def _caption(self, values: Params) -> tuple[str | None, str | None, list[JSON], str | None]:
         raw = values.str_("caption")
         parse_mode = values.str_("parse_mode")
         if raw is None:
@@ -125,33 +125,33 @@ class EmulatorChecks(EmulatorState):
         )
         return raw, visible or None, entities, parse_mode
 
-    def _markup(self, p: _Params, *, inline_only: bool = False) -> JSON | None:
+    def _markup(self, p: Params, *, inline_only: bool = False) -> JSON | None:
         markup = p.json_("reply_markup", "reply keyboard markup")
         if markup is None:
             return None
         if not isinstance(markup, dict):
-            raise _bad("can't parse reply keyboard markup JSON object")
+            raise bad_request("can't parse reply keyboard markup JSON object")
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad(
+                raise bad_request(
                     'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
                 )
             count = 0
             for row in rows:
                 for button in row:
                     count += 1
-                    _check_button(button)
+                    check_button(button)
             if count > MAX_BUTTONS:
-                raise _bad("reply markup is too long")
+                raise bad_request("reply markup is too long")
             if count == 0:
                 return None
             return markup
         if inline_only:
-            raise _bad("inline keyboard expected")
+            raise bad_request("inline keyboard expected")
         if "keyboard" in markup or "remove_keyboard" in markup or "force_reply" in markup:
             return markup
-        raise _bad("can't parse reply keyboard markup JSON object")
+        raise bad_request("can't parse reply keyboard markup JSON object")
 
     def _flood(self, chat: EmuChat, units: int = 1) -> None:
         """Count one message (an album: ``units``, one per item) or answer 429."""
@@ -159,38 +159,38 @@ class EmulatorChecks(EmulatorState):
             return
         now = self._clock()
         if self._global_window is None:
-            self._global_window = _Window.of_rate(self.global_per_s, 1.0)
+            self._global_window = Window.of_rate(self.global_per_s, 1.0)
         window = self._chat_windows.get(chat.id)
         if window is None:
             if chat.is_group:
-                window = _Window.of_rate(self.group_per_min, 60.0)
+                window = Window.of_rate(self.group_per_min, 60.0)
             else:  # a burst of private_burst, then private_per_s: in any window of that
                 burst = max(1, self.private_burst)
-                window = _Window(burst, burst / self.private_per_s)
+                window = Window(burst, burst / self.private_per_s)
             self._chat_windows[chat.id] = window
         # In a private chat an album is sent at once: one message of its rate.
         counted = ((self._global_window, units), (window, units if chat.is_group else 1))
         wait = max(w.wait_time(now, n) for w, n in counted)
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
-            raise _ApiError(
+            raise ApiError(
                 429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
             )
         for w, n in counted:
             w.take(now, n)
 
     def _input_file(
-        self, value: Any, uploads: Mapping[str, _Upload], field_name: str, kind: str
+        self, value: Any, uploads: Mapping[str, Upload], field_name: str, kind: str
     ) -> EmuFile:
-        upload: _Upload | None = None
+        upload: Upload | None = None
         if value is None or value == "":
             upload = uploads.get(field_name)
             if upload is None:
-                raise _bad(f"there is no {field_name} in the request")
+                raise bad_request(f"there is no {field_name} in the request")
         elif isinstance(value, str) and value.startswith("attach://"):
             upload = uploads.get(value[len("attach://") :])
             if upload is None:
-                raise _bad(f"there is no {field_name} in the request")
+                raise bad_request(f"there is no {field_name} in the request")
         elif isinstance(value, str) and re.match(r"https?://", value):
             path = urlsplit(value).path
             name = unquote(path.rsplit("/", 1)[-1]) or None
@@ -198,44 +198,44 @@ class EmulatorChecks(EmulatorState):
         elif isinstance(value, str):
             known = self._files.get(value.strip())
             if known is None:
-                raise _bad("wrong file identifier/HTTP URL specified")
+                raise bad_request("wrong file identifier/HTTP URL specified")
             return known
         else:
-            raise _bad(f'field "{field_name}" must be of type String')
+            raise bad_request(f'field "{field_name}" must be of type String')
         data = upload.data
         if len(data) > self.max_upload_bytes:
-            raise _ApiError(413, "Request Entity Too Large")
+            raise ApiError(413, "Request Entity Too Large")
         if not data:
-            raise _bad("file must be non-empty")
-        sniffed = _sniff_mime(data)
+            raise bad_request("file must be non-empty")
+        sniffed = sniff_mime(data)
         declared = upload.content_type
         if declared in (None, "", "application/octet-stream"):
             declared = None
         mime = declared or mimetypes.guess_type(upload.filename or "")[0] or sniffed
         if kind == "photo":
             if sniffed is None or not sniffed.startswith("image/"):
-                raise _bad("IMAGE_PROCESS_FAILED")
+                raise bad_request("IMAGE_PROCESS_FAILED")
             mime = sniffed
         elif kind == "voice" and sniffed in ("audio/ogg", "audio/mpeg", "audio/mp4"):
             mime = sniffed
         return self._store_file(kind, data, upload.filename, mime or "application/octet-stream")
 
-    def _location(self, p: _Params) -> EmuLocation:
+    def _location(self, p: Params) -> EmuLocation:
         lat = p.float_("latitude", required=True) or 0.0
         lon = p.float_("longitude", required=True) or 0.0
         if not -90 <= lat <= 90 or not -180 <= lon <= 180:
-            raise _bad("wrong location specified")
+            raise bad_request("wrong location specified")
         accuracy = p.float_("horizontal_accuracy")
         if accuracy is not None and not 0 <= accuracy <= 1500:
-            raise _bad("wrong horizontal accuracy specified")
+            raise bad_request("wrong horizontal accuracy specified")
         heading = p.int_("heading")
         if heading is not None and not 1 <= heading <= 360:
-            raise _bad("wrong heading specified")
+            raise bad_request("wrong heading specified")
         live_period = p.int_("live_period")
         if live_period is not None and not (
             60 <= live_period <= 86400 or live_period == 0x7FFFFFFF
         ):
-            raise _bad("wrong live period specified")
+            raise bad_request("wrong live period specified")
         radius = p.int_("proximity_alert_radius")
         return EmuLocation(lat, lon, accuracy, heading, live_period, radius)
 

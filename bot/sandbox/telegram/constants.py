@@ -30,9 +30,9 @@ NOT_MODIFIED: Final = (
 )
 
 # Without allowed_updates Telegram sends every update type except these.
-_OPT_IN_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+OPT_IN_UPDATES: Final = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
-_CHAT_ACTIONS: Final = frozenset(
+CHAT_ACTIONS: Final = frozenset(
     {
         "typing",
         "upload_photo",
@@ -48,7 +48,7 @@ _CHAT_ACTIONS: Final = frozenset(
     }
 )
 
-_COMMAND_SCOPES: Final = frozenset(
+COMMAND_SCOPES: Final = frozenset(
     {
         "default",
         "all_private_chats",
@@ -60,7 +60,7 @@ _COMMAND_SCOPES: Final = frozenset(
     }
 )
 
-_BUTTON_ACTIONS: Final = (
+BUTTON_ACTIONS: Final = (
     "callback_data",
     "url",
     "web_app",
@@ -75,7 +75,7 @@ _BUTTON_ACTIONS: Final = (
 
 # Parameters whose form-data string is converted for ApiCall.params (the
 # handlers convert strictly themselves).
-_INT_FIELDS: Final = frozenset(
+INT_FIELDS: Final = frozenset(
     {
         "chat_id",
         "from_chat_id",
@@ -96,8 +96,8 @@ _INT_FIELDS: Final = frozenset(
         "height",
     }
 )
-_FLOAT_FIELDS: Final = frozenset({"latitude", "longitude", "horizontal_accuracy"})
-_BOOL_FIELDS: Final = frozenset(
+FLOAT_FIELDS: Final = frozenset({"latitude", "longitude", "horizontal_accuracy"})
+BOOL_FIELDS: Final = frozenset(
     {
         "disable_notification",
         "protect_content",
@@ -111,7 +111,7 @@ _BOOL_FIELDS: Final = frozenset(
         "show_caption_above_media",
     }
 )
-_JSON_FIELDS: Final = frozenset(
+JSON_FIELDS: Final = frozenset(
     {
         "reply_markup",
         "entities",
@@ -150,7 +150,7 @@ _NOT_FLOOD_LIMITED: Final = frozenset(
     }
 )
 
-_FILE_ID_PREFIX: Final = {
+FILE_ID_PREFIX: Final = {
     "photo": "AgACAgIAAxkBAAI",
     "document": "BQACAgIAAxkBAAI",
     "audio": "CQACAgIAAxkBAAI",
@@ -158,7 +158,7 @@ _FILE_ID_PREFIX: Final = {
     "video": "BAACAgIAAxkBAAI",
     "animation": "CgACAgIAAxkBAAI",
 }
-_FILE_DIR: Final = {
+FILE_DIR: Final = {
     "photo": "photos",
     "document": "documents",
     "audio": "music",

@@ -18,11 +18,11 @@ from bot.sandbox.telegram.model import (
     EmuLocation,
     EmuMessage,
     EmuUser,
+    Fault,
     Listener,
-    _Fault,
-    _PendingQuery,
+    PendingQuery,
 )
-from bot.sandbox.telegram.params import _ApiError, _Params, _scope_key
+from bot.sandbox.telegram.params import ApiError, Params, scope_key
 
 
 class EmulatorDriver(EmulatorChecks):
@@ -301,7 +301,7 @@ class EmulatorDriver(EmulatorChecks):
                     f"its buttons: {msg.buttons()}"
                 )
         query_id = str(random.getrandbits(62) + 10**17)
-        self._queries[query_id] = _PendingQuery(sender.id, target.id, msg.message_id, data)
+        self._queries[query_id] = PendingQuery(sender.id, target.id, msg.message_id, data)
         query: JSON = {
             "id": query_id,
             "from": sender.to_api(),
@@ -450,7 +450,7 @@ class EmulatorDriver(EmulatorChecks):
         if migrate_to_chat_id is not None:
             parameters["migrate_to_chat_id"] = migrate_to_chat_id
         self._faults.append(
-            _Fault(
+            Fault(
                 method.lower(),
                 times,
                 error_code,
@@ -462,7 +462,7 @@ class EmulatorDriver(EmulatorChecks):
             )
         )
 
-    def _take_fault(self, method: str, params: _Params) -> _Fault | None:
+    def _take_fault(self, method: str, params: Params) -> Fault | None:
         for fault in self._faults:
             if fault.method != method.lower():
                 continue
@@ -470,7 +470,7 @@ class EmulatorDriver(EmulatorChecks):
                 try:
                     if params.chat_ref() != fault.chat_id:
                         continue
-                except _ApiError:
+                except ApiError:
                     continue
             fault.times -= 1
             if fault.times <= 0:
@@ -484,7 +484,7 @@ class EmulatorDriver(EmulatorChecks):
 
     def get_commands(self, scope: JSON | None = None, language_code: str = "") -> list[JSON]:
         """The commands setMyCommands stored for this scope and language."""
-        return self.commands.get((_scope_key(scope or {"type": "default"}), language_code), [])
+        return self.commands.get((scope_key(scope or {"type": "default"}), language_code), [])
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener(event, message)`` on each bot message: sent / edited / deleted."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class _Window:
+class Window:
     """At most ``limit`` messages in any ``period`` seconds: a message counts from the
     moment it arrives until ``period`` later (the strictest reading of a rate)."""
 
@@ -19,7 +19,7 @@ class _Window:
     times: deque[float] = field(default_factory=deque)  # arrivals, oldest first
 
     @classmethod
-    def of_rate(cls, per_period: float, period: float) -> _Window:
+    def of_rate(cls, per_period: float, period: float) -> Window:
         """``per_period`` messages per ``period``; under one, one per longer period."""
         if per_period >= 1:
             return cls(math.floor(per_period), period)

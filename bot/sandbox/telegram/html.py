@@ -370,7 +370,7 @@ def strip_html(text: str) -> str:
         )
 
 
-_COMMAND_RE: Final = re.compile(
+COMMAND_RE: Final = re.compile(
     r"(?<![\w/<>])/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{3,32}))?(?![\w/<>@])"
 )
 _MENTION_RE: Final = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{2,32})(?![\w@])")
@@ -380,7 +380,7 @@ _URL_RE: Final = re.compile(r"(?<![\w/])https?://[^\s<>\"]+[^\s<>\".,;:!?)\]'\"]
 def detect_entities(text: str) -> list[JSON]:
     """Entities Telegram finds in a user's text: bot commands, mentions, URLs."""
     found: list[tuple[int, int, str]] = []
-    for regex, kind in ((_COMMAND_RE, "bot_command"), (_MENTION_RE, "mention"), (_URL_RE, "url")):
+    for regex, kind in ((COMMAND_RE, "bot_command"), (_MENTION_RE, "mention"), (_URL_RE, "url")):
         for match in regex.finditer(text):
             found.append((match.start(), match.end(), kind))
     found.sort()
@@ -400,7 +400,7 @@ def detect_entities(text: str) -> list[JSON]:
     return entities
 
 
-def _trim_text(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
+def trim_text(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
     """Strip surrounding whitespace as Telegram does, keeping entities aligned."""
     stripped = text.strip()
     if stripped == text:

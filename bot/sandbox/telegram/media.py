@@ -8,7 +8,7 @@ from bot.sandbox.telegram.model import EmuFile
 # --------------------------------------------------------------------------- media sniffing
 
 
-def _sniff_mime(data: bytes) -> str | None:
+def sniff_mime(data: bytes) -> str | None:
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
@@ -30,7 +30,7 @@ def _sniff_mime(data: bytes) -> str | None:
     return None
 
 
-def _image_size(data: bytes) -> tuple[int, int] | None:
+def image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height of a PNG, GIF or JPEG image, from its header."""
     if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
@@ -55,7 +55,7 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _ogg_duration(data: bytes) -> int | None:
+def ogg_duration(data: bytes) -> int | None:
     """Seconds of an Ogg Opus or Vorbis stream, from the last page's granule position."""
     last = data.rfind(b"OggS")
     if last < 0 or last + 14 > len(data):

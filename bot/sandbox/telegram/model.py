@@ -254,7 +254,7 @@ class CallbackAnswer:
 
 
 @dataclass
-class _PendingQuery:
+class PendingQuery:
     user_id: int
     chat_id: int
     message_id: int
@@ -263,7 +263,7 @@ class _PendingQuery:
 
 
 @dataclass
-class _Webhook:
+class WebhookTarget:
     url: str
     secret_token: str | None
     max_connections: int
@@ -273,20 +273,20 @@ class _Webhook:
 
 
 @dataclass
-class _Poll:
+class Poll:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     terminated: bool = False
 
 
 @dataclass
-class _Upload:
+class Upload:
     filename: str | None
     content_type: str | None
     data: bytes
 
 
 @dataclass
-class _Fault:
+class Fault:
     method: str  # lower-case
     times: int
     error_code: int
@@ -298,7 +298,7 @@ class _Fault:
 
 
 @dataclass
-class _Described:
+class Described:
     """A successful result that carries a description, as setWebhook's does."""
 
     value: Any

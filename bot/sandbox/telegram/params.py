@@ -13,18 +13,18 @@ from aiohttp import (
 )
 
 from bot.sandbox.telegram.constants import (
-    _BOOL_FIELDS,
-    _BUTTON_ACTIONS,
-    _FLOAT_FIELDS,
-    _INT_FIELDS,
-    _JSON_FIELDS,
+    BOOL_FIELDS,
+    BUTTON_ACTIONS,
     CALLBACK_DATA_LIMIT,
+    FLOAT_FIELDS,
+    INT_FIELDS,
     JSON,
+    JSON_FIELDS,
 )
-from bot.sandbox.telegram.model import _Upload
+from bot.sandbox.telegram.model import Upload
 
 
-class _ApiError(Exception):
+class ApiError(Exception):
     def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
         super().__init__(description)
         self.code = code
@@ -38,14 +38,14 @@ class _ApiError(Exception):
         return data
 
 
-def _bad(description: str, parameters: JSON | None = None) -> _ApiError:
-    return _ApiError(400, f"Bad Request: {description}", parameters)
+def bad_request(description: str, parameters: JSON | None = None) -> ApiError:
+    return ApiError(400, f"Bad Request: {description}", parameters)
 
 
-class _Params:
+class Params:
     """Request parameters with Telegram-like conversion errors."""
 
-    def __init__(self, values: Mapping[str, Any], uploads: Mapping[str, _Upload]) -> None:
+    def __init__(self, values: Mapping[str, Any], uploads: Mapping[str, Upload]) -> None:
         self.values = dict(values)
         self.uploads = dict(uploads)
 
@@ -56,27 +56,27 @@ class _Params:
         value = self.values.get(name)
         if value is None:
             if required:
-                raise _bad(missing or f"{name} is empty")
+                raise bad_request(missing or f"{name} is empty")
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise _bad(f'field "{name}" must be of type String')
+            raise bad_request(f'field "{name}" must be of type String')
         return str(value)
 
     def int_(self, name: str, *, required: bool = False, missing: str | None = None) -> int | None:
         value = self.values.get(name)
         if value is None or value == "":
             if required:
-                raise _bad(missing or f"{name} is empty")
+                raise bad_request(missing or f"{name} is empty")
             return None
         if isinstance(value, bool):
-            raise _bad(f'field "{name}" must be of type Integer')
+            raise bad_request(f'field "{name}" must be of type Integer')
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,19}\s*", value):
             return int(value)
-        raise _bad(f'field "{name}" must be of type Integer')
+        raise bad_request(f'field "{name}" must be of type Integer')
 
     def float_(
         self, name: str, *, required: bool = False, missing: str | None = None
@@ -84,21 +84,21 @@ class _Params:
         value = self.values.get(name)
         if value is None or value == "":
             if required:
-                raise _bad(missing or f"{name} is empty")
+                raise bad_request(missing or f"{name} is empty")
             return None
         if isinstance(value, bool):
-            raise _bad(f'field "{name}" must be of type Number')
+            raise bad_request(f'field "{name}" must be of type Number')
         if isinstance(value, int | float):
             number = float(value)
         elif isinstance(value, str):
             try:
                 number = float(value)
             except ValueError:
-                raise _bad(f'field "{name}" must be of type Number') from None
+                raise bad_request(f'field "{name}" must be of type Number') from None
         else:
-            raise _bad(f'field "{name}" must be of type Number')
+            raise bad_request(f'field "{name}" must be of type Number')
         if not math.isfinite(number):
-            raise _bad(f'field "{name}" must be of type Number')
+            raise bad_request(f'field "{name}" must be of type Number')
         return number
 
     def bool_(self, name: str, default: bool = False) -> bool:
@@ -111,7 +111,7 @@ class _Params:
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
             return value.strip().lower() in ("true", "1")
-        raise _bad(f'field "{name}" must be of type Boolean')
+        raise bad_request(f'field "{name}" must be of type Boolean')
 
     def json_(self, name: str, what: str | None = None) -> Any:
         value = self.values.get(name)
@@ -121,15 +121,15 @@ class _Params:
             try:
                 return json.loads(value)
             except ValueError:
-                raise _bad(f"can't parse {what or name} JSON object") from None
+                raise bad_request(f"can't parse {what or name} JSON object") from None
         return value
 
     def chat_ref(self, name: str = "chat_id") -> int | str:
         value = self.values.get(name)
         if value is None or value == "":
-            raise _bad(f"{name} is empty")
+            raise bad_request(f"{name} is empty")
         if isinstance(value, bool):
-            raise _bad("chat not found")
+            raise bad_request("chat not found")
         if isinstance(value, int):
             return value
         if isinstance(value, str):
@@ -137,7 +137,7 @@ class _Params:
             if re.fullmatch(r"[+-]?\d{1,19}", stripped):
                 return int(stripped)
             return stripped
-        raise _bad(f'field "{name}" must be of type Integer or String')
+        raise bad_request(f'field "{name}" must be of type Integer or String')
 
     def decoded(self) -> JSON:
         """The parameters as a test wants to read them (best effort, never raises)."""
@@ -150,31 +150,31 @@ class _Params:
         return out
 
 
-def _describe_upload(upload: _Upload) -> JSON:
+def _describe_upload(upload: Upload) -> JSON:
     return {"upload": upload.filename, "size": len(upload.data), "mime": upload.content_type}
 
 
-def _decode_value(key: str, value: Any, uploads: Mapping[str, _Upload]) -> Any:
+def _decode_value(key: str, value: Any, uploads: Mapping[str, Upload]) -> Any:
     if not isinstance(value, str):
         return value
     if value.startswith("attach://") and value[9:] in uploads:
         return _describe_upload(uploads[value[9:]])
     try:
-        if key in _JSON_FIELDS:
+        if key in JSON_FIELDS:
             decoded = json.loads(value)
             return _replace_attachments(decoded, uploads)
-        if key in _INT_FIELDS and re.fullmatch(r"[+-]?\d+", value.strip()):
+        if key in INT_FIELDS and re.fullmatch(r"[+-]?\d+", value.strip()):
             return int(value)
-        if key in _FLOAT_FIELDS:
+        if key in FLOAT_FIELDS:
             return float(value)
-        if key in _BOOL_FIELDS and value.lower() in ("true", "false"):
+        if key in BOOL_FIELDS and value.lower() in ("true", "false"):
             return value.lower() == "true"
     except ValueError:
         return value
     return value
 
 
-def _replace_attachments(value: Any, uploads: Mapping[str, _Upload]) -> Any:
+def _replace_attachments(value: Any, uploads: Mapping[str, Upload]) -> Any:
     if isinstance(value, str) and value.startswith("attach://") and value[9:] in uploads:
         return _describe_upload(uploads[value[9:]])
     if isinstance(value, list):
@@ -184,40 +184,42 @@ def _replace_attachments(value: Any, uploads: Mapping[str, _Upload]) -> Any:
     return value
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _json_response(status: int, payload: JSON) -> web.Response:
+def json_response(status: int, payload: JSON) -> web.Response:
     return web.Response(
-        text=_dumps(payload), status=status, content_type="application/json", charset="utf-8"
+        text=dumps(payload), status=status, content_type="application/json", charset="utf-8"
     )
 
 
-def _error_response(code: int, description: str) -> web.Response:
-    return _json_response(code, {"ok": False, "error_code": code, "description": description})
+def error_response(code: int, description: str) -> web.Response:
+    return json_response(code, {"ok": False, "error_code": code, "description": description})
 
 
-Handler = Callable[[_Params], Any]
+Handler = Callable[[Params], Any]
 
 
-def _scope_key(scope: JSON) -> str:
+def scope_key(scope: JSON) -> str:
     return json.dumps(scope, sort_keys=True, separators=(",", ":"))
 
 
-def _check_button(button: Any) -> None:
+def check_button(button: Any) -> None:
     if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-        raise _bad('can\'t parse inline keyboard button: Field "text" must be of type String')
-    actions = [key for key in _BUTTON_ACTIONS if key in button]
+        raise bad_request(
+            'can\'t parse inline keyboard button: Field "text" must be of type String'
+        )
+    actions = [key for key in BUTTON_ACTIONS if key in button]
     if not actions:
-        raise _bad(
+        raise bad_request(
             "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
         )
     if "callback_data" in button:
         data = button["callback_data"]
         if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= CALLBACK_DATA_LIMIT:
-            raise _bad("BUTTON_DATA_INVALID")
+            raise bad_request("BUTTON_DATA_INVALID")
     if "url" in button:
         url = button["url"]
         if not isinstance(url, str) or not re.match(r"(https?|tg)://\S+$", url):
-            raise _bad("BUTTON_URL_INVALID")
+            raise bad_request("BUTTON_URL_INVALID")

@@ -23,14 +23,14 @@ from bot.sandbox.telegram.methods.chats import ChatMethods
 from bot.sandbox.telegram.methods.editing import EditingMethods
 from bot.sandbox.telegram.methods.sending import SendingMethods
 from bot.sandbox.telegram.methods.updates import UpdateMethods
-from bot.sandbox.telegram.model import ApiCall, _Described, _Upload, _Webhook
+from bot.sandbox.telegram.model import ApiCall, Described, Upload, WebhookTarget
 from bot.sandbox.telegram.params import (
-    _ApiError,
-    _bad,
-    _dumps,
-    _error_response,
-    _json_response,
-    _Params,
+    ApiError,
+    Params,
+    bad_request,
+    dumps,
+    error_response,
+    json_response,
 )
 
 
@@ -124,31 +124,31 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
     # ------------------------------------------------------------------ internals: HTTP
 
     async def _handle_not_found(self, request: web.Request) -> web.Response:
-        return _error_response(404, "Not Found")
+        return error_response(404, "Not Found")
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return _error_response(401, "Unauthorized")
+            return error_response(401, "Unauthorized")
         stored = self._files_by_path.get(unquote(request.match_info["path"]))
         if stored is None or stored.data is None:
-            return _error_response(404, "Not Found")
+            return error_response(404, "Not Found")
         return web.Response(
             body=stored.data, content_type=stored.mime or "application/octet-stream"
         )
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return _error_response(401, "Unauthorized")
+            return error_response(401, "Unauthorized")
         method = request.match_info["method"]
         try:
             params = await self._read_request(request)
-        except _ApiError as exc:
-            return _json_response(exc.code, exc.payload())
+        except ApiError as exc:
+            return json_response(exc.code, exc.payload())
         except web.HTTPRequestEntityTooLarge:
-            return _error_response(413, "Request Entity Too Large")
+            return error_response(413, "Request Entity Too Large")
         except Exception as exc:  # a malformed body must never take the server down
             logger.info("telegram emulator: unreadable request body: %r", exc)
-            return _error_response(400, "Bad Request: can't parse request body")
+            return error_response(400, "Bad Request: can't parse request body")
         fault = self._take_fault(method, params)
         if fault is not None:
             if fault.after:
@@ -172,20 +172,20 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
                 if request.transport is not None:
                     request.transport.abort()
                 raise asyncio.CancelledError  # nothing is written to the dropped connection
-            error = _ApiError(fault.error_code, fault.description, fault.parameters)
-            return _json_response(fault.error_code, error.payload())
+            error = ApiError(fault.error_code, fault.description, fault.parameters)
+            return json_response(fault.error_code, error.payload())
         status, payload = await self._execute(method, params, via="http")
         try:
-            return _json_response(status, payload)
+            return json_response(status, payload)
         except (TypeError, ValueError):
             logger.exception("telegram emulator: result of %s is not JSON", method)
-            return _error_response(500, "Internal Server Error")
+            return error_response(500, "Internal Server Error")
 
-    async def _read_request(self, request: web.Request) -> _Params:
+    async def _read_request(self, request: web.Request) -> Params:
         values: dict[str, Any] = {}
         for key, value in request.query.items():
             values[key] = value
-        uploads: dict[str, _Upload] = {}
+        uploads: dict[str, Upload] = {}
         if request.method == "POST" and request.body_exists:
             if request.content_type == "application/json":
                 raw = await request.read()
@@ -193,22 +193,22 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
                     try:
                         body = json.loads(raw)
                     except ValueError:
-                        raise _bad("can't parse JSON object") from None
+                        raise bad_request("can't parse JSON object") from None
                     if not isinstance(body, dict):
-                        raise _bad("can't parse JSON object")
+                        raise bad_request("can't parse JSON object")
                     values.update(body)
             else:
                 form = await request.post()
                 for key, item in form.items():
                     if isinstance(item, web.FileField):
-                        uploads[key] = _Upload(item.filename, item.content_type, item.file.read())
+                        uploads[key] = Upload(item.filename, item.content_type, item.file.read())
                     elif isinstance(item, bytes | bytearray):
                         values[key] = bytes(item).decode("utf-8", "replace")
                     else:
                         values[key] = item
-        return _Params(values, uploads)
+        return Params(values, uploads)
 
-    async def _execute(self, method: str, params: _Params, *, via: str) -> tuple[int, JSON]:
+    async def _execute(self, method: str, params: Params, *, via: str) -> tuple[int, JSON]:
         name = self._method_names.get(method.lower())
         call = ApiCall(
             method=name or method, params=params.decoded(), status=0, time=self._clock(), via=via
@@ -220,7 +220,7 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
         else:
             try:
                 outcome = await self._handlers[name](params)
-            except _ApiError as exc:
+            except ApiError as exc:
                 status, payload = exc.code, exc.payload()
             except Exception as exc:
                 logger.exception("telegram emulator: %s failed", name)
@@ -232,7 +232,7 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
                 }
             else:
                 status, payload = 200, {"ok": True}
-                if isinstance(outcome, _Described):
+                if isinstance(outcome, Described):
                     payload["result"] = outcome.value
                     payload["description"] = outcome.description
                 else:
@@ -275,7 +275,7 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.webhook_retry_max)
 
-    async def _deliver(self, hook: _Webhook, update: JSON) -> str | None:
+    async def _deliver(self, hook: WebhookTarget, update: JSON) -> str | None:
         """POST one update; None when the webhook took it, else Telegram's error text."""
         http = self._http
         if http is None:
@@ -286,7 +286,7 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
         try:
             async with http.post(
                 hook.url,
-                data=_dumps(update).encode(),
+                data=dumps(update).encode(),
                 headers=headers,
                 timeout=ClientTimeout(total=self.webhook_timeout),
             ) as resp:
@@ -305,11 +305,11 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
             await self._execute(method, params, via="webhook-reply")
         return None
 
-    async def _read_webhook_reply(self, resp: ClientResponse) -> tuple[str, _Params] | None:
+    async def _read_webhook_reply(self, resp: ClientResponse) -> tuple[str, Params] | None:
         """A method call in the webhook's response body, which Telegram executes."""
         content_type = resp.content_type
         values: dict[str, Any] = {}
-        uploads: dict[str, _Upload] = {}
+        uploads: dict[str, Upload] = {}
         if content_type == "multipart/form-data":
             reader = MultipartReader.from_response(resp)
             while True:
@@ -322,7 +322,7 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
                 if part.name is None:
                     continue
                 if part.filename:
-                    uploads[part.name] = _Upload(
+                    uploads[part.name] = Upload(
                         part.filename, part.headers.get("Content-Type"), bytes(data)
                     )
                 else:
@@ -340,4 +340,4 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
         method = values.pop("method", None)
         if not isinstance(method, str) or not method:
             return None
-        return method, _Params(values, uploads)
+        return method, Params(values, uploads)

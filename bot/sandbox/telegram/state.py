@@ -14,10 +14,10 @@ from aiohttp import (
     web,
 )
 
-from bot.sandbox.telegram.constants import _FILE_DIR, _FILE_ID_PREFIX, _OPT_IN_UPDATES, JSON, logger
-from bot.sandbox.telegram.flood import _Window
-from bot.sandbox.telegram.html import _COMMAND_RE
-from bot.sandbox.telegram.media import _image_size, _ogg_duration
+from bot.sandbox.telegram.constants import FILE_DIR, FILE_ID_PREFIX, JSON, OPT_IN_UPDATES, logger
+from bot.sandbox.telegram.flood import Window
+from bot.sandbox.telegram.html import COMMAND_RE
+from bot.sandbox.telegram.media import image_size, ogg_duration
 from bot.sandbox.telegram.model import (
     ApiCall,
     CallbackAnswer,
@@ -25,13 +25,13 @@ from bot.sandbox.telegram.model import (
     EmuFile,
     EmuMessage,
     EmuUser,
+    Fault,
     Listener,
-    _Fault,
-    _PendingQuery,
-    _Poll,
-    _Webhook,
+    PendingQuery,
+    Poll,
+    WebhookTarget,
 )
-from bot.sandbox.telegram.params import Handler, _ApiError, _bad, _Params
+from bot.sandbox.telegram.params import ApiError, Handler, Params, bad_request
 
 # Each Bot API method and the emulator's handler of it (on a mixin of `methods/`).
 API_METHODS: Final[Mapping[str, str]] = {
@@ -137,21 +137,21 @@ class EmulatorState:
         self._files: dict[str, EmuFile] = {}
         self._files_by_path: dict[str, EmuFile] = {}
         self._file_counter = 0
-        self._queries: dict[str, _PendingQuery] = {}
+        self._queries: dict[str, PendingQuery] = {}
         self._consumed: set[tuple[int, int]] = set()
         self._listeners: list[Listener] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
 
         self._updates: list[JSON] = []
         self._next_update_id = first_update_id
         self._allowed_updates: frozenset[str] | None = None
-        self._active_poll: _Poll | None = None
-        self._webhook: _Webhook | None = None
+        self._active_poll: Poll | None = None
+        self._webhook: WebhookTarget | None = None
         self._webhook_wake: asyncio.Event | None = None
         self._webhook_task: asyncio.Task[None] | None = None
 
-        self._global_window: _Window | None = None
-        self._chat_windows: dict[int, _Window] = {}
+        self._global_window: Window | None = None
+        self._chat_windows: dict[int, Window] = {}
 
         self._changed = asyncio.Event()
         self._closing = False
@@ -176,7 +176,7 @@ class EmulatorState:
         self._method_names = {name.lower(): name for name in self._handlers}
 
     def _make_accepting_handler(self, name: str) -> Handler:
-        async def accept(p: _Params) -> bool:
+        async def accept(p: Params) -> bool:
             if name in ("pinChatMessage", "unpinChatMessage", "unpinAllChatMessages", "leaveChat"):
                 self._writable_chat(p)
             self.bot_settings[name] = p.decoded()
@@ -330,7 +330,7 @@ class EmulatorState:
         text = msg.visible_text or msg.visible_caption or ""
         if f"@{self.bot_username}".lower() in text.lower():
             return True
-        for match in _COMMAND_RE.finditer(text):
+        for match in COMMAND_RE.finditer(text):
             addressee = match.group(2)
             if addressee is None or addressee.lower() == self.bot_username.lower():
                 return True
@@ -339,7 +339,7 @@ class EmulatorState:
     def _enqueue(self, payload: JSON) -> JSON:
         kind = next(iter(payload))
         allowed = self._allowed_updates
-        if (allowed is None and kind in _OPT_IN_UPDATES) or (
+        if (allowed is None and kind in OPT_IN_UPDATES) or (
             allowed is not None and kind not in allowed
         ):
             update: JSON = {"update_id": 0, **payload}  # never delivered: no id
@@ -365,12 +365,12 @@ class EmulatorState:
             self._updates = self._updates[offset:]
         self._notify()
 
-    def _set_allowed_updates(self, p: _Params) -> None:
+    def _set_allowed_updates(self, p: Params) -> None:
         if not p.has("allowed_updates"):
             return
         value = p.json_("allowed_updates", "allowed updates")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise _bad("can't parse allowed updates JSON object")
+            raise bad_request("can't parse allowed updates JSON object")
         self._allowed_updates = frozenset(value) if value else None
 
     def _store_file(
@@ -382,7 +382,7 @@ class EmulatorState:
         url: str | None = None,
     ) -> EmuFile:
         self._file_counter += 1
-        file_id = _FILE_ID_PREFIX.get(kind, "BQACAgIAAxkBAAI") + secrets.token_urlsafe(24)
+        file_id = FILE_ID_PREFIX.get(kind, "BQACAgIAAxkBAAI") + secrets.token_urlsafe(24)
         unique = "AgAD" + secrets.token_urlsafe(9)
         ext = ""
         if filename and "." in filename:
@@ -398,19 +398,19 @@ class EmulatorState:
             mime=mime,
             size=len(data) if data is not None else None,
             url=url,
-            file_path=f"{_FILE_DIR.get(kind, 'documents')}/file_{self._file_counter}{ext}",
+            file_path=f"{FILE_DIR.get(kind, 'documents')}/file_{self._file_counter}{ext}",
         )
         if data is not None and kind == "photo":
-            dims = _image_size(data)
+            dims = image_size(data)
             stored.width, stored.height = dims if dims else (800, 600)
         if data is not None and mime in ("audio/ogg", "audio/opus"):
-            stored.duration = _ogg_duration(data)
+            stored.duration = ogg_duration(data)
         self._files[file_id] = stored
         if stored.file_path is not None:
             self._files_by_path[stored.file_path] = stored
         return stored
 
-    def _lookup_chat(self, p: _Params, name: str = "chat_id") -> EmuChat:
+    def _lookup_chat(self, p: Params, name: str = "chat_id") -> EmuChat:
         ref = p.chat_ref(name)
         if isinstance(ref, str):
             wanted = ref.lstrip("@").lower()
@@ -418,26 +418,26 @@ class EmulatorState:
                 username = candidate.username
                 if ref.startswith("@") and username and username.lower() == wanted:
                     return candidate
-            raise _bad("chat not found")
+            raise bad_request("chat not found")
         found = self._chats.get(ref)
         if found is None:
-            raise _bad("chat not found")
+            raise bad_request("chat not found")
         return found
 
-    def _writable_chat(self, p: _Params, name: str = "chat_id") -> EmuChat:
+    def _writable_chat(self, p: Params, name: str = "chat_id") -> EmuChat:
         chat = self._lookup_chat(p, name)
         if chat.migrated_to is not None:
-            raise _bad(
+            raise bad_request(
                 "group chat was upgraded to a supergroup chat",
                 {"migrate_to_chat_id": chat.migrated_to},
             )
         if chat.blocked:
             if chat.type == "private":
-                raise _ApiError(403, "Forbidden: bot was blocked by the user")
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
             kind = "group chat" if chat.type == "group" else f"{chat.type} chat"
-            raise _ApiError(403, f"Forbidden: bot was kicked from the {kind}")
+            raise ApiError(403, f"Forbidden: bot was kicked from the {kind}")
         if chat.type == "private" and chat.user is not None and not chat.user.started:
-            raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         return chat
 
     def chat(self, chat: int | EmuChat | EmuUser) -> EmuChat:

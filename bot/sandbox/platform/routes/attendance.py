@@ -9,15 +9,15 @@ from bot.sandbox.platform.state import PlatformState
 from bot.sandbox.platform.wire import (
     MESSAGES,
     ApiError,
-    _as_int,
-    _Call,
-    _missing,
-    _page,
-    _paginate,
-    _parse_local,
-    _required,
+    Call,
+    as_int,
     iso_utc,
     local_str,
+    missing,
+    paginate,
+    paging,
+    parse_local,
+    required,
 )
 
 
@@ -27,24 +27,24 @@ class AttendanceRoutes(PlatformState):
     # ---- 2.16, 2.17 (attendance) ------------------------------------------------------------
 
     def _oid_filter(self, body: Mapping[str, Any]) -> set[int] | None:
-        if _missing(body.get("oid")):
+        if missing(body.get("oid")):
             return None
-        oid = _as_int(body["oid"], "oid")
+        oid = as_int(body["oid"], "oid")
         self._org(oid)
         return self.data.org_subtree(oid)
 
-    def _punch_records(self, call: _Call) -> Any:
+    def _punch_records(self, call: Call) -> Any:
         body = call.body
-        start = _as_int(_required(body, "startTime"), "startTime")
-        end = _as_int(_required(body, "endTime"), "endTime")
-        _as_int(_required(body, "timeZone"), "timeZone")
-        size, current = _page(body)
+        start = as_int(required(body, "startTime"), "startTime")
+        end = as_int(required(body, "endTime"), "endTime")
+        as_int(required(body, "timeZone"), "timeZone")
+        size, current = paging(body)
         if end < start:
             raise ApiError(502, "结束时间早于开始时间")
         orgs = self._oid_filter(body)
         recs = [p for p in self.data.punch_records(start, end) if orgs is None or p.oid in orgs]
         recs.sort(key=lambda p: (-p.sign_ms, p.user_id))
-        page, pages = _paginate(recs, size, current)
+        page, pages = paginate(recs, size, current)
         nulls = self.quirks.null_fields
         records = [
             {
@@ -76,18 +76,18 @@ class AttendanceRoutes(PlatformState):
             errorMessage=None,
         )
 
-    def _signin_records(self, call: _Call) -> Any:
+    def _signin_records(self, call: Call) -> Any:
         body = call.body
-        first = _parse_local(_required(body, "startTime"), "startTime", "%Y-%m-%d").date()
-        last = _parse_local(_required(body, "endTime"), "endTime", "%Y-%m-%d").date()
-        _as_int(_required(body, "timeZone"), "timeZone")
-        size, current = _page(body)
+        first = parse_local(required(body, "startTime"), "startTime", "%Y-%m-%d").date()
+        last = parse_local(required(body, "endTime"), "endTime", "%Y-%m-%d").date()
+        as_int(required(body, "timeZone"), "timeZone")
+        size, current = paging(body)
         if last < first:
             raise ApiError(502, "结束时间早于开始时间")
         orgs = self._oid_filter(body)
         recs = [s for s in self.data.signins(first, last) if orgs is None or s.org_id in orgs]
         recs.sort(key=lambda s: (-s.sign_ms, s.id))
-        page, pages = _paginate(recs, size, current)
+        page, pages = paginate(recs, size, current)
         origin = call.origin
         records = [
             {

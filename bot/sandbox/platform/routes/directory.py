@@ -11,12 +11,12 @@ from bot.sandbox.data import (
 from bot.sandbox.platform.state import PlatformState
 from bot.sandbox.platform.wire import (
     ApiError,
-    _as_int,
-    _as_int_list,
-    _Call,
-    _dedupe,
-    _missing,
-    _required,
+    Call,
+    as_int,
+    as_int_list,
+    dedupe,
+    missing,
+    required,
 )
 
 
@@ -25,7 +25,7 @@ class DirectoryRoutes(PlatformState):
 
     # ---- 2.1 --------------------------------------------------------------------------------
 
-    def _org_tree2(self, call: _Call) -> Any:
+    def _org_tree2(self, call: Call) -> Any:
         data = self.data
         sub_orgs = data.org_children()
         members = data.members_by_group()
@@ -75,16 +75,16 @@ class DirectoryRoutes(PlatformState):
     # ---- 2.2, 2.3 ---------------------------------------------------------------------------
 
     def _gid_and_uids(self, body: Mapping[str, Any]) -> tuple[int, list[int]]:
-        gid = _as_int(_required(body, "gid"), "gid")
+        gid = as_int(required(body, "gid"), "gid")
         uids = body.get("uids")
         if uids is None:
             raise ApiError(506, "uids")
-        uid_list = _as_int_list(uids, "uids")
+        uid_list = as_int_list(uids, "uids")
         if gid not in self.data.groups:
             raise ApiError(514, str(gid))
-        return gid, _dedupe(uid_list)
+        return gid, dedupe(uid_list)
 
-    def _in_this_group(self, call: _Call) -> Any:
+    def _in_this_group(self, call: Call) -> Any:
         gid, uids = self._gid_and_uids(call.body)
         users = self.data.users
         return [
@@ -93,14 +93,14 @@ class DirectoryRoutes(PlatformState):
             if uid in users and users[uid].online and users[uid].current_group == gid
         ]
 
-    def _is_online(self, call: _Call) -> Any:
+    def _is_online(self, call: Call) -> Any:
         _gid, uids = self._gid_and_uids(call.body)
         users = self.data.users
         return [self._id(uid) for uid in uids if uid in users and users[uid].online]
 
     # ---- 2.12 - 2.14 (directory) ------------------------------------------------------------
 
-    def _org_user_tree(self, call: _Call) -> Any:
+    def _org_user_tree(self, call: Call) -> Any:
         data = self.data
         sub_orgs = data.org_children()
         users_by_org: dict[int, list[User]] = {}
@@ -121,15 +121,15 @@ class DirectoryRoutes(PlatformState):
 
         return [node(data.root_org().id)]
 
-    def _query_id(self, call: _Call) -> int:
+    def _query_id(self, call: Call) -> int:
         raw = call.query.get("id")
-        if _missing(raw):
+        if missing(raw):
             raw = call.body.get("id")  # lenient: a client may send it in the body
-        if _missing(raw):
+        if missing(raw):
             raise ApiError(506, "id")
-        return _as_int(raw, "id")
+        return as_int(raw, "id")
 
-    def _org_user(self, call: _Call) -> Any:
+    def _org_user(self, call: Call) -> Any:
         org = self._org(self._query_id(call))
         users = [u for u in self.data.users.values() if u.org_id == org.id]
         groups = sum(1 for g in self.data.groups.values() if g.org_id == org.id)
@@ -138,7 +138,7 @@ class DirectoryRoutes(PlatformState):
         node["children"] = [self._user_node(u) for u in users]
         return node
 
-    def _user_info(self, call: _Call) -> Any:
+    def _user_info(self, call: Call) -> Any:
         u = self.data.users.get(self._query_id(call))
         if u is None:
             return None  # the document's example: unknown user -> data null, status 200

@@ -8,7 +8,7 @@ from bot.sandbox.data import (
     Notice,
 )
 from bot.sandbox.platform.state import PlatformState
-from bot.sandbox.platform.wire import ApiError, _as_int, _as_int_list, _as_str, _Call, _required
+from bot.sandbox.platform.wire import ApiError, Call, as_int, as_int_list, as_str, required
 
 
 class EventRoutes(PlatformState):
@@ -16,22 +16,22 @@ class EventRoutes(PlatformState):
 
     # ---- 2.15 -------------------------------------------------------------------------------
 
-    def _accept_event(self, call: _Call) -> Any:
+    def _accept_event(self, call: Call) -> Any:
         body = call.body
-        sender = _required(body, "from")
+        sender = required(body, "from")
         if not isinstance(sender, dict):
             raise ApiError(502, "from")
-        _as_int(_required(sender, "id", "from.id"), "from.id")
-        _as_str(_required(sender, "name", "from.name"), "from.name")
-        target = _required(body, "to")
+        as_int(required(sender, "id", "from.id"), "from.id")
+        as_str(required(sender, "name", "from.name"), "from.name")
+        target = required(body, "to")
         if not isinstance(target, dict):
             raise ApiError(502, "to")
-        org_ids = _as_int_list(target.get("orgIds") or [], "to.orgIds")
-        user_ids = _as_int_list(target.get("userIds") or [], "to.userIds")
+        org_ids = as_int_list(target.get("orgIds") or [], "to.orgIds")
+        user_ids = as_int_list(target.get("userIds") or [], "to.userIds")
         if not org_ids and not user_ids:
             raise ApiError(506, "to.orgIds/to.userIds")
-        _as_str(_required(body, "title"), "title")
-        _as_str(_required(body, "content"), "content")
+        as_str(required(body, "title"), "title")
+        as_str(required(body, "content"), "content")
         accessory = body.get("accessory")
         if accessory is not None:
             if not isinstance(accessory, list):
@@ -39,8 +39,8 @@ class EventRoutes(PlatformState):
             for item in accessory:
                 if not isinstance(item, dict):
                     raise ApiError(502, "accessory")
-                _as_str(_required(item, "name", "accessory.name"), "accessory.name")
-                _as_str(_required(item, "url", "accessory.url"), "accessory.url")
+                as_str(required(item, "name", "accessory.name"), "accessory.name")
+                as_str(required(item, "url", "accessory.url"), "accessory.url")
         for oid in org_ids:
             self._org(oid)
         for uid in user_ids:

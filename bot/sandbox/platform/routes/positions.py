@@ -8,14 +8,14 @@ from typing import Any
 from bot.sandbox.platform.state import PlatformState
 from bot.sandbox.platform.wire import (
     ApiError,
-    _as_int,
-    _as_int_list,
-    _Call,
-    _dedupe,
-    _parse_local,
-    _required,
+    Call,
+    as_int,
+    as_int_list,
+    dedupe,
     iso_utc,
     local_str,
+    parse_local,
+    required,
 )
 
 
@@ -28,7 +28,7 @@ class PositionRoutes(PlatformState):
         uids = body.get("uids")
         if uids is None:
             raise ApiError(506, "uids")
-        return _dedupe(_as_int_list(uids, "uids"))
+        return dedupe(as_int_list(uids, "uids"))
 
     def _coord_time(self, ms: int) -> Any:
         fmt = self.quirks.coord_time_format
@@ -40,7 +40,7 @@ class PositionRoutes(PlatformState):
             return ms // 1000
         return ms
 
-    def _latest_coords(self, call: _Call) -> Any:
+    def _latest_coords(self, call: Call) -> Any:
         out = []
         for uid in self._uids(call.body):
             u = self.data.users.get(uid)
@@ -64,12 +64,12 @@ class PositionRoutes(PlatformState):
 
     def _time_range(self, body: Mapping[str, Any]) -> tuple[int, int]:
         if body.get("startTimestamp") is not None or body.get("endTimestamp") is not None:
-            start = _as_int(_required(body, "startTimestamp"), "startTimestamp")
-            end = _as_int(_required(body, "endTimestamp"), "endTimestamp")
+            start = as_int(required(body, "startTimestamp"), "startTimestamp")
+            end = as_int(required(body, "endTimestamp"), "endTimestamp")
         elif body.get("startTime") is not None or body.get("endTime") is not None:
             fmt = "%Y-%m-%d %H:%M:%S"
-            start_dt = _parse_local(_required(body, "startTime"), "startTime", fmt)
-            end_dt = _parse_local(_required(body, "endTime"), "endTime", fmt)
+            start_dt = parse_local(required(body, "startTime"), "startTime", fmt)
+            end_dt = parse_local(required(body, "endTime"), "endTime", fmt)
             start, end = int(start_dt.timestamp() * 1000), int(end_dt.timestamp() * 1000)
         else:
             raise ApiError(506, "startTime/endTime 或 startTimestamp/endTimestamp")
@@ -77,7 +77,7 @@ class PositionRoutes(PlatformState):
             raise ApiError(502, "结束时间早于开始时间")
         return start, end
 
-    def _track_playback(self, call: _Call) -> Any:
+    def _track_playback(self, call: Call) -> Any:
         uids = self._uids(call.body)
         start, end = self._time_range(call.body)
         in_seconds = self.quirks.track_time_unit == "s"

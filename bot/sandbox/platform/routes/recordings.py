@@ -10,7 +10,7 @@ from bot.sandbox.data import (
     local_date_of,
 )
 from bot.sandbox.platform.state import PlatformState
-from bot.sandbox.platform.wire import ApiError, _as_int, _as_str, _Call, _missing, _page, _paginate
+from bot.sandbox.platform.wire import ApiError, Call, as_int, as_str, missing, paginate, paging
 
 
 class RecordingRoutes(PlatformState):
@@ -18,7 +18,7 @@ class RecordingRoutes(PlatformState):
 
     # ---- 2.6 --------------------------------------------------------------------------------
 
-    def _audio_record(self, call: _Call) -> Any:
+    def _audio_record(self, call: Call) -> Any:
         body = dict(call.body)
         if not body:  # a client that cannot send a GET body may put the fields in the query
             q = call.query
@@ -27,20 +27,20 @@ class RecordingRoutes(PlatformState):
             q_current = q.get("page.current", q.get("current"))
             if q_size is not None or q_current is not None:
                 body["page"] = {"size": q_size, "current": q_current}
-        size, current = _page(body)
+        size, current = paging(body)
         user: User | None = None
-        if not _missing(body.get("userId")):
-            user = self._user(_as_int(body["userId"], "userId"))
-        if not _missing(body.get("account")):
-            by_account = self.data.user_by_account(_as_str(body["account"], "account"))
+        if not missing(body.get("userId")):
+            user = self._user(as_int(body["userId"], "userId"))
+        if not missing(body.get("account")):
+            by_account = self.data.user_by_account(as_str(body["account"], "account"))
             if by_account is None:
                 raise ApiError(517, str(body["account"]))
             if user is not None and by_account.id != user.id:
                 return {"size": 0, "total": 0, "records": []}
             user = by_account
         day: date | None = None
-        if not _missing(body.get("date")):
-            day = local_date_of(_as_int(body["date"], "date"))
+        if not missing(body.get("date")):
+            day = local_date_of(as_int(body["date"], "date"))
 
         key = (user.id if user else 0, day.toordinal() if day else None)
         self._audio_polls[key] = polls = self._audio_polls.get(key, 0) + 1
@@ -51,7 +51,7 @@ class RecordingRoutes(PlatformState):
         recs = [r for u in targets for r in self.data.recordings(u.id, day)]
         if user is None:
             recs.sort(key=lambda r: r.begin_ms, reverse=True)
-        page, pages = _paginate(recs, size, current)
+        page, pages = paginate(recs, size, current)
         origin = call.origin
         records = []
         for r in page:

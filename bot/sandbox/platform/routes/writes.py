@@ -10,17 +10,17 @@ from bot.sandbox.data import (
 )
 from bot.sandbox.platform.state import PlatformState
 from bot.sandbox.platform.wire import (
-    _ACCOUNT_RE,
+    ACCOUNT_RE,
     ApiError,
-    _as_int,
-    _as_int_list,
-    _as_str,
-    _Call,
-    _dedupe,
-    _required,
-    _unpadded,
+    Call,
+    as_int,
+    as_int_list,
+    as_str,
+    dedupe,
     iso_utc,
     local_str,
+    required,
+    unpadded,
 )
 
 
@@ -29,11 +29,11 @@ class WriteRoutes(PlatformState):
 
     # ---- 2.7 - 2.11 (writes) ----------------------------------------------------------------
 
-    def _register(self, call: _Call) -> Any:
+    def _register(self, call: Call) -> Any:
         body = call.body
-        accounts = _required(body, "account")
-        names = _required(body, "name")
-        password = _as_str(_required(body, "password"), "password")
+        accounts = required(body, "account")
+        names = required(body, "name")
+        password = as_str(required(body, "password"), "password")
         if not isinstance(accounts, list):
             raise ApiError(502, "account")
         if not isinstance(names, list):
@@ -44,11 +44,11 @@ class WriteRoutes(PlatformState):
             raise ApiError(502, "account 与 name 数量不一致")
         if len(accounts) > 100:
             raise ApiError(510, "每次最多 100 个账号")
-        accts = [_as_str(a, "account").strip() for a in accounts]
+        accts = [as_str(a, "account").strip() for a in accounts]
         for a in accts:
-            if not _ACCOUNT_RE.fullmatch(a):
+            if not ACCOUNT_RE.fullmatch(a):
                 raise ApiError(502, f"account {a!r}")
-        clean_names = [_as_str(n, "name").strip() for n in names]
+        clean_names = [as_str(n, "name").strip() for n in names]
         if any(not n for n in clean_names):
             raise ApiError(506, "name")
         if len(password) < 6 or password.isdigit():
@@ -87,11 +87,11 @@ class WriteRoutes(PlatformState):
             )
         return out
 
-    def _delete_users(self, call: _Call) -> Any:
+    def _delete_users(self, call: Call) -> Any:
         ids = call.body.get("pttIds")
         if ids is None:
             raise ApiError(506, "pttIds")
-        uids = _dedupe(_as_int_list(ids, "pttIds"))
+        uids = dedupe(as_int_list(ids, "pttIds"))
         if not uids:
             raise ApiError(506, "pttIds")
         for uid in uids:
@@ -102,7 +102,7 @@ class WriteRoutes(PlatformState):
 
     def _group_dict(self, gid: int) -> dict[str, Any]:
         g = self.data.groups[gid]
-        fmt = _unpadded if self.quirks.unpadded_ctime else local_str
+        fmt = unpadded if self.quirks.unpadded_ctime else local_str
         return {
             "id": self._id(g.id),
             "type": g.type,
@@ -118,13 +118,13 @@ class WriteRoutes(PlatformState):
             "deletedMarker": 0,
         }
 
-    def _group_create(self, call: _Call) -> Any:
+    def _group_create(self, call: Call) -> Any:
         body = call.body
-        name = _as_str(_required(body, "name"), "name").strip()
-        oid = _as_int(_required(body, "oid"), "oid")
+        name = as_str(required(body, "name"), "name").strip()
+        oid = as_int(required(body, "oid"), "oid")
         uids: list[int] = []
         if body.get("uids") is not None:
-            uids = _dedupe(_as_int_list(body["uids"], "uids"))
+            uids = dedupe(as_int_list(body["uids"], "uids"))
         self._org(oid)
         if any(g.org_id == oid and g.name == name for g in self.data.groups.values()):
             raise ApiError(543, name)
@@ -133,9 +133,9 @@ class WriteRoutes(PlatformState):
         g = self.data.add_group(name, oid, uids)
         return self._group_dict(g.id)
 
-    def _group_bind(self, call: _Call) -> Any:
+    def _group_bind(self, call: Call) -> Any:
         body = call.body
-        gid = _as_int(_required(body, "gid"), "gid")
+        gid = as_int(required(body, "gid"), "gid")
         raw_users = body.get("users")
         if raw_users is None:
             raw_users = []
@@ -145,10 +145,10 @@ class WriteRoutes(PlatformState):
         for item in raw_users:
             if not isinstance(item, dict):
                 raise ApiError(502, "users")
-            uid = _as_int(_required(item, "id", "users.id"), "users.id")
-            prio = _as_int(_required(item, "priority", "users.priority"), "users.priority")
-            call_perm = _required(item, "callPermission", "users.callPermission")
-            can_speak = _required(item, "canSpeak", "users.canSpeak")
+            uid = as_int(required(item, "id", "users.id"), "users.id")
+            prio = as_int(required(item, "priority", "users.priority"), "users.priority")
+            call_perm = required(item, "callPermission", "users.callPermission")
+            can_speak = required(item, "canSpeak", "users.canSpeak")
             if not 1 <= prio <= 10:
                 raise ApiError(502, "users.priority")
             if call_perm not in ("Y", "N"):
@@ -165,17 +165,17 @@ class WriteRoutes(PlatformState):
         self.data.groups[gid].utime_ms = self.data.now_ms()
         return None
 
-    def _device_bind(self, call: _Call) -> Any:
+    def _device_bind(self, call: Call) -> Any:
         body = call.body
-        did = _as_int(_required(body, "id"), "id")
-        state = str(_required(body, "state")).strip()
+        did = as_int(required(body, "id"), "id")
+        state = str(required(body, "state")).strip()
         if state not in ("0", "1", "2"):
             raise ApiError(502, "state")
         device = self.data.devices.get(did)
         if device is None:
             raise ApiError(542, str(did))
         if state == "1":
-            account = _as_str(_required(body, "account"), "account")
+            account = as_str(required(body, "account"), "account")
             if self.data.user_by_account(account) is None:
                 raise ApiError(504, account)
             device.account, device.state = account, 1

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.sandbox.telegram.checks import EmulatorChecks
-from bot.sandbox.telegram.constants import _CHAT_ACTIONS, CALLBACK_ANSWER_LIMIT, JSON
+from bot.sandbox.telegram.constants import CALLBACK_ANSWER_LIMIT, CHAT_ACTIONS, JSON
 from bot.sandbox.telegram.html import utf16_len
 from bot.sandbox.telegram.model import CallbackAnswer, EmuChat, EmuUser
-from bot.sandbox.telegram.params import _bad, _Params
+from bot.sandbox.telegram.params import Params, bad_request
 
 
 class ChatMethods(EmulatorChecks):
@@ -14,14 +14,16 @@ class ChatMethods(EmulatorChecks):
 
     # ------------------------------------------------------------------ methods: misc
 
-    async def _m_answer_callback_query(self, p: _Params) -> bool:
+    async def _m_answer_callback_query(self, p: Params) -> bool:
         query_id = p.str_("callback_query_id", required=True, missing="query_id is empty") or ""
         query = self._queries.get(query_id)
         if query is None or query.answered:
-            raise _bad("query is too old and response timeout expired or query ID is invalid")
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
         text = p.str_("text")
         if text is not None and utf16_len(text) > CALLBACK_ANSWER_LIMIT:
-            raise _bad("MESSAGE_TOO_LONG")
+            raise bad_request("MESSAGE_TOO_LONG")
         query.answered = True
         self.callback_answers.append(
             CallbackAnswer(
@@ -37,15 +39,15 @@ class ChatMethods(EmulatorChecks):
         )
         return True
 
-    async def _m_send_chat_action(self, p: _Params) -> bool:
+    async def _m_send_chat_action(self, p: Params) -> bool:
         chat = self._writable_chat(p)
         self._thread(chat, p)
         action = p.str_("action", required=True, missing='parameter "action" is required')
-        if action not in _CHAT_ACTIONS:
-            raise _bad("wrong parameter action in request")
+        if action not in CHAT_ACTIONS:
+            raise bad_request("wrong parameter action in request")
         return True
 
-    async def _m_get_chat(self, p: _Params) -> JSON:
+    async def _m_get_chat(self, p: Params) -> JSON:
         chat = self._lookup_chat(p)
         info: JSON = {
             **chat.to_api(),
@@ -84,11 +86,11 @@ class ChatMethods(EmulatorChecks):
             return {"status": "member", "user": user.to_api()}
         user_or_none = self._users.get(user_id)
         if user_or_none is None:
-            raise _bad("PARTICIPANT_ID_INVALID")
+            raise bad_request("PARTICIPANT_ID_INVALID")
         user = user_or_none
         if chat.type == "private":
             if user_id != chat.id:
-                raise _bad("user not found")
+                raise bad_request("user not found")
             return {"status": "member", "user": user.to_api()}
         if user_id == chat.owner_id:
             return {"status": "creator", "user": user.to_api(), "is_anonymous": False}
@@ -98,15 +100,15 @@ class ChatMethods(EmulatorChecks):
             return {"status": "member", "user": user.to_api()}
         return {"status": "left", "user": user.to_api()}
 
-    async def _m_get_chat_member(self, p: _Params) -> JSON:
+    async def _m_get_chat_member(self, p: Params) -> JSON:
         chat = self._lookup_chat(p)
         user_id = p.int_("user_id", required=True, missing="user_id is empty") or 0
         return self._member(chat, user_id)
 
-    async def _m_get_chat_administrators(self, p: _Params) -> list[JSON]:
+    async def _m_get_chat_administrators(self, p: Params) -> list[JSON]:
         chat = self._lookup_chat(p)
         if chat.type == "private":
-            raise _bad("there are no administrators in the private chat")
+            raise bad_request("there are no administrators in the private chat")
         ids: list[int] = []
         if chat.owner_id is not None:
             ids.append(chat.owner_id)
@@ -116,19 +118,19 @@ class ChatMethods(EmulatorChecks):
             result.append(self._member(chat, self.bot_user.id))
         return result
 
-    async def _m_get_chat_member_count(self, p: _Params) -> int:
+    async def _m_get_chat_member_count(self, p: Params) -> int:
         chat = self._lookup_chat(p)
         if chat.type == "private":
             return 2
         return len(chat.members | chat.admins) + 1
 
-    async def _m_get_file(self, p: _Params) -> JSON:
+    async def _m_get_file(self, p: Params) -> JSON:
         file_id = (p.str_("file_id", required=True, missing="file_id is empty") or "").strip()
         stored = self._files.get(file_id)
         if stored is None:
-            raise _bad("invalid file_id")
+            raise bad_request("invalid file_id")
         if stored.size is not None and stored.size > self.max_download_bytes:
-            raise _bad("file is too big")
+            raise bad_request("file is too big")
         info: JSON = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
         if stored.size is not None:
             info["file_size"] = stored.size

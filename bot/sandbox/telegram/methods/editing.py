@@ -7,7 +7,7 @@ import contextlib
 from bot.sandbox.telegram.checks import EmulatorChecks
 from bot.sandbox.telegram.constants import JSON, NOT_MODIFIED
 from bot.sandbox.telegram.model import EmuChat, EmuEdit, EmuLocation, EmuMessage
-from bot.sandbox.telegram.params import _ApiError, _bad, _Params
+from bot.sandbox.telegram.params import ApiError, Params, bad_request
 
 
 class EditingMethods(EmulatorChecks):
@@ -15,20 +15,20 @@ class EditingMethods(EmulatorChecks):
 
     # ------------------------------------------------------------------ methods: editing
 
-    def _edit_target(self, p: _Params) -> EmuMessage:
+    def _edit_target(self, p: Params) -> EmuMessage:
         if p.has("inline_message_id"):
-            raise _bad("MESSAGE_ID_INVALID")
+            raise bad_request("MESSAGE_ID_INVALID")
         if not p.has("chat_id"):
-            raise _bad("chat_id is empty")
+            raise bad_request("chat_id is empty")
         chat = self._writable_chat(p)
         message_id = p.int_(
             "message_id", required=True, missing="message identifier is not specified"
         )
         msg = self._history.get(chat.id, {}).get(message_id or 0)
         if msg is None or msg.deleted:
-            raise _bad("message to edit not found")
+            raise bad_request("message to edit not found")
         if not msg.from_bot:
-            raise _bad("message can't be edited")
+            raise bad_request("message can't be edited")
         return msg
 
     def _apply_edit(self, msg: EmuMessage, method: str) -> JSON:
@@ -46,14 +46,14 @@ class EditingMethods(EmulatorChecks):
         self._emit("edited", msg)
         return self.message_api(msg)
 
-    async def _m_edit_message_text(self, p: _Params) -> JSON:
+    async def _m_edit_message_text(self, p: Params) -> JSON:
         msg = self._edit_target(p)
         raw, visible, entities, parse_mode = self._text(p)
         markup = self._markup(p, inline_only=True)
         if msg.kind != "text":
-            raise _bad("there is no text in the message to edit")
+            raise bad_request("there is no text in the message to edit")
         if visible == msg.visible_text and entities == msg.entities and markup == msg.reply_markup:
-            raise _bad(NOT_MODIFIED)
+            raise bad_request(NOT_MODIFIED)
         self._flood(self._chats[msg.chat_id])
         msg.text, msg.visible_text, msg.entities, msg.parse_mode = (
             raw,
@@ -64,51 +64,51 @@ class EditingMethods(EmulatorChecks):
         msg.reply_markup = markup
         return self._apply_edit(msg, "editMessageText")
 
-    async def _m_edit_message_caption(self, p: _Params) -> JSON:
+    async def _m_edit_message_caption(self, p: Params) -> JSON:
         msg = self._edit_target(p)
         raw, visible, entities, parse_mode = self._caption(p)
         markup = self._markup(p, inline_only=True)
         if msg.kind in ("text", "location", "venue", "service"):
-            raise _bad("there is no caption in the message to edit")
+            raise bad_request("there is no caption in the message to edit")
         if (
             visible == msg.visible_caption
             and entities == msg.caption_entities
             and markup == msg.reply_markup
         ):
-            raise _bad(NOT_MODIFIED)
+            raise bad_request(NOT_MODIFIED)
         self._flood(self._chats[msg.chat_id])
         msg.caption, msg.visible_caption, msg.caption_entities = raw, visible, entities
         msg.parse_mode = parse_mode
         msg.reply_markup = markup
         return self._apply_edit(msg, "editMessageCaption")
 
-    async def _m_edit_message_reply_markup(self, p: _Params) -> JSON:
+    async def _m_edit_message_reply_markup(self, p: Params) -> JSON:
         msg = self._edit_target(p)
         markup = self._markup(p, inline_only=True)
         if markup == msg.reply_markup:
-            raise _bad(NOT_MODIFIED)
+            raise bad_request(NOT_MODIFIED)
         self._flood(self._chats[msg.chat_id])
         msg.reply_markup = markup
         return self._apply_edit(msg, "editMessageReplyMarkup")
 
-    async def _m_edit_message_live_location(self, p: _Params) -> JSON:
+    async def _m_edit_message_live_location(self, p: Params) -> JSON:
         msg = self._edit_target(p)
         if msg.location is None or not msg.location.live_period:
-            raise _bad("message can't be edited")
+            raise bad_request("message can't be edited")
         location = self._location(p)
         location.live_period = msg.location.live_period
         markup = self._markup(p, inline_only=True)
         if location == msg.location and markup == msg.reply_markup:
-            raise _bad(NOT_MODIFIED)
+            raise bad_request(NOT_MODIFIED)
         self._flood(self._chats[msg.chat_id])
         msg.location = location
         msg.reply_markup = markup
         return self._apply_edit(msg, "editMessageLiveLocation")
 
-    async def _m_stop_message_live_location(self, p: _Params) -> JSON:
+    async def _m_stop_message_live_location(self, p: Params) -> JSON:
         msg = self._edit_target(p)
         if msg.location is None or not msg.location.live_period:
-            raise _bad("message can't be edited")
+            raise bad_request("message can't be edited")
         markup = self._markup(p, inline_only=True)
         msg.location = EmuLocation(
             msg.location.lat, msg.location.lon, msg.location.horizontal_accuracy
@@ -119,13 +119,13 @@ class EditingMethods(EmulatorChecks):
     def _delete(self, chat: EmuChat, message_id: int) -> None:
         msg = self._history.get(chat.id, {}).get(message_id)
         if msg is None or msg.deleted:
-            raise _bad("message to delete not found")
+            raise bad_request("message to delete not found")
         if not msg.from_bot and chat.is_group and not chat.bot_is_admin:
-            raise _bad("message can't be deleted")
+            raise bad_request("message can't be deleted")
         msg.deleted = True
         self._emit("deleted", msg)
 
-    async def _m_delete_message(self, p: _Params) -> bool:
+    async def _m_delete_message(self, p: Params) -> bool:
         chat = self._writable_chat(p)
         message_id = p.int_(
             "message_id", required=True, missing="message identifier is not specified"
@@ -133,7 +133,7 @@ class EditingMethods(EmulatorChecks):
         self._delete(chat, message_id or 0)
         return True
 
-    async def _m_delete_messages(self, p: _Params) -> bool:
+    async def _m_delete_messages(self, p: Params) -> bool:
         chat = self._writable_chat(p)
         ids = p.json_("message_ids", "message identifiers")
         if (
@@ -141,8 +141,8 @@ class EditingMethods(EmulatorChecks):
             or not 1 <= len(ids) <= 100
             or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
         ):
-            raise _bad("can't parse message identifiers JSON object")
+            raise bad_request("can't parse message identifiers JSON object")
         for message_id in ids:
-            with contextlib.suppress(_ApiError):
+            with contextlib.suppress(ApiError):
                 self._delete(chat, message_id)
         return True

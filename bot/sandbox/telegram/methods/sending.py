@@ -9,7 +9,7 @@ from bot.sandbox.telegram.checks import EmulatorChecks
 from bot.sandbox.telegram.constants import JSON
 from bot.sandbox.telegram.media import _photo_sizes
 from bot.sandbox.telegram.model import EmuChat, EmuFile, EmuMessage
-from bot.sandbox.telegram.params import _bad, _Params
+from bot.sandbox.telegram.params import Params, bad_request
 
 
 class SendingMethods(EmulatorChecks):
@@ -30,7 +30,7 @@ class SendingMethods(EmulatorChecks):
         self._emit("sent", msg)
         return msg
 
-    async def _m_send_message(self, p: _Params) -> JSON:
+    async def _m_send_message(self, p: Params) -> JSON:
         chat = self._writable_chat(p)
         thread_id = self._thread(chat, p)
         raw, visible, entities, parse_mode = self._text(p)
@@ -50,7 +50,7 @@ class SendingMethods(EmulatorChecks):
         )
         return self.message_api(msg)
 
-    async def _m_send_location(self, p: _Params) -> JSON:
+    async def _m_send_location(self, p: Params) -> JSON:
         chat = self._writable_chat(p)
         thread_id = self._thread(chat, p)
         location = self._location(p)
@@ -67,7 +67,7 @@ class SendingMethods(EmulatorChecks):
         )
         return self.message_api(msg)
 
-    async def _m_send_venue(self, p: _Params) -> JSON:
+    async def _m_send_venue(self, p: Params) -> JSON:
         chat = self._writable_chat(p)
         thread_id = self._thread(chat, p)
         location = self._location(p)
@@ -92,7 +92,7 @@ class SendingMethods(EmulatorChecks):
         )
         return self.message_api(msg)
 
-    def _media_api(self, kind: str, stored: EmuFile, p: _Params) -> JSON:
+    def _media_api(self, kind: str, stored: EmuFile, p: Params) -> JSON:
         if kind == "photo":
             sizes = _photo_sizes(stored)
             for size in sizes:  # every size is a file the bot may send again
@@ -128,7 +128,7 @@ class SendingMethods(EmulatorChecks):
             base["file_size"] = stored.size
         return {kind: base}
 
-    async def _send_media(self, p: _Params, kind: str) -> JSON:
+    async def _send_media(self, p: Params, kind: str) -> JSON:
         chat = self._writable_chat(p)
         thread_id = self._thread(chat, p)
         raw, visible, entities, parse_mode = self._caption(p)
@@ -151,35 +151,37 @@ class SendingMethods(EmulatorChecks):
         )
         return self.message_api(msg)
 
-    async def _m_send_photo(self, p: _Params) -> JSON:
+    async def _m_send_photo(self, p: Params) -> JSON:
         return await self._send_media(p, "photo")
 
-    async def _m_send_document(self, p: _Params) -> JSON:
+    async def _m_send_document(self, p: Params) -> JSON:
         return await self._send_media(p, "document")
 
-    async def _m_send_audio(self, p: _Params) -> JSON:
+    async def _m_send_audio(self, p: Params) -> JSON:
         return await self._send_media(p, "audio")
 
-    async def _m_send_voice(self, p: _Params) -> JSON:
+    async def _m_send_voice(self, p: Params) -> JSON:
         return await self._send_media(p, "voice")
 
-    async def _m_send_video(self, p: _Params) -> JSON:
+    async def _m_send_video(self, p: Params) -> JSON:
         return await self._send_media(p, "video")
 
-    async def _m_send_animation(self, p: _Params) -> JSON:
+    async def _m_send_animation(self, p: Params) -> JSON:
         return await self._send_media(p, "animation")
 
-    async def _m_send_media_group(self, p: _Params) -> list[JSON]:
+    async def _m_send_media_group(self, p: Params) -> list[JSON]:
         chat = self._writable_chat(p)
         thread_id = self._thread(chat, p)
         media = p.json_("media", "media")
         if not isinstance(media, list):
-            raise _bad("can't parse media JSON object")
+            raise bad_request("can't parse media JSON object")
         if not 2 <= len(media) <= 10:
-            raise _bad("wrong number of media in the media group: it must contain 2-10 items")
+            raise bad_request(
+                "wrong number of media in the media group: it must contain 2-10 items"
+            )
         reply_to = self._reply_to(chat, p)
         prepared: list[
-            tuple[str, EmuFile, _Params, tuple[str | None, str | None, list[JSON], str | None]]
+            tuple[str, EmuFile, Params, tuple[str | None, str | None, list[JSON], str | None]]
         ] = []
         kinds: set[str] = set()
         for item in media:
@@ -189,16 +191,16 @@ class SendingMethods(EmulatorChecks):
                 "audio",
                 "document",
             ):
-                raise _bad("can't parse InputMedia JSON object")
+                raise bad_request("can't parse InputMedia JSON object")
             kind = str(item["type"])
             kinds.add(kind)
-            item_params = _Params(item, {})
+            item_params = Params(item, {})
             caption = self._caption(item_params)
             stored = self._input_file(item.get("media"), p.uploads, "media", kind)
             prepared.append((kind, stored, item_params, caption))
         if ("audio" in kinds or "document" in kinds) and len(kinds) > 1:
             mixed = "audio" if "audio" in kinds else "document"
-            raise _bad(f"{mixed} can't be mixed with other media types")
+            raise bad_request(f"{mixed} can't be mixed with other media types")
         self._flood(chat, len(prepared))
         group_id = str(random.getrandbits(60) + 10**17)
         results: list[JSON] = []
@@ -219,15 +221,15 @@ class SendingMethods(EmulatorChecks):
             results.append(self.message_api(msg))
         return results
 
-    def _source_message(self, p: _Params, what: str) -> EmuMessage:
+    def _source_message(self, p: Params, what: str) -> EmuMessage:
         source_chat = self._lookup_chat(p, "from_chat_id")
         message_id = p.int_("message_id", required=True, missing="message_id is empty")
         msg = self._history.get(source_chat.id, {}).get(message_id or 0)
         if msg is None or msg.deleted or msg.service:
-            raise _bad(f"message to {what} not found")
+            raise bad_request(f"message to {what} not found")
         return msg
 
-    def _clone(self, source: EmuMessage, chat: EmuChat, p: _Params, **overrides: Any) -> EmuMessage:
+    def _clone(self, source: EmuMessage, chat: EmuChat, p: Params, **overrides: Any) -> EmuMessage:
         return self._bot_message(
             chat,
             source.kind,
@@ -246,7 +248,7 @@ class SendingMethods(EmulatorChecks):
             **overrides,
         )
 
-    async def _m_copy_message(self, p: _Params) -> JSON:
+    async def _m_copy_message(self, p: Params) -> JSON:
         chat = self._writable_chat(p)
         source = self._source_message(p, "copy")
         markup = self._markup(p)
@@ -259,7 +261,7 @@ class SendingMethods(EmulatorChecks):
             msg.parse_mode = parse_mode
         return {"message_id": msg.message_id}
 
-    async def _m_forward_message(self, p: _Params) -> JSON:
+    async def _m_forward_message(self, p: Params) -> JSON:
         chat = self._writable_chat(p)
         source = self._source_message(p, "forward")
         self._flood(chat)

@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 
 from bot.sandbox.telegram.checks import EmulatorChecks
 from bot.sandbox.telegram.constants import (
-    _COMMAND_SCOPES,
+    COMMAND_SCOPES,
     CONFLICT_POLLING,
     CONFLICT_WEBHOOK,
     JSON,
     MAX_POLL_TIMEOUT,
 )
-from bot.sandbox.telegram.model import _Described, _Poll, _Webhook
-from bot.sandbox.telegram.params import _ApiError, _bad, _Params, _scope_key
+from bot.sandbox.telegram.model import Described, Poll, WebhookTarget
+from bot.sandbox.telegram.params import ApiError, Params, bad_request, scope_key
 
 
 class UpdateMethods(EmulatorChecks):
@@ -24,7 +24,7 @@ class UpdateMethods(EmulatorChecks):
 
     # ------------------------------------------------------------------ methods: bot & updates
 
-    async def _m_get_me(self, p: _Params) -> JSON:
+    async def _m_get_me(self, p: Params) -> JSON:
         return {
             **self.bot_user.to_api(),
             "can_join_groups": True,
@@ -34,15 +34,15 @@ class UpdateMethods(EmulatorChecks):
             "has_main_web_app": False,
         }
 
-    async def _m_get_updates(self, p: _Params) -> list[JSON]:
+    async def _m_get_updates(self, p: Params) -> list[JSON]:
         if self._webhook is not None:
-            raise _ApiError(409, CONFLICT_WEBHOOK)
+            raise ApiError(409, CONFLICT_WEBHOOK)
         offset = p.int_("offset")
         limit = min(100, max(1, p.int_("limit") or 100))
         timeout = min(MAX_POLL_TIMEOUT, max(0, p.int_("timeout") or 0))
         self._set_allowed_updates(p)
         self._confirm(offset)
-        poll = _Poll()
+        poll = Poll()
         previous = self._active_poll
         if previous is not None:
             # Telegram answers the older request with 409 and serves the newer one.
@@ -55,9 +55,9 @@ class UpdateMethods(EmulatorChecks):
         try:
             while True:
                 if poll.terminated:
-                    raise _ApiError(409, CONFLICT_POLLING)
+                    raise ApiError(409, CONFLICT_POLLING)
                 if self._webhook is not None:
-                    raise _ApiError(409, CONFLICT_WEBHOOK)
+                    raise ApiError(409, CONFLICT_WEBHOOK)
                 if self._updates or self._closing:
                     return self._updates[:limit]
                 remaining = deadline - loop.time()
@@ -71,41 +71,41 @@ class UpdateMethods(EmulatorChecks):
                 self._active_poll = None
                 self._notify()
 
-    async def _m_set_webhook(self, p: _Params) -> _Described:
+    async def _m_set_webhook(self, p: Params) -> Described:
         url = (p.str_("url") or "").strip()
         if not url:
             return await self._m_delete_webhook(p)
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         secret = p.str_("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
-            raise _bad("secret token contains unallowed characters")
+            raise bad_request("secret token contains unallowed characters")
         max_connections = p.int_("max_connections") or 40
         if not 1 <= max_connections <= 100:
-            raise _bad("bad webhook: max_connections must be between 1 and 100")
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
         self._set_allowed_updates(p)
         if p.bool_("drop_pending_updates"):
             self._updates.clear()
         previous = self._webhook
         same = previous is not None and previous.url == url and previous.secret_token == secret
-        self._webhook = _Webhook(url, secret, max_connections, p.str_("ip_address"))
+        self._webhook = WebhookTarget(url, secret, max_connections, p.str_("ip_address"))
         if self._active_poll is not None:
             self._active_poll.wake.set()
         if self._webhook_wake is not None:
             self._webhook_wake.set()
         self._notify()
-        return _Described(True, "Webhook is already set" if same else "Webhook was set")
+        return Described(True, "Webhook is already set" if same else "Webhook was set")
 
-    async def _m_delete_webhook(self, p: _Params) -> _Described:
+    async def _m_delete_webhook(self, p: Params) -> Described:
         if p.bool_("drop_pending_updates"):
             self._updates.clear()
         existed = self._webhook is not None
         self._webhook = None
         self._notify()
-        return _Described(True, "Webhook was deleted" if existed else "Webhook is already deleted")
+        return Described(True, "Webhook was deleted" if existed else "Webhook is already deleted")
 
-    async def _m_get_webhook_info(self, p: _Params) -> JSON:
+    async def _m_get_webhook_info(self, p: Params) -> JSON:
         hook = self._webhook
         info: JSON = {
             "url": hook.url if hook else "",
@@ -125,40 +125,40 @@ class UpdateMethods(EmulatorChecks):
 
     # ------------------------------------------------------------------ methods: commands
 
-    def _scope(self, p: _Params) -> tuple[str, str]:
+    def _scope(self, p: Params) -> tuple[str, str]:
         scope = p.json_("scope", "bot command scope")
         if scope is None:
             scope = {"type": "default"}
-        if not isinstance(scope, dict) or scope.get("type") not in _COMMAND_SCOPES:
-            raise _bad("can't parse BotCommandScope JSON object")
+        if not isinstance(scope, dict) or scope.get("type") not in COMMAND_SCOPES:
+            raise bad_request("can't parse BotCommandScope JSON object")
         if scope["type"] in ("chat", "chat_administrators", "chat_member"):
-            nested = _Params(scope, {})
+            nested = Params(scope, {})
             chat = self._lookup_chat(nested)
             if scope["type"] == "chat_member":
                 nested.int_("user_id", required=True)
             if scope["type"] == "chat_administrators" and chat.type == "private":
-                raise _bad("there are no administrators in the private chat")
+                raise bad_request("there are no administrators in the private chat")
         language = p.str_("language_code") or ""
         if language and not re.fullmatch(r"[a-z]{2}", language):
-            raise _bad("invalid language code specified")
-        return _scope_key(scope), language
+            raise bad_request("invalid language code specified")
+        return scope_key(scope), language
 
-    async def _m_set_my_commands(self, p: _Params) -> bool:
+    async def _m_set_my_commands(self, p: Params) -> bool:
         commands = p.json_("commands", "commands")
         if commands is None:
-            raise _bad('parameter "commands" is required')
+            raise bad_request('parameter "commands" is required')
         if not isinstance(commands, list) or len(commands) > 100:
-            raise _bad("can't parse commands JSON object")
+            raise bad_request("can't parse commands JSON object")
         cleaned: list[JSON] = []
         for item in commands:
             if not isinstance(item, dict):
-                raise _bad("can't parse BotCommand JSON object")
+                raise bad_request("can't parse BotCommand JSON object")
             command = item.get("command")
             description = item.get("description")
             if not isinstance(command, str) or not re.fullmatch(r"/?[a-z0-9_]{1,32}", command):
-                raise _bad("BOT_COMMAND_INVALID")
+                raise bad_request("BOT_COMMAND_INVALID")
             if not isinstance(description, str) or not 1 <= len(description.strip()) <= 256:
-                raise _bad(
+                raise bad_request(
                     "command description is empty"
                     if not description
                     else "BOT_COMMAND_DESCRIPTION_INVALID"
@@ -171,9 +171,9 @@ class UpdateMethods(EmulatorChecks):
             self.commands.pop(key, None)
         return True
 
-    async def _m_get_my_commands(self, p: _Params) -> list[JSON]:
+    async def _m_get_my_commands(self, p: Params) -> list[JSON]:
         return list(self.commands.get(self._scope(p), []))
 
-    async def _m_delete_my_commands(self, p: _Params) -> bool:
+    async def _m_delete_my_commands(self, p: Params) -> bool:
         self.commands.pop(self._scope(p), None)
         return True
