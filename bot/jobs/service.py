@@ -38,11 +38,13 @@ from bot.jobs.reports import AttendanceReports
 from bot.jobs.scheduler import daily, every, parse_hhmm
 from bot.metrics import Metrics
 from bot.platform import PlatformClient, PlatformError
-from bot.relay.service import Relay
 from storage.db import Database
 from storage.jobstate import JobStateRepo
+from storage.known import KnownRepo
+from storage.outbox import OutboxRepo
 from storage.reports import Report
 from storage.retention import Retention
+from storage.subscriptions import SubscriptionRepo
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,8 @@ def report_job_id(chat_id: int, thread_id: int) -> str:
 
 
 class Jobs:
-    """Built by the composition root after the relay; `start(scheduler)` once it runs."""
+    """Built by the composition root (with the repositories the relay shares);
+    `start(scheduler)` once it runs."""
 
     def __init__(
         self,
@@ -76,7 +79,10 @@ class Jobs:
         settings: Settings,
         platform: PlatformClient,
         directory: Directory,
-        relay: Relay,
+        outbox: OutboxRepo,
+        subscriptions: SubscriptionRepo,
+        known: KnownRepo,
+        wake: Callable[[], None],
         translator: Translator,
         metrics: Metrics,
         alert_admins: AlertAdmins,
@@ -89,19 +95,18 @@ class Jobs:
         self.metrics = metrics
         self.directory = directory
         t = translator.get(s.language)
-        wake = relay.wake
         self.state = JobStateRepo(db)
         self.retention = Retention(db)
-        deps = JobDeps(db, platform, directory, relay.outbox, t, self.tz, wake)
+        deps = JobDeps(db, platform, directory, outbox, t, self.tz, wake)
         self.presence = PresenceWatch(deps)
-        self.recordings = RecordingFeed(deps, subs=relay.subs)
+        self.recordings = RecordingFeed(deps, subs=subscriptions)
         self.health = PlatformHealth(platform, self.state, alert_admins)
         self.directory_diff = DirectoryDiff(
             db,
             directory=directory,
-            known=relay.known,
-            subs=relay.subs,
-            outbox=relay.outbox,
+            known=known,
+            subs=subscriptions,
+            outbox=outbox,
             t=t,
             wake=wake,
         )
