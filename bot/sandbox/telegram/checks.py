@@ -1,4 +1,4 @@
-"""What every API method checks alike: chat, thread, reply, text and entities, keyboard, flood."""
+"""What API methods check alike: thread, reply, text and entities, keyboard, flood, files."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from bot.sandbox.telegram.state import EmulatorState
 
 
 class EmulatorChecks(EmulatorState):
-    """What every API method checks the same way: the chat, the thread, the reply,
-    the text and its entities, the keyboard, the flood limits, the input file."""
+    """What API methods check the same way: the thread, the reply, the text and its
+    entities, the keyboard, the flood limits, an input file, a location."""
 
     # ------------------------------------------------------------------ internals: checks
 

@@ -410,6 +410,8 @@ class EmulatorState:
             self._files_by_path[stored.file_path] = stored
         return stored
 
+    # ------------------------------------------------------------------ chats and users
+
     def _lookup_chat(self, p: Params, name: str = "chat_id") -> EmuChat:
         ref = p.chat_ref(name)
         if isinstance(ref, str):
