@@ -160,3 +160,32 @@ async def test_rows_queued_by_an_older_version_are_sent_after_the_upgrade(stack:
     assert document.file.data == b"a,b\n1,2\n"
     assert stack.bridge is not None
     assert (await stack.bridge.relay.outbox.counts())["dead"] == 0
+
+
+async def test_a_copy_sent_after_the_acknowledgement_shows_it(stack: Stack) -> None:
+    """Incidents are rendered when queued: a copy still waiting (here, held by a mute) when
+    someone acknowledges is rendered again, and goes out showing who and when."""
+    chats = []
+    for chat in (-100941, -100942):
+        stack.add_group(chat, f"Team {chat}")
+        reply = await stack.say("admin", "/subscribe incidents", chat=chat)
+        assert "This chat now receives" in reply[0].plain_text(), reply[0].render()
+        chats.append(chat)
+    shown, held = chats
+    [muted] = await stack.say("admin", "/mute 30m", chat=held)
+    assert "Muted until" in muted.plain_text()
+    before = len(stack.emu.messages(held))
+    body = stack.platform.make_report(urls=[])
+    status, _answer = await stack.platform_event("report", body)
+    assert status == 200
+    [copy] = await stack.emu.wait_for_messages(shown, 1)
+    await stack.press("supervisor", copy, 0)
+    assert stack.emu.callback_answers[-1].text == "Acknowledged. Every copy now shows it."
+
+    await stack.say("admin", "/mute off", chat=held)
+    await stack.emu.wait_for(
+        lambda: any(body["code"] in m.plain_text() for m in stack.emu.messages(held)[before:])
+    )
+    [late] = [m for m in stack.emu.messages(held)[before:] if body["code"] in m.plain_text()]
+    assert "Acknowledged by Supervisor Sun at" in late.plain_text()
+    assert late.buttons()[0][0] == "✅ Acknowledge"
