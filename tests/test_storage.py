@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -328,6 +330,13 @@ async def test_a_transaction_cancelled_at_its_begin_leaves_nothing_open(db: Data
         await ChatRepo(db).upsert(-2, "group", "kept")
     assert await ChatRepo(db).get(-1) is None
     assert await ChatRepo(db).get(-2) is not None
+
+
+def test_storage_runs_on_the_standard_library_sqlite3_alone() -> None:
+    """Issue 13 point 9: no private API of a dependency; storage imports no aiosqlite."""
+    code = "import sys, storage, storage.db; print('aiosqlite' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # --- times ----------------------------------------------------------------------------
