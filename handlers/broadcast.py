@@ -29,7 +29,6 @@ from bot.config import Settings
 from bot.directory import Directory, Kind
 from bot.platform.errors import error_for
 from bot.platform.models import Notice
-from bot.relay.render import notice_text
 from bot.relay.service import Relay
 from bot.render import Reply, T
 from bot.services import UserLocks
@@ -183,7 +182,7 @@ async def _show_preview(
     await state.set_state(Step.preview)
     await state.update_data(bc=d)
     notice = _notice(name, caller.user_id, d)
-    chats = len(await relay.subs.of_kind("notices"))
+    chats = await relay.notice_chats()
     kb = InlineKeyboardBuilder()
     kb.button(text=t.plain("btn-confirm"), callback_data=BcCb(action=BcAction.CONFIRM))
     kb.button(text=t.plain("btn-edit"), callback_data=BcCb(action=BcAction.EDIT))
@@ -193,7 +192,7 @@ async def _show_preview(
         [
             t("bc-preview-head"),
             "",
-            notice_text(relay.t, notice),
+            relay.notice_preview(notice),
             "",
             t(
                 "bc-preview-reach",
@@ -499,7 +498,7 @@ async def _confirm(
     job_id, chats = await relay.ingest_notice(notice)
     await files.mark_sent(_served(d), datetime.now(UTC))  # kept FILES_KEPT from now
     await relay.process_inbox()  # pushes the queued notice to the platform now
-    job = await relay.notices.get(job_id)
+    job = await relay.notice_job(job_id)
     assert job is not None
     await audit.add(
         caller.user_id,

@@ -15,7 +15,7 @@ from bot.relay.render import notice_text
 from bot.relay.subscribers import SubscriberIndex
 from storage.db import Database
 from storage.inbox import InboxRepo
-from storage.notices import NoticeJobRepo
+from storage.notices import NoticeJob, NoticeJobRepo
 from storage.outbox import OutboxRepo
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,18 @@ class NoticeSender:
         self.clock = clock
         self._on_enqueued = on_enqueued
         self._on_queued = on_queued  # the processor pushes queued notices
+
+    def render(self, notice: Notice) -> str:
+        """The notice as the subscribed chats will receive it."""
+        return notice_text(self.t, notice)
+
+    async def chat_count(self) -> int:
+        """How many chats (topics) are subscribed to notices."""
+        return len(await self.subscribers.of_kind("notices"))
+
+    async def job(self, job_id: int) -> NoticeJob | None:
+        """A queued notice's state on its way to the platform."""
+        return await self.notices.get(job_id)
 
     async def ingest_notice(self, notice: Notice) -> tuple[int, int]:
         """Queue a notice for the platform (2.15) and for subscribed chats, atomically."""

@@ -28,7 +28,7 @@ from storage.inbox import InboxRepo
 from storage.incidents import Incident, IncidentRepo
 from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo
-from storage.notices import NoticeJobRepo
+from storage.notices import NoticeJob, NoticeJobRepo
 from storage.outbox import OutboxRepo
 from storage.subscriptions import SubscriptionRepo
 
@@ -129,6 +129,17 @@ class Relay:
 
     async def ingest_notice(self, notice: Notice) -> tuple[int, int]:
         return await self.notice_sender.ingest_notice(notice)
+
+    # -- what /broadcast asks -----------------------------------------------------------
+
+    def notice_preview(self, notice: Notice) -> str:
+        return self.notice_sender.render(notice)
+
+    async def notice_chats(self) -> int:
+        return await self.notice_sender.chat_count()
+
+    async def notice_job(self, job_id: int) -> NoticeJob | None:
+        return await self.notice_sender.job(job_id)
 
     # -- after the acknowledgement ------------------------------------------------------
 
