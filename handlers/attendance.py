@@ -139,7 +139,7 @@ async def picked_org(
 async def report_shown(message: Message, ctx: LookupContext) -> None:
     """`/report` alone: what this chat (topic) has now, and how to change it."""
     t, directory = ctx.t, ctx.directory
-    current = await ctx.jobs.reports.reports.get(message.chat.id, thread_of(message))
+    current = await ctx.jobs.report_of(message.chat.id, thread_of(message))
     zone = ctx.settings.bridge.timezone
     scope = ctx.caller.scope
     shown = report_current_text(t, current, directory, zone)

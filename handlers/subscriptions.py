@@ -260,7 +260,7 @@ async def wider_here(
             what = t.plain("scope-what-watch", group=group.name) if group else None
             out.append(what or t.plain("kind-presence"))
     if digest:
-        report = await jobs.reports.reports.get(chat_id, thread)
+        report = await jobs.report_of(chat_id, thread)
         if report is not None and not within(scope, orgs=[report.org_id]):
             out.append(t.plain("kind-attendance"))
     return out

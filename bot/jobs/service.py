@@ -239,6 +239,10 @@ class Jobs:
         self.schedule_report(report)
         return report, self.next_report_run(chat_id, thread_id)
 
+    async def report_of(self, chat_id: int, thread_id: int) -> Report | None:
+        """A chat's (topic's) daily digest, if it has one."""
+        return await self.reports.reports.get(chat_id, thread_id)
+
     async def remove_report(self, chat_id: int, thread_id: int) -> bool:
         """Stop a chat's daily digest (`/report off`, `/unsubscribe attendance`)."""
         removed = await self.reports.reports.remove(chat_id, thread_id)
