@@ -30,7 +30,7 @@ from bot.jobs.scheduler import parse_hhmm
 from bot.render import Reply
 from bot.text import esc
 from bot.timeexpr import TimeExprError, parse_date
-from handlers.filters import ChatManager, MinRole, asker_only, chat_change_refused
+from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
@@ -209,12 +209,7 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.SUPERVISOR))
-    r.callback_query.filter(MinRole(Role.SUPERVISOR))
-    r.message.middleware(lookup_context)
-    r.callback_query.middleware(lookup_context)
-    r.callback_query.middleware(asker_only)
+    r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(attendance_or_signins, Command("attendance", "signins"))
     r.callback_query.register(
         picked_org, PickCb.filter(F.action.in_({PickAction.ATTENDANCE, PickAction.SIGNINS}))

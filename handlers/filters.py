@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, Router
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
@@ -20,6 +20,11 @@ from bot.access import Caller
 from bot.render import Reply, T
 from handlers.reply import answer
 from storage.roles import Role
+
+Middleware = Callable[
+    [Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], TelegramObject, dict[str, Any]],
+    Awaitable[Any],
+]
 
 
 class MinRole(Filter):
@@ -168,3 +173,17 @@ async def asker_only(
                 await event.answer(t.plain("button-not-yours"), show_alert=True)
                 return None
     return await handler(event, data)
+
+
+def feature_router(name: str, role: Role, *middlewares: Middleware) -> Router:
+    """A feature's fresh router: messages and buttons only from callers with at least
+    `role`, `middlewares` on both (e.g. the lookup context), and its buttons answering,
+    in a group, only whoever asked."""
+    r = Router(name=name)
+    r.message.filter(MinRole(role))
+    r.callback_query.filter(MinRole(role))
+    for m in middlewares:
+        r.message.middleware(m)
+        r.callback_query.middleware(m)
+    r.callback_query.middleware(asker_only)
+    return r

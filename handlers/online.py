@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.directory import Directory, DirUser, Kind
 from bot.platform import PlatformClient
 from bot.render import Reply, T, groups_page, online_view
-from handlers.filters import MinRole, asker_only, remember_asker
+from handlers.filters import feature_router, remember_asker
 from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask
 from storage.roles import Role
@@ -135,10 +135,7 @@ async def picked_group(
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.VIEWER))
-    r.callback_query.filter(MinRole(Role.VIEWER))
-    r.callback_query.middleware(asker_only)
+    r = feature_router(__name__, Role.VIEWER)
     r.message.register(groups, Command("groups"))
     r.callback_query.register(groups_page_cb, GroupsCb.filter())
     r.message.register(online, Command("online"))

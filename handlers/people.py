@@ -16,7 +16,7 @@ from bot.callbacks import PickAction, PickCb
 from bot.directory import Directory, Kind
 from bot.platform import PlatformClient
 from bot.render import Reply, T, org_details, user_details
-from handlers.filters import MinRole, asker_only, remember_asker
+from handlers.filters import feature_router, remember_asker
 from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask
 from storage.roles import Role
@@ -144,10 +144,7 @@ async def picked_org(
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.VIEWER))
-    r.callback_query.filter(MinRole(Role.VIEWER))
-    r.callback_query.middleware(asker_only)
+    r = feature_router(__name__, Role.VIEWER)
     r.message.register(user, Command("user"))
     r.message.register(org, Command("org"))
     r.callback_query.register(picked_user, PickCb.filter(F.action == PickAction.USER))

@@ -28,7 +28,7 @@ from bot.platform.models import Recording
 from bot.render import Reply
 from bot.render_geo import RECORDINGS_PER_PAGE, recording_caption, recordings_page
 from bot.timeexpr import TimeExprError, parse_date
-from handlers.filters import MinRole, asker_only, remember_asker
+from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer, edit
 from handlers.resolve import picked_args, resolve_or_ask
@@ -260,12 +260,7 @@ async def play(
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.SUPERVISOR))
-    r.callback_query.filter(MinRole(Role.SUPERVISOR))
-    r.message.middleware(lookup_context)
-    r.callback_query.middleware(lookup_context)
-    r.callback_query.middleware(asker_only)  # pages and ▶ answer whoever asked
+    r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(recordings, Command("recordings"))
     r.callback_query.register(picked, PickCb.filter(F.action == PickAction.RECORDINGS))
     r.callback_query.register(page, RecPageCb.filter())

@@ -22,7 +22,7 @@ from bot.render import Reply
 from bot.render_geo import track_summary
 from bot.text import truncate_caption
 from bot.timeexpr import TimeExprError, parse_range
-from handlers.filters import MinRole, asker_only
+from handlers.filters import feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
@@ -118,12 +118,7 @@ async def picked(
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.SUPERVISOR))
-    r.callback_query.filter(MinRole(Role.SUPERVISOR))
-    r.message.middleware(lookup_context)
-    r.callback_query.middleware(lookup_context)
-    r.callback_query.middleware(asker_only)  # a choice answers whoever asked
+    r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(track, Command("track"))
     r.callback_query.register(picked, PickCb.filter(F.action == PickAction.TRACK))
     return r

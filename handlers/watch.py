@@ -21,7 +21,7 @@ from bot.callbacks import PickAction, PickCb
 from bot.directory import Kind
 from bot.jobs.render import watch_text
 from bot.render import Reply
-from handlers.filters import ChatManager, MinRole, asker_only, chat_change_refused
+from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import resolve_or_ask
@@ -135,12 +135,7 @@ async def picked_unwatch(
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.SUPERVISOR))
-    r.callback_query.filter(MinRole(Role.SUPERVISOR))
-    r.message.middleware(lookup_context)
-    r.callback_query.middleware(lookup_context)
-    r.callback_query.middleware(asker_only)
+    r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(watch, Command("watch"), ChatManager(Role.SUPERVISOR))
     r.callback_query.register(
         picked_watch, PickCb.filter(F.action == PickAction.WATCH), ChatManager(Role.SUPERVISOR)

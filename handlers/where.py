@@ -19,7 +19,7 @@ from bot.directory import DirUser, Kind
 from bot.platform.models import Fix
 from bot.render import Reply
 from bot.render_geo import fix_details, group_fixes
-from handlers.filters import MinRole, asker_only, remember_asker
+from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import resolve_or_ask
@@ -118,12 +118,7 @@ async def member_pin(callback: CallbackQuery, callback_data: WhereCb, ctx: Looku
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.SUPERVISOR))
-    r.callback_query.filter(MinRole(Role.SUPERVISOR))
-    r.message.middleware(lookup_context)
-    r.callback_query.middleware(lookup_context)
-    r.callback_query.middleware(asker_only)
+    r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(where, Command("where"))
     r.callback_query.register(picked, PickCb.filter(F.action == PickAction.WHERE))
     r.callback_query.register(member_pin, WhereCb.filter())
