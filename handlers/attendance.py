@@ -13,7 +13,7 @@ an org outside their scope unnamed.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Literal
 
 from aiogram import F, Router
@@ -71,7 +71,7 @@ async def send_summary(
     if org_id is not None and ctx.directory.org(org_id, caller.scope) is None:
         await answer(message, Reply(t("not-found", kind="org", query=org_id)))
         return
-    now = datetime.now(UTC)
+    now = ctx.clock()
     async with ChatActionSender.upload_document(
         bot=ctx.bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
@@ -96,7 +96,7 @@ async def attendance_or_signins(
     t = ctx.t
     words = (command.args or "").split()
     try:
-        day, rest = split_args(words, datetime.now(UTC), ctx.settings)
+        day, rest = split_args(words, ctx.clock(), ctx.settings)
     except TimeExprError as err:
         await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t(f"usage-{what}")))
         return
@@ -132,7 +132,7 @@ async def picked_org(
     except ValueError:
         day = None
     if day is None:
-        day = datetime.now(ctx.settings.bridge.tz).date()
+        day = ctx.clock().astimezone(ctx.settings.bridge.tz).date()
     await send_summary(callback.message, what, day, callback_data.id, ctx)
 
 
@@ -161,7 +161,7 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
         await report_shown(message, ctx)
         return
     chat_id, thread = message.chat.id, thread_of(message)
-    now = datetime.now(UTC)
+    now = ctx.clock()
     zone = settings.bridge.timezone
     if [w.lower() for w in words] == ["off"]:
         wider = await wider_here(t, caller, directory, jobs, chat_id, thread, digest=True)

@@ -17,7 +17,7 @@ from bot.directory import Directory
 from bot.jobs import Jobs
 from bot.platform import PlatformClient
 from bot.render import T
-from bot.services import Background, Timings
+from bot.services import Background, Clock, Timings
 from storage.audit import AuditRepo
 
 
@@ -38,6 +38,7 @@ class LookupContext:
     bot: Bot
     background: Background  # work that outlives the update
     timings: Timings
+    clock: Clock  # the process's one clock: handlers never call datetime.now
     jobs: Jobs
     fsm_storage: BaseStorage  # dialogs, and whose buttons a message's are
 

@@ -7,7 +7,6 @@ the presser may see (a forged group id outside their scope is "not found").
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -22,6 +21,7 @@ from bot.config import Settings
 from bot.directory import Directory, DirUser, Kind
 from bot.platform import PlatformClient
 from bot.render import Reply, T, groups_page, online_view
+from bot.services import Clock
 from handlers.filters import feature_router, remember_asker
 from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask
@@ -35,6 +35,7 @@ async def online_reply(
     directory: Directory,
     platform: PlatformClient,
     settings: Settings,
+    clock: Clock,
 ) -> Reply:
     group = directory.group(gid, caller.scope)
     if group is None:
@@ -54,7 +55,7 @@ async def online_reply(
     here = [u for u in members if u.id in here_set]
     elsewhere = [u for u in members if u.id in online_set and u.id not in here_set]
     offline = [u for u in members if u.id not in online_set]
-    at = datetime.now(settings.bridge.tz).strftime("%H:%M:%S")
+    at = clock().astimezone(settings.bridge.tz).strftime("%H:%M:%S")
     return online_view(t, group, here, elsewhere, offline, at)
 
 
@@ -80,6 +81,7 @@ async def online(
     directory: Directory,
     platform: PlatformClient,
     settings: Settings,
+    clock: Clock,
     bot: Bot,
     state: FSMContext,
 ) -> None:
@@ -96,7 +98,7 @@ async def online(
     async with ChatActionSender.typing(
         bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
-        reply = await online_reply(gid, caller, t, directory, platform, settings)
+        reply = await online_reply(gid, caller, t, directory, platform, settings, clock)
     await remember_asker(state.storage, await answer(message, reply), caller.user_id)
 
 
@@ -108,10 +110,11 @@ async def online_cb(
     directory: Directory,
     platform: PlatformClient,
     settings: Settings,
+    clock: Clock,
     fsm_storage: BaseStorage,
 ) -> None:
     await callback.answer(t("refreshing") if callback_data.refresh else None)
-    reply = await online_reply(callback_data.gid, caller, t, directory, platform, settings)
+    reply = await online_reply(callback_data.gid, caller, t, directory, platform, settings, clock)
     if callback_data.refresh:
         await edit(callback, reply)
     elif callback.message is not None and isinstance(callback.message, Message):
@@ -127,9 +130,10 @@ async def picked_group(
     directory: Directory,
     platform: PlatformClient,
     settings: Settings,
+    clock: Clock,
 ) -> None:
     await callback.answer()
-    reply = await online_reply(callback_data.id, caller, t, directory, platform, settings)
+    reply = await online_reply(callback_data.id, caller, t, directory, platform, settings, clock)
     await edit(callback, reply)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, date, datetime
+from datetime import date
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -102,7 +102,7 @@ async def _page(
 
 async def show_recordings(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
     t, tz = ctx.t, ctx.settings.bridge.tz
-    now = datetime.now(UTC)
+    now = ctx.clock()
     today = now.astimezone(tz).date()
     try:
         day = parse_date(args[0], now, tz) if args else today
@@ -254,7 +254,7 @@ async def play(
         str(user.id),
         {"name": user.name, "begin": rec.begin.isoformat(), "url": rec.file_url},
         outcome,
-        datetime.now(UTC),
+        ctx.clock(),
     )
 
 

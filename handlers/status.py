@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from aiogram import Router
 from aiogram.filters import Command
@@ -37,7 +37,7 @@ async def status(
     inbox: InboxRepo,
     clock: Clock,
 ) -> None:
-    now = datetime.now(UTC)
+    now = clock()
     lines: list[str] = [t("status-title")]
     try:
         await platform.user_info(0)

@@ -7,7 +7,6 @@ long track take a while). Every request is written to the audit log.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -31,7 +30,7 @@ from storage.roles import Role
 
 async def send_track(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
     t, lang, tz = ctx.t, ctx.lang, ctx.settings.bridge.tz
-    now = datetime.now(UTC)
+    now = ctx.clock()
     try:
         start, end = parse_range(args, now, tz)
     except TimeExprError as err:

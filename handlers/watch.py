@@ -10,8 +10,6 @@ watch set with a wider reach than theirs.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -40,7 +38,7 @@ async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
     if wider:
         await refuse_wider(message, t, wider)
         return
-    now = datetime.now(UTC)
+    now = ctx.clock()
     scope_org = caller.org_id if caller.scope is not None else None
     new, obs = await ctx.jobs.presence.start_watching(
         chat_id, thread, group, scope_org, caller.user_id, now
@@ -87,7 +85,7 @@ async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) 
         str(message.chat.id),
         {"group": gid},
         "ok" if removed else "not watched",
-        datetime.now(UTC),
+        ctx.clock(),
     )
     await answer(message, Reply(ctx.t("unwatch-done" if removed else "unwatch-not", group=name)))
 

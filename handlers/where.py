@@ -6,8 +6,6 @@ answer, in a group, only whoever asked (`asker_only`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -33,7 +31,7 @@ async def send_user_fix(message: Message, uid: int, ctx: LookupContext) -> None:
         return
     fixes = await ctx.platform.latest_fixes([uid])
     fix = next((f for f in fixes if f.uid == uid), None)
-    now = datetime.now(UTC)
+    now = ctx.clock()
     await ctx.audit.add(
         ctx.caller.user_id, "where", str(uid), {"name": user.name}, "fix" if fix else "no fix", now
     )
@@ -59,7 +57,7 @@ async def send_group_fixes(message: Message, gid: int, ctx: LookupContext) -> No
     fixes: dict[int, Fix] = {}
     if members:
         fixes = {f.uid: f for f in await ctx.platform.latest_fixes([u.id for u in members])}
-    now = datetime.now(UTC)
+    now = ctx.clock()
     await ctx.audit.add(
         ctx.caller.user_id,
         "where-group",
