@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -38,7 +41,7 @@ from bot.platform import (
 )
 from bot.registration import MAX_ROWS, REGISTER_START, Row, decode, parse_rows, result_csv
 from bot.render import Reply, T
-from bot.services import UserLocks
+from bot.services import Clock, UserLocks
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
@@ -86,8 +89,36 @@ async def _refresh(directory: Directory) -> None:
     await directory.refresh()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@dataclass
+class PendingAudit:
+    """What `audited` writes; set `target`/`args` inside the block to what the write made."""
+
+    target: str | None
+    args: dict[str, Any]
+
+
+@asynccontextmanager
+async def audited(
+    audit: AuditRepo,
+    clock: Clock,
+    caller: Caller,
+    action: str,
+    target: str | None,
+    args: dict[str, Any],
+) -> AsyncIterator[PendingAudit]:
+    """`async with audited(audit, clock, caller, action, target, args) as entry:` around a
+    platform write: the audit log gets "ok" when the block ends, or the platform's error
+    (its first 200 characters) when it refuses; the error then goes on to the error
+    handler, which tells the user. What is known only after the write (a new group's id,
+    the names deleted) is set on `entry` inside the block: a failure logs what was asked.
+    """
+    entry = PendingAudit(target, args)
+    try:
+        yield entry
+    except PlatformError as exc:
+        await audit.add(caller.user_id, action, entry.target, entry.args, str(exc)[:200], clock())
+        raise
+    await audit.add(caller.user_id, action, entry.target, entry.args, "ok", clock())
 
 
 # -- /register --------------------------------------------------------------------------
@@ -222,6 +253,7 @@ async def register_password(
     platform: PlatformClient,
     audit: AuditRepo,
     directory: Directory,
+    clock: Clock,
 ) -> None:
     password = message.text or ""
     # The password must not stay in the chat: delete it before anything else, and if that
@@ -252,7 +284,7 @@ async def register_password(
         None,
         {"rows": len(rows), "accounts": [r.account for r in rows][:50]},
         f"created {created}, exists {exists}, failed {failed}",
-        _now(),
+        clock(),
     )
     summary = t("reg-done", created=created, exists=exists, failed=failed)
     lines: list[str] = [summary]
@@ -371,6 +403,7 @@ async def deluser_confirm(
     directory: Directory,
     audit: AuditRepo,
     user_locks: UserLocks,
+    clock: Clock,
 ) -> None:
     msg = callback.message if isinstance(callback.message, Message) else None
     async with user_locks.of(caller.user_id):
@@ -388,21 +421,9 @@ async def deluser_confirm(
             await msg.edit_text(t("cancelled"))
         return
     names = {uid: (u.name if (u := directory.user(uid)) else str(uid)) for uid in ids}
-    try:
+    async with audited(audit, clock, caller, "deluser", ",".join(map(str, ids)), {}) as entry:
         await platform.delete_users(ids)
-    except PlatformError as exc:
-        await audit.add(
-            caller.user_id, "deluser", ",".join(map(str, ids)), {}, str(exc)[:200], _now()
-        )
-        raise
-    await audit.add(
-        caller.user_id,
-        "deluser",
-        ",".join(map(str, ids)),
-        {"names": list(names.values())},
-        "ok",
-        _now(),
-    )
+        entry.args = {"names": list(names.values())}
     if msg:
         await msg.edit_text(t("deluser-done", names="、".join(names.values())))
     await _refresh(directory)
@@ -419,6 +440,7 @@ async def mkgroup(
     directory: Directory,
     platform: PlatformClient,
     audit: AuditRepo,
+    clock: Clock,
 ) -> None:
     words = (command.args or "").split()
     if len(words) < 2 or len(words[0]) > 32:
@@ -435,19 +457,9 @@ async def mkgroup(
             return
         uids.append(match.id)
     args = {"name": name, "org": org.id, "users": uids}
-    try:
+    async with audited(audit, clock, caller, "mkgroup", None, args) as entry:
         group = await platform.create_group(name, org.id, uids or None)
-    except PlatformError as exc:
-        await audit.add(caller.user_id, "mkgroup", None, args, str(exc)[:200], _now())
-        raise
-    await audit.add(
-        caller.user_id,
-        "mkgroup",
-        str(group.id),
-        args,
-        "ok",
-        _now(),
-    )
+        entry.target = str(group.id)
     await answer(
         message,
         Reply(
@@ -491,6 +503,7 @@ async def bind(
     directory: Directory,
     platform: PlatformClient,
     audit: AuditRepo,
+    clock: Clock,
 ) -> None:
     words = (command.args or "").split()
     if len(words) < 2:
@@ -522,12 +535,8 @@ async def bind(
         )
     gid = group.id
     args = {"users": [b.to_body() for b in bindings]}
-    try:
+    async with audited(audit, clock, caller, "bind", str(gid), args):
         await platform.bind_group(gid, bindings)
-    except PlatformError as exc:
-        await audit.add(caller.user_id, "bind", str(gid), args, str(exc)[:200], _now())
-        raise
-    await audit.add(caller.user_id, "bind", str(gid), args, "ok", _now())
     lines: list[str] = [t("bind-done", group=group.label)] + [f"• {esc(x)}" for x in labels]
     await answer(message, Reply("\n".join(lines)))
     await _refresh(directory)
@@ -541,6 +550,7 @@ async def device(
     directory: Directory,
     platform: PlatformClient,
     audit: AuditRepo,
+    clock: Clock,
 ) -> None:
     words = (command.args or "").split()
     # 2.11 `id` is a number: ASCII digits only (str.isdigit alone also takes "²").
@@ -569,12 +579,8 @@ async def device(
         await answer(message, Reply(t("device-not-found", id=terminal)))
         return
     args = {"state": state.name.lower(), "account": account}
-    try:
+    async with audited(audit, clock, caller, "device", terminal, args):
         await platform.bind_device(terminal, state, account)
-    except PlatformError as exc:
-        await audit.add(caller.user_id, "device", terminal, args, str(exc)[:200], _now())
-        raise
-    await audit.add(caller.user_id, "device", terminal, args, "ok", _now())
     await answer(
         message,
         Reply(t(f"device-{state.name.lower()}", id=terminal, account=account or "")),
@@ -633,12 +639,13 @@ async def audit_log(
     roles: RoleRepo,
     settings: Settings,
     users: UserRepo,
+    clock: Clock,
 ) -> None:
     arg = (command.args or "").strip().lower()
     tz = settings.bridge.tz
     actors = await _audit_actors(caller, roles, settings)
     if arg == "csv":
-        since = _now() - timedelta(days=90)
+        since = clock() - timedelta(days=90)
         entries = await audit.all_since(since, actors)
         rows: list[list[object]] = []
         for e in entries:
