@@ -2,9 +2,10 @@
 platform and the bridge in one process (`bot.demo.stack.Stack`).
 
 Expected values come from the sandbox's own WGS-84 world (`sandbox.data`), never
-from the bridge's code. The bridge reads the real clock, so each sandbox is frozen
-at the real "now" of its test: fixes, tracks and recordings hold still while the
-test runs, and ages ("1 min ago") agree between the two sides.
+from the bridge's code. The sandbox and the bridge (through its injected clock) both
+stand still at the sandbox's fixed now, 2026-11-28 15:00 Asia/Shanghai: fixes, tracks
+and recordings hold still while the test runs, "today" is the same day on both sides
+whatever the real date and hour, and ages ("1 min ago") agree.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import gpxpy
 import pytest
+from conftest import SANDBOX_NOW
 from PIL import Image
 
 from bot.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb, WhereCb
@@ -98,17 +100,19 @@ def expected_record_line(n: int, r: Recording) -> str:
 
 @pytest.fixture
 def make_stack(make_bot_stack: MakeStack) -> MakeStack:
-    """`await make_stack(coordinates="wgs84", **quirks)`: conftest's stack whose sandbox is
-    frozen at the real now, speaks `coordinates` and has those quirks; the bridge's
-    PLATFORM_COORDINATES says the same. Stopped at teardown."""
+    """`await make_stack(coordinates="wgs84", **quirks)`: conftest's stack whose sandbox and
+    bridge both stand still at the sandbox's fixed now (the bridge through its injected
+    clock: one "today" for both, whatever the real date and hour), speaks `coordinates` and
+    has those quirks; the bridge's PLATFORM_COORDINATES says the same. Stopped at teardown."""
 
     async def make(*, coordinates: str = "wgs84", **quirks: Any) -> Stack:
-        frozen = datetime.now(TZ)
         sandbox = SandboxPlatform(
-            quirks=Quirks(coordinates=coordinates, **quirks), now=lambda: frozen
+            quirks=Quirks(coordinates=coordinates, **quirks), now=lambda: SANDBOX_NOW
         )
         return await make_bot_stack(
-            sandbox=sandbox, platform_overrides={"coordinates": coordinates}
+            sandbox=sandbox,
+            platform_overrides={"coordinates": coordinates},
+            clock=lambda: SANDBOX_NOW,
         )
 
     return make

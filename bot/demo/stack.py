@@ -11,6 +11,7 @@ import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ class Stack:
         bridge_overrides: dict[str, Any] | None = None,
         platform_overrides: dict[str, Any] | None = None,
         telegram_overrides: dict[str, Any] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
@@ -91,6 +93,7 @@ class Stack:
         self._bridge_overrides = bridge_overrides or {}
         self._platform_overrides = platform_overrides or {}
         self._telegram_overrides = telegram_overrides or {}
+        self._clock = clock  # the bridge's; None: the real time
         self.bridge: Bridge | None = None
         self.people: dict[str, EmuUser] = {}
         self._done: set[int] = set()
@@ -144,7 +147,7 @@ class Stack:
                     await self.bridge.set_user_menu(p.id, p.role)
 
     async def start_bridge(self) -> None:
-        self.bridge = Bridge(self.settings())
+        self.bridge = Bridge(self.settings(), clock=self._clock)
         await self.bridge.start()
         # Outermost, around aiogram's ErrorsMiddleware: an update counts as done only
         # after an error handler has told the user (a platform error's answer, the
