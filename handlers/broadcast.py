@@ -12,17 +12,17 @@ import enum
 import io
 import mimetypes
 import socket
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.access import Caller
 from bot.config import Settings
@@ -31,7 +31,7 @@ from bot.platform.errors import error_for
 from bot.platform.models import Notice
 from bot.relay.service import Relay
 from bot.render import Reply, T
-from bot.services import UserLocks
+from bot.services import Clock, UserLocks
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer, edit
@@ -87,13 +87,73 @@ _AFTER_TEXT = frozenset(
 )
 
 
-def _draft(data: dict[str, Any]) -> dict[str, Any]:
-    d = dict(data.get("bc") or {})
-    d.setdefault("orgs", [])
-    d.setdefault("users", [])
-    d.setdefault("files", [])
-    d.setdefault("page", 0)
-    return d
+class DraftFile(BaseModel):
+    """An attachment: a pasted link, or a file the bridge serves itself (it has a token)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    url: str
+    token: str | None = None
+
+
+class Draft(BaseModel):
+    """The notice being written, as the dialog keeps it in the FSM storage (under "bc")."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    orgs: list[int] = Field(default_factory=list)
+    users: list[int] = Field(default_factory=list)
+    files: list[DraftFile] = Field(default_factory=list)
+    page: int = 0
+    sender: str = ""
+    title: str | None = None
+    text: str | None = None
+    editing: bool = False  # one step edited from the preview: back to the preview after it
+    preview_msg: int | None = None  # the latest preview's message: Confirm counts only there
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Draft:
+        """The draft in the dialog's data. Tolerant of what earlier versions stored there
+        (a plain dict, keys missing): a field that does not read is left at its default, an
+        attachment that does not read is left out, rather than failing the dialog."""
+        raw = data.get("bc")
+        if not isinstance(raw, dict):
+            return cls()
+        good: dict[str, Any] = {}
+        for name, value in raw.items():
+            if name == "files":
+                value = [f for f in value or [] if _reads(DraftFile, f)]
+            if name in cls.model_fields and _reads(cls, {name: value}):
+                good[name] = value
+        return cls.model_validate(good)
+
+    def dump(self) -> dict[str, Any]:
+        """As it is stored: the plain dict earlier versions wrote (no key for what is unset)."""
+        return self.model_dump(exclude_none=True)
+
+    @property
+    def written(self) -> bool:
+        return self.title is not None and self.text is not None
+
+    def served(self) -> list[str]:
+        """Tokens of the draft's files the bridge serves itself (not pasted links)."""
+        return [f.token for f in self.files if f.token]
+
+
+def _reads(model: type[BaseModel], value: Any) -> bool:
+    try:
+        model.model_validate(value)
+    except ValidationError:
+        return False
+    return True
+
+
+async def _keep(state: FSMContext, d: Draft, step: State | None = None) -> None:
+    """Store the draft (and move the dialog to `step`)."""
+    if step is not None:
+        await state.set_state(step)
+    await state.update_data(bc=d.dump())
 
 
 def public_base(settings: Settings, port: int | None) -> str:
@@ -104,7 +164,7 @@ def public_base(settings: Settings, port: int | None) -> str:
     return f"http://{host}:{port or settings.bridge.http_port}"
 
 
-def _targets_view(t: T, directory: Directory, caller: Caller, d: dict[str, Any]) -> Reply:
+def _targets_view(t: T, directory: Directory, caller: Caller, d: Draft) -> Reply:
     orgs = sorted(
         (
             o
@@ -114,8 +174,8 @@ def _targets_view(t: T, directory: Directory, caller: Caller, d: dict[str, Any])
         key=lambda o: ([x.name for x in directory.org_path(o.id)], o.id),
     )
     pages = max(1, -(-len(orgs) // ORGS_PER_PAGE))
-    page = min(max(int(d["page"]), 0), pages - 1)
-    chosen = set(d["orgs"])
+    page = min(max(d.page, 0), pages - 1)
+    chosen = set(d.orgs)
     kb = InlineKeyboardBuilder()
     for o in orgs[page * ORGS_PER_PAGE : (page + 1) * ORGS_PER_PAGE]:
         depth = len(directory.org_path(o.id)) - 1
@@ -136,9 +196,9 @@ def _targets_view(t: T, directory: Directory, caller: Caller, d: dict[str, Any])
     return Reply(t("bc-targets", targets=_target_summary(t, directory, d)), kb.as_markup())
 
 
-def _target_summary(t: T, directory: Directory, d: dict[str, Any]) -> str:
-    orgs = [o.name for oid in d["orgs"] if (o := directory.org(oid))]
-    users = [u.name for uid in d["users"] if (u := directory.user(uid))]
+def _target_summary(t: T, directory: Directory, d: Draft) -> str:
+    orgs = [o.name for oid in d.orgs if (o := directory.org(oid))]
+    users = [u.name for uid in d.users if (u := directory.user(uid))]
     if not orgs and not users:
         return t.plain("bc-nobody")
     parts = []
@@ -149,22 +209,22 @@ def _target_summary(t: T, directory: Directory, d: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _reach(directory: Directory, d: dict[str, Any]) -> int:
-    people: set[int] = set(d["users"])
-    for oid in d["orgs"]:
+def _reach(directory: Directory, d: Draft) -> int:
+    people: set[int] = set(d.users)
+    for oid in d.orgs:
         sub = directory.subtree(oid)
         people |= {u.id for u in directory.snapshot.users.values() if u.org_id in sub}
     return len(people)
 
 
-def _notice(caller_name: str, caller_id: int, d: dict[str, Any]) -> Notice:
+def _notice(caller_name: str, caller_id: int, d: Draft) -> Notice:
     return Notice.model_validate(
         {
             "from": {"id": caller_id, "name": caller_name},
-            "to": {"orgIds": d["orgs"], "userIds": d["users"]},
-            "title": d["title"],
-            "content": d["text"],
-            "accessory": d["files"],
+            "to": {"orgIds": d.orgs, "userIds": d.users},
+            "title": d.title,
+            "content": d.text,
+            "accessory": [f.model_dump(exclude_none=True) for f in d.files],
         }
     )
 
@@ -177,10 +237,9 @@ async def _show_preview(
     directory: Directory,
     relay: Relay,
     state: FSMContext,
-    d: dict[str, Any],
+    d: Draft,
 ) -> None:
-    await state.set_state(Step.preview)
-    await state.update_data(bc=d)
+    await _keep(state, d, Step.preview)
     notice = _notice(name, caller.user_id, d)
     chats = await relay.notice_chats()
     kb = InlineKeyboardBuilder()
@@ -204,8 +263,8 @@ async def _show_preview(
     )
     sent = await message.answer(text, reply_markup=kb.as_markup())
     # Confirm counts only on the latest preview: an older one may show another draft.
-    d["preview_msg"] = sent.message_id
-    await state.update_data(bc=d)
+    d.preview_msg = sent.message_id
+    await _keep(state, d)
 
 
 async def _after_step(
@@ -215,17 +274,16 @@ async def _after_step(
     directory: Directory,
     relay: Relay,
     state: FSMContext,
-    d: dict[str, Any],
+    d: Draft,
     next_step: State,
     prompt: str,
 ) -> None:
     """Go on to the next step, or straight back to the preview when editing one step."""
-    if d.get("editing"):
-        d["editing"] = False
-        await _show_preview(message, t, caller, d.get("sender", ""), directory, relay, state, d)
+    if d.editing:
+        d.editing = False
+        await _show_preview(message, t, caller, d.sender, directory, relay, state, d)
         return
-    await state.set_state(next_step)
-    await state.update_data(bc=d)
+    await _keep(state, d, next_step)
     await message.answer(
         prompt, reply_markup=_files_kb(t) if next_step == Step.attachments else None
     )
@@ -242,112 +300,206 @@ async def start(
     message: Message, caller: Caller, t: T, directory: Directory, state: FSMContext
 ) -> None:
     sender = message.from_user.full_name if message.from_user else str(caller.user_id)
-    d = _draft({})
-    d["sender"] = sender
-    await state.set_state(Step.targets)
-    await state.update_data(bc=d)
+    d = Draft(sender=sender)
+    await _keep(state, d, Step.targets)
     view = _targets_view(t, directory, caller, d)
     await message.answer(view.text, reply_markup=view.keyboard)
 
 
-async def buttons(
+# ------------------------------------------------------------------ the dialog's buttons
+
+
+class OpenDraft(Filter):
+    """A button of the presser's own dialog (the FSM is per user), at a step where it
+    belongs: passes the `draft` and the message it is on (`msg`) to the handler.
+
+    Fails when there is no dialog, or when the button is one only a draft with its title
+    and text shows (an old or forged button): `stale` then says the notice is no longer
+    being edited. With `on_message=False` it passes only when the message the button is
+    on can no longer be read (Telegram gives no message after 48 h).
+    """
+
+    def __init__(self, *, on_message: bool = True) -> None:
+        self.on_message = on_message
+
+    async def __call__(
+        self, callback: CallbackQuery, callback_data: BcCb, state: FSMContext
+    ) -> bool | dict[str, Any]:
+        current = await state.get_state()
+        if current is None or not current.startswith("Step:"):
+            return False
+        d = Draft.of(await state.get_data())
+        if callback_data.action in _AFTER_TEXT and not d.written:
+            return False
+        msg = callback.message if isinstance(callback.message, Message) else None
+        if (msg is not None) != self.on_message:
+            return False
+        return {"draft": d, "msg": msg}
+
+
+async def stale(callback: CallbackQuery, t: T) -> None:
+    """A button of no dialog in progress, or of a step the draft is not at."""
+    await callback.answer(t.plain("bc-expired"), show_alert=True)
+
+
+async def unreadable(callback: CallbackQuery) -> None:
+    """A button on a message Telegram no longer gives: nothing to edit there."""
+    await callback.answer()
+
+
+async def cancel(
+    callback: CallbackQuery, msg: Message, t: T, state: FSMContext, draft: Draft, files: FileRepo
+) -> None:
+    await callback.answer()
+    await state.clear()
+    await files.delete(draft.served())  # the bridge serves no file of a cancelled draft
+    await msg.edit_text(t("cancelled"))
+
+
+async def toggle_org(
     callback: CallbackQuery,
     callback_data: BcCb,
     caller: Caller,
     t: T,
     directory: Directory,
+    state: FSMContext,
+    draft: Draft,
+) -> None:
+    await callback.answer()
+    if directory.org(callback_data.value, caller.scope) is not None:
+        draft.orgs = sorted(set(draft.orgs) ^ {callback_data.value})
+    else:  # as before: an org out of reach turns the page (clamped to the last one)
+        draft.page = callback_data.value
+    await _keep(state, draft)
+    await edit(callback, _targets_view(t, directory, caller, draft))  # may be unchanged
+
+
+async def turn_page(
+    callback: CallbackQuery,
+    callback_data: BcCb,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    state: FSMContext,
+    draft: Draft,
+) -> None:
+    await callback.answer()
+    draft.page = callback_data.value
+    await _keep(state, draft)
+    await edit(callback, _targets_view(t, directory, caller, draft))  # may be unchanged
+
+
+async def targets_chosen(
+    callback: CallbackQuery,
+    msg: Message,
+    caller: Caller,
+    t: T,
+    directory: Directory,
     relay: Relay,
     state: FSMContext,
-    audit: AuditRepo,
-    user_locks: UserLocks,
+    draft: Draft,
+) -> None:
+    await callback.answer()
+    if not draft.orgs and not draft.users:
+        await msg.answer(t("bc-need-target"))
+        return
+    await msg.edit_reply_markup(reply_markup=None)
+    prompt = t("bc-ask-title", max=MAX_TITLE)
+    await _after_step(msg, t, caller, directory, relay, state, draft, Step.title, prompt)
+
+
+async def files_done(
+    callback: CallbackQuery,
+    msg: Message,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    relay: Relay,
+    state: FSMContext,
+    draft: Draft,
+) -> None:
+    await callback.answer()
+    await msg.edit_reply_markup(reply_markup=None)
+    draft.editing = False
+    await _show_preview(msg, t, caller, draft.sender, directory, relay, state, draft)
+
+
+async def edit_menu(callback: CallbackQuery, msg: Message, t: T) -> None:
+    await callback.answer()
+    kb = InlineKeyboardBuilder()
+    for a, key in (
+        (BcAction.EDIT_TARGETS, "bc-edit-targets"),
+        (BcAction.EDIT_TITLE, "bc-edit-title"),
+        (BcAction.EDIT_TEXT, "bc-edit-text"),
+        (BcAction.EDIT_FILES, "bc-edit-files"),
+    ):
+        kb.button(text=t.plain(key), callback_data=BcCb(action=a))
+    kb.adjust(2)
+    await msg.edit_reply_markup(reply_markup=kb.as_markup())
+
+
+async def edit_targets(
+    callback: CallbackQuery,
+    msg: Message,
+    caller: Caller,
+    t: T,
+    directory: Directory,
+    state: FSMContext,
+    draft: Draft,
+) -> None:
+    await callback.answer()
+    draft.editing = True  # Next goes straight back to the preview, as after the others
+    await _keep(state, draft, Step.targets)
+    view = _targets_view(t, directory, caller, draft)
+    await msg.answer(view.text, reply_markup=view.keyboard)
+
+
+async def edit_title(
+    callback: CallbackQuery, msg: Message, t: T, state: FSMContext, draft: Draft
+) -> None:
+    await callback.answer()
+    draft.editing = True
+    await _keep(state, draft, Step.title)
+    await msg.answer(t("bc-ask-title", max=MAX_TITLE))
+
+
+async def edit_text(
+    callback: CallbackQuery, msg: Message, t: T, state: FSMContext, draft: Draft
+) -> None:
+    await callback.answer()
+    draft.editing = True
+    await _keep(state, draft, Step.text)
+    await msg.answer(t("bc-ask-text", max=MAX_TEXT))
+
+
+async def edit_files(
+    callback: CallbackQuery,
+    msg: Message,
+    t: T,
+    state: FSMContext,
+    draft: Draft,
     files: FileRepo,
 ) -> None:
-    msg = callback.message if isinstance(callback.message, Message) else None
-    action = callback_data.action
-    if action is BcAction.CONFIRM:
-        await _confirm(callback, msg, caller, t, relay, state, audit, user_locks, files)
-        return
-    current = await state.get_state()
-    if current is None or not current.startswith("Step:"):
-        await callback.answer(t.plain("bc-expired"), show_alert=True)
-        return
-    d = _draft(await state.get_data())
-    if action in _AFTER_TEXT and not ("title" in d and "text" in d):
-        # Only a draft with its title and text shows these: an old or forged button.
-        await callback.answer(t.plain("bc-expired"), show_alert=True)
-        return
     await callback.answer()
-    if msg is None:
-        return
-    if action is BcAction.CANCEL:
-        await state.clear()
-        await files.delete(_served(d))  # the bridge serves no file of a cancelled draft
-        await msg.edit_text(t("cancelled"))
-    elif action in (BcAction.ORG, BcAction.PAGE):
-        if action is BcAction.ORG and directory.org(callback_data.value, caller.scope) is not None:
-            chosen = set(d["orgs"]) ^ {callback_data.value}
-            d["orgs"] = sorted(chosen)
-        else:
-            d["page"] = callback_data.value
-        await state.update_data(bc=d)
-        await edit(callback, _targets_view(t, directory, caller, d))  # may be unchanged
-    elif action is BcAction.NEXT:
-        if not d["orgs"] and not d["users"]:
-            await msg.answer(t("bc-need-target"))
-            return
-        await msg.edit_reply_markup(reply_markup=None)
-        await _after_step(
-            msg, t, caller, directory, relay, state, d, Step.title, t("bc-ask-title", max=MAX_TITLE)
-        )
-    elif action is BcAction.DONE:
-        await msg.edit_reply_markup(reply_markup=None)
-        d["editing"] = False
-        await _show_preview(msg, t, caller, d.get("sender", ""), directory, relay, state, d)
-    elif action is BcAction.EDIT:
-        kb = InlineKeyboardBuilder()
-        for a, key in (
-            (BcAction.EDIT_TARGETS, "bc-edit-targets"),
-            (BcAction.EDIT_TITLE, "bc-edit-title"),
-            (BcAction.EDIT_TEXT, "bc-edit-text"),
-            (BcAction.EDIT_FILES, "bc-edit-files"),
-        ):
-            kb.button(text=t.plain(key), callback_data=BcCb(action=a))
-        kb.adjust(2)
-        await msg.edit_reply_markup(reply_markup=kb.as_markup())
-    elif action is BcAction.EDIT_TARGETS:
-        d["editing"] = True  # Next goes straight back to the preview, as after the others
-        await state.set_state(Step.targets)
-        await state.update_data(bc=d)
-        view = _targets_view(t, directory, caller, d)
-        await msg.answer(view.text, reply_markup=view.keyboard)
-    elif action is BcAction.EDIT_TITLE:
-        d["editing"] = True
-        await state.set_state(Step.title)
-        await state.update_data(bc=d)
-        await msg.answer(t("bc-ask-title", max=MAX_TITLE))
-    elif action is BcAction.EDIT_TEXT:
-        d["editing"] = True
-        await state.set_state(Step.text)
-        await state.update_data(bc=d)
-        await msg.answer(t("bc-ask-text", max=MAX_TEXT))
-    elif action is BcAction.EDIT_FILES:
-        await files.delete(_served(d))
-        d["files"] = []
-        await state.set_state(Step.attachments)
-        await state.update_data(bc=d)
-        await msg.answer(t("bc-ask-files", max=MAX_FILES), reply_markup=_files_kb(t))
+    await files.delete(draft.served())
+    draft.files = []
+    await _keep(state, draft, Step.attachments)
+    await msg.answer(t("bc-ask-files", max=MAX_FILES), reply_markup=_files_kb(t))
+
+
+# ------------------------------------------------------------------ the dialog's messages
 
 
 async def target_users(
     message: Message, caller: Caller, t: T, directory: Directory, state: FSMContext
 ) -> None:
-    d = _draft(await state.get_data())
+    d = Draft.of(await state.get_data())
     added, problems = [], []
     for word in (message.text or "").replace(",", " ").split():
         found = directory.resolve(word, Kind.USER, caller.scope)
         if len(found) == 1:
-            if found[0].id not in d["users"]:
-                d["users"].append(found[0].id)
+            if found[0].id not in d.users:
+                d.users.append(found[0].id)
             added.append(found[0].label)
         elif not found:
             problems.append(t.plain("not-found", kind="user", query=word))
@@ -355,7 +507,7 @@ async def target_users(
             problems.append(
                 t.plain("admin-ambiguous", query=word, names=", ".join(m.label for m in found))
             )
-    await state.update_data(bc=d)
+    await _keep(state, d)
     lines = []
     if added:
         lines.append(t("bc-added", names="、".join(added)))
@@ -371,8 +523,8 @@ async def title(
     if not text or len(text) > MAX_TITLE:
         await answer(message, Reply(t("bc-too-long", max=MAX_TITLE, length=len(text))))
         return
-    d = _draft(await state.get_data())
-    d["title"] = text
+    d = Draft.of(await state.get_data())
+    d.title = text
     await _after_step(
         message, t, caller, directory, relay, state, d, Step.text, t("bc-ask-text", max=MAX_TEXT)
     )
@@ -385,8 +537,8 @@ async def body(
     if not text or len(text) > MAX_TEXT:
         await answer(message, Reply(t("bc-too-long", max=MAX_TEXT, length=len(text))))
         return
-    d = _draft(await state.get_data())
-    d["text"] = text
+    d = Draft.of(await state.get_data())
+    d.text = text
     await _after_step(
         message,
         t,
@@ -408,9 +560,10 @@ async def attachment(
     http_port: int | None,
     settings: Settings,
     files: FileRepo,
+    clock: Clock,
 ) -> None:
-    d = _draft(await state.get_data())
-    if len(d["files"]) >= MAX_FILES:
+    d = Draft.of(await state.get_data())
+    if len(d.files) >= MAX_FILES:
         await message.answer(t("bc-files-full", max=MAX_FILES), reply_markup=_files_kb(t))
         return
     if message.text:
@@ -420,7 +573,7 @@ async def attachment(
             await message.answer(t("bc-not-a-link"), reply_markup=_files_kb(t))
             return
         name = parts.path.rsplit("/", 1)[-1] or parts.hostname
-        d["files"].append({"name": name, "url": url})
+        d.files.append(DraftFile(name=name, url=url))
     else:
         if message.photo:
             item = message.photo[-1]
@@ -436,24 +589,19 @@ async def attachment(
         buf = io.BytesIO()
         await bot.download(item, destination=buf)
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        token = await files.add(name, mime, buf.getvalue(), datetime.now(UTC))
+        token = await files.add(name, mime, buf.getvalue(), clock())
         url = f"{public_base(settings, http_port)}/files/{token}/{quote(name)}"
-        d["files"].append({"name": name, "url": url, "token": token})
-    await state.update_data(bc=d)
+        d.files.append(DraftFile(name=name, url=url, token=token))
+    await _keep(state, d)
     await message.answer(
-        t("bc-file-added", name=d["files"][-1]["name"], count=len(d["files"])),
+        t("bc-file-added", name=d.files[-1].name, count=len(d.files)),
         reply_markup=_files_kb(t),
     )
 
 
 async def discard_draft_files(data: dict[str, Any], files: FileRepo) -> None:
     """Stop serving the files of a draft that is being thrown away (e.g. by /cancel)."""
-    await files.delete(_served(_draft(data)))
-
-
-def _served(d: dict[str, Any]) -> list[str]:
-    """Tokens of the draft's files the bridge serves itself (not pasted links)."""
-    return [f["token"] for f in d["files"] if isinstance(f, dict) and f.get("token")]
+    await files.delete(Draft.of(data).served())
 
 
 def _platform_line(t: T, job: NoticeJob, lang: str) -> str:
@@ -472,9 +620,8 @@ def _platform_line(t: T, job: NoticeJob, lang: str) -> str:
     return t("bc-platform-unknown")
 
 
-async def _confirm(
+async def confirm(
     callback: CallbackQuery,
-    msg: Message | None,
     caller: Caller,
     t: T,
     relay: Relay,
@@ -482,21 +629,23 @@ async def _confirm(
     audit: AuditRepo,
     user_locks: UserLocks,
     files: FileRepo,
+    clock: Clock,
 ) -> None:
+    msg = callback.message if isinstance(callback.message, Message) else None
     # Under the caller's lock, take the draft out of the dialog: a second tap finds nothing.
     async with user_locks.of(caller.user_id):
         if await state.get_state() != Step.preview.state:
             await callback.answer(t.plain("bc-already"), show_alert=False)
             return
-        d = _draft(await state.get_data())
-        if msg is None or d.get("preview_msg") != msg.message_id:
+        d = Draft.of(await state.get_data())
+        if msg is None or d.preview_msg != msg.message_id:
             await callback.answer(t.plain("bc-expired"), show_alert=True)
             return
         await state.clear()
     await callback.answer(t.plain("bc-sending"))
-    notice = _notice(d.get("sender") or str(caller.user_id), caller.user_id, d)
+    notice = _notice(d.sender or str(caller.user_id), caller.user_id, d)
     job_id, chats = await relay.ingest_notice(notice)
-    await files.mark_sent(_served(d), datetime.now(UTC))  # kept FILES_KEPT from now
+    await files.mark_sent(d.served(), clock())  # kept FILES_KEPT from now
     await relay.process_inbox()  # pushes the queued notice to the platform now
     job = await relay.notice_job(job_id)
     assert job is not None
@@ -504,15 +653,14 @@ async def _confirm(
         caller.user_id,
         "broadcast",
         None,
-        {"title": d["title"], "orgs": d["orgs"], "users": d["users"], "files": len(d["files"])},
+        {"title": d.title, "orgs": d.orgs, "users": d.users, "files": len(d.files)},
         job.error or f"platform ok, {chats} chats",
-        datetime.now(UTC),
+        clock(),
     )
     platform_line = _platform_line(t, job, caller.lang)
     text = "\n".join([t("bc-sent-head"), platform_line, t("bc-chats", count=chats)])
-    if msg is not None:
-        await msg.edit_reply_markup(reply_markup=None)
-        await msg.answer(text)
+    await msg.edit_reply_markup(reply_markup=None)
+    await msg.answer(text)
 
 
 def router() -> Router:
@@ -521,7 +669,23 @@ def router() -> Router:
     r.message.filter(MinRole(Role.ADMIN))
     r.callback_query.filter(MinRole(Role.ADMIN))
     r.message.register(start, Command("broadcast"))
-    r.callback_query.register(buttons, BcCb.filter())
+    # Confirm checks the dialog itself, under the caller's lock (it runs exactly once).
+    r.callback_query.register(confirm, BcCb.filter(F.action == BcAction.CONFIRM))
+    buttons = r.callback_query
+    buttons.register(cancel, BcCb.filter(F.action == BcAction.CANCEL), OpenDraft())
+    buttons.register(toggle_org, BcCb.filter(F.action == BcAction.ORG), OpenDraft())
+    buttons.register(turn_page, BcCb.filter(F.action == BcAction.PAGE), OpenDraft())
+    buttons.register(targets_chosen, BcCb.filter(F.action == BcAction.NEXT), OpenDraft())
+    buttons.register(files_done, BcCb.filter(F.action == BcAction.DONE), OpenDraft())
+    buttons.register(edit_menu, BcCb.filter(F.action == BcAction.EDIT), OpenDraft())
+    buttons.register(edit_targets, BcCb.filter(F.action == BcAction.EDIT_TARGETS), OpenDraft())
+    buttons.register(edit_title, BcCb.filter(F.action == BcAction.EDIT_TITLE), OpenDraft())
+    buttons.register(edit_text, BcCb.filter(F.action == BcAction.EDIT_TEXT), OpenDraft())
+    buttons.register(edit_files, BcCb.filter(F.action == BcAction.EDIT_FILES), OpenDraft())
+    # What none of those took: a dialog there, but its message no longer readable; else
+    # no dialog (or not at this button's step).
+    buttons.register(unreadable, BcCb.filter(), OpenDraft(on_message=False))
+    buttons.register(stale, BcCb.filter())
     r.message.register(target_users, Step.targets, F.text, ~F.text.startswith("/"))
     r.message.register(title, Step.title, F.text, ~F.text.startswith("/"))
     r.message.register(body, Step.text, F.text, ~F.text.startswith("/"))

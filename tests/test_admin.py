@@ -1207,3 +1207,100 @@ async def test_broadcast_refusal_is_explained_in_chinese(bot_stack: Stack) -> No
     out = text_of(await stack.press("admin", preview, "bc1:c:0"))
     assert "❌ 终端：平台拒绝（" in out and "组织不存在" in out
     assert "the organization does not exist" not in out
+
+
+# --------------------------------------------- /broadcast: the draft model, one handler per button
+
+
+async def test_an_old_shaped_broadcast_draft_in_the_fsm_still_reads(bot_stack: Stack) -> None:
+    """A dialog in progress across an upgrade: the plain dict the previous version stored
+    (the keys it set, a pasted link), read back by a restarted bridge, goes on to the
+    preview and is sent as written."""
+    from aiogram.fsm.storage.base import StorageKey
+
+    from handlers.broadcast import Step
+
+    stack = bot_stack
+    assert stack.bridge is not None
+    targets = await open_broadcast(stack)
+    link = "https://example.org/docs/plan.pdf"
+    old = {
+        "orgs": [266],
+        "users": [10001],
+        "files": [{"name": "plan.pdf", "url": link}],
+        "page": 0,
+        "sender": "Admin Ada",
+        "title": "Old draft",
+        "text": "Written before the upgrade.",
+        "editing": False,
+    }
+    storage = stack.bridge.dp.storage
+    key = StorageKey(bot_id=stack.bridge.bot.id, chat_id=ADMIN_ID, user_id=ADMIN_ID)
+    await storage.set_state(key, Step.attachments)
+    await storage.set_data(key, {"bc": old})
+    await stack.restart_bridge()  # read back from SQLite by a fresh process
+
+    await forge_press(stack, "admin", targets, "bc1:d:0")  # Done ▶ on the attachments step
+    preview = stack.emu.messages(ADMIN_ID)[-1]
+    assert preview.plain_text().startswith(
+        "Preview — terminals and chats will see:\n\n"
+        "📢 Old draft\nWritten before the upgrade.\n📎 plan.pdf\n— Admin Ada"
+    ), preview.plain_text()
+    await stack.press("admin", preview, "✅ Confirm")
+    [sent] = notices_sent(stack)
+    assert sent["title"] == "Old draft" and sent["to"] == {"orgIds": [266], "userIds": [10001]}
+    assert sent["accessory"] == [{"name": "plan.pdf", "url": link}]
+
+
+def test_the_broadcast_draft_reader_keeps_what_reads_and_leaves_the_rest() -> None:
+    from handlers.broadcast import Draft, DraftFile
+
+    assert Draft.of({}) == Draft()
+    assert Draft.of({"bc": None}) == Draft()
+    # Keys missing (an early draft), keys unknown, a field and an attachment that do not read.
+    d = Draft.of(
+        {
+            "bc": {
+                "orgs": [266, "12"],
+                "page": "not a page",
+                "files": [{"name": "a.png", "url": "http://x/a.png", "token": "t1"}, "junk", {}],
+                "title": "T",
+                "someday": 1,
+            }
+        }
+    )
+    assert d.orgs == [266, 12] and d.users == [] and d.page == 0
+    assert d.files == [DraftFile(name="a.png", url="http://x/a.png", token="t1")]
+    assert d.served() == ["t1"] and d.title == "T" and not d.written
+    # Stored again as the same plain dict (nothing unset written).
+    assert Draft.of({"bc": d.dump()}) == d
+    assert "text" not in d.dump() and "preview_msg" not in d.dump()
+
+
+async def test_each_broadcast_button_has_its_own_handler_and_an_old_one_is_refused(
+    bot_stack: Stack,
+) -> None:
+    """One handler per BcAction, each behind its own BcCb.filter(F.action == ...); the
+    buttons shown only once a draft has its title and text are refused before it has them,
+    and the draft stays as it was."""
+    from handlers import broadcast
+    from handlers.broadcast import BcAction
+
+    stack = bot_stack
+    assert stack.bridge is not None
+    router = broadcast.router()
+    per_action = [
+        h
+        for h in router.callback_query.handlers
+        if h.callback.__name__ not in ("stale", "unreadable")
+    ]
+    assert len(per_action) == len(BcAction)
+    targets = await open_broadcast(stack)
+    await stack.press("admin", targets, "bc1:o:266")
+    for action in (BcAction.DONE, BcAction.EDIT, BcAction.EDIT_TITLE, BcAction.EDIT_FILES):
+        await forge_press(stack, "admin", targets, f"bc1:{action.value}:0")
+        assert stack.emu.callback_answers[-1].text == (
+            "This notice is no longer being edited. Start again with /broadcast."
+        )
+    out = await stack.press("admin", targets, "Next ▶")
+    assert last(out).plain_text() == "Send the title (at most 100 characters)."
