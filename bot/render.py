@@ -5,8 +5,9 @@ Every platform-provided string goes through `esc`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -16,6 +17,8 @@ from bot.directory import DirGroup, DirOrg, DirUser, Kind, Match
 from bot.i18n import Translate
 from bot.platform.models import UserInfo
 from bot.text import esc
+from storage.audit import AuditEntry
+from storage.roles import Grant
 
 T = Translate
 GROUPS_PER_PAGE = 10
@@ -193,3 +196,79 @@ def org_details(
         kb.button(text=f"👥 {g.name}", callback_data=OnlineCb(gid=g.id))
     kb.adjust(2)
     return Reply("\n".join(lines), kb.as_markup() if (sub_orgs or groups) else None)
+
+
+def deluser_confirm_text(t: T, chosen: Mapping[int, str]) -> str:
+    """/deluser's question: the users (id → label) a Confirm would delete."""
+    lines: list[str] = [t("deluser-confirm", count=len(chosen))]
+    lines += [f"• {esc(label)} <code>{uid}</code>" for uid, label in chosen.items()]
+    return "\n".join(lines)
+
+
+def audit_text(t: T, entries: Sequence[tuple[AuditEntry, str]], tz: tzinfo) -> str:
+    """/audit's latest entries, each with who did it (a name, an id, or "bridge"), in `tz`."""
+    lines: list[str] = [t("audit-title", count=len(entries))]
+    for e, who in entries:
+        args = ", ".join(f"{k}={v}" for k, v in e.args.items() if v not in (None, "", []))[:120]
+        lines.append(
+            f"{e.at.astimezone(tz).strftime('%m-%d %H:%M')} <b>{esc(who)}</b> {esc(e.action)}"
+            + (f" {esc(e.target)}" if e.target else "")
+            + (f" ({esc(args)})" if args else "")
+            + f" → {esc(e.result)}"
+        )
+    return "\n".join(lines)
+
+
+def roles_text(
+    t: T,
+    settings_admins: Sequence[tuple[int, str | None]],
+    grants: Sequence[tuple[Grant, str | None, str | None]],
+) -> str:
+    """/roles: the settings' admins as (id, name seen or None), then the grants as (grant,
+    name seen or None, name of its org or None when the directory does not know it)."""
+    lines: list[str] = [t("roles-title")]
+    for uid, name in settings_admins:
+        who = esc(name) if name is not None else "—"
+        lines.append(f"<code>{uid}</code> {who}: {t('role-admin')} ({t('role-from-settings')})")
+    for g, name, org in grants:
+        who = esc(name) if name is not None else "—"
+        where = ""
+        if g.org_id is not None:
+            where = " · " + (esc(org) if org is not None else f"org {esc(g.org_id)}")
+        lines.append(f"<code>{g.user_id}</code> {who}: {t(f'role-{g.role.label}')}{where}")
+    lines.append("")
+    lines.append(t("usage-role"))
+    return "\n".join(lines)
+
+
+def org_ids_text(t: T, query: str, found: Sequence[Match]) -> str:
+    """The orgs a query names, with the ids to type (or that it names none)."""
+    if not found:
+        return t("not-found", kind="org", query=query)
+    return "\n".join(f"{KIND_ICON[Kind.ORG]} {esc(m.label)} <code>{m.id}</code>" for m in found)
+
+
+# ----------------------------------------------------------- /subscribe and the chat's settings
+
+
+def usage_at(t: T, usage_key: str, word: str = "") -> Reply:
+    """A command that does not read: the word it stopped at, if any, then its usage."""
+    why = [t("err-word-here", text=word)] if word else []
+    return Reply("\n".join([*why, t(usage_key)]))
+
+
+def not_one(t: T, kind: str, query: str | int, found: Sequence[Match] = ()) -> Reply:
+    """A name that means nobody, or several (each with its id, to type instead)."""
+    key = "not-found" if not found else "admin-ambiguous"
+    labels = ", ".join(f"{m.label} · {m.id}" for m in found)
+    return Reply(t(key, kind=kind, query=query, names=labels))
+
+
+def scope_refused(t: T, wider: Sequence[str]) -> Reply:
+    """What a scoped person may not change here: set by someone with a wider reach."""
+    return Reply("\n".join(t("scope-wider", kind=w) for w in wider))
+
+
+def now_receives(t: T, lines: Sequence[str]) -> Reply:
+    """`/subscribe` done: what this chat (topic) now receives, one line each."""
+    return Reply("\n".join([t("sub-done"), *(f"• {line}" for line in lines)]))

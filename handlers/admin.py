@@ -40,12 +40,12 @@ from bot.platform import (
     PlatformTransportError,
 )
 from bot.registration import MAX_ROWS, REGISTER_START, Row, decode, parse_rows, result_csv
-from bot.render import Reply, T
+from bot.render import Reply, T, audit_text, deluser_confirm_text
 from bot.services import Clock, UserLocks
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
-from storage.audit import AuditRepo
+from storage.audit import AuditEntry, AuditRepo
 from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
 
@@ -385,10 +385,8 @@ async def deluser(
     # Pending first (an earlier confirmation message stops working at once), then bound to
     # the message that lists exactly these users: Confirm on any other deletes nothing.
     await state.update_data(deluser=sorted(chosen), deluser_msg=None)
-    lines: list[str] = [t("deluser-confirm", count=len(chosen))]
-    lines += [f"• {esc(label)} <code>{uid}</code>" for uid, label in chosen.items()]
     sent = await message.answer(
-        "\n".join(lines), reply_markup=_confirm_kb(t, ConfirmAction.DELETE_USERS)
+        deluser_confirm_text(t, chosen), reply_markup=_confirm_kb(t, ConfirmAction.DELETE_USERS)
     )
     await state.update_data(deluser_msg=sent.message_id)
 
@@ -676,18 +674,12 @@ async def audit_log(
     if not entries:
         await answer(message, Reply(t("audit-none")))
         return
-    lines: list[str] = [t("audit-title", count=len(entries))]
+    shown: list[tuple[AuditEntry, str]] = []
     for e in entries:
         seen = await users.get(e.actor_id) if e.actor_id else None
         who = seen.full_name if seen else (str(e.actor_id) if e.actor_id else "bridge")
-        args = ", ".join(f"{k}={v}" for k, v in e.args.items() if v not in (None, "", []))[:120]
-        lines.append(
-            f"{e.at.astimezone(tz).strftime('%m-%d %H:%M')} <b>{esc(who)}</b> {esc(e.action)}"
-            + (f" {esc(e.target)}" if e.target else "")
-            + (f" ({esc(args)})" if args else "")
-            + f" → {esc(e.result)}"
-        )
-    await answer(message, Reply("\n".join(lines)))
+        shown.append((e, who))
+    await answer(message, Reply(audit_text(t, shown, tz)))
 
 
 def router() -> Router:

@@ -27,8 +27,7 @@ from bot.config import Settings
 from bot.directory import Kind
 from bot.jobs.render import report_current_text, report_set_text
 from bot.jobs.scheduler import parse_hhmm
-from bot.render import Reply
-from bot.text import esc
+from bot.render import Reply, org_ids_text
 from bot.timeexpr import TimeExprError, parse_date
 from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
@@ -187,9 +186,8 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
         found = directory.resolve(query, Kind.ORG, caller.scope)
         if len(found) != 1:
             # No buttons here: the digest names its org by id, so show the ids to type.
-            lines: list[str] = [t("not-found", kind="org", query=query)] if not found else []
-            lines += [f"🏢 {esc(m.label)} <code>{m.id}</code>" for m in found]
-            await answer(message, Reply("\n".join([*lines, t("usage-report")])))
+            text = org_ids_text(t, query, found)
+            await answer(message, Reply(f"{text}\n{t('usage-report')}"))
             return
         org_id = found[0].id
     elif caller.scope is not None:

@@ -11,7 +11,7 @@ from aiogram.types import Message
 from bot.access import Caller, Verdict, caller_of, grant_within, may_manage
 from bot.config import Settings
 from bot.directory import Directory
-from bot.render import Reply, T
+from bot.render import Reply, T, roles_text
 from bot.services import Menus
 from bot.text import esc
 from handlers.filters import MinRole
@@ -19,7 +19,7 @@ from handlers.reply import answer
 from storage.audit import AuditRepo
 from storage.db import utcnow
 from storage.invites import Invite, InviteRepo
-from storage.roles import Role, RoleRepo
+from storage.roles import Grant, Role, RoleRepo
 from storage.users import UserRepo
 
 
@@ -146,28 +146,20 @@ async def _list_roles(
 ) -> str:
     """Every role the caller could manage: a scoped admin sees only grants inside their
     subtree (not the settings' admins, not unscoped roles, not other orgs' people)."""
-    lines: list[str] = [t("roles-title")]
     admin_ids = settings.bridge.admin_ids
+    admins: list[tuple[int, str | None]] = []
     if caller.scope is None:
         for uid in admin_ids:
             seen = await users.get(uid)
-            name = esc(seen.full_name) if seen else "—"
-            lines.append(
-                f"<code>{uid}</code> {name}: {t('role-admin')} ({t('role-from-settings')})"
-            )
+            admins.append((uid, seen.full_name if seen else None))
+    grants: list[tuple[Grant, str | None, str | None]] = []
     for g in await roles.list():
         if g.user_id in admin_ids or not grant_within(g, caller.scope):
             continue
         seen = await users.get(g.user_id)
-        name = esc(seen.full_name) if seen else "—"
-        where = ""
-        if g.org_id is not None:
-            org = directory.org(int(g.org_id))
-            where = " · " + (esc(org.name) if org else f"org {esc(g.org_id)}")
-        lines.append(f"<code>{g.user_id}</code> {name}: {t(f'role-{g.role.label}')}{where}")
-    lines.append("")
-    lines.append(t("usage-role"))
-    return "\n".join(lines)
+        org = directory.org(int(g.org_id)) if g.org_id is not None else None
+        grants.append((g, seen.full_name if seen else None, org.name if org else None))
+    return roles_text(t, admins, grants)
 
 
 async def invite(

@@ -44,16 +44,22 @@ from bot.relay.render import (
 from bot.render import (
     GROUPS_PER_PAGE,
     ORG_USERS_SHOWN,
+    audit_text,
     choices,
+    deluser_confirm_text,
     find_results,
     groups_page,
     online_view,
     org_details,
+    org_ids_text,
+    roles_text,
     user_details,
 )
 from bot.render_geo import fix_details, group_fixes, recording_caption, recordings_page
 from bot.text import MESSAGE_LIMIT, RAW_LIMIT, visible_len
+from storage.audit import AuditEntry
 from storage.reports import Report
+from storage.roles import Grant, Role
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=TZ)
@@ -439,3 +445,67 @@ def test_a_renderer_speaks_the_translators_language(t: Translate, t_zh: Translat
     en = find_results(t, "q", []).text
     zh = find_results(t_zh, "q", []).text
     assert en != zh and en == t("find-none", query="q") and zh == t_zh("find-none", query="q")
+
+
+# -- admin and roles (#13 point 8: HTML out of the handlers) --------------------------------
+
+
+def test_deluser_confirm_text_lists_escaped_labels_with_ids(t: Translate) -> None:
+    text = deluser_confirm_text(t, {10001: EVIL, 10002: "李四"})
+    lines = text.splitlines()
+    assert len(lines) == 3
+    assert lines[1] == f"• {EVIL_HTML} <code>10001</code>"
+    assert lines[2] == "• 李四 <code>10002</code>"
+    assert EVIL not in text
+
+
+def test_audit_text_one_line_per_entry_in_the_zone(t: Translate) -> None:
+    at = datetime(2026, 11, 28, 7, 5, tzinfo=UTC)  # 15:05 in Asia/Shanghai
+    full = AuditEntry(1, at, 1001, "bind", "501", {"users": [1], "note": "", "x": None}, EVIL)
+    bare = AuditEntry(2, at, None, "sweep", None, {}, "ok")
+    text = audit_text(t, [(full, EVIL), (bare, "bridge")], TZ)
+    lines = text.splitlines()
+    assert len(lines) == 3
+    assert lines[1] == f"11-28 15:05 <b>{EVIL_HTML}</b> bind 501 (users=[1]) → {EVIL_HTML}"
+    assert lines[2] == "11-28 15:05 <b>bridge</b> sweep → ok"
+
+
+def test_audit_text_caps_the_arguments_shown(t: Translate) -> None:
+    entry = AuditEntry(1, NOW, 1, "mkgroup", "7", {"name": "x" * 500}, "ok")
+    line = audit_text(t, [(entry, "Ada")], TZ).splitlines()[1]
+    assert f"(name={'x' * 115})" in line
+
+
+def test_roles_text_settings_admins_then_grants_with_their_org(t: Translate) -> None:
+    def grant(uid: int, role: Role, org: str | None) -> Grant:
+        return Grant(uid, role, org, None, NOW)
+
+    text = roles_text(
+        t,
+        [(1001, EVIL), (1009, None)],
+        [
+            (grant(1002, Role.SUPERVISOR, None), "Sun", None),
+            (grant(1003, Role.VIEWER, "266"), None, EVIL),
+            (grant(1004, Role.VIEWER, "999"), "Li", None),  # an org the directory lost
+        ],
+    )
+    lines = text.splitlines()
+    assert lines[1] == f"<code>1001</code> {EVIL_HTML}: administrator (from the settings)"
+    assert lines[2] == "<code>1009</code> —: administrator (from the settings)"
+    assert lines[3] == "<code>1002</code> Sun: supervisor"
+    assert lines[4] == f"<code>1003</code> —: viewer · {EVIL_HTML}"
+    assert lines[5] == "<code>1004</code> Li: viewer · org 999"
+    assert lines[6] == ""
+    assert EVIL not in text
+
+
+def test_org_ids_text_names_each_org_or_says_none(t: Translate) -> None:
+    found = [
+        Match(Kind.ORG, 266, EVIL, False),
+        Match(Kind.ORG, 267, "East", False),
+    ]
+    assert org_ids_text(t, "ea", found).splitlines() == [
+        f"🏢 {EVIL_HTML} <code>266</code>",
+        "🏢 East <code>267</code>",
+    ]
+    assert org_ids_text(t, EVIL, []) == t("not-found", kind="org", query=EVIL)
