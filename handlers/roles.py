@@ -12,12 +12,11 @@ from bot.access import Caller, Verdict, caller_of, grant_within, may_manage
 from bot.config import Settings
 from bot.directory import Directory
 from bot.render import Reply, T, roles_text
-from bot.services import Menus
+from bot.services import Clock, Menus
 from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditRepo
-from storage.db import utcnow
 from storage.invites import Invite, InviteRepo
 from storage.roles import Grant, Role, RoleRepo
 from storage.users import UserRepo
@@ -68,6 +67,7 @@ async def role(
     directory: Directory,
     settings: Settings,
     menus: Menus,
+    clock: Clock,
 ) -> None:
     words = (command.args or "").split()
     if not words:
@@ -103,7 +103,7 @@ async def role(
         str(target),
         {"role": new_role.label, "org": org_id},
         "ok",
-        utcnow(),
+        clock(),
     )
     await menus.set_user_menu(target, new_role)
     org = directory.org(org_id) if org_id is not None else None
@@ -172,6 +172,7 @@ async def invite(
     directory: Directory,
     settings: Settings,
     bot: Bot,
+    clock: Clock,
 ) -> None:
     words = (command.args or "").split()
     try:
@@ -192,7 +193,7 @@ async def invite(
     except ArgError as err:
         await answer(message, Reply(t(err.key, **err.args_)))
         return
-    now = utcnow()
+    now = clock()
     code = await invites.create(
         new_role, str(org_id) if org_id is not None else None, caller.user_id, now
     )

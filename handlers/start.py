@@ -14,13 +14,13 @@ from bot.directory import Directory
 from bot.i18n import Translator
 from bot.registration import REGISTER_START
 from bot.render import Reply, T
-from bot.services import Menus
+from bot.services import Clock, Menus
 from handlers.admin import open_register
 from handlers.broadcast import discard_draft_files
 from handlers.reply import answer
 from handlers.roles import invite_refusal
 from storage.audit import AuditRepo
-from storage.db import Database, utcnow
+from storage.db import Database
 from storage.files import FileRepo
 from storage.invites import InviteRepo, InviteStatus
 from storage.roles import Role, RoleRepo
@@ -52,12 +52,13 @@ async def start_with_code(
     db: Database,
     menus: Menus,
     state: FSMContext,
+    clock: Clock,
 ) -> None:
     code = (command.args or "").strip()
     if code == REGISTER_START:  # the link /register gives in a group: the dialog, in private
         await open_register(message, caller, t, state)
         return
-    now = utcnow()
+    now = clock()
     refusal = await invite_refusal(code, caller, now, invites, roles, directory, settings)
     if refusal is not None:
         await answer(message, Reply(t(refusal) + "\n\n" + help_text(t, caller)))
