@@ -272,3 +272,23 @@ def scope_refused(t: T, wider: Sequence[str]) -> Reply:
 def now_receives(t: T, lines: Sequence[str]) -> Reply:
     """`/subscribe` done: what this chat (topic) now receives, one line each."""
     return Reply("\n".join([t("sub-done"), *(f"• {line}" for line in lines)]))
+
+
+REGISTER_NOT_CREATED_SHOWN = 21
+
+
+def register_done_text(t: T, summary: str, not_created: Sequence[tuple[str, str, str]]) -> str:
+    """/register's result: `summary`, then the rows not created as (account, name, reason),
+    the first 21 of them."""
+    lines: list[str] = [summary]
+    for account, name, reason in not_created:
+        lines.append(f"• {esc(account)} {esc(name)}: {esc(reason)}")
+        if len(lines) > REGISTER_NOT_CREATED_SHOWN:
+            lines.append(t("and-more", count=len(not_created) - 20))
+            break
+    return "\n".join(lines)
+
+
+def bind_done_text(t: T, group: str, bindings: Sequence[str]) -> str:
+    """/bind's result: the talk group, then one line per binding (already worded)."""
+    return "\n".join([t("bind-done", group=group), *(f"• {esc(b)}" for b in bindings)])

@@ -40,9 +40,15 @@ from bot.platform import (
     PlatformTransportError,
 )
 from bot.registration import MAX_ROWS, REGISTER_START, Row, decode, parse_rows, result_csv
-from bot.render import Reply, T, audit_text, deluser_confirm_text
+from bot.render import (
+    Reply,
+    T,
+    audit_text,
+    bind_done_text,
+    deluser_confirm_text,
+    register_done_text,
+)
 from bot.services import Clock, UserLocks
-from bot.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditEntry, AuditRepo
@@ -287,14 +293,8 @@ async def register_password(
         clock(),
     )
     summary = t("reg-done", created=created, exists=exists, failed=failed)
-    lines: list[str] = [summary]
-    for row, outcome, _, reason in results:
-        if outcome != "created":
-            lines.append(f"• {esc(row.account)} {esc(row.name)}: {esc(reason)}")
-            if len(lines) > 21:
-                lines.append(t("and-more", count=failed + exists - 20))
-                break
-    await answer(message, Reply("\n".join(lines)))
+    not_created = [(r.account, r.name, why) for r, o, _, why in results if o != "created"]
+    await answer(message, Reply(register_done_text(t, summary, not_created)))
     await message.answer_document(
         BufferedInputFile(result_csv(results), filename="register-result.csv"),
         caption=summary,
@@ -535,8 +535,7 @@ async def bind(
     args = {"users": [b.to_body() for b in bindings]}
     async with audited(audit, clock, caller, "bind", str(gid), args):
         await platform.bind_group(gid, bindings)
-    lines: list[str] = [t("bind-done", group=group.label)] + [f"• {esc(x)}" for x in labels]
-    await answer(message, Reply("\n".join(lines)))
+    await answer(message, Reply(bind_done_text(t, group.label, labels)))
     await _refresh(directory)
 
 

@@ -45,6 +45,7 @@ from bot.render import (
     GROUPS_PER_PAGE,
     ORG_USERS_SHOWN,
     audit_text,
+    bind_done_text,
     choices,
     deluser_confirm_text,
     find_results,
@@ -52,6 +53,7 @@ from bot.render import (
     online_view,
     org_details,
     org_ids_text,
+    register_done_text,
     roles_text,
     user_details,
 )
@@ -509,3 +511,24 @@ def test_org_ids_text_names_each_org_or_says_none(t: Translate) -> None:
         "🏢 East <code>267</code>",
     ]
     assert org_ids_text(t, EVIL, []) == t("not-found", kind="org", query=EVIL)
+
+
+def test_register_done_text_escapes_rows_and_caps_them(t: Translate) -> None:
+    rows = [(f"acc{i}", EVIL, f"508: {EVIL}") for i in range(30)]
+    lines = register_done_text(t, "Done.", rows).splitlines()
+    assert lines[0] == "Done."
+    assert lines[1] == f"• acc0 {EVIL_HTML}: 508: {EVIL_HTML}"
+    assert len(lines) == 1 + 21 + 1  # 21 rows shown, then "and … more"
+    assert lines[-1] == t("and-more", count=10)
+    few = register_done_text(t, "Done.", rows[:2]).splitlines()
+    assert few == [
+        "Done.",
+        f"• acc0 {EVIL_HTML}: 508: {EVIL_HTML}",
+        f"• acc1 {EVIL_HTML}: 508: {EVIL_HTML}",
+    ]
+
+
+def test_bind_done_text_one_escaped_line_per_binding(t: Translate) -> None:
+    lines = bind_done_text(t, EVIL, [EVIL, "Sun: 1"]).splitlines()
+    assert lines[0] == t("bind-done", group=EVIL)
+    assert lines[1:] == [f"• {EVIL_HTML}", "• Sun: 1"]
