@@ -14,8 +14,8 @@ the watches and the digest as those two kinds.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Router
@@ -24,12 +24,13 @@ from aiogram.types import Message
 
 from bot.access import Caller
 from bot.config import Settings
-from bot.directory import Directory, Kind
+from bot.directory import Directory, DirGroup, Kind, Match
 from bot.jobs.render import chat_jobs_lines as jobs_lines
 from bot.jobs.render import report_set_text, watch_text
 from bot.jobs.scheduler import parse_hhmm
 from bot.relay.service import Relay
-from bot.render import Reply, T
+from bot.render import Reply, T, not_one, now_receives, scope_refused, usage_at
+from bot.services import Clock
 from handlers.filters import ChatManager, MinRole, chat_change_refused, within
 from handlers.reply import answer
 from storage.audit import AuditRepo
@@ -41,6 +42,7 @@ from storage.watches import Watch
 
 if TYPE_CHECKING:
     from bot.jobs import Jobs
+    from bot.jobs.presence import Observation
 
 
 MUTE_MAX = timedelta(days=7)
@@ -268,29 +270,177 @@ async def wider_here(
 
 async def refuse_wider(message: Message, t: T, wider: list[str]) -> None:
     """Say what the caller may not change (from `wider_here`)."""
-    await answer(message, Reply("\n".join(t("scope-wider", kind=w) for w in wider)))
+    await answer(message, scope_refused(t, wider))
 
 
-async def _resolve_each(
-    message: Message,
-    t: T,
-    directory: Directory,
-    caller: Caller,
-    names: tuple[str, ...],
-    kind: Kind,
-) -> list[int] | None:
-    """The one user (or group) each name means, in the caller's scope; else say which name
-    is unknown or fits several (with their ids to type instead) and return None."""
+def read_subscribe(t: T, text: str) -> SubscribeArgs | Reply:
+    """`/subscribe`'s arguments, or the answer when they do not read: the word it stopped
+    at (a kind, an org that is not an id, a bad time) and the usage; presence without
+    groups; a digest of more than one org."""
+    try:
+        args = parse_subscribe(text.split())
+    except ValueError as exc:
+        return usage_at(t, "usage-subscribe", str(exc))
+    if "presence" in args.kinds and not args.groups:
+        return Reply(t("usage-subscribe-presence"))
+    if "attendance" in args.kinds and len(args.orgs) > 1:
+        return Reply(t("usage-org-arg"))  # the digest is of one org
+    return args
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A name (or org id) that means nobody in the caller's scope, or several (`found`)."""
+
+    kind: str
+    query: str | int
+    found: tuple[Match, ...] = ()
+
+
+@dataclass(frozen=True)
+class Named:
+    """The users and groups `/subscribe` names, each the one it means."""
+
+    users: list[int]
+    groups: list[int]
+
+
+def _resolve_each(
+    directory: Directory, scope: frozenset[int] | None, names: tuple[str, ...], kind: Kind
+) -> list[int] | Unresolved:
     ids: list[int] = []
     for name in names:
-        found = directory.resolve(name, kind, caller.scope)
+        found = directory.resolve(name, kind, scope)
         if len(found) != 1:
-            key = "not-found" if not found else "admin-ambiguous"
-            labels = ", ".join(f"{m.label} · {m.id}" for m in found)
-            await answer(message, Reply(t(key, kind=kind.value, query=name, names=labels)))
-            return None
+            return Unresolved(kind.value, name, tuple(found))
         ids.append(found[0].id)
     return list(dict.fromkeys(ids))
+
+
+def resolve_names(directory: Directory, caller: Caller, args: SubscribeArgs) -> Named | Unresolved:
+    """The orgs, users and groups of `args` in the caller's scope: each must be one."""
+    for o in args.orgs:
+        if directory.org(o, caller.scope) is None:
+            return Unresolved("org", o)
+    users = _resolve_each(directory, caller.scope, args.users, Kind.USER)
+    if isinstance(users, Unresolved):
+        return users
+    groups = _resolve_each(directory, caller.scope, args.groups, Kind.GROUP)
+    if isinstance(groups, Unresolved):
+        return groups
+    return Named(users, groups)
+
+
+@dataclass
+class Stored:
+    """What `/subscribe` set, for its answer: the watches (new or already, the group, what
+    it looks like now), the digest (and its first run), the subscriptions by kind."""
+
+    watches: list[tuple[bool, DirGroup, Observation]] = field(default_factory=list)
+    digest: tuple[Report, datetime | None] | None = None
+    subs: dict[str, Subscription] = field(default_factory=dict)
+
+
+def subscribed_orgs(caller: Caller, args: SubscribeArgs) -> list[int]:
+    """The orgs a subscription filters on: those typed; for a scoped person who typed none,
+    their own (a scoped person subscribes only to their own subtree)."""
+    if caller.scope is not None and not args.orgs and caller.org_id is not None:
+        return [caller.org_id]
+    return list(args.orgs)
+
+
+async def store_subscribe(
+    args: SubscribeArgs,
+    named: Named,
+    caller: Caller,
+    chat_id: int,
+    thread: int,
+    now: datetime,
+    *,
+    subscriptions: SubscriptionRepo,
+    reports: ReportRepo,
+    directory: Directory,
+    jobs: Jobs,
+) -> Stored:
+    """Set what `args` asks in this chat (topic): the watches, the digest, the
+    subscriptions."""
+    stored = Stored()
+    scoped = caller.scope is not None
+    scope_org = caller.org_id if scoped else None
+    # Presence first: it is the part that asks the platform (what the group looks like
+    # now), so a platform failure leaves the rest unchanged.
+    if "presence" in args.kinds:
+        for gid in named.groups:
+            group = directory.group(gid)
+            if group is None:
+                continue
+            new, obs = await jobs.presence.start_watching(
+                chat_id, thread, group, scope_org, caller.user_id, now
+            )
+            stored.watches.append((new, group, obs))
+    if "attendance" in args.kinds:
+        current = await reports.get(chat_id, thread)
+        org_id: int | None
+        if args.orgs:
+            org_id = args.orgs[0]
+        elif scoped:
+            org_id = caller.org_id
+        else:  # unchanged: subscribing again does not widen a digest set for an org
+            org_id = current.org_id if current is not None else None
+        at = args.at or (current.at_time if current is not None else DEFAULT_DIGEST_AT)
+        stored.digest = await jobs.set_report(chat_id, thread, at, org_id, caller.user_id, now)
+    orgs = subscribed_orgs(caller, args)
+    for kind in args.kinds:
+        if kind not in STORED_KINDS:
+            continue
+        if kind == "recordings" and (named.users or named.groups):
+            # Users and groups widen the org filter (either one will do); the subscriber's
+            # scope still bounds them.
+            sub = await subscriptions.set(
+                chat_id,
+                thread,
+                kind,
+                tuple(args.orgs),
+                args.levels,
+                caller.user_id,
+                users=tuple(named.users),
+                groups=tuple(named.groups),
+                scope_org=scope_org,
+            )
+        else:
+            sub = await subscriptions.set(
+                chat_id, thread, kind, tuple(orgs), args.levels, caller.user_id
+            )
+        stored.subs[kind] = sub
+    return stored
+
+
+def subscribed_text(
+    t: T, kinds: Sequence[str], stored: Stored, directory: Directory, settings: Settings
+) -> Reply:
+    """`/subscribe` done: each kind set, in the order typed, as /watch, /report and
+    /subscriptions word it."""
+    done: dict[str, list[str]] = {}
+    for new, group, obs in stored.watches:
+        done.setdefault("presence", []).append(
+            watch_text(
+                t,
+                new,
+                group.name,
+                obs.online,
+                len(group.member_ids),
+                settings.bridge.presence_poll_s,
+            )
+        )
+    if stored.digest is not None:
+        report, first = stored.digest
+        zone = settings.bridge.timezone
+        done["attendance"] = [
+            report_set_text(t, report, directory, zone, first, settings.bridge.tz)
+        ]
+    for kind, sub in stored.subs.items():
+        done[kind] = [describe(t, sub, directory)]
+    return now_receives(t, [line for kind in kinds for line in done.get(kind, [])])
 
 
 async def subscribe(
@@ -304,32 +454,16 @@ async def subscribe(
     jobs: Jobs,
     settings: Settings,
     audit: AuditRepo,
+    clock: Clock,
 ) -> None:
-    try:
-        args = parse_subscribe((command.args or "").split())
-    except ValueError as exc:
-        # The word it stopped at, if any (a kind, an org that is not an id, a bad time).
-        word = str(exc)
-        why = [t("err-word-here", text=word)] if word else []
-        await answer(message, Reply("\n".join([*why, t("usage-subscribe")])))
+    args = read_subscribe(t, command.args or "")
+    if isinstance(args, Reply):
+        await answer(message, args)
         return
-    if "presence" in args.kinds and not args.groups:
-        await answer(message, Reply(t("usage-subscribe-presence")))
+    named = resolve_names(directory, caller, args)
+    if isinstance(named, Unresolved):
+        await answer(message, not_one(t, named.kind, named.query, named.found))
         return
-    if "attendance" in args.kinds and len(args.orgs) > 1:
-        await answer(message, Reply(t("usage-org-arg")))  # the digest is of one org
-        return
-    for o in args.orgs:
-        if directory.org(o, caller.scope) is None:
-            await answer(message, Reply(t("not-found", kind="org", query=o)))
-            return
-    users = await _resolve_each(message, t, directory, caller, args.users, Kind.USER)
-    if users is None:
-        return
-    groups = await _resolve_each(message, t, directory, caller, args.groups, Kind.GROUP)
-    if groups is None:
-        return
-
     chat_id, thread = message.chat.id, thread_of(message)
     here = [s for s in await subscriptions.for_chat(chat_id) if s.thread_id == thread]
     wider = await wider_here(
@@ -340,85 +474,34 @@ async def subscribe(
         chat_id,
         thread,
         subs=[s for s in here if s.kind in args.kinds],
-        groups=groups if "presence" in args.kinds else (),
+        groups=named.groups if "presence" in args.kinds else (),
         digest="attendance" in args.kinds,
     )
     if wider:
         await refuse_wider(message, t, wider)
         return
-    now = datetime.now(UTC)
-    scoped = caller.scope is not None
-    scope_org = caller.org_id if scoped else None
-    orgs = list(args.orgs)
-    if scoped and not orgs and caller.org_id is not None:
-        orgs = [caller.org_id]  # a scoped person subscribes only to their own subtree
-    done: dict[str, list[str]] = {}
-    # Presence first: it is the part that asks the platform (what the group looks like
-    # now), so a platform failure leaves the rest unchanged.
-    if "presence" in args.kinds:
-        for gid in groups:
-            group = directory.group(gid)
-            if group is None:
-                continue
-            new, obs = await jobs.presence.start_watching(
-                chat_id, thread, group, scope_org, caller.user_id, now
-            )
-            done.setdefault("presence", []).append(
-                watch_text(
-                    t,
-                    new,
-                    group.name,
-                    obs.online,
-                    len(group.member_ids),
-                    settings.bridge.presence_poll_s,
-                )
-            )
-    if "attendance" in args.kinds:
-        current = await reports.get(chat_id, thread)
-        org_id: int | None
-        if args.orgs:
-            org_id = args.orgs[0]
-        elif scoped:
-            org_id = caller.org_id
-        else:  # unchanged: subscribing again does not widen a digest set for an org
-            org_id = current.org_id if current is not None else None
-        at = args.at or (current.at_time if current is not None else DEFAULT_DIGEST_AT)
-        report, first = await jobs.set_report(chat_id, thread, at, org_id, caller.user_id, now)
-        zone = settings.bridge.timezone
-        done["attendance"] = [
-            report_set_text(t, report, directory, zone, first, settings.bridge.tz)
-        ]
-    for kind in args.kinds:
-        if kind not in STORED_KINDS:
-            continue
-        if kind == "recordings" and (users or groups):
-            # Users and groups widen the org filter (either one will do); the subscriber's
-            # scope still bounds them.
-            sub = await subscriptions.set(
-                chat_id,
-                thread,
-                kind,
-                tuple(args.orgs),
-                args.levels,
-                caller.user_id,
-                users=tuple(users),
-                groups=tuple(groups),
-                scope_org=scope_org,
-            )
-        else:
-            sub = await subscriptions.set(
-                chat_id, thread, kind, tuple(orgs), args.levels, caller.user_id
-            )
-        done[kind] = [describe(t, sub, directory)]
+    now = clock()
+    stored = await store_subscribe(
+        args,
+        named,
+        caller,
+        chat_id,
+        thread,
+        now,
+        subscriptions=subscriptions,
+        reports=reports,
+        directory=directory,
+        jobs=jobs,
+    )
     await audit.add(
         caller.user_id,
         "subscribe",
         str(chat_id),
         {
             "kinds": list(args.kinds),
-            "orgs": orgs,
-            "users": users,
-            "groups": groups,
+            "orgs": subscribed_orgs(caller, args),
+            "users": named.users,
+            "groups": named.groups,
             "levels": list(args.levels),
             "at": args.at,
             "thread": thread,
@@ -426,8 +509,7 @@ async def subscribe(
         "ok",
         now,
     )
-    lines = [t("sub-done")] + [f"• {line}" for kind in args.kinds for line in done.get(kind, [])]
-    await answer(message, Reply("\n".join(lines)))
+    await answer(message, subscribed_text(t, args.kinds, stored, directory, settings))
 
 
 async def unsubscribe(
@@ -439,6 +521,7 @@ async def unsubscribe(
     directory: Directory,
     jobs: Jobs,
     audit: AuditRepo,
+    clock: Clock,
 ) -> None:
     arg = (command.args or "").strip().lower()
     if arg != "all" and arg not in KINDS:
@@ -475,7 +558,7 @@ async def unsubscribe(
         str(chat_id),
         {"kind": arg, "thread": thread},
         str(n),
-        datetime.now(UTC),
+        clock(),
     )
     await answer(message, Reply(t("unsub-done", count=n)))
 
@@ -490,6 +573,7 @@ async def list_subscriptions(
     mutes: MuteRepo,
     settings: Settings,
     jobs: Jobs,
+    clock: Clock,
 ) -> None:
     chat_id, scope = message.chat.id, caller.scope
     rows = await subscriptions.for_chat(chat_id)
@@ -508,7 +592,7 @@ async def list_subscriptions(
             lines.append(f"• {describe(t, s, directory, scope)}{where}")
         lines += extra
     until = await mutes.get(chat_id)
-    if until is not None and until > datetime.now(UTC):
+    if until is not None and until > clock():
         lines.append("")
         lines.append(t("mute-on", until=until.astimezone(settings.bridge.tz).strftime("%H:%M")))
     lines.append("")
@@ -526,9 +610,10 @@ async def mute(
     settings: Settings,
     audit: AuditRepo,
     relay: Relay,
+    clock: Clock,
 ) -> None:
     arg = (command.args or "30m").strip().lower()
-    now = datetime.now(UTC)
+    now = clock()
     if arg == "off":
         # The delivery worker sends the summary once the mute has ended.
         await mutes.set(message.chat.id, now, caller.user_id, now)

@@ -1304,3 +1304,37 @@ async def test_each_broadcast_button_has_its_own_handler_and_an_old_one_is_refus
         )
     out = await stack.press("admin", targets, "Next ▶")
     assert last(out).plain_text() == "Send the title (at most 100 characters)."
+
+
+# ------------------------------------------ /subscribe, /mute, /broadcast: the bridge's clock
+
+
+async def test_subscribe_mute_and_broadcast_read_the_bridges_clock(
+    make_bot_stack: Any,
+) -> None:
+    """Time in /subscribe, /unsubscribe, /mute, /subscriptions and /broadcast comes from
+    the injected clock, not the machine's: a bridge a year ahead writes and shows that."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from conftest import Clock
+
+    clock = Clock(datetime(2027, 6, 1, 2, 0, tzinfo=UTC))
+    stack = await make_bot_stack(clock=clock)
+    group = stack.add_group(-100_8801, "Clocked", admins=("admin",))
+    assert "notices" in text_of(await stack.say("admin", "/subscribe notices", chat=group))
+    muted = text_of(await stack.say("admin", "/mute 30m", chat=group))
+    local = (clock() + timedelta(minutes=30)).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert local.strftime("%m-%d %H:%M") in muted, muted
+    listed = text_of(await stack.say("admin", "/subscriptions", chat=group))
+    assert f"Muted until {local.strftime('%H:%M')}" in listed, listed  # still on, by the clock
+    clock.advance(timedelta(hours=1))
+    listed = text_of(await stack.say("admin", "/subscriptions", chat=group))
+    assert "Muted until" not in listed, listed  # over, by the clock
+    await stack.say("admin", "/unsubscribe notices", chat=group)
+    preview = await to_preview(stack, "Clocked", "By the bridge's clock.")
+    await stack.press("admin", preview, "✅ Confirm")
+    at = {e.action: e.at for e in await audit_rows(stack)}
+    start = datetime(2027, 6, 1, 2, 0, tzinfo=UTC)
+    assert at["subscribe"] == at["mute"] == start
+    assert at["unsubscribe"] == at["broadcast"] == start + timedelta(hours=1)

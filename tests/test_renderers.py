@@ -532,3 +532,36 @@ def test_bind_done_text_one_escaped_line_per_binding(t: Translate) -> None:
     lines = bind_done_text(t, EVIL, [EVIL, "Sun: 1"]).splitlines()
     assert lines[0] == t("bind-done", group=EVIL)
     assert lines[1:] == [f"• {EVIL_HTML}", "• Sun: 1"]
+
+
+# ---------------------------------------------------- /subscribe's answers (bot/render.py)
+
+
+def test_usage_at_names_the_word_it_stopped_at_escaped_then_the_usage(t: Translate) -> None:
+    from bot.render import usage_at
+
+    out = usage_at(t, "usage-subscribe", "<b>x")
+    first, *rest = out.text.split("\n")
+    assert "&lt;b&gt;x" in first and "<b>x" not in out.text
+    assert "\n".join(rest) == t("usage-subscribe")
+    assert usage_at(t, "usage-subscribe").text == t("usage-subscribe")
+
+
+def test_not_one_says_nobody_or_lists_each_match_with_its_id(t: Translate) -> None:
+    from bot.render import not_one
+
+    assert plain(not_one(t, "org", 999).text) == "No org matches “999”."
+    assert plain(not_one(t, "user", "<zh>").text) == "No user matches “<zh>”."
+    several = [Match(Kind.GROUP, 7, "Fire <1>", True), Match(Kind.GROUP, 8, "Fire 2", False)]
+    text = not_one(t, "group", "fire", several).text
+    assert "Fire &lt;1&gt; · 7, Fire 2 · 8" in text and "<1>" not in text
+
+
+def test_scope_refused_and_now_receives_are_one_line_each(t: Translate) -> None:
+    from bot.render import now_receives, scope_refused
+
+    refused = scope_refused(t, ["notices", "presence"]).text.split("\n")
+    assert len(refused) == 2 and "notices" in refused[0] and "presence" in refused[1]
+    done = now_receives(t, ["a", "b"]).text
+    assert done == "\n".join([t("sub-done"), "• a", "• b"])
+    assert now_receives(t, []).keyboard is None
