@@ -1338,3 +1338,18 @@ async def test_subscribe_mute_and_broadcast_read_the_bridges_clock(
     start = datetime(2027, 6, 1, 2, 0, tzinfo=UTC)
     assert at["subscribe"] == at["mute"] == start
     assert at["unsubscribe"] == at["broadcast"] == start + timedelta(hours=1)
+
+
+def test_read_subscribe_gives_the_arguments_or_the_answer() -> None:
+    """/subscribe's parse step: SubscribeArgs when it reads, else the one answer to give."""
+    from bot.i18n import Translator
+    from bot.render import Reply
+    from handlers.subscriptions import SubscribeArgs, read_subscribe
+
+    t = Translator.load("en").get("en")
+    args = read_subscribe(t, "recordings org 266 user zhangsan01")
+    assert args == SubscribeArgs(kinds=("recordings",), orgs=(266,), users=("zhangsan01",))
+    bad = read_subscribe(t, "recordings org <x>")
+    assert isinstance(bad, Reply) and "&lt;x&gt;" in bad.text and t("usage-subscribe") in bad.text
+    assert read_subscribe(t, "presence") == Reply(t("usage-subscribe-presence"))
+    assert read_subscribe(t, "attendance org 1 2") == Reply(t("usage-org-arg"))
