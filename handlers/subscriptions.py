@@ -582,6 +582,22 @@ async def list_subscriptions(
     watches = await jobs.watches.for_chat(chat_id)
     digests = await reports.for_chat(chat_id)
     extra = chat_jobs_lines(t, watches, digests, directory, settings.bridge.timezone, scope)
+    until = await mutes.get(chat_id)
+    muted = until.astimezone(settings.bridge.tz) if until is not None and until > clock() else None
+    await answer(message, subscriptions_text(t, rows, extra, directory, scope, muted))
+
+
+def subscriptions_text(
+    t: T,
+    rows: Sequence[Subscription],
+    extra: Sequence[str],
+    directory: Directory,
+    scope: frozenset[int] | None,
+    muted_until: datetime | None,
+) -> Reply:
+    """/subscriptions: the chat's subscriptions (named within the reader's `scope`), then
+    its watches and digests (`extra`, from `chat_jobs_lines`), the mute still on (local
+    time), and the usage or a hint."""
     lines: list[str] = []
     if not rows and not extra:
         lines.append(t("subs-none"))
@@ -591,14 +607,13 @@ async def list_subscriptions(
             where = t.plain("subs-topic", thread=s.thread_id) if s.thread_id else ""
             lines.append(f"• {describe(t, s, directory, scope)}{where}")
         lines += extra
-    until = await mutes.get(chat_id)
-    if until is not None and until > clock():
+    if muted_until is not None:
         lines.append("")
-        lines.append(t("mute-on", until=until.astimezone(settings.bridge.tz).strftime("%H:%M")))
+        lines.append(t("mute-on", until=muted_until.strftime("%H:%M")))
     lines.append("")
     # The whole usage for a chat that has nothing yet; a one-line hint once it has some.
     lines.append(t("usage-subscribe") if not rows and not extra else t("subs-hint"))
-    await answer(message, Reply("\n".join(lines)))
+    return Reply("\n".join(lines))
 
 
 async def mute(
