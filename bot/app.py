@@ -78,7 +78,7 @@ from handlers.throttle import CommandThrottle
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
 from storage.db import Database, StorageError, StorageReadOnlyError
-from storage.files import FILES_KEPT, FileRepo, attachment_headers
+from storage.files import FileRepo, attachment_headers
 from storage.fsm import SQLiteStorage
 from storage.invites import InviteRepo
 from storage.mutes import MuteRepo
@@ -94,7 +94,6 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 READY_EVERY_S = 10.0
 """/readyz asks the platform at most this often, however often it is asked."""
-FILES_EXPIRE_EVERY_S = 3600.0
 
 
 class ConflictGuard(BaseRequestMiddleware):
@@ -315,6 +314,7 @@ class Bridge:
             outbox=self.relay.outbox,
             subscriptions=self.relay.subs,
             known=self.relay.known,
+            files=self.files,
             wake=self.relay.wake,
             translator=self.translator,
             metrics=self.metrics,
@@ -390,8 +390,6 @@ class Bridge:
             most,
             descriptors,
         )
-        await self.expire_files()
-        self.spawn(self._expire_files_every(FILES_EXPIRE_EVERY_S))
 
     async def _start_updates(self) -> None:
         s = self.settings
@@ -452,22 +450,6 @@ class Bridge:
             raise web.HTTPNotFound()
         name, _mime, data = found
         return web.Response(body=data, headers=attachment_headers(name, data))
-
-    async def expire_files(self) -> int:
-        """Delete served files past `FILES_KEPT` (after their notice was sent, or after
-        upload for a draft never sent); how many."""
-        gone = await self.files.expire(self.clock() - FILES_KEPT)
-        if gone:
-            log.info("deleted %d served files older than %s", gone, FILES_KEPT)
-        return gone
-
-    async def _expire_files_every(self, seconds: float) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await self.expire_files()
-            except (StorageError, OSError) as exc:  # the next round tries again
-                log.warning("could not delete expired served files: %s", exc)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         token = self.settings.bridge.metrics_token

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage.db import Database, to_db_time
+from storage.files import FILES_KEPT, FileRepo
 
 __all__ = ["KEEP", "Retention"]
 
@@ -27,6 +28,7 @@ class Keep:
     messages: timedelta = timedelta(days=30)  # outbox rows sent, dead or summarised
     incidents: timedelta = timedelta(days=90)  # incidents, their copies and acknowledgements
     audit: timedelta = timedelta(days=365)
+    files: timedelta = FILES_KEPT  # served files, after their notice was sent (or upload)
 
 
 KEEP = Keep()
@@ -35,8 +37,9 @@ KEEP = Keep()
 class Retention:
     """Deletes records past their time (`prune`), a batch at a time."""
 
-    def __init__(self, db: Database, keep: Keep = KEEP) -> None:
+    def __init__(self, db: Database, files: FileRepo, keep: Keep = KEEP) -> None:
         self._db = db
+        self._files = files
         self.keep = keep
 
     async def prune(self, now: datetime) -> dict[str, int]:
@@ -53,6 +56,7 @@ class Retention:
             ),
             "incidents": await self._prune_incidents(now - k.incidents),
             "audit": await self._batched("audit", "at < ?", now - k.audit),
+            "served_files": await self._files.expire(now - k.files),
         }
 
     async def _batched(self, table: str, where: str, before: datetime) -> int:

@@ -409,14 +409,16 @@ async def test_a_replaced_attachment_is_deleted_and_a_sent_one_expires_after_7_d
 
 
 async def test_files_past_their_time_are_deleted_when_the_bridge_starts(bot_stack: Stack) -> None:
-    """The periodic clean-up (hourly) also runs at start: a file left by a draft 8 days ago
-    is gone after a restart, a fresh one stays."""
+    """The housekeeping job (hourly) also runs at start: a file left by a draft 8 days ago
+    is gone once the restarted bridge has caught up, a fresh one stays."""
     stack = bot_stack
     assert stack.bridge is not None
     now = datetime.now(UTC)
     old = await stack.bridge.files.add("a.pdf", "application/pdf", PDF, now - timedelta(days=8))
     fresh = await stack.bridge.files.add("b.pdf", "application/pdf", PDF, now)
     await stack.restart_bridge()
+    assert stack.bridge is not None
+    await stack.bridge.jobs.caught_up.wait()
     tokens = await served_tokens(stack)
     assert old not in tokens and fresh in tokens
 

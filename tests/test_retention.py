@@ -10,6 +10,7 @@ import pytest
 
 from storage.audit import AuditRepo
 from storage.db import Database
+from storage.files import FileRepo
 from storage.inbox import InboxRepo
 from storage.incidents import IncidentRepo
 from storage.outbox import OutboxRepo
@@ -58,9 +59,9 @@ async def test_prune_deletes_only_what_is_past_its_time_and_never_open_work(db: 
     await audit.add(1, "role", "2", {}, "ok", ancient)
     await audit.add(1, "role", "3", {}, "ok", recent)
 
-    gone = await Retention(db).prune(NOW)
+    gone = await Retention(db, FileRepo(db)).prune(NOW)
 
-    assert gone == {"inbox": 1, "outbox": 2, "incidents": 1, "audit": 1}
+    assert gone == {"inbox": 1, "outbox": 2, "incidents": 1, "audit": 1, "served_files": 0}
     keys = {r["dedupe_key"] for r in await db.fetchall("SELECT dedupe_key FROM inbox")}
     assert keys == {"old-open", "new-done"}
     left = {r["id"] for r in await db.fetchall("SELECT id FROM incidents")}
@@ -70,7 +71,13 @@ async def test_prune_deletes_only_what_is_past_its_time_and_never_open_work(db: 
     assert states == ["pending", "sent"]
     assert [e.target for e in await audit.latest(10)] == ["3"]
 
-    assert await Retention(db).prune(NOW) == {"inbox": 0, "outbox": 0, "incidents": 0, "audit": 0}
+    assert await Retention(db, FileRepo(db)).prune(NOW) == {
+        "inbox": 0,
+        "outbox": 0,
+        "incidents": 0,
+        "audit": 0,
+        "served_files": 0,
+    }
 
 
 async def test_prune_works_in_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,5 +87,5 @@ async def test_prune_works_in_batches(db: Database, monkeypatch: pytest.MonkeyPa
     audit = AuditRepo(db)
     for i in range(10):
         await audit.add(1, "role", str(i), {}, "ok", NOW - KEEP.audit - timedelta(days=1))
-    assert (await Retention(db).prune(NOW))["audit"] == 10
+    assert (await Retention(db, FileRepo(db)).prune(NOW))["audit"] == 10
     assert await count(db, "audit") == 0

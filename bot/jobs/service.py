@@ -7,7 +7,8 @@
 - `recordings-poll` (60 s): relay new recordings to chats subscribed to `recordings`;
 - `platform-health` (60 s): a cheap call; admins told of an outage once, recovery once;
 - `report:<chat>:<topic>` (daily at HH:MM in `BRIDGE_TIMEZONE`): the attendance digest;
-- `housekeeping` (6 h): delete what is past its keeping time (`storage/retention.py`).
+- `housekeeping` (hourly, and at start): delete what is past its keeping time
+  (`storage/retention.py`), served files included.
 
 What chats asked for lives in SQLite; the jobs are rebuilt from it at every start.
 A scheduler job carries only names and ids (`run("report", chat_id, thread_id)`).
@@ -39,6 +40,7 @@ from bot.jobs.scheduler import daily, every, parse_hhmm
 from bot.metrics import Metrics
 from bot.platform import PlatformClient, PlatformError
 from storage.db import Database
+from storage.files import FileRepo
 from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo
 from storage.outbox import OutboxRepo
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 RECORDINGS_EVERY_S = 60
 HEALTH_EVERY_S = 60
 SYNC_EVERY_S = 60
-HOUSEKEEPING_EVERY_S = 6 * 3600
+HOUSEKEEPING_EVERY_S = 3600
 
 # The fixed jobs (their name is their scheduler id).
 FIXED = (
@@ -82,6 +84,7 @@ class Jobs:
         outbox: OutboxRepo,
         subscriptions: SubscriptionRepo,
         known: KnownRepo,
+        files: FileRepo,
         wake: Callable[[], None],
         translator: Translator,
         metrics: Metrics,
@@ -96,7 +99,7 @@ class Jobs:
         self.directory = directory
         t = translator.get(s.language)
         self.state = JobStateRepo(db)
-        self.retention = Retention(db)
+        self.retention = Retention(db, files)
         deps = JobDeps(db, platform, directory, outbox, t, self.tz, wake)
         self.presence = PresenceWatch(deps)
         self.recordings = RecordingFeed(deps, subs=subscriptions)
