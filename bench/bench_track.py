@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.geo import summarize
+from bot.geo.measure import summarize
+from bot.geo.trackfiles import track_gpx, track_png
 from bot.platform.models import TrackPoint
-from bot.trackfiles import track_gpx, track_png
 
 N = 50_000
 TARGET_S = 1.5

@@ -79,7 +79,7 @@ def _run(env_file: str, *, must_exist: bool) -> int:
     settings = settings_or_report(env_file, must_exist=must_exist)
     if settings is None:
         return EXIT_CONFIG
-    from bot.app import run_service
+    from bot.app.run import run_service
 
     return asyncio.run(run_service(settings))
 
@@ -176,7 +176,7 @@ async def _check_telegram(settings: Settings) -> bool:
     from aiogram import Bot
     from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 
-    from bot.telegram import make_session
+    from bot.telegram.session import make_session
 
     bot = Bot(t.bot_token.get_secret_value(), session=make_session(settings))
     try:

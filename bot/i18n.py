@@ -1,8 +1,8 @@
 """Translations of every user-facing text, with Fluent (``bot/locales/<lang>.ftl``).
 
 Messages are Telegram HTML. :class:`Translate` escapes string arguments, so a
-platform-provided name can be passed as it is; an :class:`~bot.text.Html` argument
-(anything a ``Translate`` returned, or HTML built with :func:`~bot.text.esc`) is
+platform-provided name can be passed as it is; an :class:`~bot.render.text.Html` argument
+(anything a ``Translate`` returned, or HTML built with :func:`~bot.render.text.esc`) is
 inserted unchanged. Numbers are formatted without digit grouping, so Telegram ids
 and error codes print as typed, and select plural forms (``{ $count -> ...}``).
 ``Translate.plain`` gives text for places that are not HTML: button labels,
@@ -21,7 +21,7 @@ from fluent.runtime import FluentBundle, FluentResource
 from fluent.runtime.types import fluent_number
 from fluent.syntax import ast as ftl
 
-from bot.text import Html, esc, visible_text
+from bot.render.text import Html, esc, visible_text
 
 __all__ = ["SUPPORTED_LANGUAGES", "Translate", "Translator", "pick_language"]
 

@@ -26,11 +26,10 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.access import Caller, grant_within
-from bot.callbacks import ConfirmAction, ConfirmCb
-from bot.commands import BY_NAME
+from bot.app.services import Clock, UserLocks
 from bot.config import Settings
-from bot.csvfile import csv_bytes
 from bot.directory import Directory, Kind, Match
+from bot.parsing.registration import MAX_ROWS, REGISTER_START, Row, decode, parse_rows, result_csv
 from bot.platform import (
     DeviceState,
     GroupBinding,
@@ -39,8 +38,8 @@ from bot.platform import (
     PlatformRequestError,
     PlatformTransportError,
 )
-from bot.registration import MAX_ROWS, REGISTER_START, Row, decode, parse_rows, result_csv
-from bot.render import (
+from bot.render.csvfile import csv_bytes
+from bot.render.replies import (
     Reply,
     T,
     audit_text,
@@ -48,7 +47,8 @@ from bot.render import (
     deluser_confirm_text,
     register_done_text,
 )
-from bot.services import Clock, UserLocks
+from bot.telegram.callbacks import ConfirmAction, ConfirmCb
+from bot.telegram.commands import BY_NAME
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditEntry, AuditRepo

@@ -22,13 +22,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.callbacks import PickAction, PickCb
 from bot.config import Settings
 from bot.directory import Kind
-from bot.jobs.render import report_current_text, report_set_text
-from bot.jobs.scheduler import parse_hhmm
-from bot.render import Reply, org_ids_text
-from bot.timeexpr import TimeExprError, parse_date
+from bot.parsing.timeexpr import TimeExprError, parse_date, parse_hhmm
+from bot.render.jobs import report_current_text, report_set_text
+from bot.render.replies import Reply, org_ids_text
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer

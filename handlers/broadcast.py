@@ -8,7 +8,6 @@ runs exactly once, however often it is tapped.
 
 from __future__ import annotations
 
-import enum
 import io
 import mimetypes
 import socket
@@ -17,7 +16,6 @@ from urllib.parse import quote, urlsplit
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, Filter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -25,14 +23,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.access import Caller
+from bot.app.services import Clock, UserLocks
 from bot.config import Settings
 from bot.directory import Directory, Kind
 from bot.platform.errors import error_for
 from bot.platform.models import Notice
 from bot.relay.service import Relay
-from bot.render import Reply, T
-from bot.services import Clock, UserLocks
-from bot.text import esc
+from bot.render.replies import Reply, T
+from bot.render.text import esc
+from bot.telegram.callbacks import BcAction, BcCb
 from handlers.filters import MinRole
 from handlers.reply import answer, edit
 from storage.audit import AuditRepo
@@ -53,25 +52,6 @@ class Step(StatesGroup):
     text = State()
     attachments = State()
     preview = State()
-
-
-class BcAction(enum.StrEnum):
-    ORG = "o"
-    PAGE = "p"
-    NEXT = "n"
-    DONE = "d"
-    CONFIRM = "c"
-    EDIT = "e"
-    EDIT_TARGETS = "et"
-    EDIT_TITLE = "eh"
-    EDIT_TEXT = "ex"
-    EDIT_FILES = "ef"
-    CANCEL = "x"
-
-
-class BcCb(CallbackData, prefix="bc1"):
-    action: BcAction
-    value: int = 0
 
 
 # Shown only once the draft has its title and text (the attachments step, the preview).

@@ -9,14 +9,14 @@ from aiogram import Router
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, Update
 
+from bot.app.services import AdminAlerts
 from bot.platform import (
     PlatformError,
     PlatformTimeoutError,
     PlatformTransportError,
 )
-from bot.render import T
-from bot.services import AdminAlerts
-from bot.text import esc
+from bot.render.replies import T
+from bot.render.text import esc
 
 log = logging.getLogger(__name__)
 

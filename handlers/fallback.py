@@ -7,8 +7,8 @@ from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message
 
 from bot.access import Caller
-from bot.commands import BY_NAME
-from bot.render import Reply, T
+from bot.render.replies import Reply, T
+from bot.telegram.commands import BY_NAME
 from handlers.reply import answer
 from storage.roles import Role
 

@@ -17,7 +17,7 @@ from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject
 
 from bot.access import Caller
-from bot.render import Reply, T
+from bot.render.replies import Reply, T
 from handlers.reply import answer
 from storage.roles import Role
 

@@ -10,10 +10,10 @@ from aiogram import Router
 from aiogram.types import CallbackQuery
 
 from bot.access import Caller
-from bot.callbacks import AckCb
 from bot.config import Settings
 from bot.relay.service import Relay
-from bot.render import T
+from bot.render.replies import T
+from bot.telegram.callbacks import AckCb
 from handlers.filters import MinRole
 from storage.audit import AuditRepo
 from storage.roles import Role

@@ -12,12 +12,12 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import TelegramObject
 
 from bot.access import Caller
+from bot.app.services import Background, Clock, Timings
 from bot.config import Settings
 from bot.directory import Directory
 from bot.jobs import Jobs
 from bot.platform import PlatformClient
-from bot.render import T
-from bot.services import Background, Clock, Timings
+from bot.render.replies import T
 from storage.audit import AuditRepo
 
 

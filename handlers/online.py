@@ -16,12 +16,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.access import Caller
-from bot.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
+from bot.app.services import Clock
 from bot.config import Settings
 from bot.directory import Directory, DirUser, Kind
 from bot.platform import PlatformClient
-from bot.render import Reply, T, groups_page, online_view
-from bot.services import Clock
+from bot.render.replies import Reply, T, groups_page, online_view
+from bot.telegram.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
 from handlers.filters import feature_router, remember_asker
 from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask

@@ -12,10 +12,10 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.access import Caller
-from bot.callbacks import PickAction, PickCb
 from bot.directory import Directory, Kind
 from bot.platform import PlatformClient
-from bot.render import Reply, T, org_details, user_details
+from bot.render.replies import Reply, T, org_details, user_details
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import feature_router, remember_asker
 from handlers.reply import answer, edit
 from handlers.resolve import resolve_or_ask

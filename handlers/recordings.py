@@ -20,14 +20,14 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb
 from bot.directory import DirUser, Kind
-from bot.media import MediaError, MediaFetcher, MediaProblem
+from bot.parsing.timeexpr import TimeExprError, parse_date
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Recording
-from bot.render import Reply
-from bot.render_geo import RECORDINGS_PER_PAGE, recording_caption, recordings_page
-from bot.timeexpr import TimeExprError, parse_date
+from bot.render.geo import RECORDINGS_PER_PAGE, recording_caption, recordings_page
+from bot.render.replies import Reply
+from bot.telegram.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb
+from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer, edit

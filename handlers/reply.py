@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
-from bot.render import Reply
-from bot.text import split_html
+from bot.render.replies import Reply
+from bot.render.text import split_html
 
 
 async def answer(message: Message, reply: Reply) -> Message:

@@ -6,9 +6,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.access import Caller
-from bot.callbacks import PickAction
 from bot.directory import Directory, Kind, Match
-from bot.render import Reply, T, choices
+from bot.render.replies import Reply, T, choices
+from bot.telegram.callbacks import PickAction
 from handlers.filters import remember_asker
 from handlers.reply import answer
 

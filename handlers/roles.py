@@ -9,11 +9,11 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.access import Caller, Verdict, caller_of, grant_within, may_manage
+from bot.app.services import Clock, Menus
 from bot.config import Settings
 from bot.directory import Directory
-from bot.render import Reply, T, roles_text
-from bot.services import Clock, Menus
-from bot.text import esc
+from bot.render.replies import Reply, T, roles_text
+from bot.render.text import esc
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.audit import AuditRepo

@@ -14,7 +14,7 @@ from aiogram.types import Message
 
 from bot.access import Caller
 from bot.directory import Directory
-from bot.render import Reply, T, find_results
+from bot.render.replies import Reply, T, find_results
 from handlers.filters import MinRole, remember_asker
 from handlers.reply import answer
 from storage.roles import Role

@@ -8,13 +8,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.access import Caller
-from bot.commands import allowed
+from bot.app.services import Clock, Menus
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translator
-from bot.registration import REGISTER_START
-from bot.render import Reply, T
-from bot.services import Clock, Menus
+from bot.parsing.registration import REGISTER_START
+from bot.render.replies import Reply, T
+from bot.telegram.commands import allowed
 from handlers.admin import open_register
 from handlers.broadcast import discard_draft_files
 from handlers.reply import answer

@@ -8,10 +8,10 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from bot.app.services import Clock
 from bot.directory import Directory
 from bot.platform import PlatformClient, PlatformError
-from bot.render import Reply, T
-from bot.services import Clock
+from bot.render.replies import Reply, T
 from handlers.filters import MinRole
 from handlers.reply import answer
 from storage.inbox import InboxRepo
@@ -21,7 +21,7 @@ from storage.roles import Role
 
 
 def _ago(t: T, lang: str, when: datetime | None, now: datetime) -> str:
-    from bot.geo import age_text
+    from bot.geo.measure import age_text
 
     return age_text(now - when, lang) if when is not None else t.plain("status-never")
 

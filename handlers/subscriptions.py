@@ -23,14 +23,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.access import Caller
+from bot.app.services import Clock
 from bot.config import Settings
 from bot.directory import Directory, DirGroup, Kind, Match
-from bot.jobs.render import chat_jobs_lines as jobs_lines
-from bot.jobs.render import report_set_text, watch_text
-from bot.jobs.scheduler import parse_hhmm
+from bot.parsing.timeexpr import parse_duration, parse_hhmm
 from bot.relay.service import Relay
-from bot.render import Reply, T, not_one, now_receives, scope_refused, usage_at
-from bot.services import Clock
+from bot.render.jobs import chat_jobs_lines as jobs_lines
+from bot.render.jobs import report_set_text, watch_text
+from bot.render.replies import Reply, T, not_one, now_receives, scope_refused, usage_at
 from handlers.filters import ChatManager, MinRole, chat_change_refused, within
 from handlers.reply import answer
 from storage.audit import AuditRepo
@@ -210,7 +210,7 @@ def chat_jobs_lines(
     zone: str,
     scope: frozenset[int] | None,
 ) -> list[str]:
-    """/subscriptions: the chat's watches and digests as `bot.jobs.render` words them, with
+    """/subscriptions: the chat's watches and digests as `bot.render.jobs` words them, with
     the groups and orgs outside the reader's scope left unnamed."""
     seen = [w for w in watches if scope is None or directory.group(w.group_id, scope)]
     lines = jobs_lines(t, seen, [], directory, zone)
@@ -635,7 +635,7 @@ async def mute(
         relay.wake()
         await answer(message, Reply(t("mute-off")))
         return
-    delta = _duration(arg)
+    delta = parse_duration(arg)
     if delta is None or not timedelta(0) < delta <= MUTE_MAX:
         await answer(message, Reply(t("usage-mute")))
         return
@@ -646,18 +646,6 @@ async def mute(
         message,
         Reply(t("mute-set", until=until.astimezone(settings.bridge.tz).strftime("%m-%d %H:%M"))),
     )
-
-
-def _duration(text: str) -> timedelta | None:
-    """`30m`, `2h`, `1d`; None for anything else. ASCII digits only ("²".isdigit() is
-    true, int() refuses it), at most six of them (99999999999999d overflows timedelta)."""
-    units = {"m": 60, "h": 3600, "d": 86400}
-    number, unit = text[:-1], text[-1:]
-    if unit not in units or not 1 <= len(number) <= 6:
-        return None
-    if not (number.isascii() and number.isdigit()):
-        return None
-    return timedelta(seconds=int(number) * units[unit])
 
 
 def router() -> Router:

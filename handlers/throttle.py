@@ -5,7 +5,7 @@ replies out of that group's twenty messages a minute, and the next incident wait
 them. Now each user's commands and button presses are counted in a sliding window —
 generously for users with a role, tightly for users without one. A user over the limit is
 told once, then ignored for `quiet_s`; and everything sent while handling an update from a
-user without a role goes out under `bot.flood.low_priority()`, behind relayed and
+user without a role goes out under `bot.telegram.flood.low_priority()`, behind relayed and
 scheduled messages.
 
 An outer middleware on messages and callback queries, after `ContextMiddleware` (it reads
@@ -30,8 +30,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot.access import Caller
-from bot.flood import low_priority
-from bot.render import Reply, T
+from bot.render.replies import Reply, T
+from bot.telegram.flood import low_priority
 from handlers.reply import answer
 from storage.roles import Role
 

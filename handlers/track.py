@@ -14,13 +14,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.callbacks import PickAction, PickCb
 from bot.directory import Kind
-from bot.geo import summarize, timed_sorted
-from bot.render import Reply
-from bot.render_geo import track_summary
-from bot.text import truncate_caption
-from bot.timeexpr import TimeExprError, parse_range
+from bot.geo.measure import summarize, timed_sorted
+from bot.parsing.timeexpr import TimeExprError, parse_range
+from bot.render.geo import track_summary
+from bot.render.replies import Reply
+from bot.render.text import truncate_caption
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
@@ -64,7 +64,7 @@ async def send_track(message: Message, uid: int, args: list[str], ctx: LookupCon
             await pin.reply(text + "\n" + t("track-one-point"))
             return
         # Imported here: matplotlib costs ~60 MB of memory, only worth it once /track is used.
-        from bot.trackfiles import track_gpx, track_png
+        from bot.geo.trackfiles import track_gpx, track_png
 
         stamp = start.astimezone(tz).strftime("%Y%m%d-%H%M")
         base = f"track-{user.account or user.id}-{stamp}"

@@ -15,10 +15,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.callbacks import PickAction, PickCb
 from bot.directory import Kind
-from bot.jobs.render import watch_text
-from bot.render import Reply
+from bot.render.jobs import watch_text
+from bot.render.replies import Reply
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer

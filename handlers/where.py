@@ -12,11 +12,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.callbacks import PickAction, PickCb, WhereCb
 from bot.directory import DirUser, Kind
 from bot.platform.models import Fix
-from bot.render import Reply
-from bot.render_geo import fix_details, group_fixes
+from bot.render.geo import fix_details, group_fixes
+from bot.render.replies import Reply
+from bot.telegram.callbacks import PickAction, PickCb, WhereCb
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer

@@ -1343,7 +1343,7 @@ async def test_subscribe_mute_and_broadcast_read_the_bridges_clock(
 def test_read_subscribe_gives_the_arguments_or_the_answer() -> None:
     """/subscribe's parse step: SubscribeArgs when it reads, else the one answer to give."""
     from bot.i18n import Translator
-    from bot.render import Reply
+    from bot.render.replies import Reply
     from handlers.subscriptions import SubscribeArgs, read_subscribe
 
     t = Translator.load("en").get("en")

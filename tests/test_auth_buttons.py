@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 from aiogram.filters.callback_data import CallbackData
 
-from bot.callbacks import (
+from bot.demo.stack import Stack
+from bot.directory import Kind
+from bot.sandbox.telegram import CallbackAnswer, EmuMessage
+from bot.telegram.callbacks import (
     AckCb,
     ConfirmAction,
     ConfirmCb,
@@ -29,9 +32,6 @@ from bot.callbacks import (
     RecPlayCb,
     WhereCb,
 )
-from bot.demo.stack import Stack
-from bot.directory import Kind
-from bot.sandbox.telegram import CallbackAnswer, EmuMessage
 from storage.roles import Role
 
 OK = {"status": 200, "message": "成功", "data": None}
@@ -470,7 +470,7 @@ async def test_a_dialogs_confirm_button_does_nothing_for_another_admin(stack: St
 
 async def test_a_broadcast_draft_is_moved_only_by_the_admin_who_writes_it(stack: Stack) -> None:
     """BcCb (handlers/broadcast.py): each step acts on the presser's own draft."""
-    from handlers.broadcast import BcAction, BcCb
+    from bot.telegram.callbacks import BcAction, BcCb
 
     assert stack.bridge is not None
     await stack.bridge.roles.set(1003, Role.ADMIN, None, None)  # a second admin

@@ -17,15 +17,15 @@ import pytest
 from aiogram.types import Chat, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
-from bot.commands import COMMANDS, allowed
 from bot.demo.stack import BOT_TOKEN, Stack
 from bot.directory import Kind
-from bot.render import Reply
+from bot.render.replies import Reply
+from bot.render.text import esc, visible_text
 from bot.sandbox.data import SandboxData
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage, TelegramEmulator, utf16_len
-from bot.text import esc, visible_text
+from bot.telegram.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
+from bot.telegram.commands import COMMANDS, allowed
 from handlers.reply import answer as reply_answer
 from storage.db import utcnow
 from storage.roles import Role

@@ -22,12 +22,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramConflictError
 
-from bot.commands import allowed
 from bot.config import Settings
 from bot.demo.stack import BOT_TOKEN, Stack
 from bot.logs import JsonFormatter, SecretFilter, secrets_of
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage, TelegramEmulator
+from bot.telegram.commands import allowed
 from storage.roles import Role
 
 

@@ -2,7 +2,7 @@
 
 A spreadsheet runs a cell that starts with = + - @ TAB or CR as a formula. Every export
 (`/audit csv`, `/attendance`, `/signins`, `/register` results) goes through
-`bot.csvfile`: such a cell gets a leading `'`, plain numbers stay numbers. Each export is
+`bot.render.csvfile`: such a cell gets a leading `'`, plain numbers stay numbers. Each export is
 driven end to end: a hostile name comes from a Telegram display name or from the sandbox
 platform, and the CSV document the Telegram emulator received is parsed.
 """
@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.csvfile import FORMULA_START, csv_bytes, safe_cell
 from bot.demo.stack import Stack
+from bot.render.csvfile import FORMULA_START, csv_bytes, safe_cell
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
 from storage.roles import Role

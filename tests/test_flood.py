@@ -1,5 +1,5 @@
-"""bot/flood.py: sliding windows held in the strictest reading, dated by the answer; replies
-to users without a role yield to relayed messages. Every clock here is injected."""
+"""bot/telegram/flood.py: sliding windows held in the strictest reading, dated by the
+answer; replies to users without a role yield to relayed messages. Every clock here is injected."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.demo.stack import BOT_TOKEN, Stack
-from bot.flood import FloodControl, SlidingWindow, low_priority
 from bot.sandbox.telegram import FastClock, TelegramEmulator
+from bot.telegram.flood import FloodControl, SlidingWindow, low_priority
 
 
 class VirtualTime:

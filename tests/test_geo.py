@@ -1,4 +1,4 @@
-"""Distances, compass words, ages and track summaries (bot/geo.py)."""
+"""Distances, compass words, ages and track summaries (bot/geo/measure.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.geo import (
+from bot.geo.measure import (
     EARTH_RADIUS_M,
     age_text,
     compass,

@@ -26,11 +26,11 @@ from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import Chat, Message, Update, User
 
-from bot.commands import allowed
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translator
 from bot.platform.models import Org, TreeNode
+from bot.telegram.commands import allowed
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
 from storage.audit import AuditRepo
@@ -154,7 +154,7 @@ class FakePlatform:
 
 @dataclass
 class FakeMenus:
-    """Per-user command menus (`bot.services.Menus`), recorded instead of sent."""
+    """Per-user command menus (`bot.app.services.Menus`), recorded instead of sent."""
 
     translator: Translator
     menus: list[tuple[int, Role]] = field(default_factory=list)

@@ -28,11 +28,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import bot.demo.stack as stack_module
-from bot.app import Bridge, WebhookHandler
+from bot.app.bridge import Bridge
 from bot.demo.stack import CALLBACK_TOKEN, Stack
 from bot.logs import RepeatFilter, setup_logging
 from bot.relay.listener import FD_RESERVE, HttpLimits
 from bot.sandbox.telegram import EmuMessage
+from bot.telegram.webhook import WebhookHandler
 from storage.files import FILES_KEPT
 from storage.roles import Role
 

@@ -15,8 +15,8 @@ from fluent.syntax import ast as ftl
 from fluent.syntax.visitor import Visitor
 
 from bot.i18n import SUPPORTED_LANGUAGES, Translator, pick_language
-from bot.text import Html, esc
-from bot.timeexpr import TimeExprError, parse_date, parse_range
+from bot.parsing.timeexpr import TimeExprError, parse_date, parse_range
+from bot.render.text import Html, esc
 
 TELEGRAM_TAGS = {
     "b",

@@ -1,6 +1,6 @@
 """Hostile input never reaches the error handler (issue 12, point 16).
 
-Every command of `bot.commands` and every button family (`bot.callbacks`, and the
+Every command of `bot.telegram.commands` and every button family (`bot.telegram.callbacks`, and the
 broadcast dialog's `bc1`) is fed random arguments through the real stack: the Telegram
 emulator, the dispatcher, the sandbox platform. The property: the update is answered
 (a command with a message, a button with exactly one callback answer), and never by
@@ -30,8 +30,13 @@ from aiogram.fsm.storage.base import StorageKey
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from bot.callbacks import (
+from bot.demo.stack import PEOPLE, Stack
+from bot.directory import Kind
+from bot.sandbox.telegram import EmuMessage
+from bot.telegram.callbacks import (
     AckCb,
+    BcAction,
+    BcCb,
     ConfirmAction,
     ConfirmCb,
     GroupsCb,
@@ -42,11 +47,7 @@ from bot.callbacks import (
     RecPlayCb,
     WhereCb,
 )
-from bot.commands import COMMANDS
-from bot.demo.stack import PEOPLE, Stack
-from bot.directory import Kind
-from bot.sandbox.telegram import EmuMessage
-from handlers.broadcast import BcAction, BcCb
+from bot.telegram.commands import COMMANDS
 from storage.roles import Role
 from storage.subscriptions import KINDS
 from storage.users import Language

@@ -25,10 +25,10 @@ from conftest import Clock
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.attendance.records import is_late
 from bot.demo.stack import Stack
-from bot.jobs.attendance import is_late
 from bot.jobs.recordings import LATE_MARGIN
-from bot.jobs.scheduler import parse_hhmm
+from bot.parsing.timeexpr import parse_hhmm
 from bot.platform.models import PunchRecord
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
@@ -666,8 +666,8 @@ async def test_digest_follows_a_supergroup_and_a_missed_one_is_caught_up(
 
 
 def test_times_and_csv_cells() -> None:
-    from bot.csvfile import csv_bytes as _csv
-    from bot.jobs.scheduler import parse_hhmm
+    from bot.parsing.timeexpr import parse_hhmm
+    from bot.render.csvfile import csv_bytes as _csv
 
     assert parse_hhmm("8:05") == datetime(2000, 1, 1, 8, 5).time()
     assert parse_hhmm("08：30") == datetime(2000, 1, 1, 8, 30).time()

@@ -520,7 +520,7 @@ async def test_a_burst_reaches_every_chat_in_order_without_a_429(
 
     await after_deliveries(stack, all_sent)
     # A send holds its place in each window from its start and is dated by its answer
-    # (bot/flood.py): at BRIDGE_RATE_PER_GROUP_MIN = Telegram's 20/min there is no
+    # (bot/telegram/flood.py): at BRIDGE_RATE_PER_GROUP_MIN = Telegram's 20/min there is no
     # margin, and still no 429.
     too_many = [c for c in stack.emu.calls if c.status == 429]
     assert too_many == []

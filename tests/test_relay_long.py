@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.demo.stack import CALLBACK_TOKEN, Stack
-from bot.media import MediaError, MediaFetcher, MediaProblem
 from bot.relay.listener import MAX_BODY
+from bot.render.text import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len
 from bot.sandbox.telegram import EmuMessage
-from bot.text import CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len
+from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
 
 OK = {"status": 200, "message": "成功", "data": None}
 MORE = re.compile(r"… \((\d+) more characters\)")
@@ -549,10 +549,10 @@ def test_job_messages_shorten_absurd_platform_names() -> None:
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
+    from bot.attendance.records import Late, Person, PunchSummary
     from bot.i18n import Translator
-    from bot.jobs.attendance import Late, Person, PunchSummary
-    from bot.jobs.render import PresenceBlock, PresenceItem, attendance_text, presence_text
-    from bot.text import visible_text
+    from bot.render.jobs import PresenceBlock, PresenceItem, attendance_text, presence_text
+    from bot.render.text import visible_text
 
     t = Translator.load("en").get("en")
     tz = ZoneInfo("Asia/Shanghai")
@@ -582,7 +582,7 @@ def test_job_messages_shorten_absurd_platform_names() -> None:
     limit=st.integers(min_value=2, max_value=120),
 )
 def test_shorten_keeps_a_prefix_under_the_limit_and_counts_the_rest(value: str, limit: int) -> None:
-    from bot.text import shorten, visible_text
+    from bot.render.text import shorten, visible_text
 
     out = shorten(value, limit, lambda n: f"⟨{n}⟩")
     shown = visible_text(out)
@@ -609,7 +609,7 @@ def test_shorten_keeps_a_prefix_under_the_limit_and_counts_the_rest(value: str, 
 def test_split_html_gives_the_first_part_its_own_limit(
     words: list[str], first: int, limit: int
 ) -> None:
-    from bot.text import esc, split_html, visible_len, visible_text
+    from bot.render.text import esc, split_html, visible_len, visible_text
 
     html = " ".join(w if w.startswith("<b>") else esc(w) for w in words)
     parts = split_html(html, limit, first=first)
@@ -640,6 +640,6 @@ def test_split_html_gives_the_first_part_its_own_limit(
     ],
 )
 def test_only_http_urls_with_a_host_are_links(url: str, web: bool) -> None:
-    from bot.text import is_web_url
+    from bot.render.text import is_web_url
 
     assert is_web_url(url) is web

@@ -1,7 +1,7 @@
 """Renderers as plain functions: plain data in, HTML text and inline keyboards out.
 
-No Telegram, no platform, no storage: the four renderer homes (`bot/render.py`,
-`bot/render_geo.py`, `bot/jobs/render.py`, `bot/relay/render.py`) called directly. What
+No Telegram, no platform, no storage: the four renderer homes (`bot/render/replies.py`,
+`bot/render/geo.py`, `bot/render/jobs.py`, `bot/render/relay.py`) called directly. What
 every one of them owes: platform strings escaped, lists capped, buttons that say what they
 do and carry the callback data their handler filters on.
 """
@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import GroupsCb, OnlineCb, PickAction, PickCb, RecPageCb, RecPlayCb, WhereCb
 from bot.directory import DirGroup, DirOrg, DirUser, Kind, Match
 from bot.i18n import Translate, Translator
-from bot.jobs.render import (
+from bot.platform.models import Fix, Notice, Recording, SignInRecord, UserInfo
+from bot.relay.events import IncidentReport
+from bot.render.geo import fix_details, group_fixes, recording_caption, recordings_page
+from bot.render.jobs import (
     PRESENCE_NAMES_LIMIT,
     PresenceBlock,
     PresenceItem,
@@ -29,9 +31,7 @@ from bot.jobs.render import (
     signins_text,
     watch_text,
 )
-from bot.platform.models import Fix, Notice, Recording, SignInRecord, UserInfo
-from bot.relay.events import IncidentReport
-from bot.relay.render import (
+from bot.render.relay import (
     MAX_FILES,
     MAX_NOTICE_LINKS,
     attachment_kind,
@@ -41,7 +41,7 @@ from bot.relay.render import (
     mute_summary,
     notice_text,
 )
-from bot.render import (
+from bot.render.replies import (
     GROUPS_PER_PAGE,
     ORG_USERS_SHOWN,
     audit_text,
@@ -57,8 +57,16 @@ from bot.render import (
     roles_text,
     user_details,
 )
-from bot.render_geo import fix_details, group_fixes, recording_caption, recordings_page
-from bot.text import MESSAGE_LIMIT, RAW_LIMIT, visible_len
+from bot.render.text import MESSAGE_LIMIT, RAW_LIMIT, visible_len
+from bot.telegram.callbacks import (
+    GroupsCb,
+    OnlineCb,
+    PickAction,
+    PickCb,
+    RecPageCb,
+    RecPlayCb,
+    WhereCb,
+)
 from storage.audit import AuditEntry
 from storage.reports import Report
 from storage.roles import Grant, Role
@@ -100,7 +108,7 @@ def org(oid: int, name: str = "", parent: int | None = None, **kw: Any) -> DirOr
     return DirOrg(oid, name or f"Org {oid}", parent, "", "", **kw)
 
 
-# ------------------------------------------------------------------------ bot/render.py
+# ------------------------------------------------------------------------ bot/render/replies.py
 
 
 def test_choices_offer_at_most_eight_buttons_naming_the_kind(t: Translate) -> None:
@@ -216,7 +224,7 @@ def test_org_details_of_a_leaf_has_no_keyboard(t: Translate) -> None:
     assert plain(t("label-path")) not in plain(reply.text)  # a root has no path line
 
 
-# -------------------------------------------------------------------- bot/render_geo.py
+# -------------------------------------------------------------------- bot/render/geo.py
 
 
 def fix(**kw: Any) -> Fix:
@@ -288,7 +296,7 @@ def test_recording_caption(t: Translate) -> None:
     assert "2026-11-28 15:00:00" in caption and "Li" in caption and "4" in caption
 
 
-# -------------------------------------------------------------------- bot/relay/render.py
+# -------------------------------------------------------------------- bot/render/relay.py
 
 
 def test_attachment_kind_by_extension_and_only_for_web_urls() -> None:
@@ -386,7 +394,7 @@ def test_mute_summary_counts_by_kind(t: Translate) -> None:
     assert text.endswith("\n\nx")
 
 
-# ---------------------------------------------------------------------- bot/jobs/render.py
+# ---------------------------------------------------------------------- bot/render/jobs.py
 
 
 def test_presence_text_sorts_changes_and_caps_names(t: Translate) -> None:
@@ -534,11 +542,11 @@ def test_bind_done_text_one_escaped_line_per_binding(t: Translate) -> None:
     assert lines[1:] == [f"• {EVIL_HTML}", "• Sun: 1"]
 
 
-# ---------------------------------------------------- /subscribe's answers (bot/render.py)
+# ---------------------------------------------------- /subscribe's answers (bot/render/replies.py)
 
 
 def test_usage_at_names_the_word_it_stopped_at_escaped_then_the_usage(t: Translate) -> None:
-    from bot.render import usage_at
+    from bot.render.replies import usage_at
 
     out = usage_at(t, "usage-subscribe", "<b>x")
     first, *rest = out.text.split("\n")
@@ -548,7 +556,7 @@ def test_usage_at_names_the_word_it_stopped_at_escaped_then_the_usage(t: Transla
 
 
 def test_not_one_says_nobody_or_lists_each_match_with_its_id(t: Translate) -> None:
-    from bot.render import not_one
+    from bot.render.replies import not_one
 
     assert plain(not_one(t, "org", 999).text) == "No org matches “999”."
     assert plain(not_one(t, "user", "<zh>").text) == "No user matches “<zh>”."
@@ -558,7 +566,7 @@ def test_not_one_says_nobody_or_lists_each_match_with_its_id(t: Translate) -> No
 
 
 def test_scope_refused_and_now_receives_are_one_line_each(t: Translate) -> None:
-    from bot.render import now_receives, scope_refused
+    from bot.render.replies import now_receives, scope_refused
 
     refused = scope_refused(t, ["notices", "presence"]).text.split("\n")
     assert len(refused) == 2 and "notices" in refused[0] and "presence" in refused[1]

@@ -71,7 +71,7 @@ def test_the_check_sees_what_it_should() -> None:
         "import bot.config\n"
         "from handlers import filters\n"
         "def f():\n    from storage.roles import Role\n"
-        "if TYPE_CHECKING:\n    import bot.app\n"
+        "if TYPE_CHECKING:\n    import bot.app.bridge\n"
         "from bot import render\n"
         "from bot.sandbox.data import User\n"
         "from . import data\n"
@@ -84,7 +84,7 @@ def test_the_check_sees_what_it_should() -> None:
         "handlers.filters",
         "storage.roles",
         "storage.roles.Role",
-        "bot.app",
+        "bot.app.bridge",
         "bot",
         "bot.render",
     }

@@ -1,6 +1,6 @@
-"""bot.text: escaping, Telegram's length, splitting and captions.
+"""bot.render.text: escaping, Telegram's length, splitting and captions.
 
-The HTML checks use the standard library's HTMLParser, not bot.text, so the
+The HTML checks use the standard library's HTMLParser, not bot.render.text, so the
 splitter is judged by an independent reader.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.text import (
+from bot.render.text import (
     CUT_WHITESPACE,
     Html,
     esc,
@@ -383,6 +383,6 @@ def test_caption_properties(html: str, limit: int) -> None:
 
 @given(st.text(alphabet=st.sampled_from(list("ab 中😀<>/&;#x0123bi=\"'\n")), max_size=60))
 def test_visible_text_is_what_the_atoms_show(html: str) -> None:
-    from bot.text import _atoms
+    from bot.render.text import _atoms
 
     assert visible_text(html) == "".join(a.text for a in _atoms(html))

@@ -1,4 +1,4 @@
-"""bot.timeexpr: the time expressions users type in commands."""
+"""bot.parsing.timeexpr: the time expressions users type in commands."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.timeexpr import TimeExprError, parse_date, parse_range, parse_time
+from bot.parsing.timeexpr import TimeExprError, parse_date, parse_range, parse_time
 
 SH = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

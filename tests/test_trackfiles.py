@@ -1,4 +1,4 @@
-"""GPX and PNG of a track (bot/trackfiles.py), checked by parsing them back."""
+"""GPX and PNG of a track (bot/geo/trackfiles.py), checked by parsing them back."""
 
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.geo import split_segments
-from bot.platform.models import TrackPoint
-from bot.trackfiles import (
+from bot.geo.measure import split_segments
+from bot.geo.trackfiles import (
     _XML_ILLEGAL,
     GPX_NS,
     GPXTPX_NS,
@@ -29,6 +28,7 @@ from bot.trackfiles import (
     track_gpx,
     track_png,
 )
+from bot.platform.models import TrackPoint
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=SHANGHAI)  # 00:00 UTC

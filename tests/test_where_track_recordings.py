@@ -24,13 +24,13 @@ import pytest
 from conftest import SANDBOX_NOW
 from PIL import Image
 
-from bot.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb, WhereCb
 from bot.demo.stack import Stack
 from bot.directory import Kind
 from bot.platform.coords import wgs84_to_gcj02
 from bot.sandbox.data import Recording, TrackPoint, User, local_day_start_ms
 from bot.sandbox.platform import MEDIA_DIR, Quirks, SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
+from bot.telegram.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb, WhereCb
 
 TZ = ZoneInfo("Asia/Shanghai")  # the sandbox's zone and the bridge's default BRIDGE_TIMEZONE
 SUPERVISOR_ID = 1002

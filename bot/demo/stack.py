@@ -18,7 +18,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
 
-from bot.app import Bridge
+from bot.app.bridge import Bridge
 from bot.config import Settings
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage, EmuUser, TelegramEmulator

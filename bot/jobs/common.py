@@ -10,7 +10,7 @@ from bot.directory import Directory
 from bot.i18n import Translate
 from bot.platform import PlatformClient
 from bot.relay.messages import Document, DocumentMessage, OutboxMessage, TextMessage
-from bot.text import split_html
+from bot.render.text import split_html
 from storage.db import Database
 from storage.outbox import OutboxRepo
 

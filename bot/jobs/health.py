@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.platform import PlatformAuthError, PlatformClient, PlatformError
-from bot.text import esc
+from bot.render.text import esc
 from storage.db import from_db_time, to_db_time
 from storage.jobstate import JobStateRepo
 

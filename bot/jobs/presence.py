@@ -17,8 +17,8 @@ from datetime import datetime
 
 from bot.directory import DirGroup
 from bot.jobs.common import Job, JobDeps, enqueue_text
-from bot.jobs.render import PresenceBlock, PresenceItem, presence_text
 from bot.platform import PlatformError
+from bot.render.jobs import PresenceBlock, PresenceItem, presence_text
 from storage.watches import Presence, PresenceChange, PresenceRepo, Watch, WatchRepo
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from bot.jobs.common import Job, JobDeps
 from bot.platform import PlatformError
 from bot.platform.models import Recording
 from bot.relay.messages import VoiceMessage
-from bot.render_geo import recording_caption
-from bot.text import truncate_caption
+from bot.render.geo import recording_caption
+from bot.render.text import truncate_caption
 from storage.db import from_db_time, to_db_time
 from storage.jobstate import JobStateRepo
 from storage.recordings_seen import SeenRecordingRepo

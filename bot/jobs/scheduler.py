@@ -9,7 +9,6 @@ still happens, a later one is skipped for the next regular time.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, tzinfo
 from typing import Any
@@ -19,18 +18,10 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-__all__ = ["DAILY_GRACE_S", "daily", "every", "parse_hhmm"]
+__all__ = ["DAILY_GRACE_S", "daily", "every"]
 
 DAILY_GRACE_S = 3600
 """A daily digest delayed by less than an hour (a busy loop, a slow platform) is still sent."""
-
-_HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
-
-
-def parse_hhmm(text: str) -> time | None:
-    """`08:30`, `8:30` or `08：30` (full-width colon) -> time; None if it is not a time."""
-    m = _HHMM.fullmatch(text.strip())
-    return time(int(m[1]), int(m[2])) if m else None
 
 
 def every(

@@ -26,6 +26,7 @@ from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot.attendance.reports import AttendanceReports
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translate, Translator
@@ -34,11 +35,11 @@ from bot.jobs.directory_diff import DirectoryDiff
 from bot.jobs.health import AlertAdmins, PlatformHealth
 from bot.jobs.presence import PresenceWatch
 from bot.jobs.recordings import RecordingFeed
-from bot.jobs.render import chat_jobs_lines
-from bot.jobs.reports import AttendanceReports
-from bot.jobs.scheduler import daily, every, parse_hhmm
+from bot.jobs.scheduler import daily, every
 from bot.metrics import Metrics
+from bot.parsing.timeexpr import parse_hhmm
 from bot.platform import PlatformClient, PlatformError
+from bot.render.jobs import chat_jobs_lines
 from storage.db import Database
 from storage.files import FileRepo
 from storage.jobstate import JobStateRepo

@@ -12,7 +12,7 @@ from bot.i18n import Translate
 from bot.relay.events import IncidentReport
 from bot.relay.ingest import sender_org
 from bot.relay.messages import AckEdit, IncidentMessage
-from bot.relay.render import incident_message, incident_text
+from bot.render.relay import incident_message, incident_text
 from storage.db import Database
 from storage.incidents import Incident, IncidentRepo
 from storage.outbox import OutboxRepo

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.directory import Directory, DirUser
 from bot.i18n import Translate
-from bot.relay.render import change_text, clip, diff_lines
+from bot.render.relay import change_text, clip, diff_lines
 
 # Set once the directory diff has recorded the whole directory in known_entities:
 # from then on, whoever is not there is new.

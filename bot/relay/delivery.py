@@ -25,13 +25,13 @@ from aiogram.exceptions import (
 )
 
 from bot.i18n import Translator
-from bot.media import MediaFetcher
 from bot.metrics import Metrics
 from bot.relay.files import SentFiles
 from bot.relay.messages import AckEdit, TextMessage, read_message
-from bot.relay.render import mute_summary
 from bot.relay.sender import ChatGone, Sender
-from bot.text import esc, visible_text
+from bot.render.relay import mute_summary
+from bot.render.text import esc, visible_text
+from bot.telegram.media import MediaFetcher
 from storage.chats import ChatRepo
 from storage.incidents import IncidentRepo
 from storage.mutes import MuteRepo

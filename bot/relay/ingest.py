@@ -16,8 +16,8 @@ from functools import partial
 from bot.directory import Directory
 from bot.i18n import Translate
 from bot.relay.events import IncidentReport
-from bot.relay.render import incident_message
 from bot.relay.subscribers import SubscriberIndex
+from bot.render.relay import incident_message
 from storage.db import Database, dump_json
 from storage.inbox import InboxRepo
 from storage.incidents import IncidentRepo

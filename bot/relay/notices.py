@@ -11,8 +11,8 @@ from bot.i18n import Translate
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Notice
 from bot.relay.messages import TextMessage
-from bot.relay.render import notice_text
 from bot.relay.subscribers import SubscriberIndex
+from bot.render.relay import notice_text
 from storage.db import Database
 from storage.inbox import InboxRepo
 from storage.notices import NoticeJob, NoticeJobRepo

@@ -31,9 +31,7 @@ from aiogram.types import (
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import AckCb
 from bot.i18n import Translate
-from bot.media import TELEGRAM_PHOTO_LIMIT, MediaError, MediaFetcher, MediaProblem, MediaStream
 from bot.relay.files import SentFiles
 from bot.relay.messages import (
     AckEdit,
@@ -45,8 +43,16 @@ from bot.relay.messages import (
     VoiceMessage,
     read_message,
 )
-from bot.relay.render import link
-from bot.text import MESSAGE_LIMIT, Html, split_html, truncate_caption, visible_len
+from bot.render.relay import link
+from bot.render.text import MESSAGE_LIMIT, Html, split_html, truncate_caption, visible_len
+from bot.telegram.callbacks import AckCb
+from bot.telegram.media import (
+    TELEGRAM_PHOTO_LIMIT,
+    MediaError,
+    MediaFetcher,
+    MediaProblem,
+    MediaStream,
+)
 from storage.incidents import IncidentRepo
 from storage.outbox import OutboxRepo, OutboxRow
 

@@ -15,8 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from bot.i18n import Translate
-from bot.jobs.attendance import (
+from bot.attendance.records import (
     expected_people,
     fetch_punches,
     fetch_signins,
@@ -24,10 +23,11 @@ from bot.jobs.attendance import (
     signin_csv,
     summarize_punches,
 )
+from bot.i18n import Translate
 from bot.jobs.common import Job, JobDeps, enqueue_text
-from bot.jobs.render import attendance_text, digest_text, signins_text
-from bot.jobs.scheduler import parse_hhmm
+from bot.parsing.timeexpr import parse_hhmm
 from bot.relay.messages import Document
+from bot.render.jobs import attendance_text, digest_text, signins_text
 from storage.reports import Report, ReportRepo
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from datetime import tzinfo
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
 from bot.directory import DirGroup, DirOrg, DirUser, Kind, Match
 from bot.i18n import Translate
 from bot.platform.models import UserInfo
-from bot.text import esc
+from bot.render.text import esc
+from bot.telegram.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
 from storage.audit import AuditEntry
 from storage.roles import Grant
 

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from bot.csvfile import csv_bytes
 from bot.directory import Directory, DirUser
 from bot.platform import PlatformClient
 from bot.platform.models import PunchRecord, SignInRecord
+from bot.render.csvfile import csv_bytes
 
 PAGE_SIZE = 100
 
@@ -155,7 +155,7 @@ def summarize_punches(
     return s
 
 
-# -- CSV (every cell neutralised by bot.csvfile) ------------------------------------------
+# -- CSV (every cell neutralised by bot.render.csvfile) ------------------------------------------
 
 
 def _local(dt: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

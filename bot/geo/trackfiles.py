@@ -37,7 +37,7 @@ from matplotlib.ft2font import FT2Font
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from pypinyin import lazy_pinyin
 
-from bot.geo import (
+from bot.geo.measure import (
     EARTH_RADIUS_M,
     MAX_PLAUSIBLE_KMH,
     SEGMENT_GAP,

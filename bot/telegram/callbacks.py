@@ -84,3 +84,24 @@ class ConfirmCb(CallbackData, prefix="cf1"):
 
     action: ConfirmAction
     ok: bool
+
+
+class BcAction(enum.StrEnum):
+    """A button of the /broadcast dialog; `value` of `BcCb` says which page or file."""
+
+    ORG = "o"
+    PAGE = "p"
+    NEXT = "n"
+    DONE = "d"
+    CONFIRM = "c"
+    EDIT = "e"
+    EDIT_TARGETS = "et"
+    EDIT_TITLE = "eh"
+    EDIT_TEXT = "ex"
+    EDIT_FILES = "ef"
+    CANCEL = "x"
+
+
+class BcCb(CallbackData, prefix="bc1"):
+    action: BcAction
+    value: int = 0

@@ -12,7 +12,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from bot.csvfile import csv_bytes
+from bot.render.csvfile import csv_bytes
 
 ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,31}$")
 HEADER_WORDS = {"account", "accounts", "账号", "帐号", "用户名", "login", "loginname"}

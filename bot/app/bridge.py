@@ -7,12 +7,8 @@ HTTP listener -> scheduler -> polling or webhook. Stop is the reverse.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import json
 import logging
-import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,30 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.middlewares.base import (
-    BaseRequestMiddleware,
-    NextRequestMiddlewareType,
-)
 from aiogram.enums import ParseMode
-from aiogram.exceptions import (
-    TelegramConflictError,
-    TelegramNetworkError,
-    TelegramUnauthorizedError,
-)
-from aiogram.methods import GetUpdates
-from aiogram.methods.base import TelegramType
-from aiogram.types import Update
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.app.services import (
+    AdminAlerts,
+    Background,
+    Clock,
+    Menus,
+    Services,
+    Timings,
+    UserLocks,
+)
 from bot.config import Settings
 from bot.directory import Directory
-from bot.flood import FloodControl
 from bot.i18n import Translator
 from bot.jobs import Jobs
-from bot.logs import secrets_of, setup_logging
-from bot.media import MediaFetcher
 from bot.metrics import Metrics
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.errors import PlatformAuthError, PlatformTransportError
@@ -55,29 +44,22 @@ from bot.relay.listener import (
     HttpLimits,
     add_routes,
     bearer_matches,
-    compressed,
     last_line,
     no_versions,
     raise_open_files_limit,
-    secret_matches,
 )
 from bot.relay.service import Relay
-from bot.services import (
-    AdminAlerts,
-    Background,
-    Clock,
-    Menus,
-    Services,
-    Timings,
-    UserLocks,
-)
-from bot.telegram import make_session
+from bot.telegram.conflict import ConflictGuard
+from bot.telegram.flood import FloodControl
+from bot.telegram.media import MediaFetcher
+from bot.telegram.session import make_session
+from bot.telegram.webhook import WebhookHandler
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
 from handlers.throttle import CommandThrottle
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
-from storage.db import Database, StorageError, StorageReadOnlyError
+from storage.db import Database, StorageReadOnlyError
 from storage.files import FileRepo, attachment_headers
 from storage.fsm import SQLiteStorage
 from storage.invites import InviteRepo
@@ -87,79 +69,12 @@ from storage.users import UserRepo
 
 if TYPE_CHECKING:
     from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.methods import Response, TelegramMethod
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
 READY_EVERY_S = 10.0
 """/readyz asks the platform at most this often, however often it is asked."""
-
-
-class ConflictGuard(BaseRequestMiddleware):
-    """Notices a 409 Conflict on getUpdates: another instance polls this token."""
-
-    def __init__(self, on_conflict: Callable[[str], None]) -> None:
-        self._on_conflict = on_conflict
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        try:
-            return await make_request(bot, method)
-        except TelegramConflictError as exc:
-            if isinstance(method, GetUpdates):
-                self._on_conflict(exc.message)
-            raise
-
-
-class WebhookHandler(SimpleRequestHandler):
-    """Telegram's webhook: only a request with the secret header reaches the dispatcher.
-
-    aiogram's handler lets everything in when its secret is None and compares with
-    `secrets.compare_digest` on text, which raises (HTTP 500) for a non-ASCII header.
-    Here: no secret refuses every request; the header is compared as bytes in constant
-    time; a body that is not an update is answered 400, never fed.
-    """
-
-    def __init__(self, dp: Dispatcher, bot: Bot, secret: str | None, body_timeout_s: float):
-        super().__init__(dp, bot, secret_token=secret)
-        self._body_timeout_s = body_timeout_s
-
-    def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
-        return bool(self.secret_token) and secret_matches(
-            telegram_secret_token, self.secret_token or ""
-        )
-
-    async def handle(self, request: web.Request) -> web.Response:
-        header = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not self.verify_secret(header, self.bot):
-            return web.Response(text="Unauthorized", status=401)
-        if compressed(request):
-            return web.Response(text="send the body uncompressed", status=400)
-        try:
-            async with asyncio.timeout(self._body_timeout_s):
-                raw = await request.read()  # at most the app's client_max_size (1 MiB)
-            Update.model_validate(json.loads(raw), context={"bot": self.bot})
-        except web.HTTPRequestEntityTooLarge:
-            return web.Response(text="body over 1 MiB", status=413)
-        except TimeoutError:
-            late = web.Response(text="body not received in time", status=408)
-            late.force_close()
-            return late
-        except (ValueError, TypeError, RecursionError, web.RequestPayloadError):
-            return web.Response(text="not a Telegram update", status=400)
-        return await super().handle(request)  # reads the same body again, from memory
-
-    async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
-        # As polling does: an update that fails is logged, not left in an unread task.
-        try:
-            await super()._background_feed_update(bot, update)
-        except Exception:
-            log.exception("webhook update %s failed", update.get("update_id"))
 
 
 def settle_heap() -> None:
@@ -577,73 +492,3 @@ class Bridge:
             await self.dp.storage.close()
         if self.db is not None:
             await self.db.close()
-
-
-async def run_service(settings: Settings) -> int:
-    """`pttbridge run`: until SIGTERM/SIGINT, a 409 Conflict, or a fatal error.
-
-    A signal while starting (Telegram or the platform not answering yet) cancels the
-    start and stops what was started: exit 0, as a signal after start does.
-    """
-    setup_logging(settings.bridge.log_format, secrets_of(settings))
-    bridge = Bridge(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, bridge.stopped.set)
-    log.info("pttbridge is starting (%s mode)", settings.telegram.mode)
-    starting = asyncio.create_task(bridge.start())
-    stop_asked = asyncio.create_task(bridge.stopped.wait())
-    await asyncio.wait({starting, stop_asked}, return_when=asyncio.FIRST_COMPLETED)
-    if not starting.done():
-        log.info("stopping before start-up finished")
-        starting.cancel()
-        # A start that ignores its cancellation must not hold the process.
-        await asyncio.wait({starting}, timeout=5)
-        if starting.done() and not starting.cancelled() and starting.exception() is not None:
-            log.info("start-up ended with %r while stopping", starting.exception())
-        await bridge.stop()
-        return _finished(bridge)
-    stop_asked.cancel()
-    code = _started(bridge, starting, settings)
-    if code is not None:
-        await bridge.stop()
-        return code
-    log.info("pttbridge is running (%s mode)", settings.telegram.mode)
-    await bridge.stopped.wait()
-    log.info("stopping")
-    await bridge.stop()
-    return _finished(bridge)
-
-
-def _finished(bridge: Bridge) -> int:
-    if bridge.exit_reason:
-        print(f"pttbridge: {bridge.exit_reason}", file=sys.stderr)
-    return bridge.exit_code
-
-
-def _started(bridge: Bridge, starting: asyncio.Task[None], settings: Settings) -> int | None:
-    """None when the bridge started; else the exit status after one line saying why."""
-    exc = starting.exception()
-    if exc is None:
-        return None
-    s = settings.bridge
-    if isinstance(exc, StorageError):
-        line, code = f"BRIDGE_DB_PATH: {exc}", 2
-    elif isinstance(exc, OSError) and bridge.http_port is None:
-        # Nothing before the listener opens a socket itself: this is binding it.
-        where = f"{s.http_host}:{s.http_port}"
-        line, code = f"BRIDGE_HTTP_HOST/BRIDGE_HTTP_PORT: cannot listen on {where}: {exc}", 2
-    elif isinstance(exc, TelegramUnauthorizedError):
-        line, code = "TELEGRAM_BOT_TOKEN: rejected by Telegram (check it with @BotFather)", 2
-    elif isinstance(exc, TelegramNetworkError):
-        line = (
-            f"TELEGRAM_API_BASE: cannot reach {settings.telegram.api_base}: {exc}"
-            " (TELEGRAM_PROXY may be needed)"
-        )
-        code = 1
-    else:
-        log.error("start-up failed", exc_info=exc)
-        line, code = f"start-up failed: {type(exc).__name__}: {exc}", 1
-    print(f"pttbridge: {line}", file=sys.stderr)
-    return code

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 from aiogram.types import InputFile
 
-from bot.text import is_web_url
+from bot.render.text import is_web_url
 
 if TYPE_CHECKING:
     from aiogram import Bot

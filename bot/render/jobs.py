@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from bot.attendance.records import Person, PunchSummary
 from bot.directory import Directory
 from bot.i18n import Translate
-from bot.jobs.attendance import Person, PunchSummary
 from bot.platform.models import SignInRecord
-from bot.relay.render import PLACE_LIMIT, clip
-from bot.text import esc
+from bot.render.relay import PLACE_LIMIT, clip
+from bot.render.text import esc
 from storage.reports import Report
 from storage.watches import Watch
 

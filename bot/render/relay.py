@@ -16,7 +16,7 @@ from bot.i18n import Translate
 from bot.platform.models import Notice
 from bot.relay.events import IncidentReport
 from bot.relay.messages import Attachment, IncidentMessage
-from bot.text import (
+from bot.render.text import (
     MESSAGE_LIMIT,
     RAW_LIMIT,
     Html,

@@ -1,6 +1,6 @@
 """The narrow services handlers receive, and the `Services` bundle the composition root builds.
 
-Handlers never see the root (`bot.app`): each names the piece it uses (`menus`,
+Handlers never see the root (`bot.app.bridge`): each names the piece it uses (`menus`,
 `user_locks`, `alerts`, `background`, `clock`, `timings`, a repository) as a
 handler argument, and the dispatcher is given them all by `Services.handler_data()`.
 """
@@ -18,13 +18,13 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.commands import allowed
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translator, pick_language
-from bot.media import MediaFetcher
 from bot.metrics import Metrics
 from bot.platform import PlatformClient
+from bot.telegram.commands import allowed
+from bot.telegram.media import MediaFetcher
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
 from storage.db import Database

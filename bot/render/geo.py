@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.callbacks import RecPageCb, RecPlayCb, WhereCb
 from bot.directory import DirGroup, DirUser
-from bot.geo import TrackSummary, age_text, compass, is_stale
+from bot.geo.measure import TrackSummary, age_text, compass, is_stale
 from bot.platform.models import Fix, Recording
-from bot.render import Reply, T
-from bot.text import esc
+from bot.render.replies import Reply, T
+from bot.render.text import esc
+from bot.telegram.callbacks import RecPageCb, RecPlayCb, WhereCb
 
 RECORDINGS_PER_PAGE = 10
 

@@ -25,11 +25,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
-__all__ = ["TimeExprError", "parse_date", "parse_range", "parse_time"]
+__all__ = [
+    "TimeExprError",
+    "parse_date",
+    "parse_duration",
+    "parse_hhmm",
+    "parse_range",
+    "parse_time",
+]
 
 Reason = Literal["unparseable", "order", "span"]
 Expects = Literal["time", "date"]
@@ -257,3 +264,24 @@ def parse_date(text: str, now: datetime, tz: ZoneInfo) -> date:
     except (ValueError, OverflowError) as e:
         raise TimeExprError(text, detail=str(e), expects="date") from None
     raise TimeExprError(text, detail="not a date", expects="date")
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
+
+
+def parse_hhmm(text: str) -> time | None:
+    """`08:30`, `8:30` or `08：30` (full-width colon) -> time; None if it is not a time."""
+    m = _HHMM.fullmatch(text.strip())
+    return time(int(m[1]), int(m[2])) if m else None
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """`30m`, `2h`, `1d`; None for anything else. ASCII digits only ("²".isdigit() is
+    true, int() refuses it), at most six of them (99999999999999d overflows timedelta)."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not 1 <= len(number) <= 6:
+        return None
+    if not (number.isascii() and number.isdigit()):
+        return None
+    return timedelta(seconds=int(number) * units[unit])

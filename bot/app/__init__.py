@@ -1,0 +1,2 @@
+"""The composition root (`bridge.Bridge`) and the narrow services it hands to
+handlers (`services`)."""

@@ -1,0 +1,1 @@
+"""Positions and tracks: distances, summaries, GPX and PNG files."""

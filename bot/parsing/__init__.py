@@ -1,0 +1,1 @@
+"""What users type, parsed: time expressions, durations, clock times, registration rows."""
