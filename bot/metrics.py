@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import platform
+from functools import partial
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+
+import bot
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
-        self.events_received = Counter(
-            "pttbridge_events_received", "Platform callbacks received", ["route"], registry=r
+        counter, gauge = partial(Counter, registry=r), partial(Gauge, registry=r)
+        # pttbridge_build_info{version="0.1.0",python="3.11.7"} 1.0
+        Info("pttbridge_build", "The running pttbridge and Python", registry=r).info(
+            {"version": bot.__version__, "python": platform.python_version()}
         )
-        self.events_stored = Counter(
-            "pttbridge_events_stored", "Platform callbacks stored (new)", ["route"], registry=r
+        self.events_received = counter(
+            "pttbridge_events_received", "Platform callbacks received", ["route"]
         )
-        self.events_duplicate = Counter(
-            "pttbridge_events_duplicate", "Platform callbacks already stored", ["route"], registry=r
+        self.events_stored = counter(
+            "pttbridge_events_stored", "Platform callbacks stored (new)", ["route"]
         )
-        self.events_rejected = Counter(
-            "pttbridge_events_rejected",
-            "Platform callbacks refused",
-            ["route", "reason"],
-            registry=r,
+        self.events_duplicate = counter(
+            "pttbridge_events_duplicate", "Platform callbacks already stored", ["route"]
         )
-        self.messages = Counter(
+        self.events_rejected = counter(
+            "pttbridge_events_rejected", "Platform callbacks refused", ["route", "reason"]
+        )
+        self.messages = counter(
             "pttbridge_messages",
             "Outgoing Telegram sends by outcome (sent, retried, 429, failed)",
             ["outcome"],
-            registry=r,
         )
-        self.outbox_depth = Gauge(
-            "pttbridge_outbox_depth", "Outbox rows by state", ["state"], registry=r
-        )
-        self.dead_letters = Gauge(
-            "pttbridge_dead_letters", "Messages that failed for good", registry=r
-        )
+        self.outbox_depth = gauge("pttbridge_outbox_depth", "Outbox rows by state", ["state"])
+        self.dead_letters = gauge("pttbridge_dead_letters", "Messages that failed for good")
         self.platform_latency = Histogram(
             "pttbridge_platform_call_seconds",
             "Platform call latency",
@@ -42,17 +44,14 @@ class Metrics:
             registry=r,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.job_failures = Counter(
-            "pttbridge_job_failures", "Scheduled jobs that failed", ["job"], registry=r
+        self.job_failures = counter("pttbridge_job_failures", "Scheduled jobs that failed", ["job"])
+        self.http_open = gauge(
+            "pttbridge_http_connections", "Open connections to the HTTP listener"
         )
-        self.http_open = Gauge(
-            "pttbridge_http_connections", "Open connections to the HTTP listener", registry=r
-        )
-        self.http_closed = Counter(
+        self.http_closed = counter(
             "pttbridge_http_connections_closed",
             "Connections the listener refused (limit) or closed early (slow_headers)",
             ["reason"],
-            registry=r,
         )
 
     def observe_platform(self, endpoint: str, seconds: float, outcome: str) -> None:
