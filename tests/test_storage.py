@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from storage import (
     from_db_time,
     to_db_time,
 )
-from storage.db import load_migrations, split_statements
+from storage.db import StorageNewerError, load_migrations, pttbridge_version, split_statements
 from storage.fsm import SQLiteStorage
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -78,6 +79,37 @@ def raw_sqlite(path: Path, sql: str) -> Any:
         return None if row is None else row[0]
     finally:
         raw.close()
+
+
+def dump_database(path: Path) -> list[str]:
+    """Every schema entry and row of the database at ``path``, as SQL text."""
+    raw = sqlite3.connect(path)
+    try:
+        return list(raw.iterdump())
+    finally:
+        raw.close()
+
+
+@contextlib.contextmanager
+def monkeypatched_version(version: str) -> Iterator[None]:
+    """Storage believes it is pttbridge ``version`` (as a later or earlier release would)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(storage.db.migrations, "pttbridge_version", lambda: version)
+        yield
+
+
+async def assert_up_to_date_with_the_chat(
+    path: Path, migrations: list[Migration] | None = None
+) -> None:
+    """Opened (with ``migrations``), the database is at the newest schema and still has the
+    chat -100 "Dispatch" its test wrote."""
+    db = await Database.open(path, migrations=migrations)
+    try:
+        assert await db.schema_version() == LATEST
+        chat = await ChatRepo(db).get(-100)
+        assert chat is not None and chat.title == "Dispatch"
+    finally:
+        await db.close()
 
 
 async def pragma(db: Database, name: str) -> Any:
@@ -145,13 +177,7 @@ async def test_reopen_keeps_data_and_applies_nothing_twice(db_path: Path) -> Non
         Migration(m.number, m.filename, m.sql + "\nSELECT no_such_function();")
         for m in load_migrations()
     ]
-    db = await Database.open(db_path, migrations=tripwire)
-    try:
-        assert await db.schema_version() == LATEST
-        chat = await ChatRepo(db).get(-100)
-        assert chat is not None and chat.title == "Dispatch"
-    finally:
-        await db.close()
+    await assert_up_to_date_with_the_chat(db_path, migrations=tripwire)
 
 
 async def test_a_new_migration_upgrades_an_existing_database(db_path: Path) -> None:
@@ -170,12 +196,79 @@ async def test_a_newer_schema_is_refused_with_one_clear_line(db_path: Path) -> N
     with pytest.raises(StorageError) as caught:
         await Database.open(db_path)
     assert str(caught.value) == (
-        f"{db_path} was written by a newer pttbridge "
-        f"(schema {LATEST + 6}, this version knows {LATEST})"
+        f"{db_path} was made by a newer pttbridge (schema {LATEST + 6}), this is pttbridge "
+        f"{pttbridge_version()} (schema {LATEST}): run that version or a newer one, "
+        "or restore a backup made before the upgrade"
     )
     # Nothing was changed: still the newer version, and not switched to WAL.
     assert raw_sqlite(db_path, "PRAGMA user_version") == LATEST + 6
     assert raw_sqlite(db_path, "PRAGMA journal_mode") != "wal"
+
+
+async def test_a_database_made_by_a_newer_release_names_both_versions(db_path: Path) -> None:
+    # What a later release leaves: its migration applied, and recorded by the migrations.
+    newer = Migration(LATEST + 1, f"{LATEST + 1:04d}_later.sql", "CREATE TABLE later (x);")
+    with monkeypatched_version("9.8.7"):
+        await (await Database.open(db_path, migrations=[*load_migrations(), newer])).close()
+    with pytest.raises(StorageNewerError) as caught:
+        await Database.open(db_path)
+    assert str(caught.value).startswith(
+        f"{db_path} was made by pttbridge 9.8.7 (schema {LATEST + 1}), "
+        f"this is pttbridge {pttbridge_version()} (schema {LATEST}): "
+    )
+    assert "\n" not in str(caught.value)
+    assert raw_sqlite(db_path, "PRAGMA user_version") == LATEST + 1
+
+
+def test_the_version_is_the_installed_package_s() -> None:
+    from importlib.metadata import version
+
+    assert pttbridge_version() == version("pttbridge")
+
+
+async def test_each_migration_applied_is_recorded_with_the_version_that_applied_it(
+    db_path: Path,
+) -> None:
+    with monkeypatched_version("1.2.3"):
+        await (await Database.open(db_path)).close()
+    extra = Migration(LATEST + 1, f"{LATEST + 1:04d}_notes.sql", "CREATE TABLE notes (x TEXT);")
+    db = await Database.open(db_path, migrations=[*load_migrations(), extra])
+    try:
+        rows = await db.fetchall(
+            "SELECT number, filename, applied_by, applied_at FROM schema_history ORDER BY number"
+        )
+        assert [(r["number"], r["filename"]) for r in rows] == [
+            (m.number, m.filename) for m in [*load_migrations(), extra]
+        ]
+        assert {r["applied_by"] for r in rows[:LATEST]} == {"1.2.3"}
+        assert rows[LATEST]["applied_by"] == pttbridge_version()
+        assert all(from_db_time(r["applied_at"]).tzinfo is UTC for r in rows)
+    finally:
+        await db.close()
+
+
+async def test_a_migration_failing_after_others_leaves_the_database_as_it_was(
+    db_path: Path,
+) -> None:
+    """Three pending migrations, the last one broken: the two before it are rolled back
+    too, so the database is exactly what the previous release left (schema, rows, history)."""
+    first_two = [m for m in load_migrations() if m.number <= 2]
+    db = await Database.open(db_path, migrations=first_two)
+    await ChatRepo(db).upsert(-100, "group", "Dispatch")
+    await db.close()
+    before = dump_database(db_path)
+
+    broken = [m for m in load_migrations() if m.number <= 4]
+    broken[3] = Migration(4, "0004_broken.sql", broken[3].sql + "\nINSERT INTO nowhere VALUES (1);")
+    with pytest.raises(StorageError) as caught:
+        await Database.open(db_path, migrations=broken)
+    message = str(caught.value)
+    assert "0004_broken.sql" in message and "nowhere" in message and "schema 2" in message
+    assert "\n" not in message
+    assert dump_database(db_path) == before
+    assert raw_sqlite(db_path, "PRAGMA user_version") == 2
+
+    await assert_up_to_date_with_the_chat(db_path)  # the real migrations then apply cleanly
 
 
 async def test_a_file_that_is_not_sqlite_is_refused(db_path: Path) -> None:

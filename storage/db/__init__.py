@@ -18,8 +18,9 @@ Conventions (every module in ``storage`` keeps them):
   (:func:`to_db_time`, :func:`from_db_time`); **structured values** are standard JSON
   (:func:`dump_json`, :func:`load_json`). See :mod:`storage.db.codecs`.
 * **Schema** changes are numbered files ``storage/migrations/NNNN_name.sql``, applied in
-  order at start-up, each in its own transaction, with ``PRAGMA user_version`` recording
-  the last one applied. See :mod:`storage.db.migrations`.
+  order at start-up, all pending ones in one transaction, with ``PRAGMA user_version``
+  recording the last one applied and ``schema_history`` which pttbridge applied each. A
+  database made by a newer pttbridge is refused. See :mod:`storage.db.migrations`.
 """
 
 from storage.db.checkpoint import (
@@ -31,8 +32,14 @@ from storage.db.checkpoint import (
 from storage.db.codecs import dump_json, from_db_time, load_json, to_db_time, utcnow
 from storage.db.connection import BUSY_TIMEOUT_MS, MIN_SQLITE
 from storage.db.database import Database
-from storage.db.errors import StorageError, StorageReadOnlyError
-from storage.db.migrations import Migration, load_migrations, split_statements
+from storage.db.errors import (
+    BackupError,
+    StorageError,
+    StorageInUseError,
+    StorageNewerError,
+    StorageReadOnlyError,
+)
+from storage.db.migrations import Migration, load_migrations, pttbridge_version, split_statements
 
 __all__ = [
     "AUTOCHECKPOINT_PAGES",
@@ -40,15 +47,19 @@ __all__ = [
     "CHECKPOINT_BYTES",
     "CHECKPOINT_EVERY_S",
     "MIN_SQLITE",
+    "BackupError",
     "Database",
     "Migration",
     "StorageError",
+    "StorageInUseError",
+    "StorageNewerError",
     "StorageReadOnlyError",
     "checkpoint",
     "dump_json",
     "from_db_time",
     "load_json",
     "load_migrations",
+    "pttbridge_version",
     "split_statements",
     "to_db_time",
     "utcnow",

@@ -26,7 +26,7 @@ from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from storage.db.checkpoint import AUTOCHECKPOINT_PAGES, CHECKPOINT_BYTES
 from storage.db.errors import StorageError
-from storage.db.migrations import Migration, apply_migrations, user_version
+from storage.db.migrations import Migration, apply_migrations, check_not_newer
 
 __all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "MIN_SQLITE", "Connection"]
 
@@ -171,14 +171,9 @@ def _prepare(
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         # The first statement that reads the file: it tells a foreign file apart.
-        version = user_version(conn)
+        version = check_not_newer(conn, latest, path)
     except sqlite3.DatabaseError as e:
         raise _open_error(path, e) from e
-    if version > latest:
-        raise StorageError(
-            f"{path} was written by a newer pttbridge "
-            f"(schema {version}, this version knows {latest})"
-        )
     try:
         mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
         conn.execute("PRAGMA synchronous = NORMAL")

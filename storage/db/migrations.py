@@ -1,9 +1,13 @@
 """Schema changes: numbered files ``storage/migrations/NNNN_name.sql``, applied in order.
 
-Each migration runs in its own transaction, with ``PRAGMA user_version`` recording the last
-one applied. A migration file holds plain SQL statements and no transaction control;
-foreign keys are not enforced while migrations run (so a table can be rebuilt) and are
-checked before each one commits.
+All the migrations pending at start run in one transaction: either the database reaches
+the newest schema or it is left exactly as it was (never a half-migrated database, which
+neither the old version nor the new one would know). ``PRAGMA user_version`` records the
+last one applied, and the table :data:`HISTORY` one row per migration: which pttbridge
+applied it and when, so that an older pttbridge meeting the database can say which version
+made it. A migration file holds plain SQL statements and no transaction control; foreign
+keys are not enforced while migrations run (so a table can be rebuilt) and are checked
+after each one.
 """
 
 from __future__ import annotations
@@ -13,11 +17,27 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
+from typing import Final
 
-from storage.db.errors import StorageError
+from storage.db.codecs import to_db_time, utcnow
+from storage.db.errors import StorageError, StorageNewerError
 
-__all__ = ["Migration", "apply_migrations", "load_migrations", "split_statements", "user_version"]
+__all__ = [
+    "HISTORY",
+    "Migration",
+    "apply_migrations",
+    "check_not_newer",
+    "load_migrations",
+    "pttbridge_version",
+    "split_statements",
+    "user_version",
+]
+
+HISTORY: Final = "schema_history"
+"""The migrations' own table, kept by :func:`apply_migrations` rather than by a migration
+file (as Flyway and Django keep theirs): it must be written in the very transaction of
+every migration, whichever the first one applied."""
 
 log = logging.getLogger(__name__)
 
@@ -88,36 +108,94 @@ def user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def pttbridge_version() -> str:
+    """This pttbridge's version, as installed (storage does not import the bot for it)."""
+    try:
+        return metadata.version("pttbridge")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(version unknown)"
+
+
+def made_by(conn: sqlite3.Connection, version: int) -> str | None:
+    """The pttbridge version that applied migration ``version`` to ``conn``'s database, if
+    the database says (it does from the release that brought :data:`HISTORY` on)."""
+    try:
+        row = conn.execute(
+            f"SELECT applied_by FROM {HISTORY} WHERE number = ?", (version,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # no such table: made before it existed
+        return None
+    return None if row is None else str(row[0])
+
+
+def check_not_newer(conn: sqlite3.Connection, latest: int, path: str) -> int:
+    """``conn``'s schema version; raise :class:`StorageNewerError` if a newer pttbridge
+    made it (its schema is past ``latest``, the newest migration this one knows)."""
+    version = user_version(conn)
+    if version > latest:
+        by = made_by(conn, version)
+        maker = f"pttbridge {by}" if by else "a newer pttbridge"
+        raise StorageNewerError(
+            f"{path} was made by {maker} (schema {version}), this is pttbridge "
+            f"{pttbridge_version()} (schema {latest}): run that version or a newer one, "
+            "or restore a backup made before the upgrade"
+        )
+    return version
+
+
 def apply_migrations(
     conn: sqlite3.Connection, migrations: Sequence[Migration], version: int, path: str
 ) -> None:
-    """Apply, in the connection's thread, each migration numbered above ``version``.
+    """Apply, in the connection's thread, each migration numbered above ``version``: all in
+    one transaction, with a row in :data:`HISTORY` for each.
 
-    A failing one is rolled back and raises :class:`StorageError` naming its file.
+    When one fails, all are rolled back, the database is as it was, and
+    :class:`StorageError` names the file that failed.
     """
+    pending = [m for m in migrations if m.number > version]
+    if not pending:
+        return
+    latest = migrations[-1].number
     # Foreign keys stay off while the schema changes (a table rebuild would otherwise
-    # cascade); each migration is checked with foreign_key_check before it commits.
+    # cascade); each migration is checked with foreign_key_check instead.
     conn.execute("PRAGMA foreign_keys = OFF")
-    for migration in migrations:
-        if migration.number <= version:
-            continue
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            # Another process may have migrated while this one waited for the lock.
-            if user_version(conn) >= migration.number:
-                conn.execute("COMMIT")
-                continue
-            for statement in split_statements(migration.sql):
+    current: Migration | None = None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        # Another process may have migrated while this one waited for the lock.
+        version = check_not_newer(conn, latest, path)
+        pending = [m for m in pending if m.number > version]
+        if pending:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {HISTORY} ("
+                " number INTEGER PRIMARY KEY, filename TEXT NOT NULL,"
+                " applied_by TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+        applied_by, applied_at = pttbridge_version(), to_db_time(utcnow())
+        for current in pending:
+            for statement in split_statements(current.sql):
                 conn.execute(statement)
             broken = conn.execute("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise StorageError(f"{len(broken)} rows break a foreign key")
-            conn.execute(f"PRAGMA user_version = {migration.number}")
-            conn.execute("COMMIT")
-        except (sqlite3.Error, StorageError) as e:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StorageError(
-                f"database {path}: migration {migration.filename} failed and was rolled back: {e}"
-            ) from e
+            conn.execute(
+                f"INSERT OR REPLACE INTO {HISTORY} (number, filename, applied_by, applied_at)"
+                " VALUES (?, ?, ?, ?)",
+                (current.number, current.filename, applied_by, applied_at),
+            )
+            conn.execute(f"PRAGMA user_version = {current.number}")
+        conn.execute("COMMIT")
+    except StorageNewerError:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    except (sqlite3.Error, StorageError) as e:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        where = f"migration {current.filename}" if current else "starting the migrations"
+        raise StorageError(
+            f"database {path}: {where} failed and every pending migration was rolled back "
+            f"(the database is as it was, schema {version}): {e}"
+        ) from e
+    for migration in pending:
         log.info("database %s: applied migration %s", path, migration.filename)
