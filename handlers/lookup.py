@@ -1,5 +1,9 @@
-"""What the supervisor commands (/where, /track, /recordings, /attendance, /signins, /report,
-/watch, /unwatch) need, gathered once per update."""
+"""What command handlers need, gathered once per update: `ctx`.
+
+`CommandContext` for the viewer and admin commands (/online, /user, /org, /deluser, ...);
+`LookupContext` adds what the supervisor commands (/where, /track, /recordings,
+/attendance, /signins, /report, /watch, /unwatch) also use.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,12 @@ from bot.platform import PlatformClient
 from bot.render.replies import T
 from storage.audit import AuditRepo
 
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
 
 @dataclass(frozen=True)
-class LookupContext:
-    """Who looks up, in which language, and the services asked.
+class CommandContext:
+    """Who asks, in which language, and the services asked.
 
     Each field is named after the key of the handler data it comes from.
     """
@@ -36,21 +42,31 @@ class LookupContext:
     audit: AuditRepo
     settings: Settings
     bot: Bot
-    background: Background  # work that outlives the update
-    timings: Timings
     clock: Clock  # the process's one clock: handlers never call datetime.now
-    jobs: Jobs
     fsm_storage: BaseStorage  # dialogs, and whose buttons a message's are
 
 
-async def lookup_context(
-    handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-    event: TelegramObject,
-    data: dict[str, Any],
-) -> Any:
-    """Inner middleware: puts a `LookupContext` into the handler data as `ctx`.
+@dataclass(frozen=True)
+class LookupContext(CommandContext):
+    """A `CommandContext` with the work and jobs the supervisor commands start."""
 
-    Inner, so it runs after the router's role filter: `caller` is there by then.
-    """
-    data["ctx"] = LookupContext(**{f.name: data[f.name] for f in fields(LookupContext)})
-    return await handler(event, data)
+    background: Background  # work that outlives the update
+    timings: Timings
+    jobs: Jobs
+
+
+def _filled(
+    kind: type[CommandContext],
+) -> Callable[[Handler, TelegramObject, dict[str, Any]], Awaitable[Any]]:
+    async def middleware(handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        data["ctx"] = kind(**{f.name: data[f.name] for f in fields(kind)})
+        return await handler(event, data)
+
+    return middleware
+
+
+# Inner middlewares: they run after the router's role filter, so `caller` is there by then.
+command_context = _filled(CommandContext)
+"""Puts a `CommandContext` into the handler data as `ctx`."""
+lookup_context = _filled(LookupContext)
+"""Puts a `LookupContext` into the handler data as `ctx`."""

@@ -5,30 +5,29 @@ Their buttons answer, in a group, only whoever asked (`asker_only`).
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
-from bot.access import Caller
-from bot.directory import Directory, Kind
-from bot.platform import PlatformClient
-from bot.render.replies import Reply, T, org_details, user_details
+from bot.directory import Kind
+from bot.render.replies import Reply, org_details, user_details
 from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import feature_router, remember_asker
+from handlers.lookup import CommandContext, command_context
 from handlers.reply import answer, edit
-from handlers.resolve import resolve_or_ask
+from handlers.resolve import NameArg, Named, name_command
 from storage.roles import Role
 
 
-async def user_reply(
-    uid: int, caller: Caller, t: T, directory: Directory, platform: PlatformClient
-) -> Reply:
+async def user_reply(uid: int, ctx: CommandContext) -> Reply:
+    caller, directory, t = ctx.caller, ctx.directory, ctx.t
     user = directory.user(uid, caller.scope)
     if user is None:
         return Reply(t("not-found", kind="user", query=uid))
-    info = await platform.user_info(uid)
+    info = await ctx.platform.user_info(uid)
     if info is None:
         return Reply(t("not-found", kind="user", query=uid))
     groups = [
@@ -43,13 +42,12 @@ async def user_reply(
     return user_details(t, info, path, groups)
 
 
-async def org_reply(
-    oid: int, caller: Caller, t: T, directory: Directory, platform: PlatformClient
-) -> Reply:
+async def org_reply(oid: int, ctx: CommandContext) -> Reply:
+    caller, directory = ctx.caller, ctx.directory
     org = directory.org(oid, caller.scope)
     if org is None:
-        return Reply(t("not-found", kind="org", query=oid))
-    detail = await platform.org_users(oid)
+        return Reply(ctx.t("not-found", kind="org", query=oid))
+    detail = await ctx.platform.org_users(oid)
     users = [(u.name, u.account, u.online) for u in detail.users] if detail else []
     path = directory.org_path(oid)
     if caller.scope is not None:
@@ -57,95 +55,57 @@ async def org_reply(
     children = [
         o for o in directory.org_children(oid) if caller.scope is None or o.id in caller.scope
     ]
-    return org_details(t, org, path, children, directory.org_groups(oid), users)
+    return org_details(ctx.t, org, path, children, directory.org_groups(oid), users)
 
 
-async def user(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-    bot: Bot,
-    state: FSMContext,
-) -> None:
-    query = (command.args or "").strip()
-    if not query:
-        await answer(message, Reply(t("usage-user")))
-        return
-    match = await resolve_or_ask(
-        message, t, directory, caller, query, Kind.USER, PickAction.USER, state=state
-    )
-    if match is None:
-        return
-    uid = match.id
-    async with ChatActionSender.typing(
-        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
-    ):
-        reply = await user_reply(uid, caller, t, directory, platform)
-    await remember_asker(state.storage, await answer(message, reply), caller.user_id)
+USER = NameArg(Kind.USER, PickAction.USER, "usage-user")
+ORG = NameArg(Kind.ORG, PickAction.ORG, "usage-org")
+
+
+async def show_user(message: Message, named: Named, ctx: CommandContext) -> None:
+    reply = await user_reply(named.id, ctx)
+    await remember_asker(ctx.fsm_storage, await answer(message, reply), ctx.caller.user_id)
+
+
+async def show_org(message: Message, named: Named, ctx: CommandContext) -> None:
+    reply = await org_reply(named.id, ctx)
+    await remember_asker(ctx.fsm_storage, await answer(message, reply), ctx.caller.user_id)
+
+
+_org_named = name_command(ORG, show_org, ChatAction.TYPING)
 
 
 async def org(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-    bot: Bot,
-    state: FSMContext,
+    message: Message, command: CommandObject, ctx: CommandContext, state: FSMContext
 ) -> None:
-    query = (command.args or "").strip()
-    if query:
-        match = await resolve_or_ask(
-            message, t, directory, caller, query, Kind.ORG, PickAction.ORG, state=state
-        )
-        if match is None:
-            return
-        oid = match.id
-    else:
-        roots = directory.roots(caller.scope)
-        if not roots:
-            await answer(message, Reply(t("directory-empty")))
-            return
-        oid = roots[0].id
+    if (command.args or "").strip():
+        await _org_named(message, command, ctx, state)
+        return
+    # No org named: the caller's own top org.
+    roots = ctx.directory.roots(ctx.caller.scope)
+    if not roots:
+        await answer(message, Reply(ctx.t("directory-empty")))
+        return
     async with ChatActionSender.typing(
-        bot=bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
+        bot=ctx.bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
     ):
-        reply = await org_reply(oid, caller, t, directory, platform)
-    await remember_asker(state.storage, await answer(message, reply), caller.user_id)
+        await show_org(message, Named(Kind.ORG, roots[0].id, []), ctx)
 
 
-async def picked_user(
-    callback: CallbackQuery,
-    callback_data: PickCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-) -> None:
+async def picked_user(callback: CallbackQuery, callback_data: PickCb, ctx: CommandContext) -> None:
     await callback.answer()
-    await edit(callback, await user_reply(callback_data.id, caller, t, directory, platform))
+    await edit(callback, await user_reply(callback_data.id, ctx))
 
 
-async def picked_org(
-    callback: CallbackQuery,
-    callback_data: PickCb,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    platform: PlatformClient,
-) -> None:
+async def picked_org(callback: CallbackQuery, callback_data: PickCb, ctx: CommandContext) -> None:
     await callback.answer()
-    await edit(callback, await org_reply(callback_data.id, caller, t, directory, platform))
+    await edit(callback, await org_reply(callback_data.id, ctx))
 
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = feature_router(__name__, Role.VIEWER)
-    r.message.register(user, Command("user"))
+    r = feature_router(__name__, Role.VIEWER, command_context)
+    r.message.register(name_command(USER, show_user, ChatAction.TYPING), Command("user"))
     r.message.register(org, Command("org"))
     r.callback_query.register(picked_user, PickCb.filter(F.action == PickAction.USER))
     r.callback_query.register(picked_org, PickCb.filter(F.action == PickAction.ORG))

@@ -15,8 +15,7 @@ from datetime import date
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
+from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
@@ -31,7 +30,7 @@ from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer, edit
-from handlers.resolve import picked_args, resolve_or_ask
+from handlers.resolve import NameArg, Named, name_command, name_picked
 from storage.roles import Role
 
 log = logging.getLogger(__name__)
@@ -100,8 +99,8 @@ async def _page(
     return records, has_next
 
 
-async def show_recordings(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
-    t, tz = ctx.t, ctx.settings.bridge.tz
+async def show_recordings(message: Message, named: Named, ctx: LookupContext) -> None:
+    t, tz, uid, args = ctx.t, ctx.settings.bridge.tz, named.id, named.rest
     now = ctx.clock()
     today = now.astimezone(tz).date()
     try:
@@ -149,72 +148,55 @@ async def _ask_again(waiting: Message, user: DirUser, day: date, ctx: LookupCont
     await waiting.edit_text(t("rec-none", name=user.name, day=day.isoformat()))
 
 
-async def recordings(
-    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
-) -> None:
-    words = (command.args or "").split()
-    if not words:
-        await answer(message, Reply(ctx.t("usage-recordings")))
-        return
-    match = await resolve_or_ask(
-        message,
-        ctx.t,
-        ctx.directory,
-        ctx.caller,
-        words[0],
-        Kind.USER,
-        PickAction.RECORDINGS,
-        state=state,
-        rest=words[1:],
-    )
-    if match is not None:
-        await show_recordings(message, match.id, words[1:], ctx)
+RECORDINGS = NameArg(Kind.USER, PickAction.RECORDINGS, "usage-recordings", more=True)
 
 
-async def picked(
-    callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
-) -> None:
-    await callback.answer()
-    if isinstance(callback.message, Message):
-        args = await picked_args(state, PickAction.RECORDINGS)
-        await show_recordings(callback.message, callback_data.id, args, ctx)
+async def _button_user(
+    callback: CallbackQuery,
+    callback_data: RecPageCb | RecPlayCb,
+    ctx: LookupContext,
+    *,
+    to_chat: bool = False,
+) -> tuple[DirUser, date, int] | None:
+    """The user, day and page a button names; else the press is answered and None.
 
-
-async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupContext) -> None:
+    `to_chat`: what follows is sent to the button's chat, so its message must be there.
+    """
     t = ctx.t
     asked = _button_page(callback_data)
     if asked is None:
         await callback.answer(t.plain("button-expired"), show_alert=True)
-        return
-    day, page_no = asked
+        return None
     user = ctx.directory.user(callback_data.uid, ctx.caller.scope)
-    if user is None:
+    if user is None or (to_chat and not isinstance(callback.message, Message)):
         await callback.answer(t.plain("not-found", kind="user", query=callback_data.uid))
+        return None
+    return user, *asked
+
+
+async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupContext) -> None:
+    named = await _button_user(callback, callback_data, ctx)
+    if named is None:
         return
+    user, day, page_no = named
     records, has_next = await _page(ctx.platform, user, day, page_no)
     if not records:
-        await callback.answer(t.plain("rec-last-page"), show_alert=False)
+        await callback.answer(ctx.t.plain("rec-last-page"), show_alert=False)
         return
     await callback.answer()
     tz = ctx.settings.bridge.tz
-    reply = recordings_page(t, user, day, records, page_no, has_next, tz)
+    reply = recordings_page(ctx.t, user, day, records, page_no, has_next, tz)
     await edit(callback, reply)
 
 
 async def play(
     callback: CallbackQuery, callback_data: RecPlayCb, ctx: LookupContext, media: MediaFetcher
 ) -> None:
-    t = ctx.t
-    asked = _button_page(callback_data)
-    if asked is None:
-        await callback.answer(t.plain("button-expired"), show_alert=True)
+    t, msg = ctx.t, callback.message
+    named = await _button_user(callback, callback_data, ctx, to_chat=True)
+    if named is None or not isinstance(msg, Message):
         return
-    day, page_no = asked
-    user = ctx.directory.user(callback_data.uid, ctx.caller.scope)
-    msg = callback.message
-    if user is None or not isinstance(msg, Message):
-        await callback.answer(t.plain("not-found", kind="user", query=callback_data.uid))
-        return
+    user, day, page_no = named
     await callback.answer(t.plain("rec-fetching"))
     records, _ = await _records(ctx.platform, user, day, page_no)
     if not 0 <= callback_data.idx < len(records):
@@ -261,8 +243,10 @@ async def play(
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
-    r.message.register(recordings, Command("recordings"))
-    r.callback_query.register(picked, PickCb.filter(F.action == PickAction.RECORDINGS))
+    r.message.register(name_command(RECORDINGS, show_recordings), Command("recordings"))
+    r.callback_query.register(
+        name_picked(RECORDINGS, show_recordings), PickCb.filter(F.action == PickAction.RECORDINGS)
+    )
     r.callback_query.register(page, RecPageCb.filter())
     r.callback_query.register(play, RecPlayCb.filter())
     return r

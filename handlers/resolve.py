@@ -1,18 +1,35 @@
-"""Turning a name typed in a command into one entity, or asking which one."""
+"""Turning a name typed in a command into one entity, or asking which one.
+
+Every command that takes a name opens the same way: read the argument, answer the usage
+line when it is missing, resolve the name in the caller's scope (nothing: "not found";
+several: buttons to pick from), then show what was named. `NameArg.read` is that
+opening; `name_command` and `name_picked` build a feature's handlers around what it
+shows, for the command and for the button that picks among several matches.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiogram.enums import ChatAction
+from aiogram.filters import CommandObject
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.chat_action import ChatActionSender
 
 from bot.access import Caller
 from bot.directory import Directory, Kind, Match
 from bot.render.replies import Reply, T, choices
-from bot.telegram.callbacks import PickAction
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import remember_asker
+from handlers.lookup import CommandContext
 from handlers.reply import answer
 
 _ARGS_KEY = "pick_args"
+
+C = TypeVar("C", bound=CommandContext)
 
 
 async def resolve_or_ask(
@@ -59,3 +76,99 @@ async def picked_args(state: FSMContext, action: PickAction) -> list[str]:
     pending = data.get(_ARGS_KEY) or {}
     args = pending.get(action.value) or []
     return [str(a) for a in args]
+
+
+@dataclass(frozen=True)
+class Named:
+    """What a command named (typed, or picked with a button), and its other arguments."""
+
+    kind: Kind
+    id: int
+    rest: list[str]
+
+
+@dataclass(frozen=True)
+class NameArg:
+    """How a command takes a name: of which kinds, which pick buttons it gets, the usage
+    line answered without one, and whether other arguments follow the name.
+
+    With `more`, the name is the first word and the words after it are the command's other
+    arguments (kept for a pick, so the choice finishes the command as typed); without, the
+    whole argument is the name (a name may hold spaces).
+    """
+
+    kind: Kind | tuple[Kind, ...]
+    action: PickAction
+    usage: str
+    more: bool = False
+
+    async def read(
+        self, message: Message, command: CommandObject, ctx: CommandContext, state: FSMContext
+    ) -> tuple[Match, list[str]] | None:
+        """The one match and the other arguments; else the answer is given and None."""
+        if self.more:
+            words = (command.args or "").split()
+            query, rest = (words[0], words[1:]) if words else ("", [])
+        else:
+            query, rest = (command.args or "").strip(), []
+        if not query:
+            await answer(message, Reply(ctx.t(self.usage)))
+            return None
+        match = await resolve_or_ask(
+            message,
+            ctx.t,
+            ctx.directory,
+            ctx.caller,
+            query,
+            self.kind,
+            self.action,
+            state=state,
+            rest=rest if self.more else None,
+        )
+        return None if match is None else (match, rest)
+
+
+Show = Callable[[Message, Named, C], Awaitable[None]]
+
+
+def name_command(
+    arg: NameArg, show: Show[C], chat_action: ChatAction | None = None
+) -> Callable[[Message, CommandObject, C, FSMContext], Awaitable[None]]:
+    """The command's handler: `arg.read`, then `show` (under `chat_action`, if any)."""
+
+    async def command_handler(
+        message: Message, command: CommandObject, ctx: C, state: FSMContext
+    ) -> None:
+        read = await arg.read(message, command, ctx, state)
+        if read is None:
+            return
+        named = Named(read[0].kind, read[0].id, read[1])
+        if chat_action is None:
+            await show(message, named, ctx)
+            return
+        async with ChatActionSender(
+            bot=ctx.bot,
+            chat_id=message.chat.id,
+            message_thread_id=message.message_thread_id,
+            action=chat_action,
+        ):
+            await show(message, named, ctx)
+
+    return command_handler
+
+
+def name_picked(
+    arg: NameArg, show: Show[C]
+) -> Callable[[CallbackQuery, PickCb, C, FSMContext], Awaitable[None]]:
+    """The handler of `arg`'s pick buttons: `show` what was picked, in the chat."""
+
+    async def picked_handler(
+        callback: CallbackQuery, callback_data: PickCb, ctx: C, state: FSMContext
+    ) -> None:
+        await callback.answer()
+        if not isinstance(callback.message, Message):
+            return
+        rest = await picked_args(state, arg.action) if arg.more else []
+        await show(callback.message, Named(callback_data.kind, callback_data.id, rest), ctx)
+
+    return picked_handler

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.directory import Kind
@@ -24,15 +23,17 @@ from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
-from handlers.resolve import picked_args, resolve_or_ask
+from handlers.resolve import NameArg, Named, name_command, name_picked
 from storage.roles import Role
 
+TRACK = NameArg(Kind.USER, PickAction.TRACK, "usage-track", more=True)
 
-async def send_track(message: Message, uid: int, args: list[str], ctx: LookupContext) -> None:
-    t, lang, tz = ctx.t, ctx.lang, ctx.settings.bridge.tz
+
+async def send_track(message: Message, named: Named, ctx: LookupContext) -> None:
+    t, lang, tz, uid = ctx.t, ctx.lang, ctx.settings.bridge.tz, named.id
     now = ctx.clock()
     try:
-        start, end = parse_range(args, now, tz)
+        start, end = parse_range(named.rest, now, tz)
     except TimeExprError as err:
         await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t("usage-track")))
         return
@@ -82,42 +83,11 @@ async def send_track(message: Message, uid: int, args: list[str], ctx: LookupCon
         )
 
 
-async def track(
-    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
-) -> None:
-    words = (command.args or "").split()
-    if not words:
-        await answer(message, Reply(ctx.t("usage-track")))
-        return
-    match = await resolve_or_ask(
-        message,
-        ctx.t,
-        ctx.directory,
-        ctx.caller,
-        words[0],
-        Kind.USER,
-        PickAction.TRACK,
-        state=state,
-        rest=words[1:],
-    )
-    if match is None:
-        return
-    await send_track(message, match.id, words[1:], ctx)
-
-
-async def picked(
-    callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
-) -> None:
-    await callback.answer()
-    if not isinstance(callback.message, Message):
-        return
-    args = await picked_args(state, PickAction.TRACK)
-    await send_track(callback.message, callback_data.id, args, ctx)
-
-
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
-    r.message.register(track, Command("track"))
-    r.callback_query.register(picked, PickCb.filter(F.action == PickAction.TRACK))
+    r.message.register(name_command(TRACK, send_track), Command("track"))
+    r.callback_query.register(
+        name_picked(TRACK, send_track), PickCb.filter(F.action == PickAction.TRACK)
+    )
     return r

@@ -22,13 +22,16 @@ from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
-from handlers.resolve import resolve_or_ask
+from handlers.resolve import NameArg, Named, name_command, name_picked
 from handlers.subscriptions import refuse_wider, thread_of, wider_here
 from storage.roles import Role
 
+WATCH = NameArg(Kind.GROUP, PickAction.WATCH, "usage-watch")
+UNWATCH = NameArg(Kind.GROUP, PickAction.UNWATCH, "usage-unwatch")
 
-async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
-    caller, t = ctx.caller, ctx.t
+
+async def start_watch(message: Message, named: Named, ctx: LookupContext) -> None:
+    caller, t, gid = ctx.caller, ctx.t, named.id
     group = ctx.directory.group(gid, caller.scope)
     if group is None:
         await answer(message, Reply(t("not-found", kind="group", query=gid)))
@@ -48,26 +51,6 @@ async def start_watch(message: Message, gid: int, ctx: LookupContext) -> None:
         t, new, group.name, obs.online, len(group.member_ids), ctx.settings.bridge.presence_poll_s
     )
     await answer(message, Reply(text))
-
-
-async def watch(
-    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
-) -> None:
-    query = (command.args or "").strip()
-    if not query:
-        await answer(message, Reply(ctx.t("usage-watch")))
-        return
-    match = await resolve_or_ask(
-        message, ctx.t, ctx.directory, ctx.caller, query, Kind.GROUP, PickAction.WATCH, state=state
-    )
-    if match is not None:
-        await start_watch(message, match.id, ctx)
-
-
-async def picked_watch(callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext) -> None:
-    await callback.answer()
-    if isinstance(callback.message, Message):
-        await start_watch(callback.message, callback_data.id, ctx)
 
 
 async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) -> None:
@@ -94,27 +77,15 @@ async def unwatch(
     message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
 ) -> None:
     query = (command.args or "").strip()
-    if not query:
-        await answer(message, Reply(ctx.t("usage-unwatch")))
-        return
     if query.isascii() and query.isdigit() and ctx.directory.group(int(query)) is None:
         # A group deleted from the platform can still be unwatched by its id.
         watched = {w.group_id for w in await ctx.jobs.watches.for_chat(message.chat.id)}
         if int(query) in watched:
             await stop_watch(message, int(query), query, ctx)
             return
-    match = await resolve_or_ask(
-        message,
-        ctx.t,
-        ctx.directory,
-        ctx.caller,
-        query,
-        Kind.GROUP,
-        PickAction.UNWATCH,
-        state=state,
-    )
-    if match is not None:
-        await stop_watch(message, match.id, match.label, ctx)
+    read = await UNWATCH.read(message, command, ctx, state)
+    if read is not None:
+        await stop_watch(message, read[0].id, read[0].label, ctx)
 
 
 async def picked_unwatch(
@@ -134,9 +105,13 @@ async def picked_unwatch(
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
-    r.message.register(watch, Command("watch"), ChatManager(Role.SUPERVISOR))
+    r.message.register(
+        name_command(WATCH, start_watch), Command("watch"), ChatManager(Role.SUPERVISOR)
+    )
     r.callback_query.register(
-        picked_watch, PickCb.filter(F.action == PickAction.WATCH), ChatManager(Role.SUPERVISOR)
+        name_picked(WATCH, start_watch),
+        PickCb.filter(F.action == PickAction.WATCH),
+        ChatManager(Role.SUPERVISOR),
     )
     r.message.register(unwatch, Command("unwatch"), ChatManager(Role.SUPERVISOR))
     r.callback_query.register(

@@ -7,10 +7,9 @@ answer, in a group, only whoever asked (`asker_only`).
 from __future__ import annotations
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
+from aiogram.enums import ChatAction
+from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.chat_action import ChatActionSender
 
 from bot.directory import DirUser, Kind
 from bot.platform.models import Fix
@@ -20,7 +19,7 @@ from bot.telegram.callbacks import PickAction, PickCb, WhereCb
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
-from handlers.resolve import resolve_or_ask
+from handlers.resolve import NameArg, Named, name_command, name_picked
 from storage.roles import Role
 
 
@@ -71,40 +70,12 @@ async def send_group_fixes(message: Message, gid: int, ctx: LookupContext) -> No
     await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)
 
 
-async def where(
-    message: Message, command: CommandObject, ctx: LookupContext, state: FSMContext
-) -> None:
-    query = (command.args or "").strip()
-    if not query:
-        await answer(message, Reply(ctx.t("usage-where")))
-        return
-    match = await resolve_or_ask(
-        message,
-        ctx.t,
-        ctx.directory,
-        ctx.caller,
-        query,
-        (Kind.USER, Kind.GROUP),
-        PickAction.WHERE,
-        state=state,
-    )
-    if match is None:
-        return
-    async with ChatActionSender.find_location(
-        bot=ctx.bot, chat_id=message.chat.id, message_thread_id=message.message_thread_id
-    ):
-        if match.kind is Kind.USER:
-            await send_user_fix(message, match.id, ctx)
-        else:
-            await send_group_fixes(message, match.id, ctx)
+WHERE = NameArg((Kind.USER, Kind.GROUP), PickAction.WHERE, "usage-where")
 
 
-async def picked(callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext) -> None:
-    await callback.answer()
-    if not isinstance(callback.message, Message):
-        return
-    send = send_user_fix if callback_data.kind is Kind.USER else send_group_fixes
-    await send(callback.message, callback_data.id, ctx)
+async def send_fixes(message: Message, named: Named, ctx: LookupContext) -> None:
+    send = send_user_fix if named.kind is Kind.USER else send_group_fixes
+    await send(message, named.id, ctx)
 
 
 async def member_pin(callback: CallbackQuery, callback_data: WhereCb, ctx: LookupContext) -> None:
@@ -117,7 +88,9 @@ async def member_pin(callback: CallbackQuery, callback_data: WhereCb, ctx: Looku
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
-    r.message.register(where, Command("where"))
-    r.callback_query.register(picked, PickCb.filter(F.action == PickAction.WHERE))
+    r.message.register(name_command(WHERE, send_fixes, ChatAction.FIND_LOCATION), Command("where"))
+    r.callback_query.register(
+        name_picked(WHERE, send_fixes), PickCb.filter(F.action == PickAction.WHERE)
+    )
     r.callback_query.register(member_pin, WhereCb.filter())
     return r
