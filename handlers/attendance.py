@@ -32,7 +32,7 @@ from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import picked_args, resolve_or_ask
-from handlers.subscriptions import refuse_wider, thread_of, wider_here
+from handlers.subscriptions import refused_here, thread_of
 from storage.roles import Role
 
 What = Literal["attendance", "signins"]
@@ -162,9 +162,7 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
     now = ctx.clock()
     zone = settings.bridge.timezone
     if [w.lower() for w in words] == ["off"]:
-        wider = await wider_here(t, caller, directory, jobs, chat_id, thread, digest=True)
-        if wider:
-            await refuse_wider(message, t, wider)
+        if await refused_here(message, ctx, digest=True):
             return
         removed = await jobs.remove_report(chat_id, thread)
         await ctx.audit.add(caller.user_id, "report-off", str(chat_id), {}, str(removed), now)
@@ -191,9 +189,7 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
         org_id = found[0].id
     elif caller.scope is not None:
         org_id = caller.org_id
-    wider = await wider_here(t, caller, directory, jobs, chat_id, thread, digest=True)
-    if wider:
-        await refuse_wider(message, t, wider)
+    if await refused_here(message, ctx, digest=True):
         return
     hhmm = at.strftime("%H:%M")
     saved, first = await jobs.set_report(chat_id, thread, hhmm, org_id, caller.user_id, now)

@@ -1,4 +1,5 @@
-"""/subscribe, /unsubscribe, /subscriptions, /mute: what this chat (or topic) receives.
+"""/subscribe, /unsubscribe, /subscriptions: what this chat (or topic) receives (/mute is
+`handlers.mute`, included in this router).
 
 Who may change it: `handlers.filters.ChatManager` — a bridge admin; or, with the role, an
 administrator of this group (in a private chat, the person themself). A scoped person may
@@ -14,8 +15,8 @@ the watches and the digest as those two kinds.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiogram import Router
@@ -23,29 +24,26 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.access import Caller
-from bot.app.services import Clock
-from bot.config import Settings
-from bot.directory import Directory, DirGroup, Kind, Match
-from bot.parsing.timeexpr import parse_duration, parse_hhmm
-from bot.relay.service import Relay
-from bot.render.jobs import chat_jobs_lines as jobs_lines
-from bot.render.jobs import report_set_text, watch_text
-from bot.render.replies import Reply, T, not_one, now_receives, scope_refused, usage_at
+from bot.directory import Directory, Kind, Match
+from bot.parsing.timeexpr import parse_hhmm
+from bot.render.replies import Reply, T, not_one, scope_refused, usage_at
+from bot.render.subscriptions import (
+    Stored,
+    scoped_jobs_lines,
+    subscribed_text,
+    subscriptions_text,
+)
+from handlers import mute
 from handlers.filters import ChatManager, MinRole, chat_change_refused, within
+from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
-from storage.audit import AuditRepo
 from storage.mutes import MuteRepo
-from storage.reports import Report, ReportRepo
+from storage.reports import ReportRepo
 from storage.roles import Role
 from storage.subscriptions import KINDS, STORED_KINDS, Subscription, SubscriptionRepo
-from storage.watches import Watch
 
 if TYPE_CHECKING:
     from bot.jobs import Jobs
-    from bot.jobs.presence import Observation
-
-
-MUTE_MAX = timedelta(days=7)
 
 
 def thread_of(message: Message) -> int:
@@ -138,95 +136,6 @@ def parse_subscribe(words: list[str]) -> SubscribeArgs:
     return args
 
 
-def _names(t: T, labels: list[str], outside: int = 0) -> str:
-    """Names joined; those outside the reader's scope only counted, never named."""
-    if outside:
-        labels = [*labels, t.plain("outside-scope", count=outside)]
-    return "、".join(labels)
-
-
-def _org_names(
-    t: T, directory: Directory, orgs: tuple[int, ...], scope: frozenset[int] | None
-) -> str:
-    names: list[str] = []
-    outside = 0
-    for o in orgs:
-        org = directory.org(o, scope)
-        if org is not None:
-            names.append(org.name)
-        elif scope is None:
-            names.append(str(o))  # no longer in the directory
-        else:
-            outside += 1
-    return _names(t, names, outside)
-
-
-def describe(
-    t: T, sub: Subscription, directory: Directory, scope: frozenset[int] | None = None
-) -> str:
-    """One subscription in words (HTML): its kind and its filters, with names — only those
-    inside `scope` (the reader's; None: everything), the others counted."""
-    parts: list[str] = [t(f"kind-{sub.kind}")]
-    if sub.users or sub.groups:
-        either: list[str] = []
-        if sub.users:
-            users: list[str] = []
-            for uid in sub.users:
-                u = directory.user(uid, scope)
-                if u is not None:
-                    users.append(f"{u.name} ({u.account})")
-                elif scope is None:
-                    users.append(str(uid))
-            either.append(t("sub-rec-users", names=_names(t, users, len(sub.users) - len(users))))
-        if sub.groups:
-            groups: list[str] = []
-            for gid in sub.groups:
-                g = directory.group(gid, scope)
-                if g is not None:
-                    groups.append(g.name)
-                elif scope is None:
-                    groups.append(str(gid))
-            either.append(
-                t("sub-rec-groups", names=_names(t, groups, len(sub.groups) - len(groups)))
-            )
-        if sub.orgs:
-            either.append(t("sub-rec-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
-        parts.append(t("sub-or").join(either))
-        if sub.scope_org is not None:
-            within_orgs = _org_names(t, directory, (sub.scope_org,), scope)
-            parts.append(t("sub-within", orgs=within_orgs))
-    elif sub.orgs:
-        parts.append(t("sub-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
-    if sub.levels:
-        parts.append(t("sub-levels", levels=", ".join(sub.levels)))
-    return " — ".join(parts)
-
-
-def chat_jobs_lines(
-    t: T,
-    watches: Sequence[Watch],
-    reports: Sequence[Report],
-    directory: Directory,
-    zone: str,
-    scope: frozenset[int] | None,
-) -> list[str]:
-    """/subscriptions: the chat's watches and digests as `bot.render.jobs` words them, with
-    the groups and orgs outside the reader's scope left unnamed."""
-    seen = [w for w in watches if scope is None or directory.group(w.group_id, scope)]
-    lines = jobs_lines(t, seen, [], directory, zone)
-    hidden = len(watches) - len(seen)
-    if hidden:
-        lines.append(f"• {t('outside-scope-watches', count=hidden)}")
-    for r in reports:
-        if scope is None or r.org_id is None or directory.org(r.org_id, scope) is not None:
-            lines += jobs_lines(t, [], [r], directory, zone)
-            continue
-        where = t.plain("subs-topic", thread=r.thread_id) if r.thread_id else ""
-        org = t.plain("outside-scope-org")
-        lines.append(f"• {t('report-line-org', time=r.at_time, zone=zone, org=org)}{where}")
-    return lines
-
-
 async def wider_here(
     t: T,
     caller: Caller,
@@ -271,6 +180,45 @@ async def wider_here(
 async def refuse_wider(message: Message, t: T, wider: list[str]) -> None:
     """Say what the caller may not change (from `wider_here`)."""
     await answer(message, scope_refused(t, wider))
+
+
+async def refused_here(
+    message: Message,
+    ctx: LookupContext,
+    subs: Sequence[Subscription] = (),
+    groups: Collection[int] | None = (),
+    *,
+    digest: bool = False,
+) -> bool:
+    """Whether the caller may not make this change in the message's chat (topic): then it
+    is said what (`wider_here` has the arguments)."""
+    chat_id, thread = message.chat.id, thread_of(message)
+    wider = await wider_here(
+        ctx.t,
+        ctx.caller,
+        ctx.directory,
+        ctx.jobs,
+        chat_id,
+        thread,
+        subs=subs,
+        groups=groups,
+        digest=digest,
+    )
+    if wider:
+        await refuse_wider(message, ctx.t, wider)
+    return bool(wider)
+
+
+async def subscriptions_here(
+    subscriptions: SubscriptionRepo, message: Message, kinds: Collection[str] | None
+) -> list[Subscription]:
+    """The subscriptions of the message's chat (topic) of these kinds (None: all)."""
+    thread = thread_of(message)
+    return [
+        s
+        for s in await subscriptions.for_chat(message.chat.id)
+        if s.thread_id == thread and (kinds is None or s.kind in kinds)
+    ]
 
 
 def read_subscribe(t: T, text: str) -> SubscribeArgs | Reply:
@@ -329,16 +277,6 @@ def resolve_names(directory: Directory, caller: Caller, args: SubscribeArgs) -> 
     if isinstance(groups, Unresolved):
         return groups
     return Named(users, groups)
-
-
-@dataclass
-class Stored:
-    """What `/subscribe` set, for its answer: the watches (new or already, the group, what
-    it looks like now), the digest (and its first run), the subscriptions by kind."""
-
-    watches: list[tuple[bool, DirGroup, Observation]] = field(default_factory=list)
-    digest: tuple[Report, datetime | None] | None = None
-    subs: dict[str, Subscription] = field(default_factory=dict)
 
 
 def subscribed_orgs(caller: Caller, args: SubscribeArgs) -> list[int]:
@@ -415,72 +353,28 @@ async def store_subscribe(
     return stored
 
 
-def subscribed_text(
-    t: T, kinds: Sequence[str], stored: Stored, directory: Directory, settings: Settings
-) -> Reply:
-    """`/subscribe` done: each kind set, in the order typed, as /watch, /report and
-    /subscriptions word it."""
-    done: dict[str, list[str]] = {}
-    for new, group, obs in stored.watches:
-        done.setdefault("presence", []).append(
-            watch_text(
-                t,
-                new,
-                group.name,
-                obs.online,
-                len(group.member_ids),
-                settings.bridge.presence_poll_s,
-            )
-        )
-    if stored.digest is not None:
-        report, first = stored.digest
-        zone = settings.bridge.timezone
-        done["attendance"] = [
-            report_set_text(t, report, directory, zone, first, settings.bridge.tz)
-        ]
-    for kind, sub in stored.subs.items():
-        done[kind] = [describe(t, sub, directory)]
-    return now_receives(t, [line for kind in kinds for line in done.get(kind, [])])
-
-
 async def subscribe(
     message: Message,
     command: CommandObject,
-    caller: Caller,
-    t: T,
+    ctx: LookupContext,
     subscriptions: SubscriptionRepo,
     reports: ReportRepo,
-    directory: Directory,
-    jobs: Jobs,
-    settings: Settings,
-    audit: AuditRepo,
-    clock: Clock,
 ) -> None:
+    caller, t = ctx.caller, ctx.t
     args = read_subscribe(t, command.args or "")
     if isinstance(args, Reply):
         await answer(message, args)
         return
-    named = resolve_names(directory, caller, args)
+    named = resolve_names(ctx.directory, caller, args)
     if isinstance(named, Unresolved):
         await answer(message, not_one(t, named.kind, named.query, named.found))
         return
-    chat_id, thread = message.chat.id, thread_of(message)
-    here = [s for s in await subscriptions.for_chat(chat_id) if s.thread_id == thread]
-    wider = await wider_here(
-        t,
-        caller,
-        directory,
-        jobs,
-        chat_id,
-        thread,
-        subs=[s for s in here if s.kind in args.kinds],
-        groups=named.groups if "presence" in args.kinds else (),
-        digest="attendance" in args.kinds,
-    )
-    if wider:
-        await refuse_wider(message, t, wider)
+    here = await subscriptions_here(subscriptions, message, args.kinds)
+    groups = named.groups if "presence" in args.kinds else ()
+    if await refused_here(message, ctx, here, groups, digest="attendance" in args.kinds):
         return
-    now = clock()
+    chat_id, thread = message.chat.id, thread_of(message)
+    now = ctx.clock()
     stored = await store_subscribe(
         args,
         named,
@@ -490,10 +384,10 @@ async def subscribe(
         now,
         subscriptions=subscriptions,
         reports=reports,
-        directory=directory,
-        jobs=jobs,
+        directory=ctx.directory,
+        jobs=ctx.jobs,
     )
-    await audit.add(
+    await ctx.audit.add(
         caller.user_id,
         "subscribe",
         str(chat_id),
@@ -509,40 +403,23 @@ async def subscribe(
         "ok",
         now,
     )
-    await answer(message, subscribed_text(t, args.kinds, stored, directory, settings))
+    await answer(message, subscribed_text(t, args.kinds, stored, ctx.directory, ctx.settings))
 
 
 async def unsubscribe(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    subscriptions: SubscriptionRepo,
-    directory: Directory,
-    jobs: Jobs,
-    audit: AuditRepo,
-    clock: Clock,
+    message: Message, command: CommandObject, ctx: LookupContext, subscriptions: SubscriptionRepo
 ) -> None:
+    t, jobs = ctx.t, ctx.jobs
     arg = (command.args or "").strip().lower()
     if arg != "all" and arg not in KINDS:
         await answer(message, Reply(t("usage-unsubscribe")))
         return
-    chat_id, thread = message.chat.id, thread_of(message)
-    here = [s for s in await subscriptions.for_chat(chat_id) if s.thread_id == thread]
-    wider = await wider_here(
-        t,
-        caller,
-        directory,
-        jobs,
-        chat_id,
-        thread,
-        subs=[s for s in here if arg in ("all", s.kind)],
-        groups=None if arg in ("all", "presence") else (),
-        digest=arg in ("all", "attendance"),
-    )
-    if wider:  # nothing removed: a scoped person may not take away what reaches further
-        await refuse_wider(message, t, wider)
+    here = await subscriptions_here(subscriptions, message, None if arg == "all" else (arg,))
+    groups = None if arg in ("all", "presence") else ()
+    # Nothing removed: a scoped person may not take away what reaches further.
+    if await refused_here(message, ctx, here, groups, digest=arg in ("all", "attendance")):
         return
+    chat_id, thread = message.chat.id, thread_of(message)
     n = 0
     if arg in ("all", "presence"):
         n += await jobs.watches.remove_all(chat_id, thread)
@@ -552,114 +429,51 @@ async def unsubscribe(
         n += await subscriptions.remove(chat_id, thread, None)
     elif arg in STORED_KINDS:
         n += await subscriptions.remove(chat_id, thread, arg)
-    await audit.add(
-        caller.user_id,
+    await ctx.audit.add(
+        ctx.caller.user_id,
         "unsubscribe",
         str(chat_id),
         {"kind": arg, "thread": thread},
         str(n),
-        clock(),
+        ctx.clock(),
     )
     await answer(message, Reply(t("unsub-done", count=n)))
 
 
 async def list_subscriptions(
     message: Message,
-    caller: Caller,
-    t: T,
+    ctx: LookupContext,
     subscriptions: SubscriptionRepo,
     reports: ReportRepo,
-    directory: Directory,
     mutes: MuteRepo,
-    settings: Settings,
-    jobs: Jobs,
-    clock: Clock,
 ) -> None:
-    chat_id, scope = message.chat.id, caller.scope
+    t, directory, settings = ctx.t, ctx.directory, ctx.settings
+    chat_id, scope = message.chat.id, ctx.caller.scope
     rows = await subscriptions.for_chat(chat_id)
     # Presence is the chat's watches and attendance its daily digest (bot.jobs): listed
     # from there, once each.
-    watches = await jobs.watches.for_chat(chat_id)
+    watches = await ctx.jobs.watches.for_chat(chat_id)
     digests = await reports.for_chat(chat_id)
-    extra = chat_jobs_lines(t, watches, digests, directory, settings.bridge.timezone, scope)
+    extra = scoped_jobs_lines(t, watches, digests, directory, settings.bridge.timezone, scope)
     until = await mutes.get(chat_id)
-    muted = until.astimezone(settings.bridge.tz) if until is not None and until > clock() else None
+    now = ctx.clock()
+    muted = until.astimezone(settings.bridge.tz) if until is not None and until > now else None
     await answer(message, subscriptions_text(t, rows, extra, directory, scope, muted))
-
-
-def subscriptions_text(
-    t: T,
-    rows: Sequence[Subscription],
-    extra: Sequence[str],
-    directory: Directory,
-    scope: frozenset[int] | None,
-    muted_until: datetime | None,
-) -> Reply:
-    """/subscriptions: the chat's subscriptions (named within the reader's `scope`), then
-    its watches and digests (`extra`, from `chat_jobs_lines`), the mute still on (local
-    time), and the usage or a hint."""
-    lines: list[str] = []
-    if not rows and not extra:
-        lines.append(t("subs-none"))
-    else:
-        lines.append(t("subs-title"))
-        for s in rows:
-            where = t.plain("subs-topic", thread=s.thread_id) if s.thread_id else ""
-            lines.append(f"• {describe(t, s, directory, scope)}{where}")
-        lines += extra
-    if muted_until is not None:
-        lines.append("")
-        lines.append(t("mute-on", until=muted_until.strftime("%H:%M")))
-    lines.append("")
-    # The whole usage for a chat that has nothing yet; a one-line hint once it has some.
-    lines.append(t("usage-subscribe") if not rows and not extra else t("subs-hint"))
-    return Reply("\n".join(lines))
-
-
-async def mute(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    mutes: MuteRepo,
-    settings: Settings,
-    audit: AuditRepo,
-    relay: Relay,
-    clock: Clock,
-) -> None:
-    arg = (command.args or "30m").strip().lower()
-    now = clock()
-    if arg == "off":
-        # The delivery worker sends the summary once the mute has ended.
-        await mutes.set(message.chat.id, now, caller.user_id, now)
-        relay.wake()
-        await answer(message, Reply(t("mute-off")))
-        return
-    delta = parse_duration(arg)
-    if delta is None or not timedelta(0) < delta <= MUTE_MAX:
-        await answer(message, Reply(t("usage-mute")))
-        return
-    until = now + delta
-    await mutes.set(message.chat.id, until, caller.user_id, now)
-    await audit.add(caller.user_id, "mute", str(message.chat.id), {"for": arg}, "ok", now)
-    await answer(
-        message,
-        Reply(t("mute-set", until=until.astimezone(settings.bridge.tz).strftime("%m-%d %H:%M"))),
-    )
 
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = Router(name=__name__)
+    r.message.middleware(lookup_context)
     r.message.register(subscribe, Command("subscribe"), ChatManager(Role.SUPERVISOR))
     r.message.register(unsubscribe, Command("unsubscribe"), ChatManager(Role.SUPERVISOR))
     r.message.register(list_subscriptions, Command("subscriptions"), ChatManager(Role.SUPERVISOR))
-    r.message.register(mute, Command("mute"), ChatManager(Role.VIEWER))
     # What ChatManager refused to someone with the role: not an administrator of this group.
     r.message.register(
         chat_change_refused(Role.SUPERVISOR),
         Command("subscribe", "unsubscribe", "subscriptions"),
         MinRole(Role.SUPERVISOR),
     )
-    r.message.register(chat_change_refused(Role.VIEWER), Command("mute"), MinRole(Role.VIEWER))
+    # /mute after these, as it was registered here before (no command is shared).
+    r.include_router(mute.router())
     return r

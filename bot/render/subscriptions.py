@@ -1,0 +1,178 @@
+"""Renderers of what a chat (or topic) receives: `/subscribe`'s answer, `/subscriptions`.
+
+Names outside the reader's scope are counted, never named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from bot.directory import Directory, DirGroup
+from bot.render.jobs import chat_jobs_lines, report_set_text, watch_text
+from bot.render.replies import Reply, T, now_receives
+from storage.reports import Report
+from storage.subscriptions import Subscription
+from storage.watches import Watch
+
+if TYPE_CHECKING:
+    from bot.jobs.presence import Observation
+
+
+def _names(t: T, labels: list[str], outside: int = 0) -> str:
+    """Names joined; those outside the reader's scope only counted, never named."""
+    if outside:
+        labels = [*labels, t.plain("outside-scope", count=outside)]
+    return "、".join(labels)
+
+
+def _org_names(
+    t: T, directory: Directory, orgs: tuple[int, ...], scope: frozenset[int] | None
+) -> str:
+    names: list[str] = []
+    outside = 0
+    for o in orgs:
+        org = directory.org(o, scope)
+        if org is not None:
+            names.append(org.name)
+        elif scope is None:
+            names.append(str(o))  # no longer in the directory
+        else:
+            outside += 1
+    return _names(t, names, outside)
+
+
+def describe(
+    t: T, sub: Subscription, directory: Directory, scope: frozenset[int] | None = None
+) -> str:
+    """One subscription in words (HTML): its kind and its filters, with names — only those
+    inside `scope` (the reader's; None: everything), the others counted."""
+    parts: list[str] = [t(f"kind-{sub.kind}")]
+    if sub.users or sub.groups:
+        either: list[str] = []
+        if sub.users:
+            users: list[str] = []
+            for uid in sub.users:
+                u = directory.user(uid, scope)
+                if u is not None:
+                    users.append(f"{u.name} ({u.account})")
+                elif scope is None:
+                    users.append(str(uid))
+            either.append(t("sub-rec-users", names=_names(t, users, len(sub.users) - len(users))))
+        if sub.groups:
+            groups: list[str] = []
+            for gid in sub.groups:
+                g = directory.group(gid, scope)
+                if g is not None:
+                    groups.append(g.name)
+                elif scope is None:
+                    groups.append(str(gid))
+            either.append(
+                t("sub-rec-groups", names=_names(t, groups, len(sub.groups) - len(groups)))
+            )
+        if sub.orgs:
+            either.append(t("sub-rec-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
+        parts.append(t("sub-or").join(either))
+        if sub.scope_org is not None:
+            within_orgs = _org_names(t, directory, (sub.scope_org,), scope)
+            parts.append(t("sub-within", orgs=within_orgs))
+    elif sub.orgs:
+        parts.append(t("sub-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
+    if sub.levels:
+        parts.append(t("sub-levels", levels=", ".join(sub.levels)))
+    return " — ".join(parts)
+
+
+def scoped_jobs_lines(
+    t: T,
+    watches: Sequence[Watch],
+    reports: Sequence[Report],
+    directory: Directory,
+    zone: str,
+    scope: frozenset[int] | None,
+) -> list[str]:
+    """/subscriptions: the chat's watches and digests as `bot.render.jobs` words them, with
+    the groups and orgs outside the reader's scope left unnamed."""
+    seen = [w for w in watches if scope is None or directory.group(w.group_id, scope)]
+    lines = chat_jobs_lines(t, seen, [], directory, zone)
+    hidden = len(watches) - len(seen)
+    if hidden:
+        lines.append(f"• {t('outside-scope-watches', count=hidden)}")
+    for r in reports:
+        if scope is None or r.org_id is None or directory.org(r.org_id, scope) is not None:
+            lines += chat_jobs_lines(t, [], [r], directory, zone)
+            continue
+        where = t.plain("subs-topic", thread=r.thread_id) if r.thread_id else ""
+        org = t.plain("outside-scope-org")
+        lines.append(f"• {t('report-line-org', time=r.at_time, zone=zone, org=org)}{where}")
+    return lines
+
+
+@dataclass
+class Stored:
+    """What `/subscribe` set, for its answer: the watches (new or already, the group, what
+    it looks like now), the digest (and its first run), the subscriptions by kind."""
+
+    watches: list[tuple[bool, DirGroup, Observation]] = field(default_factory=list)
+    digest: tuple[Report, datetime | None] | None = None
+    subs: dict[str, Subscription] = field(default_factory=dict)
+
+
+def subscribed_text(
+    t: T, kinds: Sequence[str], stored: Stored, directory: Directory, settings: Settings
+) -> Reply:
+    """`/subscribe` done: each kind set, in the order typed, as /watch, /report and
+    /subscriptions word it."""
+    done: dict[str, list[str]] = {}
+    for new, group, obs in stored.watches:
+        done.setdefault("presence", []).append(
+            watch_text(
+                t,
+                new,
+                group.name,
+                obs.online,
+                len(group.member_ids),
+                settings.bridge.presence_poll_s,
+            )
+        )
+    if stored.digest is not None:
+        report, first = stored.digest
+        zone = settings.bridge.timezone
+        done["attendance"] = [
+            report_set_text(t, report, directory, zone, first, settings.bridge.tz)
+        ]
+    for kind, sub in stored.subs.items():
+        done[kind] = [describe(t, sub, directory)]
+    return now_receives(t, [line for kind in kinds for line in done.get(kind, [])])
+
+
+def subscriptions_text(
+    t: T,
+    rows: Sequence[Subscription],
+    extra: Sequence[str],
+    directory: Directory,
+    scope: frozenset[int] | None,
+    muted_until: datetime | None,
+) -> Reply:
+    """/subscriptions: the chat's subscriptions (named within the reader's `scope`), then
+    its watches and digests (`extra`, from `scoped_jobs_lines`), the mute still on (local
+    time), and the usage or a hint."""
+    lines: list[str] = []
+    if not rows and not extra:
+        lines.append(t("subs-none"))
+    else:
+        lines.append(t("subs-title"))
+        for s in rows:
+            where = t.plain("subs-topic", thread=s.thread_id) if s.thread_id else ""
+            lines.append(f"• {describe(t, s, directory, scope)}{where}")
+        lines += extra
+    if muted_until is not None:
+        lines.append("")
+        lines.append(t("mute-on", until=muted_until.strftime("%H:%M")))
+    lines.append("")
+    # The whole usage for a chat that has nothing yet; a one-line hint once it has some.
+    lines.append(t("usage-subscribe") if not rows and not extra else t("subs-hint"))
+    return Reply("\n".join(lines))
