@@ -376,6 +376,20 @@ class PlatformClient:
         hours = off.total_seconds() / 3600 if off else 0.0
         return int(hours) if hours.is_integer() else hours
 
+    def _attendance_body(
+        self, start: int | str, end: int | str, org_id: int | None, page: int, size: int
+    ) -> dict[str, Any]:
+        """2.16 and 2.17 take the same body; only the form of the bounds differs."""
+        body: dict[str, Any] = {
+            "startTime": start,
+            "endTime": end,
+            "timeZone": self._tz_hours(),
+            "page": {"size": size, "current": page},
+        }
+        if org_id is not None:
+            body["oid"] = org_id
+        return body
+
     # -- 2.1–2.6: reads -------------------------------------------------------------
 
     async def org_tree(self) -> TreeNode:
@@ -518,14 +532,7 @@ class PlatformClient:
         size: int = 100,
     ) -> Page[PunchRecord]:
         """2.16: one page of punch-card records between `start` and `end`."""
-        body: dict[str, Any] = {
-            "startTime": to_ms(start),
-            "endTime": to_ms(end),
-            "timeZone": self._tz_hours(),
-            "page": {"size": size, "current": page},
-        }
-        if org_id is not None:
-            body["oid"] = org_id
+        body = self._attendance_body(to_ms(start), to_ms(end), org_id, page, size)
         data = await self._call("POST", "/punchCard/record", body)
         return parse(_PUNCH, data, self.tz, "punchCard/record")
 
@@ -539,14 +546,7 @@ class PlatformClient:
         size: int = 100,
     ) -> Page[SignInRecord]:
         """2.17: one page of sign-in records for the days `start`..`end`."""
-        body: dict[str, Any] = {
-            "startTime": start.isoformat(),
-            "endTime": end.isoformat(),
-            "timeZone": self._tz_hours(),
-            "page": {"size": size, "current": page},
-        }
-        if org_id is not None:
-            body["oid"] = org_id
+        body = self._attendance_body(start.isoformat(), end.isoformat(), org_id, page, size)
         data = await self._call("POST", "/signIn/record", body)
         return parse(_SIGNIN, data, self.tz, "signIn/record")
 
