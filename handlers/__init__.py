@@ -11,9 +11,11 @@ from aiogram import Router
 
 def get_routers() -> list[Router]:
     from handlers import (
+        accounts,
         admin,
         attendance,
         broadcast,
+        devices,
         errors,
         fallback,
         incidents,
@@ -25,6 +27,7 @@ def get_routers() -> list[Router]:
         start,
         status,
         subscriptions,
+        talkgroups,
         track,
         watch,
         where,
@@ -45,6 +48,11 @@ def get_routers() -> list[Router]:
         incidents.router(),
         status.router(),
         roles.router(),
+        # The admin chores, in the order one router used to try them: accounts (with the
+        # /register dialog's answers), talk groups, terminals, the audit trail.
+        accounts.router(),
+        talkgroups.router(),
+        devices.router(),
         admin.router(),
         broadcast.router(),
         # Last: it answers whatever the routers above did not take, including commands

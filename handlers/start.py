@@ -15,7 +15,7 @@ from bot.i18n import Translator
 from bot.parsing.registration import REGISTER_START
 from bot.render.replies import Reply, T
 from bot.telegram.commands import allowed
-from handlers.admin import open_register
+from handlers.accounts import open_register
 from handlers.broadcast import discard_draft_files
 from handlers.reply import answer
 from handlers.roles import invite_refusal
