@@ -8,10 +8,15 @@ import aiogram.
 from storage.audit import AuditEntry, AuditRepo
 from storage.chats import CHAT_KEYED_COLUMNS, Chat, ChatRepo
 from storage.db import (
+    BackupError,
     Database,
     Migration,
     StorageError,
+    StorageInUseError,
+    StorageNewerError,
+    backup_database,
     from_db_time,
+    restore_database,
     to_db_time,
     utcnow,
 )
@@ -24,6 +29,7 @@ __all__ = [
     "LANGUAGES",
     "AuditEntry",
     "AuditRepo",
+    "BackupError",
     "Chat",
     "ChatRepo",
     "Database",
@@ -36,9 +42,13 @@ __all__ = [
     "Role",
     "RoleRepo",
     "StorageError",
+    "StorageInUseError",
+    "StorageNewerError",
     "TelegramUser",
     "UserRepo",
+    "backup_database",
     "from_db_time",
+    "restore_database",
     "to_db_time",
     "utcnow",
 ]

@@ -4,7 +4,8 @@ One module per concern: :mod:`~storage.db.codecs` (times and JSON as stored),
 :mod:`~storage.db.migrations` (numbered schema changes), :mod:`~storage.db.connection`
 (the sqlite3 connection and its thread), :mod:`~storage.db.checkpoint` (WAL checkpoints off
 the commit path), :mod:`~storage.db.database` (statements and transactions),
-:mod:`~storage.db.errors`. Everything is imported from here.
+:mod:`~storage.db.errors`, :mod:`~storage.db.lock` (who is using the file) and
+:mod:`~storage.db.backup` (online backup, checked restore). Everything is imported from here.
 
 Conventions (every module in ``storage`` keeps them):
 
@@ -23,6 +24,7 @@ Conventions (every module in ``storage`` keeps them):
   database made by a newer pttbridge is refused. See :mod:`storage.db.migrations`.
 """
 
+from storage.db.backup import KEPT_SUFFIX, backup_database, restore_database
 from storage.db.checkpoint import (
     AUTOCHECKPOINT_PAGES,
     CHECKPOINT_BYTES,
@@ -39,6 +41,7 @@ from storage.db.errors import (
     StorageNewerError,
     StorageReadOnlyError,
 )
+from storage.db.lock import DatabaseLock, lock_path
 from storage.db.migrations import Migration, load_migrations, pttbridge_version, split_statements
 
 __all__ = [
@@ -46,20 +49,25 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "CHECKPOINT_BYTES",
     "CHECKPOINT_EVERY_S",
+    "KEPT_SUFFIX",
     "MIN_SQLITE",
     "BackupError",
     "Database",
+    "DatabaseLock",
     "Migration",
     "StorageError",
     "StorageInUseError",
     "StorageNewerError",
     "StorageReadOnlyError",
+    "backup_database",
     "checkpoint",
     "dump_json",
     "from_db_time",
     "load_json",
     "load_migrations",
+    "lock_path",
     "pttbridge_version",
+    "restore_database",
     "split_statements",
     "to_db_time",
     "utcnow",

@@ -2,8 +2,9 @@
 
 A plain :mod:`sqlite3` connection lives in a thread of its own: :meth:`Connection.run` hands
 it a function that runs there with the connection, one trip however many statements the
-function runs. Opening it sets the pragmas, refuses what is not a pttbridge database (or is
-a newer one's) and applies the migrations.
+function runs. Opening it holds the database's lock shared (:mod:`storage.db.lock`: a
+restore is refused meanwhile), sets the pragmas, refuses what is not a pttbridge database
+(or is a newer one's) and applies the migrations.
 
 The thread is a plain :class:`threading.Thread` reading a :class:`queue.SimpleQueue` and
 answering through ``call_soon_threadsafe``, not a ``ThreadPoolExecutor(max_workers=1)``:
@@ -26,6 +27,7 @@ from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from storage.db.checkpoint import AUTOCHECKPOINT_PAGES, CHECKPOINT_BYTES
 from storage.db.errors import StorageError
+from storage.db.lock import DatabaseLock
 from storage.db.migrations import Migration, apply_migrations, check_not_newer
 
 __all__ = ["BUSY_TIMEOUT_MS", "MEMORY", "MIN_SQLITE", "Connection"]
@@ -42,6 +44,7 @@ MEMORY: Final = ":memory:"
 
 T = TypeVar("T")
 P = ParamSpec("P")
+E = TypeVar("E", bound=StorageError)
 
 _Call = tuple["asyncio.Future[Any]", Callable[[], Any]]
 
@@ -59,6 +62,7 @@ class Connection:
         self.wal = False
         """Whether the journal is a WAL (then checkpoints are the caller's to run)."""
         self._raw: sqlite3.Connection | None = None
+        self._lock: DatabaseLock | None = None
         self._calls: SimpleQueue[_Call | None] = SimpleQueue()
         # A daemon: a database left open must not hold up the interpreter's exit.
         self._thread = threading.Thread(
@@ -82,7 +86,10 @@ class Connection:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StorageError(f"cannot create the folder for database {path}: {e}") from e
+        # Held for as long as the connection is open: a restore is refused meanwhile.
+        lock = DatabaseLock.shared(path) if path != MEMORY else None
         conn = cls(path)
+        conn._lock = lock
         try:
             try:
                 conn._raw = await conn._call(partial(sqlite3.connect, path, isolation_level=None))
@@ -129,6 +136,8 @@ class Connection:
         finally:
             if self._thread.is_alive():
                 self._calls.put(None)
+            if self._lock is not None:
+                self._lock.release()
 
 
 def _serve(calls: SimpleQueue[_Call | None]) -> None:
@@ -194,9 +203,15 @@ def _prepare(
 
 
 def _open_error(path: str, e: sqlite3.DatabaseError) -> StorageError:
+    return unreadable(path, e, StorageError, f"cannot open database {path}")
+
+
+def unreadable(path: str, e: sqlite3.DatabaseError, error: type[E], otherwise: str) -> E:
+    """The ``error`` to raise when SQLite failed to read the file at ``path`` with ``e``:
+    one line saying it is no database or a damaged one, else ``otherwise: e``."""
     name = getattr(e, "sqlite_errorname", "")
     if name == "SQLITE_NOTADB":
-        return StorageError(f"{path} is not an SQLite database")
+        return error(f"{path} is not an SQLite database")
     if name == "SQLITE_CORRUPT":
-        return StorageError(f"database {path} is damaged: {e}")
-    return StorageError(f"cannot open database {path}: {e}")
+        return error(f"database {path} is damaged: {e}")
+    return error(f"{otherwise}: {e}")
