@@ -1,10 +1,11 @@
-# make test | make demo | make bench | make lint — each creates .venv and installs what it needs.
+# make test | make demo | make bench | make lint | make dist — each creates .venv and installs what
+# it needs.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench lint console clean
+.PHONY: test demo bench lint console dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,5 +29,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy bot handlers storage
 
+# The sdist and the wheel in dist/ (deploy/install.sh's build step, the Dockerfile's too).
+dist: $(STAMP)
+	PYTHON=$(PY) sh deploy/install.sh build . dist
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
