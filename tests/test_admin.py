@@ -1218,7 +1218,7 @@ async def test_an_old_shaped_broadcast_draft_in_the_fsm_still_reads(bot_stack: S
     preview and is sent as written."""
     from aiogram.fsm.storage.base import StorageKey
 
-    from handlers.broadcast import Step
+    from handlers.broadcast_draft import Step
 
     stack = bot_stack
     assert stack.bridge is not None
@@ -1253,7 +1253,7 @@ async def test_an_old_shaped_broadcast_draft_in_the_fsm_still_reads(bot_stack: S
 
 
 def test_the_broadcast_draft_reader_keeps_what_reads_and_leaves_the_rest() -> None:
-    from handlers.broadcast import Draft, DraftFile
+    from handlers.broadcast_draft import Draft, DraftFile
 
     assert Draft.of({}) == Draft()
     assert Draft.of({"bc": None}) == Draft()
@@ -1277,14 +1277,42 @@ def test_the_broadcast_draft_reader_keeps_what_reads_and_leaves_the_rest() -> No
     assert "text" not in d.dump() and "preview_msg" not in d.dump()
 
 
+def test_the_broadcast_result_says_what_the_platform_made_of_the_notice() -> None:
+    """notice_sent_text: each state of the notice's job in its own words; a refusal with
+    the explanation, the server's own text when it says more, and the code."""
+    from datetime import UTC, datetime
+
+    from bot.i18n import Translator
+    from bot.render.replies import notice_sent_text
+    from storage.notices import NoticeJob
+
+    t = Translator.load("en").get("en")
+
+    def job(state: str, attempts: int = 0, code: int | None = None, msg: str | None = None) -> str:
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        j = NoticeJob(1, {}, state, at, attempts, None, code, msg)
+        return notice_sent_text(t, j, 2, "en")
+
+    assert job("sent").split("\n") == [
+        t("bc-sent-head"),
+        t("bc-platform-ok"),
+        t("bc-chats", count=2),
+    ]
+    assert t("bc-platform-retrying") in job("pending")
+    assert t("bc-platform-gave-up") in job("dead", attempts=3)
+    assert t("bc-platform-unknown") in job("dead")
+    refused = job("dead", code=1001, msg="Quota is full")
+    assert "Quota is full · 1001" in refused and refused.count("Quota is full") == 1, refused
+
+
 async def test_each_broadcast_button_has_its_own_handler_and_an_old_one_is_refused(
     bot_stack: Stack,
 ) -> None:
     """One handler per BcAction, each behind its own BcCb.filter(F.action == ...); the
     buttons shown only once a draft has its title and text are refused before it has them,
     and the draft stays as it was."""
+    from bot.telegram.callbacks import BcAction
     from handlers import broadcast
-    from handlers.broadcast import BcAction
 
     stack = bot_stack
     assert stack.bridge is not None

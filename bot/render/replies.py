@@ -14,10 +14,12 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.directory import DirGroup, DirOrg, DirUser, Kind, Match
 from bot.i18n import Translate
+from bot.platform.errors import error_for
 from bot.platform.models import UserInfo
 from bot.render.text import esc
 from bot.telegram.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
 from storage.audit import AuditEntry
+from storage.notices import NoticeJob
 from storage.roles import Grant
 
 T = Translate
@@ -292,3 +294,29 @@ def register_done_text(t: T, summary: str, not_created: Sequence[tuple[str, str,
 def bind_done_text(t: T, group: str, bindings: Sequence[str]) -> str:
     """/bind's result: the talk group, then one line per binding (already worded)."""
     return "\n".join([t("bind-done", group=group), *(f"• {esc(b)}" for b in bindings)])
+
+
+# ----------------------------------------------------------- /broadcast
+
+
+def notice_platform_line(t: T, job: NoticeJob, lang: str) -> str:
+    """What became of the notice on the platform (2.15), in the admin's language."""
+    if job.state == "sent":
+        return t("bc-platform-ok")
+    if job.state == "pending":  # could not connect: tried again every 30 s
+        return t("bc-platform-retrying")
+    if job.error_code:
+        explained = error_for(job.error_code, job.error_message or "").explain(lang)
+        server = job.error_message or ""
+        detail = explained + (f" — {server}" if server and server != explained else "")
+        return t("bc-platform-failed", detail=f"{detail} · {job.error_code}")
+    if job.attempts:
+        return t("bc-platform-gave-up")
+    return t("bc-platform-unknown")
+
+
+def notice_sent_text(t: T, job: NoticeJob, chats: int, lang: str) -> str:
+    """/broadcast confirmed: sent, what the platform made of it, how many chats get it."""
+    return "\n".join(
+        [t("bc-sent-head"), notice_platform_line(t, job, lang), t("bc-chats", count=chats)]
+    )
