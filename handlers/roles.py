@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.access import Caller, Verdict, caller_of, grant_within, may_manage
-from bot.app.services import Clock, Menus
+from bot.app.services import Menus
 from bot.config import Settings
 from bot.directory import Directory
 from bot.render.replies import Reply, T, roles_text
 from bot.render.text import esc
-from handlers.filters import MinRole
+from handlers.filters import feature_router
+from handlers.lookup import CommandContext, command_context
 from handlers.reply import answer
-from storage.audit import AuditRepo
 from storage.invites import Invite, InviteRepo
 from storage.roles import Grant, Role, RoleRepo
 from storage.users import UserRepo
@@ -59,16 +59,12 @@ def parse_org(words: list[str], caller: Caller, directory: Directory) -> int | N
 async def role(
     message: Message,
     command: CommandObject,
-    caller: Caller,
-    t: T,
+    ctx: CommandContext,
     roles: RoleRepo,
     users: UserRepo,
-    audit: AuditRepo,
-    directory: Directory,
-    settings: Settings,
     menus: Menus,
-    clock: Clock,
 ) -> None:
+    caller, t, directory, settings = ctx.caller, ctx.t, ctx.directory, ctx.settings
     words = (command.args or "").split()
     if not words:
         await answer(
@@ -97,13 +93,13 @@ async def role(
         await answer(message, Reply(t(err.key, **err.args_)))
         return
     await roles.set(target, new_role, str(org_id) if org_id is not None else None, caller.user_id)
-    await audit.add(
+    await ctx.audit.add(
         caller.user_id,
         "role",
         str(target),
         {"role": new_role.label, "org": org_id},
         "ok",
-        clock(),
+        ctx.clock(),
     )
     await menus.set_user_menu(target, new_role)
     org = directory.org(org_id) if org_id is not None else None
@@ -163,17 +159,9 @@ async def _list_roles(
 
 
 async def invite(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    invites: InviteRepo,
-    audit: AuditRepo,
-    directory: Directory,
-    settings: Settings,
-    bot: Bot,
-    clock: Clock,
+    message: Message, command: CommandObject, ctx: CommandContext, invites: InviteRepo
 ) -> None:
+    caller, t, directory = ctx.caller, ctx.t, ctx.directory
     words = (command.args or "").split()
     try:
         if not words:
@@ -193,19 +181,19 @@ async def invite(
     except ArgError as err:
         await answer(message, Reply(t(err.key, **err.args_)))
         return
-    now = clock()
+    now = ctx.clock()
     code = await invites.create(
         new_role, str(org_id) if org_id is not None else None, caller.user_id, now
     )
     inv = await invites.get(code)
     assert inv is not None
-    me = await bot.me()
+    me = await ctx.bot.me()
     link = f"https://t.me/{me.username}?start={code}"
-    await audit.add(
+    await ctx.audit.add(
         caller.user_id, "invite", None, {"role": new_role.label, "org": org_id}, "ok", now
     )
     org = directory.org(org_id) if org_id is not None else None
-    expires = inv.expires_at.astimezone(settings.bridge.tz).strftime("%Y-%m-%d %H:%M")
+    expires = inv.expires_at.astimezone(ctx.settings.bridge.tz).strftime("%Y-%m-%d %H:%M")
     await answer(
         message,
         Reply(
@@ -282,8 +270,7 @@ async def invite_refusal(
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.ADMIN))
+    r = feature_router(__name__, Role.ADMIN, command_context)
     r.message.register(role, Command("role"))
     r.message.register(invite, Command("invite"))
     return r

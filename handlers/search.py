@@ -12,10 +12,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import Message
 
-from bot.access import Caller
-from bot.directory import Directory
-from bot.render.replies import Reply, T, find_results
-from handlers.filters import MinRole, remember_asker
+from bot.render.replies import Reply, find_results
+from handlers.filters import feature_router, remember_asker
+from handlers.lookup import CommandContext, command_context
 from handlers.reply import answer
 from storage.roles import Role
 
@@ -24,40 +23,31 @@ class FindDialog(StatesGroup):
     query = State()
 
 
+async def _results(message: Message, query: str, ctx: CommandContext) -> None:
+    found = ctx.directory.search(query, scope=ctx.caller.scope)
+    sent = await answer(message, find_results(ctx.t, query, found))
+    await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)  # its buttons answer the caller
+
+
 async def find(
-    message: Message,
-    command: CommandObject,
-    caller: Caller,
-    t: T,
-    directory: Directory,
-    state: FSMContext,
+    message: Message, command: CommandObject, ctx: CommandContext, state: FSMContext
 ) -> None:
     query = (command.args or "").strip()
     if not query:
         await state.set_state(FindDialog.query)
-        await answer(message, Reply(t("find-ask")))
+        await answer(message, Reply(ctx.t("find-ask")))
         return
-    sent = await answer(
-        message, find_results(t, query, directory.search(query, scope=caller.scope))
-    )
-    await remember_asker(state.storage, sent, caller.user_id)  # its buttons answer the caller
+    await _results(message, query, ctx)
 
 
-async def find_answer(
-    message: Message, caller: Caller, t: T, directory: Directory, state: FSMContext
-) -> None:
+async def find_answer(message: Message, ctx: CommandContext, state: FSMContext) -> None:
     await state.clear()
-    query = (message.text or "").strip()
-    sent = await answer(
-        message, find_results(t, query, directory.search(query, scope=caller.scope))
-    )
-    await remember_asker(state.storage, sent, caller.user_id)
+    await _results(message, (message.text or "").strip(), ctx)
 
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = Router(name=__name__)
-    r.message.filter(MinRole(Role.VIEWER))
+    r = feature_router(__name__, Role.VIEWER, command_context)
     r.message.register(find, Command("find"))
     r.message.register(find_answer, FindDialog.query, F.text, ~F.text.startswith("/"))
     return r
