@@ -23,7 +23,7 @@ from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from handlers.resolve import NameArg, Named, name_command, name_picked
-from handlers.subscriptions import refuse_wider, thread_of, wider_here
+from handlers.subscriptions import refused_here, thread_of
 from storage.roles import Role
 
 WATCH = NameArg(Kind.GROUP, PickAction.WATCH, "usage-watch")
@@ -36,11 +36,9 @@ async def start_watch(message: Message, named: Named, ctx: LookupContext) -> Non
     if group is None:
         await answer(message, Reply(t("not-found", kind="group", query=gid)))
         return
-    chat_id, thread = message.chat.id, thread_of(message)
-    wider = await wider_here(t, caller, ctx.directory, ctx.jobs, chat_id, thread, groups=[gid])
-    if wider:
-        await refuse_wider(message, t, wider)
+    if await refused_here(message, ctx, groups=[gid]):
         return
+    chat_id, thread = message.chat.id, thread_of(message)
     now = ctx.clock()
     scope_org = caller.org_id if caller.scope is not None else None
     new, obs = await ctx.jobs.presence.start_watching(
@@ -54,14 +52,9 @@ async def start_watch(message: Message, named: Named, ctx: LookupContext) -> Non
 
 
 async def stop_watch(message: Message, gid: int, name: str, ctx: LookupContext) -> None:
-    chat_id, thread = message.chat.id, thread_of(message)
-    wider = await wider_here(
-        ctx.t, ctx.caller, ctx.directory, ctx.jobs, chat_id, thread, groups=[gid]
-    )
-    if wider:
-        await refuse_wider(message, ctx.t, wider)
+    if await refused_here(message, ctx, groups=[gid]):
         return
-    removed = await ctx.jobs.watches.remove(chat_id, thread, gid)
+    removed = await ctx.jobs.watches.remove(message.chat.id, thread_of(message), gid)
     await ctx.audit.add(
         ctx.caller.user_id,
         "unwatch",
