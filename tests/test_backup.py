@@ -462,3 +462,21 @@ def test_restore_of_a_missing_backup(tmp_path: Path) -> None:
         restore_database(str(tmp_path / "nope.db"), str(tmp_path / "pttbridge.db"))
     assert str(caught.value) == f"no backup at {tmp_path / 'nope.db'}"
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_backup_an_older_release_made_restores_and_is_upgraded_at_start(
+    db_path: Path,
+) -> None:
+    """Rolling forward from an old backup: restore accepts an older schema (it checks it is
+    that schema), and the next start brings it up to date."""
+    await make_database(db_path, "Live")
+    old = Path(__file__).parent / "fixtures_db" / "pttbridge-0.1.0.db"
+    restore_database(str(old), str(db_path))
+    assert read(db_path, "PRAGMA user_version") == [(1,)]
+    db = await Database.open(db_path)
+    try:
+        assert await db.schema_version() == LATEST
+        chat = await ChatRepo(db).get(-1001)
+        assert chat is not None and chat.title == "调度中心 Dispatch"
+    finally:
+        await db.close()
