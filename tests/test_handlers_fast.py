@@ -383,3 +383,82 @@ async def test_online_without_argument_answers_the_usage(harness: Harness) -> No
     (text,) = await harness.send(ADMIN, "/online")
     assert text == t_en("usage-online")
     assert harness.platform.asked == []
+
+
+# ------------------------------------------------------------------------------ a name's opening
+# Every command that takes a name opens through `NameArg.read` (handlers/resolve.py): the
+# usage line without one, "not found" outside the scope, buttons when several fit.
+
+
+def buttons(harness: Harness) -> list[tuple[str, str]]:
+    markup = harness.last().reply_markup
+    assert markup is not None
+    rows = markup.inline_keyboard  # type: ignore[union-attr]
+    return [(b.text, b.callback_data or "") for row in rows for b in row]
+
+
+async def test_a_name_command_without_its_name_answers_its_usage(harness: Harness) -> None:
+    for command, usage in (("/user", "usage-user"), ("/online   ", "usage-online")):
+        (text,) = await harness.send(ADMIN, command)
+        assert text == t_en(usage)
+    assert harness.session.methods() == ["SendMessage", "SendMessage"]  # no typing, no call
+
+
+async def test_a_name_several_fit_gets_pick_buttons_for_that_command(harness: Harness) -> None:
+    (text,) = await harness.send(ADMIN, "/online a")  # "Dispatch & Co" and "East patrol"
+    assert text == t_en("ambiguous", count=2, query="a")
+    picks = buttons(harness)
+    assert sorted(name for name, _ in picks) == ["👥 Dispatch & Co", "👥 East patrol"]
+    assert all(data.startswith("pk1:on:group:") for _, data in picks)  # PickAction.ONLINE
+    assert harness.platform.asked == []
+
+
+async def test_a_name_outside_the_scope_is_not_found_and_asks_nothing(harness: Harness) -> None:
+    (text,) = await harness.send(VIEWER, "/user 张三")  # org 1: outside the viewer's org 2
+    assert text == t_en("not-found", kind="user", query="张三")
+    assert harness.session.methods() == ["SendMessage"]
+
+
+async def test_a_name_with_spaces_is_one_name_and_is_shown(harness: Harness) -> None:
+    harness.platform.in_group = {10002, 10003}
+    (text,) = await harness.send(VIEWER, "/online east patrol")
+    assert text.startswith("👥 East patrol 502")
+    assert t_en("online-counts", here=2, elsewhere=0, offline=0) in text
+    assert {gid for _, gid, _ in harness.platform.asked} == {502}
+
+
+# ------------------------------------------------------------------------------ admin chores
+# /deluser, /mkgroup, /bind, /device (handlers/accounts.py, talkgroups.py, devices.py) check
+# their words before anything is asked of the platform: FakePlatform has no write to call.
+
+
+async def test_admin_commands_with_wrong_words_answer_their_usage(harness: Harness) -> None:
+    cases = {
+        "/deluser": "usage-deluser",
+        "/mkgroup onlyname": "usage-mkgroup",
+        f"/mkgroup {'n' * 33} 1": "usage-mkgroup",
+        "/bind 502": "usage-bind",
+        "/device ²² idle": "usage-device",
+        "/device 7 idle now": "usage-device",
+    }
+    for command, usage in cases.items():
+        (text,) = await harness.send(ADMIN, command)
+        assert text == t_en(usage), command
+
+
+async def test_admin_commands_act_only_on_exactly_one_name(harness: Harness) -> None:
+    (ambiguous,) = await harness.send(ADMIN, "/bind a ls")
+    assert ambiguous == t_en(
+        "admin-ambiguous", kind="group", query="a", names="Dispatch & Co, East patrol"
+    )
+    (missing,) = await harness.send(ADMIN, "/deluser nobody")
+    assert missing == t_en("not-found", kind="user", query="nobody")
+    (spec,) = await harness.send(ADMIN, "/bind 502 ls:11")
+    assert spec == t_en("bind-bad-spec", spec="ls:11") + "\n" + t_en("usage-bind")
+    assert harness.last().reply_markup is None  # no buttons to pick from, no confirmation
+
+
+async def test_admin_commands_are_refused_below_admin(harness: Harness) -> None:
+    for command in ("/deluser ls", "/mkgroup g 2", "/bind 502 ls", "/device 7 idle", "/audit"):
+        (text,) = await harness.send(VIEWER, command)
+        assert text == t_en("denied", role=t_en("role-admin")), command
