@@ -1,4 +1,5 @@
-"""The command line: `pttbridge run | check | sandbox | demo | console`."""
+"""The command line: `pttbridge run | check | sandbox | demo | console | emulator | backup |
+restore`, and `pttbridge --version`."""
 
 from __future__ import annotations
 
@@ -7,11 +8,26 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
 
-from bot.config import ConfigError, Settings, load_for_run
+from bot import __version__
+from bot.config import BridgeSettings, ConfigError, Settings, load_for_run
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+# (name, one-line description): the order `pttbridge --help` lists them in.
+COMMANDS = (
+    ("run", "run the bridge (the service)"),
+    ("check", "check the settings, the platform and the bot token, a line each"),
+    ("sandbox", "run the simulated dispatch platform alone"),
+    ("demo", "a scripted tour of the bot against the sandbox and a Telegram emulator"),
+    ("console", "use the bot from the keyboard, against the sandbox and a Telegram emulator"),
+    ("emulator", "run the Telegram Bot API emulator alone; type as its users"),
+    ("backup", "copy the database consistently, also while the bridge runs"),
+    ("restore", "replace the database with a backup (the bridge must be stopped)"),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,26 +35,80 @@ def _parser() -> argparse.ArgumentParser:
         prog="pttbridge",
         description="Bridge a push-to-talk dispatch platform into Telegram.",
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"pttbridge {__version__}",
+        help="print the version and exit",
+    )
+    env_file = argparse.ArgumentParser(add_help=False)
+    env_file.add_argument(
         "--env-file",
         default=None,
         help="settings file (default: .env when it exists; a file named here must exist)",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", parents=[common], help="run the bridge (the service)")
-    sub.add_parser(
-        "check", parents=[common], help="check settings, the platform and the Telegram bot token"
+    parsers = {
+        name: sub.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            parents={
+                "run": [env_file],
+                "check": [env_file],
+                "backup": [env_file],
+                "restore": [env_file],
+            }.get(name, []),
+        )
+        for name, text in COMMANDS
+    }
+    for name in ("demo", "console"):
+        _language_option(parsers[name], "of the bridge and of every person's Telegram")
+    _language_option(parsers["emulator"], "of every person's Telegram")
+    _listen_options(parsers["sandbox"], 8090)
+    sb = parsers["sandbox"]
+    sb.add_argument(
+        "--users", type=int, default=40, help="how many users it invents (default: %(default)s)"
     )
-    sb = sub.add_parser("sandbox", help="run the simulated dispatch platform alone")
-    sb.add_argument("--host", default="127.0.0.1")
-    sb.add_argument("--port", type=int, default=8090)
-    sb.add_argument("--users", type=int, default=40)
-    sb.add_argument("--groups", type=int, default=6)
-    sb.add_argument("--seed", type=int, default=1)
-    sub.add_parser("demo", help="a scripted tour against the sandbox and a Telegram emulator")
-    sub.add_parser("console", help="use the bot from the keyboard, against the sandbox")
+    sb.add_argument(
+        "--groups",
+        type=int,
+        default=6,
+        help="how many talk groups it invents (default: %(default)s)",
+    )
+    sb.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="the same seed invents the same people (default: %(default)s)",
+    )
+    _listen_options(parsers["emulator"], 8081)
+    parsers["backup"].add_argument("file", help="the copy to write")
+    parsers["backup"].add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the file if it exists (default: refuse to)",
+    )
+    parsers["restore"].add_argument("file", help="the backup to restore (made by `backup`)")
     return p
+
+
+def _language_option(parser: argparse.ArgumentParser, of_what: str) -> None:
+    parser.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default=None,
+        help=f"the language {of_what} (default: $BRIDGE_LANGUAGE, else zh)",
+    )
+
+
+def _listen_options(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=port, help="the port to listen on (default: %(default)s)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,20 +118,99 @@ def main(argv: Sequence[str] | None = None) -> int:
     env_file, must_exist = (".env", False) if named is None else (named, True)
     try:
         if args.command == "sandbox":
-            return _sandbox(args)
-        if args.command == "demo":
-            from bot.demo.tour import run_demo
+            from bot.sandbox.platform import serve_forever
 
-            return asyncio.run(run_demo())
-        if args.command == "console":
-            from bot.demo.tour import run_console
-
-            return asyncio.run(run_console())
+            return _serve(
+                args, serve_forever(args.host, args.port, args.users, args.groups, args.seed)
+            )
+        if args.command in ("demo", "console", "emulator"):
+            return _playground(args)
+        if args.command in ("backup", "restore"):
+            return _backup_or_restore(args, env_file, must_exist=must_exist)
         if args.command == "check":
             return asyncio.run(check(env_file, must_exist=must_exist))
         return _run(env_file, must_exist=must_exist)
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _playground(args: argparse.Namespace) -> int:
+    """`demo`, `console`, `emulator`: in the language asked for, else BRIDGE_LANGUAGE's."""
+    language = args.lang
+    if language is None:
+        try:
+            language = Settings.load(None).bridge.language
+        except ConfigError as exc:
+            for line in exc.problems:
+                print(f"pttbridge: {line}", file=sys.stderr)
+            return EXIT_CONFIG
+    if args.command == "demo":
+        from bot.demo.tour import run_demo
+
+        return asyncio.run(run_demo(language))
+    if args.command == "console":
+        from bot.demo.console import run_console
+
+        return asyncio.run(run_console(language))
+    from bot.demo.emulator import run_emulator
+
+    return _serve(args, run_emulator(args.host, args.port, language))
+
+
+def _serve(args: argparse.Namespace, server: Coroutine[Any, Any, Any]) -> int:
+    """Run a server until it ends or Ctrl-C; a port it cannot listen on is one line, exit 2."""
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(server)
+    except OSError as exc:  # the only OSError here: binding the port (busy, no such address)
+        print(
+            f"pttbridge: --host/--port: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
+def _backup_or_restore(args: argparse.Namespace, env_file: str, *, must_exist: bool) -> int:
+    """Only the storage settings matter here: a bridge's database can be saved or restored
+    on a machine where the Telegram and platform settings are not (yet) right."""
+    try:
+        db_path = str(storage_settings(env_file, must_exist=must_exist).db_path)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"pttbridge: {line}", file=sys.stderr)
+        return EXIT_CONFIG
+    from storage.db import StorageError
+    from storage.db.backup import backup_database, restore_database
+
+    try:
+        if args.command == "backup":
+            backup_database(db_path, args.file, overwrite=args.force)
+            print(f"backed up {db_path} to {args.file}")
+        else:
+            kept = restore_database(args.file, db_path)
+            aside = f"; the database it replaced is kept as {kept}" if kept else ""
+            print(f"restored {db_path} from {args.file}{aside}")
+    except StorageError as exc:
+        print(f"pttbridge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
+def storage_settings(env_file: str, *, must_exist: bool) -> BridgeSettings:
+    """The `BRIDGE_*` settings where only BRIDGE_DB_PATH (and the file) must be right;
+    raises `ConfigError` otherwise, as `load_for_run` does."""
+    # bot.config's own readers: a malformed setting of another section must not stop a backup.
+    from bot.config import _env_file_problem, _read_section
+
+    problem = _env_file_problem(Path(env_file), must_exist=must_exist)
+    if problem:
+        raise ConfigError(problem)
+    bridge, problems = _read_section(BridgeSettings, env_file, {})
+    wrong = [line for line in problems if line.startswith("BRIDGE_DB_PATH:")]
+    if wrong:
+        raise ConfigError(wrong)
+    return bridge
 
 
 def settings_or_report(env_file: str | None, *, must_exist: bool = False) -> Settings | None:
@@ -82,21 +231,6 @@ def _run(env_file: str, *, must_exist: bool) -> int:
     from bot.app.run import run_service
 
     return asyncio.run(run_service(settings))
-
-
-def _sandbox(args: argparse.Namespace) -> int:
-    from bot.sandbox.platform import serve_forever
-
-    try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve_forever(args.host, args.port, args.users, args.groups, args.seed))
-    except OSError as exc:  # the only OSError here: binding the port (busy, no such address)
-        print(
-            f"pttbridge: --host/--port: cannot listen on {args.host}:{args.port}: {exc}",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    return EXIT_OK
 
 
 async def check(env_file: str | None, *, must_exist: bool = False) -> int:

@@ -1,16 +1,21 @@
-"""`pttbridge demo` as a newcomer runs it: the whole tour answers every step, exit 0."""
+"""`pttbridge demo` as a newcomer runs it: the whole tour answers every step, exit 0, in
+Chinese unless asked otherwise (BRIDGE_LANGUAGE's default) and in English when asked."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-async def test_the_demo_tour_answers_every_step(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", [None, "en"])
+async def test_the_demo_tour_answers_every_step(tmp_path: Path, lang: str | None) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -22,6 +27,7 @@ async def test_the_demo_tour_answers_every_step(tmp_path: Path) -> None:
         "-m",
         "bot",
         "demo",
+        *(["--lang", lang] if lang else []),
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -32,3 +38,6 @@ async def test_the_demo_tour_answers_every_step(tmp_path: Path) -> None:
     assert proc.returncode == 0, text[-3000:]
     assert "demo finished: every step answered." in text
     assert "Traceback" not in text
+    # Every persona starts in the tour's language: the stranger's greeting is in it.
+    greeting = text.split("👤 stranger: /start\n", 1)[1].splitlines()[0]
+    assert bool(re.search("[\u4e00-\u9fff]", greeting)) is (lang is None), greeting

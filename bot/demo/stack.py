@@ -46,6 +46,20 @@ PEOPLE = (
 )
 
 
+def add_people(emu: TelegramEmulator, language: str) -> dict[str, EmuUser]:
+    """The tour's people as users of `emu`, each with Telegram set to `language`."""
+    return {
+        p.key: emu.add_user(p.id, p.name, language_code=language, username=p.key) for p in PEOPLE
+    }
+
+
+def people_line() -> str:
+    """Who the people are, with their roles: `admin (admin), ..., stranger (no role)`."""
+    return ", ".join(
+        f"{p.key} ({p.role.label}{' of org ' + str(p.org_id) if p.org_id else ''})" for p in PEOPLE
+    )
+
+
 class _Done(BaseMiddleware):
     """Records which updates the dispatcher has finished, so drivers can await a reply."""
 
@@ -132,10 +146,7 @@ class Stack:
         if not self.platform.url:
             await self.platform.start()
         await self.emu.start()
-        for p in PEOPLE:
-            self.people[p.key] = self.emu.add_user(
-                p.id, p.name, language_code=self.language, username=p.key
-            )
+        self.people.update(add_people(self.emu, self.language))
         await self.start_bridge()
         if grant_roles:
             assert self.bridge is not None

@@ -1,6 +1,6 @@
-"""`pttbridge demo` (a scripted tour) and `pttbridge console` (the same, from the keyboard).
+"""`pttbridge demo`: a scripted tour, printed as a chat transcript.
 
-Both run the real bridge against the sandbox platform and the Telegram
+It runs the real bridge against the sandbox platform and the Telegram
 emulator in one process: no network, no Telegram account needed.
 """
 
@@ -10,41 +10,87 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
-from bot.demo.stack import PEOPLE, Stack
+from bot.demo.console import message_lines
+from bot.demo.stack import Stack, people_line
 from bot.sandbox.telegram import EmuMessage
+from bot.telegram.callbacks import BcAction, BcCb
 
 ERROR_MARKERS = ("Something went wrong", "出错了")
+
+
+@dataclass(frozen=True)
+class Press:
+    """A step of the tour that presses a button of the last message: by its index, by its
+    callback data, or by words in its text."""
+
+    button: int | str
 
 
 def _print_replies(messages: Sequence[EmuMessage]) -> None:
     if not messages:
         print("   (no reply)")
     for m in messages:
-        edited = " (edited)" if m.edits else ""
-        lines = m.render().splitlines() or [""]
-        print(f"🤖{edited} " + lines[0])
-        for line in lines[1:]:
-            print("   " + line)
-        buttons = m.buttons()
-        if buttons:
-            print(
-                "   buttons: "
-                + "  ".join(f"{i + 1}) {text}" for i, (text, _) in enumerate(buttons))
-            )
+        print("\n".join(message_lines(m, " (edited)" if m.edits else "")))
     print()
 
 
-def _people_line() -> str:
-    return ", ".join(
-        f"{p.key} ({p.role.label}{' of org ' + str(p.org_id) if p.org_id else ''})" for p in PEOPLE
-    )
+# The tour's opening as it reads in the transcript: `who: text` types, `who presses N`
+# presses the Nth button of the last message `who` got. {other} and {language}: /lang's.
+OPENING = """\
+stranger: /start
+viewer: /help
+viewer: /find zhang
+viewer: /groups
+viewer presses 1
+viewer: /online 1002
+viewer presses 1
+viewer: /online zs
+viewer: /user zs
+viewer presses 2
+viewer: /user tricky
+viewer: /org
+viewer: /org 266
+scoped: /find zhang
+scoped: /online 1003
+supervisor: /where zhangsan01
+supervisor: /where 1002
+supervisor presses 1
+supervisor: /track zhangsan01 -3h
+supervisor: /recordings zhangsan01 yesterday
+supervisor presses 1
+viewer: /where zhangsan01
+viewer: /role 1003 admin
+admin: /role
+admin: /invite viewer org 267
+admin: /lang {other}
+admin: /online 指挥调度组
+admin: /lang {language}
+viewer: /online
+viewer: /nonsense
+"""
+# (/recordings asks for yesterday: a whole day of recordings whatever the time of day.)
 
 
-async def run_demo() -> int:
+def first_steps(language: str) -> list[tuple[str, str | Press]]:
+    """The opening's steps: (who, text typed or button pressed)."""
+    other = "en" if language == "zh" else "zh"
+    steps: list[tuple[str, str | Press]] = []
+    for line in OPENING.format(other=other, language=language).splitlines():
+        who, typed, text = line.partition(": ")
+        if typed:
+            steps.append((who, text))
+        else:
+            who, _, number = line.partition(" presses ")
+            steps.append((who, Press(int(number) - 1)))
+    return steps
+
+
+async def run_demo(language: str = "zh") -> int:
     """The scripted tour: every command built so far, printed as a chat transcript."""
     logging.basicConfig(level=logging.WARNING)
-    stack = Stack(language="en")
+    stack = Stack(language=language)
     await stack.start()
     failures: list[str] = []
     last: dict[str, EmuMessage] = {}
@@ -66,7 +112,9 @@ async def run_demo() -> int:
         msg = last[who]
         buttons = msg.buttons()
         if isinstance(button, str):
-            index = next((i for i, (text, _) in enumerate(buttons) if button in text), -1)
+            index = next((i for i, (_, data) in enumerate(buttons) if data == button), -1)
+            if index < 0:
+                index = next((i for i, (text, _) in enumerate(buttons) if button in text), -1)
         else:
             index = button if button < len(buttons) else -1
         if index < 0:
@@ -87,38 +135,12 @@ async def run_demo() -> int:
             last[who] = msgs[-1]
 
     try:
-        print(f"pttbridge demo — people: {_people_line()}\n")
-        await say("stranger", "/start")
-        await say("viewer", "/help")
-        await say("viewer", "/find zhang")
-        await say("viewer", "/groups")
-        await press("viewer", 0)
-        await say("viewer", "/online 1002")
-        await press("viewer", 0)
-        await say("viewer", "/online zs")
-        await say("viewer", "/user zs")
-        await press("viewer", 1)
-        await say("viewer", "/user tricky")
-        await say("viewer", "/org")
-        await say("viewer", "/org 266")
-        await say("scoped", "/find zhang")
-        await say("scoped", "/online 1003")
-        await say("supervisor", "/where zhangsan01")
-        await say("supervisor", "/where 1002")
-        await press("supervisor", 0)
-        await say("supervisor", "/track zhangsan01 -3h")
-        # Yesterday: a whole day of recordings whatever the time of day the demo runs.
-        await say("supervisor", "/recordings zhangsan01 yesterday")
-        await press("supervisor", 0)
-        await say("viewer", "/where zhangsan01")
-        await say("viewer", "/role 1003 admin")
-        await say("admin", "/role")
-        await say("admin", "/invite viewer org 267")
-        await say("admin", "/lang zh")
-        await say("admin", "/online 指挥调度组")
-        await say("admin", "/lang en")
-        await say("viewer", "/online")
-        await say("viewer", "/nonsense")
+        print(f"pttbridge demo — people: {people_line()}\n")
+        for who, step in first_steps(language):
+            if isinstance(step, Press):
+                await press(who, step.button)
+            else:
+                await say(who, step)
         await relay_tour(stack, failures)
         await admin_tour(say, press)
         await jobs_tour(stack, failures)
@@ -141,11 +163,11 @@ async def admin_tour(
     print("— admin chores —\n")
     await say("admin", "/broadcast")
     await press("admin", "消防一大队")  # choose an org
-    await press("admin", "Next")
+    await press("admin", BcCb(action=BcAction.NEXT).pack())
     await say("admin", "Evacuation drill 疏散演练")
     await say("admin", "All units: drill at 15:00 in the east yard. 15:00 东院集合演练。")
-    await press("admin", "Done")  # no attachments
-    await press("admin", "Confirm")
+    await press("admin", BcCb(action=BcAction.DONE).pack())  # no attachments
+    await press("admin", BcCb(action=BcAction.CONFIRM).pack())
     await say("admin", "/register\nwangqiang01,王强\nbad account!,坏账号\nwangqiang01,王强")
     await say(
         "admin", "/register\nwangqiang01,王强\nliuyang01,刘洋\nzhangsan01,张三\nchenjing01,陈静"
@@ -258,52 +280,6 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
     finally:
         data.now = real_now
         bridge.scheduler.resume()
-
-
-async def run_console() -> int:
-    """Type as a Telegram user would; `/as <who>` switches who is typing."""
-    logging.basicConfig(level=logging.WARNING)
-    stack = Stack(language="en")
-    await stack.start()
-    who = "admin"
-    last: EmuMessage | None = None
-    print("pttbridge console — the bridge against the sandbox platform and a Telegram emulator.")
-    print(f"People: {_people_line()}.")
-    print("Type commands as in Telegram (/help). `/as viewer` switches who types;")
-    print("a number presses that button of the last message; `/quit` leaves.\n")
-    try:
-        while True:
-            try:
-                line = (await asyncio.to_thread(input, f"{who}> ")).strip()
-            except EOFError:
-                break
-            if not line:
-                continue
-            if line in ("/quit", "/exit"):
-                break
-            if line.startswith("/as"):
-                _, _, name = line.partition(" ")
-                if name.strip() in stack.people:
-                    who = name.strip()
-                    print(f"(now typing as {who})\n")
-                else:
-                    print(f"(who? one of: {', '.join(stack.people)})\n")
-                continue
-            if line.isdigit() and last is not None:
-                idx = int(line) - 1
-                if not 0 <= idx < len(last.buttons()):
-                    print("(no such button)\n")
-                    continue
-                msgs = await stack.press(who, last, idx)
-            else:
-                msgs = await stack.say(who, line)
-            _print_replies(msgs)
-            with_buttons = [m for m in msgs if m.buttons()]
-            if with_buttons:
-                last = with_buttons[-1]
-    finally:
-        await stack.stop()
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
