@@ -1,0 +1,34 @@
+#!/bin/sh
+# The install steps of deploy/Dockerfile, in one place: the Dockerfile runs them, and so does
+# tests/test_deploy.py on machines without a container engine.
+#
+#   sh deploy/install.sh build SRC DIST      the sdist and the wheel of the source tree SRC, into DIST
+#                                            (needs build, setuptools>=68 and wheel beside $PYTHON)
+#   sh deploy/install.sh install WHEEL VENV  the wheel and its dependencies into the venv VENV
+#                                            (made when missing, reused when there: an upgrade)
+#
+# PYTHON names the interpreter (default python3). pip reads its PIP_* variables, e.g.
+# PIP_NO_INDEX=1 PIP_FIND_LINKS=/srv/wheels for a server without Internet.
+set -eu
+PYTHON=${PYTHON:-python3}
+
+usage() {
+    echo "usage: install.sh build SRC DIST | install.sh install WHEEL VENV" >&2
+    exit 2
+}
+
+[ $# -eq 3 ] || usage
+case $1 in
+build)
+    "$PYTHON" -m build --no-isolation --outdir "$3" "$2"
+    ;;
+install)
+    [ -f "$2" ] || { echo "install.sh: no such wheel: $2" >&2; exit 2; }
+    [ -x "$3/bin/python" ] || "$PYTHON" -m venv "$3"
+    "$3/bin/python" -m pip install --no-cache-dir --disable-pip-version-check --quiet "$2"
+    "$3/bin/pttbridge" --help >/dev/null
+    ;;
+*)
+    usage
+    ;;
+esac
