@@ -19,7 +19,7 @@ from typing import Literal
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.config import Settings
@@ -31,14 +31,14 @@ from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import ChatManager, chat_change_refused, feature_router
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
-from handlers.resolve import picked_args, resolve_or_ask
+from handlers.resolve import NameArg, Named, Show, name_picked, resolve_or_ask
 from handlers.subscriptions import refused_here, thread_of
 from storage.roles import Role
 
 What = Literal["attendance", "signins"]
 # A word shaped like a date that is not one (2026-13-40) is a mistake, not an org's name.
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}")
-ACTION: dict[str, PickAction] = {
+ACTION: dict[What, PickAction] = {
     "attendance": PickAction.ATTENDANCE,
     "signins": PickAction.SIGNINS,
 }
@@ -117,21 +117,20 @@ async def attendance_or_signins(
     await send_summary(message, what, day, org_id, ctx)
 
 
-async def picked_org(
-    callback: CallbackQuery, callback_data: PickCb, ctx: LookupContext, state: FSMContext
-) -> None:
-    await callback.answer()
-    if not isinstance(callback.message, Message):
-        return
-    what: What = "attendance" if callback_data.action == PickAction.ATTENDANCE else "signins"
-    args = await picked_args(state, callback_data.action)
-    try:
-        day = date.fromisoformat(args[0]) if args else None
-    except ValueError:
-        day = None
-    if day is None:
-        day = ctx.clock().astimezone(ctx.settings.bridge.tz).date()
-    await send_summary(callback.message, what, day, callback_data.id, ctx)
+def summary_picked(what: What) -> Show[LookupContext]:
+    """`/attendance` or `/signins` finished by the org picked among several: on the day
+    typed with the command (kept with the buttons), else today."""
+
+    async def show(message: Message, named: Named, ctx: LookupContext) -> None:
+        try:
+            day = date.fromisoformat(named.rest[0]) if named.rest else None
+        except ValueError:
+            day = None
+        if day is None:
+            day = ctx.clock().astimezone(ctx.settings.bridge.tz).date()
+        await send_summary(message, what, day, named.id, ctx)
+
+    return show
 
 
 async def report_shown(message: Message, ctx: LookupContext) -> None:
@@ -204,9 +203,11 @@ def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(attendance_or_signins, Command("attendance", "signins"))
-    r.callback_query.register(
-        picked_org, PickCb.filter(F.action.in_({PickAction.ATTENDANCE, PickAction.SIGNINS}))
-    )
+    for what, action in ACTION.items():
+        picked = NameArg(Kind.ORG, action, f"usage-{what}", more=True)
+        r.callback_query.register(
+            name_picked(picked, summary_picked(what)), PickCb.filter(F.action == action)
+        )
     r.message.register(report_shown, Command("report", magic=~F.args))
     r.message.register(report, Command("report"), ChatManager(Role.SUPERVISOR))
     # What ChatManager refused to a supervisor: not an administrator of this group.
