@@ -480,3 +480,25 @@ async def test_a_backup_an_older_release_made_restores_and_is_upgraded_at_start(
         assert chat is not None and chat.title == "调度中心 Dispatch"
     finally:
         await db.close()
+
+
+def mode_of(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def chmod(path: Path, mode: int) -> None:
+    path.chmod(mode)
+
+
+async def test_the_restored_database_has_the_permissions_of_the_one_it_replaced(
+    db_path: Path, tmp_path: Path
+) -> None:
+    backup = await live_and_backup(db_path, tmp_path)
+    chmod(db_path, 0o640)
+    chmod(backup, 0o600)
+    restore_database(str(backup), str(db_path))
+    assert mode_of(db_path) == 0o640
+    # A backup is private to whoever made it (it holds chats and users).
+    dest = tmp_path / "copy.db"
+    backup_database(str(db_path), str(dest))
+    assert mode_of(dest) == 0o600

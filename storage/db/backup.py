@@ -105,6 +105,7 @@ def restore_database(src: str, db_path: str) -> Path | None:
         with _temporary_beside(live, "restore") as tmp:
             _copy(backup, tmp, read_only=True, label=src)
             _check_ours(tmp, src, refuse_newer=True)
+            _take_owner_and_mode(tmp, live)
             kept = _replace(live, tmp, db_path)
     finally:
         lock.release()
@@ -229,6 +230,22 @@ def _temporary_beside(target: Path, doing: str) -> Iterator[Path]:
     finally:
         for leftover in (tmp, *(Path(f"{tmp}{s}") for s in (*_MOVED_WITH_IT, *_DROPPED))):
             leftover.unlink(missing_ok=True)
+
+
+def _take_owner_and_mode(tmp: Path, live: Path) -> None:
+    """Give the restored file the owner and permissions of the database it replaces (or of
+    its folder, when there was none): a restore run as root must leave a database the
+    bridge's own user can still open."""
+    like = live if live.exists() else live.parent
+    st = like.stat()
+    os.chmod(tmp, (st.st_mode & 0o666) if like is live else 0o600)
+    if hasattr(os, "chown"):
+        mine = tmp.stat()
+        if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except PermissionError as e:  # not root: then it is the user who runs it
+                log.warning("restore: %s stays owned by the user restoring it: %s", live, e)
 
 
 def _install(tmp: Path, target: Path, *, overwrite: bool) -> None:
