@@ -837,7 +837,7 @@ async def test_unknown_or_ambiguous_names_are_told_and_nothing_is_stored(make_st
         assert (
             "/subscribe <kind…> [org <id…>] [user <user…>] [group <group…>]" in usage.plain_text()
         )
-    assert await bridge.relay.subs.for_chat(chat) == []
+    assert await bridge.repos.subscriptions.for_chat(chat) == []
     assert await bridge.jobs.watches.for_chat(chat) == []
     assert await bridge.jobs.reports.reports.for_chat(chat) == []
 
@@ -863,7 +863,7 @@ async def test_subscribe_presence_is_a_watch_and_unsubscribe_presence_ends_them(
     assert [w.group_id for w in await bridge.jobs.watches.for_chat(chat)] == [1002, 1004]
     [again] = await stack.say("supervisor", "/watch 1002", chat=chat)
     assert "already watches 消防一大队主频" in again.plain_text()
-    assert [s.kind for s in await bridge.relay.subs.for_chat(chat)] == ["incidents"]
+    assert [s.kind for s in await bridge.repos.subscriptions.for_chat(chat)] == ["incidents"]
 
     # And it works as a watch: a change told after two polls.
     sb.data.users[10001].online = False
@@ -880,7 +880,7 @@ async def test_subscribe_presence_is_a_watch_and_unsubscribe_presence_ends_them(
     [gone] = await stack.say("admin", "/unsubscribe presence", chat=chat)
     assert gone.plain_text() == "2 subscriptions removed."
     assert await bridge.jobs.watches.for_chat(chat) == []
-    assert [s.kind for s in await bridge.relay.subs.for_chat(chat)] == ["incidents"]
+    assert [s.kind for s in await bridge.repos.subscriptions.for_chat(chat)] == ["incidents"]
     sb.data.users[10001].online = True
     await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=60))
     await bridge.jobs.run("presence-poll", now=NOW + timedelta(seconds=90))
@@ -917,7 +917,8 @@ async def test_subscribe_attendance_is_the_daily_digest_and_report_shows_it(
     assert "one org id" in several.plain_text()
     report = await bridge.jobs.reports.reports.get(chat, 0)
     assert report is not None and (report.at_time, report.org_id) == ("07:45", 266)
-    assert [s.kind for s in await bridge.relay.subs.for_chat(chat)] == []  # no row of its own
+    # No row of its own.
+    assert [s.kind for s in await bridge.repos.subscriptions.for_chat(chat)] == []
 
     [current] = await stack.say("supervisor", "/report", chat=chat)
     assert current.plain_text().startswith(
@@ -949,10 +950,10 @@ async def test_unsubscribe_all_ends_subscriptions_watches_and_the_digest(make_st
     await stack.say("admin", "/subscribe all presence attendance group 1002", chat=chat)
     # A forum topic keeps its own: /unsubscribe all in the chat leaves it alone.
     await stack.say("admin", "/subscribe incidents", chat=chat, thread_id=7)
-    assert len(await bridge.relay.subs.for_chat(chat)) == 6
+    assert len(await bridge.repos.subscriptions.for_chat(chat)) == 6
     [gone] = await stack.say("admin", "/unsubscribe all", chat=chat)
     assert gone.plain_text() == "7 subscriptions removed."  # 5 kinds, 1 watch, 1 digest
-    assert [(s.thread_id, s.kind) for s in await bridge.relay.subs.for_chat(chat)] == [
+    assert [(s.thread_id, s.kind) for s in await bridge.repos.subscriptions.for_chat(chat)] == [
         (7, "incidents")
     ]
     assert await bridge.jobs.watches.for_chat(chat) == []
@@ -991,12 +992,12 @@ async def test_migration_keeps_old_subscriptions_and_turns_attendance_into_the_d
         await stack.start()
         bridge = await ready(stack)
         assert await bridge.db.schema_version() == len(load_migrations())
-        assert await bridge.relay.subs.for_chat(old_chat) == [
+        assert await bridge.repos.subscriptions.for_chat(old_chat) == [
             Subscription(old_chat, 0, "incidents", (266,), ("1", "2")),
             Subscription(old_chat, 0, "recordings", (266,), ()),
             Subscription(old_chat, 5, "notices", (), ()),
         ]
-        assert await bridge.relay.subs.for_chat(digest_chat) == []
+        assert await bridge.repos.subscriptions.for_chat(digest_chat) == []
         reports = {
             r.chat_id: (r.at_time, r.org_id) for r in await bridge.jobs.reports.reports.all()
         }
@@ -1014,7 +1015,8 @@ async def test_migration_keeps_old_subscriptions_and_turns_attendance_into_the_d
             "• 🕘 attendance digest of 消防二大队 every day at 08:30 (Asia/Shanghai)",
         ]
         # The old recordings subscription still works as it did: org 266's subtree.
-        wanted = bridge.jobs.recordings.concerned(await bridge.relay.subs.of_kind("recordings"))
+        subs = await bridge.repos.subscriptions.of_kind("recordings")
+        wanted = bridge.jobs.recordings.concerned(subs)
         assert {u.org_id for u in wanted.values()} == {266, 268}
     finally:
         await stack.stop()
@@ -1114,4 +1116,4 @@ async def test_report_and_subscribe_name_the_word_they_cannot_read(make_stack: A
     assert "Usage: /subscribe" in typo.plain_text()
     # Nothing was set by any of them.
     assert await stack.bridge.jobs.reports.reports.get(chat, 0) is None
-    assert await stack.bridge.relay.subs.for_chat(chat) == []
+    assert await stack.bridge.repos.subscriptions.for_chat(chat) == []

@@ -95,13 +95,13 @@ async def post_json(stack: Stack, route: str, body: Any, **kw: Any) -> tuple[int
 async def counts(stack: Stack) -> dict[str, int]:
     """Rows stored by the relay: inbox, outbox, incidents, notice jobs."""
     assert stack.bridge is not None
-    relay = stack.bridge.relay
+    repos = stack.bridge.repos
     out = {
-        "inbox": await relay.inbox.count(),
-        "outbox": sum((await relay.outbox.counts()).values()),
-        "notices": sum((await relay.notices.counts()).values()),
+        "inbox": await repos.inbox.count(),
+        "outbox": sum((await repos.outbox.counts()).values()),
+        "notices": sum((await repos.notices.counts()).values()),
     }
-    row = await relay.db.fetchone("SELECT count(*) AS n FROM incidents")
+    row = await stack.bridge.db.fetchone("SELECT count(*) AS n FROM incidents")
     assert row is not None
     out["incidents"] = int(row["n"])
     return out
@@ -110,7 +110,7 @@ async def counts(stack: Stack) -> dict[str, int]:
 async def states(stack: Stack, chat_id: int) -> dict[str, int]:
     """Outbox rows of one chat by state."""
     assert stack.bridge is not None
-    rows = await stack.bridge.relay.db.fetchall(
+    rows = await stack.bridge.db.fetchall(
         "SELECT state, count(*) AS n FROM outbox WHERE chat_id = ? GROUP BY state", (chat_id,)
     )
     return {r["state"]: int(r["n"]) for r in rows}
@@ -175,7 +175,7 @@ def on_refresh(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
 async def processed(stack: Stack) -> bool:
     """Every stored org/user event has been looked up and told."""
     assert stack.bridge is not None
-    return not await stack.bridge.relay.inbox.unprocessed()
+    return not await stack.bridge.repos.inbox.unprocessed()
 
 
 async def subscribed_group(
@@ -285,14 +285,14 @@ async def test_a_notice_the_platform_could_not_take_is_kept_and_sent_when_it_ans
         assert await post_json(stack, "notices", notice_body(title="第一")) == (200, OK)
         assert await post_json(stack, "notices", notice_body(title="第二")) == (200, OK)
         await relay.process_inbox()
-        [first, second] = await relay.notices.pending()
+        [first, second] = await stack.bridge.repos.notices.pending()
         assert first.attempts >= 1 and first.error_code == 0
         assert second.attempts == 0  # waits behind the first: notices keep their order
     finally:
         relay.notice_sender.platform = real
         await down.aclose()
     await relay.process_inbox()
-    assert await relay.notices.counts() == {"sent": 2}
+    assert await stack.bridge.repos.notices.counts() == {"sent": 2}
     assert [n.body["title"] for n in stack.platform.data.notices[-2:]] == ["第一", "第二"]
 
 
@@ -302,7 +302,7 @@ async def test_a_notice_refused_by_the_platform_is_dead_with_its_code(stack: Sta
     stack.platform.fail_next("/accept/event", "status", status=509, message="组织不存在")
     assert await post_json(stack, "notices", notice_body()) == (200, OK)
     await relay.process_inbox()
-    [job] = [await relay.notices.get(i) for i in (1,)]
+    [job] = [await stack.bridge.repos.notices.get(i) for i in (1,)]
     assert job is not None
     assert (job.state, job.error_code, job.error_message) == ("dead", 509, "组织不存在")
     assert stack.platform.data.notices == []  # never retried blindly
@@ -329,7 +329,7 @@ async def test_a_notice_goes_to_the_platform_and_to_subscribed_chats(stack: Stac
     # The background round that pushed it records it sent; a round of our own waits for
     # that one (they take turns) and finds nothing left to push.
     await stack.bridge.relay.process_inbox()
-    assert await stack.bridge.relay.notices.counts() == {"sent": 1}
+    assert await stack.bridge.repos.notices.counts() == {"sent": 1}
 
 
 async def test_filters_by_org_subtree_and_level_and_a_forum_topic(stack: Stack) -> None:
@@ -428,7 +428,7 @@ async def test_storage_unavailable_answers_503_so_the_platform_retries(stack: St
     assert stack.bridge is not None
     body = report(stack)
     # Another process holds the write lock past the busy timeout (5 s).
-    other = sqlite3.connect(stack.bridge.relay.db.path, isolation_level=None)
+    other = sqlite3.connect(stack.bridge.db.path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
         status, answer = await stack.platform_event("report", body)
@@ -508,7 +508,7 @@ async def test_a_burst_reaches_every_chat_in_order_without_a_429(
         await stack.emu.wait_for(lambda c=chat: len(stack.emu.messages(c)) >= BURST + 1, 120)
     assert stack.bridge is not None
     # Concurrent POSTs commit one after another: that order is the order of every chat.
-    rows = await stack.bridge.relay.db.fetchall("SELECT body FROM incidents ORDER BY id")
+    rows = await stack.bridge.db.fetchall("SELECT body FROM incidents ORDER BY id")
     committed = [json.loads(r["body"])["code"] for r in rows]
     assert sorted(committed) == sorted(b["code"] for b in bodies)
     for chat in chats:
@@ -516,7 +516,7 @@ async def test_a_burst_reaches_every_chat_in_order_without_a_429(
 
     async def all_sent() -> bool:
         assert stack.bridge is not None
-        return (await stack.bridge.relay.outbox.counts())["sent"] == BURST * BURST_CHATS
+        return (await stack.bridge.repos.outbox.counts())["sent"] == BURST * BURST_CHATS
 
     await after_deliveries(stack, all_sent)
     # A send holds its place in each window from its start and is dated by its answer
@@ -550,7 +550,7 @@ async def test_a_chat_that_blocked_the_bot_is_paused_its_rows_dead_and_admins_to
     # Paused: a later incident is not even queued for it (the answer comes after fan-out).
     assert await stack.platform_event("report", report(stack)) == (200, OK)
     assert await states(stack, gone) == {"dead": 2}
-    assert (await stack.bridge.relay.outbox.counts())["dead"] == 2
+    assert (await stack.bridge.repos.outbox.counts())["dead"] == 2
     await stack.emu.wait_for_messages(control, 1)
     assert codes_in(stack.emu.messages(gone)) == []
 
@@ -584,7 +584,7 @@ async def test_a_group_migrated_to_a_supergroup_keeps_its_subscriptions_and_rows
     assert codes_in(got) == [b["code"] for b in bodies]  # nothing lost, in order
     assert codes_in(stack.emu.messages(old)) == []
     assert stack.bridge is not None
-    subs = stack.bridge.relay.subs
+    subs = stack.bridge.repos.subscriptions
     assert await subs.for_chat(old) == []
     assert [s.kind for s in await subs.for_chat(new)] == ["incidents"]
     assert await states(stack, old) == {}
@@ -679,8 +679,8 @@ async def test_acknowledge_edits_every_copy_and_a_second_press_is_told_who(stack
     assert answer.text is not None
     assert re.fullmatch(r"Already acknowledged by Supervisor Sun at \d\d:\d\d\.", answer.text)
     assert stack.bridge is not None
-    [incident_id] = {i for (i,) in await stack.bridge.relay.db.fetchall("SELECT id FROM incidents")}
-    incident = await stack.bridge.relay.incidents.get(incident_id)
+    [incident_id] = {i for (i,) in await stack.bridge.db.fetchall("SELECT id FROM incidents")}
+    incident = await stack.bridge.repos.incidents.get(incident_id)
     assert incident is not None and incident.acked_by == 1002
     # The second press changed nothing: no edit queued, none made.
     await settles(stack, a, {"sent": 2})
@@ -936,7 +936,7 @@ async def test_html_in_platform_strings_is_shown_literally(stack: Stack) -> None
     [change] = await stack.emu.wait_for_messages(group, 1)
     assert "name: 李<b>&四 → 李<script>&四" in change.plain_text()
     assert stack.bridge is not None
-    assert (await stack.bridge.relay.outbox.counts())["dead"] == 0
+    assert (await stack.bridge.repos.outbox.counts())["dead"] == 0
 
 
 # ------------------------------------------------------------------------------ /status, /metrics

@@ -72,15 +72,56 @@ async def stack() -> AsyncIterator[Stack]:
 
 
 async def test_each_repository_is_built_once_and_shared_by_the_parts(stack: Stack) -> None:
+    bridge = stack.bridge
+    assert bridge is not None
+    repos, relay, jobs = bridge.repos, bridge.relay, bridge.jobs
+    assert relay.changes.outbox is repos.outbox
+    assert relay.notice_sender.outbox is repos.outbox
+    assert relay.acks.outbox is repos.outbox
+    assert relay.changes.inbox is repos.inbox is relay.notice_sender.inbox
+    assert relay.notice_sender.notices is repos.notices
+    assert relay.acks.incidents is repos.incidents is bridge.delivery.incidents
+    assert relay.changes.known is repos.known is jobs.directory_diff.known
+    assert relay.changes.job_state is repos.job_state is jobs.directory_diff.state
+    assert jobs.recordings.state is repos.job_state
+    assert relay.ingest.subscribers is relay.changes.subscribers
+    assert relay.notice_sender.subscribers is relay.changes.subscribers
+    assert jobs.directory_diff.subscribers is relay.changes.subscribers
+    assert jobs.recordings.subscribers is relay.changes.subscribers
+    assert bridge.delivery.outbox is repos.outbox
+    assert jobs.directory_diff.outbox is repos.outbox is jobs.presence.outbox
+    assert jobs.reports.outbox is repos.outbox is jobs.recordings.outbox
+    assert jobs.watches is repos.watches is jobs.presence.watches
+    assert jobs.reports.reports is repos.reports
+    assert jobs.recordings.seen is repos.seen_recordings
+
+
+async def test_the_relay_holds_its_parts_not_repositories(stack: Stack) -> None:
     assert stack.bridge is not None
     relay = stack.bridge.relay
-    assert relay.changes.outbox is relay.outbox
-    assert relay.notice_sender.outbox is relay.outbox
-    assert relay.acks.outbox is relay.outbox
-    assert relay.changes.inbox is relay.inbox is relay.notice_sender.inbox
-    assert relay.acks.incidents is relay.incidents
-    assert relay.ingest.subscribers is relay.subscribers is relay.changes.subscribers
-    assert relay.notice_sender.subscribers is relay.subscribers
-    assert stack.bridge.delivery.outbox is relay.outbox
-    assert stack.bridge.jobs.directory_diff.outbox is relay.outbox
-    assert stack.bridge.jobs.directory_diff.known is relay.known
+    held = {type(v).__name__ for v in vars(relay).values()}
+
+    assert not {name for name in held if name.endswith("Repo")}, held
+    assert {"IncidentIngest", "ChangeFeed", "NoticeSender", "Acknowledgements"} <= held
+
+
+async def test_handlers_get_the_shared_repositories_and_the_relay(stack: Stack) -> None:
+    bridge = stack.bridge
+    assert bridge is not None
+    data = bridge.services.handler_data()
+
+    assert data["outbox"] is bridge.repos.outbox
+    assert data["subscriptions"] is bridge.repos.subscriptions
+    assert data["reports"] is bridge.jobs.reports.reports
+    assert data["relay"] is bridge.relay and data["jobs"] is bridge.jobs
+    assert bridge.dp["inbox"] is bridge.repos.inbox
+    assert "repos" not in data
+
+
+def test_the_directory_diff_asks_the_subscriber_index() -> None:
+    """Who an org or user change reaches is decided in one place, whichever path saw it."""
+    imported = _imports(ROOT / "bot" / "jobs" / "directory_diff.py")
+    source = (ROOT / "bot" / "jobs" / "directory_diff.py").read_text(encoding="utf-8")
+
+    assert "bot.relay.subscribers" in imported
+    assert "matching" not in source

@@ -25,18 +25,28 @@ from bot.app.services import (
     Background,
     Clock,
     Menus,
+    Repositories,
     Services,
     Timings,
     UserLocks,
 )
+from bot.attendance.reports import AttendanceReports
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translator
 from bot.jobs import Jobs
+from bot.jobs.directory_diff import DirectoryDiff
+from bot.jobs.health import PlatformHealth
+from bot.jobs.presence import PresenceWatch
+from bot.jobs.recordings import RecordingFeed
 from bot.metrics import Metrics
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.errors import PlatformAuthError, PlatformTransportError
+from bot.relay.acks import Acknowledgements
+from bot.relay.context import Context
 from bot.relay.delivery import Delivery
+from bot.relay.feed import ChangeFeed
+from bot.relay.ingest import IncidentIngest
 from bot.relay.listener import (
     FD_RESERVE,
     ConnectionGate,
@@ -48,7 +58,9 @@ from bot.relay.listener import (
     no_versions,
     raise_open_files_limit,
 )
+from bot.relay.notices import NoticeSender
 from bot.relay.service import Relay
+from bot.relay.subscribers import SubscriberIndex
 from bot.telegram.conflict import ConflictGuard
 from bot.telegram.flood import FloodControl
 from bot.telegram.media import MediaFetcher
@@ -57,15 +69,11 @@ from bot.telegram.webhook import WebhookHandler
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
 from handlers.throttle import CommandThrottle
-from storage.audit import AuditRepo
-from storage.chats import ChatRepo
 from storage.db import Database, StorageReadOnlyError
-from storage.files import FileRepo, attachment_headers
+from storage.files import attachment_headers
 from storage.fsm import SQLiteStorage
-from storage.invites import InviteRepo
-from storage.mutes import MuteRepo
-from storage.roles import Role, RoleRepo
-from storage.users import UserRepo
+from storage.retention import Retention
+from storage.roles import Role
 
 if TYPE_CHECKING:
     from aiogram.client.session.aiohttp import AiohttpSession
@@ -124,8 +132,11 @@ class Bridge:
     async def start(self, *, serve_updates: bool = True) -> None:
         s = self.settings
         self.db = db = await Database.open(s.bridge.db_path)
-        self.roles, self.users, self.chats = RoleRepo(db), UserRepo(db), ChatRepo(db)
-        self.invites, self.audit = InviteRepo(db), AuditRepo(db)
+        self.repos = repos = Repositories.over(db)
+        # Shortcuts to the repositories the root itself uses (and tests look at).
+        self.roles, self.users, self.chats = repos.roles, repos.users, repos.chats
+        self.invites, self.audit = repos.invites, repos.audit
+        self.mutes, self.files = repos.mutes, repos.files
         self.metrics = Metrics()
         self.client = client = PlatformClient(
             s.platform, s.bridge.tz, observer=self.metrics.observe_platform
@@ -135,24 +146,25 @@ class Bridge:
             log.warning("starting without a directory; the next refresh will try again")
         self.translator = Translator.load(s.bridge.language)
         self.media = MediaFetcher(s.platform.timeout_s)
-        assert s.telegram.bot_token is not None
-        self.flood = FloodControl(
-            s.bridge.rate_global,
-            s.bridge.rate_per_chat,
-            s.bridge.rate_per_group_min,
-            on_event=self._flood_event,
-        )
-        session = self._session or make_session(s)
-        session.middleware(ConflictGuard(self._conflict))
-        session.middleware(self.flood)
-        self.bot = Bot(
-            s.telegram.bot_token.get_secret_value(),
-            session=session,
-            default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-        )
-        self.mutes, self.files = MuteRepo(db), FileRepo(db)
+        self.bot = self._make_bot()
         self.menus = Menus(self.bot, self.translator, self.users, self.roles, s)
         self.alerts = AdminAlerts(self.bot, self.translator, self.users, self.roles, s, self.clock)
+        t = self.translator.get(s.bridge.language)  # what the bridge posts on its own
+        self.delivery = Delivery(
+            self.bot,
+            self.media,
+            self.metrics,
+            t,
+            self.clock,
+            outbox=repos.outbox,
+            incidents=repos.incidents,
+            mutes=repos.mutes,
+            chats=repos.chats,
+            on_chat_gone=self._chat_gone,
+        )
+        ctx = Context(db, client, directory, t, s.bridge.tz, self.clock, self.delivery.wake)
+        self.relay, subscribers = self._make_relay(ctx)
+        self.jobs = self._make_jobs(ctx, subscribers)
         self.services = Services(
             settings=s,
             db=db,
@@ -161,13 +173,9 @@ class Bridge:
             translator=self.translator,
             media=self.media,
             metrics=self.metrics,
-            roles=self.roles,
-            users=self.users,
-            chats=self.chats,
-            invites=self.invites,
-            audit=self.audit,
-            mutes=self.mutes,
-            files=self.files,
+            repos=repos,
+            relay=self.relay,
+            jobs=self.jobs,
             menus=self.menus,
             user_locks=UserLocks(),
             alerts=self.alerts,
@@ -191,67 +199,70 @@ class Bridge:
         )
         self.throttle = CommandThrottle().install(dp)  # after ContextMiddleware: reads `caller`
         dp.include_routers(*get_routers())
-        self.relay = Relay(
-            db,
-            directory=directory,
-            platform=client,
-            translator=self.translator,
-            language=s.bridge.language,
-            tz=s.bridge.tz,
-            clock=self.clock,
-            on_enqueued=lambda: self.delivery.wake(),
-        )
-        self.delivery = Delivery(
-            self.bot,
-            outbox=self.relay.outbox,
-            incidents=self.relay.incidents,
-            mutes=self.mutes,
-            chats=self.chats,
-            media=self.media,
-            metrics=self.metrics,
-            translator=self.translator,
-            language=s.bridge.language,
-            on_chat_gone=self._chat_gone,
-            clock=self.clock,
-        )
-        self.dp["relay"] = self.relay
-        # The relay's repositories handlers read, each under its own name: a handler asks
-        # for `subscriptions: SubscriptionRepo`, not for the relay to reach through.
-        self.dp["subscriptions"] = self.relay.subs
-        self.dp["outbox"] = self.relay.outbox
-        self.dp["notices"] = self.relay.notices
-        self.dp["inbox"] = self.relay.inbox
-        self.jobs = Jobs(
-            db,
-            settings=s,
-            platform=client,
-            directory=directory,
-            outbox=self.relay.outbox,
-            subscriptions=self.relay.subs,
-            known=self.relay.known,
-            files=self.files,
-            wake=self.relay.wake,
-            translator=self.translator,
-            metrics=self.metrics,
-            alert_admins=self.alert_admins,
-            clock=self.clock,
-        )
-        self.dp["jobs"] = self.jobs
-        self.dp["reports"] = self.jobs.reports.reports  # the chats' daily digests
         settle_heap()
         await self._start_http()
-        await self.relay.render_waiting()  # incident rows an older version queued
+        await self.relay.start(self.spawn)  # before the delivery worker: see Relay.start
         self.spawn(self.delivery.run())
-        self.spawn(self.relay.run_processor())
-        self.relay.processed_wakeup.set()  # events stored before a restart
         self.scheduler = AsyncIOScheduler(timezone=s.bridge.tz)
         self.scheduler.start()
         # Every scheduled job (directory refresh included), rebuilt from storage.
         await self.jobs.start(self.scheduler)
         self.spawn(self.jobs.catch_up())
         if serve_updates:
-            await self.set_menus()
+            await self.menus.set_all()
             await self._start_updates()
+
+    def _make_bot(self) -> Bot:
+        """The one `Bot`, its session behind the conflict guard and the flood limiter."""
+        s = self.settings
+        assert s.telegram.bot_token is not None
+        self.flood = FloodControl(
+            s.bridge.rate_global,
+            s.bridge.rate_per_chat,
+            s.bridge.rate_per_group_min,
+            on_event=self._flood_event,
+        )
+        session = self._session or make_session(s)
+        session.middleware(ConflictGuard(self._conflict))
+        session.middleware(self.flood)
+        return Bot(
+            s.telegram.bot_token.get_secret_value(),
+            session=session,
+            default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+        )
+
+    def _make_relay(self, ctx: Context) -> tuple[Relay, SubscriberIndex]:
+        """The relay's parts, each given the shared repositories it uses; and who is
+        subscribed to what, which the jobs ask too."""
+        repos = self.repos
+        subscribers = SubscriberIndex(repos.subscriptions, ctx.directory)
+        notices = NoticeSender(ctx, repos.inbox, repos.notices, repos.outbox, subscribers)
+        changes = ChangeFeed(
+            ctx, repos.inbox, repos.outbox, repos.known, repos.job_state, subscribers, notices
+        )
+        relay = Relay(
+            ingest=IncidentIngest(ctx, subscribers),
+            changes=changes,
+            notices=notices,
+            acks=Acknowledgements(ctx, repos.incidents, repos.outbox),
+        )
+        return relay, subscribers
+
+    def _make_jobs(self, ctx: Context, subscribers: SubscriberIndex) -> Jobs:
+        """The scheduled jobs, each given the shared repositories it uses."""
+        repos = self.repos
+        outbox, job_state = repos.outbox, repos.job_state
+        return Jobs(
+            ctx,
+            self.settings,
+            self.metrics,
+            presence=PresenceWatch(ctx, outbox, repos.watches, repos.presence),
+            recordings=RecordingFeed(ctx, outbox, subscribers, repos.seen_recordings, job_state),
+            health=PlatformHealth(ctx.platform, job_state, self.alerts.alert),
+            directory_diff=DirectoryDiff(ctx, outbox, repos.known, job_state, subscribers),
+            reports=AttendanceReports(ctx, outbox, repos.reports),
+            retention=Retention(ctx.db, repos.files),
+        )
 
     async def _start_http(self) -> None:
         s, limits = self.settings, self.http_limits
@@ -352,7 +363,7 @@ class Bridge:
         await self.chats.set_paused(chat_id, True, reason)
         chat = await self.chats.get(chat_id)
         title = (chat.title if chat else None) or str(chat_id)
-        await self.alert_admins(
+        await self.alerts.alert(
             f"chat-gone:{chat_id}",
             lambda t: t("alert-chat-gone", chat=title, id=chat_id, reason=reason),
         )
@@ -374,7 +385,7 @@ class Bridge:
             return web.Response(
                 text="Unauthorized", status=401, headers={"WWW-Authenticate": "Bearer"}
             )
-        counts = await self.relay.outbox.counts()
+        counts = await self.repos.outbox.counts()
         for state, n in counts.items():
             self.metrics.outbox_depth.labels(state).set(n)
         self.metrics.dead_letters.set(counts.get("dead", 0))
@@ -393,17 +404,9 @@ class Bridge:
             log.error("%s", reason)
             self.stopped.set()
 
-    async def set_menus(self) -> None:
-        """Command menus: per language for everyone, and per private chat where roles differ."""
-        await self.menus.set_all()
-
     async def set_user_menu(self, user_id: int, role: Role) -> None:
         """The menu in a user's private chat, in their language."""
         await self.menus.set_user_menu(user_id, role)
-
-    async def alert_admins(self, key: str, make_text: Callable[[Callable[..., str]], str]) -> None:
-        """Tell admins something once per `ALERT_EVERY` for the same `key`, in their language."""
-        await self.alerts.alert(key, make_text)
 
     # -- HTTP ----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The narrow services handlers receive, and the `Services` bundle the composition root builds.
 
 Handlers never see the root (`bot.app.bridge`): each names the piece it uses (`menus`,
-`user_locks`, `alerts`, `background`, `clock`, `timings`, a repository) as a
-handler argument, and the dispatcher is given them all by `Services.handler_data()`.
+`user_locks`, `alerts`, `background`, `clock`, `timings`, `relay`, `jobs`, a repository)
+as a handler argument, and the dispatcher is given them all by `Services.handler_data()`.
+Every repository is built once, by `Repositories.over`, and shared by whoever uses it.
 """
 
 from __future__ import annotations
@@ -21,18 +22,30 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translator, pick_language
+from bot.jobs import Jobs
 from bot.metrics import Metrics
 from bot.platform import PlatformClient
+from bot.relay.service import Relay
 from bot.telegram.commands import allowed
 from bot.telegram.media import MediaFetcher
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
 from storage.db import Database
 from storage.files import FileRepo
+from storage.inbox import InboxRepo
+from storage.incidents import IncidentRepo
 from storage.invites import InviteRepo
+from storage.jobstate import JobStateRepo
+from storage.known import KnownRepo
 from storage.mutes import MuteRepo
+from storage.notices import NoticeJobRepo
+from storage.outbox import OutboxRepo
+from storage.recordings_seen import SeenRecordingRepo
+from storage.reports import ReportRepo
 from storage.roles import Role, RoleRepo
+from storage.subscriptions import SubscriptionRepo
 from storage.users import UserRepo
+from storage.watches import PresenceRepo, WatchRepo
 
 log = logging.getLogger(__name__)
 
@@ -196,10 +209,59 @@ class AdminAlerts:
 
 
 @dataclass(frozen=True)
+class Repositories:
+    """Every storage repository, each built once over the one database and shared by
+    whoever uses it (field names are the handler-data keys: `users: UserRepo`)."""
+
+    roles: RoleRepo
+    users: UserRepo
+    chats: ChatRepo
+    invites: InviteRepo
+    audit: AuditRepo
+    mutes: MuteRepo
+    files: FileRepo
+    inbox: InboxRepo
+    outbox: OutboxRepo
+    incidents: IncidentRepo
+    subscriptions: SubscriptionRepo
+    notices: NoticeJobRepo
+    known: KnownRepo
+    job_state: JobStateRepo
+    watches: WatchRepo
+    presence: PresenceRepo
+    seen_recordings: SeenRecordingRepo
+    reports: ReportRepo
+
+    @classmethod
+    def over(cls, db: Database) -> Repositories:
+        return cls(
+            roles=RoleRepo(db),
+            users=UserRepo(db),
+            chats=ChatRepo(db),
+            invites=InviteRepo(db),
+            audit=AuditRepo(db),
+            mutes=MuteRepo(db),
+            files=FileRepo(db),
+            inbox=InboxRepo(db),
+            outbox=OutboxRepo(db),
+            incidents=IncidentRepo(db),
+            subscriptions=SubscriptionRepo(db),
+            notices=NoticeJobRepo(db),
+            known=KnownRepo(db),
+            job_state=JobStateRepo(db),
+            watches=WatchRepo(db),
+            presence=PresenceRepo(db),
+            seen_recordings=SeenRecordingRepo(db),
+            reports=ReportRepo(db),
+        )
+
+
+@dataclass(frozen=True)
 class Services:
     """Every long-lived object handlers may use, each built once by the composition root.
 
-    Field names are the handler-data keys: a handler asks for `users: UserRepo`.
+    Field names (and the repositories' field names) are the handler-data keys: a handler
+    asks for `users: UserRepo`, `relay: Relay`.
     """
 
     settings: Settings
@@ -209,13 +271,9 @@ class Services:
     translator: Translator
     media: MediaFetcher
     metrics: Metrics
-    roles: RoleRepo
-    users: UserRepo
-    chats: ChatRepo
-    invites: InviteRepo
-    audit: AuditRepo
-    mutes: MuteRepo
-    files: FileRepo
+    repos: Repositories
+    relay: Relay
+    jobs: Jobs
     menus: Menus
     user_locks: UserLocks
     alerts: AdminAlerts
@@ -224,5 +282,8 @@ class Services:
     timings: Timings
 
     def handler_data(self) -> dict[str, Any]:
-        """For `Dispatcher(**services.handler_data())`: each field under its own name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """For `Dispatcher(**services.handler_data())`: each field under its own name, and
+        each repository under its own."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "repos"}
+        data.update((f.name, getattr(self.repos, f.name)) for f in fields(self.repos))
+        return data

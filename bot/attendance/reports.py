@@ -24,10 +24,12 @@ from bot.attendance.records import (
     summarize_punches,
 )
 from bot.i18n import Translate
-from bot.jobs.common import Job, JobDeps, enqueue_text
+from bot.jobs.common import Job, enqueue_text
 from bot.parsing.timeexpr import parse_hhmm
+from bot.relay.context import Context
 from bot.relay.messages import Document
 from bot.render.jobs import attendance_text, digest_text, signins_text
+from storage.outbox import OutboxRepo
 from storage.reports import Report, ReportRepo
 
 log = logging.getLogger(__name__)
@@ -62,9 +64,9 @@ def latest_slot(report: Report, now: datetime, tz: tzinfo) -> datetime | None:
 
 
 class AttendanceReports(Job):
-    def __init__(self, deps: JobDeps) -> None:
-        super().__init__(deps)
-        self.reports = ReportRepo(deps.db)
+    def __init__(self, ctx: Context, outbox: OutboxRepo, reports: ReportRepo) -> None:
+        super().__init__(ctx, outbox)
+        self.reports = reports
 
     def _org_name(self, org_id: int | None) -> str | None:
         org = self.directory.org(org_id) if org_id is not None else None

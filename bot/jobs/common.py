@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 
-from bot.directory import Directory
-from bot.i18n import Translate
-from bot.platform import PlatformClient
+from bot.relay.context import Context, Part
 from bot.relay.messages import Document, DocumentMessage, OutboxMessage, TextMessage
 from bot.render.text import split_html
-from storage.db import Database
 from storage.outbox import OutboxRepo
 
 
-@dataclass(frozen=True)
-class JobDeps:
-    """What the polling jobs are built with (`bot.jobs.service.Jobs` makes one)."""
+class Job(Part):
+    """A job that posts to chats: its context as attributes (`self.platform`, ...), and the
+    outbox it queues to."""
 
-    db: Database
-    platform: PlatformClient
-    directory: Directory
-    outbox: OutboxRepo
-    t: Translate  # in BRIDGE_LANGUAGE: what the jobs post goes to chats
-    tz: tzinfo
-    wake: Callable[[], None]  # the delivery worker: new outbox rows
-
-
-class Job:
-    """A polling job: its dependencies as attributes (`self.platform`, `self.outbox`, ...)."""
-
-    def __init__(self, deps: JobDeps) -> None:
-        self.db = deps.db
-        self.platform = deps.platform
-        self.directory = deps.directory
-        self.outbox = deps.outbox
-        self.t = deps.t
-        self.tz = deps.tz
-        self.wake = deps.wake
+    def __init__(self, ctx: Context, outbox: OutboxRepo) -> None:
+        super().__init__(ctx)
+        self.outbox = outbox
 
 
 class JobFailed(Exception):

@@ -13,13 +13,10 @@ The first diff ever only records the snapshot (everyone would be "new").
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot.directory import Directory
-from bot.i18n import Translate
-from bot.jobs.common import JobFailed, enqueue_text
+from bot.jobs.common import Job, JobFailed, enqueue_text
 from bot.relay.changes import (
     SNAPSHOT_SEEDED,
     Change,
@@ -32,36 +29,28 @@ from bot.relay.changes import (
     user_deleted_title,
     users_snapshot,
 )
-from bot.relay.subscribers import matching
-from storage.db import Database
+from bot.relay.context import Context
+from bot.relay.subscribers import SubscriberIndex
 from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo
 from storage.outbox import OutboxRepo
-from storage.subscriptions import SubscriptionRepo
 
 log = logging.getLogger(__name__)
 
 
-class DirectoryDiff:
+class DirectoryDiff(Job):
     def __init__(
         self,
-        db: Database,
-        *,
-        directory: Directory,
-        known: KnownRepo,
-        subs: SubscriptionRepo,
+        ctx: Context,
         outbox: OutboxRepo,
-        t: Translate,
-        wake: Callable[[], None],
+        known: KnownRepo,
+        job_state: JobStateRepo,
+        subscribers: SubscriberIndex,
     ) -> None:
-        self.db = db
-        self.directory = directory
+        super().__init__(ctx, outbox)
         self.known = known
-        self.subs = subs
-        self.outbox = outbox
-        self.state = JobStateRepo(db)
-        self.t = t
-        self.wake = wake
+        self.state = job_state
+        self.subscribers = subscribers
 
     async def refresh(self, now: datetime) -> int:
         """The scheduled job: reload the directory, then tell what changed."""
@@ -141,14 +130,15 @@ class DirectoryDiff:
     async def _enqueue(self, changes: list[Change], now: datetime) -> int:
         """Per chat, the changes it subscribed to, packed into as few messages as fit."""
         per_chat: dict[tuple[int, int, str], list[str]] = {}
+        subtrees: dict[int, frozenset[int]] = {}  # walked once for every change
         for kind in ("org-changes", "user-changes"):
-            subs = await self.subs.of_kind(kind)
+            subs = await self.subscribers.of_kind(kind)
             if not subs:
                 continue
             for c in changes:
                 if c.kind != kind:
                     continue
-                for sub in matching(subs, c.org_ids, self.directory):
+                for sub in self.subscribers.among(subs, c.org_ids, subtrees=subtrees):
                     per_chat.setdefault((sub.chat_id, sub.thread_id, kind), []).append(c.text)
         queued = 0
         for (chat_id, thread_id, kind), texts in per_chat.items():

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.directory import DirGroup
-from bot.jobs.common import Job, JobDeps, enqueue_text
+from bot.jobs.common import Job, enqueue_text
 from bot.platform import PlatformError
+from bot.relay.context import Context
 from bot.render.jobs import PresenceBlock, PresenceItem, presence_text
+from storage.outbox import OutboxRepo
 from storage.watches import Presence, PresenceChange, PresenceRepo, Watch, WatchRepo
 
 log = logging.getLogger(__name__)
@@ -40,10 +42,12 @@ class Observation:
 
 
 class PresenceWatch(Job):
-    def __init__(self, deps: JobDeps) -> None:
-        super().__init__(deps)
-        self.watches = WatchRepo(deps.db)
-        self.state = PresenceRepo(deps.db)
+    def __init__(
+        self, ctx: Context, outbox: OutboxRepo, watches: WatchRepo, presence: PresenceRepo
+    ) -> None:
+        super().__init__(ctx, outbox)
+        self.watches = watches
+        self.state = presence
 
     async def observe(self, group: DirGroup) -> Observation:
         """Ask the platform about a group's members: 2.3 (online, in any group) for all of

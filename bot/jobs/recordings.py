@@ -23,16 +23,19 @@ from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.directory import DirUser
-from bot.jobs.common import Job, JobDeps
+from bot.jobs.common import Job
 from bot.platform import PlatformError
 from bot.platform.models import Recording
+from bot.relay.context import Context
 from bot.relay.messages import VoiceMessage
+from bot.relay.subscribers import SubscriberIndex
 from bot.render.geo import recording_caption
 from bot.render.text import truncate_caption
 from storage.db import from_db_time, to_db_time
 from storage.jobstate import JobStateRepo
+from storage.outbox import OutboxRepo
 from storage.recordings_seen import SeenRecordingRepo
-from storage.subscriptions import Subscription, SubscriptionRepo
+from storage.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +58,18 @@ def recording_key(r: Recording) -> str:
 
 
 class RecordingFeed(Job):
-    def __init__(self, deps: JobDeps, *, subs: SubscriptionRepo) -> None:
-        super().__init__(deps)
-        self.seen = SeenRecordingRepo(deps.db)
-        self.subs = subs
-        self.state = JobStateRepo(deps.db)
+    def __init__(
+        self,
+        ctx: Context,
+        outbox: OutboxRepo,
+        subscribers: SubscriberIndex,
+        seen: SeenRecordingRepo,
+        job_state: JobStateRepo,
+    ) -> None:
+        super().__init__(ctx, outbox)
+        self.seen = seen
+        self.subscribers = subscribers
+        self.state = job_state
 
     def audience(self, sub: Subscription) -> frozenset[int] | None:
         """The users whose recordings `sub` wants (None: every user)."""
@@ -159,7 +169,7 @@ class RecordingFeed(Job):
 
     async def poll(self, now: datetime) -> int:
         """One tick; returns how many messages were queued."""
-        subs = await self.subs.of_kind("recordings")
+        subs = await self.subscribers.of_kind("recordings")
         followed = await self.seen.followed()
         audiences = [(sub, self.audience(sub)) for sub in subs]
         users = self._union([a for _, a in audiences])

@@ -15,6 +15,7 @@ from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -35,17 +36,9 @@ def every(
     start: datetime | None = None,
 ) -> Job:
     """Run `func(*args)` every `seconds`; a run late by up to one period still happens."""
-    return scheduler.add_job(
-        func,
-        IntervalTrigger(seconds=seconds, start_date=start),
-        args=list(args),
-        id=job_id,
-        name=job_id,
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=max(1, int(grace_s if grace_s is not None else seconds)),
-    )
+    trigger = IntervalTrigger(seconds=seconds, start_date=start)
+    grace = max(1, int(grace_s if grace_s is not None else seconds))
+    return _add(scheduler, job_id, func, trigger, args, grace)
 
 
 def daily(
@@ -59,9 +52,22 @@ def daily(
     grace_s: int = DAILY_GRACE_S,
 ) -> Job:
     """Run `func(*args)` every day at `at` in `tz` (local wall-clock time, DST included)."""
+    trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=tz)
+    return _add(scheduler, job_id, func, trigger, args, grace_s)
+
+
+def _add(
+    scheduler: BaseScheduler,
+    job_id: str,
+    func: Callable[..., Any],
+    trigger: BaseTrigger,
+    args: Sequence[Any],
+    grace_s: int,
+) -> Job:
+    """The one way a job is added (see the module's docstring)."""
     return scheduler.add_job(
         func,
-        CronTrigger(hour=at.hour, minute=at.minute, timezone=tz),
+        trigger,
         args=list(args),
         id=job_id,
         name=job_id,

@@ -21,33 +21,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.attendance.reports import AttendanceReports
 from bot.config import Settings
-from bot.directory import Directory
-from bot.i18n import Translate, Translator
-from bot.jobs.common import JobDeps, JobFailed
+from bot.i18n import Translate
+from bot.jobs.common import JobFailed
 from bot.jobs.directory_diff import DirectoryDiff
-from bot.jobs.health import AlertAdmins, PlatformHealth
+from bot.jobs.health import PlatformHealth
 from bot.jobs.presence import PresenceWatch
 from bot.jobs.recordings import RecordingFeed
 from bot.jobs.scheduler import daily, every
 from bot.metrics import Metrics
 from bot.parsing.timeexpr import parse_hhmm
-from bot.platform import PlatformClient, PlatformError
+from bot.platform import PlatformError
+from bot.relay.context import Context
 from bot.render.jobs import chat_jobs_lines
-from storage.db import Database
-from storage.files import FileRepo
-from storage.jobstate import JobStateRepo
-from storage.known import KnownRepo
-from storage.outbox import OutboxRepo
 from storage.reports import Report
 from storage.retention import Retention
-from storage.subscriptions import SubscriptionRepo
 
 log = logging.getLogger(__name__)
 
@@ -72,50 +66,31 @@ def report_job_id(chat_id: int, thread_id: int) -> str:
 
 
 class Jobs:
-    """Built by the composition root (with the repositories the relay shares);
-    `start(scheduler)` once it runs."""
+    """The jobs above, each built by the composition root with the repositories it uses
+    (shared with the relay); `start(scheduler)` once it runs."""
 
     def __init__(
         self,
-        db: Database,
-        *,
+        ctx: Context,
         settings: Settings,
-        platform: PlatformClient,
-        directory: Directory,
-        outbox: OutboxRepo,
-        subscriptions: SubscriptionRepo,
-        known: KnownRepo,
-        files: FileRepo,
-        wake: Callable[[], None],
-        translator: Translator,
         metrics: Metrics,
-        alert_admins: AlertAdmins,
-        clock: Callable[[], datetime] | None = None,
+        *,
+        presence: PresenceWatch,
+        recordings: RecordingFeed,
+        health: PlatformHealth,
+        directory_diff: DirectoryDiff,
+        reports: AttendanceReports,
+        retention: Retention,
     ) -> None:
-        s = settings.bridge
         self.settings = settings
-        self.tz = s.tz
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.tz = settings.bridge.tz
+        self.clock = ctx.clock
         self.metrics = metrics
-        self.directory = directory
-        t = translator.get(s.language)
-        self.state = JobStateRepo(db)
-        self.retention = Retention(db, files)
-        deps = JobDeps(db, platform, directory, outbox, t, self.tz, wake)
-        self.presence = PresenceWatch(deps)
-        self.recordings = RecordingFeed(deps, subs=subscriptions)
-        self.health = PlatformHealth(platform, self.state, alert_admins)
-        self.directory_diff = DirectoryDiff(
-            db,
-            directory=directory,
-            known=known,
-            subs=subscriptions,
-            outbox=outbox,
-            t=t,
-            wake=wake,
-        )
-        self.reports = AttendanceReports(deps)
-        self.watches = self.presence.watches
+        self.directory = ctx.directory
+        self.presence, self.recordings, self.health = presence, recordings, health
+        self.directory_diff, self.reports = directory_diff, reports
+        self.retention = retention
+        self.watches = presence.watches
         self.scheduler: BaseScheduler | None = None
         self._tasks: dict[str, Callable[..., Awaitable[Any]]] = {
             "directory-refresh": self.directory_diff.refresh,

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
 from typing import Literal
 
-from bot.directory import Directory
-from bot.i18n import Translate
+from bot.relay.context import Context, Part
 from bot.relay.events import IncidentReport
 from bot.relay.ingest import sender_org
 from bot.relay.messages import AckEdit, IncidentMessage
 from bot.render.relay import incident_message, incident_text
-from storage.db import Database
 from storage.incidents import Incident, IncidentRepo
 from storage.outbox import OutboxRepo
 
@@ -28,29 +24,13 @@ class Ack:
     incident: Incident | None
 
 
-class Acknowledgements:
+class Acknowledgements(Part):
     """Who acknowledged an incident, and every copy of it showing so."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        incidents: IncidentRepo,
-        outbox: OutboxRepo,
-        directory: Directory,
-        t: Translate,
-        tz: tzinfo,
-        clock: Callable[[], datetime],
-        on_enqueued: Callable[[], None],
-    ) -> None:
-        self.db = db
+    def __init__(self, ctx: Context, incidents: IncidentRepo, outbox: OutboxRepo) -> None:
+        super().__init__(ctx)
         self.incidents = incidents
         self.outbox = outbox
-        self.directory = directory
-        self.t = t
-        self.tz = tz
-        self.clock = clock
-        self._on_enqueued = on_enqueued
 
     def may_see(self, incident: Incident, scope: frozenset[int] | None) -> bool:
         """Whether someone with this org scope (None: everything) may see the incident: it was
@@ -106,7 +86,7 @@ class Acknowledgements:
             await self.outbox.set_incident_payload(
                 incident_id, self.render_incident(incident).to_payload()
             )
-        self._on_enqueued()
+        self.wake()
         return Ack("done", incident)
 
     def render_incident(self, incident: Incident) -> IncidentMessage:

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -24,7 +24,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from bot.i18n import Translator
+from bot.i18n import Translate
 from bot.metrics import Metrics
 from bot.relay.files import SentFiles
 from bot.relay.messages import AckEdit, TextMessage, read_message
@@ -49,17 +49,16 @@ class Delivery:
     def __init__(
         self,
         bot: Bot,
+        media: MediaFetcher,
+        metrics: Metrics,
+        t: Translate,
+        clock: Callable[[], datetime],
         *,
         outbox: OutboxRepo,
         incidents: IncidentRepo,
         mutes: MuteRepo,
         chats: ChatRepo,
-        media: MediaFetcher,
-        metrics: Metrics,
-        translator: Translator,
-        language: str,
         on_chat_gone: Callable[[int, str], Awaitable[None]],
-        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.bot = bot
         self.outbox = outbox
@@ -68,9 +67,9 @@ class Delivery:
         self.chats = chats
         self.media = media
         self.metrics = metrics
-        self.t = translator.get(language)
+        self.t = t  # in BRIDGE_LANGUAGE
         self._on_chat_gone = on_chat_gone
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock
         self.sent_files = SentFiles()
         self.sender = Sender(
             bot,

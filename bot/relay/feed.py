@@ -14,13 +14,9 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from bot.directory import Directory
-from bot.i18n import Translate
 from bot.platform import (
-    PlatformClient,
     PlatformConflictError,
     PlatformError,
     PlatformNotFoundError,
@@ -37,10 +33,11 @@ from bot.relay.changes import (
     user_deleted_title,
     user_from_directory,
 )
+from bot.relay.context import Context, Part
 from bot.relay.messages import TextMessage
 from bot.relay.notices import NoticeSender
 from bot.relay.subscribers import SubscriberIndex
-from storage.db import Database, dump_json
+from storage.db import dump_json
 from storage.inbox import InboxEvent, InboxRepo
 from storage.jobstate import JobStateRepo
 from storage.known import KnownRepo
@@ -52,41 +49,31 @@ log = logging.getLogger(__name__)
 REFUSED = (PlatformRequestError, PlatformNotFoundError, PlatformConflictError)
 
 
-class ChangeFeed:
+class ChangeFeed(Part):
     """Stores org/user events and, in its processor loop, tells them as changes (and
     pushes queued notices)."""
 
     def __init__(
         self,
-        db: Database,
-        *,
+        ctx: Context,
         inbox: InboxRepo,
         outbox: OutboxRepo,
         known: KnownRepo,
         job_state: JobStateRepo,
         subscribers: SubscriberIndex,
         notices: NoticeSender,
-        directory: Directory,
-        platform: PlatformClient,
-        t: Translate,
-        clock: Callable[[], datetime],
-        on_enqueued: Callable[[], None],
     ) -> None:
-        self.db = db
+        super().__init__(ctx)
         self.inbox = inbox
         self.outbox = outbox
         self.known = known
         self.job_state = job_state
         self.subscribers = subscribers
         self.notices = notices
-        self.directory = directory
-        self.platform = platform
-        self.t = t
-        self.clock = clock
-        self._on_enqueued = on_enqueued
         self._process_lock = asyncio.Lock()
         self._directory_fresh = False
         self.processed_wakeup = asyncio.Event()
+        notices.on_queued = self.processed_wakeup.set
 
     async def ingest_ids(self, kind: str, ids: list[int]) -> bool:
         """Store an org/user event for processing (always: equal events coalesce when they
@@ -134,7 +121,7 @@ class ChangeFeed:
                 done += 1
             await self.notices.send_notice_jobs()
             if done:
-                self._on_enqueued()
+                self.wake()
             return done
 
     async def _process(self, event: InboxEvent) -> None:

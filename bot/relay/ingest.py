@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime
 from functools import partial
 
 from bot.directory import Directory
-from bot.i18n import Translate
+from bot.relay.context import Context, Part
 from bot.relay.events import IncidentReport
 from bot.relay.subscribers import SubscriberIndex
 from bot.render.relay import incident_message
-from storage.db import Database, dump_json
+from storage.db import dump_json
 from storage.inbox import InboxRepo
 from storage.incidents import IncidentRepo
 from storage.outbox import OutboxRepo
@@ -70,27 +70,12 @@ def _store_reports(batch: Sequence[_PendingReport], conn: sqlite3.Connection) ->
     return out
 
 
-class IncidentIngest:
+class IncidentIngest(Part):
     """Stores incidents and queues their messages for the chats subscribed to them."""
 
-    def __init__(
-        self,
-        db: Database,
-        *,
-        subscribers: SubscriberIndex,
-        directory: Directory,
-        t: Translate,
-        tz: tzinfo,
-        clock: Callable[[], datetime],
-        on_enqueued: Callable[[], None],
-    ) -> None:
-        self.db = db
+    def __init__(self, ctx: Context, subscribers: SubscriberIndex) -> None:
+        super().__init__(ctx)
         self.subscribers = subscribers
-        self.directory = directory
-        self.t = t
-        self.tz = tz
-        self.clock = clock
-        self._on_enqueued = on_enqueued
         self._reports: list[_PendingReport] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -125,9 +110,10 @@ class IncidentIngest:
                     subs = await self.subscribers.of_kind("incidents")
                     subtrees: dict[int, frozenset[int]] = {}  # walked once per batch
                     for item in batch:
-                        item.targets = self.subscribers.incident_targets(
+                        reached = self.subscribers.among(
                             subs, item.orgs, item.report.level, subtrees
                         )
+                        item.targets = [(s.chat_id, s.thread_id) for s in reached]
                         if item.targets:  # rendered once, outside the transaction
                             item.message = dump_json(
                                 incident_message(
@@ -149,6 +135,6 @@ class IncidentIngest:
                     if not item.answer.done():  # the caller may have gone (cancelled)
                         item.answer.set_result(new)
                 if any(item.targets for item, new in zip(batch, stored, strict=True) if new):
-                    self._on_enqueued()
+                    self.wake()
         finally:
             self._committer = None

@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from bot.i18n import Translate
-from bot.platform import PlatformClient, PlatformError
+from bot.platform import PlatformError
 from bot.platform.models import Notice
+from bot.relay.context import Context, Part
 from bot.relay.messages import TextMessage
 from bot.relay.subscribers import SubscriberIndex
 from bot.render.relay import notice_text
-from storage.db import Database
 from storage.inbox import InboxRepo
 from storage.notices import NoticeJob, NoticeJobRepo
 from storage.outbox import OutboxRepo
@@ -24,33 +23,24 @@ log = logging.getLogger(__name__)
 NOTICE_RETRY_FOR = timedelta(hours=1)
 
 
-class NoticeSender:
+class NoticeSender(Part):
     """Takes notices in (`ingest_notice`) and pushes them to the platform in order."""
 
     def __init__(
         self,
-        db: Database,
-        *,
+        ctx: Context,
         inbox: InboxRepo,
         notices: NoticeJobRepo,
         outbox: OutboxRepo,
         subscribers: SubscriberIndex,
-        platform: PlatformClient,
-        t: Translate,
-        clock: Callable[[], datetime],
-        on_enqueued: Callable[[], None],
-        on_queued: Callable[[], None],
     ) -> None:
-        self.db = db
+        super().__init__(ctx)
         self.inbox = inbox
         self.notices = notices
         self.outbox = outbox
         self.subscribers = subscribers
-        self.platform = platform
-        self.t = t
-        self.clock = clock
-        self._on_enqueued = on_enqueued
-        self._on_queued = on_queued  # the processor pushes queued notices
+        # The processor pushes queued notices: the change feed, built after, sets this.
+        self.on_queued: Callable[[], None] = lambda: None
 
     def render(self, notice: Notice) -> str:
         """The notice as the subscribed chats will receive it."""
@@ -80,8 +70,8 @@ class NoticeSender:
                 await self.outbox.enqueue(
                     sub.chat_id, sub.thread_id, "notices", TextMessage(text=text).to_payload(), now
                 )
-        self._on_enqueued()
-        self._on_queued()
+        self.wake()
+        self.on_queued()
         return job_id, len(targets)
 
     # -- processing (after the acknowledgement) --------------------------------------------

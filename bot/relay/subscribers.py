@@ -52,19 +52,18 @@ class SubscriberIndex:
         self, kind: str, org_ids: Iterable[int | None], level: str | None = None
     ) -> list[Subscription]:
         """The subscriptions of `kind` an event about `org_ids` (and of `level`) reaches."""
-        subs = matching(await self._subs.of_kind(kind), org_ids, self._directory)
-        return [s for s in subs if level_matches(s, level)]
+        return self.among(await self._subs.of_kind(kind), org_ids, level)
 
-    def incident_targets(
+    def among(
         self,
         subs: Sequence[Subscription],
         org_ids: Iterable[int | None],
-        level: str | None,
-        subtrees: dict[int, frozenset[int]],
-    ) -> list[tuple[int, int]]:
-        """(chat, topic) an incident goes to, among `subs` (read once per batch)."""
+        level: str | None = None,
+        subtrees: dict[int, frozenset[int]] | None = None,
+    ) -> list[Subscription]:
+        """Those of `subs` (of one kind, read once for many events) an event about
+        `org_ids` (and of `level`) reaches; `subtrees` caches the orgs' subtrees across
+        calls."""
         return [
-            (s.chat_id, s.thread_id)
-            for s in matching(subs, org_ids, self._directory, subtrees)
-            if level_matches(s, level)
+            s for s in matching(subs, org_ids, self._directory, subtrees) if level_matches(s, level)
         ]
