@@ -132,6 +132,8 @@ def _copy(source: Path, tmp: Path, *, read_only: bool, label: str) -> None:
         finally:
             dst.close()
     except sqlite3.DatabaseError as e:
+        if getattr(e, "sqlite_errorname", "") in ("SQLITE_FULL", "SQLITE_READONLY"):
+            raise BackupError(f"cannot write the copy in {tmp.parent}: {e}") from e
         raise unreadable(label, e, BackupError, f"{label} cannot be read") from e
     finally:
         src.close()
@@ -251,18 +253,21 @@ def _take_owner_and_mode(tmp: Path, live: Path) -> None:
 def _install(tmp: Path, target: Path, *, overwrite: bool) -> None:
     """Rename ``tmp`` to ``target``; unless ``overwrite``, never over a file that appeared
     there meanwhile (a hard link fails if the name is taken; a rename would not)."""
-    if overwrite:
-        os.replace(tmp, target)
-    else:
-        try:
-            os.link(tmp, target)
-        except FileExistsError as e:
-            raise BackupError(f"{target} already exists: name another file") from e
-        except OSError as e:  # a file system without hard links
-            log.debug("no hard link for %s (%s): checking, then renaming", target, e)
-            if target.exists():
-                raise BackupError(f"{target} already exists: name another file") from e
+    try:
+        if overwrite:
             os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError as e:
+                raise BackupError(f"{target} already exists: name another file") from e
+            except OSError as e:  # a file system without hard links
+                log.debug("no hard link for %s (%s): checking, then renaming", target, e)
+                if target.exists():
+                    raise BackupError(f"{target} already exists: name another file") from e
+                os.replace(tmp, target)
+    except OSError as e:
+        raise BackupError(f"cannot write {target}: {e.strerror}") from e
     _sync_folder(target.parent)
 
 
