@@ -4,6 +4,7 @@ stack; and the one test `Clock` (`from conftest import Clock`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
@@ -57,6 +58,42 @@ class Clock:
         deadline = self._now + seconds
         while self._now < deadline:
             await self._moved.wait()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def start_costs_paid_once() -> Iterator[None]:
+    """What every bridge start pays again and again is paid once per test session:
+
+    - parsing `bot/locales/<lang>.ftl` (~50 ms a start): the same text gives the same
+      syntax tree, which bundles only read; other FTL text is still parsed.
+    - loading the CA bundle into a TLS context (~20 ms for each HTTP client, three a
+      start): one context per set of arguments. No test speaks TLS (everything is plain
+      HTTP on 127.0.0.1), so the context is never used, only built.
+
+    Some 300 tests start a bridge; this saves ~0.1 s of CPU each.
+    """
+    import ssl
+
+    import bot.i18n
+
+    with pytest.MonkeyPatch.context() as mp:
+        parse = functools.lru_cache(maxsize=16)(bot.i18n.FluentResource)
+        mp.setattr(bot.i18n, "FluentResource", parse)
+        mp.setattr(ssl, "create_default_context", _once_per_arguments(ssl.create_default_context))
+        yield
+
+
+def _once_per_arguments(make: Callable[..., Any]) -> Callable[..., Any]:
+    made: dict[tuple[Any, ...], Any] = {}
+
+    @functools.wraps(make)
+    def once(*args: Any, **kw: Any) -> Any:
+        key = (args, tuple(sorted(kw.items())))
+        if key not in made:
+            made[key] = make(*args, **kw)
+        return made[key]
+
+    return once
 
 
 @pytest.fixture(autouse=True)
