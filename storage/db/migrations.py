@@ -29,6 +29,7 @@ __all__ = [
     "apply_migrations",
     "check_not_newer",
     "load_migrations",
+    "newer_than_this",
     "pttbridge_version",
     "split_statements",
     "user_version",
@@ -128,19 +129,31 @@ def made_by(conn: sqlite3.Connection, version: int) -> str | None:
     return None if row is None else str(row[0])
 
 
+def newer_than_this(conn: sqlite3.Connection, latest: int) -> str | None:
+    """None if this pttbridge knows ``conn``'s schema (``latest`` is the newest migration
+    it has); else what to tell: ``"made by pttbridge X (schema N), this is pttbridge Y
+    (schema M)"``."""
+    version = user_version(conn)
+    if version <= latest:
+        return None
+    by = made_by(conn, version)
+    maker = f"pttbridge {by}" if by else "a newer pttbridge"
+    return (
+        f"made by {maker} (schema {version}), "
+        f"this is pttbridge {pttbridge_version()} (schema {latest})"
+    )
+
+
 def check_not_newer(conn: sqlite3.Connection, latest: int, path: str) -> int:
     """``conn``'s schema version; raise :class:`StorageNewerError` if a newer pttbridge
     made it (its schema is past ``latest``, the newest migration this one knows)."""
-    version = user_version(conn)
-    if version > latest:
-        by = made_by(conn, version)
-        maker = f"pttbridge {by}" if by else "a newer pttbridge"
+    newer = newer_than_this(conn, latest)
+    if newer is not None:
         raise StorageNewerError(
-            f"{path} was made by {maker} (schema {version}), this is pttbridge "
-            f"{pttbridge_version()} (schema {latest}): run that version or a newer one, "
+            f"{path} was {newer}: run that version or a newer one, "
             "or restore a backup made before the upgrade"
         )
-    return version
+    return user_version(conn)
 
 
 def apply_migrations(
