@@ -142,7 +142,8 @@ def name_command(
         read = await arg.read(message, command, ctx, state)
         if read is None:
             return
-        named = Named(read[0].kind, read[0].id, read[1])
+        match, rest = read
+        named = Named(match.kind, match.id, rest)
         if chat_action is None:
             await show(message, named, ctx)
             return

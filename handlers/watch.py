@@ -78,7 +78,8 @@ async def unwatch(
             return
     read = await UNWATCH.read(message, command, ctx, state)
     if read is not None:
-        await stop_watch(message, read[0].id, read[0].label, ctx)
+        match, _ = read
+        await stop_watch(message, match.id, match.label, ctx)
 
 
 async def picked_unwatch(
