@@ -123,26 +123,22 @@ class Snapshot:
     _hay_keys: list[str] = field(default_factory=list)
 
     def index(self) -> None:
-        # dict-as-ordered-set: a common name maps to many refs, keep insertion O(1)
-        keyed: dict[str, dict[tuple[Kind, int], None]] = {}
+        # Each entity is added once, with its keys deduplicated, so a key's list never
+        # holds a ref twice: appending is O(1) however common a name is.
+        exact: dict[str, list[tuple[Kind, int]]] = {}
 
-        def add(key: str, ref: tuple[Kind, int]) -> None:
-            if key:
-                keyed.setdefault(key, {})[ref] = None
+        def add(ref: tuple[Kind, int], *keys: str) -> None:
+            for key in dict.fromkeys(keys):
+                if key:
+                    exact.setdefault(key, []).append(ref)
 
         for o in self.orgs.values():
-            ref = (Kind.ORG, o.id)
-            for k in (str(o.id), norm(o.name), o.pinyin_full, o.pinyin_abbr):
-                add(k, ref)
+            add((Kind.ORG, o.id), str(o.id), norm(o.name), o.pinyin_full, o.pinyin_abbr)
         for g in self.groups.values():
-            ref = (Kind.GROUP, g.id)
-            for k in (str(g.id), norm(g.name), g.pinyin_full, g.pinyin_abbr):
-                add(k, ref)
+            add((Kind.GROUP, g.id), str(g.id), norm(g.name), g.pinyin_full, g.pinyin_abbr)
         for u in self.users.values():
             ref = (Kind.USER, u.id)
-            for k in (str(u.id), norm(u.account), norm(u.name), u.pinyin_full, u.pinyin_abbr):
-                add(k, ref)
-        exact = {k: list(v) for k, v in keyed.items()}
+            add(ref, str(u.id), norm(u.account), norm(u.name), u.pinyin_full, u.pinyin_abbr)
         self._exact = exact
         self._sorted_keys = sorted(exact)
         parts: list[str] = []
@@ -195,9 +191,8 @@ class Snapshot:
         return frozenset(out)
 
 
-def build_snapshot(orgs: list[Org], tree: TreeNode | None) -> Snapshot:
-    """A snapshot from 2.12's org/user tree and 2.1's org/group tree."""
-    snap = Snapshot()
+def add_orgs(snap: Snapshot, orgs: list[Org]) -> None:
+    """Orgs and users from 2.12's org/user tree (nested, or flat with `parentId`)."""
 
     def walk_org(o: Org, parent: int | None) -> None:
         full, abbr = _pinyin(o.name, o.pinyin)
@@ -238,6 +233,10 @@ def build_snapshot(orgs: list[Org], tree: TreeNode | None) -> Snapshot:
             if o.id not in kids:
                 kids.append(o.id)
 
+
+def add_groups(snap: Snapshot, tree: TreeNode | None) -> None:
+    """Talk groups and their members from 2.1's org/group tree."""
+
     def walk_tree(node: TreeNode, org_id: int | None) -> None:
         if node.is_group:
             full, abbr = pinyin_of(node.name)
@@ -258,6 +257,13 @@ def build_snapshot(orgs: list[Org], tree: TreeNode | None) -> Snapshot:
 
     if tree is not None:
         walk_tree(tree, None)
+
+
+def build_snapshot(orgs: list[Org], tree: TreeNode | None) -> Snapshot:
+    """A snapshot from 2.12's org/user tree and 2.1's org/group tree."""
+    snap = Snapshot()
+    add_orgs(snap, orgs)
+    add_groups(snap, tree)
     snap.loaded_at = datetime.now(UTC)
     snap.index()
     return snap
@@ -286,15 +292,21 @@ class Directory:
         async with self._lock:
             self.last_attempt_at = self._clock()
             started = time.perf_counter()
+            # One answer at a time, each dropped once its part of the snapshot is built:
+            # the parsed trees of a large directory weigh several times the snapshot.
+            snap = Snapshot()
             try:
-                orgs, tree = await asyncio.gather(
-                    self._client.org_user_tree(), self._client.org_tree()
-                )
+                orgs = await self._client.org_user_tree()
+                await asyncio.to_thread(add_orgs, snap, orgs)
+                del orgs
+                tree = await self._client.org_tree()
+                await asyncio.to_thread(add_groups, snap, tree)
+                del tree
             except PlatformError as exc:
                 self.last_error = str(exc)
                 log.warning("directory refresh failed, keeping the last good one: %s", exc)
                 return False
-            snap = await asyncio.to_thread(build_snapshot, orgs, tree)
+            await asyncio.to_thread(snap.index)
             snap.loaded_at = self._clock()
             self.snapshot = snap
             self.last_error = None

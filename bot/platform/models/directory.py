@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass
 
 from bot.platform.models.base import (
     AsList,
@@ -23,7 +24,14 @@ from bot.platform.models.base import (
 # -- 2.1 getOrganizationTree2 ---------------------------------------------------
 
 
-class TreeUser(_Model):
+# The members of the two directory trees are plain slotted dataclasses, not models:
+# tens of thousands of them are parsed at each refresh, and a model's `__dict__` and
+# fields-set cost eight times the memory (50,000 users: 56 MB against 7 MB).
+_MEMBER = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+@dataclass(frozen=True, slots=True, config=_MEMBER)
+class TreeUser:
     """A member listed under a talk group in 2.1."""
 
     uid: Id
@@ -95,7 +103,8 @@ class UserGroup(_Entry):
 # -- 2.12 orgUser/tree, 2.13 org/user, 2.14 user/info ----------------------------
 
 
-class _Member(_Model):
+@dataclass(frozen=True, slots=True, config=_MEMBER)
+class _Member:
     id: Id
     account: Str = ""
     name: Str = ""
@@ -106,10 +115,12 @@ class _Member(_Model):
     role_name: OptStr = Field(default=None, alias="roleName")
 
 
+@dataclass(frozen=True, slots=True, config=_MEMBER)
 class OrgUser(_Member):
     """A user node (type 1) of 2.12 / 2.13."""
 
 
+@dataclass(frozen=True, slots=True, config=_MEMBER)
 class UserInfo(_Member):
     """User details (2.14)."""
 
