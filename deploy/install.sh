@@ -26,7 +26,7 @@ install)
     [ -f "$2" ] || { echo "install.sh: no such wheel: $2" >&2; exit 2; }
     [ -x "$3/bin/python" ] || "$PYTHON" -m venv "$3"
     "$3/bin/python" -m pip install --no-cache-dir --disable-pip-version-check --quiet "$2"
-    "$3/bin/pttbridge" --help >/dev/null
+    "$3/bin/pttbridge" --version
     ;;
 *)
     usage

@@ -210,6 +210,13 @@ def test_it_imports_from_the_venv_not_the_checkout(installed: Installed) -> None
         assert not file.is_relative_to(ROOT), file
 
 
+def test_version(installed: Installed) -> None:
+    out = run_installed(installed, "--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"pttbridge {installed.version}\n"
+    assert installed.version != "0+unknown"
+
+
 def test_demo(installed: Installed) -> None:
     out = run_installed(installed, "demo")
     assert out.returncode == 0, out.stdout + out.stderr
