@@ -71,7 +71,7 @@ async def main() -> None:
         for i in range(SUBSCRIPTIONS):
             chat = stack.add_group(-300_000 - i, f"recordings {i}")
             await stack.say("admin", f"/subscribe recordings org {orgs[i % len(orgs)]}", chat=chat)
-        subs = await bridge.relay.subs.of_kind("recordings")
+        subs = await bridge.repos.subscriptions.of_kind("recordings")
         concerned = len(bridge.jobs.recordings.concerned(subs))
         poll_s = bridge.settings.bridge.presence_poll_s
         refresh_s = bridge.settings.bridge.directory_refresh_s

@@ -64,7 +64,7 @@ def _serve_bridge(conn: Any) -> None:
         conn.send(stack.bridge_url)
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)
         assert stack.bridge is not None
-        stored = await stack.bridge.relay.inbox.count()
+        stored = await stack.bridge.repos.inbox.count()
         await stack.stop()
         conn.send(stored)
 
@@ -276,7 +276,7 @@ async def bench_fanout(window: float) -> None:
             stack.add_group(chat, f"Team {chat}")
             # Straight into storage: a /subscribe reply would hold a place in the
             # group's minute, and the limits are measured from empty windows.
-            await stack.bridge.relay.subs.set(chat, 0, "incidents")
+            await stack.bridge.repos.subscriptions.set(chat, 0, "incidents")
         calls_before = len(stack.emu.calls)
         need = int(allowed(window, FANOUT_CHATS) / FANOUT_CHATS) + 5  # incidents per chat
         for _ in range(need):

@@ -81,7 +81,7 @@ async def _incident_in(stack: Stack, chat: int, org: int, reporter: int) -> tupl
     [msg] = await stack.emu.wait_for_messages(chat, 1)
     stack.emu.mark(chat)
     assert stack.bridge is not None
-    row = await stack.bridge.relay.db.fetchone(
+    row = await stack.bridge.db.fetchone(
         "SELECT id FROM incidents WHERE dedupe_key = ?", (f"report:{body['id']}:{body['code']}",)
     )
     assert row is not None
@@ -90,7 +90,7 @@ async def _incident_in(stack: Stack, chat: int, org: int, reporter: int) -> tupl
 
 async def _acked_by(stack: Stack, incident_id: int) -> int | None:
     assert stack.bridge is not None
-    incident = await stack.bridge.relay.incidents.get(incident_id)
+    incident = await stack.bridge.repos.incidents.get(incident_id)
     assert incident is not None
     return incident.acked_by
 
@@ -129,7 +129,7 @@ async def test_a_forged_or_foreign_acknowledge_is_refused_and_changes_nothing(
     # Nothing was recorded, queued or edited.
     assert await _acked_by(stack, hq_only) is None
     assert stack.bridge is not None
-    edits = await stack.bridge.relay.db.fetchone(
+    edits = await stack.bridge.db.fetchone(
         "SELECT count(*) AS n FROM outbox WHERE kind = 'ack-edit'"
     )
     assert edits is not None and edits["n"] == 0
@@ -164,7 +164,9 @@ async def _settings_of(stack: Stack, chat: int) -> dict[str, Any]:
     report = await bridge.jobs.reports.reports.get(chat, 0)
     return {
         "subs": sorted(
-            (s.kind, s.orgs) for s in await bridge.relay.subs.for_chat(chat) if s.thread_id == 0
+            (s.kind, s.orgs)
+            for s in await bridge.repos.subscriptions.for_chat(chat)
+            if s.thread_id == 0
         ),
         "watches": sorted(
             (w.group_id, w.scope_org) for w in await bridge.jobs.watches.for_chat(chat)

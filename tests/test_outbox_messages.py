@@ -159,7 +159,7 @@ async def test_rows_queued_by_an_older_version_are_sent_after_the_upgrade(stack:
     assert document.kind == "document" and document.file is not None
     assert document.file.data == b"a,b\n1,2\n"
     assert stack.bridge is not None
-    assert (await stack.bridge.relay.outbox.counts())["dead"] == 0
+    assert (await stack.bridge.repos.outbox.counts())["dead"] == 0
 
 
 async def test_a_copy_sent_after_the_acknowledgement_shows_it(stack: Stack) -> None:

@@ -97,7 +97,7 @@ async def subscribed_group(stack: Stack, extra: list[int] = []) -> None:  # noqa
     assert stack.bridge is not None
     people = list(stack.people.values())
     stack.emu.add_group(GROUP, "Night shift", admins=[people[0]], members=people + extra)
-    await stack.bridge.relay.subs.set(GROUP, 0, "incidents")
+    await stack.bridge.repos.subscriptions.set(GROUP, 0, "incidents")
 
 
 def is_incident(text: str) -> bool:
