@@ -113,20 +113,14 @@ async def cancel(callback: CallbackQuery, msg: Message, dialog: Dialog) -> None:
     await msg.edit_text(dialog.t("cancelled"))
 
 
-async def toggle_org(callback: CallbackQuery, callback_data: BcCb, dialog: Dialog) -> None:
+async def targets_turned(callback: CallbackQuery, callback_data: BcCb, dialog: Dialog) -> None:
+    """An org pressed (chosen, or no longer) or a page turned: the targets page again."""
     await callback.answer()
-    d = dialog.draft
-    if dialog.directory.org(callback_data.value, dialog.caller.scope) is not None:
-        d.orgs = sorted(set(d.orgs) ^ {callback_data.value})
-    else:  # as before: an org out of reach turns the page (clamped to the last one)
-        d.page = callback_data.value
-    await dialog.keep()
-    await edit(callback, dialog.targets_view())  # may be unchanged
-
-
-async def turn_page(callback: CallbackQuery, callback_data: BcCb, dialog: Dialog) -> None:
-    await callback.answer()
-    dialog.draft.page = callback_data.value
+    d, value, scope = dialog.draft, callback_data.value, dialog.caller.scope
+    if callback_data.action == BcAction.ORG and dialog.directory.org(value, scope) is not None:
+        d.orgs = sorted(set(d.orgs) ^ {value})
+    else:  # a page; as before, an org out of reach turns the page (clamped to the last one)
+        d.page = value
     await dialog.keep()
     await edit(callback, dialog.targets_view())  # may be unchanged
 
@@ -314,8 +308,8 @@ def router() -> Router:
     r.callback_query.register(confirm, BcCb.filter(F.action == BcAction.CONFIRM), with_dialog)
     buttons = r.callback_query
     buttons.register(cancel, BcCb.filter(F.action == BcAction.CANCEL), OpenDraft())
-    buttons.register(toggle_org, BcCb.filter(F.action == BcAction.ORG), OpenDraft())
-    buttons.register(turn_page, BcCb.filter(F.action == BcAction.PAGE), OpenDraft())
+    buttons.register(targets_turned, BcCb.filter(F.action == BcAction.ORG), OpenDraft())
+    buttons.register(targets_turned, BcCb.filter(F.action == BcAction.PAGE), OpenDraft())
     buttons.register(targets_chosen, BcCb.filter(F.action == BcAction.NEXT), OpenDraft())
     buttons.register(files_done, BcCb.filter(F.action == BcAction.DONE), OpenDraft())
     buttons.register(edit_menu, BcCb.filter(F.action == BcAction.EDIT), OpenDraft())

@@ -5,7 +5,7 @@ Names outside the reader's scope are counted, never named.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -22,27 +22,22 @@ if TYPE_CHECKING:
     from bot.jobs.presence import Observation
 
 
-def _names(t: T, labels: list[str], outside: int = 0) -> str:
-    """Names joined; those outside the reader's scope only counted, never named."""
-    if outside:
-        labels = [*labels, t.plain("outside-scope", count=outside)]
-    return "、".join(labels)
-
-
-def _org_names(
-    t: T, directory: Directory, orgs: tuple[int, ...], scope: frozenset[int] | None
+def _names(
+    t: T, ids: Sequence[int], name: Callable[[int], str | None], scope: frozenset[int] | None
 ) -> str:
-    names: list[str] = []
-    outside = 0
-    for o in orgs:
-        org = directory.org(o, scope)
-        if org is not None:
-            names.append(org.name)
+    """The names of `ids` joined; `name` gives None for one outside the reader's `scope`
+    or no longer in the directory. Those outside the scope are only counted, never named;
+    for an unscoped reader, one no longer in the directory is its id."""
+    labels: list[str] = []
+    for i in ids:
+        label = name(i)
+        if label is not None:
+            labels.append(label)
         elif scope is None:
-            names.append(str(o))  # no longer in the directory
-        else:
-            outside += 1
-    return _names(t, names, outside)
+            labels.append(str(i))  # no longer in the directory
+    if outside := len(ids) - len(labels):
+        labels.append(t.plain("outside-scope", count=outside))
+    return "、".join(labels)
 
 
 def describe(
@@ -50,37 +45,33 @@ def describe(
 ) -> str:
     """One subscription in words (HTML): its kind and its filters, with names — only those
     inside `scope` (the reader's; None: everything), the others counted."""
+
+    def user(uid: int) -> str | None:
+        u = directory.user(uid, scope)
+        return None if u is None else f"{u.name} ({u.account})"
+
+    def group(gid: int) -> str | None:
+        g = directory.group(gid, scope)
+        return None if g is None else g.name
+
+    def org(oid: int) -> str | None:
+        o = directory.org(oid, scope)
+        return None if o is None else o.name
+
     parts: list[str] = [t(f"kind-{sub.kind}")]
     if sub.users or sub.groups:
         either: list[str] = []
         if sub.users:
-            users: list[str] = []
-            for uid in sub.users:
-                u = directory.user(uid, scope)
-                if u is not None:
-                    users.append(f"{u.name} ({u.account})")
-                elif scope is None:
-                    users.append(str(uid))
-            either.append(t("sub-rec-users", names=_names(t, users, len(sub.users) - len(users))))
+            either.append(t("sub-rec-users", names=_names(t, sub.users, user, scope)))
         if sub.groups:
-            groups: list[str] = []
-            for gid in sub.groups:
-                g = directory.group(gid, scope)
-                if g is not None:
-                    groups.append(g.name)
-                elif scope is None:
-                    groups.append(str(gid))
-            either.append(
-                t("sub-rec-groups", names=_names(t, groups, len(sub.groups) - len(groups)))
-            )
+            either.append(t("sub-rec-groups", names=_names(t, sub.groups, group, scope)))
         if sub.orgs:
-            either.append(t("sub-rec-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
+            either.append(t("sub-rec-orgs", orgs=_names(t, sub.orgs, org, scope)))
         parts.append(t("sub-or").join(either))
         if sub.scope_org is not None:
-            within_orgs = _org_names(t, directory, (sub.scope_org,), scope)
-            parts.append(t("sub-within", orgs=within_orgs))
+            parts.append(t("sub-within", orgs=_names(t, (sub.scope_org,), org, scope)))
     elif sub.orgs:
-        parts.append(t("sub-orgs", orgs=_org_names(t, directory, sub.orgs, scope)))
+        parts.append(t("sub-orgs", orgs=_names(t, sub.orgs, org, scope)))
     if sub.levels:
         parts.append(t("sub-levels", levels=", ".join(sub.levels)))
     return " — ".join(parts)
