@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SH = ROOT / "deploy" / "install.sh"
 PACKAGES = ("bot", "handlers", "storage")
 # What the copy of the checkout leaves out: at its top, what is not source; anywhere, caches.
-SKIP_AT_TOP = {".git", ".venv", "build", "dist", "data", ".env"}
+SKIP_AT_TOP = {".git", ".venv", ".hypothesis", "build", "dist", "data", ".env"}
 
 
 def skip_in_copy(folder: str, names: list[str]) -> set[str]:
