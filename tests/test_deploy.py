@@ -285,7 +285,7 @@ def kernel_has_mdwe() -> bool:
 def service(installed: Installed, root: Path, values: dict[str, str]) -> Shape:
     # systemd: Environment=, then EnvironmentFile= (which wins).
     key, _, value = unit_value("Environment").partition("=")
-    env = child_env(**{key: mapped(value, installed, root)}, **values, BRIDGE_HTTP_PORT="0")
+    env = child_env(**{key: mapped(value, installed, root), **values, "BRIDGE_HTTP_PORT": "0"})
     argv = mapped(unit_value("ExecStart"), installed, root).split()
     if unit_value("MemoryDenyWriteExecute") == "yes" and kernel_has_mdwe():
         argv = [sys.executable, "-c", UNDER_MDWE, *argv]
