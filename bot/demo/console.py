@@ -232,7 +232,8 @@ def stdin_lines() -> asyncio.Queue[str | None]:
 
 async def run_console(language: str = "zh") -> int:
     """`pttbridge console`: the whole bridge in this process, played from the keyboard."""
-    from bot.demo.stack import Stack, people_line
+    from bot.demo.people import people_line
+    from bot.demo.stack import Stack
 
     logging.basicConfig(level=logging.WARNING)
     stack = Stack(language=language)

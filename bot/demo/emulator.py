@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from bot.demo.console import KEYS_HELP, Console, stdin_lines
-from bot.demo.stack import BOT_TOKEN, PEOPLE, add_people
+from bot.demo.people import BOT_TOKEN, PEOPLE, add_people
 from bot.sandbox.telegram import TelegramEmulator
 from storage.roles import Role
 

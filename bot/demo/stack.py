@@ -1,8 +1,7 @@
 """The whole bridge in one process: sandbox platform + Telegram emulator + `Bridge`.
 
-Used by `pttbridge demo`, `pttbridge console` and the end-to-end tests. The
-people of the tour are fixed: an admin (from `BRIDGE_ADMIN_IDS`), a supervisor,
-a viewer, a supervisor scoped to org 266, and a stranger with no role.
+Used by `pttbridge demo`, `pttbridge console` and the end-to-end tests, with the
+people of `bot.demo.people`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,44 +18,22 @@ from aiogram.types import TelegramObject, Update
 
 from bot.app.bridge import Bridge
 from bot.config import Settings
+from bot.demo.people import BOT_TOKEN, CALLBACK_TOKEN, PEOPLE, Person, add_people, people_line
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage, EmuUser, TelegramEmulator
 from storage.roles import Role
 
-BOT_TOKEN = "123456:SANDBOX-bot-token"
-CALLBACK_TOKEN = "sandbox-callback-token"
-
-
-@dataclass(frozen=True)
-class Person:
-    key: str
-    id: int
-    name: str
-    role: Role
-    org_id: int | None = None
-
-
-PEOPLE = (
-    Person("admin", 1001, "Admin Ada", Role.ADMIN),
-    Person("supervisor", 1002, "Supervisor Sun", Role.SUPERVISOR),
-    Person("viewer", 1003, "Viewer Wang", Role.VIEWER),
-    Person("scoped", 1004, "Scoped Li", Role.SUPERVISOR, org_id=266),
-    Person("stranger", 1005, "Stranger Zhou", Role.NONE),
-)
-
-
-def add_people(emu: TelegramEmulator, language: str) -> dict[str, EmuUser]:
-    """The tour's people as users of `emu`, each with Telegram set to `language`."""
-    return {
-        p.key: emu.add_user(p.id, p.name, language_code=language, username=p.key) for p in PEOPLE
-    }
-
-
-def people_line() -> str:
-    """Who the people are, with their roles: `admin (admin), ..., stranger (no role)`."""
-    return ", ".join(
-        f"{p.key} ({p.role.label}{' of org ' + str(p.org_id) if p.org_id else ''})" for p in PEOPLE
-    )
+# The people, the bot token and the callback token are bot.demo.people's; named here too,
+# for the tests that build on a Stack.
+__all__ = [
+    "BOT_TOKEN",
+    "CALLBACK_TOKEN",
+    "PEOPLE",
+    "Person",
+    "Stack",
+    "add_people",
+    "people_line",
+]
 
 
 class _Done(BaseMiddleware):

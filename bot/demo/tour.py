@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.demo.console import message_lines
-from bot.demo.stack import Stack, people_line
+from bot.demo.people import people_line
+from bot.demo.stack import Stack
 from bot.sandbox.telegram import EmuMessage
 from bot.telegram.callbacks import BcAction, BcCb
 
