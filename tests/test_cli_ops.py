@@ -244,12 +244,14 @@ async def test_buttons_replaced_by_an_edit_are_the_new_ones(console: Any) -> Non
     assert "(no button 2: this message has 1)" in screen.take()
 
 
-async def test_no_keyboard_no_press(console: Any) -> None:
-    c, screen, _ = console
+async def test_a_number_without_buttons_is_a_message(console: Any) -> None:
+    c, screen, stack = console
     await c.handle("/help")
     screen.take()
-    await c.handle("1")
-    assert screen.take() == "👤 viewer: 1\n(no buttons to press here)\n\n"
+    await c.handle("1")  # no keyboard: typed as it is
+    assert screen.take().startswith("👤 viewer: 1\n(no buttons here to press: sent as a message)\n")
+    typed = [m for m in stack.emu.history(stack.people["viewer"]) if not m.from_bot]
+    assert typed[-1].text == "1"
     await c.handle("/as nobody")
     assert "(who? one of: admin, supervisor, viewer, scoped, stranger)" in screen.take()
     await c.handle("/as supervisor")

@@ -23,6 +23,11 @@ from bot.sandbox.telegram import CallbackAnswer, EmuMessage, EmuUser, TelegramEm
 
 Buttons = tuple[tuple[str, str | None], ...]
 
+KEYS_HELP = (
+    "Type commands as in Telegram (/help). `/as viewer` switches who types;",
+    "a number presses that button of the newest message with buttons; `/quit` leaves.",
+)
+
 
 def message_lines(m: EmuMessage, note: str = "") -> list[str]:
     """A bot message as the transcript shows it: its text, then its buttons numbered."""
@@ -155,12 +160,15 @@ class Console:
             return True
         printed = self._printed
         query_id: str | None = None
-        if line.isdigit():
-            update = await self._press(int(line))
+        keyboard = self.keyboard() if line.isdigit() else None
+        if keyboard is not None:
+            update = await self._press(keyboard, int(line))
             if update is None:
                 return True
             query_id = str(update["callback_query"]["id"])
         else:
+            if line.isdigit():
+                self.write(["(no buttons here to press: sent as a message)"])
             update = await self.emu.send_message(self.user, line)
         if self._handled is None:
             if query_id is not None:  # the answer comes when the bridge gets to it
@@ -174,11 +182,7 @@ class Console:
             self.write(["   (no reply)", ""])
         return True
 
-    async def _press(self, number: int) -> dict[str, Any] | None:
-        msg = self.keyboard()
-        if msg is None:
-            self.write(["(no buttons to press here)", ""])
-            return None
+    async def _press(self, msg: EmuMessage, number: int) -> dict[str, Any] | None:
         buttons = msg.inline_buttons()
         if not 1 <= number <= len(buttons):
             self.write([f"(no button {number}: this message has {len(buttons)})", ""])
@@ -253,9 +257,3 @@ async def run_console(language: str = "zh") -> int:
         console.close()
         await stack.stop()
     return 0
-
-
-KEYS_HELP = (
-    "Type commands as in Telegram (/help). `/as viewer` switches who types;",
-    "a number presses that button of the newest message with buttons; `/quit` leaves.",
-)
