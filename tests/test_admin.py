@@ -223,7 +223,7 @@ async def test_broadcast_end_to_end_restart_edit_photo_and_double_confirm(
         "Preview — terminals and chats will see:\n\n"
         f"📢 Drill 演练\n{text}\n📎 {photo_name}\n📎 plan.pdf\n— Admin Ada\n\n"
         f"Reaches about {users} users in terminals (orgs 消防一大队; users 张三) "
-        "and 1 subscribed chats."
+        "and 1 subscribed chat."
     )
     assert [label for label, _ in preview.buttons()] == ["✅ Confirm", "✏️ Edit", "Cancel"]
 

@@ -7,6 +7,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,7 @@ from fluent.syntax.visitor import Visitor
 
 from bot.i18n import SUPPORTED_LANGUAGES, Translator, pick_language
 from bot.parsing.timeexpr import TimeExprError, parse_date, parse_range
-from bot.render.text import Html, esc
+from bot.render.text import Html, esc, visible_text
 
 TELEGRAM_TAGS = {
     "b",
@@ -577,3 +578,37 @@ def test_an_argument_longer_than_fluents_placeable_limit_is_kept_whole(
     assert esc(long_name) in value
     value, errors = translator.format_with_errors(lang, "unknown-command", {"command": html_list})
     assert errors == [] and str(html_list) in value
+
+
+# -- issue 14 point 6: words, units and plural forms ------------------------------------------
+
+
+def _ftl_text(lang: str) -> str:
+    return (Path(__file__).parent.parent / "bot" / "locales" / f"{lang}.ftl").read_text("utf-8")
+
+
+def test_chinese_says_talk_group_one_way_and_units_in_chinese() -> None:
+    messages = [  # what a reader sees: no comments, no { $variables }
+        re.sub(r"\{[^{}]*\}", "", line)
+        for line in _ftl_text("zh").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    for word in ("群组", "通话组", "km/h", "km"):
+        assert [m for m in messages if word in m] == [], word
+
+
+def test_english_never_says_s_in_brackets() -> None:
+    # "http(s)" is how a link's scheme is written, not a plural
+    assert set(re.findall(r"(\w+)\((?:s|es)\)", _ftl_text("en"))) <= {"http"}
+
+
+def test_english_counts_of_one_are_singular(translator: Translator) -> None:
+    """Every number of en.ftl set to 1, one at a time: never "1 chats", "1 users"."""
+    wrong: list[str] = []
+    for msg_id, names in variables("en").items():
+        for name in names & NUMBERS - {"id"}:  # "<id> was deleted" is no count
+            args = {**plausible_args(names), name: 1}
+            text = translator.format("en", msg_id, args)
+            found = re.findall(r"(?<![\d.])1 (?!s\b)[a-z]+[^s\W]s\b", visible_text(text))
+            wrong += [f"{msg_id} (${name}=1): {f}" for f in found]
+    assert wrong == []

@@ -282,7 +282,10 @@ where-heading = 🧭 heading { $word } ({ $degrees }°)
 where-altitude = ⛰ altitude { $metres } m
 where-source-gps = 📡 GPS fix
 where-source-cell = 📶 cell-tower fix (less precise)
-where-group-title = 📍 <b>{ $group }</b>: { $located } of { $count } members located (newest first)
+where-group-title = 📍 <b>{ $group }</b>: { $located } of { $count ->
+        [one] { $count } member
+       *[other] { $count } members
+    } located (newest first)
 where-group-no-fix =
     { $count ->
         [one] One member has no position:
@@ -304,7 +307,10 @@ track-speed = 🚗 max { $max } km/h, average { $avg } km/h
 track-ends = First fix { $first }, last { $last }
 track-none = No track points for { $name } in that time.
 track-one-point = Only one point in that time: here it is.
-track-gpx-caption = GPX 1.1 with all { $points } points (opens in any map app).
+track-gpx-caption = GPX 1.1 with { $points ->
+        [one] its one point
+       *[other] all { $points } points
+    } (opens in any map app).
 
 ## /recordings
 
@@ -402,10 +408,22 @@ status-title = <b>Bridge status</b>
 status-platform-ok = 🟢 Platform reachable, token accepted
 status-platform-token = 🔴 Platform rejects the bridge's token: { $detail }
 status-platform-down = 🔴 Platform not reachable: { $detail }
-status-directory = 📒 Directory: { $users } users, { $groups } groups, { $orgs } orgs, loaded { $age }
+status-directory = 📒 Directory: { $users ->
+        [one] { $users } user
+       *[other] { $users } users
+    }, { $groups ->
+        [one] { $groups } talk group
+       *[other] { $groups } talk groups
+    }, { $orgs ->
+        [one] { $orgs } org
+       *[other] { $orgs } orgs
+    }, loaded { $age }
 status-directory-error = ⚠️ Last directory refresh failed: { $detail }
 status-outbox = 📤 Outbox: { $pending } waiting, { $sent } sent, { $dead } dead letters
-status-notices-dead = ⚠️ { $count } notices were refused by the platform
+status-notices-dead = ⚠️ { $count ->
+        [one] { $count } notice was refused by the platform
+       *[other] { $count } notices were refused by the platform
+    }
 status-last-event = 📥 Last platform event: { $age }
 status-uptime = ⏱ Up since { $age }
 status-never = never
@@ -422,7 +440,10 @@ reg-why-columns = expected two columns: account,name
 reg-why-account = the account may hold only letters, digits and _ . @ - (2–32)
 reg-why-name = the name is too long or holds &lt; &gt; &amp; or quotes
 reg-why-duplicate = this account appears twice in the batch
-reg-too-many = At most { $max } accounts in one batch.
+reg-too-many = At most { $max ->
+        [one] { $max } account
+       *[other] { $max } accounts
+    } in one batch.
 reg-ask-password = { $count ->
         [one] One account is ready.
        *[other] { $count } accounts are ready.
@@ -453,9 +474,15 @@ bind-done = Bound to <b>{ $group }</b>:
 device-idle = Terminal <code>{ $id }</code> is now idle.
 device-assigned = Terminal <code>{ $id }</code> is now assigned to { $account }.
 device-repair = Terminal <code>{ $id }</code> is now under repair.
-audit-title = <b>Latest { $count } actions</b>
+audit-title = { $count ->
+        [one] <b>The latest action</b>
+       *[other] <b>Latest { $count } actions</b>
+    }
 audit-none = Nothing recorded yet.
-audit-csv = { $count } actions of the last 90 days.
+audit-csv = { $count ->
+        [one] { $count } action of the last 90 days.
+       *[other] { $count } actions of the last 90 days.
+    }
 
 ## Broadcast
 
@@ -471,16 +498,34 @@ bc-orgs = orgs { $names }
 bc-users = users { $names }
 bc-added = Added: { $names }
 bc-need-target = Choose at least one org or user first.
-bc-ask-title = Send the title (at most { $max } characters).
-bc-ask-text = Send the text (at most { $max } characters).
+bc-ask-title = Send the title (at most { $max ->
+        [one] { $max } character
+       *[other] { $max } characters
+    }).
+bc-ask-text = Send the text (at most { $max ->
+        [one] { $max } character
+       *[other] { $max } characters
+    }).
 bc-ask-files = Send photos or files, or paste links, to attach (at most { $max }). Press Done when finished.
-bc-too-long = That is { $length } characters; the limit is { $max }. Please send it again, shorter.
-bc-files-full = Already { $max } attachments: press Done.
+bc-too-long = That is { $length ->
+        [one] { $length } character
+       *[other] { $length } characters
+    }; the limit is { $max }. Please send it again, shorter.
+bc-files-full = Already { $max ->
+        [one] { $max } attachment
+       *[other] { $max } attachments
+    }: press Done.
 bc-not-a-link = Send a photo, a file or an http(s) link — or press Done.
 bc-file-too-big = Telegram lets a bot fetch at most 20 MB; send a link instead.
 bc-file-added = 📎 { $name } attached ({ $count }).
 bc-preview-head = <b>Preview</b> — terminals and chats will see:
-bc-preview-reach = Reaches about { $users } users in terminals ({ $targets }) and { $chats } subscribed chats.
+bc-preview-reach = Reaches about { $users ->
+        [one] { $users } user
+       *[other] { $users } users
+    } in terminals ({ $targets }) and { $chats ->
+        [one] { $chats } subscribed chat
+       *[other] { $chats } subscribed chats
+    }.
 bc-edit-targets = Recipients
 bc-edit-title = Title
 bc-edit-text = Text
@@ -505,8 +550,14 @@ presence-title = 👀 <b>Presence</b> · { $time }
 presence-here = 🟢 Online in this group ({ $count }):
 presence-elsewhere = 🟡 Online in another group ({ $count }):
 presence-offline = ⚪ Went offline ({ $count }):
-watch-done = 👀 Watching <b>{ $group }</b> here: { $online } of { $count } members online now. I will post when members come online or go offline (checked every { $seconds } s; a change is told once it holds for two checks).
-watch-already = 👀 This chat already watches <b>{ $group }</b>: { $online } of { $count } members online now.
+watch-done = 👀 Watching <b>{ $group }</b> here: { $online } of { $count ->
+        [one] { $count } member
+       *[other] { $count } members
+    } online now. I will post when members come online or go offline (checked every { $seconds } s; a change is told once it holds for two checks).
+watch-already = 👀 This chat already watches <b>{ $group }</b>: { $online } of { $count ->
+        [one] { $count } member
+       *[other] { $count } members
+    } online now.
 unwatch-done = Stopped watching <b>{ $group }</b> here.
 unwatch-not = This chat does not watch <b>{ $group }</b>.
 watch-line = 👀 presence of { $group } (/watch)

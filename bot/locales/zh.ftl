@@ -320,7 +320,7 @@ chg-role = 角色
 chg-priority = 优先级
 chg-users = 用户数
 chg-address = 地址
-chg-groups = 群组
+chg-groups = 对讲组
 chg-online-now = 🟢 已上线
 chg-offline-now = ⚪ 已离线
 alert-chat-gone = ⚠️ 无法再向 { $chat }（<code>{ $id }</code>）发送消息：{ $reason }。该会话的订阅已暂停。
@@ -360,7 +360,7 @@ status-title = <b>桥接状态</b>
 status-platform-ok = 🟢 平台可达，令牌有效
 status-platform-token = 🔴 平台拒绝了桥接的令牌：{ $detail }
 status-platform-down = 🔴 平台不可达：{ $detail }
-status-directory = 📒 通讯录：{ $users } 名用户，{ $groups } 个群组，{ $orgs } 个组织，加载于 { $age }
+status-directory = 📒 通讯录：{ $users } 名用户，{ $groups } 个对讲组，{ $orgs } 个组织，加载于 { $age }
 status-directory-error = ⚠️ 上次刷新通讯录失败：{ $detail }
 status-outbox = 📤 发件箱：待发 { $pending }，已发 { $sent }，死信 { $dead }
 status-notices-dead = ⚠️ { $count } 条通知被平台拒绝
@@ -390,7 +390,7 @@ admin-ambiguous = “{ $query }”匹配多个：{ $names }。请使用 ID 或�
 deluser-confirm = 确定从平台删除以下 { $count } 名用户？
 deluser-done = 已删除：{ $names }
 nothing-pending = 没有待确认的操作。
-mkgroup-done = 已创建群组 <b>{ $name }</b>：ID <code>{ $id }</code>，所属 { $org }，{ $members } 名成员。
+mkgroup-done = 已创建对讲组 <b>{ $name }</b>：ID <code>{ $id }</code>，所属 { $org }，{ $members } 名成员。
 bind-bad-spec = 无法识别“{ $spec }”。
 bind-line = { $name }：优先级 { $priority }，可呼叫：{ $call }，可讲话：{ $speak }
 yes = 是
@@ -506,7 +506,7 @@ chat-admin-only = 只有本群的管理员、并且具有{ $role }权限的人�
 scope-wider = 本群的{ $kind }超出了你的组织范围（是由管辖范围更大的人设置的），只有管辖范围覆盖它的人才能更改。
 scope-what-watch = 对 { $group } 的在线关注
 outside-scope = 另有 { $count } 项不在你的范围内
-outside-scope-watches = 👀 另有 { $count } 个通话组的在线状态不在你的范围内 (/watch)
+outside-scope-watches = 👀 另有 { $count } 个对讲组的在线状态不在你的范围内 (/watch)
 outside-scope-org = 你范围以外的某个组织
 
 # -- flood control: a user over the command limit (issue 12, point 14)
@@ -517,4 +517,4 @@ text-more = …（还有 { $count } 个字符）
 inc-more-attachments = 📎 另有 { $count } 个附件，链接如下：
 
 # Commands from no person (an anonymous group admin, a channel)
-anonymous-sender = 无法确认发送者：以群组或频道身份发送的命令不予处理。请在管理员权限中关闭“匿名发言”，或用您自己的账号发送。
+anonymous-sender = 无法确认发送者：以群或频道的身份发送的命令不予处理。请在管理员权限中关闭“匿名发言”，或用您自己的账号发送。
