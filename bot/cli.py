@@ -139,11 +139,9 @@ def _playground(args: argparse.Namespace) -> int:
     language = args.lang
     if language is None:
         try:
-            language = Settings.load(None).bridge.language
+            language = bridge_settings(None, "BRIDGE_LANGUAGE").language
         except ConfigError as exc:
-            for line in exc.problems:
-                print(f"pttbridge: {line}", file=sys.stderr)
-            return EXIT_CONFIG
+            return _report(exc)
     if args.command == "demo":
         from bot.demo.tour import run_demo
 
@@ -175,11 +173,9 @@ def _backup_or_restore(args: argparse.Namespace, env_file: str, *, must_exist: b
     """Only the storage settings matter here: a bridge's database can be saved or restored
     on a machine where the Telegram and platform settings are not (yet) right."""
     try:
-        db_path = str(storage_settings(env_file, must_exist=must_exist).db_path)
+        db_path = str(bridge_settings(env_file, "BRIDGE_DB_PATH", must_exist=must_exist).db_path)
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"pttbridge: {line}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _report(exc)
     from storage.db import StorageError
     from storage.db.backup import backup_database, restore_database
 
@@ -197,20 +193,29 @@ def _backup_or_restore(args: argparse.Namespace, env_file: str, *, must_exist: b
     return EXIT_OK
 
 
-def storage_settings(env_file: str, *, must_exist: bool) -> BridgeSettings:
-    """The `BRIDGE_*` settings where only BRIDGE_DB_PATH (and the file) must be right;
-    raises `ConfigError` otherwise, as `load_for_run` does."""
-    # bot.config's own readers: a malformed setting of another section must not stop a backup.
-    from bot.config import _env_file_problem, _read_section
+def bridge_settings(
+    env_file: str | None, needed: str, *, must_exist: bool = False
+) -> BridgeSettings:
+    """The `BRIDGE_*` settings where only `needed` (and the file) must be right; raises
+    `ConfigError` otherwise, as `load_for_run` does. Others that are malformed have their
+    defaults: a bad TELEGRAM_PROXY must not stop a backup."""
+    from bot.config import _env_file_problem, _read_section  # bot.config's own readers
 
-    problem = _env_file_problem(Path(env_file), must_exist=must_exist)
+    problem = env_file and _env_file_problem(Path(env_file), must_exist=must_exist)
     if problem:
         raise ConfigError(problem)
     bridge, problems = _read_section(BridgeSettings, env_file, {})
-    wrong = [line for line in problems if line.startswith("BRIDGE_DB_PATH:")]
+    wrong = [line for line in problems if line.startswith(f"{needed}:")]
     if wrong:
         raise ConfigError(wrong)
     return bridge
+
+
+def _report(exc: ConfigError) -> int:
+    """A line per problem on stderr (`pttbridge: NAME: what is wrong`); exit 2."""
+    for line in exc.problems:
+        print(f"pttbridge: {line}", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def settings_or_report(env_file: str | None, *, must_exist: bool = False) -> Settings | None:
@@ -219,8 +224,7 @@ def settings_or_report(env_file: str | None, *, must_exist: bool = False) -> Set
     try:
         return load_for_run(env_file, must_exist=must_exist)
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"pttbridge: {line}", file=sys.stderr)
+        _report(exc)
         return None
 
 
