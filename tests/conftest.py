@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bot.config import PlatformSettings, Settings
 from bot.platform import PlatformClient
@@ -22,6 +23,22 @@ TZ = ZoneInfo("Asia/Shanghai")
 SANDBOX_NOW = datetime(2026, 11, 28, 15, 0, tzinfo=TZ)
 
 _SETTING_PREFIXES = ("PLATFORM_", "TELEGRAM_", "BRIDGE_")
+
+# Hypothesis: `make test` runs the "ci" profile; HYPOTHESIS_PROFILE=thorough runs every
+# property with the examples its test asks for (`examples(n)`), and properties without their
+# own count with Hypothesis' 100. No deadline and no too_slow check: two busy cores make
+# timing fail a test that is right.
+settings.register_profile(
+    "thorough", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("ci", settings.get_profile("thorough"), max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(n: int) -> int:
+    """`@settings(max_examples=examples(n))`: n examples in the thorough profile, scaled
+    like the profile's default elsewhere (a quarter in "ci"), never fewer than 10."""
+    return max(10, n * settings.default.max_examples // 100)
 
 
 class Clock:

@@ -17,7 +17,7 @@ from aiogram.methods import (
     SendMessage,
 )
 from aiogram.types import InputMediaPhoto
-from conftest import Clock
+from conftest import Clock, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,7 +144,7 @@ def test_an_album_takes_one_place_per_item() -> None:
     assert window.try_acquire(1) == pytest.approx(60.0)  # twenty counted: the 21st waits
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     limit=st.integers(1, 20),
     sends=st.lists(
@@ -389,7 +389,7 @@ async def test_a_burst_of_60_incidents_to_3_groups_draws_no_429_from_a_sliding_w
     groups = [-100401, -100402, -100403]
     for g in groups:
         stack.add_group(g, f"Team {g}")
-        await stack.bridge.relay.subs.set(g, 0, "incidents")
+        await stack.bridge.repos.subscriptions.set(g, 0, "incidents")
     for _ in range(60):
         body = stack.platform.make_report(urls=[])
         status, _answer = await stack.platform_event("report", body)

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,7 +91,7 @@ async def settled(stack: Stack, timeout: float = 20.0) -> dict[str, int]:  # noq
     """Await no outbox row pending or in flight, checked each time the delivery worker ends
     a round with nothing left to send now (its `idle` event); the outbox counts by state."""
     assert stack.bridge is not None
-    outbox, delivery = stack.bridge.relay.outbox, stack.bridge.delivery
+    outbox, delivery = stack.bridge.repos.outbox, stack.bridge.delivery
     counts: dict[str, int] = {}
     delivery.wake()
     try:
@@ -208,7 +209,7 @@ async def test_a_split_incident_interrupted_part_way_resumes_without_repeating(
     assert solid(content) in solid("".join(m.plain_text() for m in msgs if m.kind == "text"))
     assert [c.status for c in stack.emu.calls if c.method == "sendMessage"].count(429) == 1
     assert stack.bridge is not None
-    [row] = await stack.bridge.relay.outbox.sent_rows(group)
+    [row] = await stack.bridge.repos.outbox.sent_rows(group)
     assert row.attempts >= 2  # the row itself was tried again, and resumed
     assert row.progress == {}  # once sent, only the flat list of ids is kept
 
@@ -425,8 +426,8 @@ async def test_a_recording_too_big_to_send_is_a_link_and_stays_under_the_limit(
     url = f"{stack.platform.url}/media/recording-zh.mp3?token=" + "k" * 5000
     relay = stack.bridge.relay
     caption = "🎙 " + "长" * 1000
-    await relay.outbox.enqueue(
-        group, 0, "recordings", {"text": caption, "voice_url": url}, relay.clock()
+    await stack.bridge.repos.outbox.enqueue(
+        group, 0, "recordings", {"text": caption, "voice_url": url}, stack.bridge.clock()
     )
     relay.wake()
     counts = await settled(stack)
@@ -573,7 +574,7 @@ def test_job_messages_shorten_absurd_platform_names() -> None:
     assert utf16_len(shown) < 1_000
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     value=st.text(
         alphabet=st.sampled_from(["a", " ", "\n", "火", "🔥", "&", "<", "\u0301", "。"]),
@@ -600,7 +601,7 @@ def test_shorten_keeps_a_prefix_under_the_limit_and_counts_the_rest(value: str, 
     assert lead + len(kept) + dropped == len(value)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     words=st.lists(st.sampled_from(["现场", "smoke", "🔥", "<b>x</b>", "a&b", "\n"]), max_size=300),
     first=st.integers(min_value=2, max_value=200),

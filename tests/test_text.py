@@ -10,6 +10,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -333,19 +334,19 @@ NODES = st.recursive(
 DOCUMENTS = st.lists(NODES, max_size=8).map("".join)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS, st.integers(min_value=2, max_value=120))
 def test_split_properties(html: str, limit: int) -> None:
     check_split(html, limit)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS, st.integers(min_value=2, max_value=60), st.integers(min_value=1, max_value=300))
 def test_split_properties_with_raw_limit(html: str, limit: int, raw_limit: int) -> None:
     check_split(html, limit, raw_limit)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(DOCUMENTS)
 def test_visible_text_agrees_with_htmlparser(html: str) -> None:
     assert visible_text(html) == text_of(html)
@@ -369,7 +370,7 @@ def test_long_caption_is_cut_at_a_word_and_closed() -> None:
     assert text_of(out).removesuffix("…").endswith("point")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS, st.integers(min_value=3, max_value=100))
 def test_caption_properties(html: str, limit: int) -> None:
     out = truncate_caption(html, limit)

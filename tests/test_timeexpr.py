@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -323,7 +324,7 @@ NEAR_MISSES = st.from_regex(
 ANY_TEXT = st.text(max_size=30) | NEAR_MISSES | st.sampled_from(["now", "today", "现在", "昨天"])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(ANY_TEXT, NOWS, ZONES)
 def test_parse_time_raises_only_time_expr_error(text: str, now: datetime, tz: ZoneInfo) -> None:
     try:
@@ -335,7 +336,7 @@ def test_parse_time_raises_only_time_expr_error(text: str, now: datetime, tz: Zo
     assert got == got.astimezone(UTC).astimezone(tz)  # a wall time that exists
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(ANY_TEXT, NOWS, ZONES)
 def test_parse_date_raises_only_time_expr_error(text: str, now: datetime, tz: ZoneInfo) -> None:
     try:
@@ -344,7 +345,7 @@ def test_parse_date_raises_only_time_expr_error(text: str, now: datetime, tz: Zo
         assert e.expects == "date"
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.lists(ANY_TEXT, max_size=5), NOWS, ZONES)
 def test_parse_range_raises_only_time_expr_error(
     args: list[str], now: datetime, tz: ZoneInfo
@@ -360,7 +361,7 @@ def test_parse_range_raises_only_time_expr_error(
     assert real <= timedelta(days=7, hours=1)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     NOWS,
     ZONES,
@@ -385,7 +386,7 @@ def test_relative_forms_are_exactly_now_minus_delta(
     assert got.astimezone(UTC) == now.astimezone(UTC) - delta
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
     ZONES,
@@ -404,7 +405,7 @@ def test_wall_times_mean_that_wall_time(local: datetime, tz: ZoneInfo, sep: str)
         assert local < got.replace(tzinfo=None) <= local + timedelta(hours=1)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)), NOWS, ZONES)
 def test_dates_round_trip(day: date, now: datetime, tz: ZoneInfo) -> None:
     assert parse_date(day.isoformat(), now, tz) == day
