@@ -27,8 +27,9 @@ from bot.app.services import Clock
 from bot.config import Settings
 from bot.directory import Directory, Kind, Match
 from bot.platform import PlatformError
+from bot.render.audit import audit_text
 from bot.render.csvfile import csv_bytes
-from bot.render.replies import Reply, T, audit_text
+from bot.render.replies import Reply, T
 from bot.telegram.callbacks import ConfirmAction, ConfirmCb
 from handlers.filters import feature_router
 from handlers.lookup import CommandContext, command_context

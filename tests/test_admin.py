@@ -895,9 +895,10 @@ async def test_audit_shows_the_latest_actions_and_a_csv(bot_stack: Stack) -> Non
     await stack.say("admin", "/device 860010 assign zhangshan01")
     latest = one(await stack.say("admin", "/audit")).plain_text().splitlines()
     assert latest[0] == "Latest 3 actions"
-    assert "Admin Ada device 860010 (state=assigned, account=zhangshan01) → ok" in latest[1]
-    assert "Admin Ada mkgroup" in latest[2] and "name=Patrol9, org=266, users=[10007]" in latest[2]
-    assert "Admin Ada device 860005 (state=repair) → ok" in latest[3]
+    assert "Admin Ada terminal 860010 (state: assigned; account: zhangshan01) → ok" in latest[1]
+    assert "Admin Ada new talk group" in latest[2]
+    assert "(name: Patrol9; org: 266; users: 10007) → ok" in latest[2]
+    assert "Admin Ada terminal 860005 (state: under repair) → ok" in latest[3]
     two = one(await stack.say("admin", "/audit 2")).plain_text().splitlines()
     assert two[0] == "Latest 2 actions" and two[1:] == latest[1:3]
     assert one(await stack.say("admin", "/audit many")).plain_text() == (

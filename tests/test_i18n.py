@@ -275,6 +275,13 @@ STRINGS = {
     "due": "08:30",
     "place": "延安路 <10> 号",
     "duration": "1 h 5 min",
+    # /audit
+    "who": "Admin <Ada>",
+    "what": "mkgroup 501",
+    "result": "created 2, exists 0, failed 0",
+    "details": "kinds: incidents",
+    "key": "kinds",
+    "value": "incidents, notices",
 }
 
 

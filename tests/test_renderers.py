@@ -8,9 +8,11 @@ do and carry the callback data their handler filters on.
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,7 @@ from bot.directory import DirGroup, DirOrg, DirUser, Kind, Match
 from bot.i18n import Translate, Translator
 from bot.platform.models import Fix, Notice, Recording, SignInRecord, UserInfo
 from bot.relay.events import IncidentReport
+from bot.render.audit import AUDIT_ACTIONS, AUDIT_KEYS, audit_text
 from bot.render.geo import fix_details, group_fixes, recording_caption, recordings_page
 from bot.render.jobs import (
     PRESENCE_NAMES_LIMIT,
@@ -44,7 +47,6 @@ from bot.render.relay import (
 from bot.render.replies import (
     GROUPS_PER_PAGE,
     ORG_USERS_SHOWN,
-    audit_text,
     bind_done_text,
     choices,
     deluser_confirm_text,
@@ -57,7 +59,7 @@ from bot.render.replies import (
     roles_text,
     user_details,
 )
-from bot.render.text import MESSAGE_LIMIT, RAW_LIMIT, visible_len
+from bot.render.text import MESSAGE_LIMIT, RAW_LIMIT, visible_len, visible_text
 from bot.telegram.callbacks import (
     GroupsCb,
     OnlineCb,
@@ -471,19 +473,120 @@ def test_deluser_confirm_text_lists_escaped_labels_with_ids(t: Translate) -> Non
 
 def test_audit_text_one_line_per_entry_in_the_zone(t: Translate) -> None:
     at = datetime(2026, 11, 28, 7, 5, tzinfo=UTC)  # 15:05 in Asia/Shanghai
-    full = AuditEntry(1, at, 1001, "bind", "501", {"users": [1], "note": "", "x": None}, EVIL)
+    row = {"id": 1, "priority": 3, "callPermission": "Y", "canSpeak": "N"}
+    full = AuditEntry(1, at, 1001, "bind", "501", {"users": [row], "note": "", "x": None}, EVIL)
     bare = AuditEntry(2, at, None, "sweep", None, {}, "ok")
     text = audit_text(t, [(full, EVIL), (bare, "bridge")], TZ)
     lines = text.splitlines()
     assert len(lines) == 3
-    assert lines[1] == f"11-28 15:05 <b>{EVIL_HTML}</b> bind 501 (users=[1]) → {EVIL_HTML}"
+    assert lines[1] == (
+        f"11-28 15:05 <b>{EVIL_HTML}</b> bound to talk group 501 "
+        f"(users: 1: priority 3, may call: yes, may speak: no) → {EVIL_HTML}"
+    )
     assert lines[2] == "11-28 15:05 <b>bridge</b> sweep → ok"
 
 
 def test_audit_text_caps_the_arguments_shown(t: Translate) -> None:
     entry = AuditEntry(1, NOW, 1, "mkgroup", "7", {"name": "x" * 500}, "ok")
     line = audit_text(t, [(entry, "Ada")], TZ).splitlines()[1]
-    assert f"(name={'x' * 115})" in line
+    assert f"(name: {'x' * 153}…)" in line
+
+
+def test_audit_details_are_words_not_python(t: Translate, t_zh: Translate) -> None:
+    """#14 point 6: `kinds=['incidents']` was shown as it is; now 类型：事件上报."""
+    args = {
+        "kinds": ["incidents", "recordings"],
+        "orgs": [266, 267],
+        "users": [],
+        "levels": [1, 2],
+        "at": None,
+        "thread": 0,
+    }
+    entry = AuditEntry(1, NOW, 1001, "subscribe", "-100777", args, "ok")
+    zh = audit_text(t_zh, [(entry, "管理员")], TZ).splitlines()[1]
+    assert zh == (
+        "11-28 15:00 <b>管理员</b> 订阅 -100777"
+        "（类型：事件上报、录音；组织：266、267；等级：1、2）→ 成功"
+    )
+    en = audit_text(t, [(entry, "Ada")], TZ).splitlines()[1]
+    assert en == (
+        "11-28 15:00 <b>Ada</b> subscribed -100777"
+        " (kinds: incidents, recordings; orgs: 266, 267; levels: 1, 2) → ok"
+    )
+    seen = AuditEntry(
+        2,
+        NOW,
+        1001,
+        "track",
+        "10001",
+        {"name": "张三", "from": "2026-11-27T23:00:00+00:00", "to": NOW.isoformat()},
+        "12 points",
+    )
+    device = AuditEntry(3, NOW, 1001, "device", "860005", {"state": "repair"}, "ok")
+    role = AuditEntry(4, NOW, 1001, "role", "42", {"role": "viewer", "org": 266}, "ok")
+    text = audit_text(t_zh, [(seen, "甲"), (device, "甲"), (role, "甲")], TZ)
+    assert "查询轨迹 10001（名称：张三；从：11-28 07:00；到：11-28 15:00）→ 12 points" in text
+    assert "设置终端 860005（状态：维修中）→ 成功" in text
+    assert "设置角色 42（角色：查看者；组织：266）→ 成功" in text
+    for bad in ("[", "]", "'", "=", "{"):
+        assert bad not in visible_text(text)
+
+
+def _written_audit_details() -> tuple[set[str], set[str]]:
+    """The actions and detail keys the handlers write: every `….add(actor, action, target,
+    {…})` and `audited(ctx, action, target, {…})`, a dict named there read from its
+    assignment in the same function, and `entry.args = {…}` inside an `audited` block."""
+    actions: set[str] = set()
+    keys: set[str] = set()
+    for path in (Path(__file__).parent.parent / "handlers").glob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or fn.name == "audited":
+                continue  # `audited` itself writes what its callers gave it
+            dicts: dict[str, ast.Dict] = {}
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            dicts[target.id] = node.value
+                        elif isinstance(target, ast.Attribute) and target.attr == "args":
+                            written = node.value.keys
+                            keys |= {k.value for k in written if isinstance(k, ast.Constant)}
+            for node in ast.walk(fn):
+                if not isinstance(node, ast.Call):
+                    continue
+                f = node.func
+                is_add = (
+                    isinstance(f, ast.Attribute)
+                    and f.attr == "add"
+                    and "audit" in ast.unparse(f.value)
+                )
+                is_audited = isinstance(f, ast.Name) and f.id == "audited"
+                if not (is_add or is_audited) or len(node.args) < 4:
+                    continue
+                action, details = node.args[1], node.args[3]
+                if isinstance(action, ast.Constant):
+                    actions.add(action.value)
+                if isinstance(details, ast.Name):
+                    details = dicts.get(details.id, details)
+                assert isinstance(details, ast.Dict), (path.name, ast.unparse(node))
+                keys |= {k.value for k in details.keys if isinstance(k, ast.Constant)}
+    return actions, keys
+
+
+def test_every_audit_detail_written_has_words(t: Translate, t_zh: Translate) -> None:
+    actions, keys = _written_audit_details()
+    assert {"subscribe", "mkgroup", "device", "track"} <= actions  # the scan finds them
+    assert {"kinds", "orgs", "state", "from"} <= keys
+    # "attendance"/"signins" are written as a variable (one handler for both)
+    assert actions <= AUDIT_ACTIONS and {"attendance", "signins"} <= AUDIT_ACTIONS
+    assert keys <= AUDIT_KEYS
+    for lang_t in (t, t_zh):
+        for action in AUDIT_ACTIONS:
+            assert lang_t(f"audit-action-{action}") != f"audit-action-{action}"
+        for key in AUDIT_KEYS:
+            msg_id = "audit-key-" + key.replace("_", "-")
+            assert lang_t(msg_id) != msg_id
 
 
 def test_roles_text_settings_admins_then_grants_with_their_org(t: Translate) -> None:

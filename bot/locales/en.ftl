@@ -484,6 +484,68 @@ audit-csv = { $count ->
        *[other] { $count } actions of the last 90 days.
     }
 
+# One line of /audit; $what is the action and its object, $details "kinds: incidents; orgs: 266"
+audit-line = { $time } { $who } { $what } → { $result }
+audit-line-details = { $time } { $who } { $what } ({ $details }) → { $result }
+audit-detail = { $key }: { $value }
+audit-detail-sep = {"; "}
+audit-list-sep = {", "}
+audit-all = all
+audit-ok = ok
+audit-state-assigned = assigned
+audit-state-idle = idle
+audit-state-repair = under repair
+audit-action-acknowledge = acknowledged
+audit-action-attendance = attendance
+audit-action-bind = bound to talk group
+audit-action-broadcast = notice sent
+audit-action-deluser = deleted users
+audit-action-device = terminal
+audit-action-invite = invite link
+audit-action-invite-redeem = invite link used
+audit-action-mkgroup = new talk group
+audit-action-mute = muted
+audit-action-recording-play = recording played
+audit-action-register = registered accounts
+audit-action-report = daily digest set
+audit-action-report-off = daily digest stopped
+audit-action-role = role
+audit-action-signins = sign-ins
+audit-action-subscribe = subscribed
+audit-action-track = track
+audit-action-unsubscribe = unsubscribed
+audit-action-unwatch = stopped watching
+audit-action-watch = watching
+audit-action-where = where
+audit-action-where-group = where (talk group)
+audit-key-account = account
+audit-key-accounts = accounts
+audit-key-at = at
+audit-key-begin = began
+audit-key-day = day
+audit-key-files = attachments
+audit-key-for = for
+audit-key-from = from
+audit-key-group = talk group
+audit-key-groups = talk groups
+audit-key-kind = kind
+audit-key-kinds = kinds
+audit-key-levels = levels
+audit-key-members = members
+audit-key-name = name
+audit-key-names = names
+audit-key-org = org
+audit-key-orgs = orgs
+audit-key-role = role
+audit-key-rows = rows
+audit-key-state = state
+audit-key-thread = topic
+audit-key-title = title
+audit-key-to = to
+audit-key-url = link
+audit-key-users = users
+audit-key-with-fix = located
+
 ## Broadcast
 
 btn-continue = Next ▶
