@@ -315,3 +315,23 @@ async def test_backup_and_restore_from_the_command_line(
     code, out, err = cli("restore", str(tmp_path / "none.db"))
     assert (code, out) == (2, "")
     assert err == f"pttbridge: no backup at {tmp_path / 'none.db'}\n"
+
+
+async def test_with_the_bridge_elsewhere_replies_and_toasts_show_as_they_come(
+    bot_stack: Any,
+) -> None:
+    """`pttbridge emulator`'s case: nothing says when the bridge has finished an update."""
+    screen = Screen()
+    c = Console(bot_stack.emu, bot_stack.people, who="viewer", out=screen, echo=False)
+    try:
+        await c.handle("/online 1002")  # returns once typed, before any answer
+        await bot_stack.emu.wait_for(lambda: "buttons: 1) 🔄" in screen.getvalue(), timeout=30)
+        assert screen.take().startswith("🤖 👥")
+        await c.handle("1")
+        await bot_stack.emu.wait_for(lambda: "(toast: " in screen.getvalue(), timeout=30)
+        shown = screen.take()
+        assert shown.startswith("👆 viewer presses [🔄 Refresh]"), shown
+        # (An edit follows only if the counts changed: Telegram refuses an edit to the same.)
+        assert "(toast: Refreshing…)" in shown
+    finally:
+        c.close()
