@@ -56,7 +56,8 @@ class Acknowledgements(Part):
         Judged by that message, not by the button's data: it must be a copy of the incident
         the bridge sent to that chat, and the presser's scope must let them see the
         incident; otherwise refused, with nothing recorded and nothing edited. The first
-        press that passes records who and when, and queues an edit of every copy.
+        press that passes records who and when, and queues an edit of every copy showing
+        who acknowledged it, without the Acknowledge button.
         """
         forged = not 0 < incident_id < 2**63  # no incident has an id SQLite cannot hold
         if forged or not await self.incidents.shown_by(incident_id, chat_id, message_id):
@@ -75,12 +76,8 @@ class Acknowledgements(Part):
                 return Ack("already", incident)
             text = self.incident_text(incident)
             for chat, message in await self.incidents.messages(incident_id):
-                edit = AckEdit(
-                    message_id=message,
-                    text=text,
-                    ack=incident_id,
-                    ack_label=self.t.plain("btn-ack"),
-                )
+                # No `ack`: the edit drops the keyboard, nothing is left to acknowledge.
+                edit = AckEdit(message_id=message, text=text)
                 await self.outbox.enqueue(chat, 0, "ack-edit", edit.to_payload(), now)
             # Copies not sent yet go out showing the acknowledgement.
             await self.outbox.set_incident_payload(
