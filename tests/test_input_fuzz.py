@@ -96,25 +96,17 @@ def errors() -> Iterator[Errors]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack() -> AsyncIterator[Stack]:
-    from aiogram.client.session.aiohttp import AiohttpSession
-
-    async def close(self: Any) -> None:  # as conftest does: no TLS grace on 127.0.0.1
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(AiohttpSession, "close", close)
-        s = Stack()
-        await s.start()
-        s.add_group(GROUP_CHAT, "Fuzz group", admins=("admin", "scoped"))
-        # Hundreds of commands a minute from three people: lift the per-user command limit
-        # (handlers/throttle.py, issue 12 point 14; tested on its own).
-        assert s.bridge is not None
-        s.bridge.throttle.known = replace(s.bridge.throttle.known, count=10**6)
-        try:
-            yield s
-        finally:
-            await s.stop()
+    s = Stack()
+    await s.start()
+    s.add_group(GROUP_CHAT, "Fuzz group", admins=("admin", "scoped"))
+    # Hundreds of commands a minute from three people: lift the per-user command limit
+    # (handlers/throttle.py, issue 12 point 14; tested on its own).
+    assert s.bridge is not None
+    s.bridge.throttle.known = replace(s.bridge.throttle.known, count=10**6)
+    try:
+        yield s
+    finally:
+        await s.stop()
 
 
 async def reset(stack: Stack, lang: Language = "en") -> None:
