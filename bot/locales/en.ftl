@@ -91,8 +91,8 @@ usage-where =
     Example: <code>/where zs</code>
 usage-track =
     Usage: <code>/track &lt;user&gt; [from] [to]</code> — default: the last 24 h
-    Times: <code>2026-11-28</code>, <code>2026-11-28 08:00</code>, <code>08:00</code>, <code>-2h</code>, <code>-30m</code>
-    Example: <code>/track zs -2h</code>
+    Times: <code>yesterday</code>, <code>today 08:00</code>, <code>2026-11-28</code>, <code>2026-11-28 08:00</code>, <code>08:00</code>, <code>-2h</code>, <code>-30m</code>
+    Examples: <code>/track zs -2h</code>, <code>/track zs yesterday</code>
 usage-recordings =
     Usage: <code>/recordings &lt;user&gt; [date]</code> — default: today
     Example: <code>/recordings zs yesterday</code>
@@ -260,7 +260,7 @@ alert-platform-login = ⚠️ The platform rejected the bridge's login: { $detai
 
 ## Time expressions (bot.timeexpr)
 
-err-time-unparseable = “{ $text }” is not a time I understand. Try <code>2026-11-28</code>, <code>2026-11-28 08:00</code>, <code>08:00</code>, <code>-2h</code> or <code>-30m</code>.
+err-time-unparseable = “{ $text }” is not a time I understand. Try <code>yesterday</code>, <code>today 08:00</code>, <code>2026-11-28</code>, <code>2026-11-28 08:00</code>, <code>08:00</code>, <code>-2h</code> or <code>-30m</code>.
 err-hhmm = “{ $text }” is not a time of day: write it as HH:MM, from 00:00 to 23:59.
 err-word-here = I don't understand “{ $text }” there.
 err-time-order = The start must be before the end.

@@ -90,8 +90,8 @@ usage-where =
     示例：<code>/where zs</code>
 usage-track =
     用法：<code>/track &lt;用户&gt; [开始] [结束]</code> — 默认最近 24 小时
-    时间：<code>2026-11-28</code>、<code>2026-11-28 08:00</code>、<code>08:00</code>、<code>-2h</code>、<code>-30m</code>
-    示例：<code>/track zs -2h</code>
+    时间：<code>昨天</code>、<code>今天 08:00</code>、<code>2026-11-28</code>、<code>2026-11-28 08:00</code>、<code>08:00</code>、<code>-2h</code>、<code>-30m</code>
+    示例：<code>/track zs -2h</code>、<code>/track zs 昨天</code>
 usage-recordings =
     用法：<code>/recordings &lt;用户&gt; [日期]</code> — 默认今天
     示例：<code>/recordings zs 昨天</code>
@@ -241,7 +241,7 @@ alert-platform-login = ⚠️ 平台拒绝了桥接服务的登录：{ $detail }
 
 ## 时间表达式（bot.timeexpr）
 
-err-time-unparseable = 无法识别时间“{ $text }”。可用格式：<code>2026-11-28</code>、<code>2026-11-28 08:00</code>、<code>08:00</code>、<code>-2h</code>、<code>-30m</code>。
+err-time-unparseable = 无法识别时间“{ $text }”。可用格式：<code>昨天</code>、<code>今天 08:00</code>、<code>2026-11-28</code>、<code>2026-11-28 08:00</code>、<code>08:00</code>、<code>-2h</code>、<code>-30m</code>。
 err-hhmm = “{ $text }”不是有效的时刻：请写成 HH:MM（00:00 至 23:59）。
 err-word-here = 无法理解此处的“{ $text }”。
 err-time-order = 开始时间必须早于结束时间。

@@ -10,7 +10,10 @@ a Chinese keyboard are accepted too):
 * ``08:00`` (also ``8:00``, ``08:00:30``) — today;
 * ``-2h``, ``-30m``, ``-1d``, combined ``-1d12h``, ``-1h30m`` — that much elapsed
   time before now (real time: across a DST change ``-1d`` is 24 hours);
-* ``now`` / ``现在``.
+* ``now`` / ``现在``;
+* ``today``/``今天``, ``yesterday``/``昨天``, ``前天`` — the start of that day (so
+  :func:`parse_range` takes one as that whole day, as ``/recordings`` does), also
+  followed by a time of day: ``昨天 08:00``.
 
 Wall-clock times are in the bridge's time zone. A wall time skipped by a DST change
 (02:30 on a spring-forward night) moves forward by the gap; a repeated one takes
@@ -99,6 +102,7 @@ _REL_DAYS_RE: Final = re.compile(r"-(?P<days>[0-9]{1,5})d")
 
 _NOW: Final = frozenset({"now", "现在"})
 _DAYS_AGO: Final = {"today": 0, "今天": 0, "yesterday": 1, "昨天": 1, "前天": 2}
+_WORD_TIME_RE: Final = re.compile(rf"(?P<word>\S+)\s+{_TIME}")
 
 
 def _normalise(text: str) -> str:
@@ -140,6 +144,11 @@ def _parse(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
     try:
         if s in _NOW:
             return _local(now, tz), False
+        if s in _DAYS_AGO:
+            return _wall(today - timedelta(days=_DAYS_AGO[s]), 0, 0, 0, tz), True
+        if (m := _WORD_TIME_RE.fullmatch(s)) and m["word"] in _DAYS_AGO:
+            day = today - timedelta(days=_DAYS_AGO[m["word"]])
+            return _wall(day, int(m["hh"]), int(m["mm"]), int(m["ss"] or 0), tz), False
         if m := _REL_RE.fullmatch(s):
             delta = timedelta(
                 days=int(m["days"] or 0), hours=int(m["hours"] or 0), minutes=int(m["minutes"] or 0)
@@ -169,18 +178,16 @@ def parse_time(text: str, now: datetime, tz: ZoneInfo) -> datetime:
 
 
 def _tokens(args: Sequence[str]) -> list[str]:
-    """Words of ``args``, with a date followed by a time of day joined into one."""
+    """Words of ``args``, with a date (or a day word) followed by a time of day joined
+    into one."""
     words = [w for a in args for w in a.split()]
     out: list[str] = []
     k = 0
     while k < len(words):
         w = words[k]
-        if (
-            k + 1 < len(words)
-            and (m := _DATETIME_RE.fullmatch(_normalise(w)))
-            and m["hh"] is None
-            and _TIME_RE.fullmatch(_normalise(words[k + 1]))
-        ):
+        day = _normalise(w)
+        is_day = day in _DAYS_AGO or ((m := _DATETIME_RE.fullmatch(day)) and m["hh"] is None)
+        if k + 1 < len(words) and is_day and _TIME_RE.fullmatch(_normalise(words[k + 1])):
             out.append(f"{w} {words[k + 1]}")
             k += 2
         else:
@@ -199,7 +206,8 @@ def parse_range(
     """``[from] [to]`` of a command, as aware datetimes in ``tz``.
 
     * nothing: the ``default`` span up to now;
-    * only a day (``2026-11-28``): that whole day, up to now if it is today;
+    * only a day (``2026-11-28``, ``昨天``, ``today``): that whole day, up to now if it
+      is today;
     * only ``from``: from then up to now;
     * ``from to``: a ``to`` that is only a day means the end of that day, so
       ``2026-11-20 2026-11-22`` is three whole days.
