@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -189,26 +189,6 @@ def test_sandbox_on_a_busy_port(tmp_path: Path, busy_port: int) -> None:
     assert "address already in use" in line
 
 
-async def test_run_on_a_busy_port(
-    sandbox_env: dict[str, str], tmp_path: Path, busy_port: int
-) -> None:
-    env = child_env(
-        **sandbox_env,
-        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
-        TELEGRAM_API_BASE="http://127.0.0.1:9",  # never reached: listening comes first
-        PLATFORM_CALLBACK_TOKEN="cb",
-        BRIDGE_HTTP_PORT=str(busy_port),
-        BRIDGE_DB_PATH=str(tmp_path / "bridge.db"),
-    )
-    code, _out, err = await run_bot(env, tmp_path)
-    assert code == 2
-    assert "Traceback" not in err
-    [line] = [line for line in err.splitlines() if line.startswith("pttbridge: ")]
-    assert line.startswith(
-        f"pttbridge: BRIDGE_HTTP_HOST/BRIDGE_HTTP_PORT: cannot listen on 127.0.0.1:{busy_port}: "
-    )
-
-
 # -- 23: SIGTERM while Telegram is still being reached ---------------------------------------
 
 
@@ -274,25 +254,18 @@ async def run_bot(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-@pytest.fixture
-async def silent_telegram(request: pytest.FixtureRequest) -> AsyncIterator[SilentTelegram]:
-    tg = SilentTelegram(request.param)
-    await tg.start()
-    yield tg
-    await tg.stop()
-
-
-@pytest.mark.parametrize("silent_telegram", ["hang", "reset"], indirect=True)
-async def test_sigterm_while_telegram_does_not_answer(
-    sandbox_env: dict[str, str], silent_telegram: SilentTelegram, tmp_path: Path
-) -> None:
+async def sigterm_while_silent(
+    sandbox_env: dict[str, str], telegram: SilentTelegram, cwd: Path
+) -> tuple[int, str, str]:
+    """`run` against `telegram`, sent SIGTERM once it is reaching Telegram (for "reset":
+    already retrying): its exit code, stderr and stdout."""
     env = child_env(
         **sandbox_env,
         TELEGRAM_BOT_TOKEN=BOT_TOKEN,
-        TELEGRAM_API_BASE=silent_telegram.url,
+        TELEGRAM_API_BASE=telegram.url,
         PLATFORM_CALLBACK_TOKEN="cb",
         BRIDGE_HTTP_PORT="0",
-        BRIDGE_DB_PATH=str(tmp_path / "bridge.db"),
+        BRIDGE_DB_PATH=str(cwd / f"{telegram.behaviour}.db"),
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -301,7 +274,7 @@ async def test_sigterm_while_telegram_does_not_answer(
         "run",
         "--env-file",
         os.devnull,
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -318,16 +291,54 @@ async def test_sigterm_while_telegram_does_not_answer(
             raise AssertionError("exited before starting:\n" + "".join(seen))
 
         await asyncio.wait_for(starting(), timeout=60)
-        # It is reaching Telegram (for "reset": already retrying) when the signal comes.
-        wanted = 2 if silent_telegram.behaviour == "reset" else 1
-        await asyncio.wait_for(silent_telegram.wait_connections(wanted), timeout=60)
+        wanted = 2 if telegram.behaviour == "reset" else 1
+        await asyncio.wait_for(telegram.wait_connections(wanted), timeout=60)
         proc.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-    stderr = "".join(seen) + err.decode()
-    assert proc.returncode == 0, stderr
-    assert "Traceback" not in stderr
-    assert out.decode() == ""
+    assert proc.returncode is not None
+    return proc.returncode, "".join(seen) + err.decode(), out.decode()
+
+
+async def test_run_on_a_busy_port_and_sigterm_while_telegram_does_not_answer(
+    sandbox_env: dict[str, str], tmp_path: Path, busy_port: int
+) -> None:
+    """Three `run` processes, started together (each takes seconds to import aiogram):
+    on a busy port it is one line and exit 2 (22); SIGTERM while Telegram accepts the
+    connection and never answers, or closes it at once (aiogram retrying), is exit 0
+    (23)."""
+    busy_env = child_env(
+        **sandbox_env,
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_API_BASE="http://127.0.0.1:9",  # never reached: listening comes first
+        PLATFORM_CALLBACK_TOKEN="cb",
+        BRIDGE_HTTP_PORT=str(busy_port),
+        BRIDGE_DB_PATH=str(tmp_path / "bridge.db"),
+    )
+    hang, reset = SilentTelegram("hang"), SilentTelegram("reset")
+    await hang.start()
+    await reset.start()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            busy = tg.create_task(run_bot(busy_env, tmp_path))
+            hung = tg.create_task(sigterm_while_silent(sandbox_env, hang, tmp_path))
+            reset_ = tg.create_task(sigterm_while_silent(sandbox_env, reset, tmp_path))
+    finally:
+        await hang.stop()
+        await reset.stop()
+
+    code, _out, err = busy.result()
+    assert code == 2
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("pttbridge: ")]
+    assert line.startswith(
+        f"pttbridge: BRIDGE_HTTP_HOST/BRIDGE_HTTP_PORT: cannot listen on 127.0.0.1:{busy_port}: "
+    )
+    for task in (hung, reset_):
+        code, stderr, stdout = task.result()
+        assert code == 0, stderr
+        assert "Traceback" not in stderr
+        assert stdout == ""
