@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 import time
 from collections.abc import Coroutine, Sequence
-from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.config import BridgeSettings, ConfigError, Settings, load_for_run
+from bot.config import ConfigError, Settings, load_bridge_only, load_for_run
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
@@ -139,7 +139,7 @@ def _playground(args: argparse.Namespace) -> int:
     language = args.lang
     if language is None:
         try:
-            language = bridge_settings(None, "BRIDGE_LANGUAGE").language
+            language = load_bridge_only(None, "BRIDGE_LANGUAGE").language
         except ConfigError as exc:
             return _report(exc)
     if args.command == "demo":
@@ -159,7 +159,7 @@ def _serve(args: argparse.Namespace, server: Coroutine[Any, Any, Any]) -> int:
     """Run a server until it ends or Ctrl-C; a port it cannot listen on is one line, exit 2."""
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(server)
+            asyncio.run(_until_signal(server))
     except OSError as exc:  # the only OSError here: binding the port (busy, no such address)
         print(
             f"pttbridge: --host/--port: cannot listen on {args.host}:{args.port}: {exc}",
@@ -169,11 +169,23 @@ def _serve(args: argparse.Namespace, server: Coroutine[Any, Any, Any]) -> int:
     return EXIT_OK
 
 
+async def _until_signal(server: Coroutine[Any, Any, Any]) -> None:
+    """Serve until the server ends, SIGTERM or SIGINT (also when started in the background,
+    where a shell ignores SIGINT): the server's task is cancelled and the process exits 0."""
+    task = asyncio.ensure_future(server)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _backup_or_restore(args: argparse.Namespace, env_file: str, *, must_exist: bool) -> int:
     """Only the storage settings matter here: a bridge's database can be saved or restored
     on a machine where the Telegram and platform settings are not (yet) right."""
     try:
-        db_path = str(bridge_settings(env_file, "BRIDGE_DB_PATH", must_exist=must_exist).db_path)
+        db_path = str(load_bridge_only(env_file, "BRIDGE_DB_PATH", must_exist=must_exist).db_path)
     except ConfigError as exc:
         return _report(exc)
     from storage.db import StorageError
@@ -191,24 +203,6 @@ def _backup_or_restore(args: argparse.Namespace, env_file: str, *, must_exist: b
         print(f"pttbridge: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return EXIT_OK
-
-
-def bridge_settings(
-    env_file: str | None, needed: str, *, must_exist: bool = False
-) -> BridgeSettings:
-    """The `BRIDGE_*` settings where only `needed` (and the file) must be right; raises
-    `ConfigError` otherwise, as `load_for_run` does. Others that are malformed have their
-    defaults: a bad TELEGRAM_PROXY must not stop a backup."""
-    from bot.config import _env_file_problem, _read_section  # bot.config's own readers
-
-    problem = env_file and _env_file_problem(Path(env_file), must_exist=must_exist)
-    if problem:
-        raise ConfigError(problem)
-    bridge, problems = _read_section(BridgeSettings, env_file, {})
-    wrong = [line for line in problems if line.startswith(f"{needed}:")]
-    if wrong:
-        raise ConfigError(wrong)
-    return bridge
 
 
 def _report(exc: ConfigError) -> int:

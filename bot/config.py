@@ -414,6 +414,22 @@ def load_for_run(env_file: str | Path | None = ".env", *, must_exist: bool = Fal
     return settings
 
 
+def load_bridge_only(
+    env_file: str | None, needed: str, *, must_exist: bool = False
+) -> BridgeSettings:
+    """The `BRIDGE_*` settings where only `needed` (and the file) must be right; raises
+    `ConfigError` otherwise, as `load_for_run` does. Others that are malformed have their
+    defaults: a bad TELEGRAM_PROXY must not stop a backup."""
+    problem = env_file and _env_file_problem(Path(env_file), must_exist=must_exist)
+    if problem:
+        raise ConfigError(problem)
+    bridge, problems = _read_section(BridgeSettings, env_file, {})
+    wrong = [line for line in problems if line.startswith(f"{needed}:")]
+    if wrong:
+        raise ConfigError(wrong)
+    return bridge
+
+
 def _env_file_problem(path: Path, *, must_exist: bool) -> str | None:
     shown = str(path)
     if not path.exists():

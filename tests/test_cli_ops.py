@@ -335,3 +335,20 @@ async def test_with_the_bridge_elsewhere_replies_and_toasts_show_as_they_come(
         assert "(toast: Refreshing…)" in shown
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("command", ["sandbox", "emulator"])
+async def test_a_server_stops_cleanly_on_sigterm(command: str, unused_tcp_port: int) -> None:
+    # Started from a script in the background (SIGINT ignored), SIGTERM must still end it
+    # with exit 0, not kill it outright (-15).
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", command, "--port", str(unused_tcp_port),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert f"127.0.0.1:{unused_tcp_port}".encode() in first
+    proc.terminate()
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
