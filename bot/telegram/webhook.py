@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -30,6 +31,7 @@ class WebhookHandler(SimpleRequestHandler):
     def __init__(self, dp: Dispatcher, bot: Bot, secret: str | None, body_timeout_s: float):
         super().__init__(dp, bot, secret_token=secret)
         self._body_timeout_s = body_timeout_s
+        self._feeding: set[asyncio.Task[None]] = set()
 
     def verify_secret(self, telegram_secret_token: str, bot: Bot) -> bool:
         return bool(self.secret_token) and secret_matches(
@@ -45,7 +47,8 @@ class WebhookHandler(SimpleRequestHandler):
         try:
             async with asyncio.timeout(self._body_timeout_s):
                 raw = await request.read()  # at most the app's client_max_size (1 MiB)
-            Update.model_validate(json.loads(raw), context={"bot": self.bot})
+            update = json.loads(raw)
+            Update.model_validate(update, context={"bot": self.bot})
         except web.HTTPRequestEntityTooLarge:
             return web.Response(text="body over 1 MiB", status=413)
         except TimeoutError:
@@ -54,11 +57,18 @@ class WebhookHandler(SimpleRequestHandler):
             return late
         except (ValueError, TypeError, RecursionError, web.RequestPayloadError):
             return web.Response(text="not a Telegram update", status=400)
-        return await super().handle(request)  # reads the same body again, from memory
+        # Answered at once, handled in the background (as aiogram's handler does), with the
+        # task kept until it ends and its failure logged.
+        task = asyncio.create_task(self._feed(update))
+        self._feeding.add(task)
+        task.add_done_callback(self._feeding.discard)
+        return web.json_response({})
 
-    async def _background_feed_update(self, bot: Bot, update: dict[str, Any]) -> None:
+    async def _feed(self, update: dict[str, Any]) -> None:
         # As polling does: an update that fails is logged, not left in an unread task.
         try:
-            await super()._background_feed_update(bot, update)
+            result = await self.dispatcher.feed_raw_update(self.bot, update, **self.data)
+            if isinstance(result, TelegramMethod):
+                await self.dispatcher.silent_call_request(self.bot, result)
         except Exception:
             log.exception("webhook update %s failed", update.get("update_id"))
