@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -619,3 +620,24 @@ def test_english_counts_of_one_are_singular(translator: Translator) -> None:
             found = re.findall(r"(?<![\d.])1 (?!s\b)[a-z]+[^s\W]s\b", visible_text(text))
             wrong += [f"{msg_id} (${name}=1): {f}" for f in found]
     assert wrong == []
+
+
+async def test_a_digest_set_after_its_time_says_it_starts_tomorrow(bot_stack: Any) -> None:
+    """/report daily at an hour already past today: the reply says the first digest comes
+    tomorrow and why (the bridge's clock and its scheduler both run on real time here)."""
+    stack = bot_stack
+    tz = ZoneInfo("Asia/Shanghai")
+    chat = stack.add_group(-100_7101, "Duty")
+    now = datetime.now(tz)
+    past = max(now - timedelta(hours=1), now.replace(hour=0, minute=0))
+    [reply] = await stack.say("admin", f"/report daily {past:%H:%M}", chat=chat)
+    assert "First one: " in reply.plain_text()
+    if past.date() == now.date() and past.time() < now.time():
+        assert f"First one: tomorrow at {past:%H:%M} (today's {past:%H:%M} has passed" in (
+            reply.plain_text()
+        )
+    ahead = now + timedelta(minutes=5)
+    [reply] = await stack.say("admin", f"/report daily {ahead:%H:%M}", chat=chat)
+    assert "First one: " in reply.plain_text()
+    if ahead.date() == now.date():
+        assert f"First one: today at {ahead:%H:%M}." in reply.plain_text()

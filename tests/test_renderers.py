@@ -31,6 +31,7 @@ from bot.render.jobs import (
     PresenceItem,
     presence_text,
     report_current_text,
+    report_set_text,
     signins_text,
     watch_text,
 )
@@ -451,6 +452,32 @@ def test_report_current_text_names_the_org_or_its_id(t: Translate) -> None:
     )
     assert "HQ" in report_current_text(t, at(1), d, "CST")
     assert "42" in report_current_text(t, at(42), d, "CST")  # an org no longer there
+
+
+def test_report_set_says_when_the_first_digest_comes(t: Translate, t_zh: Translate) -> None:
+    """#14 point 6: /report daily 08:30 set at 15:21 — today's 08:30 has passed, none is
+    sent today (the start-up catch-up skips a digest set after its time): say so."""
+    d: Any = _Directory()
+    set_at = datetime(2026, 12, 3, 15, 21, tzinfo=TZ)
+    late = Report(1, 0, "08:30", None, None, set_at, None)
+    zh = report_set_text(t_zh, late, d, "Asia/Shanghai", None, TZ)
+    assert "第一次：明天 08:30（今天的 08:30 已经过了，今天的汇总不再补发" in visible_text(zh)
+    en = report_set_text(t, late, d, "Asia/Shanghai", None, TZ, now=set_at)
+    assert "First one: tomorrow at 08:30 (today's 08:30 has passed, so none is sent today" in (
+        visible_text(en)
+    )
+    early = Report(1, 0, "16:00", 1, None, set_at, None)
+    assert "First one: today at 16:00." in visible_text(
+        report_set_text(t, early, d, "Asia/Shanghai", None, TZ)
+    )
+    # Set again unchanged days later (the report keeps when it was first set): the
+    # scheduler's next run, with its date, unless the caller says what now is.
+    later = datetime(2026, 12, 9, 7, 0, tzinfo=TZ)
+    kept = report_set_text(t, late, d, "Asia/Shanghai", later.replace(hour=8, minute=30), TZ)
+    assert "First one: 2026-12-09 at 08:30." in visible_text(kept)
+    assert "First one: today at 08:30." in visible_text(
+        report_set_text(t, late, d, "Asia/Shanghai", None, TZ, now=later)
+    )
 
 
 def test_a_renderer_speaks_the_translators_language(t: Translate, t_zh: Translate) -> None:

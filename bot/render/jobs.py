@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from bot.attendance.records import Person, PunchSummary
 from bot.directory import Directory
@@ -226,17 +226,50 @@ def org_label(directory: Directory, org_id: int | None) -> str | None:
 
 
 def report_set_text(
-    t: T, report: Report, directory: Directory, zone: str, first: datetime | None, tz: tzinfo
+    t: T,
+    report: Report,
+    directory: Directory,
+    zone: str,
+    first: datetime | None,
+    tz: tzinfo,
+    now: datetime | None = None,
 ) -> str:
-    """`/report daily`, `/subscribe attendance`: the digest now set, and its first run."""
+    """`/report daily`, `/subscribe attendance`: the digest now set, and when the first one
+    comes: today, or tomorrow when today's time has passed (today's is then not sent: a
+    digest set after its time waits for the next day). Counted from `now`, else from when
+    the report was set; `first` (the scheduler's next run) is shown for a report set days
+    ago and set again unchanged when `now` is not given.
+    """
     org = org_label(directory, report.org_id)
     return t(
         "report-set-org" if org else "report-set",
         time=report.at_time,
         zone=zone,
         org=org or "",
-        first=first.astimezone(tz).strftime("%Y-%m-%d %H:%M") if first else "—",
+        first=first_digest(t, report, first, tz, now),
     )
+
+
+def first_digest(
+    t: T, report: Report, first: datetime | None, tz: tzinfo, now: datetime | None
+) -> str:
+    """When a digest just set is first sent, in words: 今天 08:30, 明天 08:30 (and why)."""
+    base = (now or report.created_at).astimezone(tz)
+    try:
+        at = time.fromisoformat(report.at_time)
+    except ValueError:
+        return first.astimezone(tz).strftime("%Y-%m-%d %H:%M") if first else "—"
+    run = datetime.combine(base.date(), at, tz)
+    if run <= base:
+        run = datetime.combine(base.date() + timedelta(days=1), at, tz)
+    if now is None and first is not None and abs(first - run) > timedelta(days=1):
+        # Set unchanged again: `created_at` is when it was first set, days ago.
+        first = first.astimezone(tz)
+        return t("report-first-date", day=first.date().isoformat(), time=first.strftime("%H:%M"))
+    hhmm = run.strftime("%H:%M")
+    if run.date() == base.date():
+        return t("report-first-today", time=hhmm)
+    return t("report-first-tomorrow", time=hhmm)  # today's time has passed
 
 
 def report_current_text(t: T, report: Report | None, directory: Directory, zone: str) -> str:
