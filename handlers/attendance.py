@@ -13,7 +13,9 @@ an org outside their scope unnamed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Literal
 
 from aiogram import F, Router
@@ -38,10 +40,12 @@ from storage.roles import Role
 What = Literal["attendance", "signins"]
 # A word shaped like a date that is not one (2026-13-40) is a mistake, not an org's name.
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}")
-ACTION: dict[What, PickAction] = {
-    "attendance": PickAction.ATTENDANCE,
-    "signins": PickAction.SIGNINS,
-}
+ACTION: Mapping[What, PickAction] = MappingProxyType(
+    {
+        "attendance": PickAction.ATTENDANCE,
+        "signins": PickAction.SIGNINS,
+    }
+)
 
 
 def split_args(words: list[str], now: datetime, settings: Settings) -> tuple[date, list[str]]:

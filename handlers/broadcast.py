@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import socket
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -161,12 +162,14 @@ async def edit_step(
     await dialog.ask(msg, step)
 
 
-EDITS = {
-    BcAction.EDIT_TARGETS: Step.targets,
-    BcAction.EDIT_TITLE: Step.title,
-    BcAction.EDIT_TEXT: Step.text,
-    BcAction.EDIT_FILES: Step.attachments,
-}
+EDITS = MappingProxyType(
+    {
+        BcAction.EDIT_TARGETS: Step.targets,
+        BcAction.EDIT_TITLE: Step.title,
+        BcAction.EDIT_TEXT: Step.text,
+        BcAction.EDIT_FILES: Step.attachments,
+    }
+)
 
 
 # ------------------------------------------------------------------ the dialog's messages

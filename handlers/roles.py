@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
@@ -31,12 +32,14 @@ class ArgError(Exception):
 
 
 # What a refusal of `may_manage` says (NOT_ADMIN: the router's filter answers first).
-REFUSAL = {
-    Verdict.NOT_ADMIN: "role-beyond-reach",
-    Verdict.CONFIG_ADMIN: "role-config-admin",
-    Verdict.HOLDER_OUT_OF_REACH: "role-not-yours",
-    Verdict.GRANT_OUT_OF_REACH: "role-beyond-reach",
-}
+REFUSAL = MappingProxyType(
+    {
+        Verdict.NOT_ADMIN: "role-beyond-reach",
+        Verdict.CONFIG_ADMIN: "role-config-admin",
+        Verdict.HOLDER_OUT_OF_REACH: "role-not-yours",
+        Verdict.GRANT_OUT_OF_REACH: "role-beyond-reach",
+    }
+)
 
 
 def parse_org(words: list[str], caller: Caller, directory: Directory) -> int | None:

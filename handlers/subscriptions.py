@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from aiogram import Router
@@ -53,17 +54,19 @@ def thread_of(message: Message) -> int:
 DEFAULT_DIGEST_AT = "08:30"
 """`/subscribe attendance` without `at` (and no digest yet): said in usage-subscribe, README."""
 
-_KEYWORDS = {
-    "org": "org",
-    "orgs": "org",
-    "user": "user",
-    "users": "user",
-    "group": "group",
-    "groups": "group",
-    "level": "level",
-    "levels": "level",
-    "at": "at",
-}
+_KEYWORDS = MappingProxyType(
+    {
+        "org": "org",
+        "orgs": "org",
+        "user": "user",
+        "users": "user",
+        "group": "group",
+        "groups": "group",
+        "level": "level",
+        "levels": "level",
+        "at": "at",
+    }
+)
 
 
 @dataclass(frozen=True)

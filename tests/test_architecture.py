@@ -170,3 +170,48 @@ def test_each_repository_is_built_in_one_place() -> None:
     assert {where.partition(":")[0] for where_all in sites.values() for where in where_all} == {
         "bot/app/services.py"
     }
+
+
+MUTABLE_CALLS = {"dict", "list", "set", "defaultdict", "OrderedDict", "Counter", "deque"}
+
+
+def _mutable_module_state(source: str) -> list[str]:
+    """Names bound at module level to a mutable container (literal, comprehension or
+    constructor call). Constants are fine: tuples, frozensets, MappingProxyType."""
+    found = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        mutable = isinstance(
+            value, ast.Dict | ast.List | ast.Set | ast.DictComp | ast.ListComp | ast.SetComp
+        ) or (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name | ast.Attribute)
+            and (value.func.id if isinstance(value.func, ast.Name) else value.func.attr)
+            in MUTABLE_CALLS
+        )
+        if mutable:
+            found += [ast.unparse(t) for t in targets]
+    return found
+
+
+def test_handlers_keep_no_module_level_mutable_state() -> None:
+    offending = {
+        path.name: names
+        for path in sorted((ROOT / "handlers").glob("*.py"))
+        if (names := _mutable_module_state(path.read_text(encoding="utf-8")))
+    }
+    assert offending == {}
+
+
+def test_the_mutable_state_check_sees_what_it_should() -> None:
+    source = (
+        "A = {}\nB: dict[str, int] = {'x': 1}\nC = [i for i in range(3)]\n"
+        "D = defaultdict(list)\nE = collections.OrderedDict()\n"
+        "F = (1, 2)\nG = frozenset({1})\nH = MappingProxyType({'a': 1})\n"
+    )
+    assert _mutable_module_state(source) == ["A", "B", "C", "D", "E"]
