@@ -14,7 +14,7 @@ from bot.directory import Directory
 from bot.i18n import Translator
 from bot.parsing.registration import REGISTER_START
 from bot.render.replies import Reply, T
-from bot.telegram.commands import allowed
+from bot.telegram.commands import sections
 from handlers.accounts import open_register
 from handlers.broadcast import discard_draft_files
 from handlers.reply import answer
@@ -28,12 +28,21 @@ from storage.users import UserRepo
 
 
 def help_text(t: T, caller: Caller) -> str:
+    """/help: the general commands, then a part per section (查询 / 位置 / 推送 / 管理) the
+    caller's role may use anything of, each command with an example of its arguments."""
     if caller.role is Role.NONE:
         return t("help-unknown", id=caller.user_id)
     lines: list[str] = [t("help-title", role=t(f"role-{caller.role.label}"))]
-    for c in allowed(caller.role):
-        if c.in_menu:
-            lines.append(f"/{c.name} — {t(f'cmd-{c.name}')}")
+    for section, commands in sections(caller.role):
+        if section is not None:
+            lines += ["", t(f"help-section-{section.value}")]
+        for c in commands:
+            what = t(f"cmd-{c.name}")
+            if c.example:
+                example = t.plain(f"help-example-{c.name}")
+                lines.append(t("help-line-example", name=c.name, what=what, example=example))
+            else:
+                lines.append(t("help-line", name=c.name, what=what))
     lines.append("")
     lines.append(t("help-names"))
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,9 +17,13 @@ from fluent.syntax import FluentParser
 from fluent.syntax import ast as ftl
 from fluent.syntax.visitor import Visitor
 
+from bot.access import Caller
 from bot.i18n import SUPPORTED_LANGUAGES, Translator, pick_language
 from bot.parsing.timeexpr import TimeExprError, parse_date, parse_range
 from bot.render.text import Html, esc, visible_text
+from bot.telegram.commands import Section, allowed
+from handlers.start import help_text
+from storage.roles import Role
 
 TELEGRAM_TAGS = {
     "b",
@@ -276,6 +281,7 @@ STRINGS = {
     "due": "08:30",
     "place": "延安路 <10> 号",
     "duration": "1 h 5 min",
+    "example": "/online 1002",
     # /audit
     "who": "Admin <Ada>",
     "what": "mkgroup 501",
@@ -641,3 +647,37 @@ async def test_a_digest_set_after_its_time_says_it_starts_tomorrow(bot_stack: An
     assert "First one: " in reply.plain_text()
     if ahead.date() == now.date():
         assert f"First one: today at {ahead:%H:%M}." in reply.plain_text()
+
+
+def _phone_lines(line: str, columns: int = 36) -> int:
+    """Rows a line takes on a phone about `columns` Latin letters wide (CJK twice as wide)."""
+    width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+    return max(1, -(-width // columns))
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_help_is_grouped_and_each_group_fits_a_phone_screen(
+    translator: Translator, lang: str
+) -> None:
+    t = translator.get(lang)
+    heads = {s: visible_text(t(f"help-section-{s.value}")) for s in Section}
+    seen: dict[Role, list[Section]] = {}
+    for role in (Role.VIEWER, Role.SUPERVISOR, Role.ADMIN):
+        text = visible_text(help_text(t, Caller(1, role, None, None, lang)))
+        parts = text.split("\n\n")
+        for part in parts:
+            assert sum(_phone_lines(line) for line in part.splitlines()) <= 25, (role, part)
+        seen[role] = [s for s, head in heads.items() if f"\n\n{head}\n" in text]
+        for c in allowed(role):
+            if not c.in_menu:
+                continue
+            [line] = [x for x in text.splitlines() if x.startswith(f"/{c.name} — ")]
+            usage = f"usage-{c.name}"
+            if usage in translator.message_ids(lang) and c.name != "register":
+                example = t.plain(f"help-example-{c.name}")
+                assert line.endswith(example) and example.startswith(f"/{c.name} "), line
+    assert seen[Role.ADMIN] == list(Section)
+    assert seen[Role.SUPERVISOR] == [Section.LOOKUP, Section.LOCATION, Section.ALERTS]
+    assert seen[Role.VIEWER] == [Section.LOOKUP, Section.ALERTS]  # /mute alone
+    if lang == "zh":
+        assert [heads[s] for s in Section] == ["🔎 查询", "📍 位置", "🔔 推送", "🛠 管理"]
