@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import struct
 import warnings
 import xml.etree.ElementTree as ET
@@ -25,6 +26,7 @@ from bot.geo.trackfiles import (
     _fonts,
     file_stem,
     thin_segments,
+    track_figure,
     track_gpx,
     track_png,
 )
@@ -300,3 +302,56 @@ def test_file_stem() -> None:
     assert file_stem("张三", start, SHANGHAI) == "track-zhang-san-20261128-0800"
     assert file_stem("O'Brien / Ünal", None) == "track-o-brien-unal"
     assert file_stem("\U0001f600", None) == "track-user"
+
+
+# -- the picture's words follow the reader's language (#14 point 6) --------------------------
+
+
+def _texts(fig: Any) -> list[str]:
+    """Every text the figure would draw: titles, axis and colour-bar labels, annotations,
+    the scale bar's."""
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text().strip()]
+
+
+def _cjk_fonts() -> Any:
+    """What `_fonts` finds on a machine with a CJK font (Debian's fonts-noto-cjk)."""
+    base = _fonts()
+    cjk = frozenset(base.charmap | set(range(0x3000, 0xA000)) | set(range(0xFF00, 0xFFF0)))
+    return type(base)(["Noto Sans CJK SC", *base.families], cjk, cjk=True)
+
+
+def test_picture_words_are_chinese_with_a_cjk_font() -> None:
+    far = [pt(31.2 + i / 100, 121.4, T0 + timedelta(minutes=i), 30.0) for i in range(10)]
+    fig = track_figure(far, title="张三 轨迹", lang="zh", tz=SHANGHAI, fonts=_cjk_fonts())
+    texts = _texts(fig)
+    assert fig.axes[0].get_title().startswith("张三 轨迹\n2026-11-28 08:00")
+    assert fig.axes[0].get_xlabel() == "向东（公里）"
+    assert fig.axes[0].get_ylabel() == "向北（公里）"
+    assert fig.axes[1].get_ylabel() == "公里/小时"  # the colour bar
+    assert {"起点", "终点"} <= set(texts)
+    assert any(re.fullmatch(r"\d+ 公里", t) for t in texts), texts
+    assert not [t for t in texts if re.search(r"\bkm\b|km/h|\bm\b", t)], texts
+    near = track_figure(_track(), title="x", lang="zh", tz=SHANGHAI, fonts=_cjk_fonts())
+    assert near.axes[0].get_xlabel() == "向东（米）"
+    assert any(re.fullmatch(r"\d+ 米", t) for t in _texts(near)), _texts(near)
+
+
+def test_picture_words_are_english_for_english_readers() -> None:
+    far = [pt(31.2 + i / 100, 121.4, T0 + timedelta(minutes=i), 30.0) for i in range(10)]
+    fig = track_figure(far, title="Zhang San", lang="en", tz=SHANGHAI, fonts=_cjk_fonts())
+    assert (fig.axes[0].get_xlabel(), fig.axes[1].get_ylabel()) == ("east, km", "km/h")
+    assert {"start", "end"} <= set(_texts(fig))
+
+
+def test_without_a_cjk_font_chinese_readers_get_pinyin_and_no_missing_glyph() -> None:
+    no_cjk = type(_fonts())(["DejaVu Sans"], _fonts().charmap - set(range(0x3000, 0xA000)), False)
+    far = [pt(31.2 + i / 100, 121.4, T0 + timedelta(minutes=i), 30.0) for i in range(10)]
+    fig = track_figure(far, title="张三 巡逻", lang="zh", tz=SHANGHAI, fonts=no_cjk)
+    texts = _texts(fig)
+    assert fig.axes[0].get_title().startswith("Zhang San Xun Luo\n")
+    assert not [t for t in texts if re.search(r"[\u3000-\u9fff]", t)], texts
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph … missing from font(s)" would raise
+        fig.canvas.draw()

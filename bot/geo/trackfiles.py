@@ -9,10 +9,11 @@ for 50,000 points with extensions that is an order of magnitude faster, and the
 output is checked against gpxpy in the tests.
 
 The picture uses matplotlib's object API (`Figure` + Agg canvas), never pyplot,
-so no global figure state is touched. The default font (DejaVu Sans) has no CJK
-glyphs: when no CJK font is installed, Chinese text is drawn as pinyin and any
-other character the fonts lack is replaced, so matplotlib never warns about
-missing glyphs.
+so no global figure state is touched. Its words follow the reader's language. The
+default font (DejaVu Sans) has no CJK glyphs: a CJK font is used when one is installed
+(Debian: `fonts-noto-cjk`; WenQuanYi and Source Han are found too); without one,
+Chinese text is drawn as pinyin and any other character the fonts lack is replaced, so
+matplotlib never warns about missing glyphs.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.ft2font import FT2Font
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from pypinyin import lazy_pinyin
@@ -219,9 +221,31 @@ def _ascii(s: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
+# The picture's words. Without a CJK font a Chinese reader gets the English ones (the
+# title, a name, is drawn as pinyin): "Qi Dian" reads worse than "start".
 _LABELS: Final = {
-    "en": {"start": "start", "end": "end", "east": "east", "north": "north", "m": "m", "km": "km"},
-    "zh": {"start": "起点", "end": "终点", "east": "东", "north": "北", "m": "米", "km": "千米"},
+    "en": {
+        "start": "start",
+        "end": "end",
+        "axis": "{dir}, {unit}",
+        "east": "east",
+        "north": "north",
+        "length": "{n:g} {unit}",
+        "m": "m",
+        "km": "km",
+        "speed": "km/h",
+    },
+    "zh": {
+        "start": "起点",
+        "end": "终点",
+        "axis": "{dir}（{unit}）",
+        "east": "向东",
+        "north": "向北",
+        "length": "{n:g} {unit}",
+        "m": "米",
+        "km": "公里",
+        "speed": "公里/小时",
+    },
 }
 
 
@@ -269,8 +293,10 @@ def _nice_length(span_m: float) -> float:
     return float(power)
 
 
-def _length_text(metres: float) -> str:
-    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+def _length_text(metres: float, words: dict[str, str]) -> str:
+    if metres >= 1000:
+        return words["length"].format(n=metres / 1000, unit=words["km"])
+    return words["length"].format(n=metres, unit=words["m"])
 
 
 def track_png(
@@ -284,7 +310,20 @@ def track_png(
     coloured by speed, start and end marked, a scale bar and a north arrow; gaps
     over 10 minutes stay gaps. Times in the title are shown in `tz` (default: as
     the points carry them). A very long track is thinned for the picture only."""
-    fonts = _fonts()
+    return _png(track_figure(points, title=title, lang=lang, tz=tz))
+
+
+def track_figure(
+    points: Sequence[Located],
+    *,
+    title: str,
+    lang: str,
+    tz: tzinfo | None = None,
+    fonts: _Fonts | None = None,
+) -> Figure:
+    """The figure `track_png` draws, every text in `lang` (Chinese when a CJK font is
+    installed, else English words and the title as pinyin); `fonts` for the tests."""
+    fonts = fonts or _fonts()
     words = _LABELS["zh" if lang == "zh" else "en"]
     if lang == "zh" and not fonts.cjk:
         words = _LABELS["en"]
@@ -302,8 +341,9 @@ def track_png(
     ax.grid(True, color="#dddddd", linewidth=0.6)
 
     def axis_labels(unit: str) -> None:
-        ax.set_xlabel(fonts.text(f"{words['east']}, {words[unit]}"), fontfamily=ff)
-        ax.set_ylabel(fonts.text(f"{words['north']}, {words[unit]}"), fontfamily=ff)
+        for set_label, direction in ((ax.set_xlabel, "east"), (ax.set_ylabel, "north")):
+            label = words["axis"].format(dir=words[direction], unit=words[unit])
+            set_label(fonts.text(label), fontfamily=ff)
 
     first = flat[0].time if flat else None
     last = flat[-1].time if flat else None
@@ -315,7 +355,7 @@ def track_png(
         axis_labels("m")
         ax.update_datalim([(-100, -100), (100, 100)])
         ax.autoscale_view()
-        return _png(fig)
+        return fig
 
     lat = np.fromiter((p.lat for p in flat), float, len(flat))
     lon = np.fromiter((p.lon for p in flat), float, len(flat))
@@ -351,7 +391,7 @@ def track_png(
         ax.add_collection(lc)
         cax = fig.add_axes((0.905, 0.12, 0.022, 0.74))
         cbar = fig.colorbar(lc, cax=cax, extend=extend)
-        cbar.set_label("km/h")
+        cbar.set_label(fonts.text(words["speed"]), fontfamily=ff)
     # Gaps stay gaps: at most a faint dotted hint from one segment's end to the next's start.
     gaps = steps_all[~within]
     if len(gaps):
@@ -393,13 +433,14 @@ def track_png(
         AnchoredSizeBar(
             ax.transData,
             bar / unit,
-            _length_text(bar),
+            fonts.text(_length_text(bar, words)),
             loc="lower left",
             pad=0.6,
             borderpad=0.8,
             sep=4,
             frameon=True,
             size_vertical=span / 300,
+            fontproperties=FontProperties(family=ff),
         )
     )
     ax.annotate(
@@ -414,7 +455,7 @@ def track_png(
         fontweight="bold",
         arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.6},
     )
-    return _png(fig)
+    return fig
 
 
 def _step_speeds(flat: Sequence[Located], lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
