@@ -271,6 +271,14 @@ def test_group_fixes_newest_first_and_members_without_a_fix_apart(t: Translate) 
     assert group_fixes(t, "en", group(7), members, {}, NOW, TZ).keyboard is None
 
 
+def test_group_fixes_speed_in_the_readers_units(t: Translate, t_zh: Translate) -> None:
+    fixes = {1: fix(uid=1, time=NOW, speed=36.4)}
+    zh = plain(group_fixes(t_zh, "zh", group(7, "G"), [user(1, "甲")], fixes, NOW, TZ).text)
+    assert "36 公里/小时" in zh and "km" not in zh
+    en = plain(group_fixes(t, "en", group(7, "G"), [user(1, "A")], fixes, NOW, TZ).text)
+    assert "36 km/h" in en
+
+
 def test_recordings_page_buttons_and_paging(t: Translate) -> None:
     records = [
         Recording.model_construct(begin=NOW, duration_ms=75_000, group_name=EVIL),

@@ -316,6 +316,7 @@ where-group-title = 📍 <b>{ $group }</b>: { $located } of { $count ->
         [one] { $count } member
        *[other] { $count } members
     } located (newest first)
+where-group-speed = { $speed } km/h
 where-group-no-fix =
     { $count ->
         [one] One member has no position:

@@ -290,6 +290,7 @@ where-altitude = ⛰ 海拔 { $metres } 米
 where-source-gps = 📡 GPS 定位
 where-source-cell = 📶 基站定位（精度较低）
 where-group-title = 📍 <b>{ $group }</b>：{ $count } 名成员中 { $located } 人有位置（最新在前）
+where-group-speed = { $speed } 公里/小时
 where-group-no-fix = { $count } 名成员没有位置：
 
 ## /track

@@ -71,7 +71,9 @@ def group_fixes(
         f = fixes[u.id]
         dot = "🟢" if f.online else "⚪"
         age = age_text(now - f.time, lang) if f.time else "?"
-        speed = f" · {f.speed:.0f} km/h" if f.speed is not None else ""
+        speed = ""
+        if f.speed is not None:
+            speed = " · " + t("where-group-speed", speed=f"{f.speed:.0f}")
         stale = " ⚠️" if is_stale(f.time, now) else ""
         lines.append(f"{dot} {esc(u.name)} <code>{esc(u.account)}</code> · {age}{speed}{stale}")
     for u in with_fix[:48]:  # Telegram allows 100 buttons; keep the keyboard usable
