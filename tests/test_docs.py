@@ -125,18 +125,38 @@ def test_a_wrong_metric_name_is_caught() -> None:
 # ------------------------------------------------------------------------------------ links
 
 
-def test_every_relative_link_leads_to_a_file() -> None:
+def anchors(doc: str) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped (word
+    characters, CJK included, hyphens and spaces kept), spaces as hyphens."""
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#{1,6} (.+)$", FENCE.sub("", doc), re.M)
+    }
+
+
+def test_anchors_are_made_as_github_makes_them() -> None:
+    assert anchors("## Upgrade and roll back\n## Callbacks: what it pushes\n## 谁在线\n") == {
+        "upgrade-and-roll-back",
+        "callbacks-what-it-pushes",
+        "谁在线",
+    }
+
+
+def test_every_relative_link_leads_to_a_file_and_its_heading() -> None:
     broken: list[str] = []
     checked = 0
     for path in DOCS:
         for target in LINK.findall(FENCE.sub("", text(path))):
-            if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
-                continue  # https:, mailto:, an anchor in the same page
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue  # https:, mailto:
             checked += 1
-            file = target.split("#", 1)[0]
-            if not (path.parent / file).exists():
+            file, _, anchor = target.partition("#")
+            where = path.parent / file if file else path
+            if not where.exists():
                 broken.append(f"{path.name}: {target}")
-    assert checked >= 8
+            elif anchor and where.suffix == ".md" and anchor not in anchors(text(where)):
+                broken.append(f"{path.name}: {target} (no such heading)")
+    assert checked >= 20
     assert not broken, broken
 
 
