@@ -18,6 +18,7 @@
    drawn (target 0). The window is 2 minutes, as the issue asks (`--window`).
 
     .venv/bin/python bench/bench_relay.py [--seconds 5] [--window 120] [--skip-ingest]
+        [--skip-fanout] [--profile bridge.pstats]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import hmac
 import json
 import logging
 import multiprocessing as mp
+import resource
 import statistics
 import sys
 import time
@@ -54,19 +56,37 @@ TELEGRAM = {"global_per_s": 30.0, "group_per_min": 20.0}  # the emulator's (Tele
 # ------------------------------------------------------------------------------ servers
 
 
-def _serve_bridge(conn: Any) -> None:
-    """Child process: the whole bridge; sends its callback URL, runs until told to stop."""
+def _cpu_s() -> float:
+    """CPU seconds this process has used, every thread (the database's too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _serve_bridge(conn: Any, profile: str | None = None) -> None:
+    """Child process: the whole bridge; sends its callback URL, runs until told to stop.
+    With `profile`, its event loop's thread runs under cProfile, dumped there at the end."""
     logging.basicConfig(level=logging.ERROR)
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
 
     async def main() -> None:
         stack = Stack(language="en")
         await stack.start()
+        cpu = _cpu_s()
         conn.send(stack.bridge_url)
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        cpu = _cpu_s() - cpu
         assert stack.bridge is not None
         stored = await stack.bridge.repos.inbox.count()
         await stack.stop()
-        conn.send(stored)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
+        conn.send((stored, cpu))
 
     asyncio.run(main())
 
@@ -74,8 +94,11 @@ def _serve_bridge(conn: Any) -> None:
 def _serve_bare(conn: Any) -> None:
     """Child process: the ceiling — read, check the token, parse, answer; store nothing."""
     expected = CALLBACK_TOKEN.encode()
+    answered = 0
 
     async def handler(request: web.Request) -> web.Response:
+        nonlocal answered
+        answered += 1
         if not hmac.compare_digest(request.headers.get("token", "").encode(), expected):
             return web.json_response({"status": 501, "message": "未登录", "data": None}, status=401)
         body = json.loads(await request.read())
@@ -96,10 +119,12 @@ def _serve_bare(conn: Any) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
+        cpu = _cpu_s()
         conn.send(f"http://127.0.0.1:{port}")
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        cpu = _cpu_s() - cpu
         await runner.cleanup()
-        conn.send(0)
+        conn.send((answered, cpu))
 
     asyncio.run(main())
 
@@ -160,9 +185,9 @@ async def _load(url: str, bodies: list[bytes], concurrency: int, seconds: float)
     }
 
 
-def _start(target: Any) -> tuple[Any, Any, str]:
+def _start(target: Any, *args: Any) -> tuple[Any, Any, str]:
     parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(target=target, args=(child,), daemon=True)
+    proc = mp.get_context("spawn").Process(target=target, args=(child, *args), daemon=True)
     proc.start()
     url = parent.recv()
     return proc, parent, url
@@ -175,10 +200,10 @@ def _stop(proc: Any, conn: Any) -> Any:
     return result
 
 
-async def bench_ingest(seconds: float) -> None:
+async def bench_ingest(seconds: float, profile: str | None = None) -> None:
     print("== callback ingest: POST /platform/events/report, new incidents (durable acks)")
     print("   the bridge and the bare handler each in a child process; load from this one")
-    bridge, bridge_conn, bridge_url = _start(_serve_bridge)
+    bridge, bridge_conn, bridge_url = _start(_serve_bridge, profile)
     bare, bare_conn, bare_url = _start(_serve_bare)
     try:
         pool = _bodies(200_000, 1)
@@ -190,8 +215,8 @@ async def bench_ingest(seconds: float) -> None:
             used += ours["n"] + 2000
             rows.append((c, bare_r, ours))
     finally:
-        stored = _stop(bridge, bridge_conn)
-        _stop(bare, bare_conn)
+        stored, bridge_cpu = _stop(bridge, bridge_conn)
+        answered, bare_cpu = _stop(bare, bare_conn)
     print(
         f"   {'senders':>7} | {'bare /s':>8} {'p50 ms':>7} {'p99 ms':>7} | "
         f"{'bridge /s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'thr ratio':>9} {'p99 ratio':>9}"
@@ -211,6 +236,11 @@ async def bench_ingest(seconds: float) -> None:
         f"   targets: throughput ratio >= 0.60, p99 ratio <= 2.00 -> {'met' if ok else 'NOT met'}"
     )
     print(f"   incidents stored by the bridge during the run: {stored}")
+    # CPU per request holds still on a busy machine, where rates and latencies do not.
+    print(
+        f"   CPU per request, all threads: bridge {bridge_cpu / max(stored, 1) * 1e6:.0f} µs,"
+        f" bare {bare_cpu / max(answered, 1) * 1e6:.0f} µs"
+    )
 
 
 # ------------------------------------------------------------------------------ fan-out
@@ -310,10 +340,13 @@ async def main() -> None:
     ap.add_argument("--window", type=float, default=120.0, help="fan-out window, seconds")
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-fanout", action="store_true")
+    ap.add_argument(
+        "--profile", metavar="FILE", help="cProfile the bridge's loop thread into FILE (pstats)"
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if not args.skip_ingest:
-        await bench_ingest(args.seconds)
+        await bench_ingest(args.seconds, args.profile)
     if not args.skip_fanout:
         with contextlib.suppress(KeyboardInterrupt):
             await bench_fanout(args.window)

@@ -24,9 +24,10 @@ import resource
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from bot.metrics import Metrics
 from bot.platform.models import Notice
@@ -35,6 +36,7 @@ from bot.relay.service import Relay
 from storage.db import StorageError
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY = 1024 * 1024  # 1 MiB
 # The acknowledgement, the same for a first delivery and a duplicate: built once.
@@ -146,6 +148,23 @@ async def read_body(request: web.Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def buffered_body(request: web.Request) -> bytes | None:
+    """The whole body when it has all arrived (`content.is_eof()`), or None past
+    `MAX_BODY`. Raises `web.RequestPayloadError` as `read_body` does."""
+    raw = request.content.read_nowait()
+    return raw if len(raw) <= MAX_BODY else None
+
+
+def valid_event(model: type[M], raw: bytes) -> M | None:
+    """The body validated straight from its bytes in one step — the usual case, a valid
+    event, at about half the cost of `json.loads` then validation; None for anything
+    else (not UTF-8, not JSON, not an object, not valid), which the caller takes apart."""
+    try:
+        return model.model_validate_json(raw)
+    except (ValueError, TypeError, OverflowError, RecursionError):  # ValidationError too
+        return None
+
+
 def add_routes(
     app: web.Application,
     relay: Relay,
@@ -175,8 +194,11 @@ def add_routes(
                 metrics.events_rejected.labels(name, "json").inc()
                 return envelope(400, 502, "参数错误: Content-Encoding: send the body uncompressed")
             try:
-                async with asyncio.timeout(body_timeout_s):
-                    raw = await read_body(request)
+                if request.content.is_eof():  # it came with the headers: no wait, no timer
+                    raw = buffered_body(request)
+                else:
+                    async with asyncio.timeout(body_timeout_s):
+                        raw = await read_body(request)
             except TimeoutError:
                 metrics.events_rejected.labels(name, "json").inc()
                 late = envelope(408, 502, f"参数错误: body: not received in {body_timeout_s:g} s")
@@ -188,16 +210,18 @@ def add_routes(
             if raw is None:
                 metrics.events_rejected.labels(name, "size").inc()
                 return envelope(413, 510, "单次提交数据过多: body over 1 MiB")
-            try:
-                data = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-                metrics.events_rejected.labels(name, "json").inc()
-                return envelope(400, 502, f"参数错误: body: malformed JSON ({exc})"[:300])
-            try:
-                body = parse_body(model, data)
-            except BodyError as exc:
-                metrics.events_rejected.labels(name, "invalid").inc()
-                return envelope(400, 502, f"参数错误: {exc.field}: {exc.message}"[:300])
+            body = valid_event(model, raw)
+            if body is None:  # not a valid event: find out why, step by step, and say so
+                try:
+                    data = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                    metrics.events_rejected.labels(name, "json").inc()
+                    return envelope(400, 502, f"参数错误: body: malformed JSON ({exc})"[:300])
+                try:
+                    body = parse_body(model, data)
+                except BodyError as exc:
+                    metrics.events_rejected.labels(name, "invalid").inc()
+                    return envelope(400, 502, f"参数错误: {exc.field}: {exc.message}"[:300])
             try:
                 new = await ingest(body)
             except (StorageError, sqlite3.Error) as exc:
