@@ -216,3 +216,14 @@ def test_api_section_numbers_say_what_they_are() -> None:
                 bare.append(f"{path.name}: …{doc[max(0, m.start() - 30) : m.end() + 10]!r}")
     assert not bare, bare
     assert "3.1 (incident report)" in text(ROOT / "docs" / "relay.md")
+
+
+def test_the_operators_guide_names_every_setting() -> None:
+    """Every setting .env.example lists (the ones the bridge reads) has a row in
+    docs/operator.md's settings table."""
+    settings = re.findall(r"^([A-Z][A-Z0-9_]+)=", text(ROOT / ".env.example"), re.M)
+    assert len(settings) >= 25
+    operator = text(ROOT / "docs" / "operator.md")
+    rows = "\n".join(line for line in operator.splitlines() if line.startswith("| `"))
+    missing = [s for s in settings if f"`{s}`" not in rows]
+    assert not missing, missing
