@@ -199,7 +199,7 @@ async def report(message: Message, command: CommandObject, ctx: LookupContext) -
     await ctx.audit.add(
         caller.user_id, "report", str(chat_id), {"at": hhmm, "org": org_id}, "ok", now
     )
-    text = report_set_text(t, saved, directory, zone, first, settings.bridge.tz)
+    text = report_set_text(t, saved, directory, zone, first, settings.bridge.tz, now=now)
     await answer(message, Reply(text))
 
 

@@ -52,3 +52,28 @@ async def test_the_acknowledged_incident_keeps_no_button_in_any_chat(bot_stack: 
         "Already acknowledged by Supervisor Sun at"
     )
     assert len(stack.emu.message(chats[1], in_b.message_id).edits) == edits
+
+
+async def test_a_copy_sent_after_the_acknowledgement_has_no_button(bot_stack: Stack) -> None:
+    # A copy still queued when someone acknowledges (a slow or rate-limited chat) is sent
+    # showing the acknowledgement, and without a button left to press.
+    stack = bot_stack
+    stack.add_group(-100_7003, "Team late")
+    await stack.say("admin", "/subscribe incidents", chat=-100_7003)
+    body = stack.platform.make_report(urls=[])
+    assert await stack.platform_event("report", body) == (200, OK)
+    [first] = await stack.emu.wait_for_messages(-100_7003, 1)
+    [(_, ack_data)] = first.buttons()
+    await stack.press("supervisor", first, "✅ Acknowledge")
+    incident = await stack.bridge.repos.incidents.get(AckCb.unpack(ack_data).incident)
+    assert incident is not None and incident.acked_at is not None
+    late = stack.bridge.relay.acks.render_incident(incident)
+    assert late.ack_label == "" and "Acknowledged by Supervisor Sun" in late.text
+    # Delivered as such: the sender puts no keyboard under it.
+    await stack.bridge.repos.outbox.enqueue(
+        -100_7003, 0, "incident", late.to_payload(), stack.bridge.clock(), incident_id=incident.id
+    )
+    stack.bridge.relay.wake()
+    [again] = await stack.emu.wait_for_messages(-100_7003, 1)
+    assert "Acknowledged by Supervisor Sun" in again.plain_text()
+    assert again.buttons() == []

@@ -1188,7 +1188,7 @@ async def test_platform_errors_are_explained_in_chinese(bot_stack: Stack) -> Non
     assert one(await stack.say("admin", "/lang zh")).plain_text() == "已切换为中文。"
     stack.platform.fail_next("/group/bind", "status", status=514)
     assert one(await stack.say("admin", "/bind 1002 10007")).plain_text() == (
-        "平台拒绝了请求：群组不存在 — 群组不存在（代码 514）。"
+        "平台拒绝了请求：对讲组不存在 — 群组不存在（代码 514）。"
     )
     await stack.say("admin", "/register\nzh01a,甲")
     out = text_of(await stack.say("admin", "12345678"))

@@ -254,7 +254,7 @@ async def test_scoped_admin_audit_shows_only_actors_inside_their_subtree(
     lines = mine.splitlines()
     assert lines[0] == "Latest 2 actions", mine
     assert "Scoped Li where 10001" in lines[1]
-    assert "Scoped Admin Bo mkgroup" in lines[2] and "Patrol66" in lines[2]
+    assert "Scoped Admin Bo new talk group" in lines[2] and "Patrol66" in lines[2]
     for outside in ("Rival", "HQ Admin", "Admin Ada", "Patrol67", "PatrolHQ", "860010"):
         assert outside not in mine
 

@@ -28,7 +28,7 @@ _CODES: dict[int, tuple[str, str, str]] = {
     511: ("forbidden", "未绑定集团账号", "no bloc account is bound"),
     512: ("conflict", "存在下级，无法删除", "it has children and cannot be deleted"),
     513: ("conflict", "功能编码已存在", "the function code already exists"),
-    514: ("not_found", "群组不存在", "the talk group does not exist"),
+    514: ("not_found", "对讲组不存在", "the talk group does not exist"),
     515: ("not_found", "调度员不存在", "the dispatcher does not exist"),
     516: ("not_found", "代理商不存在", "the agent does not exist"),
     517: ("not_found", "用户不存在", "the user does not exist"),

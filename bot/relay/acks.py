@@ -91,7 +91,9 @@ class Acknowledgements(Part):
         report = IncidentReport.model_validate(incident.body)
         message = incident_message(self.t, report, self.tz, incident.received_at)
         if incident.acked_at is not None:
-            message = message.model_copy(update={"text": self.incident_text(incident)})
+            # Acknowledged: the copy shows who and when, and has no button left to press.
+            text = self.incident_text(incident)
+            message = message.model_copy(update={"text": text, "ack_label": ""})
         return message
 
     async def render_waiting(self) -> int:

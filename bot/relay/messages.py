@@ -77,7 +77,8 @@ class Attachment(BaseModel):
 
 class IncidentMessage(_Message):
     """An incident: its header `text` (with the Acknowledge button, labelled `ack_label`,
-    for the row's incident), the messages that follow it, and its files."""
+    for the row's incident; no button when `ack_label` is empty, i.e. acknowledged before
+    this copy was sent), the messages that follow it, and its files."""
 
     type: Literal["incident"] = "incident"
     text: str

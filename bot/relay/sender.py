@@ -186,7 +186,7 @@ class Sender:
         if isinstance(message, IncidentMessage):
             # Split by its renderer already (see incident_messages).
             parts = [part for part in [message.text, *message.more] if part]
-            if row.incident_id is not None:
+            if row.incident_id is not None and message.ack_label:  # "": acknowledged
                 markup = ack_keyboard(row.incident_id, message.ack_label)
             attachments, caption = message.attachments, message.caption
         else:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -18,7 +17,6 @@ from bot.platform.errors import error_for
 from bot.platform.models import UserInfo
 from bot.render.text import esc
 from bot.telegram.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
-from storage.audit import AuditEntry
 from storage.notices import NoticeJob
 from storage.roles import Grant
 
@@ -204,20 +202,6 @@ def deluser_confirm_text(t: T, chosen: Mapping[int, str]) -> str:
     """/deluser's question: the users (id → label) a Confirm would delete."""
     lines: list[str] = [t("deluser-confirm", count=len(chosen))]
     lines += [f"• {esc(label)} <code>{uid}</code>" for uid, label in chosen.items()]
-    return "\n".join(lines)
-
-
-def audit_text(t: T, entries: Sequence[tuple[AuditEntry, str]], tz: tzinfo) -> str:
-    """/audit's latest entries, each with who did it (a name, an id, or "bridge"), in `tz`."""
-    lines: list[str] = [t("audit-title", count=len(entries))]
-    for e, who in entries:
-        args = ", ".join(f"{k}={v}" for k, v in e.args.items() if v not in (None, "", []))[:120]
-        lines.append(
-            f"{e.at.astimezone(tz).strftime('%m-%d %H:%M')} <b>{esc(who)}</b> {esc(e.action)}"
-            + (f" {esc(e.target)}" if e.target else "")
-            + (f" ({esc(args)})" if args else "")
-            + f" → {esc(e.result)}"
-        )
     return "\n".join(lines)
 
 
