@@ -193,7 +193,7 @@ async def relay_tour(stack: Stack, failures: list[str]) -> None:
     print(f"🛰 the same incident again -> HTTP {status} {answer} (stored and relayed once)")
     incident, photo = await stack.emu.wait_for_messages(group, 2, timeout=20)
     _print_replies([incident, photo])
-    print("👆 supervisor presses [✅ Acknowledge]")
+    print(f"👆 supervisor presses [{incident.buttons()[0][0]}]")
     answers = len(stack.emu.callback_answers)
     await stack.press("supervisor", incident, 0)
     for a in stack.emu.callback_answers[answers:]:
@@ -214,8 +214,9 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
     """Scheduled work: a presence change, a new recording arriving, an attendance digest.
 
     The scheduler is paused and each job is run by hand at a time the tour chooses
-    (yesterday 15:00 onwards: always in the past, so what the jobs queue is due at
-    once), with the sandbox platform's clock set to the same time. The tour shows in
+    (the day before yesterday, 15:00 onwards, and the digest at 08:30 the next morning:
+    always in the past, so what the jobs queue is due at once), with the sandbox
+    platform's clock set to the same time. The tour shows in
     seconds what takes minutes.
     """
     from datetime import datetime, time, timedelta
@@ -227,7 +228,7 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
     data = stack.platform.data
     real_now = data.now
     tz = bridge.settings.bridge.tz
-    now = datetime.combine(datetime.now(tz).date() - timedelta(days=1), time(15), tz)
+    now = datetime.combine(datetime.now(tz).date() - timedelta(days=2), time(15), tz)
     data.now = lambda: now
     # The supervisor administers this group: only a group's administrators (with the role)
     # change what it receives.
@@ -275,7 +276,8 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
 
         await show("supervisor", ["/report daily 08:30"])
         await show("admin", ["/subscriptions"])
-        print("🕘 at 08:30 the daily digest job runs:")
+        now = datetime.combine(now.date() + timedelta(days=1), time(8, 30), tz)
+        print(f"🕘 {now:%Y-%m-%d %H:%M}: the daily digest job runs")
         await bridge.jobs.run("report", group, 0, now=now)
         _print_replies(await arrived("attendance digest"))
     finally:
