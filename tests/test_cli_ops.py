@@ -155,23 +155,27 @@ async def console_transcript(typed: str, *argv: str, **env_kw: str) -> str:
     return text
 
 
-@pytest.mark.parametrize(
-    ("argv", "env", "chinese"),
-    [
-        ((), {}, True),  # zh when nothing says otherwise
-        (("--lang", "en"), {}, False),
-        ((), {"BRIDGE_LANGUAGE": "en"}, False),
-        (("--lang", "zh"), {"BRIDGE_LANGUAGE": "en"}, True),
-    ],
-)
-async def test_console_speaks_the_language_asked_for(
-    argv: tuple[str, ...], env: dict[str, str], chinese: bool
-) -> None:
-    # The viewer never chose a language: they get the one every persona starts in.
-    text = await console_transcript("/as viewer\n/help\n/quit\n", *argv, **env)
-    title = text.split("👤 viewer: /help\n", 1)[1].splitlines()[0]  # "🤖 可用命令 — 查看者"
-    assert title.startswith("🤖 ")
-    assert bool(re.search("[\u4e00-\u9fff]", title)) is chinese, title
+LANGUAGE_CASES = [
+    ((), {}, True),  # zh when nothing says otherwise
+    (("--lang", "en"), {}, False),
+    ((), {"BRIDGE_LANGUAGE": "en"}, False),
+    (("--lang", "zh"), {"BRIDGE_LANGUAGE": "en"}, True),
+]
+
+
+async def test_console_speaks_the_language_asked_for() -> None:
+    # The viewer never chose a language: they get the one every persona starts in. The four
+    # consoles run at once (each spends seconds importing the app).
+    texts = await asyncio.gather(
+        *(
+            console_transcript("/as viewer\n/help\n/quit\n", *argv, **env)
+            for argv, env, _ in LANGUAGE_CASES
+        )
+    )
+    for (argv, env, chinese), text in zip(LANGUAGE_CASES, texts, strict=True):
+        title = text.split("👤 viewer: /help\n", 1)[1].splitlines()[0]  # "🤖 可用命令 — 查看者"
+        assert title.startswith("🤖 "), (argv, env)
+        assert bool(re.search("[\u4e00-\u9fff]", title)) is chinese, (argv, env, title)
 
 
 # -- the console's keyboard, in this process against a stack --------------------------------
