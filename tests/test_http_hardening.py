@@ -226,6 +226,12 @@ async def test_a_forged_admin_update_without_the_secret_is_refused_and_never_han
     for body in (b"{not json", b"[]", b'{"update_id": "x"}', b"\xff"):
         status, _, _ = await raw(port, request("POST", "/telegram/webhook", right, body))
         assert status == 400, body  # not an update: never fed (was 500, or 200 and a task error)
+    # An update sent compressed: refused, never decompressed (no decompression bomb).
+    squeezed = json.dumps(update(3, "/help")).encode()
+    for encoding in (b"gzip", b"br"):
+        headers = [*right, (b"Content-Encoding", encoding)]
+        status, _, _ = await raw(port, request("POST", "/telegram/webhook", headers, squeezed))
+        assert status == 400, encoding
     granted = json.dumps(update(2, f"/role {STRANGER} viewer")).encode()
     status, _, _ = await raw(port, request("POST", "/telegram/webhook", right, granted))
     assert status == 200

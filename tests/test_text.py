@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 from conftest import examples
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.render.text import (
@@ -372,6 +372,7 @@ def test_long_caption_is_cut_at_a_word_and_closed() -> None:
 
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENTS, st.integers(min_value=3, max_value=100))
+@example(" " * 30 + "<b>fire</b>", 10)  # only the leading whitespace is too much
 def test_caption_properties(html: str, limit: int) -> None:
     out = truncate_caption(html, limit)
     assert visible_len(out) <= limit
