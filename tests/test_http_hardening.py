@@ -24,7 +24,6 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiohttp import web
-from conftest import examples
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -985,7 +984,7 @@ def inputs(draw: st.DrawFn) -> Case:
 
 
 @settings(
-    max_examples=examples(250),
+    max_examples=250,  # as many in every profile: they reach every platform model's checks
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

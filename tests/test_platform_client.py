@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from bot.config import PlatformSettings
 from bot.config import Settings as AllSettings
@@ -1157,3 +1158,16 @@ async def test_one_fix_without_coordinates_does_not_hide_the_others(
     )
     fixes = await client.latest_fixes([1, 2])
     assert [(f.uid, f.lat, f.lon) for f in fixes] == [(2, 30.1, 120.2)]
+
+
+def test_shapes_no_quirk_sends_are_read_or_refused_by_name() -> None:
+    """What the platform may send and no sandbox quirk does: a sign-in without images
+    (the key missing or null), an org whose children are neither a list nor an object, a
+    notice addressed to nobody."""
+    assert SignInRecord.model_validate({"id": 1}).images == []
+    assert SignInRecord.model_validate({"id": 1, "image": None}).images == []
+    with pytest.raises(ValidationError, match="children is neither a list nor an object"):
+        Org.model_validate({"id": 1, "name": "x", "children": "x"})
+    nobody = {"from": {"id": 1, "name": "a"}, "to": {}, "title": "t", "content": "c"}
+    with pytest.raises(ValidationError, match="name at least one of orgIds or userIds"):
+        Notice.model_validate(nobody)
