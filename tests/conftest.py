@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -89,14 +90,14 @@ def start_costs_paid_once() -> Iterator[None]:
       HTTP on 127.0.0.1), so the context is never used, only built.
     - aiogram's `AiohttpSession.close()` waiting 250 ms for TLS connections to wind down:
       every connection here is plain HTTP to 127.0.0.1, so it closes at once (every
-      stack's bridge, every `Bot` a test makes).
+      stack's bridge, every `Bot` a test makes). Only if a test module imported aiogram:
+      a run of pure tests does not import it (~2 s) for this; `make_bot_stack` patches
+      it for its stacks in any case.
 
     Some 300 tests start a bridge; this saves ~0.1 s of CPU each, and 0.25 s of waiting
     wherever a Telegram session is closed.
     """
     import ssl
-
-    from aiogram.client.session.aiohttp import AiohttpSession
 
     import bot.i18n
 
@@ -104,8 +105,15 @@ def start_costs_paid_once() -> Iterator[None]:
         parse = functools.lru_cache(maxsize=16)(bot.i18n.FluentResource)
         mp.setattr(bot.i18n, "FluentResource", parse)
         mp.setattr(ssl, "create_default_context", _once_per_arguments(ssl.create_default_context))
-        mp.setattr(AiohttpSession, "close", _close_without_tls_grace)
+        if "aiogram" in sys.modules:
+            _close_telegram_sessions_at_once(mp)
         yield
+
+
+def _close_telegram_sessions_at_once(mp: pytest.MonkeyPatch) -> None:
+    from aiogram.client.session.aiohttp import AiohttpSession
+
+    mp.setattr(AiohttpSession, "close", _close_without_tls_grace)
 
 
 async def _close_without_tls_grace(self: Any) -> None:
@@ -231,13 +239,16 @@ async def make_client(
 
 
 @pytest.fixture
-async def make_bot_stack() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+async def make_bot_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """`await make_bot_stack(**kw)`: a started `Stack(**kw)` (roles granted unless
     `grant_roles=False`; `emulator=` replaces its TelegramEmulator, which must use
     `bot.demo.stack.BOT_TOKEN`), stopped at teardown, last started first stopped. The one
     stack fixture: a test file that needs another setup wraps it (its `make_stack`)."""
     from bot.demo.stack import Stack
 
+    _close_telegram_sessions_at_once(monkeypatch)
     stacks: list[Stack] = []
 
     async def make(*, grant_roles: bool = True, emulator: Any = None, **kw: Any) -> Stack:
