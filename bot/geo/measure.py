@@ -20,11 +20,13 @@ __all__ = [
     "MOVING_KMH",
     "SEGMENT_GAP",
     "STALE_AFTER",
+    "LatLon",
     "Located",
     "TrackEnd",
     "TrackSummary",
     "age_text",
     "compass",
+    "destination",
     "haversine_m",
     "is_stale",
     "pair_speed_kmh",
@@ -68,6 +70,29 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     # Rounding can push h a hair past 1 for antipodal points.
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+
+
+@dataclass(frozen=True, slots=True)
+class LatLon:
+    """A place as WGS-84 degrees (latitude first, as people write it)."""
+
+    lat: float
+    lon: float
+
+
+def destination(lat: float, lon: float, bearing_deg: float, distance_m: float) -> LatLon:
+    """The point `distance_m` from (lat, lon) along the initial bearing `bearing_deg` (0
+    north, 90 east), on the same sphere as `haversine_m` (so the two agree)."""
+    d = distance_m / EARTH_RADIUS_M
+    p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing_deg)
+    p2 = math.asin(
+        max(-1.0, min(1.0, math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b)))
+    )
+    l2 = l1 + math.atan2(
+        math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2)
+    )
+    lon2 = (math.degrees(l2) + 540) % 360 - 180
+    return LatLon(math.degrees(p2), lon2)
 
 
 _COMPASS: Final = {
