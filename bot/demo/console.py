@@ -26,7 +26,23 @@ Buttons = tuple[tuple[str, str | None], ...]
 KEYS_HELP = (
     "Type commands as in Telegram (/help). `/as viewer` switches who types;",
     "a number presses that button of the newest message with buttons; `/quit` leaves.",
+    "`/share 30.27,120.15` shares a location; `/reply <text>` answers the newest one.",
 )
+SHARE_USAGE = "(usage: /share <lat>,<lon>, e.g. /share 30.27,120.15)"
+# How an edit of a live location is told, by the method that made it.
+LIVE_EDIT_NOTES = {"editMessageLiveLocation": " (moved)", "stopMessageLiveLocation": " (stopped)"}
+
+
+def parse_place(text: str) -> tuple[float, float] | None:
+    """ "30.27,120.15" (a space after the comma allowed) as (latitude, longitude), or None."""
+    lat_text, comma, lon_text = text.partition(",")
+    try:
+        lat, lon = float(lat_text), float(lon_text)
+    except ValueError:
+        return None
+    if not comma or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return lat, lon
 
 
 def message_lines(m: EmuMessage, note: str = "") -> list[str]:
@@ -108,7 +124,10 @@ class Console:
             self.write([f"🤖{label} (deleted) {first}", ""])
             return
         self._printed += 1
-        self.write([*message_lines(msg, label + (" (edited)" if event == "edited" else "")), ""])
+        note = ""
+        if event == "edited":
+            note = LIVE_EDIT_NOTES.get(msg.edits[-1].method, " (edited)") if msg.edits else ""
+        self.write([*message_lines(msg, label + note), ""])
         buttons = tuple(msg.buttons())
         # The newest showing of a message is the one its numbers refer to.
         self._shown = [
@@ -166,6 +185,11 @@ class Console:
             if update is None:
                 return True
             query_id = str(update["callback_query"]["id"])
+        elif command in ("/share", "/reply"):
+            shared = await (self._share(name) if command == "/share" else self._reply(name))
+            if shared is None:
+                return True
+            update = shared
         else:
             if line.isdigit():
                 self.write(["(no buttons here to press: sent as a message)"])
@@ -181,6 +205,22 @@ class Console:
         if self._printed == printed and not toast:
             self.write(["   (no reply)", ""])
         return True
+
+    async def _share(self, text: str) -> dict[str, Any] | None:
+        """`/share <lat>,<lon>`: this person shares a location in their chat."""
+        place = parse_place(text.strip())
+        if place is None:
+            self.write([SHARE_USAGE, ""])
+            return None
+        return await self.emu.send_location(self.user, *place)
+
+    async def _reply(self, text: str) -> dict[str, Any] | None:
+        """`/reply <text>`: this person answers the newest location in their chat."""
+        shared = [m for m in self.emu.history(self.user) if m.location is not None]
+        if not text.strip() or not shared:
+            self.write(["(usage: /reply <text>, after a location was shared here)", ""])
+            return None
+        return await self.emu.send_message(self.user, text.strip(), reply_to=shared[-1])
 
     async def _press(self, msg: EmuMessage, number: int) -> dict[str, Any] | None:
         buttons = msg.inline_buttons()

@@ -13,7 +13,7 @@ from bot.sandbox.telegram.constants import CAPTION_LIMIT, JSON, MAX_BUTTONS, TEX
 from bot.sandbox.telegram.flood import Window
 from bot.sandbox.telegram.html import HtmlParseError, parse_html, trim_text, utf16_len
 from bot.sandbox.telegram.media import sniff_mime
-from bot.sandbox.telegram.model import EmuChat, EmuFile, EmuLocation, Upload
+from bot.sandbox.telegram.model import LIVE_FOREVER, EmuChat, EmuFile, EmuLocation, Upload
 from bot.sandbox.telegram.params import ApiError, Params, bad_request, check_button
 from bot.sandbox.telegram.state import EmulatorState
 
@@ -233,10 +233,12 @@ class EmulatorChecks(EmulatorState):
             raise bad_request("wrong heading specified")
         live_period = p.int_("live_period")
         if live_period is not None and not (
-            60 <= live_period <= 86400 or live_period == 0x7FFFFFFF
+            60 <= live_period <= 86400 or live_period == LIVE_FOREVER
         ):
             raise bad_request("wrong live period specified")
         radius = p.int_("proximity_alert_radius")
+        if radius is not None and not 1 <= radius <= 100_000:
+            raise bad_request("wrong proximity alert radius specified")
         return EmuLocation(lat, lon, accuracy, heading, live_period, radius)
 
     def _document_api(self, stored: EmuFile) -> JSON:

@@ -246,18 +246,60 @@ class EmulatorDriver(EmulatorChecks):
         longitude: float,
         chat: int | EmuChat | None = None,
         live_period: int | None = None,
+        *,
+        heading: int | None = None,
+        horizontal_accuracy: float | None = None,
+        thread_id: int | None = None,
+        reply_to: EmuMessage | int | None = None,
     ) -> JSON:
-        """The user shares a location."""
+        """The user shares a location (Telegram's attachment → Location): a ``message``
+        update with ``location``; with ``live_period`` a live one (``move_location``).
+
+        A reply to it (``send_message(..., reply_to=update["message"]["message_id"])``)
+        carries it in ``reply_to_message``. In a group under privacy mode the bot does
+        not see the location itself (it is no command), only such a reply to it.
+        """
         sender = self._driver_user(user)
         target = self._driver_chat(sender, chat)
+        location = EmuLocation(
+            latitude, longitude, horizontal_accuracy, heading, live_period=live_period
+        )
         msg = self._new_message(
             target,
             from_bot=False,
             sender=sender,
             kind="location",
-            location=EmuLocation(latitude, longitude, live_period=live_period),
+            location=location,
+            thread_id=self._driver_thread(target, thread_id),
+            reply_to=self._driver_reply(target, reply_to),
+            live_since=self._clock() if live_period else None,
+            positions=[location],
         )
         return self._enqueue_message(msg)
+
+    async def move_location(
+        self,
+        user: EmuUser | int,
+        message_id: int,
+        latitude: float,
+        longitude: float,
+        chat: int | EmuChat | None = None,
+        *,
+        heading: int | None = None,
+    ) -> JSON:
+        """The user's live location moves: an ``edited_message`` update, as Telegram's."""
+        sender = self._driver_user(user)
+        target = self._driver_chat(sender, chat)
+        msg = self._history.get(target.id, {}).get(message_id)
+        if msg is None or msg.from_bot or msg.location is None or not msg.is_live:
+            raise ValueError(f"no live location {message_id} of a user in chat {target.id}")
+        location = EmuLocation(
+            latitude, longitude, heading=heading, live_period=msg.location.live_period
+        )
+        msg.location = location
+        msg.positions.append(location)
+        msg.edit_date = int(self._wallclock())
+        return self._enqueue({"edited_message": self.message_api(msg)})
 
     async def press_button(
         self,
@@ -331,6 +373,14 @@ class EmulatorDriver(EmulatorChecks):
 
     def message(self, chat: int | EmuChat | EmuUser, message_id: int) -> EmuMessage:
         return self._history[self._chat_id(chat)][message_id]
+
+    def live_positions(self, chat: int | EmuChat | EmuUser, message_id: int) -> list[EmuLocation]:
+        """Every position a live location showed, the one it was sent with first."""
+        return list(self.message(chat, message_id).positions)
+
+    def live_status(self, chat: int | EmuChat | EmuUser, message_id: int) -> str:
+        """A message's live location now: "live", "ended", "stopped" or "static"."""
+        return self.message(chat, message_id).live_state(self._clock())
 
     def pending_messages(
         self, chat: int | EmuChat | EmuUser, thread_id: int | None = None

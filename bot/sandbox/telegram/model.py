@@ -7,7 +7,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from bot.sandbox.telegram.constants import JSON
 
@@ -118,6 +118,10 @@ class EmuLocation:
     def longitude(self) -> float:
         return self.lon
 
+    def label(self) -> str:
+        """The place as a person reads it: "30.27, 120.15" (no trailing zeros)."""
+        return f"{_degrees(self.lat)}, {_degrees(self.lon)}"
+
     def to_api(self) -> JSON:
         data: JSON = {"latitude": self.lat, "longitude": self.lon}
         if self.horizontal_accuracy is not None:
@@ -129,6 +133,23 @@ class EmuLocation:
         if self.proximity_alert_radius is not None:
             data["proximity_alert_radius"] = self.proximity_alert_radius
         return data
+
+
+LIVE_FOREVER: Final = 0x7FFFFFFF  # live_period of a live location that never ends
+
+
+def _degrees(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def period_label(seconds: int) -> str:
+    """A live period as the console shows it: "30 min", "8 h", "1 h 30 min", "indefinitely"."""
+    if seconds == LIVE_FOREVER:
+        return "indefinitely"
+    hours, minutes = divmod(seconds // 60, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 @dataclass
@@ -173,6 +194,28 @@ class EmuMessage:
     edits: list[EmuEdit] = field(default_factory=list)
     edit_date: int | None = None
     deleted: bool = False
+    # A live location: when it was sent by the emulator's clock (its period counts from
+    # then), whether it was stopped, and every position it showed, the first included.
+    live_since: float | None = None
+    live_stopped: bool = False
+    positions: list[EmuLocation] = field(default_factory=list)
+
+    @property
+    def is_live(self) -> bool:
+        """A live location (sent with live_period), whether or not it still moves."""
+        return self.live_since is not None and self.location is not None
+
+    def live_state(self, now: float) -> str:
+        """At ``now`` (the emulator's clock): "live" (it may move), "ended" (its period
+        is over), "stopped", or "static" (not a live location)."""
+        if self.live_since is None or self.location is None:
+            return "static"
+        if self.live_stopped:
+            return "stopped"
+        period = self.location.live_period or 0
+        if period != LIVE_FOREVER and now >= self.live_since + period:
+            return "ended"
+        return "live"
 
     def plain_text(self) -> str:
         """What a reader sees: text (or caption) with tags removed and entities decoded."""
@@ -201,7 +244,11 @@ class EmuMessage:
         parts: list[str] = []
         if self.deleted:
             parts.append("[deleted]")
-        if self.kind == "location" and self.location is not None:
+        if self.is_live and self.location is not None:
+            period = self.location.live_period or 0
+            shown = "" if self.live_stopped else f" · {period_label(period)}"
+            parts.append(f"[live location {self.location.label()}{shown}]")
+        elif self.kind == "location" and self.location is not None:
             parts.append(f"[location {self.location.lat:.6f}, {self.location.lon:.6f}]")
         elif self.kind == "venue" and self.venue is not None:
             parts.append(f"[venue {self.venue.get('title')}: {self.venue.get('address')}]")

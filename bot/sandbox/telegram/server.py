@@ -56,7 +56,14 @@ class TelegramEmulator(EmulatorDriver, UpdateMethods, SendingMethods, EditingMet
       where the bot is not an admin it gets only commands (not addressed to
       another bot), replies to its messages, mentions of it and service
       messages; the rest is kept in ``filtered_updates``.
-    * Flood limits apply to sending, copying, forwarding and editing, held in
+    * Live locations (``sendLocation`` with ``live_period``) move with
+      ``editMessageLiveLocation`` until their period ends by the emulator's
+      clock (``clock=``) or ``stopMessageLiveLocation``; after that, or for an
+      edit identical to what is shown, Telegram's errors ("message can't be
+      edited", "message is not modified: ..."). ``live_positions`` reads each
+      position shown, ``live_status`` what it is now.
+    * Flood limits apply to sending, copying, forwarding and editing (live
+      location moves and stops included), held in
       sliding windows (the strictest reading: Telegram publishes no algorithm):
       at most ``global_per_s`` messages in any second, ``group_per_min`` to a
       group in any minute (an album counts one per item in both), and

@@ -6,7 +6,7 @@ import contextlib
 
 from bot.sandbox.telegram.checks import EmulatorChecks
 from bot.sandbox.telegram.constants import JSON, NOT_MODIFIED
-from bot.sandbox.telegram.model import EmuChat, EmuEdit, EmuLocation, EmuMessage
+from bot.sandbox.telegram.model import LIVE_FOREVER, EmuChat, EmuEdit, EmuMessage
 from bot.sandbox.telegram.params import ApiError, Params, bad_request
 
 
@@ -91,28 +91,45 @@ class EditingMethods(EmulatorChecks):
         msg.reply_markup = markup
         return self._apply_edit(msg, "editMessageReplyMarkup")
 
-    async def _m_edit_message_live_location(self, p: Params) -> JSON:
+    def _live_target(self, p: Params) -> EmuMessage:
+        """A live location the bot may still move: not stopped, its period not over."""
         msg = self._edit_target(p)
-        if msg.location is None or not msg.location.live_period:
+        if msg.live_state(self._clock()) != "live":
             raise bad_request("message can't be edited")
+        return msg
+
+    def _live_period(self, msg: EmuMessage, requested: int | None) -> int:
+        """Bot API 7.x: a new period counts from the send date, ends in the future and is
+        at most a day longer than the current one; none given keeps the current one."""
+        assert msg.location is not None and msg.live_since is not None
+        current = msg.location.live_period or 0
+        if requested is None or requested == current:
+            return current
+        if requested != LIVE_FOREVER and (
+            (current != LIVE_FOREVER and requested > current + 86400)
+            or msg.live_since + requested <= self._clock()
+        ):
+            raise bad_request("wrong live period specified")
+        return requested
+
+    async def _m_edit_message_live_location(self, p: Params) -> JSON:
+        msg = self._live_target(p)
         location = self._location(p)
-        location.live_period = msg.location.live_period
+        location.live_period = self._live_period(msg, location.live_period)
         markup = self._markup(p, inline_only=True)
         if location == msg.location and markup == msg.reply_markup:
             raise bad_request(NOT_MODIFIED)
         self._flood(self._chats[msg.chat_id])
         msg.location = location
+        msg.positions.append(location)
         msg.reply_markup = markup
         return self._apply_edit(msg, "editMessageLiveLocation")
 
     async def _m_stop_message_live_location(self, p: Params) -> JSON:
-        msg = self._edit_target(p)
-        if msg.location is None or not msg.location.live_period:
-            raise bad_request("message can't be edited")
+        msg = self._live_target(p)
         markup = self._markup(p, inline_only=True)
-        msg.location = EmuLocation(
-            msg.location.lat, msg.location.lon, msg.location.horizontal_accuracy
-        )
+        self._flood(self._chats[msg.chat_id])
+        msg.live_stopped = True
         msg.reply_markup = markup
         return self._apply_edit(msg, "stopMessageLiveLocation")
 

@@ -64,6 +64,9 @@ class SendingMethods(EmulatorChecks):
             reply_markup=markup,
             thread_id=thread_id,
             reply_to=reply_to,
+            # A live location's period counts from now, by the emulator's clock.
+            live_since=self._clock() if location.live_period else None,
+            positions=[location],
         )
         return self.message_api(msg)
 
