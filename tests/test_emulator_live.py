@@ -20,12 +20,12 @@ from aiohttp import ClientSession
 from conftest import Clock
 
 from bot.demo.console import Console, parse_place
-from bot.sandbox.telegram import NOT_MODIFIED, TelegramEmulator
+from bot.sandbox.telegram import LIVE_FOREVER, NOT_MODIFIED, TelegramEmulator
 
 TOKEN = "123456:TEST-token"
 ALICE = 1001
 GROUP = -100500
-FOREVER = 0x7FFFFFFF
+FOREVER = 0x7FFFFFFF  # Telegram's number, written out: the constant must be it
 STOP = InlineKeyboardMarkup(
     inline_keyboard=[[InlineKeyboardButton(text="Stop", callback_data="stop")]]
 )
@@ -85,6 +85,7 @@ async def test_a_live_location_is_sent_with_its_period_heading_and_date(
     assert msg.render() == "[live location 30.27, 120.15 · 30 min]"
     static = await bot.send_location(GROUP, 30.0, 120.0)
     assert emu.live_status(GROUP, static.message_id) == "static"
+    assert LIVE_FOREVER == FOREVER
     forever = await live(bot, period=FOREVER)
     assert forever.location is not None and forever.location.live_period == FOREVER
     assert emu.message(GROUP, forever.message_id).render().endswith("· indefinitely]")

@@ -47,6 +47,7 @@ from bot.sandbox.telegram.html import (
 )
 from bot.sandbox.telegram.media import _photo_sizes
 from bot.sandbox.telegram.model import (
+    LIVE_FOREVER,
     ApiCall,
     CallbackAnswer,
     EmuChat,
@@ -67,6 +68,7 @@ __all__ = [
     "CONFLICT_POLLING",
     "CONFLICT_WEBHOOK",
     "JSON",
+    "LIVE_FOREVER",
     "MAX_BUTTONS",
     "MAX_POLL_TIMEOUT",
     "NOT_MODIFIED",
