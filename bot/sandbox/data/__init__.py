@@ -12,7 +12,8 @@ them (see ``FIXED_USERS`` and the module constants).
 
 The package: `constants` (the fixed world and its vocabulary), `units` (pinyin, local
 days, kilometres), `model` (the records), `directory` (`SandboxDirectory`, built from
-the seed) and `history` (`SandboxData`: the directory plus its history). Every name is
+the seed), `paths` (users who move, when asked to) and `history` (`SandboxData`: the
+directory plus its history and its moving users). Every name is
 importable from here.
 """
 
@@ -59,11 +60,25 @@ from bot.sandbox.data.model import (
     TrackPoint,
     User,
 )
+from bot.sandbox.data.paths import (
+    CROSSING_USER_ID,
+    DEMO_FENCE,
+    DEMO_FENCE_INSIDE_MINUTES,
+    JITTER_M,
+    JITTER_USER_ID,
+    STALE_MINUTES,
+    STALE_USER_ID,
+    WALKER_USER_ID,
+    Path,
+)
 from bot.sandbox.data.units import local_date_of, local_day_start_ms, md5_hex, pinyin_of
 
 __all__ = [
     "CENTER_LAT",
     "CENTER_LON",
+    "CROSSING_USER_ID",
+    "DEMO_FENCE",
+    "DEMO_FENCE_INSIDE_MINUTES",
     "DISPATCHER_ID",
     "DISTRICTS",
     "FIRST_DEVICE_ID",
@@ -75,6 +90,8 @@ __all__ = [
     "GIVEN_NAMES",
     "GROUP_KINDS",
     "HISTORY_DAYS",
+    "JITTER_M",
+    "JITTER_USER_ID",
     "MEDIA_FILES",
     "NO_FIX_USER_ID",
     "ORG_KINDS",
@@ -83,10 +100,13 @@ __all__ = [
     "ROOT_ORG_ID",
     "SIGNIN_REMARKS",
     "SOLO_GROUP_ID",
+    "STALE_MINUTES",
+    "STALE_USER_ID",
     "STREETS",
     "SURNAMES",
     "TRICKY_USER_ID",
     "TZ",
+    "WALKER_USER_ID",
     "Device",
     "Fix",
     "FixedUser",
@@ -94,6 +114,7 @@ __all__ = [
     "Membership",
     "Notice",
     "Org",
+    "Path",
     "PunchRecord",
     "Recording",
     "SandboxData",

@@ -7,10 +7,12 @@ import random
 from collections.abc import Iterator
 from datetime import date, timedelta
 from functools import partial
+from typing import Any
 
 from bot.sandbox.data.constants import RADIUS_KM, SIGNIN_REMARKS, STREETS
 from bot.sandbox.data.directory import SandboxDirectory
-from bot.sandbox.data.model import PunchRecord, Recording, SignIn, TrackPoint, User
+from bot.sandbox.data.model import Fix, PunchRecord, Recording, SignIn, TrackPoint, User
+from bot.sandbox.data.paths import ORG_266, ORG_267, Path, build_paths
 from bot.sandbox.data.units import km_from_center, local_date_of, local_day_start_ms, offset_km
 
 
@@ -19,7 +21,38 @@ class SandboxData(SandboxDirectory):
 
     Built deterministically from `seed`. `now` decides what "today" is and hides
     anything that would lie in the future; it defaults to the real clock.
+
+    With `moving`, the users of `paths` move along them as a function of `now` (see
+    `bot.sandbox.data.paths`); the flag may be flipped at run time.
     """
+
+    def __init__(self, *, moving: bool = False, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.moving = moving
+        self.paths: dict[int, Path] = build_paths(
+            self.users,
+            self.org_subtree(ORG_266) if ORG_266 in self.orgs else set(),
+            self.org_subtree(ORG_267) if ORG_267 in self.orgs else set(),
+        )
+
+    # ---- moving users -----------------------------------------------------------------------
+
+    def _path_of(self, u: User) -> Path | None:
+        # a test that took a user's fix away (u.fix = None) stops them as well
+        return self.paths.get(u.id) if self.moving and u.fix is not None else None
+
+    def online_now(self, u: User) -> bool:
+        """Whether the user is online now: their flag, unless their path is offline now."""
+        path = self._path_of(u)
+        return u.online and not (path is not None and path.offline_at(self.now_ms()))
+
+    def fix_now(self, u: User) -> Fix | None:
+        """The user's latest fix now; a moving user's is taken from their path and kept
+        in `u.fix`, so that `u.fix` stays the truth a test compares with."""
+        path = self._path_of(u)
+        if path is not None:
+            u.fix = path.fix(self.now_ms())
+        return u.fix
 
     # ---- tracks -----------------------------------------------------------------------------
 
@@ -33,6 +66,9 @@ class SandboxData(SandboxDirectory):
         end_ms = min(end_ms, self.now_ms())
         if end_ms < start_ms:
             return []
+        path = self._path_of(u)
+        if path is not None:
+            return path.track(start_ms, end_ms, self.now_ms())
         days = set(history)
         out: list[TrackPoint] = []
         day = local_date_of(start_ms)

@@ -7,6 +7,9 @@ can be switched on or off at runtime (:class:`Quirks`), faults can be injected
 per path (:meth:`SandboxPlatform.fail_next`), and every request is recorded so
 tests can see exactly what a client sent. It can also play the platform's side
 of section 3, posting callbacks to the bridge (:meth:`SandboxPlatform.post_callback`).
+With ``SandboxPlatform(moving=True)`` (``bot sandbox`` does it) some users move along
+paths as a function of the clock (:mod:`bot.sandbox.data.paths`);
+:meth:`SandboxPlatform.call_counts` says how many calls each path received.
 
 The package: `state` (the seeded data, tokens, faults, what tests control and see,
 callbacks to the bridge), `routes/` (one mixin per API section), `server` (the HTTP

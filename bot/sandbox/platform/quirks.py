@@ -31,6 +31,9 @@ class Quirks:
     null_fields: bool = True  # 2.16: scheduleId, scope, address, ... arrive null
     coordinates: str = "wgs84"  # "gcj02": coordinates of 2.4 and 2.5 offset to GCJ-02
     unpadded_ctime: bool = True  # 2.9 ctime like "2022-2-15 15:20:12"
+    # 2.4: more uids in one call answer 510. The reference documents no limit, so none by
+    # default; a test or bench sets one to see a client batch.
+    coords_max_uids: int | None = None
 
     @classmethod
     def none(cls) -> Quirks:
@@ -48,6 +51,7 @@ class Quirks:
             null_fields=False,
             coordinates="wgs84",
             unpadded_ctime=False,
+            coords_max_uids=None,
         )
 
 

@@ -277,9 +277,11 @@ async def serve_forever(
     users: int = 40,
     groups: int = 6,
     seed: int = 1,
+    moving: bool = True,
 ) -> None:
-    """Run a sandbox platform until cancelled (``pttbridge sandbox``)."""
-    sandbox = SandboxPlatform(users=users, groups=groups, seed=seed)
+    """Run a sandbox platform until cancelled (``pttbridge sandbox``); some users move
+    along paths (``bot.sandbox.data.paths``) unless `moving` is False."""
+    sandbox = SandboxPlatform(users=users, groups=groups, seed=seed, moving=moving)
     url = await sandbox.start(host, port)
     print(
         f"sandbox platform: {url}  token: {sandbox.token}  "
@@ -291,6 +293,8 @@ async def serve_forever(
         f"{len(sandbox.data.users)} users (seed {seed}); recordings under {url}/media/",
         flush=True,
     )
+    if moving:
+        print(f"  {len(sandbox.data.paths)} users move along paths", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

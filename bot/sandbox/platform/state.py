@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import random
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -53,9 +54,12 @@ class PlatformState:
         token_header: str = "token",
         quirks: Quirks | None = None,
         now: Callable[[], datetime] | None = None,
+        moving: bool = False,
     ) -> None:
         self.quirks = quirks if quirks is not None else Quirks()
-        self.data = SandboxData(users=users, groups=groups, orgs=orgs, seed=seed, now=now)
+        self.data = SandboxData(
+            users=users, groups=groups, orgs=orgs, seed=seed, now=now, moving=moving
+        )
         self.seed = seed
         self.token = token
         self.account = account
@@ -115,6 +119,14 @@ class PlatformState:
     def requests_to(self, path_suffix: str) -> list[RecordedRequest]:
         """The recorded requests whose path ends with `path_suffix`."""
         return [r for r in self.requests if r.path.endswith(path_suffix)]
+
+    def call_counts(self) -> Counter[str]:
+        """How many requests each API path received (the path after the prefix, e.g.
+        ``/location/getLatestCoords``), from the recorded requests."""
+        cut = len(self.prefix)
+        return Counter(
+            r.path[cut:] if r.path.startswith(self.prefix) else r.path for r in self.requests
+        )
 
     # ---- callbacks (section 3) --------------------------------------------------------------
 
@@ -238,7 +250,7 @@ class PlatformState:
             "account": u.account,
             "name": u.name,
             "pinyin": u.pinyin,
-            "online": 1 if u.online else 0,
+            "online": 1 if self.data.online_now(u) else 0,
             "priority": u.priority,
         }
         if u.role_id is not None:
@@ -255,7 +267,7 @@ class PlatformState:
             "pinyin": org.pinyin,
             "groupCount": group_count,
             "userCount": len(users),
-            "onlineCount": sum(1 for u in users if u.online),
+            "onlineCount": sum(1 for u in users if self.data.online_now(u)),
             "address": org.address,
             "weight": org.weight,
             "ctime": org.ctime_ms,

@@ -90,13 +90,13 @@ class DirectoryRoutes(PlatformState):
         return [
             self._id(uid)
             for uid in uids
-            if uid in users and users[uid].online and users[uid].current_group == gid
+            if uid in users and self.data.online_now(users[uid]) and users[uid].current_group == gid
         ]
 
     def _is_online(self, call: Call) -> Any:
         _gid, uids = self._gid_and_uids(call.body)
         users = self.data.users
-        return [self._id(uid) for uid in uids if uid in users and users[uid].online]
+        return [self._id(uid) for uid in uids if uid in users and self.data.online_now(users[uid])]
 
     # ---- 2.12 - 2.14 (directory) ------------------------------------------------------------
 

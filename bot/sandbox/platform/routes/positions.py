@@ -41,12 +41,16 @@ class PositionRoutes(PlatformState):
         return ms
 
     def _latest_coords(self, call: Call) -> Any:
+        uids = self._uids(call.body)
+        limit = self.quirks.coords_max_uids
+        if limit is not None and len(uids) > limit:
+            raise ApiError(510, f"每次最多 {limit} 个用户")
         out = []
-        for uid in self._uids(call.body):
+        for uid in uids:
             u = self.data.users.get(uid)
-            if u is None or u.fix is None:
+            f = self.data.fix_now(u) if u is not None else None
+            if u is None or f is None:
                 continue
-            f = u.fix
             lat, lon = self._coords(f.lat, f.lon)
             entry: dict[str, Any] = {"id": self._id(u.id), "username": u.name, "x": lat, "y": lon}
             if f.speed is not None:
@@ -58,7 +62,7 @@ class PositionRoutes(PlatformState):
             if self.quirks.coord_time_format != "absent":
                 entry["time"] = self._coord_time(f.time_ms)
             entry["location"] = [lon, lat]
-            entry["isOnLine"] = self._online(u.online)
+            entry["isOnLine"] = self._online(self.data.online_now(u))
             out.append(entry)
         return out
 
