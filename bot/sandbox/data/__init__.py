@@ -69,7 +69,7 @@ from bot.sandbox.data.paths import (
     STALE_MINUTES,
     STALE_USER_ID,
     WALKER_USER_ID,
-    Path,
+    MovingPath,
 )
 from bot.sandbox.data.units import local_date_of, local_day_start_ms, md5_hex, pinyin_of
 
@@ -112,9 +112,9 @@ __all__ = [
     "FixedUser",
     "Group",
     "Membership",
+    "MovingPath",
     "Notice",
     "Org",
-    "Path",
     "PunchRecord",
     "Recording",
     "SandboxData",

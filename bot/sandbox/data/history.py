@@ -12,7 +12,7 @@ from typing import Any
 from bot.sandbox.data.constants import RADIUS_KM, SIGNIN_REMARKS, STREETS
 from bot.sandbox.data.directory import SandboxDirectory
 from bot.sandbox.data.model import Fix, PunchRecord, Recording, SignIn, TrackPoint, User
-from bot.sandbox.data.paths import ORG_266, ORG_267, Path, build_paths
+from bot.sandbox.data.paths import ORG_266, ORG_267, MovingPath, build_paths
 from bot.sandbox.data.units import km_from_center, local_date_of, local_day_start_ms, offset_km
 
 
@@ -29,7 +29,7 @@ class SandboxData(SandboxDirectory):
     def __init__(self, *, moving: bool = False, **kw: Any) -> None:
         super().__init__(**kw)
         self.moving = moving
-        self.paths: dict[int, Path] = build_paths(
+        self.paths: dict[int, MovingPath] = build_paths(
             self.users,
             self.org_subtree(ORG_266) if ORG_266 in self.orgs else set(),
             self.org_subtree(ORG_267) if ORG_267 in self.orgs else set(),
@@ -37,7 +37,7 @@ class SandboxData(SandboxDirectory):
 
     # ---- moving users -----------------------------------------------------------------------
 
-    def _path_of(self, u: User) -> Path | None:
+    def _path_of(self, u: User) -> MovingPath | None:
         # a test that took a user's fix away (u.fix = None) stops them as well
         return self.paths.get(u.id) if self.moving and u.fix is not None else None
 

@@ -27,6 +27,7 @@ import math
 import random
 from collections.abc import Iterable
 
+from bot.sandbox.data.constants import FIXED_USERS
 from bot.sandbox.data.model import Fix, TrackPoint, User
 from bot.sandbox.data.units import offset_km
 
@@ -53,6 +54,7 @@ TRACK_STEP_S = 30  # 2.5 points of a path, one every 30 s (the latest fix is add
 ORG_266, ORG_267 = 266, 267
 
 _EARTH_M = 6_371_008.8
+_FIXED_IDS = frozenset(fu.id for fu in FIXED_USERS)
 
 
 def haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -73,7 +75,7 @@ def bearing_deg(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.degrees(math.atan2(y, x)) % 360
 
 
-class Path:
+class MovingPath:
     """One user's closed loop of WGS-84 waypoints, run once every `period_s` seconds
     (phase 0 at the epoch, so a period dividing an hour repeats every hour), or — with
     `jitter_m` — a single point the user stands at, each fix scattered around it."""
@@ -196,11 +198,11 @@ def _loop_path(
     *,
     fix_every_s: int = 5,
     offline_minutes: tuple[int, int] | None = None,
-) -> Path:
+) -> MovingPath:
     """A loop near the user's home, its period set by the speed (at least a minute)."""
     points = _grid_loop(random.Random(f"path:{u.id}"), u.home_lat, u.home_lon, size_km)
-    length = Path(u.id, points, period_s=1).length_m
-    return Path(
+    length = MovingPath(u.id, points, period_s=1).length_m
+    return MovingPath(
         u.id,
         points,
         period_s=max(60, round(length / (speed_kmh / 3.6))),
@@ -209,19 +211,19 @@ def _loop_path(
     )
 
 
-def crossing_path() -> Path:
+def crossing_path() -> MovingPath:
     """zhangsan01's loop: south through `DEMO_FENCE`'s centre, back north 900 m east of it;
     5.8 km in 20 min (17.4 km/h)."""
     lat, lon, _r = DEMO_FENCE
     legs = [(1.2, 0.0), (-0.8, 0.0), (-0.8, 0.9), (1.2, 0.9)]
-    return Path(CROSSING_USER_ID, [offset_km(lat, lon, n, e) for n, e in legs], period_s=1200)
+    return MovingPath(CROSSING_USER_ID, [offset_km(lat, lon, n, e) for n, e in legs], period_s=1200)
 
 
 def build_paths(
     users: dict[int, User], subtree_266: set[int], subtree_267: set[int]
-) -> dict[int, Path]:
+) -> dict[int, MovingPath]:
     """The moving users of a directory, by user id (those absent or without a fix are left out)."""
-    paths: dict[int, Path] = {}
+    paths: dict[int, MovingPath] = {}
 
     def fit(uid: int) -> User | None:
         u = users.get(uid)
@@ -236,7 +238,7 @@ def build_paths(
     if fit(JITTER_USER_ID):
         lat, lon, radius = DEMO_FENCE
         spot = offset_km(lat, lon, 0.0, radius / 1000)
-        paths[JITTER_USER_ID] = Path(
+        paths[JITTER_USER_ID] = MovingPath(
             JITTER_USER_ID,
             [spot],
             period_s=60,
@@ -251,7 +253,7 @@ def build_paths(
         and u.fix is not None
         and u.online
         and u.tracked
-        and uid > WALKER_USER_ID
+        and uid not in _FIXED_IDS
     )
     in_266 = [uid for uid in generated if users[uid].org_id in subtree_266][:3]
     in_267 = [uid for uid in generated if users[uid].org_id in subtree_267][:1]
