@@ -31,7 +31,9 @@ from bot.telegram.media import MediaFetcher
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
 from storage.db import Database
+from storage.fences import FenceRepo
 from storage.files import FileRepo
+from storage.follows import FollowRepo
 from storage.inbox import InboxRepo
 from storage.incidents import IncidentRepo
 from storage.invites import InviteRepo
@@ -231,6 +233,8 @@ class Repositories:
     presence: PresenceRepo
     seen_recordings: SeenRecordingRepo
     reports: ReportRepo
+    follows: FollowRepo
+    fences: FenceRepo
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -253,6 +257,8 @@ class Repositories:
             presence=PresenceRepo(db),
             seen_recordings=SeenRecordingRepo(db),
             reports=ReportRepo(db),
+            follows=FollowRepo(db),
+            fences=FenceRepo(db),
         )
 
 
