@@ -18,7 +18,7 @@ from bot.geo.fences import (
     observe,
     stale_limit,
 )
-from bot.geo.measure import LatLon, destination, haversine_m
+from bot.geo.measure import LatLon, destination, haversine_m, telegram_heading
 from bot.platform.coords import gcj02_to_wgs84, wgs84_to_gcj02
 
 T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
@@ -346,3 +346,30 @@ def test_nearest_is_every_fix_in_range_in_distance_order(
 
 def _ll2(p: LatLon) -> tuple[float, float]:
     return p.lat, p.lon
+
+
+# -- measure: destination and heading --------------------------------------------------
+
+
+@settings(max_examples=examples(200))
+@given(
+    st.floats(min_value=-80, max_value=80),
+    st.floats(min_value=-180, max_value=180),
+    bearings,
+    st.floats(min_value=0, max_value=100_000),
+)
+def test_destination_is_at_that_distance(lat: float, lon: float, bearing: float, d: float) -> None:
+    p = destination(lat, lon, bearing, d)
+    assert -90 <= p.lat <= 90 and -180 <= p.lon < 180
+    assert haversine_m(lat, lon, p.lat, p.lon) == pytest.approx(d, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("bearing", "heading"),
+    [(None, None), (float("nan"), None), (0, 360), (0.4, 360), (359.6, 360), (1, 1), (90.2, 90),
+     (360, 360), (-90, 270), (725, 5)],
+)  # fmt: skip
+def test_telegram_heading_is_whole_degrees_one_to_360(
+    bearing: float | None, heading: int | None
+) -> None:
+    assert telegram_heading(bearing) == heading

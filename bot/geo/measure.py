@@ -32,6 +32,7 @@ __all__ = [
     "pair_speed_kmh",
     "split_segments",
     "summarize",
+    "telegram_heading",
     "timed_sorted",
 ]
 
@@ -93,6 +94,14 @@ def destination(lat: float, lon: float, bearing_deg: float, distance_m: float) -
     )
     lon2 = (math.degrees(l2) + 540) % 360 - 180
     return LatLon(math.degrees(p2), lon2)
+
+
+def telegram_heading(bearing_deg: float | None) -> int | None:
+    """A bearing as Telegram's live-location `heading`: whole degrees 1-360 (north is
+    360, never 0); None when unknown or not a number."""
+    if bearing_deg is None or not math.isfinite(bearing_deg):
+        return None
+    return round(bearing_deg) % 360 or 360
 
 
 _COMPASS: Final = {
