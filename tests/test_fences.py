@@ -14,6 +14,7 @@ from bot.geo.fences import (
     Crossed,
     Crossing,
     FenceArea,
+    decide,
     nearest,
     observe,
     stale_limit,
@@ -373,3 +374,60 @@ def test_telegram_heading_is_whole_degrees_one_to_360(
     bearing: float | None, heading: int | None
 ) -> None:
     assert telegram_heading(bearing) == heading
+
+
+# -- one poll for every fence ---------------------------------------------------------
+
+
+def test_decide_runs_every_watched_pair_once_and_returns_only_what_changed() -> None:
+    depot = FenceArea(HANGZHOU.lat, HANGZHOU.lon, 300)
+    bridge = FenceArea(*_ll2(destination(HANGZHOU.lat, HANGZHOU.lon, 90, 5000)), 1000)
+    t1 = T0 + POLL
+    fixes = {
+        7: at(depot, 100, 0, t1),  # inside the depot, far from the bridge
+        8: at(depot, 100, 0, T0),  # the fix already considered: nothing changes
+        9: at(depot, 100, 0, t1),  # watched on no fence
+    }
+    states = {
+        (1, 7): Crossing(False, 1, T0),  # second fix inside: enter
+        (1, 8): Crossing(False, 1, T0),
+        (2, 7): Crossing(False, 0, T0),  # stays outside: only the time moves
+    }
+    got = decide(
+        {1: depot, 2: bridge},
+        {1: {7, 8, 10}, 2: {7}, 3: {7}},  # 10 has no fix; fence 3 is gone
+        states,
+        fixes,
+        t1,
+        stale_after=STALE,
+    )
+    assert got.crossings == [(1, 7, Crossed.ENTER, fixes[7])]
+    assert got.states == {(1, 7): Crossing(True, 0, t1), (2, 7): Crossing(False, 0, t1)}
+
+
+@settings(max_examples=examples(100))
+@given(
+    st.lists(st.tuples(st.floats(min_value=0, max_value=3000), bearings), min_size=1, max_size=8),
+    st.lists(st.floats(min_value=50, max_value=2000), min_size=1, max_size=4),
+)
+def test_decide_is_observe_for_each_pair(
+    spots: list[tuple[float, float]], radii_m: list[float]
+) -> None:
+    areas = {i: FenceArea(HANGZHOU.lat, HANGZHOU.lon, r) for i, r in enumerate(radii_m)}
+    users = range(len(spots))
+    states: dict[tuple[int, int], Crossing] = {}
+    for step in range(3):
+        t = T0 + step * POLL
+        fixes = {
+            u: at(areas[0], d + 40 * step, b, t) for u, (d, b) in zip(users, spots, strict=True)
+        }
+        got = decide(areas, {i: set(users) for i in areas}, states, fixes, t, stale_after=STALE)
+        want_events = []
+        for i, area in areas.items():
+            for u in users:
+                after, event = observe(area, states.get((i, u)), fixes[u], t, stale_after=STALE)
+                assert after is not None and got.states.get((i, u), states.get((i, u))) == after
+                if event is not None:
+                    want_events.append((i, u, event, fixes[u]))
+        assert got.crossings == want_events
+        states.update(got.states)

@@ -18,7 +18,7 @@ and all. The first fresh fix sets the state without reporting anything.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -32,9 +32,11 @@ __all__ = [
     "STALE_POLLS",
     "Crossed",
     "Crossing",
+    "Decisions",
     "FenceArea",
     "Nearby",
     "Placed",
+    "decide",
     "nearest",
     "observe",
     "stale_limit",
@@ -150,6 +152,47 @@ def observe(
 
 
 P = TypeVar("P", bound=Placed)
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions(Generic[P]):
+    """What one poll decided: the states that changed (to store), by (fence id, user id),
+    and the crossings, each with the fix that completed it, in fence then user order."""
+
+    states: dict[tuple[int, int], Crossing]
+    crossings: list[tuple[int, int, Crossed, P]]
+
+
+def decide(
+    areas: Mapping[int, FenceArea],
+    concerned: Mapping[int, Collection[int]],
+    states: Mapping[tuple[int, int], Crossing],
+    fixes: Mapping[int, P],
+    now: datetime,
+    *,
+    stale_after: timedelta,
+) -> Decisions[P]:
+    """One poll for every fence: `concerned` names the users watched on each fence (by
+    fence id), `fixes` the latest fix of each user polled. A user without a fix, or on a
+    fence not in `areas`, decides nothing. Only states that changed are returned."""
+    changed: dict[tuple[int, int], Crossing] = {}
+    crossings: list[tuple[int, int, Crossed, P]] = []
+    for fence_id in sorted(concerned):
+        area = areas.get(fence_id)
+        if area is None:
+            continue
+        for user_id in sorted(concerned[fence_id]):
+            fix = fixes.get(user_id)
+            if fix is None:
+                continue
+            key = (fence_id, user_id)
+            before = states.get(key)
+            after, event = observe(area, before, fix, now, stale_after=stale_after)
+            if after is not None and after != before:
+                changed[key] = after
+            if event is not None:
+                crossings.append((fence_id, user_id, event, fix))
+    return Decisions(changed, crossings)
 
 
 @dataclass(frozen=True, slots=True)
