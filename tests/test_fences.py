@@ -340,7 +340,7 @@ def test_nearest_is_every_fix_in_range_in_distance_order(
     got = nearest(c, fixes, radius, T0)
     distances = [round(n.distance_m) for n in got]
     assert distances == sorted(distances)  # to the metre: ties go to the fresher fix
-    assert all(d <= radius for d in distances)
+    assert all(n.distance_m <= radius for n in got)
     want = {f.uid for f in fixes if haversine_m(c.lat, c.lon, f.lat, f.lon) <= radius}
     assert {n.fix.uid for n in got} == want
 
