@@ -21,6 +21,8 @@ CHAT_KEYED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("mutes", "chat_id"),
     ("watches", "chat_id"),
     ("reports", "chat_id"),
+    ("follows", "chat_id"),
+    ("fence_watches", "chat_id"),
 )
 """Every ``(table, column)`` that holds a Telegram chat id, apart from ``chats`` itself.
 

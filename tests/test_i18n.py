@@ -227,6 +227,10 @@ NUMBERS = {
     "late",
     "missing",
     "minutes",
+    # bot.parsing.places
+    "min_m",
+    "max_km",
+    "hours",
 }
 STRINGS = {
     "name": "@zhang_san",

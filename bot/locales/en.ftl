@@ -743,3 +743,11 @@ inc-more-attachments = { $count ->
 
 # Commands from no person (an anonymous group admin, a channel)
 anonymous-sender = I cannot tell who sent this: commands sent as the group or a channel are not taken. Turn off “Remain anonymous” in your admin rights, or send it from your own account.
+
+## Places, radii and follow durations typed in /fence, /near and /follow
+err-radius-unparseable = “{ $text }” is not a radius I understand. Try <code>300m</code> or <code>1.5km</code>.
+err-radius-range = The radius must be between { $min_m } m and { $max_km } km (got “{ $text }”).
+err-latlon-unparseable = “{ $text }” is not a place I understand. Write latitude,longitude: <code>30.2741,120.1551</code>.
+err-latlon-range = “{ $text }” is off the map: latitude within ±90, longitude within ±180 (latitude first).
+err-follow-duration-unparseable = “{ $text }” is not a duration I understand. Try <code>30m</code> or <code>2h</code>.
+err-follow-duration-range = A follow lasts at most { $hours } h (got “{ $text }”).

@@ -614,3 +614,11 @@ inc-more-attachments = 📎 另有 { $count } 个附件，链接如下：
 
 # Commands from no person (an anonymous group admin, a channel)
 anonymous-sender = 无法确认发送者：以群或频道的身份发送的命令不予处理。请在管理员权限中关闭“匿名发言”，或用您自己的账号发送。
+
+## /fence、/near、/follow 中输入的位置、半径和时长
+err-radius-unparseable = 无法识别半径“{ $text }”。可用格式：<code>300米</code>、<code>1.5公里</code>。
+err-radius-range = 半径须在 { $min_m } 米到 { $max_km } 公里之间（收到“{ $text }”）。
+err-latlon-unparseable = 无法识别位置“{ $text }”。请写 纬度,经度：<code>30.2741,120.1551</code>。
+err-latlon-range = “{ $text }”超出范围：纬度在 ±90 之内，经度在 ±180 之内（纬度在前）。
+err-follow-duration-unparseable = 无法识别时长“{ $text }”。可用格式：<code>30m</code>、<code>2h</code>。
+err-follow-duration-range = 跟踪最长 { $hours } 小时（收到“{ $text }”）。
