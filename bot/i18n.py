@@ -93,11 +93,20 @@ class Translator:
     def load(
         cls, default_lang: str = "zh", languages: Iterable[str] = SUPPORTED_LANGUAGES
     ) -> Translator:
-        """Read ``bot/locales/<lang>.ftl`` of the installed package."""
+        """Read ``bot/locales/<lang>.ftl`` of the installed package, then each
+        ``<lang>-<feature>.ftl`` beside it in name order (a feature's texts in a file of
+        its own); a message id defined twice is an error of the files, caught by tests."""
         locales = resources.files("bot") / "locales"
-        sources = {
-            lang: (locales / f"{lang}.ftl").read_text(encoding="utf-8") for lang in languages
-        }
+        sources = {}
+        for lang in languages:
+            extra = sorted(
+                f.name
+                for f in locales.iterdir()
+                if f.name.startswith(f"{lang}-") and f.name.endswith(".ftl")
+            )
+            sources[lang] = "\n".join(
+                (locales / name).read_text(encoding="utf-8") for name in [f"{lang}.ftl", *extra]
+            )
         return cls(sources, default_lang)
 
     def get(self, lang: str | None) -> Translate:

@@ -303,10 +303,7 @@ def translator() -> Translator:
 
 @functools.cache
 def _resource(lang: str) -> ftl.Resource:
-    from importlib import resources
-
-    source = (resources.files("bot") / "locales" / f"{lang}.ftl").read_text(encoding="utf-8")
-    return FluentParser().parse(source)
+    return FluentParser().parse(_ftl_text(lang))
 
 
 class _Variables(Visitor):
@@ -602,7 +599,10 @@ def test_an_argument_longer_than_fluents_placeable_limit_is_kept_whole(
 
 
 def _ftl_text(lang: str) -> str:
-    return (Path(__file__).parent.parent / "bot" / "locales" / f"{lang}.ftl").read_text("utf-8")
+    """`<lang>.ftl` and every `<lang>-<feature>.ftl`, as the translator reads them."""
+    folder = Path(__file__).parent.parent / "bot" / "locales"
+    extra = sorted(folder.glob(f"{lang}-*.ftl"))
+    return "\n".join(f.read_text("utf-8") for f in [folder / f"{lang}.ftl", *extra])
 
 
 def test_chinese_says_talk_group_one_way_and_units_in_chinese() -> None:
