@@ -245,6 +245,7 @@ class BridgeSettings(BaseSettings):
     rate_per_group_min: float = 20.0
     directory_refresh_s: int = 600
     presence_poll_s: int = 30
+    follow_poll_s: int = 10  # /follow and geofences: one 2.4 poll this often
     log_format: Literal["text", "json"] = "text"
     # When set, GET /metrics needs `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = None
@@ -302,7 +303,7 @@ class BridgeSettings(BaseSettings):
             raise ValueError(f"must be a positive number of messages: {v!r}")
         return f
 
-    @field_validator("directory_refresh_s", "presence_poll_s", mode="before")
+    @field_validator("directory_refresh_s", "presence_poll_s", "follow_poll_s", mode="before")
     @classmethod
     def _interval(cls, v: Any) -> int:
         return _int_in(v, 5, 86400, "a number of seconds")

@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "BRIDGE_RATE_PER_GROUP_MIN": 20.0,
     "BRIDGE_DIRECTORY_REFRESH_S": 600,
     "BRIDGE_PRESENCE_POLL_S": 30,
+    "BRIDGE_FOLLOW_POLL_S": 10,
     "BRIDGE_LOG_FORMAT": "text",
     "BRIDGE_METRICS_TOKEN": None,
 }
@@ -118,6 +119,7 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("BRIDGE_RATE_PER_GROUP_MIN", "-5", "BRIDGE_RATE_PER_GROUP_MIN: must be a positive number"),
     ("BRIDGE_DIRECTORY_REFRESH_S", "1", "BRIDGE_DIRECTORY_REFRESH_S: not a number of seconds"),
     ("BRIDGE_PRESENCE_POLL_S", "often", "BRIDGE_PRESENCE_POLL_S: not a number of seconds"),
+    ("BRIDGE_FOLLOW_POLL_S", "4", "BRIDGE_FOLLOW_POLL_S: not a number of seconds"),
     ("BRIDGE_LOG_FORMAT", "xml", "BRIDGE_LOG_FORMAT: must be 'text' or 'json', not 'xml'"),
 ]
 
