@@ -254,6 +254,7 @@ STRINGS = {
     "word": "NE",
     "degrees": "45",
     "metres": "12",
+    "radius": "1.5 km",
     "group": "消防一组 <b>",
     "start": "2026-11-27 08:00",
     "end": "2026-11-28 08:00",
@@ -262,6 +263,8 @@ STRINGS = {
     "max": "80",
     "avg": "35",
     "first": "2026-11-27 08:01",
+    "radius": "5 km",  # /near
+    "distance": "350 m",  # /near
     "last": "2026-11-28 07:59",
     "day": "2026-11-28",
     "url": "http://10.1.2.3/a.ogg?x=1&y=2",
