@@ -263,7 +263,6 @@ STRINGS = {
     "max": "80",
     "avg": "35",
     "first": "2026-11-27 08:01",
-    "radius": "5 km",  # /near
     "distance": "350 m",  # /near
     "last": "2026-11-28 07:59",
     "day": "2026-11-28",
