@@ -36,7 +36,9 @@ from bot.directory import Directory
 from bot.i18n import Translator
 from bot.jobs import Jobs
 from bot.jobs.directory_diff import DirectoryDiff
+from bot.jobs.follows import FollowUpdater
 from bot.jobs.health import PlatformHealth
+from bot.jobs.positions import PositionPoll, fence_watcher
 from bot.jobs.presence import PresenceWatch
 from bot.jobs.recordings import RecordingFeed
 from bot.metrics import Metrics
@@ -262,6 +264,9 @@ class Bridge:
             directory_diff=DirectoryDiff(ctx, outbox, repos.known, job_state, subscribers),
             reports=AttendanceReports(ctx, outbox, repos.reports),
             retention=Retention(ctx.db, repos.files),
+            positions=PositionPoll(
+                ctx, FollowUpdater(ctx, self.bot, repos.follows), fence_watcher(ctx, repos)
+            ),
         )
 
     async def _start_http(self) -> None:

@@ -5,6 +5,8 @@
 - `presence-poll` (`BRIDGE_PRESENCE_POLL_S`): poll watched groups, tell who came online
   or went offline;
 - `recordings-poll` (60 s): relay new recordings to chats subscribed to `recordings`;
+- `position-poll` (`BRIDGE_FOLLOW_POLL_S`): one batched 2.4 lookup for every follow and
+  geofence watch; live locations moved, crossings told (`bot.jobs.positions`);
 - `platform-health` (60 s): a cheap call; admins told of an outage once, recovery once;
 - `report:<chat>:<topic>` (daily at HH:MM in `BRIDGE_TIMEZONE`): the attendance digest;
 - `housekeeping` (hourly, and at start): delete what is past its keeping time
@@ -32,6 +34,7 @@ from bot.i18n import Translate
 from bot.jobs.common import JobFailed
 from bot.jobs.directory_diff import DirectoryDiff
 from bot.jobs.health import PlatformHealth
+from bot.jobs.positions import PositionPoll
 from bot.jobs.presence import PresenceWatch
 from bot.jobs.recordings import RecordingFeed
 from bot.jobs.scheduler import daily, every
@@ -54,6 +57,7 @@ HOUSEKEEPING_EVERY_S = 3600
 FIXED = (
     "directory-refresh",
     "presence-poll",
+    "position-poll",
     "recordings-poll",
     "platform-health",
     "reports-sync",
@@ -81,6 +85,7 @@ class Jobs:
         directory_diff: DirectoryDiff,
         reports: AttendanceReports,
         retention: Retention,
+        positions: PositionPoll,
     ) -> None:
         self.settings = settings
         self.tz = settings.bridge.tz
@@ -91,11 +96,14 @@ class Jobs:
         self.directory_diff, self.reports = directory_diff, reports
         self.retention = retention
         self.watches = presence.watches
+        self.positions = positions
+        self.follows = positions.follows  # /follow's live locations
         self.scheduler: BaseScheduler | None = None
         self._tasks: dict[str, Callable[..., Awaitable[Any]]] = {
             "directory-refresh": self.directory_diff.refresh,
             "directory-diff": self.directory_diff.diff,
             "presence-poll": self.presence.poll,
+            "position-poll": self.positions.poll,
             "recordings-poll": self.recordings.poll,
             "platform-health": self.health.check,
             "report": self._report,
@@ -154,6 +162,7 @@ class Jobs:
             args=["directory-refresh"],
         )
         every(scheduler, "presence-poll", self.run, s.presence_poll_s, args=["presence-poll"])
+        every(scheduler, "position-poll", self.run, s.follow_poll_s, args=["position-poll"])
         every(scheduler, "recordings-poll", self.run, RECORDINGS_EVERY_S, args=["recordings-poll"])
         every(scheduler, "platform-health", self.run, HEALTH_EVERY_S, args=["platform-health"])
         every(scheduler, "reports-sync", self.run, SYNC_EVERY_S, args=["reports-sync"])

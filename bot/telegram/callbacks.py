@@ -22,6 +22,8 @@ class PickAction(enum.StrEnum):
     UNWATCH = "uw"
     ATTENDANCE = "at"
     SIGNINS = "si"
+    FOLLOW = "fo"
+    UNFOLLOW = "uf"
 
 
 class PickCb(CallbackData, prefix="pk1"):
@@ -105,3 +107,9 @@ class BcAction(enum.StrEnum):
 class BcCb(CallbackData, prefix="bc1"):
     action: BcAction
     value: int = 0
+
+
+class FollowCb(CallbackData, prefix="fo1"):
+    """Stop this follow (the button under a /follow line)."""
+
+    follow_id: int

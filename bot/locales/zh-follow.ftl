@@ -1,0 +1,21 @@
+## /follow、/unfollow（第 15 号）：会移动的实时位置，以及它上面的一行
+
+usage-follow =
+    用法：<code>/follow &lt;用户或对讲组&gt; [时长]</code>，例如 <code>/follow zhangsan01 2h</code>（不写为 30 分钟，最长 8 小时）
+usage-unfollow =
+    用法：<code>/unfollow [用户或对讲组 | all]</code>
+follow-line = 📡 <b>{ $name }</b> · 自 { $time } 起跟随
+follow-fix = 🕒 定位 { $age }
+follow-no-fix = 🕒 暂无位置
+follow-stale = ⚠️ 这个位置已过时：{ $name } 在地图上没有移动。
+follow-ended = ⏹ 跟随已结束。
+follow-stop = ⏹ 停止
+follow-already = 本聊天已在跟随 { $name }，到 { $time } 为止。
+follow-group = 📡 正在跟随 <b>{ $group }</b>，到 { $time } 为止：显示 { $count } 名成员。
+follow-group-rest = 未显示（最多显示 10 名）：{ $names }
+follow-group-none = 📡 正在跟随 <b>{ $group }</b>，到 { $time } 为止：目前无人在线，成员上线后会显示在这里。
+unfollow-done = 已停止 { $count } 个跟随。
+unfollow-none = 本聊天没有跟随任何人。
+unfollow-none-of = 本聊天没有跟随 { $name }。
+follow-stopped = 跟随已停止。
+follow-gone = 这个跟随已经结束。

@@ -1,0 +1,74 @@
+"""Renderers for /follow: the line above a live location, and the group's header."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.geo.measure import age_text
+from bot.platform.models import Fix
+from bot.render.replies import T
+from bot.render.text import esc
+from bot.telegram.callbacks import FollowCb
+
+FOLLOW_STALE = timedelta(minutes=5)
+"""A followed fix older than this is said to be old (the pin does not move)."""
+NAMES_SHOWN = 30  # of a group's members not shown, at most this many are named
+
+
+def _local(at: datetime, tz: tzinfo, now: datetime) -> str:
+    local = at.astimezone(tz)
+    if local.date() == now.astimezone(tz).date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def follow_line(
+    t: T,
+    lang: str,
+    name: str,
+    since: datetime,
+    fix: Fix | None,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    ended: bool = False,
+) -> str:
+    """Who is followed, since when, how old the fix is, and whether they are offline or
+    their position old; or that the follow ended."""
+    lines = [t("follow-line", name=esc(name), time=_local(since, tz, now))]
+    if ended:
+        lines.append(t("follow-ended"))
+        return "\n".join(lines)
+    if fix is None:
+        lines.append(t("follow-no-fix"))
+        return "\n".join(lines)
+    if fix.time is not None:
+        lines.append(t("follow-fix", age=age_text(now - fix.time, lang)))
+    lines.append(t("state-online") if fix.online else t("state-offline"))
+    if fix.time is None or now - fix.time > FOLLOW_STALE:
+        lines.append(t("follow-stale", name=esc(name)))
+    return "\n".join(lines)
+
+
+def stop_keyboard(t: T, follow_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=t.plain("follow-stop"), callback_data=FollowCb(follow_id=follow_id))
+    return kb.as_markup()
+
+
+def group_header(
+    t: T, group: str, shown: int, rest: Sequence[str], until: datetime, now: datetime, tz: tzinfo
+) -> str:
+    """The line a group's follow opens with: how many members are shown, the rest named."""
+    time = _local(until, tz, now)
+    if not shown:
+        return t("follow-group-none", group=esc(group), time=time)
+    lines = [t("follow-group", group=esc(group), time=time, count=shown)]
+    if rest:
+        names = ", ".join(rest[:NAMES_SHOWN]) + (" …" if len(rest) > NAMES_SHOWN else "")
+        lines.append(t("follow-group-rest", names=esc(names)))
+    return "\n".join(lines)

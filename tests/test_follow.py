@@ -1,0 +1,263 @@
+"""/follow, /unfollow, the Stop button and the one position poll, end to end: the Telegram
+emulator, the sandbox platform and the bridge on 127.0.0.1 (`bot.demo.stack.Stack`).
+
+The bridge's clock is a `Clock` the test moves; the position poll is run by hand
+(`bridge.jobs.run("position-poll")`), as the scheduler would. Fixes are set on the
+sandbox's own data: where a live location must be is the sandbox's WGS-84 world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import SANDBOX_NOW, Clock
+
+from bot.demo.stack import Stack
+from bot.sandbox.data.model import Fix
+from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.telegram import EmuMessage
+from bot.telegram.callbacks import FollowCb
+
+MakeStack = Callable[..., Awaitable[Stack]]
+ZHANGSAN = 10001  # 张三 zhangsan01, online, in org 266
+ZHANGSHAN = 10003  # 张山 zhangshan02, in org 267 (outside "scoped"'s subtree)
+SUPERVISOR, ADMIN = 1002, 1001
+LATEST = "/location/getLatestCoords"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(SANDBOX_NOW)
+
+
+@pytest.fixture
+def make_stack(make_bot_stack: MakeStack, clock: Clock) -> MakeStack:
+    async def make(**kw: Any) -> Stack:
+        sandbox = SandboxPlatform(now=clock)
+        return await make_bot_stack(sandbox=sandbox, clock=clock, **kw)
+
+    return make
+
+
+def place(
+    stack: Stack, uid: int, lat: float, lon: float, clock: Clock, bearing: float = 90.0
+) -> None:
+    """The user's terminal reports a fix here, now."""
+    ms = int(clock.now.timestamp() * 1000)
+    stack.platform.data.users[uid].fix = Fix(lat, lon, ms, speed=10.0, bearing=bearing)
+
+
+async def tick(stack: Stack) -> None:
+    assert stack.bridge is not None
+    assert await stack.bridge.jobs.run("position-poll")
+
+
+def latest_calls(stack: Stack) -> int:
+    return len(stack.platform.requests_to(LATEST))
+
+
+def follow_messages(msgs: list[EmuMessage]) -> tuple[EmuMessage, EmuMessage]:
+    lines = [m for m in msgs if m.kind == "text"]
+    pins = [m for m in msgs if m.kind == "location"]
+    assert len(lines) == 1 and len(pins) == 1, [m.kind for m in msgs]
+    return lines[0], pins[0]
+
+
+def now_of(stack: Stack, chat: int, message: EmuMessage) -> EmuMessage:
+    return stack.emu.message(chat, message.message_id)
+
+
+async def following(
+    make_stack: MakeStack, clock: Clock, command: str = "/follow zhangsan01"
+) -> tuple[Stack, EmuMessage, EmuMessage]:
+    """A stack whose supervisor follows 张三, who stands at 30.27, 120.15: its line and pin."""
+    stack = await make_stack()
+    place(stack, ZHANGSAN, 30.27, 120.15, clock)
+    line, pin = follow_messages(await stack.say("supervisor", command))
+    return stack, line, pin
+
+
+async def test_follow_moves_the_live_location_over_two_ticks(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack = await make_stack()
+    place(stack, ZHANGSAN, 30.27, 120.15, clock)
+
+    line, pin = follow_messages(await stack.say("supervisor", "/follow zhangsan01 1h"))
+
+    assert pin.location is not None and pin.location.live_period == 3600
+    assert (pin.location.lat, pin.location.lon) == pytest.approx((30.27, 120.15))
+    assert pin.location.heading == 90
+    text = line.plain_text()
+    assert "张三" in text and "followed since" in text and "online" in text
+    assert [d for _, d in line.buttons()] == [FollowCb(follow_id=1).pack()]
+
+    clock.advance(timedelta(seconds=10))
+    place(stack, ZHANGSAN, 30.271, 120.151, clock, bearing=180.0)
+    await tick(stack)
+    clock.advance(timedelta(seconds=10))
+    place(stack, ZHANGSAN, 30.272, 120.152, clock, bearing=180.0)
+    await tick(stack)
+    clock.advance(timedelta(seconds=10))
+    await tick(stack)  # the same fix: no edit
+
+    shown = stack.emu.live_positions(SUPERVISOR, pin.message_id)
+    assert [c for p in shown for c in (p.lat, p.lon)] == pytest.approx(
+        [30.27, 120.15, 30.271, 120.151, 30.272, 120.152]
+    )
+    assert shown[-1].heading == 180
+    assert stack.emu.live_status(SUPERVISOR, pin.message_id) == "live"
+    edits = stack.emu.calls_to("editMessageLiveLocation")
+    assert len(edits) == 2 and all(c.ok for c in edits)  # never "not modified"
+    assert stack.emu.calls_to("sendLocation") and len(stack.emu.calls_to("sendLocation")) == 1
+
+
+async def test_follow_ends_at_its_period_and_the_line_says_so(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack, line, pin = await following(make_stack, clock, "/follow zhangsan01 30m")
+
+    clock.advance(timedelta(minutes=31))
+    place(stack, ZHANGSAN, 30.28, 120.16, clock)
+    await tick(stack)
+
+    assert "Follow ended" in now_of(stack, SUPERVISOR, line).plain_text()
+    assert now_of(stack, SUPERVISOR, line).buttons() == []
+    assert stack.emu.live_status(SUPERVISOR, pin.message_id) != "live"
+    assert not stack.emu.calls_to("editMessageLiveLocation")  # not moved after its end
+    out = await stack.say("supervisor", "/unfollow all")  # the follow ended: nothing left
+    assert [m.plain_text() for m in out] == ["Nothing is followed here."]
+
+
+async def test_unfollow_and_the_stop_button_stop_the_live_location(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack = await make_stack()
+    place(stack, ZHANGSAN, 30.27, 120.15, clock)
+    place(stack, 10002, 30.25, 120.17, clock)
+    line1, pin1 = follow_messages(await stack.say("supervisor", "/follow zhangsan01"))
+    line2, pin2 = follow_messages(await stack.say("supervisor", "/follow 10002"))
+
+    out = await stack.say("supervisor", "/unfollow zhangsan01")
+    assert "Stopped one follow" in out[-1].plain_text()
+    assert stack.emu.live_status(SUPERVISOR, pin1.message_id) == "stopped"
+    assert "Follow ended" in now_of(stack, SUPERVISOR, line1).plain_text()
+    assert stack.emu.live_status(SUPERVISOR, pin2.message_id) == "live"
+
+    await stack.press("supervisor", now_of(stack, SUPERVISOR, line2), 0)
+    assert stack.emu.live_status(SUPERVISOR, pin2.message_id) == "stopped"
+    assert "Follow ended" in now_of(stack, SUPERVISOR, line2).plain_text()
+    stops = stack.emu.calls_to("stopMessageLiveLocation")
+    assert len(stops) == 2 and all(c.ok for c in stops)
+
+    place(stack, ZHANGSAN, 30.3, 120.2, clock)
+    await tick(stack)
+    assert not stack.emu.calls_to("editMessageLiveLocation")
+
+
+async def test_a_restarted_bridge_edits_the_same_live_message(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack, line, pin = await following(make_stack, clock, "/follow zhangsan01 2h")
+
+    await stack.restart_bridge()
+    clock.advance(timedelta(seconds=10))
+    place(stack, ZHANGSAN, 30.275, 120.155, clock)
+    await tick(stack)
+
+    assert len(stack.emu.calls_to("sendLocation")) == 1  # not resent
+    shown = stack.emu.live_positions(SUPERVISOR, pin.message_id)
+    assert (shown[-1].lat, shown[-1].lon) == pytest.approx((30.275, 120.155))
+    # and the Stop button under the old line still works after the restart
+    await stack.press("supervisor", now_of(stack, SUPERVISOR, line), 0)
+    assert stack.emu.live_status(SUPERVISOR, pin.message_id) == "stopped"
+
+
+async def test_one_lookup_per_tick_for_one_user_followed_in_two_chats(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack = await make_stack()
+    place(stack, ZHANGSAN, 30.27, 120.15, clock)
+    follow_messages(await stack.say("supervisor", "/follow zhangsan01"))
+    follow_messages(await stack.say("admin", "/follow zhangsan01"))
+
+    before = latest_calls(stack)
+    place(stack, ZHANGSAN, 30.28, 120.16, clock)
+    await tick(stack)
+    requests = stack.platform.requests_to(LATEST)[before:]
+    assert len(requests) == 1
+    assert len(stack.emu.calls_to("editMessageLiveLocation")) == 2  # one per chat
+    for chat in (SUPERVISOR, ADMIN):
+        pins = [m for m in stack.emu.messages(chat) if m.kind == "location"]
+        assert (pins[-1].positions[-1].lat, pins[-1].positions[-1].lon) == pytest.approx(
+            (30.28, 120.16)
+        )
+
+
+async def test_a_group_follow_shows_its_online_members(make_stack: MakeStack, clock: Clock) -> None:
+    stack = await make_stack()
+    data = stack.platform.data
+    members = {g: [u.id for u in data.users.values() if g in u.groups] for g in data.groups}
+    gid = next(g for g, ms in members.items() if sum(data.users[u].online for u in ms) >= 2)
+    online = [u for u in members[gid] if data.users[u].online]
+    for i, uid in enumerate(online):
+        place(stack, uid, 30.2 + i / 100, 120.1, clock)
+
+    msgs = await stack.say("supervisor", f"/follow {gid}")
+
+    assert "Following" in msgs[0].plain_text()
+    pins = [m for m in msgs if m.kind == "location"]
+    assert len(pins) == min(10, len(online)) >= 1
+
+
+async def test_scoped_supervisor_cannot_follow_outside_their_subtree(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack = await make_stack()
+    place(stack, ZHANGSHAN, 30.27, 120.15, clock)
+
+    out = await stack.say("scoped", "/follow zhangshan02")
+
+    assert [m.kind for m in out] == ["text"]
+    assert "Nothing matches" in out[0].plain_text()
+    assert not stack.emu.calls_to("sendLocation")
+    assert stack.bridge is not None
+    assert await stack.bridge.repos.follows.active(clock.now) == []
+    # inside the subtree the same supervisor follows: the refusal above is not vacuous
+    place(stack, ZHANGSAN, 30.27, 120.15, clock)
+    follow_messages(await stack.say("scoped", "/follow zhangsan01"))
+
+
+async def test_stop_button_refused_to_a_scoped_supervisor_for_a_wider_follow(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack, line, pin = await following(make_stack, clock, "/follow zhangsan01")
+    stack.emu.mark(SUPERVISOR)
+    update = await stack.emu.press_button(
+        stack.people["scoped"], line, FollowCb(follow_id=1).pack(), chat=SUPERVISOR, strict=False
+    )
+    await stack.wait_handled(int(update["update_id"]))
+    assert stack.emu.live_status(SUPERVISOR, pin.message_id) == "live"
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/follow zhangsan01 9h", "8"),
+        ("/follow zhangsan01 soon", "soon"),
+        ("/follow nobody-at-all", "Nothing matches"),
+        ("/follow", "Usage"),
+    ],
+)
+async def test_bad_input_gets_one_line(
+    make_stack: MakeStack, clock: Clock, command: str, expected: str
+) -> None:
+    stack = await make_stack()
+    out = await stack.say("supervisor", command)
+    assert len(out) == 1 and out[0].kind == "text"
+    assert expected in out[0].plain_text()
+    assert len(out[0].plain_text().splitlines()) == 1
+    assert not stack.emu.calls_to("sendLocation")
