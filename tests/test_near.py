@@ -91,15 +91,8 @@ async def share_and_reply(
     stack: Stack, who: str, lat: float, lon: float, text: str
 ) -> list[EmuMessage]:
     """`who` shares a location with the bot, then replies to it with `text`."""
-    user = stack.people[who]
-    shared = await stack.emu.send_location(user, lat, lon)
-    await stack.wait_handled(int(shared["update_id"]))
-    stack.emu.mark(user.id)
-    update = await stack.emu.send_message(user, text, reply_to=int(shared["message"]["message_id"]))
-    await stack.wait_handled(int(update["update_id"]))
-    out = stack.emu.pending_messages(user.id)
-    stack.emu.mark(user.id)
-    return out
+    shared, _ = await stack.share_location(who, lat, lon)
+    return await stack.say(who, text, reply_to=shared)
 
 
 async def test_reply_to_a_shared_location_lists_online_members_nearest_first(

@@ -70,6 +70,7 @@ class Stack:
         platform_overrides: dict[str, Any] | None = None,
         telegram_overrides: dict[str, Any] | None = None,
         clock: Callable[[], datetime] | None = None,
+        moving: bool = False,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
@@ -77,7 +78,9 @@ class Stack:
             workdir = Path(self._tmp.name)
         self.workdir = workdir
         self.language = language
-        self.platform = sandbox or SandboxPlatform()
+        # `moving`: some sandbox users move along paths (the demo and the console); tests
+        # keep the default, where everyone stands still (ignored when `sandbox` is given).
+        self.platform = sandbox or SandboxPlatform(moving=moving)
         self.emu = TelegramEmulator(BOT_TOKEN, flood_limits=flood_limits)
         self.rates = rates
         self._bridge_overrides = bridge_overrides or {}
@@ -203,17 +206,41 @@ class Stack:
         return self.people[who] if isinstance(who, str) else who
 
     async def say(
-        self, who: str | EmuUser, text: str, chat: int | None = None, thread_id: int | None = None
+        self,
+        who: str | EmuUser,
+        text: str,
+        chat: int | None = None,
+        thread_id: int | None = None,
+        *,
+        reply_to: int | None = None,
     ) -> list[EmuMessage]:
-        """`who` sends `text`; returns every bot message the update produced in that chat."""
+        """`who` sends `text` (as a reply to message `reply_to`, if given); returns every bot
+        message the update produced in that chat."""
         user = self._user(who)
         chat_id = chat if chat is not None else user.id
         self.emu.mark(chat_id)
-        update = await self.emu.send_message(user, text, chat=chat, thread_id=thread_id)
+        update = await self.emu.send_message(
+            user, text, chat=chat, thread_id=thread_id, reply_to=reply_to
+        )
         await self.wait_handled(int(update["update_id"]))
         out = self.emu.pending_messages(chat_id)
         self.emu.mark(chat_id)
         return out
+
+    async def share_location(
+        self, who: str | EmuUser, lat: float, lon: float, chat: int | None = None
+    ) -> tuple[int, list[EmuMessage]]:
+        """`who` shares a location (Telegram's attachment → Location): its message id, to
+        reply to, and the bot messages the update produced in that chat."""
+        user = self._user(who)
+        chat_id = chat if chat is not None else user.id
+        self.emu.mark(chat_id)
+        update = await self.emu.send_location(user, lat, lon, chat=chat)
+        if update["update_id"]:  # 0: a group under privacy mode, the bot never sees it
+            await self.wait_handled(int(update["update_id"]))
+        out = self.emu.pending_messages(chat_id)
+        self.emu.mark(chat_id)
+        return int(update["message"]["message_id"]), out
 
     async def send_file(
         self, who: str | EmuUser, filename: str, data: bytes, mime: str, caption: str | None = None

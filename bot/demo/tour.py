@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bot.demo.console import message_lines
 from bot.demo.people import people_line
 from bot.demo.stack import Stack
+from bot.sandbox.data.paths import DEMO_FENCE
 from bot.sandbox.telegram import EmuMessage
 from bot.telegram.callbacks import BcAction, BcCb
 
@@ -91,7 +92,7 @@ def first_steps(language: str) -> list[tuple[str, str | Press]]:
 async def run_demo(language: str = "zh") -> int:
     """The scripted tour: every command built so far, printed as a chat transcript."""
     logging.basicConfig(level=logging.WARNING)
-    stack = Stack(language=language)
+    stack = Stack(language=language, moving=True)  # some sandbox users move along paths
     await stack.start()
     failures: list[str] = []
     last: dict[str, EmuMessage] = {}
@@ -142,6 +143,7 @@ async def run_demo(language: str = "zh") -> int:
                 await press(who, step.button)
             else:
                 await say(who, step)
+        await near_tour(stack, failures)
         await relay_tour(stack, failures)
         await admin_tour(say, press)
         await jobs_tour(stack, failures)
@@ -174,6 +176,28 @@ async def admin_tour(
         "admin", "/register\nwangqiang01,王强\nliuyang01,刘洋\nzhangsan01,张三\nchenjing01,陈静"
     )
     await say("admin", "s3cret-Pass")
+
+
+async def near_tour(stack: Stack, failures: list[str]) -> None:
+    """The supervisor shares a location (a landmark near 张三's loop) and asks who is
+    nearest: the online members in reach, nearest first, each with a 📍 button."""
+    lat, lon, _ = DEMO_FENCE
+    print(f"📍 supervisor shares a location: {lat:.4f}, {lon:.4f}")
+    shared, answers = await stack.share_location("supervisor", lat, lon)
+    if answers:
+        _print_replies(answers)
+    print("👤 supervisor (replying to it): /near")
+    msgs = await stack.say("supervisor", "/near", reply_to=shared)
+    _print_replies(msgs)
+    if not msgs or not msgs[-1].buttons():
+        failures.append("supervisor: /near (a reply to a location): nobody listed")
+        return
+    first = msgs[-1].buttons()[0][0]
+    print(f"👆 supervisor presses [{first}]")
+    pin = await stack.press("supervisor", msgs[-1], 0)
+    _print_replies(pin)
+    if not pin or pin[0].kind != "location":
+        failures.append(f"supervisor: press {first}: no pin")
 
 
 async def relay_tour(stack: Stack, failures: list[str]) -> None:
