@@ -1,10 +1,293 @@
-"""/fences — being built (issue #15); its router takes nothing yet."""
+"""/fence add|watch|list|del|unwatch (supervisor): geofences, and the chats told when
+someone enters or leaves one (the crossings are decided by `bot.jobs.fences`).
+
+A fence is a circle added as a reply to a shared location (`/fence add <name> <radius>`)
+or at typed coordinates (`/fence add <name> <lat>,<lon> <radius>`); it belongs to its
+creator's org scope (unscoped for an unscoped supervisor), where its name is unique. A
+scoped supervisor sees and uses only the fences of their subtree and watches only users
+and talk groups in it. Every subcommand changes or shows what this chat receives: in a
+group, only its administrators may (`ChatManager`), as with /watch; a scoped one may not
+replace or remove a watch set with a wider reach than theirs. Each change is audited.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.directory import Kind, Match
+from bot.parsing.places import PlaceError, parse_radius, take_latlon
+from bot.render.fences import fence_list, place_text, radius_text
+from bot.render.replies import Reply, not_one, scope_refused
+from bot.render.text import Html
+from handlers.filters import ChatManager, chat_change_refused, feature_router, within
+from handlers.lookup import LookupContext, lookup_context
+from handlers.reply import answer
+from handlers.subscriptions import fence_lines, thread_of
+from storage.fences import Fence, FenceEvents, FenceRepo, FenceWatch
+from storage.follows import TargetKind
+from storage.roles import Role
+
+EVENT_WORDS: Mapping[str, FenceEvents] = MappingProxyType(
+    {
+        "enter": "enter",
+        "leave": "leave",
+        "both": "both",
+        "进入": "enter",
+        "离开": "leave",
+        "进出": "both",
+    }
+)
+
+
+def _scope_org(ctx: LookupContext) -> int | None:
+    """The org scope a scoped caller's fences and watches belong to (None: unscoped)."""
+    return ctx.caller.org_id if ctx.caller.scope is not None else None
+
+
+async def _one_fence(
+    message: Message, ctx: LookupContext, fences: FenceRepo, name: str
+) -> Fence | None:
+    """The one fence of that name the caller sees; else the answer is given and None."""
+    found = await fences.find(name, ctx.caller.scope)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        await answer(message, Reply(ctx.t("fence-unknown", query=name)))
+    else:
+        names = ", ".join(f"{f.name} · {f.org_id if f.org_id is not None else '—'}" for f in found)
+        await answer(message, Reply(ctx.t("fence-ambiguous", query=name, names=names)))
+    return None
+
+
+async def _wider(message: Message, ctx: LookupContext, watches: list[FenceWatch]) -> bool:
+    """Whether some of these watches reach beyond a scoped caller: then it is said."""
+    scope = ctx.caller.scope
+    wider = [w for w in watches if not within(scope, scope_org=w.scope_org, named=True)]
+    if wider:
+        what = [ctx.t.plain("kind-fence") + f" ({w.fence_name})" for w in wider[:1]]
+        await answer(message, scope_refused(ctx.t, what))
+    return bool(wider)
+
+
+async def add_fence(message: Message, args: str, ctx: LookupContext, fences: FenceRepo) -> None:
+    t = ctx.t
+    name, _, rest = args.strip().partition(" ")
+    if not name:
+        await answer(message, Reply(t("usage-fence-add")))
+        return
+    try:
+        place, radius_arg = take_latlon(rest)
+        if place is None:
+            reply = message.reply_to_message
+            if reply is None or reply.location is None:
+                await answer(message, Reply("\n".join([t("fence-no-place"), t("usage-fence-add")])))
+                return
+            lat, lon = reply.location.latitude, reply.location.longitude
+        else:
+            lat, lon = place.lat, place.lon
+        if not radius_arg.strip() or len(radius_arg.split()) > 1:
+            await answer(message, Reply(t("usage-fence-add")))
+            return
+        radius = parse_radius(radius_arg)
+    except PlaceError as exc:
+        await answer(message, Reply(t(exc.msg_id, **exc.msg_args)))
+        return
+    now = ctx.clock()
+    fence = await fences.add(
+        name, lat, lon, radius, org_id=_scope_org(ctx), created_by=ctx.caller.user_id, now=now
+    )
+    await ctx.audit.add(
+        ctx.caller.user_id,
+        "fence-add",
+        str(message.chat.id),
+        {"name": name, "lat": lat, "lon": lon, "radius_m": radius},
+        "ok" if fence is not None else "name taken",
+        now,
+    )
+    if fence is None:
+        await answer(message, Reply(t("fence-taken", name=name)))
+        return
+    text = t(
+        "fence-added",
+        name=fence.name,
+        radius=radius_text(t, fence.radius_m),
+        place=place_text(fence.lat, fence.lon),
+    )
+    await answer(message, Reply(text))
+
+
+def _resolve(ctx: LookupContext, names: list[str]) -> list[Match] | Reply:
+    """Each name as the one user or talk group it means in the caller's scope."""
+    out: list[Match] = []
+    for name in names:
+        found = ctx.directory.resolve(name, (Kind.USER, Kind.GROUP), ctx.caller.scope)
+        if len(found) != 1:
+            return not_one(ctx.t, "user/group", name, found)
+        out.append(found[0])
+    return list({(m.kind, m.id): m for m in out}.values())
+
+
+def _kind(m: Match) -> TargetKind:
+    return "user" if m.kind is Kind.USER else "group"
+
+
+async def _pick(
+    message: Message, words: list[str], ctx: LookupContext, fences: FenceRepo
+) -> tuple[Fence, list[Match]] | None:
+    """The fence (first word) and the users and groups after it, when the caller may
+    change this chat's watches of them (all of the fence's, for none named); else the
+    answer is given and None."""
+    fence = await _one_fence(message, ctx, fences, words[0])
+    if fence is None:
+        return None
+    targets = _resolve(ctx, words[1:])
+    if isinstance(targets, Reply):
+        await answer(message, targets)
+        return None
+    keys = {(_kind(m), m.id) for m in targets}
+    here = [
+        w
+        for w in await fences.watches_for_chat(message.chat.id)
+        if w.thread_id == thread_of(message)
+        and w.fence_id == fence.id
+        and (not keys or (w.target_kind, w.target_id) in keys)
+    ]
+    if await _wider(message, ctx, here):
+        return None
+    return fence, targets
+
+
+async def watch_fence(message: Message, args: str, ctx: LookupContext, fences: FenceRepo) -> None:
+    t = ctx.t
+    words = args.split()
+    events: FenceEvents = "both"
+    if len(words) > 2 and words[-1].lower() in EVENT_WORDS:
+        events = EVENT_WORDS[words.pop().lower()]
+    if len(words) < 2:
+        await answer(message, Reply(t("usage-fence-watch")))
+        return
+    picked = await _pick(message, words, ctx, fences)
+    if picked is None:
+        return
+    fence, targets = picked
+    chat_id, thread = message.chat.id, thread_of(message)
+    now = ctx.clock()
+    for m in targets:
+        await fences.watch(
+            fence.id,
+            chat_id,
+            thread,
+            _kind(m),
+            m.id,
+            events,
+            scope_org=_scope_org(ctx),
+            created_by=ctx.caller.user_id,
+            now=now,
+        )
+    await ctx.audit.add(
+        ctx.caller.user_id,
+        "fence-watch",
+        str(chat_id),
+        {
+            "fence": fence.name,
+            "users": [m.id for m in targets if m.kind is Kind.USER],
+            "groups": [m.id for m in targets if m.kind is not Kind.USER],
+            "events": events,
+            "thread": thread,
+        },
+        "ok",
+        now,
+    )
+    who = ", ".join(m.label for m in targets)
+    await answer(message, Reply(t(f"fence-watching-{events}", who=who, name=fence.name)))
+
+
+async def unwatch_fence(message: Message, args: str, ctx: LookupContext, fences: FenceRepo) -> None:
+    t = ctx.t
+    words = args.split()
+    if not words:
+        await answer(message, Reply(t("usage-fence-unwatch")))
+        return
+    picked = await _pick(message, words, ctx, fences)
+    if picked is None:
+        return
+    fence, targets = picked
+    chat_id, thread = message.chat.id, thread_of(message)
+    keys = {(_kind(m), m.id) for m in targets}
+    if targets:
+        n = 0
+        for m in targets:
+            n += await fences.unwatch(chat_id, thread, fence.id, _kind(m), m.id)
+    else:
+        n = await fences.unwatch(chat_id, thread, fence.id)
+    await ctx.audit.add(
+        ctx.caller.user_id,
+        "fence-unwatch",
+        str(chat_id),
+        {"fence": fence.name, "targets": sorted(f"{k}:{i}" for k, i in keys), "thread": thread},
+        str(n),
+        ctx.clock(),
+    )
+    await answer(message, Reply(t("fence-unwatched", count=n, name=fence.name)))
+
+
+async def delete_fence(message: Message, args: str, ctx: LookupContext, fences: FenceRepo) -> None:
+    name = args.strip()
+    if not name:
+        await answer(message, Reply(ctx.t("usage-fence-del")))
+        return
+    fence = await _one_fence(message, ctx, fences, name)
+    if fence is None:
+        return
+    watched = [w for w in await fences.active_watches() if w.fence_id == fence.id]
+    deleted = await fences.delete(fence.id)
+    await ctx.audit.add(
+        ctx.caller.user_id,
+        "fence-del",
+        str(message.chat.id),
+        {"name": fence.name, "id": fence.id, "watches": len(watched)},
+        "ok" if deleted else "gone",
+        ctx.clock(),
+    )
+    await answer(message, Reply(ctx.t("fence-deleted", name=fence.name, count=len(watched))))
+
+
+async def list_fences(message: Message, ctx: LookupContext, fences: FenceRepo) -> None:
+    visible = await fences.visible(ctx.caller.scope)
+    watches = await fences.watches_for_chat(message.chat.id)
+    lines = fence_lines(ctx.t, watches, ctx.directory, ctx.caller.scope)
+    text: Html = fence_list(ctx.t, visible, lines)
+    await answer(message, Reply(text))
+
+
+async def fence_command(
+    message: Message, command: CommandObject, ctx: LookupContext, fences: FenceRepo
+) -> None:
+    sub, _, rest = (command.args or "").strip().partition(" ")
+    sub = sub.lower()
+    if sub == "add":
+        await add_fence(message, rest, ctx, fences)
+    elif sub == "watch":
+        await watch_fence(message, rest, ctx, fences)
+    elif sub == "unwatch":
+        await unwatch_fence(message, rest, ctx, fences)
+    elif sub in ("del", "delete", "rm"):
+        await delete_fence(message, rest, ctx, fences)
+    elif sub in ("list", "ls") and not rest.strip():
+        await list_fences(message, ctx, fences)
+    else:
+        await answer(message, Reply(ctx.t("usage-fence")))
 
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    return Router(name=__name__)
+    r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
+    r.message.register(fence_command, Command("fence"), ChatManager(Role.SUPERVISOR))
+    # What ChatManager refused to a supervisor: not an administrator of this group.
+    r.message.register(chat_change_refused(Role.SUPERVISOR), Command("fence"))
+    return r

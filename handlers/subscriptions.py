@@ -27,6 +27,7 @@ from aiogram.types import Message
 from bot.access import Caller
 from bot.directory import Directory, Kind, Match
 from bot.parsing.timeexpr import parse_hhmm
+from bot.render.fences import fence_watch_lines
 from bot.render.replies import Reply, T, not_one, scope_refused, usage_at
 from bot.render.subscriptions import (
     Stored,
@@ -38,6 +39,7 @@ from handlers import mute
 from handlers.filters import ChatManager, MinRole, chat_change_refused, within
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
+from storage.fences import FenceRepo, FenceWatch
 from storage.mutes import MuteRepo
 from storage.reports import ReportRepo
 from storage.roles import Role
@@ -443,12 +445,24 @@ async def unsubscribe(
     await answer(message, Reply(t("unsub-done", count=n)))
 
 
+def fence_lines(
+    t: T, watches: Sequence[FenceWatch], directory: Directory, scope: frozenset[int] | None
+) -> list[str]:
+    """The chat's fence watches (/fence), those set within the reader's `scope` named."""
+
+    def visible(w: FenceWatch) -> bool:
+        return within(scope, scope_org=w.scope_org, named=True)
+
+    return fence_watch_lines(t, watches, directory, visible)
+
+
 async def list_subscriptions(
     message: Message,
     ctx: LookupContext,
     subscriptions: SubscriptionRepo,
     reports: ReportRepo,
     mutes: MuteRepo,
+    fences: FenceRepo,
 ) -> None:
     t, directory, settings = ctx.t, ctx.directory, ctx.settings
     chat_id, scope = message.chat.id, ctx.caller.scope
@@ -458,6 +472,7 @@ async def list_subscriptions(
     watches = await ctx.jobs.watches.for_chat(chat_id)
     digests = await reports.for_chat(chat_id)
     extra = scoped_jobs_lines(t, watches, digests, directory, settings.bridge.timezone, scope)
+    extra += fence_lines(t, await fences.watches_for_chat(chat_id), directory, scope)
     until = await mutes.get(chat_id)
     now = ctx.clock()
     muted = until.astimezone(settings.bridge.tz) if until is not None and until > now else None

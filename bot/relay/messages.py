@@ -18,6 +18,7 @@ __all__ = [
     "Attachment",
     "Document",
     "DocumentMessage",
+    "FenceAlert",
     "IncidentMessage",
     "LegacyIncident",
     "OutboxMessage",
@@ -98,6 +99,16 @@ class AckEdit(_Message):
     ack_label: str = "✅"
 
 
+class FenceAlert(_Message):
+    """A geofence crossing: HTML `text` (who, which fence, enter or leave, when), then a
+    location pin (WGS-84) as a reply to it."""
+
+    type: Literal["fence"] = "fence"
+    text: str
+    lat: float
+    lon: float
+
+
 class LegacyIncident(_Message):
     """An incident row queued before incidents were rendered when queued (its payload was
     `{}`): rendered and rewritten at start (`IncidentIngest.render_waiting`), never sent."""
@@ -106,7 +117,13 @@ class LegacyIncident(_Message):
 
 
 OutboxMessage = Annotated[
-    TextMessage | VoiceMessage | DocumentMessage | IncidentMessage | AckEdit | LegacyIncident,
+    TextMessage
+    | VoiceMessage
+    | DocumentMessage
+    | IncidentMessage
+    | AckEdit
+    | LegacyIncident
+    | FenceAlert,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[OutboxMessage] = TypeAdapter(OutboxMessage)

@@ -38,6 +38,7 @@ from bot.relay.messages import (
     Attachment,
     Document,
     DocumentMessage,
+    FenceAlert,
     IncidentMessage,
     LegacyIncident,
     VoiceMessage,
@@ -180,6 +181,9 @@ class Sender:
         if isinstance(message, VoiceMessage):
             await self._send_voice(row, message, steps)
             return steps.ids()
+        if isinstance(message, FenceAlert):
+            await self._send_fence_alert(row, message, steps)
+            return steps.ids()
         markup = None
         attachments: list[Attachment] = []
         caption = None
@@ -228,6 +232,21 @@ class Sender:
             )
             ids.append(msg.message_id)
         return ids
+
+    async def _send_fence_alert(self, row: OutboxRow, alert: FenceAlert, steps: _Steps) -> None:
+        """A crossing: its text, then the pin where it was decided, as a reply to it."""
+        ids = await steps.run("text:0", functools.partial(self._send_text, row, alert.text, None))
+        await steps.run("pin", functools.partial(self._send_pin, row, alert, ids[0]))
+
+    async def _send_pin(self, row: OutboxRow, alert: FenceAlert, reply_to: int) -> list[int]:
+        m = await self.bot.send_location(
+            row.chat_id,
+            latitude=alert.lat,
+            longitude=alert.lon,
+            message_thread_id=row.thread_id or None,
+            reply_parameters=_reply(reply_to),
+        )
+        return [m.message_id]
 
     async def _send_document(
         self, row: OutboxRow, doc: Document, reply_to: int | None

@@ -1,0 +1,111 @@
+"""/fence's words: a radius, a place, the fence list, the watch lines of `/subscriptions`,
+and the crossing alert a watching chat receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+
+from bot.directory import Directory, DirUser
+from bot.render.replies import T
+from bot.render.text import Html
+from storage.fences import Fence, FenceWatch
+
+__all__ = [
+    "fence_alert",
+    "fence_list",
+    "fence_watch_lines",
+    "place_text",
+    "radius_text",
+    "target_label",
+    "user_label",
+]
+
+
+def radius_text(t: T, metres: float) -> str:
+    """300 m, 1.5 km (in zh: 300 米, 1.5 公里)."""
+    if metres < 1000:
+        return t.plain("fence-radius-metres", metres=f"{metres:.0f}")
+    km = f"{metres / 1000:.2f}".rstrip("0").rstrip(".")
+    return t.plain("fence-radius-kilometres", km=km)
+
+
+def place_text(lat: float, lon: float) -> str:
+    return f"{lat:.5f},{lon:.5f}"
+
+
+def user_label(user: DirUser | None, uid: int) -> str:
+    if user is None:
+        return str(uid)
+    return f"{user.name} ({user.account})"
+
+
+def target_label(directory: Directory, kind: str, target_id: int) -> str:
+    """A watch's user (name and account) or talk group (its name), or its id when gone."""
+    if kind == "user":
+        return user_label(directory.user(target_id), target_id)
+    group = directory.group(target_id)
+    return group.name if group is not None else str(target_id)
+
+
+def _watch_key(w: FenceWatch) -> str:
+    return {"enter": "fence-line-enter", "leave": "fence-line-leave"}.get(
+        w.events, "fence-line-both"
+    )
+
+
+def fence_watch_lines(
+    t: T,
+    watches: Sequence[FenceWatch],
+    directory: Directory,
+    visible: Callable[[FenceWatch], bool],
+) -> list[str]:
+    """One line per watch the reader may see (`visible`), then how many they may not."""
+    lines = [
+        "• "
+        + t(
+            _watch_key(w),
+            who=target_label(directory, w.target_kind, w.target_id),
+            name=w.fence_name,
+        )
+        for w in watches
+        if visible(w)
+    ]
+    hidden = sum(1 for w in watches if not visible(w))
+    if hidden:
+        lines.append("• " + t("fence-outside-scope", count=hidden))
+    return lines
+
+
+def fence_list(t: T, fences: Sequence[Fence], watch_lines: Sequence[str]) -> Html:
+    """`/fence list`: the fences the reader sees, then this chat's watches."""
+    if not fences and not watch_lines:
+        return t("fence-list-empty")
+    lines: list[str] = []
+    if fences:
+        lines.append(t("fence-list-title"))
+        lines += [
+            t(
+                "fence-list-line",
+                name=f.name,
+                radius=radius_text(t, f.radius_m),
+                place=place_text(f.lat, f.lon),
+            )
+            for f in fences
+        ]
+    else:
+        lines.append(t("fence-list-empty"))
+    if watch_lines:
+        lines += ["", t("fence-list-watches"), *watch_lines]
+    return Html("\n".join(lines))
+
+
+def fence_alert(
+    t: T, who: str, fence_name: str, entered: bool, at: datetime, tz: tzinfo, now: datetime
+) -> Html:
+    """The crossing message: who, which fence, in or out, when (the fix's time, local;
+    with the date when it is not today's)."""
+    local = at.astimezone(tz)
+    same_day = local.date() == now.astimezone(tz).date()
+    when = local.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S")
+    return t("fence-entered" if entered else "fence-left", who=who, name=fence_name, time=when)

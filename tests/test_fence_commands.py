@@ -1,0 +1,313 @@
+"""/fence end to end (issue #15 point 4): the Telegram emulator, the sandbox platform and
+the bridge in one process. Crossings are driven by handing `FenceWatcher.on_fixes` fixes
+built here (the poll job that fetches them is another part), with the bridge's clock
+driven by the test; the alerts reach the chat through the outbox and the emulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import SANDBOX_NOW
+
+from bot.demo.stack import Stack
+from bot.geo.measure import destination
+from bot.jobs.fences import FenceWatcher
+from bot.platform.models import Fix
+from bot.relay.context import Context
+from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.telegram import EmuMessage
+
+MakeStack = Callable[..., Awaitable[Stack]]
+SUPERVISOR_ID = 1002
+DEPOT = (30.2741, 120.1551)
+POLL = timedelta(seconds=10)
+
+
+class Clock:
+    """The bridge's clock, moved by the test."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: float = 10) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(SANDBOX_NOW)
+
+
+@pytest.fixture
+def make_stack(make_bot_stack: MakeStack, clock: Clock) -> Callable[[], Awaitable[Stack]]:
+    async def make() -> Stack:
+        sandbox = SandboxPlatform(now=lambda: SANDBOX_NOW)
+        return await make_bot_stack(sandbox=sandbox, clock=clock)
+
+    return make
+
+
+def watcher(stack: Stack) -> FenceWatcher:
+    b = stack.bridge
+    assert b is not None
+    t = b.translator.get(b.settings.bridge.language)
+    ctx = Context(b.db, b.client, b.directory, t, b.settings.bridge.tz, b.clock, b.delivery.wake)
+    return FenceWatcher(ctx, b.repos, poll=POLL)
+
+
+def fix(uid: int, distance_m: float, at: datetime, bearing: float = 90) -> Fix:
+    p = destination(*DEPOT, bearing, distance_m)
+    return Fix.model_construct(uid=uid, lat=p.lat, lon=p.lon, time=at, online=True)
+
+
+async def say(stack: Stack, text: str, who: str = "supervisor") -> list[str]:
+    return [m.plain_text() for m in await stack.say(who, text)]
+
+
+async def reply_to_location(
+    stack: Stack, who: str, text: str, lat: float, lon: float
+) -> list[EmuMessage]:
+    user = stack.people[who]
+    shared = await stack.emu.send_location(user, lat, lon)
+    await stack.wait_handled(int(shared["update_id"]))
+    stack.emu.mark(user.id)
+    update = await stack.emu.send_message(user, text, reply_to=int(shared["message"]["message_id"]))
+    await stack.wait_handled(int(update["update_id"]))
+    out = stack.emu.pending_messages(user.id)
+    stack.emu.mark(user.id)
+    return out
+
+
+async def audit_actions(stack: Stack) -> list[str]:
+    assert stack.bridge is not None
+    rows = await stack.bridge.db.fetchall("SELECT action FROM audit ORDER BY id")
+    return [r["action"] for r in rows]
+
+
+# ---- add, list, del ----------------------------------------------------------------------
+
+
+async def test_add_by_reply_to_a_shared_location_and_by_coordinates_then_list_and_delete(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    msgs = await reply_to_location(stack, "supervisor", "/fence add depot 300m", *DEPOT)
+    assert [m.plain_text() for m in msgs] == [
+        "🚧 Fence depot added: 300 m around 30.27410,120.15510. To be told here who enters "
+        "or leaves it: /fence watch depot <user|group>"
+    ]
+    (out,) = await say(stack, "/fence add 东站 30.29,120.21 1.5km")
+    assert out.startswith("🚧 Fence 东站 added: 1.5 km around 30.29000,120.21000.")
+    (out,) = await say(stack, "/fence add DEPOT 30.1,120.1 100")
+    assert out.startswith("There is already a fence called DEPOT")
+
+    (listed,) = await say(stack, "/fence list")
+    assert listed.splitlines() == [
+        "🚧 Fences:",
+        "• depot: 300 m around 30.27410,120.15510",
+        "• 东站: 1.5 km around 30.29000,120.21000",
+    ]
+    (out,) = await say(stack, "/fence del depot")
+    assert out == "🗑 Fence depot deleted, with no watch."
+    (listed,) = await say(stack, "/fence list")
+    assert "depot" not in listed and "东站" in listed
+    assert await audit_actions(stack) == ["fence-add", "fence-add", "fence-add", "fence-del"]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/fence", "Usage: reply to a shared location"),
+        ("/fence frobnicate", "Usage: reply to a shared location"),
+        ("/fence add", "Usage: reply to a shared location with /fence add"),
+        ("/fence add depot 300m", "No place for the fence: reply to a shared location"),
+        ("/fence add depot 30.27,120.15", "Usage: reply to a shared location with /fence add"),
+        ("/fence add depot 30.27,120.15 0m", "The radius must be between 10 m and 50 km"),
+        ("/fence add depot 30.27,120.15 500km", "The radius must be between 10 m and 50 km"),
+        ("/fence add depot 30.27,120.15 wide", "“wide” is not a radius I understand."),
+        ("/fence add depot 95,120.15 300m", "“95,120.15” is off the map"),
+        ("/fence watch nowhere zhangsan01", "No fence called “nowhere”."),
+        ("/fence watch", "Usage: /fence watch <fence> <user|group…> [enter|leave]"),
+        ("/fence del nowhere", "No fence called “nowhere”."),
+        ("/fence del", "Usage: /fence del <name>"),
+        ("/fence unwatch", "Usage: /fence unwatch <fence> [user|group…]"),
+    ],
+)
+async def test_bad_input_gets_a_clear_answer(
+    make_stack: Callable[[], Awaitable[Stack]], command: str, expected: str
+) -> None:
+    stack = await make_stack()
+    out = await say(stack, command)
+    assert len(out) == 1
+    assert out[0].startswith(expected), out[0]
+    listed = await say(stack, "/fence list")
+    assert listed[0].startswith("No fences yet.")  # nothing was added
+
+
+async def test_unknown_user_on_watch(make_stack: Callable[[], Awaitable[Stack]]) -> None:
+    stack = await make_stack()
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    (out,) = await say(stack, "/fence watch depot nobody_at_all")
+    assert "nobody_at_all" in out and "No" in out
+    (listed,) = await say(stack, "/fence list")
+    assert "Watched in this chat" not in listed
+
+
+# ---- crossings ---------------------------------------------------------------------------
+
+
+async def test_walk_in_and_out_tells_the_chat_exactly_once_each_way_with_a_pin(
+    make_stack: Callable[[], Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await make_stack()
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    (out,) = await say(stack, "/fence watch depot zhangsan01")
+    assert out == "🚧 This chat is told when 张三 (zhangsan01) enters or leaves depot."
+    w = watcher(stack)
+    assert await w.users(clock.now) == {10001}
+
+    # Outside, then walking in: two fresh fixes inside decide the entry; more inside say nothing.
+    for d in (900, 700, 500, 100, 50, 20, 10):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, d, now)}, now)
+    msgs = await stack.emu.wait_for_messages(SUPERVISOR_ID, 2)
+    assert [m.kind for m in msgs] == ["text", "location"]
+    text, pin = msgs
+    entered_at = SANDBOX_NOW + timedelta(seconds=50)  # the fix at 50 m completed it
+    assert text.plain_text() == f"🚧 张三 (zhangsan01) entered depot at {entered_at:%H:%M:%S}."
+    assert pin.reply_to_message_id == text.message_id
+    assert pin.location is not None
+    p = destination(*DEPOT, 90, 50)
+    assert pin.location.lat == pytest.approx(p.lat, abs=1e-6)
+    assert pin.location.lon == pytest.approx(p.lon, abs=1e-6)
+
+    # And out again.
+    for d in (200, 320, 600, 800, 900):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, d, now)}, now)
+    msgs = await stack.emu.wait_for_messages(SUPERVISOR_ID, 2)
+    left_at = SANDBOX_NOW + timedelta(
+        seconds=110
+    )  # 320 m is in the 270-330 m band; 600, 800 decide
+    assert msgs[0].plain_text() == f"🚧 张三 (zhangsan01) left depot at {left_at:%H:%M:%S}."
+    assert msgs[1].kind == "location"
+    assert await fence_rows(stack) == 2  # exactly once each way
+
+
+async def fence_rows(stack: Stack) -> int:
+    """How many crossing messages were queued (each is one row, whatever its state)."""
+    assert stack.bridge is not None
+    rows = await stack.bridge.db.fetchall("SELECT id FROM outbox WHERE kind = 'fence'")
+    return len(rows)
+
+
+async def test_jitter_on_the_boundary_and_stale_fixes_tell_nothing(
+    make_stack: Callable[[], Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await make_stack()
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    await say(stack, "/fence watch depot 1002")  # 消防一大队主频, which holds zhangsan01
+    w = watcher(stack)
+    assert 10001 in await w.users(clock.now)
+    # Inside first, then jittering across the boundary (300 m ± 30 m band, and one fix at
+    # a time outside it): never two fresh fixes beyond the margin in a row.
+    for d in (100, 100, 290, 320, 280, 340, 310, 250, 345, 290):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, d, now)}, now)
+    # Stale: fixes far outside but older than three polls decide nothing.
+    for _ in range(4):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, 2000, now - timedelta(seconds=40))}, now)
+    assert stack.bridge is not None
+    assert await fence_rows(stack) == 0
+    states = await stack.bridge.repos.fences.states()
+    assert [s.inside for s in states.values()] == [True]
+    # The same fixes, fresh: now it leaves (the check above could fail).
+    for _ in range(2):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, 2000, now)}, now)
+    msgs = await stack.emu.wait_for_messages(SUPERVISOR_ID, 2)
+    assert msgs[0].plain_text().startswith("🚧 张三 (zhangsan01) left depot at")
+
+
+async def test_leave_only_watch_says_nothing_on_entry(
+    make_stack: Callable[[], Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await make_stack()
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    (out,) = await say(stack, "/fence watch depot zhangsan01 leave")
+    assert out == "🚧 This chat is told when 张三 (zhangsan01) leaves depot."
+    w = watcher(stack)
+    for d in (900, 100, 100, 900, 900):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, d, now)}, now)
+    msgs = await stack.emu.wait_for_messages(SUPERVISOR_ID, 2)
+    assert msgs[0].plain_text().startswith("🚧 张三 (zhangsan01) left depot")
+    assert await fence_rows(stack) == 1
+
+
+# ---- scope, unwatch, /subscriptions ------------------------------------------------------
+
+
+async def test_scoped_supervisor_sees_and_watches_only_their_subtree(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    await say(stack, "/fence add hq 30.2741,120.1551 300m")  # unscoped
+    # A scoped supervisor does not see an unscoped fence, nor users outside org 266.
+    (out,) = await say(stack, "/fence watch hq zhangsan01", who="scoped")
+    assert out == "No fence called “hq”. /fence list shows them."
+    (out,) = await say(stack, "/fence add east 30.2741,120.1551 300m", who="scoped")
+    assert out.startswith("🚧 Fence east added")
+    (out,) = await say(stack, "/fence watch east zhangshan02", who="scoped")  # org 267
+    assert "zhangshan02" in out and "This chat is told" not in out
+    (out,) = await say(stack, "/fence watch east zhangsan01", who="scoped")
+    assert out.startswith("🚧 This chat is told when 张三")
+    (listed,) = await say(stack, "/fence list", who="scoped")
+    assert "east" in listed and "hq" not in listed
+    # The unscoped supervisor sees both fences.
+    (listed,) = await say(stack, "/fence list")
+    assert "east" in listed and "hq" in listed
+
+
+async def test_unwatch_and_subscriptions_list_the_watches(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    await say(stack, "/fence watch depot zhangsan01 enter")
+    await say(stack, "/fence watch depot 1002")
+    (subs,) = await say(stack, "/subscriptions")
+    assert "🚧 张三 (zhangsan01) entering depot (/fence)" in subs
+    assert "entering or leaving depot (/fence)" in subs
+    (out,) = await say(stack, "/fence unwatch depot zhangsan01")
+    assert out == "Stopped one watch of depot here."
+    (out,) = await say(stack, "/fence unwatch depot")
+    assert out == "Stopped one watch of depot here."
+    (out,) = await say(stack, "/fence unwatch depot")
+    assert out == "This chat watched nobody on depot."
+    (subs,) = await say(stack, "/subscriptions")
+    assert "(/fence)" not in subs
+    actions = await audit_actions(stack)
+    assert actions.count("fence-watch") == 2 and actions.count("fence-unwatch") == 3
+
+
+async def test_in_a_group_only_its_administrators_change_fences(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    group = stack.add_group(-100500, "Dispatch", admins=("admin",))
+    out = [
+        m.plain_text()
+        for m in await stack.say("supervisor", "/fence add d 30.27,120.15 300m", chat=group)
+    ]
+    assert len(out) == 1 and "administrator" in out[0]
+    assert stack.bridge is not None
+    assert await stack.bridge.repos.fences.visible(None) == []
