@@ -16,8 +16,9 @@ import pytest
 from conftest import SANDBOX_NOW, Clock
 
 from bot.demo.stack import Stack
+from bot.jobs import positions
 from bot.sandbox.data.model import Fix
-from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.platform import Quirks, SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
 from bot.telegram.callbacks import FollowCb
 
@@ -261,3 +262,75 @@ async def test_bad_input_gets_one_line(
     assert expected in out[0].plain_text()
     assert len(out[0].plain_text().splitlines()) == 1
     assert not stack.emu.calls_to("sendLocation")
+
+
+class Watcher:
+    """A stand-in for the geofences' watcher: the users it names, the fixes it was given."""
+
+    def __init__(self, users: set[int]) -> None:
+        self.wanted = users
+        self.given: list[dict[int, Any]] = []
+
+    async def users(self, now: Any) -> set[int]:
+        return set(self.wanted)
+
+    async def on_fixes(self, fixes: Any, now: Any) -> None:
+        self.given.append(dict(fixes))
+
+
+async def test_the_tick_asks_once_for_the_union_of_follows_and_fences_in_batches(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack, _, _ = await following(make_stack, clock, "/follow zhangsan01")
+    assert stack.bridge is not None
+    everyone = set(stack.platform.data.users)
+    fenced = {u for u in everyone if u != ZHANGSAN}
+    watcher = Watcher(fenced | {ZHANGSAN})  # 张三 both followed and fenced
+    stack.bridge.jobs.positions.fences = watcher
+
+    before = len(stack.platform.requests_to(LATEST))
+    await tick(stack)
+
+    asked = [r.json["uids"] for r in stack.platform.requests_to(LATEST)[before:]]
+    flat = [u for uids in asked for u in uids]
+    assert sorted(flat) == sorted(everyone)  # each user once, 张三 included once
+    assert len(asked) == -(-len(everyone) // positions.BATCH)
+    assert all(len(uids) <= positions.BATCH for uids in asked)
+    with_fix = {u for u, user in stack.platform.data.users.items() if user.fix is not None}
+    assert set(watcher.given[0]) == with_fix  # the fences get the same fixes
+
+
+async def test_the_tick_splits_a_large_union_into_batches(
+    make_stack: MakeStack, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = await make_stack()
+    assert stack.bridge is not None
+    monkeypatch.setattr(positions, "BATCH", 7)
+    users = set(list(stack.platform.data.users)[:20])
+    stack.bridge.jobs.positions.fences = Watcher(users)
+
+    before = len(stack.platform.requests_to(LATEST))
+    await tick(stack)
+
+    asked = [r.json["uids"] for r in stack.platform.requests_to(LATEST)[before:]]
+    assert [len(a) for a in asked] == [7, 7, 6]
+    assert sorted(u for a in asked for u in a) == sorted(users)
+
+
+async def test_a_gcj02_platform_is_followed_at_the_true_position(
+    make_bot_stack: MakeStack, clock: Clock
+) -> None:
+    sandbox = SandboxPlatform(quirks=Quirks(coordinates="gcj02"), now=clock)
+    stack = await make_bot_stack(
+        sandbox=sandbox, platform_overrides={"coordinates": "gcj02"}, clock=clock
+    )
+    place(stack, ZHANGSAN, 30.27, 120.15, clock)
+    _, pin = follow_messages(await stack.say("supervisor", "/follow zhangsan01"))
+    clock.advance(timedelta(seconds=10))
+    place(stack, ZHANGSAN, 30.28, 120.16, clock)
+    await tick(stack)
+
+    shown = stack.emu.live_positions(SUPERVISOR, pin.message_id)
+    assert [c for p in shown for c in (p.lat, p.lon)] == pytest.approx(
+        [30.27, 120.15, 30.28, 120.16], abs=1e-4
+    )
