@@ -17,6 +17,8 @@ from conftest import SANDBOX_NOW
 
 import handlers.near
 from bot.demo.stack import Stack
+from bot.i18n import Translator
+from bot.render.near import distance_text
 from bot.sandbox.data import User
 from bot.sandbox.data.paths import haversine_m  # the sandbox's own, not the bridge's
 from bot.sandbox.platform import Quirks, SandboxPlatform
@@ -260,3 +262,42 @@ async def test_chinese_units(make_stack: MakeStack) -> None:
     assert "20 公里" in text.splitlines()[0]
     assert "· 111 米 ·" in text
     assert "km" not in text and " m " not in text
+
+
+async def test_in_a_group_a_reply_to_a_location_answers_and_its_pins_are_the_askers(
+    make_stack: MakeStack,
+) -> None:
+    stack = await make_stack()
+    group = stack.add_group(-100_1501, "Duty room")
+    zs = stack.platform.data.users[10001]
+    assert zs.fix is not None
+    # Under privacy mode the bot never sees the location, only the command replying to it.
+    shared, seen = await stack.share_location("supervisor", zs.fix.lat, zs.fix.lon, chat=group)
+    assert seen == []
+
+    [msg] = await stack.say("supervisor", "/near 20m", chat=group, reply_to=shared)
+
+    assert listed(msg)[0][:2] == (zs.name, zs.account)
+    answers = len(stack.emu.callback_answers)
+    assert await stack.press("admin", msg, 0) == []  # someone else's request: refused
+    assert stack.emu.callback_answers[answers].text == (
+        "This button answers whoever asked for it: send the command yourself."
+    )
+    out = await stack.press("supervisor", msg, 0)
+    assert out and out[0].kind == "location"
+
+
+@pytest.mark.parametrize(
+    ("metres", "en", "zh"),
+    [
+        (0.4, "0 m", "0 米"),
+        (999.4, "999 m", "999 米"),
+        (999.6, "1 km", "1 公里"),
+        (1540, "1.5 km", "1.5 公里"),
+        (9960, "10 km", "10 公里"),
+        (12_345, "12 km", "12 公里"),
+    ],
+)
+def test_distances_are_shown_in_metres_then_kilometres(metres: float, en: str, zh: str) -> None:
+    assert distance_text(Translator.load("en").get("en"), metres) == en
+    assert distance_text(Translator.load("zh").get("zh"), metres) == zh
