@@ -6,6 +6,7 @@ driven by the test; the alerts reach the chat through the outbox and the emulato
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -311,3 +312,39 @@ async def test_in_a_group_only_its_administrators_change_fences(
     assert len(out) == 1 and "administrator" in out[0]
     assert stack.bridge is not None
     assert await stack.bridge.repos.fences.visible(None) == []
+
+
+async def test_a_muted_chat_holds_the_alert_and_gets_it_when_the_mute_ends(
+    make_stack: Callable[[], Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await make_stack()
+    muted = stack.add_group(-100600, "Dispatch", admins=("admin",))
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    await say(stack, "/fence watch depot zhangsan01")
+    await stack.say("admin", "/fence watch depot zhangsan01", chat=muted)
+    [ok] = await stack.say("admin", "/mute 30m", chat=muted)
+    assert "Muted until" in ok.plain_text()
+    shown_before = len(stack.emu.messages(muted))
+    w = watcher(stack)
+    for d in (900, 100, 100):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, d, now)}, now)
+    # The unmuted chat has it: the worker has had its turn at the muted one.
+    await stack.emu.wait_for_messages(SUPERVISOR_ID, 2)
+    assert stack.bridge is not None
+    delivery = stack.bridge.delivery
+    delivery.idle.clear()
+    delivery.wake()
+    await asyncio.wait_for(delivery.idle.wait(), 10)
+    assert len(stack.emu.messages(muted)) == shown_before
+    rows = await stack.bridge.db.fetchall(
+        "SELECT state FROM outbox WHERE chat_id = ? AND kind = 'fence'", (muted,)
+    )
+    assert [r["state"] for r in rows] == ["pending"]
+
+    await stack.say("admin", "/mute off", chat=muted)
+    await stack.emu.wait_for(lambda: len(stack.emu.messages(muted)) >= shown_before + 4)
+    after = [m.plain_text() for m in stack.emu.messages(muted)[shown_before:]]
+    assert any("fence crossings: 1" in text for text in after)
+    assert any(text.startswith("🚧 张三 (zhangsan01) entered depot at") for text in after)
+    assert stack.emu.messages(muted)[-1].kind == "location"
