@@ -280,7 +280,7 @@ async def run_console(language: str = "zh") -> int:
     from bot.demo.stack import Stack
 
     logging.basicConfig(level=logging.WARNING)
-    stack = Stack(language=language)
+    stack = Stack(language=language, moving=True)
     await stack.start()
     console = Console(stack.emu, stack.people, who="admin", handled=stack.wait_handled)
     console.write(
