@@ -348,3 +348,24 @@ async def test_a_muted_chat_holds_the_alert_and_gets_it_when_the_mute_ends(
     assert any("fence crossings: 1" in text for text in after)
     assert any(text.startswith("🚧 张三 (zhangsan01) entered depot at") for text in after)
     assert stack.emu.messages(muted)[-1].kind == "location"
+
+
+async def test_a_scoped_watch_of_a_group_concerns_and_tells_only_members_in_scope(
+    make_stack: Callable[[], Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await make_stack()
+    data = stack.platform.data
+    await say(stack, "/fence add east 30.2741,120.1551 300m", who="scoped")
+    (out,) = await say(stack, "/fence watch east 1002", who="scoped")  # org 266's group
+    assert out.startswith("🚧 This chat is told when 消防一大队主频 enters or leaves east")
+    in_scope = {u.id for u in data.members(1002) if u.org_id in (266, 268)}
+    outside = {u.id for u in data.members(1002)} - in_scope
+    assert 10001 in in_scope and 10017 in outside  # 10017 is in org 267
+    w = watcher(stack)
+    assert await w.users(clock.now) == in_scope
+    for d in (900, 100, 100):
+        now = clock.tick()
+        await w.on_fixes({uid: fix(uid, d, now) for uid in (10001, 10017)}, now)
+    msgs = await stack.emu.wait_for_messages(stack.people["scoped"].id, 2)
+    assert msgs[0].plain_text().startswith("🚧 张三 (zhangsan01) entered east")
+    assert await fence_rows(stack) == 1  # none for 10017
