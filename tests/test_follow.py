@@ -54,6 +54,7 @@ def place(
 async def tick(stack: Stack) -> None:
     assert stack.bridge is not None
     assert await stack.bridge.jobs.run("position-poll")
+    await stack.bridge.jobs.follows.settle()  # the moves it started in the background
 
 
 def latest_calls(stack: Stack) -> int:

@@ -11,9 +11,10 @@ age; a Stop button) and a live location under it. A tick:
 - moves a live location only when its fix changed (never "not modified"), and edits a line
   only when its text changed.
 
-Moves and line edits are sent at low priority (`low_priority()`): relayed incidents and
-replies take a short window first. A message whose edit is still in flight is skipped this
-tick: the newest fix wins, nothing queues up. What was shown is stored (`FollowRepo`), so a
+Moves and line edits are sent in the background at low priority (`low_priority()`):
+relayed incidents and replies take a short window first, and the tick does not wait for
+them. A user whose update is still in flight is skipped this tick: the newest fix wins,
+nothing queues up. What was shown is stored (`FollowRepo`), so a
 restarted bridge edits the same messages again.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 from aiogram import Bot
@@ -53,6 +54,8 @@ class FollowUpdater(Part):
         self._in_flight: set[tuple[int, int]] = set()  # (chat, message) being edited
         self._lines: dict[tuple[int, int], str] = {}  # (chat, message) -> text shown
         self._finishing = asyncio.Lock()
+        self._busy: set[tuple[int, int]] = set()  # (follow, user) being updated
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- whom ------------------------------------------------------------------------------
 
@@ -99,30 +102,67 @@ class FollowUpdater(Part):
     # -- a tick ----------------------------------------------------------------------------
 
     async def on_fixes(self, fixes: Mapping[int, Fix], now: datetime) -> None:
-        """Stop what ended, send what is missing, move what moved."""
+        """Stop what ended, then send what is missing and move what moved — in the
+        background, at low priority: the tick (and the geofences after it) does not wait
+        for a short chat budget. A user whose previous update is still on its way is
+        skipped: the next tick brings the newest fix."""
         await self.finish(now)
-        await self._update(await self.repo.active(now), fixes, now)
+        follows = await self.repo.active(now)
+        messages = await self.repo.messages([f.id for f in follows])
+        with low_priority():  # the tasks started here inherit it
+            for f in follows:
+                by_user = {m.user_id: m for m in messages[f.id]}
+                for uid in self._wanted(f, messages[f.id], fixes):
+                    key = (f.id, uid)
+                    if key in self._busy:
+                        continue
+                    self._busy.add(key)
+                    task = asyncio.create_task(
+                        self._update(key, f, by_user.get(uid), fixes.get(uid), now)
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+
+    async def _update(
+        self,
+        key: tuple[int, int],
+        f: Follow,
+        shown: FollowMessage | None,
+        fix: Fix | None,
+        now: datetime,
+    ) -> None:
+        try:
+            result = await self._one(f, key[1], shown, fix, now)
+            if result is not None:
+                await self.repo.record_fixes([result])
+        finally:
+            self._busy.discard(key)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("a follow's update failed; the next tick tries again", exc_info=exc)
+
+    async def settle(self) -> None:
+        """Wait for the updates in flight (tests, and a clean stop)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """End the updates in flight (the bridge stops)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.settle()
 
     async def show(self, follow: Follow, fixes: Mapping[int, Fix], now: datetime) -> None:
         """Send a new follow's messages now (the command's answer), with these fixes."""
-        await self._update([follow], fixes, now, low=False)
-
-    async def _update(
-        self, follows: list[Follow], fixes: Mapping[int, Fix], now: datetime, *, low: bool = True
-    ) -> None:
-        messages = await self.repo.messages([f.id for f in follows])
-        work: list[Awaitable[Shown | None]] = []
-        for f in follows:
-            by_user = {m.user_id: m for m in messages[f.id]}
-            for uid in self._wanted(f, messages[f.id], fixes):
-                work.append(self._one(f, uid, by_user.get(uid), fixes.get(uid), now))
-        if not work:
-            return
-        if low:
-            with low_priority():
-                results = await asyncio.gather(*work)
-        else:
-            results = await asyncio.gather(*work)
+        shown = (await self.repo.messages([follow.id]))[follow.id]
+        by_user = {m.user_id: m for m in shown}
+        work = [
+            self._one(follow, uid, by_user.get(uid), fixes.get(uid), now)
+            for uid in self._wanted(follow, shown, fixes)
+        ]
+        results = await asyncio.gather(*work)
         await self.repo.record_fixes(r for r in results if r is not None)
 
     async def _one(

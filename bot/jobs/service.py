@@ -275,3 +275,4 @@ class Jobs:
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        await self.follows.close()
