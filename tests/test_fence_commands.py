@@ -369,3 +369,25 @@ async def test_a_scoped_watch_of_a_group_concerns_and_tells_only_members_in_scop
     msgs = await stack.emu.wait_for_messages(stack.people["scoped"].id, 2)
     assert msgs[0].plain_text().startswith("🚧 张三 (zhangsan01) entered east")
     assert await fence_rows(stack) == 1  # none for 10017
+
+
+async def test_a_crossing_half_seen_before_a_restart_is_told_once_after_it(
+    make_stack: Callable[[], Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await make_stack()
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    await say(stack, "/fence watch depot zhangsan01")
+    w = watcher(stack)
+    for d in (900, 100):  # outside, then one fix inside: not decided yet
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, d, now)}, now)
+    assert await fence_rows(stack) == 0
+    await stack.restart_bridge()
+    w = watcher(stack)  # a new process: the state comes from the database
+    for d in (100, 100):
+        now = clock.tick()
+        await w.on_fixes({10001: fix(10001, d, now)}, now)
+    msgs = await stack.emu.wait_for_messages(SUPERVISOR_ID, 2)
+    entered_at = SANDBOX_NOW + timedelta(seconds=30)  # the second fix inside, after restart
+    assert msgs[0].plain_text() == f"🚧 张三 (zhangsan01) entered depot at {entered_at:%H:%M:%S}."
+    assert await fence_rows(stack) == 1
