@@ -9,17 +9,17 @@ sandbox's own data: where a live location must be is the sandbox's WGS-84 world.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from conftest import SANDBOX_NOW, Clock
 
-from bot.demo.stack import Stack
+from bot.demo.stack import BOT_TOKEN, Stack
 from bot.jobs import positions
 from bot.sandbox.data.model import Fix
 from bot.sandbox.platform import Quirks, SandboxPlatform
-from bot.sandbox.telegram import EmuMessage
+from bot.sandbox.telegram import EmuMessage, FastClock, TelegramEmulator
 from bot.telegram.callbacks import FollowCb
 
 MakeStack = Callable[..., Awaitable[Stack]]
@@ -335,3 +335,48 @@ async def test_a_gcj02_platform_is_followed_at_the_true_position(
     assert [c for p in shown for c in (p.lat, p.lon)] == pytest.approx(
         [30.27, 120.15, 30.28, 120.16], abs=1e-4
     )
+
+
+async def test_follows_share_a_group_budget_with_a_burst_of_incidents_without_a_429(
+    make_bot_stack: MakeStack,
+) -> None:
+    # Telegram's limits counted in sliding windows (20 to a group in any minute) by the
+    # emulator; both sides read one clock that runs 60 times faster than real time.
+    fast = FastClock(speed=60)
+    emu = TelegramEmulator(BOT_TOKEN, flood_limits=True, clock=fast)
+    stack = await make_bot_stack(flood_limits=True, rates=(25.0, 1.0, 20.0), emulator=emu)
+    assert stack.bridge is not None
+    stack.bridge.flood.use_clock(fast, fast.sleep)
+    group = -100777
+    stack.add_group(group, "Team follow")
+    await stack.bridge.repos.subscriptions.set(group, 0, "incidents")
+    wall = Clock(datetime.now(UTC))
+    followed = (ZHANGSAN, 10002, 10004)
+    for uid in followed:
+        place(stack, uid, 30.27, 120.15, wall)
+        await stack.say("supervisor", f"/follow {uid}", chat=group)
+
+    for _ in range(20):
+        status, _answer = await stack.platform_event("report", stack.platform.make_report(urls=[]))
+        assert status == 200
+    for k in range(1, 6):  # five ticks, every followed user moving each time
+        for uid in followed:
+            place(stack, uid, 30.27 + k / 1000, 120.15, wall)
+        assert await stack.bridge.jobs.run("position-poll")
+    await emu.wait_for(lambda: len(emu.messages(group)) >= 6 + 20, 120)
+    await stack.bridge.jobs.follows.settle()
+
+    to_group = [c for c in emu.calls if c.params.get("chat_id") == group]
+    assert [c for c in to_group if c.status == 429] == []
+    moves = [c for c in to_group if c.method == "editMessageLiveLocation" and c.ok]
+    assert moves  # the follows did move, within what the budget left
+    incidents = [m for m in emu.messages(group) if m.kind == "text"][len(followed) :]
+    assert len(incidents) >= 20
+    # Moves skipped while one was in flight are not queued: the next tick shows the newest.
+    assert await stack.bridge.jobs.run("position-poll")
+    await stack.bridge.jobs.follows.settle()
+    pins = [m for m in emu.messages(group) if m.kind == "location"]
+    assert len(pins) == len(followed)
+    for pin in pins:
+        assert pin.positions[-1].lat == pytest.approx(30.275)
+    assert [c for c in emu.calls if c.status == 429] == []
