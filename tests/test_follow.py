@@ -380,3 +380,23 @@ async def test_follows_share_a_group_budget_with_a_burst_of_incidents_without_a_
     for pin in pins:
         assert pin.positions[-1].lat == pytest.approx(30.275)
     assert [c for c in emu.calls if c.status == 429] == []
+
+
+async def test_the_line_says_offline_and_old_and_is_edited_only_when_it_changes(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack, line, pin = await following(make_stack, clock, "/follow zhangsan01")
+    assert "fix just now" in line.plain_text()
+
+    await tick(stack)  # nothing changed: no edit of the line, no move
+    assert not stack.emu.calls_to("editMessageText")
+    assert not stack.emu.calls_to("editMessageLiveLocation")
+
+    stack.platform.data.users[ZHANGSAN].online = False
+    clock.advance(timedelta(minutes=6))
+    await tick(stack)
+
+    text = now_of(stack, SUPERVISOR, line).plain_text()
+    assert "offline" in text and "This position is old" in text and "6 min ago" in text
+    assert len(stack.emu.calls_to("editMessageText")) == 1
+    assert stack.emu.live_status(SUPERVISOR, pin.message_id) == "live"
