@@ -20,7 +20,6 @@ from aiogram.types import CallbackQuery, Message
 from bot.directory import Kind
 from bot.jobs.follows import MAX_SHOWN
 from bot.parsing.places import PlaceError, parse_follow_duration
-from bot.platform.models import Fix
 from bot.render.follow import group_header
 from bot.render.replies import Reply
 from bot.telegram.callbacks import FollowCb, PickAction, PickCb
@@ -79,9 +78,7 @@ async def start_follow(message: Message, named: Named, ctx: LookupContext) -> No
         until = running.ends_at.astimezone(tz).strftime("%H:%M") if running else "?"
         await answer(message, Reply(t("follow-already", name=name, time=until)))
         return
-    fixes: dict[int, Fix] = {}
-    if uids:
-        fixes = {f.uid: f for f in await ctx.platform.latest_fixes(uids)}
+    fixes = await ctx.jobs.positions.fixes(set(uids))  # batched as the poll asks
     await ctx.audit.add(
         caller.user_id,
         "follow",

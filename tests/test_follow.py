@@ -400,3 +400,12 @@ async def test_the_line_says_offline_and_old_and_is_edited_only_when_it_changes(
     assert "offline" in text and "This position is old" in text and "6 min ago" in text
     assert len(stack.emu.calls_to("editMessageText")) == 1
     assert stack.emu.live_status(SUPERVISOR, pin.message_id) == "live"
+
+
+async def test_following_the_same_user_twice_here_says_so_in_one_line(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack, _, _ = await following(make_stack, clock, "/follow zhangsan01 2h")
+    out = await stack.say("supervisor", "/follow zhangsan01")
+    assert [m.plain_text() for m in out] == ["张三 is already followed here, until 17:00."]
+    assert len(stack.emu.calls_to("sendLocation")) == 1
