@@ -11,6 +11,8 @@ whose scope holds the follow's (a follow is the chat's, not its starter's).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiogram import F, Router
 from aiogram.enums import ChatAction
 from aiogram.filters import Command, CommandObject
@@ -41,7 +43,7 @@ def _kind(kind: Kind) -> TargetKind:
 
 
 async def start_follow(message: Message, named: Named, ctx: LookupContext) -> None:
-    t, caller, tz = ctx.t, ctx.caller, ctx.settings.bridge.tz
+    t, caller = ctx.t, ctx.caller
     try:
         duration = parse_follow_duration(" ".join(named.rest) or None)
     except PlaceError as exc:
@@ -59,6 +61,21 @@ async def start_follow(message: Message, named: Named, ctx: LookupContext) -> No
     if not name:
         await answer(message, Reply(t("not-found", kind=named.kind.value, query=named.id)))
         return
+    updater = ctx.jobs.follows
+    chat_id, thread = message.chat.id, thread_of(message)
+    with updater.starting(chat_id, thread, _kind(named.kind), named.id):
+        await begin(message, named, name, uids, duration, ctx)
+
+
+async def begin(
+    message: Message,
+    named: Named,
+    name: str,
+    uids: list[int],
+    duration: timedelta,
+    ctx: LookupContext,
+) -> None:
+    t, caller, tz = ctx.t, ctx.caller, ctx.settings.bridge.tz
     now = ctx.clock()
     updater = ctx.jobs.follows
     chat_id, thread = message.chat.id, thread_of(message)

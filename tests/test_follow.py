@@ -409,3 +409,22 @@ async def test_following_the_same_user_twice_here_says_so_in_one_line(
     out = await stack.say("supervisor", "/follow zhangsan01")
     assert [m.plain_text() for m in out] == ["张三 is already followed here, until 17:00."]
     assert len(stack.emu.calls_to("sendLocation")) == 1
+
+
+async def test_a_tick_during_follow_start_leaves_its_first_messages_to_the_command(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack = await make_stack()
+    assert stack.bridge is not None
+    place(stack, ZHANGSAN, 30.27, 120.15, clock)
+    updater = stack.bridge.jobs.follows
+    with updater.starting(SUPERVISOR, 0, "user", ZHANGSAN):
+        follow = await updater.repo.start(
+            SUPERVISOR, 0, "user", ZHANGSAN, scope_org=None, created_by=SUPERVISOR,
+            now=clock.now, ends_at=clock.now + timedelta(minutes=30),
+        )  # fmt: skip
+        assert follow is not None
+        await tick(stack)  # the command is sending them: the tick does not
+        assert not stack.emu.calls_to("sendLocation")
+    await tick(stack)  # a follow whose command never sent them (a crash): the tick does
+    assert len(stack.emu.calls_to("sendLocation")) == 1

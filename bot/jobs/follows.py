@@ -21,8 +21,9 @@ restarted bridge edits the same messages again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from aiogram import Bot
@@ -56,6 +57,7 @@ class FollowUpdater(Part):
         self._finishing = asyncio.Lock()
         self._busy: set[tuple[int, int]] = set()  # (follow, user) being updated
         self._tasks: set[asyncio.Task[None]] = set()
+        self._starting: set[tuple[int, int, str, int]] = set()  # being shown by /follow
 
     # -- whom ------------------------------------------------------------------------------
 
@@ -99,6 +101,17 @@ class FollowUpdater(Part):
         ]
         return have + new[: max(0, MAX_SHOWN - len(have))]
 
+    @contextlib.contextmanager
+    def starting(self, chat_id: int, thread_id: int, kind: str, target_id: int) -> Iterator[None]:
+        """While /follow starts this follow and sends its first messages: no tick sends
+        them too (taken before the follow is stored, so no tick can see it first)."""
+        key = (chat_id, thread_id, kind, target_id)
+        self._starting.add(key)
+        try:
+            yield
+        finally:
+            self._starting.discard(key)
+
     # -- a tick ----------------------------------------------------------------------------
 
     async def on_fixes(self, fixes: Mapping[int, Fix], now: datetime) -> None:
@@ -111,6 +124,8 @@ class FollowUpdater(Part):
         messages = await self.repo.messages([f.id for f in follows])
         with low_priority():  # the tasks started here inherit it
             for f in follows:
+                if (f.chat_id, f.thread_id, f.target_kind, f.target_id) in self._starting:
+                    continue
                 by_user = {m.user_id: m for m in messages[f.id]}
                 for uid in self._wanted(f, messages[f.id], fixes):
                     key = (f.id, uid)
