@@ -4,6 +4,11 @@ Platform data the bridge only passed on (events received, messages sent, inciden
 who acknowledged them) is kept for a while for `/status`, acknowledgements and
 deduplication, then deleted; the audit trail is kept longer. Open work (an event not yet
 processed, a message not yet sent) is never pruned, whatever its age.
+
+Live-location follows are removed by their job once their messages are stopped; one that
+ended (its end, or a stop) long ago and is still there (its messages could not be stopped)
+goes here, with its messages. A fence's crossing state for a user not seen for a month goes
+too (the next fix starts it afresh); fences and their watches are the users' and never go.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class Keep:
     incidents: timedelta = timedelta(days=90)  # incidents, their copies and acknowledgements
     audit: timedelta = timedelta(days=365)
     files: timedelta = FILES_KEPT  # served files, after their notice was sent (or upload)
+    follows: timedelta = timedelta(days=2)  # follows, after their end or stop
+    fence_state: timedelta = timedelta(days=30)  # crossing state, after its newest fix
 
 
 KEEP = Keep()
@@ -57,14 +64,26 @@ class Retention:
             "incidents": await self._prune_incidents(now - k.incidents),
             "audit": await self._batched("audit", "at < ?", now - k.audit),
             "served_files": await self._files.expire(now - k.files),
+            # follow_messages go with their follow (ON DELETE CASCADE, foreign keys on)
+            "follows": await self._batched(
+                "follows", "min(ends_at, coalesce(stopped_at, ends_at)) < ?", now - k.follows
+            ),
+            "fence_state": await self._batched(
+                "fence_state", "last_fix_at < ?", now - k.fence_state, key=("fence_id", "user_id")
+            ),
         }
 
-    async def _batched(self, table: str, where: str, before: datetime) -> int:
+    async def _batched(
+        self, table: str, where: str, before: datetime, key: tuple[str, ...] = ("id",)
+    ) -> int:
+        """Delete `table`'s rows matching `where` (one time bound), `BATCH` at a time; `key`
+        names the columns that pick a row out."""
+        cols = ", ".join(key)
         total = 0
         while True:
             n = await self._db.execute(
-                f"DELETE FROM {table} WHERE id IN "
-                f"(SELECT id FROM {table} WHERE {where} LIMIT {BATCH})",
+                f"DELETE FROM {table} WHERE ({cols}) IN "
+                f"(SELECT {cols} FROM {table} WHERE {where} LIMIT {BATCH})",
                 (to_db_time(before),),
             )
             total += n
