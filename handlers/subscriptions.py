@@ -31,6 +31,7 @@ from bot.render.fences import fence_watch_lines
 from bot.render.replies import Reply, T, not_one, scope_refused, usage_at
 from bot.render.subscriptions import (
     Stored,
+    follow_lines,
     scoped_jobs_lines,
     subscribed_text,
     subscriptions_text,
@@ -40,6 +41,7 @@ from handlers.filters import ChatManager, MinRole, chat_change_refused, within
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
 from storage.fences import FenceRepo, FenceWatch
+from storage.follows import Follow, FollowRepo
 from storage.mutes import MuteRepo
 from storage.reports import ReportRepo
 from storage.roles import Role
@@ -463,9 +465,11 @@ async def list_subscriptions(
     reports: ReportRepo,
     mutes: MuteRepo,
     fences: FenceRepo,
+    follows: FollowRepo,
 ) -> None:
     t, directory, settings = ctx.t, ctx.directory, ctx.settings
     chat_id, scope = message.chat.id, ctx.caller.scope
+    now = ctx.clock()
     rows = await subscriptions.for_chat(chat_id)
     # Presence is the chat's watches and attendance its daily digest (bot.jobs): listed
     # from there, once each.
@@ -473,8 +477,13 @@ async def list_subscriptions(
     digests = await reports.for_chat(chat_id)
     extra = scoped_jobs_lines(t, watches, digests, directory, settings.bridge.timezone, scope)
     extra += fence_lines(t, await fences.watches_for_chat(chat_id), directory, scope)
+
+    def visible(f: Follow) -> bool:  # set within the reader's scope: named
+        return within(scope, scope_org=f.scope_org, named=True)
+
+    running = await follows.for_chat(chat_id, now)
+    extra += follow_lines(t, running, directory, visible, settings.bridge.tz, now)
     until = await mutes.get(chat_id)
-    now = ctx.clock()
     muted = until.astimezone(settings.bridge.tz) if until is not None and until > now else None
     await answer(message, subscriptions_text(t, rows, extra, directory, scope, muted))
 

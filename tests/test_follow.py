@@ -428,3 +428,33 @@ async def test_a_tick_during_follow_start_leaves_its_first_messages_to_the_comma
         assert not stack.emu.calls_to("sendLocation")
     await tick(stack)  # a follow whose command never sent them (a crash): the tick does
     assert len(stack.emu.calls_to("sendLocation")) == 1
+
+
+async def test_subscriptions_lists_the_running_follows_here_until_when(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack, _, _ = await following(make_stack, clock, "/follow zhangsan01 2h")
+    text = (await stack.say("supervisor", "/subscriptions"))[-1].plain_text()
+    assert "📡 张三 (zhangsan01) followed until 17:00 (/follow)" in text
+
+    await stack.say("supervisor", "/unfollow all")
+    text = (await stack.say("supervisor", "/subscriptions"))[-1].plain_text()
+    assert "followed until" not in text  # a stopped follow is no longer listed
+
+
+async def test_subscriptions_names_only_follows_set_within_a_scoped_readers_subtree(
+    make_stack: MakeStack, clock: Clock
+) -> None:
+    stack = await make_stack()
+    assert stack.bridge is not None
+    chat = stack.people["scoped"].id
+    repo, now = stack.bridge.repos.follows, clock.now
+    for target, scope_org in ((ZHANGSAN, 266), (ZHANGSHAN, None)):  # the second: unscoped
+        await repo.start(chat, 0, "user", target, scope_org=scope_org, created_by=ADMIN,
+                         now=now, ends_at=now + timedelta(hours=1))  # fmt: skip
+
+    text = (await stack.say("scoped", "/subscriptions"))[-1].plain_text()
+
+    assert "📡 张三 (zhangsan01) followed until 16:00 (/follow)" in text
+    assert "张山" not in text and "zhangshan02" not in text
+    assert "📡 one follow outside your scope (/follow)" in text

@@ -26,3 +26,8 @@ unfollow-none = Nothing is followed here.
 unfollow-none-of = { $name } is not followed here.
 follow-stopped = Follow stopped.
 follow-gone = This follow has already ended.
+follow-subs-line = 📡 { $who } followed until { $time } (/follow)
+follow-subs-outside-scope = 📡 { $count ->
+        [one] one follow
+       *[other] { $count } follows
+    } outside your scope (/follow)

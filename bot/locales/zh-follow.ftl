@@ -19,3 +19,5 @@ unfollow-none = 本聊天没有跟随任何人。
 unfollow-none-of = 本聊天没有跟随 { $name }。
 follow-stopped = 跟随已停止。
 follow-gone = 这个跟随已经结束。
+follow-subs-line = 📡 跟随 { $who } 到 { $time }（/follow）
+follow-subs-outside-scope = 📡 另有 { $count } 个跟随不在你的范围内（/follow）

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.directory import Directory, DirGroup
+from bot.render.fences import target_label
 from bot.render.jobs import chat_jobs_lines, report_set_text, watch_text
 from bot.render.replies import Reply, T, now_receives
+from storage.follows import Follow
 from storage.reports import Report
 from storage.subscriptions import Subscription
 from storage.watches import Watch
@@ -99,6 +101,32 @@ def scoped_jobs_lines(
         where = t.plain("subs-topic", thread=r.thread_id) if r.thread_id else ""
         org = t.plain("outside-scope-org")
         lines.append(f"• {t('report-line-org', time=r.at_time, zone=zone, org=org)}{where}")
+    return lines
+
+
+def follow_lines(
+    t: T,
+    follows: Sequence[Follow],
+    directory: Directory,
+    visible: Callable[[Follow], bool],
+    tz: tzinfo,
+    now: datetime,
+) -> list[str]:
+    """/subscriptions: the chat's running follows (/follow), soonest end first — who and
+    until when (local time; the date too when not today) — those the reader may see
+    (`visible`) named, the others counted."""
+    today = now.astimezone(tz).date()
+    lines: list[str] = []
+    for f in follows:
+        if not visible(f):
+            continue
+        end = f.ends_at.astimezone(tz)
+        until = end.strftime("%H:%M" if end.date() == today else "%Y-%m-%d %H:%M")
+        where = t.plain("subs-topic", thread=f.thread_id) if f.thread_id else ""
+        who = target_label(directory, f.target_kind, f.target_id)
+        lines.append(f"• {t('follow-subs-line', who=who, time=until)}{where}")
+    if hidden := sum(1 for f in follows if not visible(f)):
+        lines.append(f"• {t('follow-subs-outside-scope', count=hidden)}")
     return lines
 
 
