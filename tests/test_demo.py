@@ -41,3 +41,14 @@ async def test_the_demo_tour_answers_every_step(tmp_path: Path, lang: str | None
     # Every persona starts in the tour's language: the stranger's greeting is in it.
     greeting = text.split("👤 stranger: /start\n", 1)[1].splitlines()[0]
     assert bool(re.search("[\u4e00-\u9fff]", greeting)) is (lang is None), greeting
+    # Live positions (#15): the follow moves, its line is edited, the fence is crossed in and
+    # out (each told once, with a pin), and /unfollow all stops the live location.
+    live = text.split("— live positions", 1)[1].split("— admin chores —", 1)[0]
+    assert live.count("(moved) [live location") >= 3, live
+    assert "(edited) 📡" in live, live
+    assert live.count("[location ") == 2, live
+    assert live.count("(stopped) [live location") == 1, live
+    if lang == "en":
+        assert live.count(" entered depot at ") == 1 and live.count(" left depot at ") == 1, live
+    else:
+        assert live.count(" 进入 depot。") == 1 and live.count(" 离开 depot。") == 1, live

@@ -11,11 +11,20 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
-from bot.demo.console import message_lines
+from apscheduler.schedulers.base import BaseScheduler
+
+from bot.app.bridge import Bridge
+from bot.demo.console import LIVE_EDIT_NOTES, message_lines
 from bot.demo.people import people_line
 from bot.demo.stack import Stack
-from bot.sandbox.data.paths import DEMO_FENCE
+from bot.sandbox.data.paths import (
+    CROSSING_USER_ID,
+    DEMO_FENCE,
+    DEMO_FENCE_INSIDE_MINUTES,
+    haversine_m,
+)
 from bot.sandbox.telegram import EmuMessage
 from bot.telegram.callbacks import BcAction, BcCb
 
@@ -28,6 +37,16 @@ class Press:
     callback data, or by words in its text."""
 
     button: int | str
+
+
+class TourClock:
+    """The bridge's clock in the demo: the real time, unless the tour has set it (`at`)."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.at if self.at is not None else datetime.now(UTC)
 
 
 def _print_replies(messages: Sequence[EmuMessage]) -> None:
@@ -92,7 +111,9 @@ def first_steps(language: str) -> list[tuple[str, str | Press]]:
 async def run_demo(language: str = "zh") -> int:
     """The scripted tour: every command built so far, printed as a chat transcript."""
     logging.basicConfig(level=logging.WARNING)
-    stack = Stack(language=language, moving=True)  # some sandbox users move along paths
+    clock = TourClock()
+    # some sandbox users move along paths
+    stack = Stack(language=language, moving=True, clock=clock)
     await stack.start()
     failures: list[str] = []
     last: dict[str, EmuMessage] = {}
@@ -145,6 +166,7 @@ async def run_demo(language: str = "zh") -> int:
                 await say(who, step)
         await near_tour(stack, failures)
         await relay_tour(stack, failures)
+        await live_tour(stack, clock, failures)
         await admin_tour(say, press)
         await jobs_tour(stack, failures)
     finally:
@@ -234,6 +256,134 @@ async def relay_tour(stack: Stack, failures: list[str]) -> None:
         failures.append("the user change was not told as a diff")
 
 
+async def _run_by_hand(stack: Stack) -> tuple[Bridge, BaseScheduler]:
+    """The bridge, its scheduler paused once the start-up catch-up has run: the tour runs
+    the jobs by hand (the caller resumes the scheduler)."""
+    bridge = stack.bridge
+    assert bridge is not None and bridge.scheduler is not None
+    bridge.scheduler.pause()
+    await bridge.jobs.caught_up.wait()
+    return bridge, bridge.scheduler
+
+
+async def _delivered(stack: Stack, chat: int) -> list[EmuMessage]:
+    """What the outbox delivers to `chat` now (queued by the jobs just run)."""
+    assert stack.bridge is not None
+    delivery = stack.bridge.delivery
+    delivery.idle.clear()
+    delivery.wake()
+    await asyncio.wait_for(delivery.idle.wait(), 20)
+    msgs = stack.emu.pending_messages(chat)
+    stack.emu.mark(chat)
+    return msgs
+
+
+async def live_tour(stack: Stack, clock: TourClock, failures: list[str]) -> None:
+    """Live positions in a group: /follow moves a live location on the map as the sandbox
+    user rides; a geofence on his way is crossed in and out, each told once; /unfollow.
+
+    As in `jobs_tour`, the scheduler is paused and the position poll is run by hand, the
+    bridge's and the sandbox's clocks set together to a time in the past (three days ago,
+    10:00 onwards), so that what the poll queues is due at once.
+    """
+    bridge, scheduler = await _run_by_hand(stack)
+    data = stack.platform.data
+    real_now = data.now
+    rider = data.users[CROSSING_USER_ID]  # zhangsan01, who rides through DEMO_FENCE
+    was_online = rider.online
+    tz = bridge.settings.bridge.tz
+    now = datetime.combine(datetime.now(tz).date() - timedelta(days=3), time(10), tz)
+    clock.at, data.now = now, clock
+    group = stack.add_group(-100999, "Patrol desk / 巡逻值班台", admins=("admin", "supervisor"))
+    print("— live positions, in the group chat “Patrol desk” —")
+    print(f"   (the position poll runs by hand, the clock set to {now:%Y-%m-%d %H:%M})\n")
+    edits = {"moved": 0, "edited": 0, "stopped": 0}
+    quiet = False
+
+    def on_edit(event: str, msg: EmuMessage) -> None:
+        if event != "edited" or not msg.from_bot or msg.chat_id != group or not msg.edits:
+            return
+        note = LIVE_EDIT_NOTES.get(msg.edits[-1].method, " (edited)")
+        edits[note.strip(" ()")] += 1
+        if not quiet:
+            print("\n".join(message_lines(msg, note)) + "\n")
+
+    async def say(text: str) -> list[EmuMessage]:
+        print(f"👤 supervisor: {text}")
+        msgs = await stack.say("supervisor", text, chat=group)
+        _print_replies(msgs)
+        if not msgs:
+            failures.append(f"supervisor: {text}: no reply")
+        return msgs
+
+    async def tick(step: timedelta) -> None:
+        nonlocal now
+        now += step
+        clock.at = now
+        if not await bridge.jobs.run("position-poll", now=now):
+            failures.append(f"live positions: the poll at {now:%H:%M:%S} failed")
+        await bridge.jobs.follows.settle()  # the moves it started in the background
+
+    stack.emu.add_listener(on_edit)
+    try:
+        started = await say("/follow zhangsan01 30m")
+        pins = [m for m in started if m.kind == "location"]
+        print("🛰 zhangsan01 rides on; the poll runs every 20 s:\n")
+        for _ in range(3):
+            await tick(timedelta(seconds=20))
+        if not edits["moved"]:
+            failures.append("live positions: the followed live location never moved")
+        for online in (False, True):
+            rider.online = online
+            print(f"🛰 zhangsan01's terminal goes {'online' if online else 'offline'}:\n")
+            await tick(timedelta(seconds=20))
+        if not edits["edited"]:
+            failures.append("live positions: the follow's line was never edited")
+
+        lat, lon, radius = DEMO_FENCE
+        await say(f"/fence add depot {lat:.4f},{lon:.4f} {radius:.0f}m")
+        await say("/fence watch depot zhangsan01")
+        first, _ = DEMO_FENCE_INSIDE_MINUTES[0]
+        now = now.replace(minute=int(first) - 1, second=0)
+        moved = edits["moved"]
+        print(f"🛰 {now:%H:%M}: the poll runs every 20 s while zhangsan01 rides through the depot")
+        print("   (the live location's moves no longer shown)\n")
+        quiet = True
+        alerts: list[EmuMessage] = []
+        places: list[float] = []  # each alert's pin: metres from the fence's centre
+        for _ in range(24):  # 8 minutes: in at about 3 past, out at about 5 past
+            await tick(timedelta(seconds=20))
+            arrived = await _delivered(stack, group)
+            alerts += [m for m in arrived if m.kind == "text"]
+            places += [
+                haversine_m((lat, lon), (m.location.lat, m.location.lon))
+                for m in arrived
+                if m.kind == "location" and m.location is not None
+            ]
+            if arrived:
+                print(f"🕘 {now:%H:%M:%S}")
+                _print_replies(arrived)
+            if len(alerts) >= 2:
+                break
+        quiet = False
+        print(f"   (meanwhile the live location moved {edits['moved'] - moved} times)\n")
+        inside_then_outside = len(places) == 2 and places[0] < radius < places[1]
+        if len(alerts) != 2 or not inside_then_outside:
+            failures.append(
+                f"live positions: {len(alerts)} fence alerts (pins {places}), "
+                "not an enter and then a leave"
+            )
+
+        await say("/unfollow all")
+        if not pins or stack.emu.live_status(group, pins[0].message_id) != "stopped":
+            failures.append("live positions: /unfollow all did not stop the live location")
+    finally:
+        stack.emu.remove_listener(on_edit)
+        clock.at, data.now = None, real_now
+        rider.online = was_online
+        scheduler.resume()
+
+
 async def jobs_tour(stack: Stack, failures: list[str]) -> None:
     """Scheduled work: a presence change, a new recording arriving, an attendance digest.
 
@@ -243,12 +393,7 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
     platform's clock set to the same time. The tour shows in
     seconds what takes minutes.
     """
-    from datetime import datetime, time, timedelta
-
-    bridge = stack.bridge
-    assert bridge is not None and bridge.scheduler is not None
-    bridge.scheduler.pause()
-    await bridge.jobs.caught_up.wait()
+    bridge, scheduler = await _run_by_hand(stack)
     data = stack.platform.data
     real_now = data.now
     tz = bridge.settings.bridge.tz
@@ -266,11 +411,7 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
             _print_replies(await stack.say(who, text, chat=group))
 
     async def arrived(what: str) -> list[EmuMessage]:
-        bridge.delivery.idle.clear()
-        bridge.delivery.wake()
-        await asyncio.wait_for(bridge.delivery.idle.wait(), 20)
-        msgs = stack.emu.pending_messages(group)
-        stack.emu.mark(group)
+        msgs = await _delivered(stack, group)
         if not msgs:
             failures.append(f"jobs tour: no {what}")
         return msgs
@@ -306,7 +447,7 @@ async def jobs_tour(stack: Stack, failures: list[str]) -> None:
         _print_replies(await arrived("attendance digest"))
     finally:
         data.now = real_now
-        bridge.scheduler.resume()
+        scheduler.resume()
 
 
 if __name__ == "__main__":  # pragma: no cover
