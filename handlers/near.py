@@ -17,6 +17,7 @@ from aiogram.types import Message
 from bot.directory import DirUser, Kind
 from bot.geo.fences import nearest
 from bot.geo.measure import LatLon
+from bot.jobs.positions import BATCH as POSITIONS_BATCH
 from bot.parsing.places import PlaceError, parse_radius, take_latlon
 from bot.platform.models import Fix
 from bot.render.near import (
@@ -36,7 +37,7 @@ from storage.roles import Role
 
 DEFAULT_RADIUS_M = 5000.0
 SHOWN = 10
-BATCH = 500  # users per 2.4 call: a scope of thousands is asked in a few calls
+BATCH = POSITIONS_BATCH  # users per 2.4 call, as the poll: thousands in a few calls
 
 
 @dataclass(frozen=True)

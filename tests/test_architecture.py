@@ -20,7 +20,8 @@ KNOWN_CYCLES: set[frozenset[str]] = set()
 # Who may import the composition root: `pttbridge run` (bot.app.run) runs it, and the
 # demo stack runs a whole bridge beside the sandbox platform and the Telegram emulator
 # (an entry point as well).
-APP_IMPORTERS = {"bot.app.run", "bot.demo.stack"}
+# The tour, an entry point too, runs the bridge's jobs by hand.
+APP_IMPORTERS = {"bot.app.run", "bot.demo.stack", "bot.demo.tour"}
 
 
 def _module_name(path: Path) -> str:

@@ -18,7 +18,7 @@ from bot.jobs.follows import FollowUpdater
 from bot.platform.models import Fix
 from bot.relay.context import Context, Part
 
-BATCH = 200
+BATCH = 500
 """Users asked of 2.4 in one request."""
 
 
