@@ -227,3 +227,45 @@ def test_the_operators_guide_names_every_setting() -> None:
     rows = "\n".join(line for line in operator.splitlines() if line.startswith("| `"))
     missing = [s for s in settings if f"`{s}`" not in rows]
     assert not missing, missing
+
+
+# --------------------------------------------------------------------------- guides' commands
+
+GUIDE_TABLE = {"guide.en.md": "## All commands", "guide.zh.md": "## 命令一览"}
+TYPED = re.compile(r"^👤 [^:：\n]+[:：]\s*(?:（[^）]*）|\([^)]*\)\s*)?/([a-z]+)", re.M)
+
+
+def table_commands(doc: str, heading: str) -> set[str]:
+    """The commands named in the first column of the table under `heading`."""
+    section = doc.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`/([a-z]+)", row)}
+
+
+def typed_commands(doc: str) -> set[str]:
+    """The commands someone types in the guide's transcripts (👤 who: /command …)."""
+    return set(TYPED.findall(doc))
+
+
+def test_typed_commands_are_read_from_transcripts() -> None:
+    doc = "👤 supervisor: /follow zs\n👤 主管：（回复上面的位置）/near 3km\n🤖 /where\n"
+    assert typed_commands(doc) == {"follow", "near"}
+    table = (
+        "## All commands\n\n| command |\n|---|\n"
+        "| `/a`, `/b <x>` \\| `/c` | who `/x` |\n## Next\n| `/d` |"
+    )
+    assert table_commands(table, "## All commands") == {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("name", sorted(GUIDE_TABLE))
+def test_each_guide_lists_every_command_and_shows_it_typed(name: str) -> None:
+    """Every command of the bot's table (/help, the menus) is in the guide's table of
+    commands, and typed with its answer in a transcript (but /start and /cancel)."""
+    from bot.telegram.commands import COMMANDS
+
+    doc = text(ROOT / "docs" / name)
+    every = {c.name for c in COMMANDS}
+    listed = table_commands(doc, GUIDE_TABLE[name])
+    assert listed == every, (sorted(every - listed), sorted(listed - every))
+    untyped = sorted(every - {"start", "cancel"} - typed_commands(doc))
+    assert not untyped, untyped
