@@ -629,7 +629,7 @@ err-radius-range = 半径须在 { $min_m } 米到 { $max_km } 公里之间（收
 err-latlon-unparseable = 无法识别位置“{ $text }”。请写 纬度,经度：<code>30.2741,120.1551</code>。
 err-latlon-range = “{ $text }”超出范围：纬度在 ±90 之内，经度在 ±180 之内（纬度在前）。
 err-follow-duration-unparseable = 无法识别时长“{ $text }”。可用格式：<code>30m</code>、<code>2h</code>。
-err-follow-duration-range = 跟踪最长 { $hours } 小时（收到“{ $text }”）。
+err-follow-duration-range = 跟随最长 { $hours } 小时（收到“{ $text }”）。
 
 ## /audit：实时位置与电子围栏
 audit-action-fence-add = 添加电子围栏
