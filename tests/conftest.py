@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, settings
 from bot.config import PlatformSettings, Settings
 from bot.platform import PlatformClient
 from bot.sandbox.platform import SandboxPlatform
+from storage.db import Database
 
 TZ = ZoneInfo("Asia/Shanghai")
 # A fixed clock for the sandbox: "today" is 2026-11-28 local, whatever the real date.
@@ -268,3 +270,17 @@ async def make_bot_stack(
 async def bot_stack(make_bot_stack: Callable[..., Awaitable[Any]]) -> Any:
     """A started default `Stack` (English, the five people of the tour, roles granted)."""
     return await make_bot_stack()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where a test's own database goes (its folder does not exist yet)."""
+    return tmp_path / "data" / "pttbridge.db"
+
+
+@pytest.fixture
+async def db(db_path: Path) -> AsyncIterator[Database]:
+    """A fresh database, migrated, closed after the test."""
+    database = await Database.open(db_path)
+    yield database
+    await database.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,18 +26,6 @@ from storage.db import DatabaseLock, load_migrations, pttbridge_version
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 LATEST = len(load_migrations())
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "pttbridge.db"
-
-
-@pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(db_path)
-    yield database
-    await database.close()
 
 
 def read(path: Path, sql: str) -> list[tuple[object, ...]]:

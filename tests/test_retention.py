@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,13 +17,6 @@ from storage.outbox import OutboxRepo
 from storage.retention import KEEP, Retention
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "pttbridge.db")
-    yield database
-    await database.close()
 
 
 async def count(db: Database, table: str) -> int:

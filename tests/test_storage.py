@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,18 +42,6 @@ from storage.fsm import SQLiteStorage
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 LATEST = len(load_migrations())
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "pttbridge.db"
-
-
-@pytest.fixture
-async def db(db_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(db_path)
-    yield database
-    await database.close()
 
 
 def size_of(path: Path) -> int:
