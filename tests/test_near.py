@@ -301,3 +301,17 @@ async def test_in_a_group_a_reply_to_a_location_answers_and_its_pins_are_the_ask
 def test_distances_are_shown_in_metres_then_kilometres(metres: float, en: str, zh: str) -> None:
     assert distance_text(Translator.load("en").get("en"), metres) == en
     assert distance_text(Translator.load("zh").get("zh"), metres) == zh
+
+
+@pytest.mark.parametrize(
+    ("metres", "radius", "en"),
+    [
+        (2040, 2000, "2040 m"),  # "nobody within 2 km; nearest: 2 km" would contradict itself
+        (2350, 2000, "2.4 km"),  # reads as beyond already
+        (1000.4, 1000, "1001 m"),
+    ],
+)
+def test_the_nearest_beyond_the_radius_never_reads_as_inside_it(
+    metres: float, radius: float, en: str
+) -> None:
+    assert distance_text(Translator.load("en").get("en"), metres, beyond=radius) == en

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,8 +27,16 @@ class Near:
     found: Nearby[Fix]
 
 
-def distance_text(t: T, metres: float) -> Html:
-    """`350 m` / `350 米` under a kilometre, else `1.2 km` / `1.2 公里` (`12 km` from 10 km)."""
+def distance_text(t: T, metres: float, *, beyond: float | None = None) -> Html:
+    """`350 m` / `350 米` under a kilometre, else `1.2 km` / `1.2 公里` (`12 km` from 10 km).
+    With `beyond` (a radius it lies outside of), a distance that would read as no more than
+    the radius once rounded ("nobody within 2 km; nearest: 2 km") is given in metres."""
+    if (
+        beyond is not None
+        and metres > beyond
+        and distance_text(t, metres) == distance_text(t, beyond)
+    ):
+        return t("near-metres", metres=str(math.ceil(metres)))
     if round(metres) < 1000:
         return t("near-metres", metres=str(round(metres)))
     km = metres / 1000
@@ -78,7 +87,7 @@ def near_reply(
                     "near-beyond",
                     name=beyond.user.name,
                     account=beyond.user.account,
-                    distance=distance_text(t, beyond.found.distance_m),
+                    distance=distance_text(t, beyond.found.distance_m, beyond=radius_m),
                     age=_age(lang, beyond),
                 )
             )
