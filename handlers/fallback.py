@@ -33,6 +33,9 @@ async def command_fallback(message: Message, caller: Caller, t: T) -> None:
 async def text_fallback(message: Message, caller: Caller, t: T) -> None:
     if caller.role is Role.NONE:
         await answer(message, Reply(t("help-unknown", id=caller.user_id)))
+    elif message.location is not None and caller.role >= Role.SUPERVISOR:
+        # A place shared on its own: say what it is good for.
+        await answer(message, Reply(t("location-shared")))
     else:
         await answer(message, Reply(t("unknown-text")))
 

@@ -315,3 +315,16 @@ def test_the_nearest_beyond_the_radius_never_reads_as_inside_it(
     metres: float, radius: float, en: str
 ) -> None:
     assert distance_text(Translator.load("en").get("en"), metres, beyond=radius) == en
+
+
+async def test_a_location_shared_on_its_own_says_what_it_is_good_for(
+    make_stack: MakeStack,
+) -> None:
+    stack = await make_stack()
+    _, out = await stack.share_location("supervisor", 30.2950, 120.1520)
+    assert [m.plain_text() for m in out] == [
+        "Reply to this location with /near (who is nearest) or /fence add <name> <radius> "
+        "(a geofence here)."
+    ]
+    _, out = await stack.share_location("viewer", 30.2950, 120.1520)  # neither is theirs
+    assert [m.plain_text() for m in out] == ["Send /help to see what I can do."]

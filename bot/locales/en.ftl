@@ -96,6 +96,7 @@ help-example-role = /role 123456789 viewer
 help-example-invite = /invite viewer org 266
 unknown-command = I don't know { $command }. Send /help for the list.
 unknown-text = Send /help to see what I can do.
+location-shared = Reply to this location with <code>/near</code> (who is nearest) or <code>/fence add &lt;name&gt; &lt;radius&gt;</code> (a geofence here).
 denied = This needs the { $role } role.
 denied-button = This button needs a role you do not have.
 denied-scope = That is outside the orgs you may see.

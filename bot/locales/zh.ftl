@@ -95,6 +95,7 @@ help-example-role = /role 123456789 viewer
 help-example-invite = /invite viewer org 266
 unknown-command = 没有 { $command } 这个命令，发送 /help 查看命令列表。
 unknown-text = 发送 /help 查看我能做什么。
+location-shared = 回复这个位置：<code>/near</code> 查看附近的人，或 <code>/fence add &lt;名称&gt; &lt;半径&gt;</code> 在这里设电子围栏。
 denied = 需要{ $role }权限。
 denied-button = 你没有使用这个按钮的权限。
 denied-scope = 超出了你可查看的组织范围。
