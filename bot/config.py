@@ -67,6 +67,18 @@ def _check_http_url(v: str, what: str) -> str:
     return v.rstrip("/")
 
 
+def _crs(v: Any) -> Any:
+    if isinstance(v, str):
+        norm = v.strip().lower().replace("-", "")
+        if norm not in ("wgs84", "gcj02"):
+            raise ValueError(f"must be 'wgs84' or 'gcj02', not {v!r}")
+        return norm
+    return v
+
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
 # Telegram's rule for `secret_token` of setWebhook.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
@@ -180,12 +192,7 @@ class PlatformSettings(BaseSettings):
     @field_validator("coordinates", mode="before")
     @classmethod
     def _coords(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            norm = v.strip().lower().replace("-", "")
-            if norm not in ("wgs84", "gcj02"):
-                raise ValueError(f"must be 'wgs84' or 'gcj02', not {v!r}")
-            return norm
-        return v
+        return _crs(v)
 
     @field_validator("timeout_s", mode="before")
     @classmethod
@@ -249,8 +256,46 @@ class BridgeSettings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # When set, GET /metrics needs `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = None
+    # The map (Telegram Mini App): off without a public https:// base.
+    public_url: str | None = None
+    map_tiles: str = OSM_TILES
+    map_tiles_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    map_attribution: str = OSM_ATTRIBUTION
 
-    _blank = field_validator("metrics_token", mode="before")(_blank_to_none)
+    _blank = field_validator("metrics_token", "public_url", mode="before")(_blank_to_none)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        url = _check_http_url(v.strip(), " (e.g. https://bridge.example.com)")
+        if urlsplit(url).scheme != "https":
+            raise ValueError(f"must be an https:// URL (Telegram opens only https pages): {v!r}")
+        return url
+
+    @field_validator("map_tiles", mode="before")
+    @classmethod
+    def _tiles(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        url = v.strip()
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+        if missing:
+            raise ValueError(f"not an XYZ tile URL template (it lacks {', '.join(missing)}): {v!r}")
+        return _check_http_url(url, " with {z}, {x} and {y}")
+
+    @field_validator("map_tiles_crs", mode="before")
+    @classmethod
+    def _tiles_crs(cls, v: Any) -> Any:
+        return _crs(v)
+
+    @field_validator("map_attribution", mode="before")
+    @classmethod
+    def _attribution(cls, v: Any) -> Any:
+        if isinstance(v, str) and not v.strip():
+            return OSM_ATTRIBUTION
+        return v.strip() if isinstance(v, str) else v
 
     @field_validator("http_port", mode="before")
     @classmethod

@@ -52,6 +52,10 @@ DEFAULTS: dict[str, Any] = {
     "BRIDGE_FOLLOW_POLL_S": 10,
     "BRIDGE_LOG_FORMAT": "text",
     "BRIDGE_METRICS_TOKEN": None,
+    "BRIDGE_PUBLIC_URL": None,
+    "BRIDGE_MAP_TILES": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "BRIDGE_MAP_TILES_CRS": "wgs84",
+    "BRIDGE_MAP_ATTRIBUTION": "© OpenStreetMap contributors",
 }
 
 
@@ -121,6 +125,11 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("BRIDGE_PRESENCE_POLL_S", "often", "BRIDGE_PRESENCE_POLL_S: not a number of seconds"),
     ("BRIDGE_FOLLOW_POLL_S", "4", "BRIDGE_FOLLOW_POLL_S: not a number of seconds"),
     ("BRIDGE_LOG_FORMAT", "xml", "BRIDGE_LOG_FORMAT: must be 'text' or 'json', not 'xml'"),
+    ("BRIDGE_PUBLIC_URL", "http://bridge.example.com", "BRIDGE_PUBLIC_URL: must be an https://"),
+    ("BRIDGE_PUBLIC_URL", "bridge.example.com", "BRIDGE_PUBLIC_URL: not an http(s) URL"),
+    ("BRIDGE_MAP_TILES", "https://t.example/{z}/{x}.png", "BRIDGE_MAP_TILES: not an XYZ tile URL"),
+    ("BRIDGE_MAP_TILES", "tiles/{z}/{x}/{y}.png", "BRIDGE_MAP_TILES: not an http(s) URL"),
+    ("BRIDGE_MAP_TILES_CRS", "bd09", "BRIDGE_MAP_TILES_CRS: must be 'wgs84' or 'gcj02'"),
 ]
 
 
@@ -461,3 +470,15 @@ def test_an_empty_value_means_the_default(
     settings = Settings.load(None)
     section, field = attr
     assert getattr(getattr(settings, section), field) == getattr(getattr(defaults, section), field)
+
+
+def test_the_map_settings_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIDGE_PUBLIC_URL", " https://bridge.example.com/ ")
+    monkeypatch.setenv("BRIDGE_MAP_TILES", "https://webrd01.is.autonavi.com/x={x}&y={y}&z={z}")
+    monkeypatch.setenv("BRIDGE_MAP_TILES_CRS", "GCJ-02")
+    monkeypatch.setenv("BRIDGE_MAP_ATTRIBUTION", " © 高德地图 ")
+    bridge = Settings.load(None).bridge
+    assert bridge.public_url == "https://bridge.example.com"
+    assert bridge.map_tiles == "https://webrd01.is.autonavi.com/x={x}&y={y}&z={z}"
+    assert bridge.map_tiles_crs == "gcj02"
+    assert bridge.map_attribution == "© 高德地图"
