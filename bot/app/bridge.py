@@ -68,6 +68,8 @@ from bot.telegram.flood import FloodControl
 from bot.telegram.media import MediaFetcher
 from bot.telegram.session import make_session
 from bot.telegram.webhook import WebhookHandler
+from bot.webapp.api import WebAppApi
+from bot.webapp.auth import Callers
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
 from handlers.throttle import CommandThrottle
@@ -285,6 +287,19 @@ class Bridge:
             self.metrics,
             body_timeout_s=limits.body_timeout_s,
         )
+        WebAppApi(
+            public_url=s.bridge.public_url,
+            bot_token=self.bot.token,
+            callers=Callers(
+                self.roles,
+                self.users,
+                frozenset(s.bridge.admin_ids),
+                self.directory.subtree,
+                s.bridge.language,
+            ),
+            directory=self.directory,
+            clock=self.clock,
+        ).register(app)
         if s.telegram.mode == "webhook":
             secret = s.telegram.webhook_secret
             if secret is None:

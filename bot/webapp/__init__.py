@@ -1,0 +1,1 @@
+"""The map (Telegram Mini App): its initData authentication and its JSON API under /app/."""

@@ -1,0 +1,86 @@
+"""Who opened the map: Telegram's signed `initData`, checked with the bot token, turned
+into the same `Caller` (role, org scope, language) the chat gives that user.
+
+Every API request carries `Authorization: tma <initData>`. The signature is checked by
+aiogram's `safe_parse_webapp_init_data` (Telegram's HMAC); what this module adds is the
+header handling, the freshness of `auth_date` and the role lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiogram.utils.web_app import WebAppInitData, WebAppUser, safe_parse_webapp_init_data
+
+from bot.access import Caller, caller_of
+from bot.i18n import pick_language
+from storage.roles import RoleRepo
+from storage.users import UserRepo
+
+# Telegram's advice: initData older than a day is not to be trusted.
+MAX_AGE = timedelta(hours=24)
+# A phone's clock may run a little ahead of the bridge's.
+CLOCK_SKEW = timedelta(minutes=5)
+SCHEME = "tma"
+
+
+class AuthError(Exception):
+    """The request is not from a user Telegram vouches for: answered 401 with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def init_data_of(header: str | None, bot_token: str, now: datetime) -> WebAppInitData:
+    """The checked `initData` of an `Authorization` header value; `AuthError` naming
+    what is wrong otherwise (missing, not `tma`, not ASCII, forged, expired, no user)."""
+    if header is None or not header.strip():
+        raise AuthError("missing Authorization: tma <initData>")
+    if not header.isascii():
+        # aiohttp hands over undecodable bytes as surrogates: initData is URL-encoded ASCII.
+        raise AuthError("the Authorization header is not ASCII (initData is URL-encoded)")
+    scheme, _, raw = header.strip().partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != SCHEME or not raw:
+        raise AuthError("the Authorization header must be 'tma <initData>'")
+    try:
+        data = safe_parse_webapp_init_data(bot_token, raw)
+    except ValueError:  # a bad signature, a malformed query string or fields
+        raise AuthError("initData is not signed for this bot") from None
+    if data.user is None:
+        raise AuthError("initData names no user")
+    age = now - data.auth_date
+    if age > MAX_AGE:
+        raise AuthError("initData expired: open the map again from Telegram")
+    if age < -CLOCK_SKEW:
+        raise AuthError("initData is dated in the future")
+    return data
+
+
+def display_name(user: WebAppUser) -> str:
+    return " ".join(p for p in (user.first_name, user.last_name) if p) or (user.username or "")
+
+
+@dataclass(frozen=True)
+class Callers:
+    """Resolves a map user to the `Caller` the chat would make of them."""
+
+    roles: RoleRepo
+    users: UserRepo
+    admin_ids: frozenset[int]
+    subtree: Callable[[int], frozenset[int]]
+    default_lang: str
+
+    async def of(self, user: WebAppUser) -> Caller:
+        grant = await self.roles.get(user.id)
+        chosen = await self.users.get_language(user.id)
+        return caller_of(
+            user.id,
+            grant,
+            config_admin=user.id in self.admin_ids,
+            subtree=self.subtree,
+            lang=pick_language(chosen, user.language_code, self.default_lang),
+        )
