@@ -7,7 +7,9 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage.roles import Grant, Role
+from bot.i18n import pick_language
+from storage.roles import Grant, Role, RoleRepo
+from storage.users import UserRepo
 
 
 @dataclass(frozen=True)
@@ -104,3 +106,27 @@ def may_manage(
     if new_role is not Role.NONE and (new_org is None or new_org not in caller.scope):
         return Verdict.GRANT_OUT_OF_REACH
     return Verdict.OK
+
+
+@dataclass(frozen=True)
+class Callers:
+    """Who is calling, from their Telegram id and language: the one lookup the chat (every
+    update) and the map (every API request) make, so both give a person the same role,
+    scope and language."""
+
+    roles: RoleRepo
+    users: UserRepo
+    admin_ids: frozenset[int]
+    subtree: Callable[[int], frozenset[int]]
+    default_lang: str
+
+    async def of(self, user_id: int, language_code: str | None) -> Caller:
+        grant = await self.roles.get(user_id)
+        chosen = await self.users.get_language(user_id)
+        return caller_of(
+            user_id,
+            grant,
+            config_admin=user_id in self.admin_ids,
+            subtree=self.subtree,
+            lang=pick_language(chosen, language_code, self.default_lang),
+        )

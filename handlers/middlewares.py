@@ -10,9 +10,9 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import Chat, Message, TelegramObject, User
 
-from bot.access import Caller, caller_of
+from bot.access import Caller, Callers
 from bot.directory import Directory
-from bot.i18n import Translator, pick_language
+from bot.i18n import Translator
 from storage.chats import ChatRepo
 from storage.roles import RoleRepo
 from storage.users import UserRepo
@@ -40,12 +40,10 @@ class ContextMiddleware(BaseMiddleware):
         directory: Directory,
         translator: Translator,
     ) -> None:
-        self._admins = admin_ids
         self._default_lang = default_lang
-        self._roles = roles
+        self._callers = Callers(roles, users, admin_ids, directory.subtree, default_lang)
         self._users = users
         self._chats = chats
-        self._directory = directory
         self._translator = translator
         self._recorded: dict[tuple[str, int], tuple[tuple[object, ...], float]] = {}
 
@@ -94,13 +92,4 @@ class ContextMiddleware(BaseMiddleware):
         return await handler(event, data)
 
     async def caller_of(self, user: User) -> Caller:
-        grant = await self._roles.get(user.id)
-        chosen = await self._users.get_language(user.id)
-        lang = pick_language(chosen, user.language_code, self._default_lang)
-        return caller_of(
-            user.id,
-            grant,
-            config_admin=user.id in self._admins,
-            subtree=self._directory.subtree,
-            lang=lang,
-        )
+        return await self._callers.of(user.id, user.language_code)

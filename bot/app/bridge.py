@@ -20,6 +20,7 @@ from aiogram.enums import ParseMode
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.access import Callers
 from bot.app.services import (
     AdminAlerts,
     Background,
@@ -69,7 +70,6 @@ from bot.telegram.media import MediaFetcher
 from bot.telegram.session import make_session
 from bot.telegram.webhook import WebhookHandler
 from bot.webapp.api import WebAppApi
-from bot.webapp.auth import Callers
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
 from handlers.throttle import CommandThrottle

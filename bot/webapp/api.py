@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.access import Caller
+from bot.access import Caller, Callers
 from bot.directory import Directory
-from bot.webapp.auth import AuthError, Callers, display_name, init_data_of
+from bot.webapp.auth import AuthError, display_name, init_data_of
 from storage.roles import Role
 
 MAP_OFF = "the map is off: set BRIDGE_PUBLIC_URL"
@@ -67,7 +67,7 @@ class WebAppApi:
             except AuthError as exc:
                 return error(401, exc.reason)
             assert data.user is not None  # init_data_of refuses initData without one
-            caller = await self._callers.of(data.user)
+            caller = await self._callers.of(data.user.id, data.user.language_code)
             if not caller.can(Role.VIEWER):
                 return error(403, "no role")
             return await handler(request, caller, display_name(data.user))

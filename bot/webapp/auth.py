@@ -8,16 +8,9 @@ header handling, the freshness of `auth_date` and the role lookup.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiogram.utils.web_app import WebAppInitData, WebAppUser, safe_parse_webapp_init_data
-
-from bot.access import Caller, caller_of
-from bot.i18n import pick_language
-from storage.roles import RoleRepo
-from storage.users import UserRepo
 
 # Telegram's advice: initData older than a day is not to be trusted.
 MAX_AGE = timedelta(hours=24)
@@ -62,25 +55,3 @@ def init_data_of(header: str | None, bot_token: str, now: datetime) -> WebAppIni
 
 def display_name(user: WebAppUser) -> str:
     return " ".join(p for p in (user.first_name, user.last_name) if p) or (user.username or "")
-
-
-@dataclass(frozen=True)
-class Callers:
-    """Resolves a map user to the `Caller` the chat would make of them."""
-
-    roles: RoleRepo
-    users: UserRepo
-    admin_ids: frozenset[int]
-    subtree: Callable[[int], frozenset[int]]
-    default_lang: str
-
-    async def of(self, user: WebAppUser) -> Caller:
-        grant = await self.roles.get(user.id)
-        chosen = await self.users.get_language(user.id)
-        return caller_of(
-            user.id,
-            grant,
-            config_admin=user.id in self.admin_ids,
-            subtree=self.subtree,
-            lang=pick_language(chosen, user.language_code, self.default_lang),
-        )
