@@ -22,7 +22,7 @@ edits per minute per group against the group budget (20/min), and 429s (target 0
 
     .venv/bin/python bench/bench_positions.py [--minutes 10] [--speed 30] [--batch 200]
 
-`--batch` sets `bot.jobs.positions.BATCH` for the run (what one 2.4 call carries): 500
+`--batch` sets `bot.platform.client.FIXES_PER_CALL` for the run (what one 2.4 call carries): 500
 shows what one call per tick would cost.
 """
 
@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.demo.stack import BOT_TOKEN, Stack
-from bot.jobs import positions
+from bot.platform import client
 from bot.sandbox.data import CENTER_LAT, CENTER_LON
 from bot.sandbox.data.model import Fix
 from bot.sandbox.platform import SandboxPlatform
@@ -105,10 +105,10 @@ async def main() -> None:
     ap.add_argument("--minutes", type=int, default=10, help="simulated minutes measured")
     ap.add_argument("--speed", type=float, default=30.0, help="fast clock: x real time")
     ap.add_argument(
-        "--batch", type=int, default=positions.BATCH, help="users per 2.4 call (what if)"
+        "--batch", type=int, default=client.FIXES_PER_CALL, help="users per 2.4 call (what if)"
     )
     args = ap.parse_args()
-    positions.BATCH = args.batch
+    client.FIXES_PER_CALL = args.batch
     logging.basicConfig(level=logging.ERROR)
 
     clock = Clock(START)
@@ -213,7 +213,7 @@ async def main() -> None:
     per_tick = Counter(per_tick_calls)
     print(
         f"  2.4 calls per tick: {sum(per_tick_calls) / ticks:.2f} "
-        f"(each tick: {dict(sorted(per_tick.items()))}; batches of {positions.BATCH} users)"
+        f"(each tick: {dict(sorted(per_tick.items()))}; batches of {client.FIXES_PER_CALL} users)"
         f"  target 1 -> {'met' if set(per_tick) == {1} else 'NOT met'}"
     )
     print(

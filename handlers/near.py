@@ -17,7 +17,6 @@ from aiogram.types import Message
 from bot.directory import DirUser, Kind
 from bot.geo.fences import nearest
 from bot.geo.measure import LatLon
-from bot.jobs.positions import BATCH as POSITIONS_BATCH
 from bot.parsing.places import PlaceError, parse_radius, take_latlon
 from bot.platform.models import Fix
 from bot.render.near import (
@@ -37,7 +36,6 @@ from storage.roles import Role
 
 DEFAULT_RADIUS_M = 5000.0
 SHOWN = 10
-BATCH = POSITIONS_BATCH  # users per 2.4 call, as the poll: thousands in a few calls
 
 
 @dataclass(frozen=True)
@@ -73,11 +71,8 @@ def read_args(message: Message, args: str) -> Ask | None:
 
 
 async def fixes_of(users: list[DirUser], ctx: CommandContext) -> dict[int, Fix]:
-    fixes: dict[int, Fix] = {}
-    for i in range(0, len(users), BATCH):
-        batch = [u.id for u in users[i : i + BATCH]]
-        fixes.update((f.uid, f) for f in await ctx.platform.latest_fixes(batch))
-    return fixes
+    # The client asks 2.4 in batches: a scope of thousands is a few requests.
+    return {f.uid: f for f in await ctx.platform.latest_fixes([u.id for u in users])}
 
 
 async def near(message: Message, command: CommandObject, ctx: CommandContext) -> None:

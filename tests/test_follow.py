@@ -16,7 +16,7 @@ import pytest
 from conftest import SANDBOX_NOW, Clock
 
 from bot.demo.stack import BOT_TOKEN, Stack
-from bot.jobs import positions
+from bot.platform import client
 from bot.sandbox.data.model import Fix
 from bot.sandbox.platform import Quirks, SandboxPlatform
 from bot.sandbox.telegram import EmuMessage, FastClock, TelegramEmulator
@@ -295,8 +295,8 @@ async def test_the_tick_asks_once_for_the_union_of_follows_and_fences_in_batches
     asked = [r.json["uids"] for r in stack.platform.requests_to(LATEST)[before:]]
     flat = [u for uids in asked for u in uids]
     assert sorted(flat) == sorted(everyone)  # each user once, 张三 included once
-    assert len(asked) == -(-len(everyone) // positions.BATCH)
-    assert all(len(uids) <= positions.BATCH for uids in asked)
+    assert len(asked) == -(-len(everyone) // client.FIXES_PER_CALL)
+    assert all(len(uids) <= client.FIXES_PER_CALL for uids in asked)
     with_fix = {u for u, user in stack.platform.data.users.items() if user.fix is not None}
     assert set(watcher.given[0]) == with_fix  # the fences get the same fixes
 
@@ -306,7 +306,7 @@ async def test_the_tick_splits_a_large_union_into_batches(
 ) -> None:
     stack = await make_stack()
     assert stack.bridge is not None
-    monkeypatch.setattr(positions, "BATCH", 7)
+    monkeypatch.setattr(client, "FIXES_PER_CALL", 7)
     users = set(list(stack.platform.data.users)[:20])
     stack.bridge.jobs.positions.fences = Watcher(users)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import SANDBOX_NOW
 
-import handlers.near
+import bot.platform.client
 from bot.demo.stack import Stack
 from bot.i18n import Translator
 from bot.render.near import distance_text
@@ -194,7 +194,7 @@ async def test_a_large_scope_is_asked_in_batches(
     make_stack: MakeStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The platform refuses more than 7 uids per 2.4 call; /near asks 7 at a time.
-    monkeypatch.setattr(handlers.near, "BATCH", 7)
+    monkeypatch.setattr(bot.platform.client, "FIXES_PER_CALL", 7)
     stack = await make_stack(coords_max_uids=7)
     zs = stack.platform.data.users[10001]
     assert zs.fix is not None

@@ -1,10 +1,10 @@
 """The one position poll (`position-poll`, every `BRIDGE_FOLLOW_POLL_S`).
 
 Follows and geofence watches are served together: each tick takes the union of the users
-they concern, asks 2.4 (`latest_fixes`) once for all of them — in batches of `BATCH`
-users, what one request carries — and hands the same fixes (WGS-84: the client converts
-GCJ-02) to the follows and to the fences. A user followed in five chats and watched by
-three fences costs one place in one lookup.
+they concern, asks 2.4 (`latest_fixes`) once for all of them — in the client's batches
+of `FIXES_PER_CALL` users, what one request carries — and hands the same fixes (WGS-84:
+the client converts GCJ-02) to the follows and to the fences. A user followed in five
+chats and watched by three fences costs one place in one lookup.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from typing import Any, Protocol
 from bot.jobs.follows import FollowUpdater
 from bot.platform.models import Fix
 from bot.relay.context import Context, Part
-
-BATCH = 500
-"""Users asked of 2.4 in one request."""
 
 
 class FixWatcher(Protocol):
@@ -60,12 +57,7 @@ class PositionPoll(Part):
 
     async def fixes(self, users: set[int]) -> dict[int, Fix]:
         """The latest fix of each of these users that has one."""
-        ids = sorted(users)
-        found: dict[int, Fix] = {}
-        for start in range(0, len(ids), BATCH):
-            for fix in await self.platform.latest_fixes(ids[start : start + BATCH]):
-                found[fix.uid] = fix
-        return found
+        return {fix.uid: fix for fix in await self.platform.latest_fixes(sorted(users))}
 
     async def poll(self, now: datetime) -> None:
         fixes = await self.fixes(await self.users(now))

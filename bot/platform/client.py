@@ -143,6 +143,11 @@ async def _before_sending(step: Awaitable[_R]) -> _R:
         raise
 
 
+FIXES_PER_CALL = 500
+"""Users asked of 2.4 (last known positions) in one request: the API names no limit, and
+the position poll, /near and /where on a talk group all go through `latest_fixes`."""
+
+
 class PlatformClient:
     """Async client of the platform API. Build once, `await aclose()` at shutdown."""
 
@@ -432,8 +437,16 @@ class PlatformClient:
         return parse_ids(data, "isOnline")
 
     async def latest_fixes(self, uids: Sequence[int]) -> list[Fix]:
-        """2.4: the latest fix of each user that has one, in WGS-84."""
-        data = await self._call("POST", "/location/getLatestCoords", {"uids": list(uids)})
+        """2.4: the latest fix of each user that has one, in WGS-84; asked
+        `FIXES_PER_CALL` users at a time, one request after another."""
+        ids = list(uids)
+        fixes: list[Fix] = []
+        for start in range(0, len(ids), FIXES_PER_CALL):
+            fixes += await self._latest_fixes(ids[start : start + FIXES_PER_CALL])
+        return fixes
+
+    async def _latest_fixes(self, uids: list[int]) -> list[Fix]:
+        data = await self._call("POST", "/location/getLatestCoords", {"uids": uids})
         if not isinstance(data, list):
             fixes = parse(_FIXES, data or [], self.tz, "getLatestCoords")
         else:
