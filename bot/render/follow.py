@@ -19,7 +19,8 @@ FOLLOW_STALE = timedelta(minutes=5)
 NAMES_SHOWN = 30  # of a group's members not shown, at most this many are named
 
 
-def _local(at: datetime, tz: tzinfo, now: datetime) -> str:
+def local_time(at: datetime, tz: tzinfo, now: datetime) -> str:
+    """`at` in `tz`: the clock time when it is today (by `now`), else with its date."""
     local = at.astimezone(tz)
     if local.date() == now.astimezone(tz).date():
         return local.strftime("%H:%M")
@@ -39,7 +40,7 @@ def follow_line(
 ) -> str:
     """Who is followed, since when, how old the fix is, and whether they are offline or
     their position old; or that the follow ended."""
-    lines = [t("follow-line", name=esc(name), time=_local(since, tz, now))]
+    lines = [t("follow-line", name=esc(name), time=local_time(since, tz, now))]
     if ended:
         lines.append(t("follow-ended"))
         return "\n".join(lines)
@@ -64,7 +65,7 @@ def group_header(
     t: T, group: str, shown: int, rest: Sequence[str], until: datetime, now: datetime, tz: tzinfo
 ) -> str:
     """The line a group's follow opens with: how many members are shown, the rest named."""
-    time = _local(until, tz, now)
+    time = local_time(until, tz, now)
     if not shown:
         return t("follow-group-none", group=esc(group), time=time)
     lines = [t("follow-group", group=esc(group), time=time, count=shown)]

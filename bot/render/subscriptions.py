@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.config import Settings
 from bot.directory import Directory, DirGroup
 from bot.render.fences import target_label
+from bot.render.follow import local_time
 from bot.render.jobs import chat_jobs_lines, report_set_text, watch_text
 from bot.render.replies import Reply, T, now_receives
 from storage.follows import Follow
@@ -115,13 +116,11 @@ def follow_lines(
     """/subscriptions: the chat's running follows (/follow), soonest end first — who and
     until when (local time; the date too when not today) — those the reader may see
     (`visible`) named, the others counted."""
-    today = now.astimezone(tz).date()
     lines: list[str] = []
     for f in follows:
         if not visible(f):
             continue
-        end = f.ends_at.astimezone(tz)
-        until = end.strftime("%H:%M" if end.date() == today else "%Y-%m-%d %H:%M")
+        until = local_time(f.ends_at, tz, now)
         where = t.plain("subs-topic", thread=f.thread_id) if f.thread_id else ""
         who = target_label(directory, f.target_kind, f.target_id)
         lines.append(f"• {t('follow-subs-line', who=who, time=until)}{where}")
