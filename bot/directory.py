@@ -352,6 +352,10 @@ class Directory:
         gs = [g for g in self.snapshot.groups.values() if scope is None or g.org_id in scope]
         return sorted(gs, key=lambda g: (g.pinyin_full, g.id))
 
+    def users(self, scope: frozenset[int] | None = None) -> list[DirUser]:
+        """Every user of the orgs in `scope` (everyone for None), in the directory's order."""
+        return [u for u in self.snapshot.users.values() if scope is None or u.org_id in scope]
+
     def org_children(self, oid: int) -> list[DirOrg]:
         snap = self.snapshot
         return [snap.orgs[c] for c in snap.children.get(oid, ()) if c in snap.orgs]

@@ -101,7 +101,7 @@ async def near(message: Message, command: CommandObject, ctx: CommandContext) ->
         if target is None:  # the directory changed between the two reads
             await answer(message, Reply(t("not-found", kind="user", query=ask.query)))
             return
-    users = [u for u in ctx.directory.snapshot.users.values() if scope is None or u.org_id in scope]
+    users = ctx.directory.users(scope)
     fixes = await fixes_of(users, ctx)
     center, place = ask.center, ask.place
     if target is not None:

@@ -92,7 +92,7 @@ def expected_people(
 ) -> list[DirUser]:
     """Whom a day's attendance is about: the org subtree's users, or everyone in scope."""
     orgs = directory.subtree(org_id) if org_id is not None else scope
-    users = [u for u in directory.snapshot.users.values() if orgs is None or u.org_id in orgs]
+    users = directory.users(orgs)
     return sorted(users, key=lambda u: (u.pinyin_full, u.id))
 
 
