@@ -39,6 +39,7 @@ from bot.telegram.callbacks import (
     BcCb,
     ConfirmAction,
     ConfirmCb,
+    FollowCb,
     GroupsCb,
     OnlineCb,
     PickAction,
@@ -293,6 +294,7 @@ FAMILIES: dict[str, tuple[st.SearchStrategy[CallbackData], str]] = {
         "/deluser 99999",
     ),
     "bc1": (st.builds(BcCb, action=st.sampled_from(BcAction), value=INT), "/broadcast"),
+    "fo1": (st.builds(FollowCb, follow_id=INT), "/follow zhangsan01"),
 }
 
 
