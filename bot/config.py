@@ -261,8 +261,25 @@ class BridgeSettings(BaseSettings):
     map_tiles: str = OSM_TILES
     map_tiles_crs: Literal["wgs84", "gcj02"] = "wgs84"
     map_attribution: str = OSM_ATTRIBUTION
+    # The Mini App's short name registered with BotFather (/newapp): group chats get a
+    # t.me/<bot>/<app> link; unset, the bot's main Mini App link t.me/<bot>?startapp=.
+    map_app: str | None = None
 
-    _blank = field_validator("metrics_token", "public_url", mode="before")(_blank_to_none)
+    _blank = field_validator("metrics_token", "public_url", "map_app", mode="before")(
+        _blank_to_none
+    )
+
+    @field_validator("map_app")
+    @classmethod
+    def _map_app(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        name = v.strip()
+        if not re.fullmatch(r"[A-Za-z0-9_]{3,30}", name):
+            raise ValueError(
+                f"a Mini App short name from BotFather: 3-30 letters, digits or _: {v!r}"
+            )
+        return name
 
     @field_validator("public_url")
     @classmethod

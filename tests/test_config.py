@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "BRIDGE_MAP_TILES": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "BRIDGE_MAP_TILES_CRS": "wgs84",
     "BRIDGE_MAP_ATTRIBUTION": "© OpenStreetMap contributors",
+    "BRIDGE_MAP_APP": None,
 }
 
 
@@ -130,6 +131,7 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("BRIDGE_MAP_TILES", "https://t.example/{z}/{x}.png", "BRIDGE_MAP_TILES: not an XYZ tile URL"),
     ("BRIDGE_MAP_TILES", "tiles/{z}/{x}/{y}.png", "BRIDGE_MAP_TILES: not an http(s) URL"),
     ("BRIDGE_MAP_TILES_CRS", "bd09", "BRIDGE_MAP_TILES_CRS: must be 'wgs84' or 'gcj02'"),
+    ("BRIDGE_MAP_APP", "my map!", "BRIDGE_MAP_APP: a Mini App short name from BotFather"),
 ]
 
 
@@ -477,7 +479,9 @@ def test_the_map_settings_are_normalised(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("BRIDGE_MAP_TILES", "https://webrd01.is.autonavi.com/x={x}&y={y}&z={z}")
     monkeypatch.setenv("BRIDGE_MAP_TILES_CRS", "GCJ-02")
     monkeypatch.setenv("BRIDGE_MAP_ATTRIBUTION", " © 高德地图 ")
+    monkeypatch.setenv("BRIDGE_MAP_APP", " map ")
     bridge = Settings.load(None).bridge
+    assert bridge.map_app == "map"
     assert bridge.public_url == "https://bridge.example.com"
     assert bridge.map_tiles == "https://webrd01.is.autonavi.com/x={x}&y={y}&z={z}"
     assert bridge.map_tiles_crs == "gcj02"
