@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.access import Caller, Callers
 from bot.directory import Directory
+from bot.webapp import page
 from bot.webapp.auth import AuthError, display_name, init_data_of
 from storage.roles import Role
 
@@ -53,6 +54,8 @@ class WebAppApi:
     def register(self, app: web.Application) -> None:
         app.router.add_get("/app/api/me", self._authed(self._me))
         app.router.add_get("/app/api/groups", self._authed(self._groups))
+        if self._on:
+            page.register(app)
         app.router.add_get("/app", self._other)
         app.router.add_get("/app/{tail:.*}", self._other)
 
