@@ -1,0 +1,2 @@
+-- 0011_subscription_words: reserved for issue work in progress; filled by its feature.
+SELECT 1;
