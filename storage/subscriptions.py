@@ -35,6 +35,8 @@ class Subscription:
     the org filter: a recording is wanted when its user is one of `users`, OR a member
     of one of `groups`, OR in one of `orgs` (all three empty: every recording); and
     `scope_org` is the org subtree whoever subscribed may see (None: everything).
+    `words` (recordings only) limits it further to recordings whose transcript contains
+    one of those words (empty: no such limit).
     """
 
     chat_id: int
@@ -45,6 +47,7 @@ class Subscription:
     users: tuple[int, ...] = ()
     groups: tuple[int, ...] = ()
     scope_org: int | None = None
+    words: tuple[str, ...] = ()
 
     @property
     def filtered(self) -> bool:
@@ -73,9 +76,10 @@ class SubscriptionRepo:
         users: tuple[int, ...] = (),
         groups: tuple[int, ...] = (),
         scope_org: int | None = None,
+        words: tuple[str, ...] = (),
         now: datetime | None = None,
     ) -> Subscription:
-        """Subscribe (or replace the filters of an existing subscription)."""
+        """Subscribe (or replace the filters of an existing subscription, `words` too)."""
         if kind not in STORED_KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         sub = Subscription(
@@ -87,15 +91,17 @@ class SubscriptionRepo:
             tuple(sorted(set(users))),
             tuple(sorted(set(groups))),
             scope_org,
+            tuple(dict.fromkeys(words)),
         )
         await self._db.execute(
             """
             INSERT INTO subscriptions (chat_id, thread_id, kind, orgs, levels, user_ids,
-                                       group_ids, scope_org, created_by, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       group_ids, scope_org, words, created_by, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (chat_id, thread_id, kind) DO UPDATE SET
                 orgs = excluded.orgs, levels = excluded.levels, user_ids = excluded.user_ids,
-                group_ids = excluded.group_ids, scope_org = excluded.scope_org
+                group_ids = excluded.group_ids, scope_org = excluded.scope_org,
+                words = excluded.words
             """,
             (
                 chat_id,
@@ -106,6 +112,7 @@ class SubscriptionRepo:
                 dump_json(list(sub.users)),
                 dump_json(list(sub.groups)),
                 scope_org,
+                dump_json(list(sub.words)) if sub.words else None,
                 created_by,
                 to_db_time(now or utcnow()),
             ),
@@ -169,4 +176,5 @@ def _sub(row: sqlite3.Row) -> Subscription:
         users=tuple(int(u) for u in load_json(row["user_ids"])),
         groups=tuple(int(g) for g in load_json(row["group_ids"])),
         scope_org=row["scope_org"],
+        words=tuple(str(w) for w in load_json(row["words"])) if row["words"] else (),
     )
