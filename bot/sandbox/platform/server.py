@@ -21,6 +21,7 @@ from bot.sandbox.platform.routes.directory import DirectoryRoutes
 from bot.sandbox.platform.routes.events import EventRoutes
 from bot.sandbox.platform.routes.positions import PositionRoutes
 from bot.sandbox.platform.routes.recordings import RecordingRoutes
+from bot.sandbox.platform.routes.tiles import TileRoutes
 from bot.sandbox.platform.routes.writes import WriteRoutes
 from bot.sandbox.platform.wire import (
     LOGIN_PAGE,
@@ -36,7 +37,13 @@ from bot.sandbox.platform.wire import (
 
 
 class SandboxPlatform(
-    DirectoryRoutes, PositionRoutes, RecordingRoutes, WriteRoutes, EventRoutes, AttendanceRoutes
+    DirectoryRoutes,
+    PositionRoutes,
+    RecordingRoutes,
+    WriteRoutes,
+    EventRoutes,
+    AttendanceRoutes,
+    TileRoutes,
 ):
     """A simulated dispatch platform on 127.0.0.1 for tests, the demo and integrators.
 
@@ -98,6 +105,7 @@ class SandboxPlatform(
         app.router.add_post(p + "/auth/open/login", self._login)
         app.router.add_get("/media/photo/{name}", self._photo)
         app.router.add_get("/media/{name}", self._media)
+        app.router.add_get("/tiles/{z}/{x}/{y}.png", self._tile)  # not the API: map tiles
         return app
 
     @web.middleware
