@@ -264,10 +264,53 @@ class BridgeSettings(BaseSettings):
     # The Mini App's short name registered with BotFather (/newapp): group chats get a
     # t.me/<bot>/<app> link; unset, the bot's main Mini App link t.me/<bot>?startapp=.
     map_app: str | None = None
+    # Speech recognition (OpenAI-compatible `…/v1`): transcripts are off without a URL.
+    asr_url: str | None = None
+    asr_model: str | None = None
+    asr_token: SecretStr | None = None
+    asr_language: str = "zh"
+    asr_concurrency: int = 2
+    # How long recording history and transcripts are kept.
+    recordings_keep_days: int = 90
 
-    _blank = field_validator("metrics_token", "public_url", "map_app", mode="before")(
-        _blank_to_none
-    )
+    _blank = field_validator(
+        "metrics_token", "public_url", "map_app", "asr_url", "asr_model", "asr_token", mode="before"
+    )(_blank_to_none)
+
+    @field_validator("asr_url")
+    @classmethod
+    def _asr_url(cls, v: str | None) -> str | None:
+        return None if v is None else _check_http_url(v.strip(), " (e.g. http://asr:8000/v1)")
+
+    @field_validator("asr_model")
+    @classmethod
+    def _asr_model(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        name = v.strip()
+        if len(name) > 200 or any(c.isspace() or not c.isprintable() for c in name):
+            raise ValueError(f"a model name without spaces (e.g. whisper-1): {v!r}")
+        return name
+
+    @field_validator("asr_language", mode="before")
+    @classmethod
+    def _asr_language(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        code = v.strip().lower()
+        if not re.fullmatch(r"[a-z]{2,3}", code):
+            raise ValueError(f"a language code like zh or en (ISO 639-1): {v!r}")
+        return code
+
+    @field_validator("asr_concurrency", mode="before")
+    @classmethod
+    def _asr_concurrency(cls, v: Any) -> int:
+        return _int_in(v, 1, 16, "a number of parallel transcriptions")
+
+    @field_validator("recordings_keep_days", mode="before")
+    @classmethod
+    def _keep_days(cls, v: Any) -> int:
+        return _int_in(v, 1, 3650, "a number of days")
 
     @field_validator("map_app")
     @classmethod

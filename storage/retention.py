@@ -9,6 +9,10 @@ Live-location follows are removed by their job once their messages are stopped; 
 ended (its end, or a stop) long ago and is still there (its messages could not be stopped)
 goes here, with its messages. A fence's crossing state for a user not seen for a month goes
 too (the next fix starts it afresh); fences and their watches are the users' and never go.
+
+Transcripts are platform data like the recordings they come from: kept as long as the
+recording history (``BRIDGE_RECORDINGS_KEEP_DAYS``, counted from the recording's start),
+then deleted with their search index entries, whatever their state.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from datetime import datetime, timedelta
 
 from storage.db import Database, to_db_time
 from storage.files import FILES_KEPT, FileRepo
+from storage.transcripts import TranscriptRepo
 
-__all__ = ["KEEP", "Retention"]
+__all__ = ["KEEP", "Keep", "Retention"]
 
 BATCH = 2000
 """Rows deleted per statement: a long prune never holds the write lock for long."""
@@ -36,6 +41,7 @@ class Keep:
     files: timedelta = FILES_KEPT  # served files, after their notice was sent (or upload)
     follows: timedelta = timedelta(days=2)  # follows, after their end or stop
     fence_state: timedelta = timedelta(days=30)  # crossing state, after its newest fix
+    recordings: timedelta = timedelta(days=90)  # transcripts, after the recording began
 
 
 KEEP = Keep()
@@ -44,15 +50,23 @@ KEEP = Keep()
 class Retention:
     """Deletes records past their time (`prune`), a batch at a time."""
 
-    def __init__(self, db: Database, files: FileRepo, keep: Keep = KEEP) -> None:
+    def __init__(
+        self,
+        db: Database,
+        files: FileRepo,
+        keep: Keep = KEEP,
+        *,
+        transcripts: TranscriptRepo | None = None,
+    ) -> None:
         self._db = db
         self._files = files
+        self._transcripts = transcripts
         self.keep = keep
 
     async def prune(self, now: datetime) -> dict[str, int]:
         """Delete what is past its time; returns how many rows of each table went."""
         k = self.keep
-        return {
+        gone = {
             "inbox": await self._batched(
                 "inbox", "received_at < ? AND processed_at IS NOT NULL", now - k.events
             ),
@@ -72,6 +86,9 @@ class Retention:
                 "fence_state", "last_fix_at < ?", now - k.fence_state, key=("fence_id", "user_id")
             ),
         }
+        if self._transcripts is not None:
+            gone["transcripts"] = await self._transcripts.delete_older_than(now - k.recordings)
+        return gone
 
     async def _batched(
         self, table: str, where: str, before: datetime, key: tuple[str, ...] = ("id",)

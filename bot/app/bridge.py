@@ -11,7 +11,8 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher
@@ -31,6 +32,7 @@ from bot.app.services import (
     Timings,
     UserLocks,
 )
+from bot.asr import AsrClient, Transcriber
 from bot.attendance.reports import AttendanceReports
 from bot.config import Settings
 from bot.directory import Directory
@@ -76,7 +78,7 @@ from handlers.throttle import CommandThrottle
 from storage.db import Database, StorageReadOnlyError
 from storage.files import attachment_headers
 from storage.fsm import SQLiteStorage
-from storage.retention import Retention
+from storage.retention import KEEP, Retention
 from storage.roles import Role
 
 if TYPE_CHECKING:
@@ -130,6 +132,8 @@ class Bridge:
         self.timings = Timings()
         self.background = Background()
         self.media: MediaFetcher | None = None
+        self.asr: AsrClient | None = None
+        self.transcriber: Transcriber | None = None
 
     # -- build -------------------------------------------------------------------------
 
@@ -150,6 +154,7 @@ class Bridge:
             log.warning("starting without a directory; the next refresh will try again")
         self.translator = Translator.load(s.bridge.language)
         self.media = MediaFetcher(s.platform.timeout_s)
+        self.transcriber = self._make_transcriber()
         self.bot = self._make_bot()
         self.menus = Menus(self.bot, self.translator, self.users, self.roles, s)
         self.alerts = AdminAlerts(self.bot, self.translator, self.users, self.roles, s, self.clock)
@@ -180,6 +185,7 @@ class Bridge:
             repos=repos,
             relay=self.relay,
             jobs=self.jobs,
+            transcriber=self.transcriber,
             menus=self.menus,
             user_locks=UserLocks(),
             alerts=self.alerts,
@@ -212,6 +218,7 @@ class Bridge:
         # Every scheduled job (directory refresh included), rebuilt from storage.
         await self.jobs.start(self.scheduler)
         self.spawn(self.jobs.catch_up())
+        await self.transcriber.start()  # takes up what a stop left pending
         if serve_updates:
             await self.menus.set_all()
             await self._start_updates()
@@ -233,6 +240,26 @@ class Bridge:
             s.telegram.bot_token.get_secret_value(),
             session=session,
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+        )
+
+    def _make_transcriber(self) -> Transcriber:
+        """The transcription queue; with no BRIDGE_ASR_URL, disabled (no client)."""
+        b = self.settings.bridge
+        if b.asr_url is not None:
+            self.asr = AsrClient(
+                b.asr_url,
+                model=b.asr_model,
+                token=b.asr_token,
+                language=b.asr_language,
+                timeout_s=Transcriber.REQUEST_TIMEOUT_S,
+            )
+        assert self.media is not None
+        return Transcriber(
+            self.repos.transcripts,
+            self.asr,
+            self.media,
+            clock=self.clock,
+            concurrency=b.asr_concurrency,
         )
 
     def _make_relay(self, ctx: Context) -> tuple[Relay, SubscriberIndex]:
@@ -265,7 +292,12 @@ class Bridge:
             health=PlatformHealth(ctx.platform, job_state, self.alerts.alert),
             directory_diff=DirectoryDiff(ctx, outbox, repos.known, job_state, subscribers),
             reports=AttendanceReports(ctx, outbox, repos.reports),
-            retention=Retention(ctx.db, repos.files),
+            retention=Retention(
+                ctx.db,
+                repos.files,
+                replace(KEEP, recordings=timedelta(days=self.settings.bridge.recordings_keep_days)),
+                transcripts=repos.transcripts,
+            ),
             positions=PositionPoll(
                 ctx, FollowUpdater(ctx, self.bot, repos.follows), fence_watcher(ctx, repos)
             ),
@@ -500,6 +532,8 @@ class Bridge:
             await self.jobs.stop()
         if getattr(self, "delivery", None) is not None:
             await self.delivery.stop()
+        if self.transcriber is not None:
+            await self.transcriber.stop()
         await self.background.stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -511,6 +545,8 @@ class Bridge:
             await self.client.aclose()
         if self.media is not None:
             await self.media.aclose()
+        if self.asr is not None:
+            await self.asr.aclose()
         if getattr(self, "dp", None) is not None:
             await self.dp.storage.close()
         if self.db is not None:

@@ -19,6 +19,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
+from bot.asr.service import Transcriber
 from bot.config import Settings
 from bot.directory import Directory
 from bot.i18n import Translator, pick_language
@@ -46,6 +47,7 @@ from storage.recordings_seen import SeenRecordingRepo
 from storage.reports import ReportRepo
 from storage.roles import Role, RoleRepo
 from storage.subscriptions import SubscriptionRepo
+from storage.transcripts import TranscriptRepo
 from storage.users import UserRepo
 from storage.watches import PresenceRepo, WatchRepo
 
@@ -235,6 +237,7 @@ class Repositories:
     reports: ReportRepo
     follows: FollowRepo
     fences: FenceRepo
+    transcripts: TranscriptRepo
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -259,6 +262,7 @@ class Repositories:
             reports=ReportRepo(db),
             follows=FollowRepo(db),
             fences=FenceRepo(db),
+            transcripts=TranscriptRepo(db),
         )
 
 
@@ -280,6 +284,7 @@ class Services:
     repos: Repositories
     relay: Relay
     jobs: Jobs
+    transcriber: Transcriber
     menus: Menus
     user_locks: UserLocks
     alerts: AdminAlerts
