@@ -5,23 +5,37 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo bench lint console dist clean
+.PHONY: test demo bench lint console dist clean page browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# The map page's third-party files (Leaflet from npm) into bot/webapp/static/vendor; a no-op when
+# they are there for the current web/package-lock.json. Needs node and npm.
+page:
+	$(PYTHON) web/build.py
+
+# Debian's Chromium for the map's browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make: no /usr/bin/chromium and not root: run 'apt-get install chromium' as root, or the map's browser tests are skipped"; \
+	  fi; }
+
+test: $(STAMP) page browser
 	$(PY) -m pytest
 
-demo: $(STAMP)
+demo: $(STAMP) page
 	$(PY) -m bot demo
 
-console: $(STAMP)
+console: $(STAMP) page
 	$(PY) -m bot console
 
-bench: $(STAMP)
+bench: $(STAMP) page browser
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 lint: $(STAMP)
@@ -30,8 +44,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy bot handlers storage
 
 # The sdist and the wheel in dist/ (deploy/install.sh's build step, the Dockerfile's too).
-dist: $(STAMP)
+dist: $(STAMP) page
 	PYTHON=$(PY) sh deploy/install.sh build . dist
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist test-artifacts \
+	  web/node_modules bot/webapp/static/vendor

@@ -31,13 +31,25 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SH = ROOT / "deploy" / "install.sh"
 PACKAGES = ("bot", "handlers", "storage")
 # What the copy of the checkout leaves out: at its top, what is not source; anywhere, caches.
-SKIP_AT_TOP = {".git", ".venv", ".hypothesis", "build", "dist", "data", ".env"}
+SKIP_AT_TOP = {
+    ".git",
+    ".venv",
+    ".hypothesis",
+    "build",
+    "dist",
+    "data",
+    ".env",
+    "test-artifacts",
+}
 
 
 def skip_in_copy(folder: str, names: list[str]) -> set[str]:
     top = SKIP_AT_TOP if Path(folder) == ROOT else set()
+    # node_modules too: the copy is built from the vendor files the checkout's build left.
     return {
-        n for n in names if n in top or n == "__pycache__" or n.endswith((".egg-info", "_cache"))
+        n
+        for n in names
+        if n in top or n in ("__pycache__", "node_modules") or n.endswith((".egg-info", "_cache"))
     }
 
 
@@ -114,8 +126,15 @@ def install_once(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         src, dist, outside = base / "src", base / "dist", base / "outside"
         shutil.copytree(ROOT, src, ignore=skip_in_copy, symlinks=True)
         outside.mkdir()
+        # An npm that fails: the sdist and the wheel (built from the sdist) need none when the
+        # map page is built.
+        no_npm = base / "no-npm"
+        no_npm.mkdir()
+        (no_npm / "npm").write_text("#!/bin/sh\necho npm was called >&2\nexit 3\n")
+        (no_npm / "npm").chmod(0o755)
+        path = f"{no_npm}{os.pathsep}{os.environ.get('PATH', '')}"
         started = time.perf_counter()
-        _run(["sh", INSTALL_SH, "build", src, dist], base, PYTHON=sys.executable)
+        _run(["sh", INSTALL_SH, "build", src, dist], base, PYTHON=sys.executable, PATH=path)
         built = time.perf_counter()
         [wheel] = dist.glob("*.whl")
         [sdist] = dist.glob("*.tar.gz")
@@ -184,6 +203,52 @@ def test_the_wheel_and_the_sdist_carry_every_package_file(installed: Installed) 
     assert wanted - in_sdist == set()
     # ... and what an operator installs from besides the code.
     assert {".env.example", "deploy/install.sh", "deploy/pttbridge.service"} <= in_sdist
+
+
+MAP_PAGE = {
+    "bot/webapp/static/index.html",
+    "bot/webapp/static/map.js",
+    "bot/webapp/static/map.css",
+    "bot/webapp/static/vendor/leaflet/leaflet.js",
+    "bot/webapp/static/vendor/leaflet/leaflet.css",
+    "bot/webapp/static/vendor/leaflet/images/layers.png",
+    "bot/webapp/static/vendor/leaflet/LICENSE",
+}
+
+
+def test_the_wheel_and_the_sdist_carry_the_built_map_page(installed: Installed) -> None:
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        in_wheel = set(wheel.namelist())
+    assert MAP_PAGE - in_wheel == set()
+    prefix = installed.sdist.name.removesuffix(".tar.gz") + "/"
+    with tarfile.open(installed.sdist) as sdist:
+        in_sdist = {name.removeprefix(prefix) for name in sdist.getnames()}
+    assert MAP_PAGE - in_sdist == set()
+    # How to build it again, but no node_modules.
+    assert {"setup.py", "web/build.py", "web/package.json", "web/package-lock.json"} <= in_sdist
+    assert not any("node_modules" in name for name in in_sdist | in_wheel)
+    # The installed bridge serves it from the venv.
+    static = next(installed.venv.rglob("bot/webapp/static"))
+    assert (static / "vendor" / "leaflet" / "leaflet.js").stat().st_size > 100_000
+
+
+def test_a_missing_npm_is_one_clear_line(tmp_path: Path) -> None:
+    web = tmp_path / "web"
+    web.mkdir()
+    for name in ("build.py", "package.json", "package-lock.json"):
+        shutil.copy(ROOT / "web" / name, web / name)
+    (tmp_path / "bin").mkdir()
+    out = subprocess.run(
+        [sys.executable, str(web / "build.py")],
+        env=child_env(PATH=str(tmp_path / "bin")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert out.stdout == ""
+    [line] = out.stderr.splitlines()
+    assert line.startswith("web/build.py: npm not found: the map page needs Node.js and npm")
 
 
 # -- the installed wheel, run from outside the checkout ------------------------------------
