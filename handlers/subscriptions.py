@@ -69,6 +69,8 @@ _KEYWORDS = MappingProxyType(
         "level": "level",
         "levels": "level",
         "at": "at",
+        "word": "words",
+        "words": "words",
     }
 )
 
@@ -76,7 +78,7 @@ _KEYWORDS = MappingProxyType(
 @dataclass(frozen=True)
 class SubscribeArgs:
     """`/subscribe` as typed: kinds, org ids, user and group names (not yet resolved),
-    levels, and the digest's time."""
+    levels, the digest's time, and the words a recording's transcript must contain."""
 
     kinds: tuple[str, ...]
     orgs: tuple[int, ...] = ()
@@ -84,6 +86,7 @@ class SubscribeArgs:
     groups: tuple[str, ...] = ()
     levels: tuple[str, ...] = ()
     at: str | None = None
+    words: tuple[str, ...] = ()
 
 
 def _fits(mode: str, word: str, before: list[str]) -> bool:
@@ -96,16 +99,24 @@ def _fits(mode: str, word: str, before: list[str]) -> bool:
 
 
 def parse_subscribe(words: list[str]) -> SubscribeArgs:
-    """`<kind...> [org <id...>] [user <u...>] [group <g...>] [level <l...>] [at <HH:MM>]`.
+    """`<kind...> [org <id...>] [user <u...>] [group <g...>] [level <l...>] [at <HH:MM>]
+    [words <w...>]`.
 
     Raises ValueError when it does not read so: an unknown kind, an org that is not an
     id, a keyword with nothing after it, a time that is not HH:MM, a filter that none
-    of the kinds takes (`user` is for recordings, `group` for recordings and presence,
-    `at` for attendance). `all` is every kind kept as a subscription (not presence,
-    which needs groups, nor attendance, which sets a digest).
+    of the kinds takes (`user` and `words` are for recordings, `group` for recordings and
+    presence, `at` for attendance). `all` is every kind kept as a subscription (not
+    presence, which needs groups, nor attendance, which sets a digest).
     """
     kinds: list[str] = []
-    found: dict[str, list[str]] = {"org": [], "user": [], "group": [], "level": [], "at": []}
+    found: dict[str, list[str]] = {
+        "org": [],
+        "user": [],
+        "group": [],
+        "level": [],
+        "at": [],
+        "words": [],
+    }
     mode = "kind"
     for w in words:
         lw = w.lower()
@@ -132,10 +143,11 @@ def parse_subscribe(words: list[str]) -> SubscribeArgs:
         groups=tuple(dict.fromkeys(found["group"])),
         levels=tuple(dict.fromkeys(found["level"])),
         at=at.strftime("%H:%M") if at is not None else None,
+        words=tuple(dict.fromkeys(found["words"])),
     )
     takes = set(args.kinds)
     if (
-        (args.users and "recordings" not in takes)
+        ((args.users or args.words) and "recordings" not in takes)
         or (args.groups and not takes & {"recordings", "presence"})
         or (args.at and "attendance" not in takes)
     ):
@@ -235,7 +247,8 @@ def read_subscribe(t: T, text: str) -> SubscribeArgs | Reply:
     try:
         args = parse_subscribe(text.split())
     except ValueError as exc:
-        return usage_at(t, "usage-subscribe", str(exc))
+        usage = usage_at(t, "usage-subscribe", str(exc))
+        return Reply(usage.text + "\n" + t("usage-subscribe-words"))
     if "presence" in args.kinds and not args.groups:
         return Reply(t("usage-subscribe-presence"))
     if "attendance" in args.kinds and len(args.orgs) > 1:
@@ -351,10 +364,17 @@ async def store_subscribe(
                 users=tuple(named.users),
                 groups=tuple(named.groups),
                 scope_org=scope_org,
+                words=args.words,
             )
         else:
             sub = await subscriptions.set(
-                chat_id, thread, kind, tuple(orgs), args.levels, caller.user_id
+                chat_id,
+                thread,
+                kind,
+                tuple(orgs),
+                args.levels,
+                caller.user_id,
+                words=args.words if kind == "recordings" else (),
             )
         stored.subs[kind] = sub
     return stored

@@ -295,6 +295,8 @@ STRINGS = {
     "details": "kinds: incidents",
     "key": "kinds",
     "value": "incidents, notices",
+    # /heard
+    "words": "“火情” “under <control>”",
 }
 
 

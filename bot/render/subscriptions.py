@@ -77,6 +77,8 @@ def describe(
         parts.append(t("sub-orgs", orgs=_names(t, sub.orgs, org, scope)))
     if sub.levels:
         parts.append(t("sub-levels", levels=", ".join(sub.levels)))
+    if sub.words:
+        parts.append(t("sub-words", words="、".join(sub.words)))
     return " — ".join(parts)
 
 
@@ -192,5 +194,8 @@ def subscriptions_text(
         lines.append(t("mute-on", until=muted_until.strftime("%H:%M")))
     lines.append("")
     # The whole usage for a chat that has nothing yet; a one-line hint once it has some.
-    lines.append(t("usage-subscribe") if not rows and not extra else t("subs-hint"))
+    if not rows and not extra:
+        lines += [t("usage-subscribe"), t("usage-subscribe-words")]
+    else:
+        lines.append(t("subs-hint"))
     return Reply("\n".join(lines))
