@@ -1,21 +1,32 @@
-"""Geofences (/fence): circles in an org scope, the chats watching who crosses them, and
-where each user stands towards each fence (hysteresis state that survives restarts)."""
+"""Geofences (/fence): circles and polygons in an org scope, the chats watching who crosses
+them, and where each user stands towards each fence (hysteresis state that survives
+restarts)."""
 
 from __future__ import annotations
 
 import sqlite3
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from storage.db import Database, from_db_time, to_db_time
+from storage.db import Database, dump_json, from_db_time, load_json, to_db_time
 from storage.follows import TargetKind, Targets, targets_of
 
-__all__ = ["Fence", "FenceEvents", "FenceRepo", "FenceState", "FenceWatch", "name_key"]
+__all__ = [
+    "Fence",
+    "FenceEvents",
+    "FenceRepo",
+    "FenceState",
+    "FenceWatch",
+    "Vertices",
+    "name_key",
+]
 
 FenceEvents = Literal["enter", "leave", "both"]
+Vertices = tuple[tuple[float, float], ...]
+"""A polygon's WGS-84 (lat, lon) vertices in order, the ring not closed."""
 
 
 def name_key(name: str) -> str:
@@ -25,8 +36,10 @@ def name_key(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Fence:
-    """A circle: WGS-84 centre, radius in metres; `org_id` is the creator's org scope (None:
-    an unscoped creator), within which `name` is unique."""
+    """A circle: WGS-84 centre, radius in metres; or a polygon (`polygon`, its vertices),
+    and then `lat`, `lon`, `radius_m` are a circle about its centre holding every vertex.
+    `org_id` is the creator's org scope (None: an unscoped creator), within which `name` is
+    unique."""
 
     id: int
     name: str
@@ -36,6 +49,7 @@ class Fence:
     org_id: int | None
     created_by: int | None
     created_at: datetime
+    polygon: Vertices | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,12 @@ class FenceState:
     last_fix_at: datetime | None
 
 
+def _vertices(text: str | None) -> Vertices | None:
+    if text is None:
+        return None
+    return tuple((float(lat), float(lon)) for lat, lon in load_json(text))
+
+
 def _fence(r: sqlite3.Row) -> Fence:
     return Fence(
         id=r["id"],
@@ -83,6 +103,7 @@ def _fence(r: sqlite3.Row) -> Fence:
         org_id=r["org_id"],
         created_by=r["created_by"],
         created_at=from_db_time(r["created_at"]),
+        polygon=_vertices(r["polygon"]),
     )
 
 
@@ -136,9 +157,14 @@ class FenceRepo:
         org_id: int | None,
         created_by: int | None,
         now: datetime,
+        polygon: Sequence[Sequence[float]] | None = None,
     ) -> Fence | None:
-        """A new fence; None if its name is already taken in that org scope."""
+        """A new fence; None if its name is already taken in that org scope.
+
+        A polygon's vertices are checked by the caller (`bot.geo.fences.polygon_problem`),
+        and `lat`, `lon`, `radius_m` are then its bounding circle (`polygon_bounds`)."""
         at = to_db_time(now)
+        vertices = None if polygon is None else tuple((float(a), float(b)) for a, b in polygon)
         async with self._db.transaction():
             taken = await self._db.fetchone(
                 "SELECT 1 FROM fences WHERE coalesce(org_id, -1) = ? AND name_key = ?",
@@ -149,13 +175,22 @@ class FenceRepo:
             fence_id = await self._db.insert(
                 """
                 INSERT INTO fences (name, name_key, lat, lon, radius_m, org_id, created_by,
-                                    created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                                    created_at, polygon)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
-                (name.strip(), name_key(name), lat, lon, radius_m, org_id, created_by, at),
-            )
+                (name.strip(), name_key(name), lat, lon, radius_m, org_id, created_by, at,
+                 None if vertices is None else dump_json([list(v) for v in vertices])),
+            )  # fmt: skip
         return Fence(
-            fence_id, name.strip(), lat, lon, radius_m, org_id, created_by, from_db_time(at)
+            fence_id,
+            name.strip(),
+            lat,
+            lon,
+            radius_m,
+            org_id,
+            created_by,
+            from_db_time(at),
+            vertices,
         )
 
     async def get(self, fence_id: int) -> Fence | None:
