@@ -22,9 +22,11 @@ from aiogram.types import CallbackQuery, Message
 from bot.directory import Kind
 from bot.jobs.follows import MAX_SHOWN
 from bot.parsing.places import PlaceError, parse_follow_duration
-from bot.render.follow import group_header
+from bot.render.follow import group_header, user_header
+from bot.render.maps import with_map
 from bot.render.replies import Reply
 from bot.telegram.callbacks import FollowCb, PickAction, PickCb
+from bot.webapp.links import MapTarget, map_open
 from handlers.filters import feature_router, within
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
@@ -104,13 +106,18 @@ async def begin(
         "ok",
         now,
     )
+    target = MapTarget(_kind(named.kind), named.id)
+    link = await map_open(ctx.settings.bridge, ctx.bot, message.chat.type, target)
     if named.kind is Kind.GROUP:
         online = [u for u in uids if (fx := fixes.get(u)) is not None and fx.online]
         rest = [ctx.directory.user(u, caller.scope) for u in online[MAX_SHOWN:]]
         names = [u.name for u in rest if u is not None]
         shown = min(len(online), MAX_SHOWN)
         header = group_header(t, name, shown, names, follow.ends_at, now, tz)
-        await answer(message, Reply(header))
+        await answer(message, with_map(t, Reply(header), link))
+    elif link is not None:  # a user's follow has no header of its own: one for the 🗺 button
+        header = user_header(t, name, follow.ends_at, now, tz)
+        await answer(message, with_map(t, Reply(header), link))
     await updater.show(follow, fixes, now)
 
 

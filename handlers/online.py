@@ -14,8 +14,10 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.directory import DirUser, Kind
+from bot.render.maps import with_map
 from bot.render.replies import Reply, groups_page, online_view
 from bot.telegram.callbacks import GroupsCb, OnlineCb, PickAction, PickCb
+from bot.webapp.links import MapTarget, map_open
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import CommandContext, command_context
 from handlers.reply import answer, edit
@@ -23,7 +25,9 @@ from handlers.resolve import NameArg, Named, name_command
 from storage.roles import Role
 
 
-async def online_reply(gid: int, ctx: CommandContext) -> Reply:
+async def online_reply(gid: int, chat_type: str, ctx: CommandContext) -> Reply:
+    """Who is online in talk group `gid`, with Refresh and (the map on) 🗺 buttons for a
+    chat of `chat_type`."""
     caller, directory = ctx.caller, ctx.directory
     group = directory.group(gid, caller.scope)
     if group is None:
@@ -44,7 +48,14 @@ async def online_reply(gid: int, ctx: CommandContext) -> Reply:
     elsewhere = [u for u in members if u.id in online_set and u.id not in here_set]
     offline = [u for u in members if u.id not in online_set]
     at = ctx.clock().astimezone(ctx.settings.bridge.tz).strftime("%H:%M:%S")
-    return online_view(ctx.t, group, here, elsewhere, offline, at)
+    link = await map_open(ctx.settings.bridge, ctx.bot, chat_type, MapTarget("group", gid))
+    return with_map(ctx.t, online_view(ctx.t, group, here, elsewhere, offline, at), link)
+
+
+def chat_type(callback: CallbackQuery) -> str:
+    """The type of the chat a button was pressed in ("private" when it is not known: an
+    inline message, which has no chat; its button is a web_app one either way)."""
+    return callback.message.chat.type if callback.message is not None else "private"
 
 
 async def groups(message: Message, ctx: CommandContext) -> None:
@@ -64,21 +75,21 @@ ONLINE = NameArg(Kind.GROUP, PickAction.ONLINE, "usage-online")
 
 
 async def show_online(message: Message, named: Named, ctx: CommandContext) -> None:
-    reply = await online_reply(named.id, ctx)
+    reply = await online_reply(named.id, message.chat.type, ctx)
     await remember_asker(ctx.fsm_storage, await answer(message, reply), ctx.caller.user_id)
 
 
 async def online_cb(callback: CallbackQuery, callback_data: OnlineCb, ctx: CommandContext) -> None:
     await callback.answer(ctx.t("refreshing") if callback_data.refresh else None)
     if callback_data.refresh:
-        await edit(callback, await online_reply(callback_data.gid, ctx))
+        await edit(callback, await online_reply(callback_data.gid, chat_type(callback), ctx))
     elif callback.message is not None and isinstance(callback.message, Message):
         await show_online(callback.message, Named(Kind.GROUP, callback_data.gid, []), ctx)
 
 
 async def picked_group(callback: CallbackQuery, callback_data: PickCb, ctx: CommandContext) -> None:
     await callback.answer()
-    await edit(callback, await online_reply(callback_data.id, ctx))
+    await edit(callback, await online_reply(callback_data.id, chat_type(callback), ctx))
 
 
 def router() -> Router:

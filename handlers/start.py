@@ -15,6 +15,7 @@ from bot.i18n import Translator
 from bot.parsing.registration import REGISTER_START
 from bot.render.replies import Reply, T
 from bot.telegram.commands import sections
+from bot.webapp.links import MapMenu
 from handlers.accounts import open_register
 from handlers.broadcast import discard_draft_files
 from handlers.reply import answer
@@ -27,9 +28,20 @@ from storage.roles import Role, RoleRepo
 from storage.users import UserRepo
 
 
-def help_text(t: T, caller: Caller) -> str:
+def map_line(t: T, caller: Caller, *, map_on: bool, private: bool) -> str | None:
+    """/help's line about the map: how to open it, or, for those who would use it most
+    (supervisors and admins), that the operator has not turned it on."""
+    if not map_on:
+        return t("map-help-off") if caller.can(Role.SUPERVISOR) else None
+    if not caller.can(Role.SUPERVISOR):
+        return t("map-help-on-viewer") if caller.can(Role.VIEWER) else None
+    return t("map-help-on-menu" if private else "map-help-on-supervisor")
+
+
+def help_text(t: T, caller: Caller, map_help: str | None = None) -> str:
     """/help: the general commands, then a part per section (查询 / 位置 / 推送 / 管理) the
-    caller's role may use anything of, each command with an example of its arguments."""
+    caller's role may use anything of, each command with an example of its arguments; and
+    `map_help`, the line about the map, when given."""
     if caller.role is Role.NONE:
         return t("help-unknown", id=caller.user_id)
     lines: list[str] = [t("help-title", role=t(f"role-{caller.role.label}"))]
@@ -45,6 +57,8 @@ def help_text(t: T, caller: Caller) -> str:
                 lines.append(t("help-line", name=c.name, what=what))
     lines.append("")
     lines.append(t("help-names"))
+    if map_help is not None:
+        lines += ["", map_help]
     return "\n".join(lines)
 
 
@@ -62,6 +76,7 @@ async def start_with_code(
     menus: Menus,
     state: FSMContext,
     clock: Clock,
+    map_menu: MapMenu | None = None,  # absent from a dispatcher built without the map
 ) -> None:
     code = (command.args or "").strip()
     if code == REGISTER_START:  # the link /register gives in a group: the dialog, in private
@@ -96,17 +111,32 @@ async def start_with_code(
         return
     role = max(invite.role, caller.role)
     await menus.set_user_menu(caller.user_id, role)
+    private, map_on = message.chat.type == "private", settings.bridge.public_url is not None
+    if map_menu is not None and private:
+        await map_menu.update(caller.user_id, role, lambda: t.plain("map-menu"))
     new_caller = Caller(caller.user_id, role, caller.org_id, caller.scope, caller.lang)
     await answer(
         message,
         Reply(
-            t("invite-redeemed", role=t(f"role-{role.label}")) + "\n\n" + help_text(t, new_caller)
+            t("invite-redeemed", role=t(f"role-{role.label}"))
+            + "\n\n"
+            + help_text(t, new_caller, map_line(t, new_caller, map_on=map_on, private=private))
         ),
     )
 
 
-async def start(message: Message, caller: Caller, t: T) -> None:
-    await answer(message, Reply(help_text(t, caller)))
+async def start(
+    message: Message,
+    caller: Caller,
+    t: T,
+    settings: Settings,
+    map_menu: MapMenu | None = None,  # absent from a dispatcher built without the map
+) -> None:
+    private = message.chat.type == "private"
+    line = map_line(t, caller, map_on=settings.bridge.public_url is not None, private=private)
+    await answer(message, Reply(help_text(t, caller, line)))
+    if private and map_menu is not None:
+        await map_menu.update(caller.user_id, caller.role, lambda: t.plain("map-menu"))
 
 
 async def lang(

@@ -14,8 +14,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.directory import DirUser, Kind
 from bot.platform.models import Fix
 from bot.render.geo import fix_details, group_fixes
+from bot.render.maps import with_map
 from bot.render.replies import Reply
 from bot.telegram.callbacks import PickAction, PickCb, WhereCb
+from bot.webapp.links import MapTarget, map_open
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
@@ -39,8 +41,10 @@ async def send_user_fix(message: Message, uid: int, ctx: LookupContext) -> None:
         return
     heading = (round(fix.bearing) % 360 or 360) if fix.bearing is not None else None
     pin = await message.answer_location(latitude=fix.lat, longitude=fix.lon, heading=heading)
-    text = fix_details(ctx.t, ctx.lang, user, fix, now, ctx.settings.bridge.tz)
-    await pin.reply(text)
+    details = Reply(fix_details(ctx.t, ctx.lang, user, fix, now, ctx.settings.bridge.tz))
+    link = await map_open(ctx.settings.bridge, ctx.bot, message.chat.type, MapTarget("user", uid))
+    details = with_map(ctx.t, details, link)
+    await pin.reply(details.text, reply_markup=details.keyboard)
 
 
 async def send_group_fixes(message: Message, gid: int, ctx: LookupContext) -> None:
@@ -66,7 +70,9 @@ async def send_group_fixes(message: Message, gid: int, ctx: LookupContext) -> No
         now,
     )
     tz = ctx.settings.bridge.tz
-    sent = await answer(message, group_fixes(ctx.t, ctx.lang, group, members, fixes, now, tz))
+    reply = group_fixes(ctx.t, ctx.lang, group, members, fixes, now, tz)
+    link = await map_open(ctx.settings.bridge, ctx.bot, message.chat.type, MapTarget("group", gid))
+    sent = await answer(message, with_map(ctx.t, reply, link))
     await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)
 
 

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.demo.people import BOT_TOKEN, CALLBACK_TOKEN, PEOPLE, Person, add_people, people_line
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage, EmuUser, TelegramEmulator
+from bot.webapp.links import map_launch_url
 from storage.roles import Role
 
 # The people, the bot token and the callback token are bot.demo.people's; named here too,
@@ -34,6 +35,11 @@ __all__ = [
     "add_people",
     "people_line",
 ]
+
+
+MAP_PUBLIC_URL = "https://pttbridge.invalid"
+"""BRIDGE_PUBLIC_URL of the console and the demo: Telegram would open the buttons' links
+there; a developer opens `Stack.map_url` instead, on the bridge's own listener."""
 
 
 class _Done(BaseMiddleware):
@@ -71,6 +77,7 @@ class Stack:
         telegram_overrides: dict[str, Any] | None = None,
         clock: Callable[[], datetime] | None = None,
         moving: bool = False,
+        map_on: bool = False,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if workdir is None:
@@ -87,6 +94,9 @@ class Stack:
         self._platform_overrides = platform_overrides or {}
         self._telegram_overrides = telegram_overrides or {}
         self._clock = clock  # the bridge's; None: the real time
+        # `map_on`: the map's buttons and menu (the console and the demo); tests keep it off
+        # unless they ask (`map_on`, or BRIDGE_PUBLIC_URL among `bridge_overrides`).
+        self.map_on = map_on
         self.bridge: Bridge | None = None
         self.people: dict[str, EmuUser] = {}
         self._done: set[int] = set()
@@ -117,6 +127,9 @@ class Stack:
                 "rate_global": self.rates[0],
                 "rate_per_chat": self.rates[1],
                 "rate_per_group_min": self.rates[2],
+                # Never OpenStreetMap: the sandbox draws plain labelled tiles.
+                "map_tiles": f"{self.platform.url}/tiles/{{z}}/{{x}}/{{y}}.png",
+                **({"public_url": MAP_PUBLIC_URL} if self.map_on else {}),
                 **self._bridge_overrides,
             },
         )
@@ -170,6 +183,23 @@ class Stack:
     def bridge_url(self) -> str:
         assert self.bridge is not None
         return f"http://127.0.0.1:{self.bridge.http_port}"
+
+    def map_url(
+        self, who: str | EmuUser, query: str = "", *, start_param: str | None = None
+    ) -> str:
+        """The map page on this bridge's own listener, as Telegram would open it for `who`:
+        `http://127.0.0.1:<port>/app/?<query>#tgWebAppData=<signed initData>&…`, to open
+        in a browser (initData is valid for a day by the bridge's clock)."""
+        assert self.bridge is not None
+        user = self._user(who)
+        return map_launch_url(
+            f"{self.bridge_url}/app/",
+            BOT_TOKEN,
+            user.to_api(),
+            auth_date=self.bridge.clock(),
+            query=query,
+            start_param=start_param,
+        )
 
     async def platform_event(
         self, event: str, body: dict[str, Any] | None = None, *, token: str = CALLBACK_TOKEN

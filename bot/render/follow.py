@@ -73,3 +73,8 @@ def group_header(
         names = ", ".join(rest[:NAMES_SHOWN]) + (" …" if len(rest) > NAMES_SHOWN else "")
         lines.append(t("follow-group-rest", names=esc(names)))
     return "\n".join(lines)
+
+
+def user_header(t: T, name: str, until: datetime, now: datetime, tz: tzinfo) -> str:
+    """The line above a user's follow when it has a 🗺 button to carry (the map on)."""
+    return t("map-follow-user", name=esc(name), time=local_time(until, tz, now))

@@ -142,6 +142,10 @@ class EmulatorChecks(EmulatorState):
                 for button in row:
                     count += 1
                     check_button(button)
+            # Telegram opens Mini Apps from inline buttons in private chats only.
+            web_app = any("web_app" in b for row in rows for b in row)
+            if web_app and p.has("chat_id") and self._lookup_chat(p).type != "private":
+                raise bad_request("BUTTON_TYPE_INVALID")
             if count > MAX_BUTTONS:
                 raise bad_request("reply markup is too long")
             if count == 0:

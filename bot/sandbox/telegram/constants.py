@@ -166,3 +166,6 @@ FILE_DIR: Final = {
     "video": "videos",
     "animation": "animations",
 }
+
+# setChatMenuButton's MenuButton kinds.
+MENU_BUTTON_TYPES: Final = ("commands", "web_app", "default")

@@ -233,11 +233,9 @@ class EmuMessage:
         return [button for row in rows for button in row if isinstance(button, dict)]
 
     def buttons(self) -> list[tuple[str, str | None]]:
-        """(text, callback_data or url) for every inline button, row by row."""
-        return [
-            (str(b.get("text", "")), b.get("callback_data", b.get("url")))
-            for b in self.inline_buttons()
-        ]
+        """(text, callback_data or url) for every inline button, row by row (a `web_app`
+        button's url is the Mini App's)."""
+        return [(str(b.get("text", "")), button_target(b)) for b in self.inline_buttons()]
 
     def render(self) -> str:
         """A one-screen rendering for transcripts and the console."""
@@ -353,3 +351,15 @@ class Described:
 
 
 Listener = Callable[[str, EmuMessage], None]
+
+
+def button_target(button: JSON) -> str | None:
+    """What an inline button does: its callback data, or the URL it opens (a link, or a
+    Mini App for a `web_app` button)."""
+    if "callback_data" in button:
+        return str(button["callback_data"])
+    web_app = button.get("web_app")
+    if isinstance(web_app, dict) and isinstance(web_app.get("url"), str):
+        return str(web_app["url"])
+    url = button.get("url")
+    return url if isinstance(url, str) else None

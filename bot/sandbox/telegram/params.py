@@ -223,3 +223,8 @@ def check_button(button: Any) -> None:
         url = button["url"]
         if not isinstance(url, str) or not re.match(r"(https?|tg)://\S+$", url):
             raise bad_request("BUTTON_URL_INVALID")
+    if "web_app" in button:
+        web_app = button["web_app"]
+        url = web_app.get("url") if isinstance(web_app, dict) else None
+        if not isinstance(url, str) or not re.match(r"https://\S+$", url):
+            raise bad_request("BUTTON_URL_INVALID")  # Mini Apps open only over https

@@ -43,6 +43,8 @@ API_METHODS: Final[Mapping[str, str]] = {
     "setMyCommands": "_m_set_my_commands",
     "getMyCommands": "_m_get_my_commands",
     "deleteMyCommands": "_m_delete_my_commands",
+    "setChatMenuButton": "_m_set_chat_menu_button",
+    "getChatMenuButton": "_m_get_chat_menu_button",
     "sendMessage": "_m_send_message",
     "editMessageText": "_m_edit_message_text",
     "editMessageCaption": "_m_edit_message_caption",
@@ -129,6 +131,8 @@ class EmulatorState:
         # (scope as canonical JSON, language_code) -> commands
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.bot_settings: dict[str, JSON] = {}  # setMyDescription & co: the last params
+        # setChatMenuButton: private chat id (None: the bot's default) -> its menu button
+        self.menu_buttons: dict[int | None, JSON] = {}
         self.filtered_updates: list[JSON] = []  # not delivered: privacy mode / allowed_updates
 
         self._users: dict[int, EmuUser] = {}
@@ -165,7 +169,6 @@ class EmulatorState:
             "setMyDescription",
             "setMyShortDescription",
             "setMyName",
-            "setChatMenuButton",
             "setMyDefaultAdministratorRights",
             "pinChatMessage",
             "unpinChatMessage",

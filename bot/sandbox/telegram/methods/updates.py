@@ -14,6 +14,7 @@ from bot.sandbox.telegram.constants import (
     CONFLICT_WEBHOOK,
     JSON,
     MAX_POLL_TIMEOUT,
+    MENU_BUTTON_TYPES,
 )
 from bot.sandbox.telegram.model import Described, Poll, WebhookTarget
 from bot.sandbox.telegram.params import ApiError, Params, bad_request, scope_key
@@ -177,3 +178,43 @@ class UpdateMethods(EmulatorChecks):
     async def _m_delete_my_commands(self, p: Params) -> bool:
         self.commands.pop(self._scope(p), None)
         return True
+
+    async def _m_set_chat_menu_button(self, p: Params) -> bool:
+        """A private chat's menu button (or the default one without `chat_id`), kept in
+        `menu_buttons` as the Bot API object; a `web_app` one needs text and an https URL."""
+        chat_id: int | None = None
+        if p.has("chat_id"):
+            chat = self._lookup_chat(p)
+            if chat.type != "private":
+                raise bad_request("the menu button can be set only in private chats")
+            chat_id = chat.id
+        button = p.json_("menu_button", "menu button")
+        if button is None:
+            button = {"type": "default"}
+        if not isinstance(button, dict) or button.get("type") not in MENU_BUTTON_TYPES:
+            raise bad_request("can't parse menu button JSON object")
+        if button["type"] == "web_app":
+            text, web_app = button.get("text"), button.get("web_app")
+            if not isinstance(text, str) or not text.strip():
+                raise bad_request("BUTTON_TEXT_INVALID")
+            url = web_app.get("url") if isinstance(web_app, dict) else None
+            if not isinstance(url, str) or not url.startswith("https://"):
+                raise bad_request("BUTTON_URL_INVALID")
+            button = {"type": "web_app", "text": text, "web_app": {"url": url}}
+        else:
+            button = {"type": button["type"]}
+        if button["type"] == "default":
+            self.menu_buttons.pop(chat_id, None)
+        else:
+            self.menu_buttons[chat_id] = button
+        return True
+
+    async def _m_get_chat_menu_button(self, p: Params) -> JSON:
+        return self.menu_button(self._lookup_chat(p).id if p.has("chat_id") else None)
+
+    def menu_button(self, chat_id: int | None = None) -> JSON:
+        """What the menu button of private chat `chat_id` (None: the default) shows now:
+        `{"type": "commands"}` unless the bot set another."""
+        if chat_id in self.menu_buttons:
+            return dict(self.menu_buttons[chat_id])
+        return dict(self.menu_buttons.get(None, {"type": "commands"}))
