@@ -72,6 +72,7 @@ from bot.telegram.media import MediaFetcher
 from bot.telegram.session import make_session
 from bot.telegram.webhook import WebhookHandler
 from bot.webapp.api import WebAppApi
+from bot.webapp.links import MapLinks, MapMenu
 from handlers import get_routers
 from handlers.middlewares import ContextMiddleware
 from handlers.throttle import CommandThrottle
@@ -187,6 +188,7 @@ class Bridge:
             jobs=self.jobs,
             transcriber=self.transcriber,
             menus=self.menus,
+            map_menu=MapMenu(self.bot, MapLinks.of(s.bridge)),
             user_locks=UserLocks(),
             alerts=self.alerts,
             background=self.background,

@@ -29,6 +29,7 @@ from bot.platform import PlatformClient
 from bot.relay.service import Relay
 from bot.telegram.commands import allowed
 from bot.telegram.media import MediaFetcher
+from bot.webapp.links import MapMenu
 from storage.audit import AuditRepo
 from storage.chats import ChatRepo
 from storage.db import Database
@@ -286,6 +287,7 @@ class Services:
     jobs: Jobs
     transcriber: Transcriber
     menus: Menus
+    map_menu: MapMenu  # the map as the private chat's menu button (issue 16)
     user_locks: UserLocks
     alerts: AdminAlerts
     background: Background
