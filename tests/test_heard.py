@@ -6,11 +6,15 @@ transcripts put in the database directly (no speech-recognition server is needed
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.demo.stack import Stack
+from storage.db import Database
+from storage.transcript_search import TranscriptSearch
+from storage.transcripts import TranscriptRepo
 
 MakeStack = Callable[..., Awaitable[Stack]]
 GROUP_CHAT = -100_777
@@ -63,3 +67,104 @@ async def test_subscribe_words_round_trip(make_stack: MakeStack) -> None:
         text = usage.plain_text()
         assert "Usage: /subscribe" in text and "words <w…>" in text, text
     assert [s.words for s in await subs.for_chat(chat)] == [()]
+
+
+# ---- the search itself ----------------------------------------------------------------------
+
+T0 = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+
+
+async def put(
+    repo: TranscriptRepo,
+    key: str,
+    text: str | None,
+    *,
+    at: datetime = T0,
+    user_id: int | None = 10001,
+    account: str = "zhangsan01",
+    group: str | None = "消防一大队主频",
+    file: str = "recording-zh.ogg",
+) -> None:
+    """A transcript in the database as the transcriber leaves it (None: still pending)."""
+    await repo.want(
+        key,
+        user_id=user_id,
+        account=account,
+        group_name=group,
+        begin=at,
+        seconds=4.0,
+        file_url=f"http://platform.invalid/media/{file}",
+        now=at,
+    )
+    if text is not None:
+        await repo.done(key, text, at + timedelta(minutes=1))
+
+
+async def keys(search: TranscriptSearch, *terms: str, **kw: Any) -> list[str]:
+    return [h.recording_key for h in (await search.find(terms, **kw)).hits]
+
+
+async def test_two_character_chinese_mixed_and_latin_any_case_are_found(db: Database) -> None:
+    repo, search = TranscriptRepo(db), TranscriptSearch(db)
+    await put(repo, "a", "消防一组，收到请回答。现场火势已经控制。", at=T0)
+    await put(repo, "b", "发现火情，请求救援。Team one copy that.", at=T0 + timedelta(minutes=1))
+    await put(repo, "c", "The FIRE is under control.", at=T0 + timedelta(minutes=2))
+    await put(repo, "d", None, at=T0 + timedelta(minutes=3))  # pending: never found
+
+    assert await keys(search, "火情") == ["b"]  # two characters: no trigram holds it
+    assert await keys(search, "火") == ["b", "a"]  # one character, newest first
+    assert await keys(search, "火势已经") == ["a"]  # the trigram index
+    assert await keys(search, "火情", "救援") == ["b"]  # every term
+    assert await keys(search, "火情", "控制") == []
+    assert await keys(search, "救援。team") == ["b"]  # mixed Chinese and English, any case
+    assert await keys(search, "fire") == ["c"]
+    assert await keys(search, "Fire", "is") == ["c"]
+    assert await keys(search, "team ONE") == ["b"]
+    assert await keys(search, "火情 救援") == []  # a phrase is found as typed, space and all
+
+
+@pytest.mark.parametrize(
+    "text,term,decoy",
+    [
+        ('He said "go" now', '"go"', "go now"),
+        ('a 5" pipe', '5"', "a 5 pipe"),
+        ("fire* spreading", "fire*", "firemen spreading"),
+        ("NEAR(fire smoke)", "NEAR(fire smoke)", "fire and smoke"),
+        ("fire AND smoke", "fire AND smoke", "smoke, then fire"),
+        ("fire OR smoke", "OR smoke", "smoke"),
+        ("unit (two)", "(two)", "unit two"),
+        ("team:one", "team:one", "one team"),
+        ("^north", "^north", "north"),
+        ("a-b", "-b", "a b"),
+        ("100% out", "0%", "100 out"),
+        ("x_y", "x_y", "xay"),
+        ("c:\\path", "c:\\", "c:path"),
+    ],
+)
+async def test_fts_syntax_is_taken_literally(
+    db: Database, text: str, term: str, decoy: str
+) -> None:
+    """`decoy` is what `term` would find if it were read as FTS syntax or a LIKE pattern."""
+    repo, search = TranscriptRepo(db), TranscriptSearch(db)
+    await put(repo, "hit", text)
+    await put(repo, "decoy", decoy)
+    assert await keys(search, term) == ["hit"]
+
+
+async def test_time_range_speakers_and_group_bound_the_search(db: Database) -> None:
+    repo, search = TranscriptRepo(db), TranscriptSearch(db)
+    await put(repo, "old", "火情", at=T0 - timedelta(days=2))
+    await put(repo, "zs", "火情", at=T0, user_id=10001, account="zhangsan01")
+    await put(repo, "ls", "火情", at=T0 + timedelta(minutes=1), user_id=10002, account="lisi01")
+    await put(repo, "acct", "火情", at=T0 + timedelta(minutes=2), user_id=None, account="ww01")
+    await put(repo, "g2", "火情", at=T0 + timedelta(minutes=3), group="二中队")
+
+    assert await keys(search, "火情", since=T0 - timedelta(hours=1)) == ["g2", "acct", "ls", "zs"]
+    assert await keys(search, "火情", until=T0) == ["old"]
+    assert await keys(search, "火情", speakers={10002}) == ["ls"]
+    assert await keys(search, "火情", speakers={10002}, accounts={"ww01"}) == ["acct", "ls"]
+    assert await keys(search, "火情", speakers=set()) == []
+    assert await keys(search, "火情", group_name="二中队") == ["g2"]
+    page = await search.find(["火情"], offset=3, limit=2)
+    assert page.total == 5 and [h.recording_key for h in page.hits] == ["zs", "old"]
+    assert (await search.find(["火情"], offset=5)).hits == []

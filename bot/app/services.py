@@ -48,6 +48,7 @@ from storage.recordings_seen import SeenRecordingRepo
 from storage.reports import ReportRepo
 from storage.roles import Role, RoleRepo
 from storage.subscriptions import SubscriptionRepo
+from storage.transcript_search import TranscriptSearch
 from storage.transcripts import TranscriptRepo
 from storage.users import UserRepo
 from storage.watches import PresenceRepo, WatchRepo
@@ -239,6 +240,7 @@ class Repositories:
     follows: FollowRepo
     fences: FenceRepo
     transcripts: TranscriptRepo
+    transcript_search: TranscriptSearch
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -264,6 +266,7 @@ class Repositories:
             follows=FollowRepo(db),
             fences=FenceRepo(db),
             transcripts=TranscriptRepo(db),
+            transcript_search=TranscriptSearch(db),
         )
 
 
