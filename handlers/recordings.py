@@ -20,11 +20,15 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.directory import DirUser, Kind
+from bot.jobs.recordings import recording_key
 from bot.parsing.timeexpr import TimeExprError, parse_date
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Recording
+from bot.relay.captions import TranscriptCaptions
 from bot.render.geo import RECORDINGS_PER_PAGE, recording_caption, recordings_page
 from bot.render.replies import Reply
+from bot.render.text import Html, split_html, truncate_caption
+from bot.render.transcripts import Captioned
 from bot.telegram.callbacks import PickAction, PickCb, RecPageCb, RecPlayCb
 from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
 from handlers.filters import feature_router, remember_asker
@@ -189,8 +193,33 @@ async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupCon
     await edit(callback, reply)
 
 
+async def _transcript_follows(
+    captions: TranscriptCaptions | None,
+    sent: Message | None,
+    rec: Recording,
+    caption: str,
+    made: Captioned,
+    lang: str,
+) -> None:
+    """▶'s voice message is out: the whole transcript as a reply to it when its caption
+    has only an excerpt, or its caption completed when the transcript comes."""
+    if captions is None or sent is None:
+        return
+    if made.reply is not None:
+        for part in split_html(made.reply):
+            await sent.reply(part)
+    elif made.caption == caption:
+        thread = sent.message_thread_id or 0
+        key = recording_key(rec)
+        await captions.sent(key, sent.chat.id, thread, sent.message_id, caption, lang)
+
+
 async def play(
-    callback: CallbackQuery, callback_data: RecPlayCb, ctx: LookupContext, media: MediaFetcher
+    callback: CallbackQuery,
+    callback_data: RecPlayCb,
+    ctx: LookupContext,
+    media: MediaFetcher,
+    captions: TranscriptCaptions | None = None,
 ) -> None:
     t, msg = ctx.t, callback.message
     named = await _button_user(callback, callback_data, ctx, to_chat=True)
@@ -204,8 +233,15 @@ async def play(
         return
     rec = records[callback_data.idx]
     tz = ctx.settings.bridge.tz
-    caption = recording_caption(t, user, rec, tz)
+    caption = truncate_caption(recording_caption(t, user, rec, tz))
+    made = Captioned(Html(caption), None)
+    if captions is not None and captions.enabled:
+        await captions.want(rec, recording_key(rec))
+        made = await captions.caption(recording_key(rec), caption, t.lang)
+    else:
+        captions = None
     outcome = "sent"
+    sent: Message | None = None
     try:
         async with ChatActionSender.upload_voice(
             bot=ctx.bot, chat_id=msg.chat.id, message_thread_id=msg.message_thread_id
@@ -215,13 +251,14 @@ async def play(
             duration = round(rec.duration_ms / 1000) if rec.duration_ms else None
             try:
                 if clip.is_voice:
-                    await msg.answer_voice(file, caption=caption, duration=duration)
+                    sent = await msg.answer_voice(file, caption=made.caption, duration=duration)
                 else:
-                    await msg.answer_audio(file, caption=caption, duration=duration)
+                    sent = await msg.answer_audio(file, caption=made.caption, duration=duration)
             except TelegramBadRequest as exc:
                 # Telegram refuses some encodings as voice: fall back to a document.
                 log.info("voice refused (%s); sending as a document", exc.message)
-                await msg.answer_document(file, caption=caption)
+                sent = await msg.answer_document(file, caption=made.caption)
+        await _transcript_follows(captions, sent, rec, caption, made, t.lang)
     except MediaError as exc:
         outcome = exc.problem.value
         if exc.problem is MediaProblem.TOO_BIG:

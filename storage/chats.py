@@ -23,6 +23,7 @@ CHAT_KEYED_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("reports", "chat_id"),
     ("follows", "chat_id"),
     ("fence_watches", "chat_id"),
+    ("transcript_captions", "chat_id"),
 )
 """Every ``(table, column)`` that holds a Telegram chat id, apart from ``chats`` itself.
 

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bot.directory import DirUser
 from bot.jobs.common import Job
 from bot.platform import PlatformError
 from bot.platform.models import Recording
+from bot.relay.captions import TranscriptCaptions
 from bot.relay.context import Context
 from bot.relay.messages import VoiceMessage
 from bot.relay.subscribers import SubscriberIndex
@@ -48,6 +51,19 @@ YESTERDAY_TOO = timedelta(minutes=15)  # just after midnight, yesterday's late a
 KEEP_SEEN = timedelta(days=3)
 CONCURRENT_USERS = 8
 WIDE_KEY = "recordings-wide-polled-at"
+HELD_KEY = "recordings-held-for-words"
+
+
+def heard(words: Sequence[str], text: str) -> bool:
+    """Whether a transcript contains one of `words` (any case or width: NFKC, casefolded)."""
+    said = unicodedata.normalize("NFKC", text).casefold()
+    return any(unicodedata.normalize("NFKC", w).casefold() in said for w in words if w)
+
+
+class Ahead(Protocol):
+    """Transcribing ahead (`bot.jobs.transcribe_ahead`), run with each poll."""
+
+    async def poll(self, now: datetime, covered: frozenset[int]) -> int: ...
 
 
 def recording_key(r: Recording) -> str:
@@ -65,11 +81,15 @@ class RecordingFeed(Job):
         subscribers: SubscriberIndex,
         seen: SeenRecordingRepo,
         job_state: JobStateRepo,
+        captions: TranscriptCaptions | None = None,
     ) -> None:
         super().__init__(ctx, outbox)
         self.seen = seen
         self.subscribers = subscribers
         self.state = job_state
+        self.captions = captions  # transcripts in the captions (None or disabled: none)
+        self.ahead: Ahead | None = None
+        self.lock = asyncio.Lock()  # the held recordings: a poll and a listener
 
     def audience(self, sub: Subscription) -> frozenset[int] | None:
         """The users whose recordings `sub` wants (None: every user)."""
@@ -151,10 +171,22 @@ class RecordingFeed(Job):
                 records += res
         return records, ok, errors
 
-    async def _wide(self, days: Sequence[date], now: datetime) -> list[Recording]:
+    async def fetch(
+        self, users: dict[int, DirUser], now: datetime, wide_key: str = WIDE_KEY
+    ) -> tuple[list[Recording], set[int], list[PlatformError]]:
+        """The recordings of `users` today (and yesterday just after midnight): per user up
+        to `PER_USER_MAX`, else one platform-wide query back to the last poll (`wide_key`
+        keeps when that was); the users asked, and the platform's errors."""
+        days = self._days(now)
+        if len(users) > PER_USER_MAX:
+            records = [r for r in await self._wide(days, now, wide_key) if r.user_id in users]
+            return records, set(users), []
+        return await self._per_user(list(users.values()), days)
+
+    async def _wide(self, days: Sequence[date], now: datetime, key: str) -> list[Recording]:
         """Everyone's recordings, newest first, back to the last poll (even before a restart)
         minus the window."""
-        last = await self.state.get(WIDE_KEY)
+        last = await self.state.get(key)
         last_at = from_db_time(last) if isinstance(last, str) else now
         since = min(last_at, now) - WIDE_WINDOW
         out: list[Recording] = []
@@ -164,7 +196,7 @@ class RecordingFeed(Job):
                 out.extend(page.records)
                 if len(page.records) < PAGE_SIZE or min(r.begin for r in page.records) < since:
                     break
-        await self.state.put(WIDE_KEY, to_db_time(now), now)
+        await self.state.put(key, to_db_time(now), now)
         return out
 
     async def poll(self, now: datetime) -> int:
@@ -176,20 +208,18 @@ class RecordingFeed(Job):
         dropped = [u for u in followed if u not in users]
         if dropped:
             await self.seen.unfollow(dropped)
+        queued = await self._release(subs, now)
+        if self.captions is not None and self.captions.enabled:
+            await self.captions.sweep(now)  # captions whose transcript came unheard
+        if self.ahead is not None:
+            await self.ahead.poll(now, frozenset(users))
         if not users:
-            return 0
-        days = self._days(now)
-        errors: list[PlatformError] = []
-        if len(users) > PER_USER_MAX:
-            records = [r for r in await self._wide(days, now) if r.user_id in users]
-            polled = set(users)
-        else:
-            records, polled, errors = await self._per_user(list(users.values()), days)
+            return queued
+        records, polled, errors = await self.fetch(users, now)
         by_key = {recording_key(r): r for r in records if r.user_id in users}
         fresh = await self.seen.unseen(by_key)
         new_users = polled - followed.keys()
-        queued = 0
-        async with self.db.transaction():
+        async with self.lock, self.db.transaction():
             await self.seen.follow(new_users, now)
             to_send = []
             for key in fresh:
@@ -199,10 +229,19 @@ class RecordingFeed(Job):
                 if r.begin >= since:
                     to_send.append(r)
             to_send.sort(key=lambda r: r.begin)
+            held = await self._held()
+            holding = len(held)
             for r in to_send:
                 assert r.user_id is not None
                 to = [s for s, aud in audiences if aud is None or r.user_id in aud]
-                queued += await self._enqueue(r, users[r.user_id], to, now)
+                queued += await self._enqueue(
+                    r, users[r.user_id], [s for s in to if not s.words], now
+                )
+                worded = [s for s in to if s.words]
+                if worded:
+                    held.append(await self._hold(r, worded))
+            if len(held) != holding:
+                await self.state.put(HELD_KEY, held, now)
             await self.seen.mark(((k, by_key[k].user_id, by_key[k].begin) for k in fresh), now)
             await self.seen.prune(now - KEEP_SEEN)
         if queued:
@@ -211,13 +250,93 @@ class RecordingFeed(Job):
             raise errors[0]
         return queued
 
+    # -- subscriptions with words: a recording waits for its transcript ---------------------
+
+    async def _held(self) -> list[dict[str, Any]]:
+        held = await self.state.get(HELD_KEY)
+        return held if isinstance(held, list) else []
+
+    async def _hold(self, r: Recording, subs: Sequence[Subscription]) -> dict[str, Any]:
+        """A recording that subscriptions with words want if its transcript has one: kept
+        (in the job's state) until the transcript is done or failed."""
+        key = recording_key(r)
+        if self.captions is not None:
+            await self.captions.want(r, key)
+        return {
+            "key": key,
+            "recording": r.model_dump(mode="json", by_alias=True),
+            "to": [[s.chat_id, s.thread_id] for s in subs],
+        }
+
+    async def _release(self, subs: Sequence[Subscription], now: datetime) -> int:
+        """Held recordings whose transcript is known: sent to the subscriptions whose words
+        it contains; those whose transcript failed (or transcripts are off) are dropped,
+        and counted in the log. Returns how many messages were queued."""
+        async with self.lock:
+            held = await self._held()
+            if not held:
+                return 0
+            current = {(s.chat_id, s.thread_id): s for s in subs}
+            keep: list[dict[str, Any]] = []
+            queued = dropped = 0
+            async with self.db.transaction():
+                for item in held:
+                    state, text = await self._transcript(item["key"])
+                    if state == "pending":
+                        keep.append(item)
+                        continue
+                    r = Recording.model_validate(item["recording"])
+                    user = self.directory.snapshot.users.get(r.user_id or 0)
+                    if state != "done" or user is None:
+                        dropped += 1
+                        continue
+                    to = [current[(c, th)] for c, th in item["to"] if (c, th) in current]
+                    to = [s for s in to if heard(s.words, text or "")]
+                    to = [s for s in to if (a := self.audience(s)) is None or user.id in a]
+                    queued += await self._enqueue(r, user, to, now)
+                await self.state.put(HELD_KEY, keep, now)
+        if dropped:
+            log.info("%d recordings held for words dropped: no transcript", dropped)
+        if queued:
+            self.wake()
+        return queued
+
+    async def _transcript(self, key: str) -> tuple[str, str | None]:
+        """The state of `key`'s transcript (`pending`, `done`, `failed`; `failed` too when
+        transcripts are off or it is unknown) and its text."""
+        if self.captions is None or not self.captions.enabled:
+            return "failed", None
+        known = await self.captions.transcript(key)
+        if known is None:
+            return "failed", None
+        return known.state, known.text
+
+    async def on_transcript(self, key: str, text: str) -> None:
+        """The transcriber's listener: a recording held for words is sent at once, not at
+        the next poll."""
+        if any(item.get("key") == key for item in await self._held()):
+            await self._release(await self.subscribers.of_kind("recordings"), self.clock())
+
     async def _enqueue(
         self, r: Recording, user: DirUser, to: Sequence[Subscription], now: datetime
     ) -> int:
-        """Queue one recording for the subscriptions `to` (those that want its user)."""
+        """Queue one recording for the subscriptions `to` (those that want its user); its
+        transcript is wanted, to complete the captions (`TranscriptCaptions`)."""
+        if not to:
+            return 0
         caption = truncate_caption(recording_caption(self.t, user, r, self.tz))
         duration = round(r.duration_ms / 1000) if r.duration_ms else None
-        payload = VoiceMessage(text=caption, voice_url=r.file_url, duration=duration).to_payload()
+        key = None
+        if self.captions is not None and self.captions.enabled:
+            key = recording_key(r)
+            await self.captions.want(r, key)
+        payload = VoiceMessage(
+            text=caption,
+            voice_url=r.file_url,
+            duration=duration,
+            recording_key=key,
+            language=self.t.lang if key else None,
+        ).to_payload()
         for sub in to:
             await self.outbox.enqueue(sub.chat_id, sub.thread_id, "recordings", payload, now)
         return len(to)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 __all__ = [
     "AckEdit",
     "Attachment",
+    "CaptionEdit",
     "Document",
     "DocumentMessage",
     "FenceAlert",
@@ -44,12 +45,18 @@ class TextMessage(_Message):
 
 
 class VoiceMessage(_Message):
-    """A recording sent as voice or audio, `text` its caption (a link if it cannot be sent)."""
+    """A recording sent as voice or audio, `text` its caption (a link if it cannot be sent).
+
+    `recording_key` (`bot.jobs.recordings.recording_key`), when set: the caption gains the
+    recording's transcript, at once if it is known when sent, else by an edit once it is
+    (`language`: the words of the caption; None: the bridge's)."""
 
     type: Literal["voice"] = "voice"
     text: str
     voice_url: str
     duration: int | None = None
+    recording_key: str | None = None
+    language: str | None = None
 
 
 class Document(BaseModel):
@@ -99,6 +106,17 @@ class AckEdit(_Message):
     ack_label: str = "✅"
 
 
+class CaptionEdit(_Message):
+    """A sent voice message's caption completed with its transcript (HTML `caption`), and
+    `reply`, when set, sent as a reply to it (the whole transcript, when the caption has
+    only an excerpt)."""
+
+    type: Literal["caption"] = "caption"
+    message_id: int
+    caption: str
+    reply: str | None = None
+
+
 class FenceAlert(_Message):
     """A geofence crossing: HTML `text` (who, which fence, enter or leave, when), then a
     location pin (WGS-84) as a reply to it."""
@@ -123,7 +141,8 @@ OutboxMessage = Annotated[
     | IncidentMessage
     | AckEdit
     | LegacyIncident
-    | FenceAlert,
+    | FenceAlert
+    | CaptionEdit,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[OutboxMessage] = TypeAdapter(OutboxMessage)

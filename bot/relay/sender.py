@@ -32,10 +32,12 @@ from aiogram.types import (
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import Translate
+from bot.relay.captions import TranscriptCaptions
 from bot.relay.files import SentFiles
 from bot.relay.messages import (
     AckEdit,
     Attachment,
+    CaptionEdit,
     Document,
     DocumentMessage,
     FenceAlert,
@@ -46,6 +48,7 @@ from bot.relay.messages import (
 )
 from bot.render.relay import link
 from bot.render.text import MESSAGE_LIMIT, Html, split_html, truncate_caption, visible_len
+from bot.render.transcripts import Captioned
 from bot.telegram.callbacks import AckCb
 from bot.telegram.media import (
     TELEGRAM_PHOTO_LIMIT,
@@ -149,6 +152,7 @@ class Sender:
         media: MediaFetcher,
         sent_files: SentFiles,
         t: Translate,
+        captions: TranscriptCaptions | None = None,
     ) -> None:
         self.bot = bot
         self.outbox = outbox
@@ -156,6 +160,8 @@ class Sender:
         self.media = media
         self.sent_files = sent_files
         self.t = t
+        # Transcripts in recordings' captions (set by the composition root; None: none).
+        self.captions = captions
 
     async def send(self, row: OutboxRow) -> list[int]:
         try:
@@ -183,6 +189,9 @@ class Sender:
             return steps.ids()
         if isinstance(message, FenceAlert):
             await self._send_fence_alert(row, message, steps)
+            return steps.ids()
+        if isinstance(message, CaptionEdit):
+            await self._complete_caption(row, message, steps)
             return steps.ids()
         markup = None
         attachments: list[Attachment] = []
@@ -284,16 +293,62 @@ class Sender:
         """Jobs: a recording as voice or audio;
         the caption with a note and the link when the file cannot be fetched. A file
         already sent to another chat goes again by its Telegram file id, not downloaded
-        and uploaded again."""
-        if steps.get("voice") is not None:
+        and uploaded again. A recording's transcript known by now is in the caption (the
+        whole text as a reply when it does not fit); one still to come is added by an edit
+        (`TranscriptCaptions`)."""
+        caption = truncate_caption(p.text)
+        made = Captioned(Html(caption), None)
+        key, lang = p.recording_key, p.language or self.t.lang
+        if key is not None and self.captions is not None:
+            made = await self.captions.caption(key, caption, lang)
+        if steps.get("voice") is None:
+            async with self.sent_files.first([p.voice_url]):
+                await steps.run(
+                    "voice", functools.partial(self._send_voice_now, row, p, made.caption, steps)
+                )
+        voice = steps.get("voice")
+        as_text = steps.get("voice-as-text") is not None  # the file could not be sent
+        if key is None or self.captions is None or not voice or as_text:
             return
-        async with self.sent_files.first([p.voice_url]):
-            await steps.run("voice", functools.partial(self._send_voice_now, row, p))
+        if made.reply is not None:
+            await steps.run(
+                "transcript", functools.partial(self._send_texts, row, made.reply, voice[0])
+            )
+        elif made.caption == caption:  # sent without its transcript: completed later
+            await self.captions.sent(key, row.chat_id, row.thread_id, voice[0], caption, lang)
 
-    async def _send_voice_now(self, row: OutboxRow, p: VoiceMessage) -> list[int]:
+    async def _complete_caption(self, row: OutboxRow, e: CaptionEdit, steps: _Steps) -> None:
+        """A voice message's caption completed with its transcript, then the whole text as
+        a reply to it when the caption has only an excerpt."""
+        edited = await steps.run("caption", functools.partial(self._edit_caption, row, e))
+        if e.reply is not None and edited:
+            await steps.run(
+                "reply", functools.partial(self._send_texts, row, e.reply, e.message_id)
+            )
+
+    async def _edit_caption(self, row: OutboxRow, e: CaptionEdit) -> list[int]:
+        """The caption edited; [] when the message is gone (deleted meanwhile)."""
+        try:
+            await self.bot.edit_message_caption(
+                chat_id=row.chat_id, message_id=e.message_id, caption=truncate_caption(e.caption)
+            )
+        except TelegramBadRequest as exc:
+            words = exc.message.lower()
+            if _gone(exc):
+                raise
+            if "not modified" in words:
+                return [e.message_id]
+            if "not found" in words or "can't be edited" in words:
+                log.info("caption of message %s not completed: %s", e.message_id, exc.message)
+                return []
+            raise
+        return [e.message_id]
+
+    async def _send_voice_now(
+        self, row: OutboxRow, p: VoiceMessage, caption: str, steps: _Steps
+    ) -> list[int]:
         thread = row.thread_id or None
         url = p.voice_url
-        caption = truncate_caption(p.text)
         known = self.sent_files.get(url)
         if known is not None:
             try:
@@ -332,6 +387,7 @@ class Sender:
                 note = self.t("rec-dead", detail=exc.detail)
             else:
                 note = self.t("rec-unreachable", detail=exc.detail)
+            steps.record(["voice-as-text"], [])  # no caption to complete
             return await self._send_texts(row, p.text + "\n" + note, None)
         self.sent_files.remember(url, m)
         return [m.message_id]
