@@ -4,9 +4,11 @@ through the Telegram emulator, the sandbox platform and the bridge on 127.0.0.1.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +17,7 @@ import pytest
 from conftest import SANDBOX_NOW, Clock
 
 from bot.config import Settings
+from bot.demo.console import Console
 from bot.demo.stack import BOT_TOKEN, MAP_PUBLIC_URL, Stack
 from bot.sandbox.data.model import Fix
 from bot.sandbox.platform import SandboxPlatform
@@ -326,3 +329,34 @@ async def test_test_stacks_keep_the_map_off_but_never_use_osm(bot_stack: Stack) 
     assert settings.public_url is None
     assert "openstreetmap" not in settings.map_tiles
     assert settings.map_tiles.startswith(bot_stack.platform.url)
+
+
+async def test_the_console_prints_the_map_for_whoever_types(make_bot_stack: MakeStack) -> None:
+    stack = await make_bot_stack(map_on=True)
+    screen = io.StringIO()
+    console = Console(
+        stack.emu,
+        stack.people,
+        who="supervisor",
+        out=screen,
+        handled=stack.wait_handled,
+        echo=False,
+        map_url=stack.map_url,
+    )
+    try:
+        await console.handle("/mapurl")
+        await console.handle("/as viewer")
+        await console.handle("/online 1002")
+        await console.handle("2")  # the 🗺 button: opens the map, not the bot
+    finally:
+        console.close()
+    urls = re.findall(r"🗺 the map for (\w+): (\S+)", screen.getvalue())
+    assert [who for who, _ in urls] == ["supervisor", "viewer", "viewer"], screen.getvalue()
+    assert "buttons: 1) 🔄 Refresh  2) 🗺 Map ↗" in screen.getvalue()
+    assert f"opens {MAP_PUBLIC_URL}/app/?group=1002 in Telegram" in screen.getvalue()
+    pressed = urlsplit(urls[-1][1])
+    assert pressed.query == "group=1002"
+    for who, url in urls:
+        data = parse_qs(urlsplit(url).fragment)["tgWebAppData"][0]
+        checked = init_data_of(f"tma {data}", BOT_TOKEN, datetime.now(UTC))
+        assert checked.user is not None and checked.user.id == stack.people[who].id

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from bot.sandbox.telegram import CallbackAnswer, EmuMessage, EmuUser, TelegramEmulator
 
@@ -28,6 +29,9 @@ KEYS_HELP = (
     "a number presses that button of the newest message with buttons; `/quit` leaves.",
     "`/share 30.27,120.15` shares a location; `/reply <text>` answers the newest one.",
 )
+MAP_HELP = "`/mapurl` prints the map's address for whoever types (open it in a browser)."
+MapUrl = Callable[[str, str], str]
+"""(who, the page's query such as "group=1002") -> the map's local URL with their initData."""
 SHARE_USAGE = "(usage: /share <lat>,<lon>, e.g. /share 30.27,120.15)"
 # How an edit of a live location is told, by the method that made it.
 LIVE_EDIT_NOTES = {"editMessageLiveLocation": " (moved)", "stopMessageLiveLocation": " (stopped)"}
@@ -49,12 +53,18 @@ def message_lines(m: EmuMessage, note: str = "") -> list[str]:
     """A bot message as the transcript shows it: its text, then its buttons numbered."""
     lines = m.render().splitlines() or [""]
     out = [f"🤖{note} {lines[0]}", *("   " + line for line in lines[1:])]
-    buttons = m.buttons()
+    buttons = m.inline_buttons()
     if buttons:
         out.append(
-            "   buttons: " + "  ".join(f"{i + 1}) {text}" for i, (text, _) in enumerate(buttons))
+            "   buttons: " + "  ".join(f"{i + 1}) {button_label(b)}" for i, b in enumerate(buttons))
         )
     return out
+
+
+def button_label(button: dict[str, Any]) -> str:
+    """A button's text; ↗ when it opens a page (a link, the map) instead of asking the bot."""
+    text = str(button.get("text", ""))
+    return text if "callback_data" in button else f"{text} ↗"
 
 
 @dataclass(frozen=True)
@@ -83,12 +93,14 @@ class Console:
         out: TextIO | None = None,
         handled: Callable[[int], Awaitable[None]] | None = None,
         echo: bool | None = None,
+        map_url: MapUrl | None = None,
     ) -> None:
         self.emu = emu
         self.people = people
         self.who = who
         self.out = out if out is not None else sys.stdout
         self._handled = handled
+        self._map_url = map_url  # None: no bridge here to open a map on
         self.quit = False  # `/quit` was typed (not merely the end of input)
         # Typed lines are shown in the transcript when nobody sees them typed (a pipe).
         self._echo = not sys.stdin.isatty() if echo is None else echo
@@ -173,9 +185,12 @@ class Console:
         if command == "/as":
             if name.strip() in self.people:
                 self.who = name.strip()
-                self.write([f"(now typing as {self.who})", ""])
+                self.write([f"(now typing as {self.who})", *self.map_lines(), ""])
             else:
                 self.write([f"(who? one of: {', '.join(self.people)})", ""])
+            return True
+        if command == "/mapurl" and self._map_url is not None:
+            self.write([*self.map_lines(name.strip()), ""])
             return True
         printed = self._printed
         query_id: str | None = None
@@ -230,10 +245,19 @@ class Console:
         button = buttons[number - 1]
         if "callback_data" not in button:
             target = button.get("url") or button.get("web_app", {}).get("url", "")
-            self.write([f"(that button opens {target} in Telegram)", ""])
+            self.write([f"(that button opens {target} in Telegram)"])
+            if "web_app" in button:  # the map: here, on the bridge's own listener
+                self.write(self.map_lines(urlsplit(str(target)).query))
+            self.write([""])
             return None
         self.write([f"👆 {self.who} presses [{button.get('text', '')}]"])
         return await self.emu.press_button(self.user, msg, str(button["callback_data"]))
+
+    def map_lines(self, query: str = "") -> list[str]:
+        """Where to open the map in a browser as whoever types now (none: no bridge)."""
+        if self._map_url is None:
+            return []
+        return [f"🗺 the map for {self.who}: {self._map_url(self.who, query)}"]
 
     def _answer(self, query_id: str) -> CallbackAnswer | None:
         return next((a for a in self.emu.callback_answers if a.callback_query_id == query_id), None)
@@ -280,14 +304,18 @@ async def run_console(language: str = "zh") -> int:
     from bot.demo.stack import Stack
 
     logging.basicConfig(level=logging.WARNING)
-    stack = Stack(language=language, moving=True)
+    stack = Stack(language=language, moving=True, map_on=True)
     await stack.start()
-    console = Console(stack.emu, stack.people, who="admin", handled=stack.wait_handled)
+    console = Console(
+        stack.emu, stack.people, who="admin", handled=stack.wait_handled, map_url=stack.map_url
+    )
     console.write(
         [
             "pttbridge console — the bridge against the sandbox platform and a Telegram emulator.",
             f"People: {people_line()}.",
             *KEYS_HELP,
+            MAP_HELP,
+            *console.map_lines(),
             "",
         ]
     )

@@ -12,7 +12,9 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from apscheduler.schedulers.base import BaseScheduler
 
 from bot.app.bridge import Bridge
@@ -113,7 +115,7 @@ async def run_demo(language: str = "zh") -> int:
     logging.basicConfig(level=logging.WARNING)
     clock = TourClock()
     # some sandbox users move along paths
-    stack = Stack(language=language, moving=True, clock=clock)
+    stack = Stack(language=language, moving=True, clock=clock, map_on=True)
     await stack.start()
     failures: list[str] = []
     last: dict[str, EmuMessage] = {}
@@ -165,6 +167,7 @@ async def run_demo(language: str = "zh") -> int:
             else:
                 await say(who, step)
         await near_tour(stack, failures)
+        await map_step(stack, failures)
         await relay_tour(stack, failures)
         await live_tour(stack, clock, failures)
         await admin_tour(say, press)
@@ -220,6 +223,20 @@ async def near_tour(stack: Stack, failures: list[str]) -> None:
     _print_replies(pin)
     if not pin or pin[0].kind != "location":
         failures.append(f"supervisor: press {first}: no pin")
+
+
+async def map_step(stack: Stack, failures: list[str]) -> None:
+    """The map (a Telegram Mini App): its address on this bridge for the supervisor, with
+    the initData Telegram would sign, to open in a browser; checked with the map's API."""
+    url = stack.map_url("supervisor", "group=1002")
+    print("🗺 the map for supervisor, as Telegram would open it (up while the demo runs;")
+    print(f"   `pttbridge console` keeps it up):\n   {url}")
+    data = parse_qs(urlsplit(url).fragment)["tgWebAppData"][0]
+    async with httpx.AsyncClient(base_url=stack.bridge_url, timeout=10) as client:
+        me = await client.get("/app/api/me", headers={"Authorization": f"tma {data}"})
+    print(f"   GET /app/api/me with its initData -> HTTP {me.status_code}\n")
+    if me.status_code != 200:
+        failures.append(f"the map's address was refused: HTTP {me.status_code} {me.text[:80]}")
 
 
 async def relay_tour(stack: Stack, failures: list[str]) -> None:
