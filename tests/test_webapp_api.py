@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ import pytest
 from conftest import SANDBOX_NOW, Clock
 
 from bot.demo.stack import BOT_TOKEN, PEOPLE, Stack
+from bot.sandbox.platform import SandboxPlatform
 
 PUBLIC_URL = "https://bridge.example.com"
 NOW = SANDBOX_NOW.astimezone(UTC)
@@ -32,7 +34,12 @@ def sign(fields: dict[str, str], token: str = BOT_TOKEN) -> str:
 
 
 def init_data(
-    user_id: int, *, at: datetime = NOW, token: str = BOT_TOKEN, language: str = "en"
+    user_id: int,
+    *,
+    at: datetime = NOW,
+    token: str = BOT_TOKEN,
+    language: str = "en",
+    start_param: str | None = None,
 ) -> str:
     user = {"id": user_id, "first_name": "Map", "last_name": "User", "language_code": language}
     fields = {
@@ -40,6 +47,8 @@ def init_data(
         "user": json.dumps(user, separators=(",", ":")),
         "auth_date": str(int(at.timestamp())),
     }
+    if start_param is not None:
+        fields["start_param"] = start_param
     return sign(fields, token)
 
 
@@ -56,9 +65,11 @@ def clock() -> Clock:
 def map_stack(
     make_bot_stack: Callable[..., Awaitable[Stack]], clock: Clock
 ) -> Callable[..., Awaitable[Stack]]:
-    async def make(public_url: str | None = PUBLIC_URL) -> Stack:
-        overrides = {"public_url": public_url} if public_url else {}
-        return await make_bot_stack(bridge_overrides=overrides, clock=clock)
+    async def make(public_url: str | None = PUBLIC_URL, **bridge: Any) -> Stack:
+        overrides = {"public_url": public_url, **bridge} if public_url else bridge
+        # The sandbox stands still at the bridge's now: one "today", fixes of a known age.
+        sandbox = SandboxPlatform(now=lambda: SANDBOX_NOW)
+        return await make_bot_stack(sandbox=sandbox, bridge_overrides=overrides, clock=clock)
 
     return make
 
@@ -79,7 +90,7 @@ async def test_an_admin_sees_themselves_and_every_group(
     admin = person("admin")
     status, me, headers = await get(stack, "/app/api/me", f"tma {init_data(admin)}")
     assert status == 200, me
-    assert me == {
+    assert {k: me[k] for k in ("user_id", "name", "role", "scope", "language")} == {
         "user_id": admin,
         "name": "Map User",
         "role": "admin",
@@ -208,5 +219,607 @@ async def test_other_app_paths_say_what_is_missing(
     stack = await map_stack()
     status, body, _ = await get(stack, "/app/api/nothing")
     assert (status, body) == (404, {"error": "no such endpoint: /app/api/nothing"})
-    status, body, _ = await get(stack, "/app/")
-    assert (status, body) == (404, {"error": "the map page is not built yet"})
+
+
+# ---- the endpoints of the map (issue 16's contract) -------------------------------------------
+
+SUPERVISOR_ONLY = (
+    ("GET", "/app/api/track?user=10001"),
+    ("GET", "/app/api/recordings?user=10001"),
+    ("GET", "/app/api/audio/anything"),
+    ("GET", "/app/api/fences"),
+    ("POST", "/app/api/fences"),
+    ("DELETE", "/app/api/fences/1"),
+)
+EVERY_ENDPOINT = (
+    ("GET", "/app/api/me"),
+    ("GET", "/app/api/groups"),
+    ("GET", "/app/api/positions?group=1001"),
+    *SUPERVISOR_ONLY,
+)
+
+
+async def call(
+    stack: Stack,
+    method: str,
+    path: str,
+    who: str | int,
+    *,
+    body: Any = None,
+    content: bytes | None = None,
+    data: str | None = None,
+) -> tuple[int, Any, httpx.Headers]:
+    """`who`'s request (a person's key or a Telegram id); the JSON answer, or the bytes."""
+    uid = person(who) if isinstance(who, str) else who
+    headers = {"Authorization": f"tma {data or init_data(uid)}"}
+    async with httpx.AsyncClient(base_url=stack.bridge_url) as client:
+        response = await client.request(method, path, headers=headers, json=body, content=content)
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return response.status_code, response.json(), response.headers
+    return response.status_code, response.content, response.headers
+
+
+def sandbox_fix(stack: Stack, uid: int) -> tuple[float, float] | None:
+    data = stack.platform.data
+    fix = data.fix_now(data.users[uid])
+    return None if fix is None else (fix.lat, fix.lon)
+
+
+async def audit_rows(stack: Stack, action: str) -> list[Any]:
+    assert stack.bridge is not None
+    return [e for e in await stack.bridge.audit.latest(1000) if e.action == action]
+
+
+async def test_me_says_what_the_role_may_do_and_how_to_draw_the_map(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    for who, allowed in (("admin", True), ("supervisor", True), ("viewer", False)):
+        status, me, _ = await call(stack, "GET", "/app/api/me", who)
+        assert status == 200, me
+        assert me["can"] == dict.fromkeys(
+            ("positions", "tracks", "recordings", "fences", "draw_fences"), allowed
+        ), who
+        assert me["start"] is None
+    assert stack.bridge is not None
+    s = stack.bridge.settings.bridge
+    assert me["map"] == {
+        "tiles": s.map_tiles,
+        "crs": "wgs84",
+        "attribution": s.map_attribution,
+        "refresh_s": 5,
+    }
+    for param, start in (
+        ("g1001", {"kind": "group", "id": 1001}),
+        ("u10001", {"kind": "user", "id": 10001}),
+        ("o266", {"kind": "org", "id": 266}),
+        ("x1", None),
+        ("g", None),
+        ("g12a", None),
+        ("g-1", None),
+    ):
+        data = init_data(person("supervisor"), start_param=param)
+        status, me, _ = await call(stack, "GET", "/app/api/me", "supervisor", data=data)
+        assert (status, me["start"]) == (200, start), param
+
+
+async def test_groups_come_with_the_orgs_in_scope(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    directory = stack.bridge.directory
+    status, body, _ = await call(stack, "GET", "/app/api/groups", "admin")
+    assert status == 200
+    every = directory.snapshot.orgs
+    assert [o["id"] for o in body["orgs"]] == [
+        o.id for o in sorted(every.values(), key=lambda o: (o.name, o.id))
+    ]
+    assert {o["id"]: o["parent_id"] for o in body["orgs"]} == {
+        o.id: o.parent_id for o in every.values()
+    }
+    assert [g["name"] for g in body["groups"]] == sorted(g["name"] for g in body["groups"])
+    status, body, _ = await call(stack, "GET", "/app/api/groups", "scoped")
+    subtree = directory.subtree(266)
+    assert {o["id"] for o in body["orgs"]} == subtree
+    # The scoped supervisor's top org does not say what lies above it.
+    assert {o["id"]: o["parent_id"] for o in body["orgs"]}[266] is None
+    assert all(o["parent_id"] in subtree for o in body["orgs"] if o["id"] != 266)
+
+
+async def test_a_supervisor_sees_every_member_where_the_platform_has_them(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    data = stack.platform.data
+    for group in stack.bridge.directory.groups():
+        status, body, headers = await call(
+            stack, "GET", f"/app/api/positions?group={group.id}", "supervisor"
+        )
+        assert status == 200, body
+        assert headers["Cache-Control"] == "no-store"
+        assert body["target"] == {"kind": "group", "id": group.id, "name": group.name}
+        assert (body["positions"], body["crs"]) == (True, "wgs84")
+        assert datetime.fromisoformat(body["at"]) == NOW
+        assert [m["id"] for m in body["members"]] == list(group.member_ids)
+        for m in body["members"]:
+            user = data.users[m["id"]]
+            assert (m["name"], m["account"]) == (user.name, user.account)
+            assert m["online"] == data.online_now(user), m
+            expected = sandbox_fix(stack, m["id"])
+            if expected is None:
+                assert m["fix"] is None
+                continue
+            fix = m["fix"]
+            assert (fix["lat"], fix["lon"]) == pytest.approx(expected, abs=1e-6)
+            platform_fix = data.fix_now(user)
+            assert platform_fix is not None
+            at = datetime.fromtimestamp(platform_fix.time_ms / 1000, UTC)
+            assert datetime.fromisoformat(fix["at"]) == at.replace(microsecond=0) or abs(
+                datetime.fromisoformat(fix["at"]) - at
+            ) < timedelta(seconds=1)
+            assert fix["stale"] == (NOW - at > timedelta(minutes=10)), m
+            assert fix["speed_kmh"] == pytest.approx(platform_fix.speed, abs=0.05)
+
+
+async def test_presence_without_a_fix_and_a_viewer_sees_no_fix(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    data = stack.platform.data
+    # 王五 (10005) is online and has never sent a fix: online all the same.
+    group = next(g for g in stack.bridge.directory.groups() if 10005 in g.member_ids)
+    assert data.online_now(data.users[10005]) and data.fix_now(data.users[10005]) is None
+    answers = {}
+    for who in ("supervisor", "viewer"):
+        status, body, _ = await call(stack, "GET", f"/app/api/positions?group={group.id}", who)
+        assert status == 200, body
+        answers[who] = body
+        online = {m["id"]: m["online"] for m in body["members"]}
+        assert online[10005] is True
+        assert online == {uid: data.online_now(data.users[uid]) for uid in group.member_ids}
+    viewer = answers["viewer"]
+    assert viewer["positions"] is False
+    assert [m["fix"] for m in viewer["members"]] == [None] * len(group.member_ids)
+    assert any(m["fix"] for m in answers["supervisor"]["members"])
+    # A viewer reads no position: nothing to audit.
+    assert [e.actor_id for e in await audit_rows(stack, "where-group")] == [person("supervisor")]
+    # One user, and an org's subtree.
+    status, body, _ = await call(stack, "GET", "/app/api/positions?user=10001", "viewer")
+    assert (status, body["members"][0]["fix"], body["members"][0]["online"]) == (200, None, True)
+    status, body, _ = await call(stack, "GET", "/app/api/positions?org=266", "supervisor")
+    assert status == 200, body
+    subtree = stack.bridge.directory.subtree(266)
+    assert {m["id"] for m in body["members"]} == {
+        u.id for u in data.users.values() if u.org_id in subtree
+    }
+    assert body["target"]["kind"] == "org"
+
+
+async def test_positions_on_gcj02_tiles_are_shifted_and_fences_come_back_as_wgs84(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    from bot.platform.coords import gcj02_to_wgs84, wgs84_to_gcj02
+
+    stack = await map_stack(map_tiles_crs="gcj02")
+    status, body, _ = await call(stack, "GET", "/app/api/positions?user=10001", "supervisor")
+    assert (status, body["crs"]) == (200, "gcj02")
+    wgs = sandbox_fix(stack, 10001)
+    assert wgs is not None
+    fix = body["members"][0]["fix"]
+    shifted = wgs84_to_gcj02(*wgs)
+    assert (fix["lat"], fix["lon"]) == pytest.approx(shifted, abs=1e-6)
+    assert abs(shifted[0] - wgs[0]) + abs(shifted[1] - wgs[1]) > 1e-3  # a real shift
+    drawn = {"lat": 30.28, "lon": 120.16, "radius_m": 300}
+    status, body, _ = await call(
+        stack, "POST", "/app/api/fences", "supervisor", body={"name": "depot", "circle": drawn}
+    )
+    assert status == 201, body
+    assert stack.bridge is not None
+    stored = await stack.bridge.repos.fences.get(body["fence"]["id"])
+    assert stored is not None
+    assert (stored.lat, stored.lon) == pytest.approx(gcj02_to_wgs84(30.28, 120.16), abs=1e-7)
+    # Back on the tiles where it was drawn.
+    assert (body["fence"]["lat"], body["fence"]["lon"]) == pytest.approx((30.28, 120.16), abs=1e-6)
+    status, track, _ = await call(stack, "GET", "/app/api/track?user=10001", "supervisor")
+    assert status == 200
+    data = stack.platform.data
+    start_ms = int((NOW - timedelta(hours=4)).timestamp() * 1000)
+    first = data.track(10001, start_ms, int(NOW.timestamp() * 1000))[0]
+    assert track["points"][0][:2] == pytest.approx(wgs84_to_gcj02(first.lat, first.lon), abs=1e-6)
+
+
+async def test_a_track_is_the_platforms_points_oldest_first_with_a_summary(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    data = stack.platform.data
+    now_ms = int(NOW.timestamp() * 1000)
+    for query, hours in (("", 4), ("&hours=1", 1), ("&hours=24", 24)):
+        status, body, _ = await call(stack, "GET", f"/app/api/track?user=10001{query}", "admin")
+        assert status == 200, body
+        expected = data.track(10001, now_ms - hours * 3_600_000, now_ms)
+        assert expected, hours
+        assert body["user"] == {"id": 10001, "name": data.users[10001].name}
+        assert datetime.fromisoformat(body["to"]) == NOW
+        assert datetime.fromisoformat(body["from"]) == NOW - timedelta(hours=hours)
+        assert len(body["points"]) == len(expected) == body["summary"]["points"]
+        assert [p[2] for p in body["points"]] == [p.time_ms // 1000 for p in expected]
+        assert body["points"][-1][:2] == pytest.approx(
+            [expected[-1].lat, expected[-1].lon], abs=1e-6
+        )
+        assert body["summary"]["duration_s"] == (expected[-1].time_ms - expected[0].time_ms) // 1000
+        assert body["summary"]["km"] > 0
+    start, end = NOW - timedelta(hours=30), NOW - timedelta(hours=26)
+    q = httpx.QueryParams({"user": 10001, "from": start.isoformat(), "to": end.isoformat()})
+    status, body, _ = await call(stack, "GET", f"/app/api/track?{q}", "admin")
+    assert status == 200, body
+    expected = data.track(10001, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
+    assert len(body["points"]) == len(expected)
+    rows = await audit_rows(stack, "track")
+    assert len(rows) == 4 and {r.target for r in rows} == {"10001"}
+
+
+async def test_a_long_track_is_thinned_to_5000_points_keeping_both_ends(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    data = stack.platform.data
+    # A week: one point per TRACK_STEP_S, far more than 5,000.
+    start = NOW - timedelta(days=6)
+    q = httpx.QueryParams({"user": 10001, "from": start.isoformat(), "to": NOW.isoformat()})
+    status, body, _ = await call(stack, "GET", f"/app/api/track?{q}", "admin")
+    assert status == 200, body
+    expected = data.track(10001, int(start.timestamp() * 1000), int(NOW.timestamp() * 1000))
+    assert len(expected) > 5_000
+    assert body["summary"]["points"] == len(expected)
+    # One stride for the whole track (at most 5,000 points), plus each stretch's last point.
+    stretches = 1 + sum(b.time_ms - a.time_ms > 600_000 for a, b in itertools.pairwise(expected))
+    assert 5_000 / 2 <= len(body["points"]) <= 5_000 + stretches
+    assert body["points"][0][2] == expected[0].time_ms // 1000
+    assert body["points"][-1][2] == expected[-1].time_ms // 1000
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("positions?", "group: give exactly one of group, org or user"),
+        ("positions?group=1001&user=10001", "group: give exactly one of group, org or user"),
+        ("positions?group=-1", "group: not an id (digits expected)"),
+        ("positions?org=1e3", "org: not an id (digits expected)"),
+        ("positions?user=" + "9" * 16, "user: not an id (digits expected)"),
+        ("", "user: missing"),
+        ("user=abc", "user: not an id (digits expected)"),
+        ("user=10001&hours=0", "hours: a whole number of hours, 1 to 24"),
+        ("user=10001&hours=25", "hours: a whole number of hours, 1 to 24"),
+        ("user=10001&hours=2.5", "hours: a whole number of hours, 1 to 24"),
+        ("user=10001&from=2026-11-28T08:00:00%2B08:00", "to: missing (from and to go together)"),
+        (
+            "user=10001&from=yesterday&to=now",
+            "from: not an ISO-8601 time (2026-11-28T08:00:00+08:00)",
+        ),
+        (
+            "user=10001&from=2026-11-28T09:00:00%2B08:00&to=2026-11-28T08:00:00%2B08:00",
+            "to: not after from",
+        ),
+        (
+            "user=10001&from=2026-11-01T09:00:00%2B08:00&to=2026-11-28T08:00:00%2B08:00",
+            "to: more than 7 days after from",
+        ),
+        (
+            "user=10001&hours=2&from=2026-11-28T07:00:00%2B08:00&to=2026-11-28T08:00:00%2B08:00",
+            "hours: give hours or from and to, not both",
+        ),
+    ],
+)
+async def test_a_bad_positions_or_track_request_names_the_field(
+    map_stack: Callable[..., Awaitable[Stack]], query: str, error: str
+) -> None:
+    stack = await map_stack()
+    path = f"/app/api/{query}" if query.startswith("positions?") else f"/app/api/track?{query}"
+    status, body, _ = await call(stack, "GET", path, "supervisor")
+    assert (status, body) == (400, {"error": error})
+
+
+async def a_days_recordings(stack: Stack) -> tuple[date, str, dict[str, Any]]:
+    """The latest day on which user 10001 has recordings, its path, the supervisor's list."""
+    data = stack.platform.data
+    day = next(d for d in reversed(data.history_days()) if data.recordings(10001, d))
+    path = f"/app/api/recordings?user=10001&date={day.isoformat()}"
+    status, body, _ = await call(stack, "GET", path, "supervisor")
+    assert status == 200, body
+    return day, path, body
+
+
+async def test_recordings_play_through_the_bridge_for_whoever_listed_them(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    from bot.sandbox.platform import MEDIA_DIR
+
+    stack = await map_stack()
+    data = stack.platform.data
+    day, path, body = await a_days_recordings(stack)
+    expected = data.recordings(10001, day)
+    assert (body["user"]["id"], body["date"]) == (10001, day.isoformat())
+    listed = body["recordings"]
+    begins = [datetime.fromisoformat(r["begin"]) for r in listed]
+    assert begins == sorted(begins, reverse=True)
+    assert [int(b.timestamp() * 1000) for b in begins] == sorted(
+        (r.begin_ms for r in expected), reverse=True
+    )
+    assert all(str(stack.platform.url) not in json.dumps(r) for r in listed)  # no fileUrl
+    by_begin = {r.begin_ms: r for r in expected}
+    first = listed[0]
+    rec = by_begin[int(begins[0].timestamp() * 1000)]
+    assert first["audio"] == f"/app/api/audio/{first['id']}"
+    status, audio, headers = await call(stack, "GET", first["audio"], "supervisor")
+    assert status == 200
+    assert headers["content-type"].startswith("audio/")
+    assert audio == (MEDIA_DIR / rec.file).read_bytes()
+    # The same listing again keeps the ids; another supervisor's or a forged id is refused.
+    again = (await call(stack, "GET", path, "supervisor"))[1]["recordings"]
+    assert [r["id"] for r in again] == [r["id"] for r in listed]
+    for who, audio_path in (
+        ("admin", first["audio"]),
+        ("supervisor", "/app/api/audio/" + first["id"][:-2] + "xx"),
+        ("supervisor", "/app/api/audio/..%2F..%2Fmedia%2F" + rec.file),
+    ):
+        status, body, _ = await call(stack, "GET", audio_path, who)
+        assert (status, body) == (404, {"error": "no such recording: list the recordings again"})
+    rows = await audit_rows(stack, "recording-play")
+    assert len(rows) == 1
+    assert (rows[0].actor_id, rows[0].target, rows[0].result) == (
+        person("supervisor"),
+        "10001",
+        "streamed",
+    )
+    # Today by default; a day after today is refused.
+    status, body, _ = await call(stack, "GET", "/app/api/recordings?user=10001", "supervisor")
+    assert (status, body["date"]) == (200, data.today().isoformat())
+    for query, error in (
+        ("user=10001&date=2026-11-29", "date: after today (2026-11-28)"),
+        ("user=10001&date=2026-02-30", "date: no such day"),
+        ("user=10001&date=28.11.2026", "date: not a date (YYYY-MM-DD)"),
+        ("date=2026-11-28", "user: missing"),
+    ):
+        status, body, _ = await call(stack, "GET", f"/app/api/recordings?{query}", "supervisor")
+        assert (status, body) == (400, {"error": error}), query
+
+
+async def test_a_recording_the_file_server_fails_is_502_and_audited(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    data = stack.platform.data
+    day, _, body = await a_days_recordings(stack)
+    listed = body["recordings"]
+    rec = next(
+        r
+        for r in data.recordings(10001, day)
+        if r.begin_ms == int(datetime.fromisoformat(listed[0]["begin"]).timestamp() * 1000)
+    )
+    stack.platform.fail_next(f"/media/{rec.file}", "http502")
+    status, body, _ = await call(stack, "GET", listed[0]["audio"], "supervisor")
+    assert status == 502 and body["error"].startswith("the platform's file server did not answer")
+    rows = await audit_rows(stack, "recording-play")
+    assert [r.result for r in rows] == ["unreachable"]
+
+
+async def test_fences_are_listed_added_and_deleted_in_scope(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    circle = {"lat": 30.28, "lon": 120.16, "radius_m": 250}
+    status, body, _ = await call(
+        stack, "POST", "/app/api/fences", "scoped", body={"name": "Yard", "circle": circle}
+    )
+    assert status == 201, body
+    yard = body["fence"]
+    assert yard == {
+        "id": yard["id"],
+        "name": "Yard",
+        "kind": "circle",
+        "lat": 30.28,
+        "lon": 120.16,
+        "radius_m": 250.0,
+        "points": None,
+    }
+    stored = await stack.bridge.repos.fences.get(yard["id"])
+    assert stored is not None and stored.org_id == 266
+    # The same name in the same scope: 409; in another scope (unscoped) it is free.
+    status, body, _ = await call(
+        stack, "POST", "/app/api/fences", "scoped", body={"name": "yard", "circle": circle}
+    )
+    assert (status, body) == (409, {"error": "name: a fence named 'yard' exists already"})
+    status, body, _ = await call(
+        stack, "POST", "/app/api/fences", "supervisor", body={"name": "HQ", "circle": circle}
+    )
+    assert status == 201, body
+    hq = body["fence"]
+    status, body, _ = await call(stack, "GET", "/app/api/fences", "scoped")
+    assert [f["name"] for f in body["fences"]] == ["Yard"]
+    status, body, _ = await call(stack, "GET", "/app/api/fences", "supervisor")
+    assert [f["name"] for f in body["fences"]] == ["HQ", "Yard"]
+    # Out of scope is "not found", as a fence that does not exist.
+    for fence_id in (hq["id"], 99999):
+        status, body, _ = await call(stack, "DELETE", f"/app/api/fences/{fence_id}", "scoped")
+        assert (status, body) == (404, {"error": f"fence {fence_id} not found"})
+    status, body, _ = await call(stack, "DELETE", "/app/api/fences/abc", "scoped")
+    assert (status, body) == (400, {"error": "id: not an id (digits expected)"})
+    status, body, _ = await call(stack, "DELETE", f"/app/api/fences/{yard['id']}", "scoped")
+    assert (status, body) == (200, {"deleted": yard["id"]})
+    assert await stack.bridge.repos.fences.get(yard["id"]) is None
+    status, body, _ = await call(stack, "DELETE", f"/app/api/fences/{yard['id']}", "scoped")
+    assert status == 404
+    added = await audit_rows(stack, "fence-add")
+    assert sorted(r.result for r in added) == ["name taken", "ok", "ok"]
+    deleted = await audit_rows(stack, "fence-del")
+    assert [(r.actor_id, r.args["name"]) for r in deleted] == [(person("scoped"), "Yard")]
+
+
+CIRCLE = {"lat": 30.28, "lon": 120.16, "radius_m": 250}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"not json", "body: not JSON"),
+        (b"\xff\xfe", "body: not JSON"),
+        (b"[1, 2]", "body: not a JSON object"),
+        (b'"fence"', "body: not a JSON object"),
+        ({"circle": CIRCLE}, "name: missing (a text of 1 to 64 characters)"),
+        ({"name": 5, "circle": CIRCLE}, "name: missing (a text of 1 to 64 characters)"),
+        ({"name": "  ", "circle": CIRCLE}, "name: 1 to 64 characters"),
+        ({"name": "x" * 65, "circle": CIRCLE}, "name: 1 to 64 characters"),
+        (
+            {"name": "two words", "circle": CIRCLE},
+            "name: one word: no spaces or control characters",
+        ),
+        ({"name": "a\u0000b", "circle": CIRCLE}, "name: one word: no spaces or control characters"),
+        ({"name": "n"}, "circle: give exactly one of circle or polygon"),
+        (
+            {"name": "n", "circle": CIRCLE, "polygon": [[1, 2]] * 3},
+            "circle: give exactly one of circle or polygon",
+        ),
+        ({"name": "n", "circle": [30, 120]}, "circle: not an object {lat, lon, radius_m}"),
+        ({"name": "n", "circle": {**CIRCLE, "lat": 91}}, "circle.lat: out of range (-90 to 90)"),
+        ({"name": "n", "circle": {**CIRCLE, "lon": "120"}}, "circle.lon: not a number"),
+        ({"name": "n", "circle": {**CIRCLE, "lon": True}}, "circle.lon: not a number"),
+        ({"name": "n", "circle": {"lat": 30, "lon": 120}}, "circle.radius_m: not a number"),
+        (
+            {"name": "n", "circle": {**CIRCLE, "radius_m": 9.9}},
+            "circle.radius_m: out of range (10 to 50000)",
+        ),
+        (
+            {"name": "n", "circle": {**CIRCLE, "radius_m": 50_001}},
+            "circle.radius_m: out of range (10 to 50000)",
+        ),
+        (
+            b'{"name": "n", "circle": {"lat": NaN, "lon": 1, "radius_m": 50}}',
+            "circle.lat: out of range (-90 to 90)",
+        ),
+        ({"name": "n", "polygon": {"a": 1}}, "polygon: not a list of [lat, lon] points"),
+        ({"name": "n", "polygon": [[30, 120], [30.01, 120]]}, "polygon: 3 to 50 points"),
+        ({"name": "n", "polygon": [[30, 120]] * 51}, "polygon: 3 to 50 points"),
+        (
+            {"name": "n", "polygon": [[30, 120], [30.01, 120], [30, 181]]},
+            "polygon[2].lon: out of range (-180 to 180)",
+        ),
+        (
+            {"name": "n", "polygon": [[30, 120], [30.01, 120], [30]]},
+            "polygon[2]: not a [lat, lon] pair",
+        ),
+    ],
+)
+async def test_a_bad_fence_body_names_the_field(
+    map_stack: Callable[..., Awaitable[Stack]], body: Any, error: str
+) -> None:
+    stack = await map_stack()
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    status, answer, _ = await call(stack, "POST", "/app/api/fences", "supervisor", content=raw)
+    assert (status, answer) == (400, {"error": error})
+    assert await audit_rows(stack, "fence-add") == []
+
+
+async def test_a_fence_body_over_16_kib_is_refused_unread(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    raw = json.dumps({"name": "n", "circle": CIRCLE, "pad": "x" * 20_000}).encode()
+    status, body, _ = await call(stack, "POST", "/app/api/fences", "supervisor", content=raw)
+    assert (status, body) == (413, {"error": "body: larger than 16384 bytes"})
+
+
+async def test_every_endpoint_refuses_a_stranger_and_a_viewer_what_is_not_theirs(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    for method, path in EVERY_ENDPOINT:
+        status, body, headers = await call(stack, method, path, "stranger", body={})
+        assert (status, body) == (403, {"error": "no role"}), path
+        assert headers["Cache-Control"] == "no-store"
+    for method, path in SUPERVISOR_ONLY:
+        status, body, _ = await call(stack, method, path, "viewer", body={})
+        assert (status, body) == (403, {"error": "supervisors only"}), path
+
+
+async def test_a_scoped_supervisor_gets_404_outside_the_subtree_on_every_endpoint(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    directory = stack.bridge.directory
+    subtree = directory.subtree(266)
+    outside_user = next(u for u in directory.users() if u.org_id not in subtree)
+    outside_group = next(g for g in directory.groups() if g.org_id not in subtree)
+    outside_org = next(o for o in directory.snapshot.orgs.values() if o.id not in subtree)
+    inside_user = next(u for u in directory.users() if u.org_id in subtree)
+    for path, kind, id_ in (
+        (f"/app/api/positions?user={outside_user.id}", "user", outside_user.id),
+        (f"/app/api/positions?group={outside_group.id}", "group", outside_group.id),
+        (f"/app/api/positions?org={outside_org.id}", "org", outside_org.id),
+        (f"/app/api/track?user={outside_user.id}", "user", outside_user.id),
+        (f"/app/api/recordings?user={outside_user.id}", "user", outside_user.id),
+        ("/app/api/positions?user=424242", "user", 424242),
+    ):
+        status, body, _ = await call(stack, "GET", path, "scoped")
+        assert (status, body) == (404, {"error": f"{kind} {id_} not found"}), path
+    for path in (
+        f"/app/api/positions?user={inside_user.id}",
+        f"/app/api/track?user={inside_user.id}",
+        f"/app/api/recordings?user={inside_user.id}",
+    ):
+        assert (await call(stack, "GET", path, "scoped"))[0] == 200, path
+    # A recording listed by an unscoped supervisor cannot be played by the scoped one.
+    day = stack.platform.data.history_days()[-2]
+    listed = (
+        await call(
+            stack, "GET", f"/app/api/recordings?user={outside_user.id}&date={day}", "supervisor"
+        )
+    )[1]["recordings"]
+    if listed:
+        status, _, _ = await call(stack, "GET", listed[0]["audio"], "scoped")
+        assert status == 404
+    # A group of their subtree shows only the members in it.
+    inside_group = next(g for g in directory.groups() if g.org_id in subtree)
+    body = (await call(stack, "GET", f"/app/api/positions?group={inside_group.id}", "scoped"))[1]
+    assert all(directory.user(m["id"], subtree) is not None for m in body["members"])
+
+
+async def test_positions_are_audited_once_per_caller_and_target_every_10_minutes(
+    map_stack: Callable[..., Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await map_stack()
+    for _ in range(3):
+        for path in ("/app/api/positions?group=1001", "/app/api/positions?user=10001"):
+            for who in ("supervisor", "admin"):
+                assert (await call(stack, "GET", path, who))[0] == 200
+    assert len(await audit_rows(stack, "where-group")) == 2
+    where = await audit_rows(stack, "where")
+    assert sorted(r.actor_id for r in where) == sorted([person("supervisor"), person("admin")])
+    assert {(r.target, r.result) for r in where} == {("10001", "fix")}
+    clock.advance(timedelta(minutes=9, seconds=59))
+    await call(stack, "GET", "/app/api/positions?group=1001", "supervisor")
+    assert len(await audit_rows(stack, "where-group")) == 2
+    clock.advance(timedelta(seconds=2))
+    await call(stack, "GET", "/app/api/positions?group=1001", "supervisor")
+    rows = await audit_rows(stack, "where-group")
+    assert len(rows) == 3
+    assert stack.bridge is not None
+    group = stack.bridge.directory.group(1001)
+    assert group is not None and rows[0].args["members"] == len(group.member_ids)
+    await call(stack, "GET", "/app/api/positions?org=266", "supervisor")
+    assert [r.target for r in await audit_rows(stack, "where-org")] == ["266"]
+
+
+async def test_a_platform_failure_is_502_naming_the_platform(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    stack.platform.fail_next("/location/getLatestCoords", "status", status=503, times=5)
+    status, body, _ = await call(stack, "GET", "/app/api/positions?user=10001", "supervisor")
+    assert status == 502
+    assert body["error"].startswith("the platform did not answer as expected")

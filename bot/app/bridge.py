@@ -321,8 +321,9 @@ class Bridge:
             self.metrics,
             body_timeout_s=limits.body_timeout_s,
         )
+        assert self.media is not None and self.client is not None
         WebAppApi(
-            public_url=s.bridge.public_url,
+            settings=s.bridge,
             bot_token=self.bot.token,
             callers=Callers(
                 self.roles,
@@ -332,6 +333,10 @@ class Bridge:
                 s.bridge.language,
             ),
             directory=self.directory,
+            platform=self.client,
+            media=self.media,
+            audit=self.audit,
+            fences=self.repos.fences,
             clock=self.clock,
         ).register(app)
         if s.telegram.mode == "webhook":

@@ -54,6 +54,7 @@ AUDIT_ACTIONS: Final = frozenset(
         "watch",
         "where",
         "where-group",
+        "where-org",
     }
 )
 AUDIT_KEYS: Final = frozenset(

@@ -1,28 +1,64 @@
-"""The map's JSON API under `/app/api/…` (DESIGN §5).
+"""The map's JSON API under `/app/api/…` (DESIGN §5; the contract in issue 16).
 
 Every request is authenticated by Telegram's `initData` (`bot.webapp.auth`); the user
-gets the role and org scope they have in chat. Answers are JSON, never cached; an error
-is `{"error": "<what is wrong>"}`. Without `BRIDGE_PUBLIC_URL` every `/app/` route
-answers 404 saying so.
+gets the role and org scope they have in chat: a viewer sees presence but no fix, a
+scoped supervisor only their subtree (anything outside it is "not found", exactly as
+something that does not exist), a stranger nothing. Answers are JSON, never cached; an
+error is `{"error": "<what is wrong, naming the field>"}` — never a 500. Coordinates in
+answers and bodies are in the tiles' CRS (`BRIDGE_MAP_TILES_CRS`). Reads of positions,
+tracks and recordings are audited as `/where`, `/track` and playback are. Without
+`BRIDGE_PUBLIC_URL` every `/app/` route answers 404 saying so.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
 
+from aiogram.utils.web_app import WebAppInitData
 from aiohttp import web
 
 from bot.access import Caller, Callers
-from bot.directory import Directory
+from bot.config import BridgeSettings
+from bot.directory import Directory, DirUser
+from bot.geo.measure import timed_sorted
+from bot.platform import PlatformClient, PlatformError
+from bot.platform.models import Fix, Recording
+from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
 from bot.webapp import page
+from bot.webapp.audio import AudioTickets
 from bot.webapp.auth import AuthError, display_name, init_data_of
+from bot.webapp.params import (
+    BODY_MAX,
+    ParamError,
+    Target,
+    day_of,
+    fence_draft,
+    one_id,
+    span_of,
+    target_of,
+)
+from bot.webapp.shapes import Crs, fence_json, member_json, recording_json, track_json
+from storage.audit import AuditRepo
+from storage.fences import FenceRepo
 from storage.roles import Role
 
-MAP_OFF = "the map is off: set BRIDGE_PUBLIC_URL"
+log = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request, Caller, str], Awaitable[web.Response]]
+MAP_OFF = "the map is off: set BRIDGE_PUBLIC_URL"
+REFRESH_S: Final = 5  # how often the page asks for positions again
+AUDIT_EVERY: Final = timedelta(minutes=10)  # one positions row per caller and target
+AUDIT_MEMORY: Final = 10_000  # (caller, target) pairs remembered for that
+MEMBERS_MAX: Final = 5_000  # users of one org on one map; more is a sub-org's job
+RECORDING_PAGE: Final = 100
+RECORDING_PAGES: Final = 20  # 2,000 recordings of one user in one day
+
+Handler = Callable[[web.Request, Caller, WebAppInitData], Awaitable[web.StreamResponse]]
 
 
 def answer(body: Any, status: int = 200) -> web.Response:
@@ -33,34 +69,89 @@ def error(status: int, reason: str) -> web.Response:
     return answer({"error": reason}, status)
 
 
+def _start(param: str | None) -> dict[str, Any] | None:
+    """initData's `start_param` (`g123`, `u456`, `o7`) as what the page opens first."""
+    kinds = {"g": "group", "u": "user", "o": "org"}
+    if not param or param[0] not in kinds or not param[1:].isascii() or not param[1:].isdigit():
+        return None
+    if len(param) > 16:
+        return None
+    return {"kind": kinds[param[0]], "id": int(param[1:])}
+
+
+class NotFound(Exception):
+    """Nothing of that kind and id, or not in the caller's scope: the same 404."""
+
+    def __init__(self, kind: str, id_: int) -> None:
+        super().__init__(f"{kind} {id_} not found")
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """Whom a positions request covers, in the caller's scope."""
+
+    kind: str
+    id: int
+    name: str
+    users: list[DirUser]
+
+
 class WebAppApi:
     """`register(app)` adds the `/app/` routes to the listener."""
 
     def __init__(
         self,
         *,
-        public_url: str | None,
+        settings: BridgeSettings,
         bot_token: str,
         callers: Callers,
         directory: Directory,
+        platform: PlatformClient,
+        media: MediaFetcher,
+        audit: AuditRepo,
+        fences: FenceRepo,
         clock: Callable[[], datetime],
     ) -> None:
-        self._on = public_url is not None
+        self._on = settings.public_url is not None
+        self._settings = settings
+        self._tz = settings.tz
+        self._crs = Crs(settings.map_tiles_crs)
         self._token = bot_token
         self._callers = callers
         self._directory = directory
+        self._platform = platform
+        self._media = media
+        self._audit = audit
+        self._fences = fences
         self._clock = clock
+        self._tickets = AudioTickets(clock)
+        # When each (caller, target kind, target id) was last audited: the page polls.
+        self._audited: OrderedDict[tuple[int, str, int], datetime] = OrderedDict()
 
     def register(self, app: web.Application) -> None:
-        app.router.add_get("/app/api/me", self._authed(self._me))
-        app.router.add_get("/app/api/groups", self._authed(self._groups))
+        # Each route with the least role it needs: a viewer sees presence, no more.
+        routes: list[tuple[str, str, Handler, Role]] = [
+            ("GET", "/app/api/me", self._me, Role.VIEWER),
+            ("GET", "/app/api/groups", self._groups, Role.VIEWER),
+            ("GET", "/app/api/positions", self._positions, Role.VIEWER),
+            ("GET", "/app/api/track", self._track, Role.SUPERVISOR),
+            ("GET", "/app/api/recordings", self._recordings, Role.SUPERVISOR),
+            ("GET", "/app/api/audio/{id}", self._audio, Role.SUPERVISOR),
+            ("GET", "/app/api/fences", self._fence_list, Role.SUPERVISOR),
+            ("POST", "/app/api/fences", self._fence_add, Role.SUPERVISOR),
+            ("DELETE", "/app/api/fences/{id}", self._fence_delete, Role.SUPERVISOR),
+        ]
+        for method, path, handler, role in routes:
+            app.router.add_route(method, path, self._authed(handler, role))
         if self._on:
             page.register(app)
         app.router.add_get("/app", self._other)
         app.router.add_get("/app/{tail:.*}", self._other)
 
-    def _authed(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-        async def checked(request: web.Request) -> web.Response:
+    def _authed(
+        self, handler: Handler, role: Role
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def checked(request: web.Request) -> web.StreamResponse:
             if not self._on:
                 return error(404, MAP_OFF)
             try:
@@ -73,7 +164,17 @@ class WebAppApi:
             caller = await self._callers.of(data.user.id, data.user.language_code)
             if not caller.can(Role.VIEWER):
                 return error(403, "no role")
-            return await handler(request, caller, display_name(data.user))
+            if not caller.can(role):
+                return error(403, "supervisors only")
+            try:
+                return await handler(request, caller, data)
+            except ParamError as exc:
+                return error(400, str(exc))
+            except NotFound as exc:
+                return error(404, str(exc))
+            except PlatformError as exc:
+                log.warning("%s: the platform failed: %s", request.path, exc)
+                return error(502, f"the platform did not answer as expected: {exc}")
 
         return checked
 
@@ -84,19 +185,350 @@ class WebAppApi:
             return error(404, f"no such endpoint: {request.path}")
         return error(404, "the map page is not built yet")
 
-    async def _me(self, request: web.Request, caller: Caller, name: str) -> web.Response:
+    # ---- who, and what they may see ------------------------------------------------------
+
+    async def _me(self, request: web.Request, caller: Caller, data: WebAppInitData) -> web.Response:
+        assert data.user is not None
+        supervisor = caller.can(Role.SUPERVISOR)
+        s = self._settings
         return answer(
             {
                 "user_id": caller.user_id,
-                "name": name,
+                "name": display_name(data.user),
                 "role": caller.role.label,
                 "scope": None if caller.scope is None else sorted(caller.scope),
                 "language": caller.lang,
+                "can": dict.fromkeys(
+                    ("positions", "tracks", "recordings", "fences", "draw_fences"), supervisor
+                ),
+                "map": {
+                    "tiles": s.map_tiles,
+                    "crs": s.map_tiles_crs,
+                    "attribution": s.map_attribution,
+                    "refresh_s": REFRESH_S,
+                },
+                "start": _start(data.start_param),
             }
         )
 
-    async def _groups(self, request: web.Request, caller: Caller, name: str) -> web.Response:
-        groups = sorted(self._directory.groups(caller.scope), key=lambda g: (g.name, g.id))
-        return answer(
-            {"groups": [{"id": g.id, "name": g.name, "members": len(g.member_ids)} for g in groups]}
+    async def _groups(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.Response:
+        scope = caller.scope
+        groups = sorted(self._directory.groups(scope), key=lambda g: (g.name, g.id))
+        orgs = sorted(
+            (o for o in self._directory.snapshot.orgs.values() if scope is None or o.id in scope),
+            key=lambda o: (o.name, o.id),
         )
+        return answer(
+            {
+                "groups": [
+                    {"id": g.id, "name": g.name, "members": len(g.member_ids)} for g in groups
+                ],
+                "orgs": [
+                    {
+                        "id": o.id,
+                        "name": o.name,
+                        # A scoped caller's top org does not reveal what is above it.
+                        "parent_id": o.parent_id if scope is None or o.parent_id in scope else None,
+                    }
+                    for o in orgs
+                ],
+            }
+        )
+
+    def _user(self, caller: Caller, uid: int) -> DirUser:
+        user = self._directory.user(uid, caller.scope)
+        if user is None:
+            raise NotFound("user", uid)
+        return user
+
+    def _members(self, caller: Caller, target: Target) -> Members:
+        scope, d = caller.scope, self._directory
+        if target.kind == "user":
+            user = self._user(caller, target.id)
+            return Members("user", user.id, user.name, [user])
+        if target.kind == "group":
+            group = d.group(target.id, scope)
+            if group is None:
+                raise NotFound("group", target.id)
+            # Members outside the caller's scope are not shown, not even as offline.
+            users = [u for uid in group.member_ids if (u := d.user(uid, scope)) is not None]
+            return Members("group", group.id, group.name, users)
+        org = d.org(target.id, scope)
+        if org is None:
+            raise NotFound("org", target.id)
+        users = d.users(d.subtree(org.id))
+        if len(users) > MEMBERS_MAX:
+            raise ParamError(
+                "org", f"{len(users)} users, over {MEMBERS_MAX}: open a sub-org or a talk group"
+            )
+        return Members("org", org.id, org.name, users)
+
+    # ---- positions -----------------------------------------------------------------------
+
+    async def _positions(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.Response:
+        members = self._members(caller, target_of(request.query))
+        uids = [u.id for u in members.users]
+        see_fixes = caller.can(Role.SUPERVISOR)
+        fixes, online = await self._presence(members, uids, see_fixes)
+        now = self._clock()
+        if see_fixes:
+            await self._audit_positions(caller, members, len(fixes), now)
+        tz, crs = self._tz, self._crs
+        return answer(
+            {
+                "target": {"kind": members.kind, "id": members.id, "name": members.name},
+                "at": now.astimezone(tz).isoformat(),
+                "crs": crs.name,
+                "positions": see_fixes,
+                "members": [
+                    member_json(
+                        u,
+                        u.id in online,
+                        fixes.get(u.id) if see_fixes else None,
+                        now,
+                        tz,
+                        crs,
+                    )
+                    for u in members.users
+                ],
+            }
+        )
+
+    async def _presence(
+        self, members: Members, uids: list[int], see_fixes: bool
+    ) -> tuple[dict[int, Fix], set[int]]:
+        """The members' fixes (2.4) and who is online. For a talk group 2.3 says who is
+        online, fix or not (a viewer needs nothing else); otherwise 2.4's `isOnLine` does."""
+        if not uids:
+            return {}, set()
+        if members.kind != "group":
+            fixes = {f.uid: f for f in await self._platform.latest_fixes(uids)}
+            return fixes, {uid for uid, f in fixes.items() if f.online}
+        if not see_fixes:
+            return {}, set(await self._platform.online_uids(members.id, uids))
+        found, online_ids = await asyncio.gather(
+            self._platform.latest_fixes(uids), self._platform.online_uids(members.id, uids)
+        )
+        fixes = {f.uid: f for f in found}
+        return fixes, set(online_ids) | {uid for uid, f in fixes.items() if f.online}
+
+    async def _audit_positions(
+        self, caller: Caller, members: Members, with_fix: int, now: datetime
+    ) -> None:
+        """One row per caller and target per `AUDIT_EVERY`, as /where writes them."""
+        key = (caller.user_id, members.kind, members.id)
+        last = self._audited.get(key)
+        if last is not None and timedelta(0) <= now - last < AUDIT_EVERY:
+            return
+        self._audited[key] = now
+        self._audited.move_to_end(key)
+        while len(self._audited) > AUDIT_MEMORY:
+            self._audited.popitem(last=False)
+        details: dict[str, Any]
+        if members.kind == "user":
+            action, details = "where", {"name": members.name}
+            result = "fix" if with_fix else "no fix"
+        else:
+            action = "where-group" if members.kind == "group" else "where-org"
+            details = {"name": members.name, "members": len(members.users), "with_fix": with_fix}
+            result = "ok"
+        await self._audit.add(caller.user_id, action, str(members.id), details, result, now)
+
+    # ---- track and recordings (supervisors) ------------------------------------------------
+
+    async def _track(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.Response:
+        uid = self._required_id(request, "user")
+        now = self._clock()
+        start, end = span_of(request.query, now, self._tz)
+        user = self._user(caller, uid)
+        tracks = await self._platform.track([uid], start, end)
+        points = timed_sorted(tracks.get(uid, []))
+        await self._audit.add(
+            caller.user_id,
+            "track",
+            str(uid),
+            {"name": user.name, "from": start.isoformat(), "to": end.isoformat()},
+            f"{len(points)} points",
+            now,
+        )
+        body = await asyncio.to_thread(track_json, points, self._crs)
+        return answer(
+            {
+                "user": {"id": user.id, "name": user.name},
+                "from": start.astimezone(self._tz).isoformat(),
+                "to": end.astimezone(self._tz).isoformat(),
+                **body,
+            }
+        )
+
+    @staticmethod
+    def _required_id(request: web.Request, field: str) -> int:
+        value = one_id(request.query, field)
+        if value is None:
+            raise ParamError(field, "missing")
+        return value
+
+    async def _recordings(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.Response:
+        uid = self._required_id(request, "user")
+        day = day_of(request.query, self._clock().astimezone(self._tz).date())
+        user = self._user(caller, uid)
+        records: list[Recording] = []
+        for n in range(1, RECORDING_PAGES + 1):
+            got = await self._platform.audio_records(
+                user_id=uid, day=day, page=n, size=RECORDING_PAGE
+            )
+            records += got.records
+            if len(got.records) < RECORDING_PAGE:
+                break
+        records.sort(key=lambda r: r.begin, reverse=True)
+        return answer(
+            {
+                "user": {"id": user.id, "name": user.name},
+                "date": day.isoformat(),
+                "recordings": [
+                    recording_json(r, self._tickets.issue(caller.user_id, uid, r), self._tz)
+                    for r in records
+                ],
+            }
+        )
+
+    async def _audio(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.StreamResponse:
+        ticket = self._tickets.get(request.match_info["id"], caller.user_id)
+        if ticket is None:
+            return error(404, "no such recording: list the recordings again")
+        user = self._user(caller, ticket.user_id)  # still in scope?
+        rec = ticket.recording
+        outcome = "streamed"
+        try:
+            response, outcome = await self._stream(request, rec)
+            return response
+        except MediaError as exc:
+            outcome = exc.problem.value
+            if exc.problem is MediaProblem.DEAD:
+                return error(404, f"the recording is gone from the platform ({exc.detail})")
+            if exc.problem is MediaProblem.TOO_BIG:
+                return error(502, f"the recording is too large to stream ({exc.detail})")
+            return error(502, f"the platform's file server did not answer ({exc.detail})")
+        finally:
+            await self._audit.add(
+                caller.user_id,
+                "recording-play",
+                str(user.id),
+                {"name": user.name, "begin": rec.begin.isoformat(), "url": rec.file_url},
+                outcome,
+                self._clock(),
+            )
+
+    async def _stream(self, request: web.Request, rec: Recording) -> tuple[web.StreamResponse, str]:
+        """The audio as it comes, and how it ended ("streamed", or the problem that cut it)."""
+        async with self._media.open(rec.file_url) as stream:
+            mime = stream.mime if stream.mime.startswith("audio/") else "audio/mpeg"
+            response = web.StreamResponse(
+                headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+            )
+            response.content_type = mime
+            if stream.size is not None:
+                response.content_length = stream.size
+            await response.prepare(request)
+            try:
+                async for chunk in stream.chunks():
+                    await response.write(chunk)
+            except MediaError as exc:
+                # The status is sent: all that is left is to cut the answer short.
+                log.warning("recording broke off while streamed: %s", exc)
+                response.force_close()
+                return response, exc.problem.value
+            await response.write_eof()
+        return response, "streamed"
+
+    # ---- fences (supervisors) --------------------------------------------------------------
+
+    async def _fence_list(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.Response:
+        visible = await self._fences.visible(caller.scope)
+        return answer({"fences": [fence_json(f, self._crs) for f in visible]})
+
+    async def _fence_add(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.Response:
+        raw = await self._body(request)
+        if raw is None:
+            return error(413, f"body: larger than {BODY_MAX} bytes")
+        draft = fence_draft(raw, self._crs.into)
+        lat, lon, radius, polygon = draft.lat, draft.lon, draft.radius_m, draft.points
+        if polygon is not None:
+            return error(400, "polygon: polygon fences are not stored yet; draw a circle")
+        now = self._clock()
+        fence = await self._fences.add(
+            draft.name,
+            lat,
+            lon,
+            radius,
+            org_id=caller.org_id if caller.scope is not None else None,
+            created_by=caller.user_id,
+            now=now,
+        )
+        details: dict[str, Any] = {"name": draft.name, "lat": lat, "lon": lon, "radius_m": radius}
+        await self._audit.add(
+            caller.user_id,
+            "fence-add",
+            "map",
+            details,
+            "ok" if fence is not None else "name taken",
+            now,
+        )
+        if fence is None:
+            return error(409, f"name: a fence named {draft.name!r} exists already")
+        return answer({"fence": fence_json(fence, self._crs)}, 201)
+
+    @staticmethod
+    async def _body(request: web.Request) -> bytes | None:
+        """The body, or None past `BODY_MAX` (announced or sent)."""
+        if request.content_length is not None and request.content_length > BODY_MAX:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.read(4096):
+            size += len(chunk)
+            if size > BODY_MAX:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _fence_delete(
+        self, request: web.Request, caller: Caller, data: WebAppInitData
+    ) -> web.Response:
+        fence_id = one_id({"id": request.match_info["id"]}, "id")
+        assert fence_id is not None
+        fence = await self._fences.get(fence_id)
+        if fence is None or not _visible(caller, fence.org_id):
+            raise NotFound("fence", fence_id)
+        watched = [w for w in await self._fences.active_watches() if w.fence_id == fence.id]
+        deleted = await self._fences.delete(fence.id)
+        await self._audit.add(
+            caller.user_id,
+            "fence-del",
+            "map",
+            {"name": fence.name, "id": fence.id, "watches": len(watched)},
+            "ok" if deleted else "gone",
+            self._clock(),
+        )
+        if not deleted:
+            raise NotFound("fence", fence_id)
+        return answer({"deleted": fence.id})
+
+
+def _visible(caller: Caller, org_id: int | None) -> bool:
+    """Whether a fence of that org scope is the caller's to see (`FenceRepo.visible`)."""
+    return caller.scope is None or (org_id is not None and org_id in caller.scope)
