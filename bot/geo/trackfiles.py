@@ -8,7 +8,9 @@ The GPX is written directly as text rather than through gpxpy's object model:
 for 50,000 points with extensions that is an order of magnitude faster, and the
 output is checked against gpxpy in the tests.
 
-The picture uses matplotlib's object API (`Figure` + Agg canvas), never pyplot,
+The picture is drawn over map tiles when the caller has them (`bot.geo.tiles.Basemap`,
+fetched beforehand for `track_view`), in Web Mercator like the tiles; without, on
+plain axes in metres. It uses matplotlib's object API (`Figure` + Agg canvas), never pyplot,
 so no global figure state is touched. Its words follow the reader's language. The
 default font (DejaVu Sans) has no CJK glyphs: a CJK font is used when one is installed
 (Debian: `fonts-noto-cjk`; WenQuanYi and Source Han are found too); without one,
@@ -30,6 +32,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 from matplotlib import colormaps, font_manager
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
@@ -46,15 +49,19 @@ from bot.geo.measure import (
     Located,
     split_segments,
 )
+from bot.geo.tiles import HALF_WORLD_M, Basemap, View
+from bot.platform.coords import wgs84_to_gcj02
 
 __all__ = [
     "GPXTPX_NS",
     "GPX_NS",
+    "MAP_SIZE",
     "PICTURE_MAX_POINTS",
     "file_stem",
     "thin_segments",
     "track_gpx",
     "track_png",
+    "track_view",
 ]
 
 GPX_NS: Final = "http://www.topografix.com/GPX/1/1"
@@ -62,6 +69,17 @@ GPXTPX_NS: Final = "http://www.garmin.com/xmlschemas/TrackPointExtension/v2"
 PICTURE_MAX_POINTS: Final = 5_000
 _PICTURE_SIZE: Final = (10.0, 8.0)  # inches at 100 dpi: 1000 x 800 px
 _DPI: Final = 100
+_PLAIN_AXES: Final = (0.095, 0.065, 0.79, 0.85)
+# Over a map the axes carry no ticks or labels: the map takes their room.
+_MAP_AXES: Final = (0.02, 0.025, 0.865, 0.885)
+MAP_SIZE: Final = (
+    round(_PICTURE_SIZE[0] * _DPI * _MAP_AXES[2]),
+    round(_PICTURE_SIZE[1] * _DPI * _MAP_AXES[3]),
+)
+"""The map's size in the picture, in pixels (width, height): what to ask the tiles for."""
+_MERCATOR_R: Final = HALF_WORLD_M / math.pi
+_MAX_LAT: Final = 85.05112878  # Web Mercator's edge
+_MIN_VIEW_M: Final = 100.0  # the least span shown around a tiny track
 
 
 class GpxPoint(Located, Protocol):
@@ -305,12 +323,98 @@ def track_png(
     title: str,
     lang: str,
     tz: tzinfo | None = None,
+    basemap: Basemap | None = None,
 ) -> bytes:
-    """A 1000×800 PNG of the track on plain axes in m or km (no map tiles): the path
-    coloured by speed, start and end marked, a scale bar and a north arrow; gaps
-    over 10 minutes stay gaps. Times in the title are shown in `tz` (default: as
-    the points carry them). A very long track is thinned for the picture only."""
-    return _png(track_figure(points, title=title, lang=lang, tz=tz))
+    """A 1000×800 PNG of the track: the path coloured by speed, start and end marked, a
+    scale bar and a north arrow; gaps over 10 minutes stay gaps. Over `basemap` (the map
+    behind `track_view(points, crs)`) in Web Mercator, its attribution at the bottom
+    right; without one, on plain axes in m or km. Times in the title are shown in `tz`
+    (default: as the points carry them). A very long track is thinned for the picture
+    only."""
+    return _png(track_figure(points, title=title, lang=lang, tz=tz, basemap=basemap))
+
+
+def _picture_points(points: Sequence[Located]) -> tuple[list[list[Located]], list[Located]]:
+    """The segments the picture draws (thinned) and their points in one list."""
+    segments = thin_segments(split_segments(points, SEGMENT_GAP))
+    return segments, [p for seg in segments for p in seg]
+
+
+def _lat_lon(flat: Sequence[Located]) -> tuple[np.ndarray, np.ndarray]:
+    lat = np.fromiter((p.lat for p in flat), float, len(flat))
+    lon = np.fromiter((p.lon for p in flat), float, len(flat))
+    return lat, lon
+
+
+def _mercator(flat: Sequence[Located], crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """The points in Web Mercator metres, first shifted to GCJ-02 for `crs="gcj02"`
+    tiles; longitudes unwrapped around the first point (a track across 180° stays whole)."""
+    if crs == "gcj02":
+        shifted = np.array([wgs84_to_gcj02(p.lat, p.lon) for p in flat], dtype=float)
+        lat, lon = shifted[:, 0], shifted[:, 1]
+    else:
+        lat, lon = _lat_lon(flat)
+    lon = lon[0] + (lon - lon[0] + 180) % 360 - 180
+    phi = np.radians(np.clip(lat, -_MAX_LAT, _MAX_LAT))
+    return _MERCATOR_R * np.radians(lon), _MERCATOR_R * np.log(np.tan(np.pi / 4 + phi / 2))
+
+
+def _ground_per_mercator_m(y: float) -> float:
+    """Ground metres in one Web Mercator metre at northing `y`: cos(latitude)."""
+    return math.cos(2 * math.atan(math.exp(y / _MERCATOR_R)) - math.pi / 2)
+
+
+def track_view(points: Sequence[Located], crs: str = "wgs84") -> View | None:
+    """What `track_png` shows of these points over a map whose tiles are in `crs`: the
+    track with a margin, at least 100 m across, shaped like `MAP_SIZE`. None without
+    points or beyond the latitudes Web Mercator draws."""
+    _, flat = _picture_points(points)
+    if not flat:
+        return None
+    xs, ys = _mercator(flat, crs)
+    cx, cy = float(xs.max() + xs.min()) / 2, float(ys.max() + ys.min()) / 2
+    least = _MIN_VIEW_M / _ground_per_mercator_m(cy)
+    width = max(float(np.ptp(xs)), least) * 1.16  # 8 % margins, as the plain picture's
+    height = max(float(np.ptp(ys)), least) * 1.16
+    aspect = MAP_SIZE[0] / MAP_SIZE[1]
+    width, height = max(width, height * aspect), max(height, width / aspect)
+    view = View(cx - width / 2, cx + width / 2, cy - height / 2, cy + height / 2)
+    if view.y1 > HALF_WORLD_M or view.y0 < -HALF_WORLD_M or view.width > 2 * HALF_WORLD_M:
+        return None
+    return view
+
+
+def _draw_map(ax: Axes, basemap: Basemap, fonts: _Fonts) -> None:
+    """The map under everything, filling the axes at its own pixel size; its credit."""
+    v = basemap.view
+    ax.imshow(
+        np.asarray(basemap.image),
+        extent=(v.x0, v.x1, v.y0, v.y1),
+        origin="upper",
+        interpolation="nearest",
+        zorder=0,
+    )
+    ax.set_xlim(v.x0, v.x1)
+    ax.set_ylim(v.y0, v.y1)
+    ax.set_aspect("auto")  # the view is already shaped like the axes
+    ax.set_autoscale_on(False)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if basemap.attribution:
+        ax.text(
+            0.997,
+            0.005,
+            fonts.text(basemap.attribution),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="#222222",
+            fontfamily=fonts.families,
+            parse_math=False,
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 2},
+            zorder=7,
+        )
 
 
 def track_figure(
@@ -320,6 +424,7 @@ def track_figure(
     lang: str,
     tz: tzinfo | None = None,
     fonts: _Fonts | None = None,
+    basemap: Basemap | None = None,
 ) -> Figure:
     """The figure `track_png` draws, every text in `lang` (Chinese when a CJK font is
     installed, else English words and the title as pinyin); `fonts` for the tests."""
@@ -329,16 +434,14 @@ def track_figure(
         words = _LABELS["en"]
     ff = fonts.families
 
-    segments = thin_segments(split_segments(points, SEGMENT_GAP))
-    flat = [p for seg in segments for p in seg]
+    segments, flat = _picture_points(points)
+    on_map = basemap is not None and bool(flat)
 
     # Fixed axes rectangles rather than a layout engine: constrained layout measures
     # every tick label twice and costs more than drawing the track.
     fig = Figure(figsize=_PICTURE_SIZE, dpi=_DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.095, 0.065, 0.79, 0.85))
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax = fig.add_axes(_MAP_AXES if on_map else _PLAIN_AXES)
 
     def axis_labels(unit: str) -> None:
         for set_label, direction in ((ax.set_xlabel, "east"), (ax.set_ylabel, "north")):
@@ -352,23 +455,33 @@ def track_figure(
     ax.set_title(f"{heading}\n{when}" if when else heading, fontfamily=ff, parse_math=False)
 
     if not flat:
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(True, color="#dddddd", linewidth=0.6)
         axis_labels("m")
         ax.update_datalim([(-100, -100), (100, 100)])
         ax.autoscale_view()
         return fig
 
-    lat = np.fromiter((p.lat for p in flat), float, len(flat))
-    lon = np.fromiter((p.lon for p in flat), float, len(flat))
-    lat0 = float(lat.min() + lat.max()) / 2
-    # Longitudes unwrapped around the first point, so a track across 180° stays whole.
-    dlon = (lon - flat[0].lon + 180) % 360 - 180
-    dlon -= (dlon.min() + dlon.max()) / 2
-    xs = EARTH_RADIUS_M * np.radians(dlon) * math.cos(math.radians(lat0))
-    ys = EARTH_RADIUS_M * np.radians(lat - lat0)
-    # Kilometres on the axes once the track spans more than 5 km: fewer digits to read.
-    unit = 1000.0 if max(np.ptp(xs), np.ptp(ys)) > 5000 else 1.0
-    xs, ys = xs / unit, ys / unit
-    axis_labels("km" if unit > 1 else "m")
+    lat, lon = _lat_lon(flat)
+    if basemap is not None:
+        xs, ys = _mercator(flat, basemap.crs)
+        # Data units (Web Mercator metres) in a ground metre, at the track's middle.
+        per_m = 1 / _ground_per_mercator_m(float(ys.max() + ys.min()) / 2)
+        _draw_map(ax, basemap, fonts)
+    else:
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        lat0 = float(lat.min() + lat.max()) / 2
+        # Longitudes unwrapped around the first point, so a track across 180° stays whole.
+        dlon = (lon - flat[0].lon + 180) % 360 - 180
+        dlon -= (dlon.min() + dlon.max()) / 2
+        xs = EARTH_RADIUS_M * np.radians(dlon) * math.cos(math.radians(lat0))
+        ys = EARTH_RADIUS_M * np.radians(lat - lat0)
+        # Kilometres on the axes once the track spans more than 5 km: fewer digits to read.
+        unit = 1000.0 if max(np.ptp(xs), np.ptp(ys)) > 5000 else 1.0
+        xs, ys = xs / unit, ys / unit
+        axis_labels("km" if unit > 1 else "m")
+        per_m = 1 / unit
 
     seg_id = np.repeat(np.arange(len(segments)), [len(seg) for seg in segments])
     within = seg_id[:-1] == seg_id[1:]  # steps inside a segment; the rest are gaps
@@ -383,9 +496,20 @@ def track_figure(
     extend = "max" if known.size and known.max() > vmax > 0 else "neither"
     vmax = vmax if vmax > 0 else 1.0
     if len(steps):
+        if on_map:  # a dark casing: the light end of the colours stays visible on a map
+            ax.add_collection(
+                LineCollection(
+                    list(steps), colors="#404040", linewidths=4.2, capstyle="round", zorder=1.9
+                )
+            )
         cmap = colormaps["plasma"].with_extremes(bad="#999999")
         lc = LineCollection(
-            list(steps), cmap=cmap, norm=Normalize(0.0, vmax), linewidths=2.2, capstyle="round"
+            list(steps),
+            cmap=cmap,
+            norm=Normalize(0.0, vmax),
+            linewidths=2.2,
+            capstyle="round",
+            zorder=2,
         )
         lc.set_array(np.ma.masked_invalid(speed))
         ax.add_collection(lc)
@@ -396,7 +520,13 @@ def track_figure(
     gaps = steps_all[~within]
     if len(gaps):
         ax.add_collection(
-            LineCollection(list(gaps), colors="#bbbbbb", linewidths=0.8, linestyles=":", zorder=1)
+            LineCollection(
+                list(gaps),
+                colors="#666666" if on_map else "#bbbbbb",
+                linewidths=0.8,
+                linestyles=":",
+                zorder=1,
+            )
         )
     # A segment of one point has no line to draw: show it as a dot.
     sizes = np.array([len(seg) for seg in segments])
@@ -421,18 +551,19 @@ def track_figure(
             fontfamily=ff,
         )
 
-    span = max(float(np.ptp(xs)), float(np.ptp(ys)), 100.0 / unit)
-    cx, cy = float(xs.max() + xs.min()) / 2, float(ys.max() + ys.min()) / 2
-    # At least a 100 m view around a tiny track; the equal aspect widens it to fill the box.
-    ax.update_datalim([(cx - span / 2, cy - span / 2), (cx + span / 2, cy + span / 2)])
-    ax.margins(0.08)
-    ax.autoscale_view()
+    span = max(float(np.ptp(xs)), float(np.ptp(ys)), _MIN_VIEW_M * per_m)
+    if not on_map:
+        cx, cy = float(xs.max() + xs.min()) / 2, float(ys.max() + ys.min()) / 2
+        # At least a 100 m view around a tiny track; the equal aspect widens it to fill the box.
+        ax.update_datalim([(cx - span / 2, cy - span / 2), (cx + span / 2, cy + span / 2)])
+        ax.margins(0.08)
+        ax.autoscale_view()
 
-    bar = _nice_length(span * unit)
+    bar = _nice_length(span / per_m)
     ax.add_artist(
         AnchoredSizeBar(
             ax.transData,
-            bar / unit,
+            bar * per_m,
             fonts.text(_length_text(bar, words)),
             loc="lower left",
             pad=0.6,
