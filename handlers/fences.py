@@ -2,12 +2,14 @@
 someone enters or leaves one (the crossings are decided by `bot.jobs.fences`).
 
 A fence is a circle added as a reply to a shared location (`/fence add <name> <radius>`)
-or at typed coordinates (`/fence add <name> <lat>,<lon> <radius>`); it belongs to its
-creator's org scope (unscoped for an unscoped supervisor), where its name is unique. A
-scoped supervisor sees and uses only the fences of their subtree and watches only users
-and talk groups in it. Every subcommand changes or shows what this chat receives: in a
-group, only its administrators may (`ChatManager`), as with /watch; a scoped one may not
-replace or remove a watch set with a wider reach than theirs. Each change is audited.
+or at typed coordinates (`/fence add <name> <lat>,<lon> <radius>`), or a polygon of three
+to fifty typed corners in order (`/fence add <name> <lat>,<lon> <lat>,<lon> <lat>,<lon> …`,
+no radius; the map draws them too); it belongs to its creator's org scope (unscoped for an
+unscoped supervisor), where its name is unique. A scoped supervisor sees and uses only the
+fences of their subtree and watches only users and talk groups in it. Every subcommand
+changes or shows what this chat receives: in a group, only its administrators may
+(`ChatManager`), as with /watch; a scoped one may not replace or remove a watch set with a
+wider reach than theirs. Each change is audited.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.directory import Kind, Match
-from bot.parsing.places import PlaceError, parse_radius, take_latlon
-from bot.render.fences import fence_list, place_text, radius_text
+from bot.geo.fences import polygon_bounds, polygon_fault
+from bot.geo.measure import LatLon
+from bot.parsing.places import PlaceError, parse_radius, take_latlons
+from bot.render.fences import fence_added, fence_list, polygon_fault_text
 from bot.render.replies import Reply, not_one, scope_refused
 from bot.render.text import Html
 from handlers.filters import ChatManager, chat_change_refused, feature_router, within
@@ -81,15 +85,18 @@ async def add_fence(message: Message, args: str, ctx: LookupContext, fences: Fen
         await answer(message, Reply(t("usage-fence-add")))
         return
     try:
-        place, radius_arg = take_latlon(rest)
-        if place is None:
+        places, radius_arg = take_latlons(rest)
+        if len(places) > 1:
+            await _add_polygon(message, name, places, radius_arg, ctx, fences)
+            return
+        if not places:
             reply = message.reply_to_message
             if reply is None or reply.location is None:
                 await answer(message, Reply("\n".join([t("fence-no-place"), t("usage-fence-add")])))
                 return
             lat, lon = reply.location.latitude, reply.location.longitude
         else:
-            lat, lon = place.lat, place.lon
+            lat, lon = places[0].lat, places[0].lon
         if not radius_arg.strip() or len(radius_arg.split()) > 1:
             await answer(message, Reply(t("usage-fence-add")))
             return
@@ -97,28 +104,70 @@ async def add_fence(message: Message, args: str, ctx: LookupContext, fences: Fen
     except PlaceError as exc:
         await answer(message, Reply(t(exc.msg_id, **exc.msg_args)))
         return
+    await _add(message, name, (lat, lon, radius), None, ctx, fences)
+
+
+async def _add_polygon(
+    message: Message,
+    name: str,
+    places: list[LatLon],
+    after: str,
+    ctx: LookupContext,
+    fences: FenceRepo,
+) -> None:
+    """`/fence add <name>` with two or more corners: a polygon, if they make one."""
+    corners = tuple((p.lat, p.lon) for p in places)
+    fault = polygon_fault(corners)
+    if fault is not None:
+        await answer(message, Reply(polygon_fault_text(ctx.t, fault)))
+        return
+    if after.strip():
+        try:
+            parse_radius(after)
+        except PlaceError:
+            await answer(message, Reply(ctx.t("usage-fence-add")))
+        else:
+            await answer(message, Reply(ctx.t("fence-polygon-radius", points=len(corners))))
+        return
+    await _add(message, name, polygon_bounds(corners), corners, ctx, fences)
+
+
+async def _add(
+    message: Message,
+    name: str,
+    circle: tuple[float, float, float],
+    polygon: tuple[tuple[float, float], ...] | None,
+    ctx: LookupContext,
+    fences: FenceRepo,
+) -> None:
+    """Store the fence (a circle, or a polygon with its bounding circle), audit, answer."""
+    lat, lon, radius = circle
     now = ctx.clock()
     fence = await fences.add(
-        name, lat, lon, radius, org_id=_scope_org(ctx), created_by=ctx.caller.user_id, now=now
+        name,
+        lat,
+        lon,
+        radius,
+        org_id=_scope_org(ctx),
+        created_by=ctx.caller.user_id,
+        now=now,
+        polygon=polygon,
     )
+    details = {"name": name, "lat": lat, "lon": lon, "radius_m": radius}
+    if polygon is not None:
+        details["count"] = len(polygon)
     await ctx.audit.add(
         ctx.caller.user_id,
         "fence-add",
         str(message.chat.id),
-        {"name": name, "lat": lat, "lon": lon, "radius_m": radius},
+        details,
         "ok" if fence is not None else "name taken",
         now,
     )
     if fence is None:
-        await answer(message, Reply(t("fence-taken", name=name)))
+        await answer(message, Reply(ctx.t("fence-taken", name=name)))
         return
-    text = t(
-        "fence-added",
-        name=fence.name,
-        radius=radius_text(t, fence.radius_m),
-        place=place_text(fence.lat, fence.lon),
-    )
-    await answer(message, Reply(text))
+    await answer(message, Reply(fence_added(ctx.t, fence)))
 
 
 def _resolve(ctx: LookupContext, names: list[str]) -> list[Match] | Reply:

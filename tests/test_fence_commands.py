@@ -112,14 +112,63 @@ async def test_add_by_reply_to_a_shared_location_and_by_coordinates_then_list_an
     (listed,) = await say(stack, "/fence list")
     assert listed.splitlines() == [
         "🚧 Fences:",
-        "• depot: 300 m around 30.27410,120.15510",
-        "• 东站: 1.5 km around 30.29000,120.21000",
+        "• depot: circle r = 300 m around 30.27410,120.15510",
+        "• 东站: circle r = 1.5 km around 30.29000,120.21000",
     ]
     (out,) = await say(stack, "/fence del depot")
     assert out == "🗑 Fence depot deleted, with no watch."
     (listed,) = await say(stack, "/fence list")
     assert "depot" not in listed and "东站" in listed
     assert await audit_actions(stack) == ["fence-add", "fence-add", "fence-add", "fence-del"]
+
+
+async def test_a_polygon_is_added_listed_beside_a_circle_and_deleted(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    corners = "30.2741,120.1551 30.2741,120.1580 30.2760,120.1580 30.2760,120.1551"
+    (out,) = await say(stack, f"/fence add yard {corners}")
+    assert out == (
+        "🚧 Fence yard added: a polygon of 4 points, ~350 m across, around "
+        "30.27505,120.15655. To be told here who enters or leaves it: "
+        "/fence watch yard <user|group>"
+    )
+    assert stack.bridge is not None
+    (yard,) = await stack.bridge.repos.fences.find("yard", None)
+    assert yard.polygon == (
+        (30.2741, 120.1551), (30.2741, 120.158), (30.276, 120.158), (30.276, 120.1551)
+    )  # fmt: skip
+    assert yard.radius_m == pytest.approx(174.8, abs=0.1)  # the bounding circle
+    (out,) = await say(stack, "/fence add YARD 30.1,120.1 30.1,120.2 30.2,120.1")
+    assert out.startswith("There is already a fence called YARD")
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    (listed,) = await say(stack, "/fence list")
+    assert listed.splitlines() == [
+        "🚧 Fences:",
+        "• depot: circle r = 300 m around 30.27410,120.15510",
+        "• yard: polygon, 4 points, ~350 m across, around 30.27505,120.15655",
+    ]
+    (out,) = await say(stack, "/fence del yard")
+    assert out == "🗑 Fence yard deleted, with no watch."
+    (listed,) = await say(stack, "/fence list")
+    assert "yard" not in listed and "depot" in listed
+    assert stack.bridge is not None
+    rows = await stack.bridge.db.fetchall(
+        "SELECT args FROM audit WHERE action = 'fence-add' ORDER BY id"
+    )
+    assert '"count":4' in rows[0]["args"] and '"count"' not in rows[-1]["args"]
+
+
+async def test_the_polygon_usage_in_both_languages(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    (out,) = await say(stack, "/fence add")
+    assert "/fence add <name> <lat>,<lon> <lat>,<lon> <lat>,<lon> … (a polygon" in out
+    assert "<lat>,<lon> <radius> (a circle)" in out
+    (out,) = await say(stack, "/lang zh")
+    (out,) = await say(stack, "/fence add 场院 30.27,120.15 30.28,120.15")
+    assert out == "多边形围栏须有 3 到 50 个顶点，收到 2 个。圆形围栏请给一个点和半径。"
 
 
 @pytest.mark.parametrize(
@@ -134,6 +183,35 @@ async def test_add_by_reply_to_a_shared_location_and_by_coordinates_then_list_an
         ("/fence add depot 30.27,120.15 500km", "The radius must be between 10 m and 50 km"),
         ("/fence add depot 30.27,120.15 wide", "“wide” is not a radius I understand."),
         ("/fence add depot 95,120.15 300m", "“95,120.15” is off the map"),
+        # Polygons: two or more points and no radius.
+        ("/fence add yard 30.27,120.15 30.28,120.15", "A polygon fence has 3 to 50 corners, not 2"),
+        ("/fence add yard 30.27,120.15 30.28,120.15 300m", "A polygon fence has 3 to 50 corners"),
+        (
+            f"/fence add yard {' '.join(f'30.27,120.{i:03d}' for i in range(51))}",
+            "A polygon fence has 3 to 50 corners, not 51.",
+        ),
+        (
+            "/fence add yard 30.27,120.15 30.28,120.15 30.28,120.16 300m",
+            "A fence of 3 corners is a polygon and takes no radius.",
+        ),
+        (
+            "/fence add yard 30.27,120.15 30.28,120.15 30.28,120.16 wide",
+            "Usage: reply to a shared location with /fence add",
+        ),
+        ("/fence add yard 30.27,120.15 95,120.15 30.28,120.16", "“95,120.15” is off the map"),
+        (
+            "/fence add yard 30.27,120.15 30.28,120.16 30.28,120.15 30.27,120.16",
+            "The polygon's edges cross (the edge after corner 1 and the one after corner 3)",
+        ),
+        (
+            "/fence add yard 30.27,120.15 30.28,120.15 30.28,120.16 30.27,120.15",
+            "Corner 4 is the same place as corner 1",
+        ),
+        (
+            "/fence add yard 30.27,120.15 30.27,120.15005 30.27005,120.15",
+            "The polygon is too small: it must enclose at least 100 m².",
+        ),
+        ("/fence add yard 30,120 31,120 31,121", "The polygon is too large"),
         ("/fence watch nowhere zhangsan01", "No fence called “nowhere”."),
         ("/fence watch", "Usage: /fence watch <fence> <user|group…> [enter|leave]"),
         ("/fence del nowhere", "No fence called “nowhere”."),

@@ -231,6 +231,9 @@ NUMBERS = {
     "min_m",
     "max_km",
     "hours",
+    # polygon fences
+    "point",
+    "other",
 }
 STRINGS = {
     "name": "@zhang_san",
@@ -255,6 +258,7 @@ STRINGS = {
     "degrees": "45",
     "metres": "12",
     "radius": "1.5 km",
+    "across": "570 m",
     "group": "消防一组 <b>",
     "start": "2026-11-27 08:00",
     "end": "2026-11-28 08:00",

@@ -12,7 +12,8 @@ case does not matter.
 * **Coordinates** (:func:`parse_latlon`, :func:`take_latlon`): ``<lat>,<lon>`` in decimal
   degrees, latitude first as maps print it: ``30.2741,120.1551``, ``30.2741, 120.1551``,
   ``30.2741，120.1551``. Latitude within ±90, longitude within ±180. They are taken as the
-  coordinates Telegram uses (WGS-84).
+  coordinates Telegram uses (WGS-84). :func:`take_latlons` reads several in a row (a
+  polygon fence's corners), separated by spaces.
 * **Follow duration** (:func:`parse_follow_duration`): ``30m``, ``2h`` (as
   :func:`~bot.parsing.timeexpr.parse_duration` reads them); none given is
   :data:`FOLLOW_DEFAULT` (30 min); at most :data:`FOLLOW_MAX` (8 h).
@@ -42,6 +43,7 @@ __all__ = [
     "parse_latlon",
     "parse_radius",
     "take_latlon",
+    "take_latlons",
 ]
 
 MIN_RADIUS_M: Final = 10.0
@@ -150,6 +152,22 @@ def take_latlon(args: str) -> tuple[LatLon | None, str]:
     if m is None:
         return None, s
     return _latlon(m["lat"], m["lon"], m["pair"]), s[m.end() :].strip()
+
+
+def take_latlons(args: str) -> tuple[list[LatLon], str]:
+    """Every place at the start of a command's arguments, and the arguments after them.
+
+    ``"30.27,120.15 30.28,120.15 30.28,120.16"`` is three places and ``""``; ``"500m"`` is
+    none and ``"500m"``. A pair out of range is a :class:`PlaceError`.
+    """
+    places: list[LatLon] = []
+    rest = _normalise(args)
+    while True:
+        place, after = take_latlon(rest)
+        if place is None:
+            return places, rest
+        places.append(place)
+        rest = after
 
 
 def parse_follow_duration(text: str | None) -> timedelta:

@@ -1,5 +1,5 @@
-"""/fence's words: a radius, a place, the fence list, the watch lines of `/subscriptions`,
-and the crossing alert a watching chat receives."""
+"""/fence's words: a radius, a place, a fence's shape, why a polygon is refused, the fence
+list, the watch lines of `/subscriptions`, and the crossing alert a watching chat receives."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 
 from bot.directory import Directory, DirUser
+from bot.geo.fences import PolygonFault, polygon_span_m
 from bot.render.replies import T
 from bot.render.text import Html
 from storage.fences import Fence, FenceWatch
 
 __all__ = [
+    "fence_added",
     "fence_alert",
     "fence_list",
     "fence_watch_lines",
     "place_text",
+    "polygon_fault_text",
     "radius_text",
     "target_label",
     "user_label",
@@ -32,6 +35,33 @@ def radius_text(t: T, metres: float) -> str:
 
 def place_text(lat: float, lon: float) -> str:
     return f"{lat:.5f},{lon:.5f}"
+
+
+def _shape(t: T, fence: Fence) -> dict[str, object]:
+    """The arguments that say a fence's shape: its radius, or its points and width."""
+    args: dict[str, object] = {"name": fence.name, "place": place_text(fence.lat, fence.lon)}
+    if fence.polygon is None:
+        args["radius"] = radius_text(t, fence.radius_m)
+    else:
+        args["points"] = len(fence.polygon)
+        args["across"] = radius_text(t, polygon_span_m(fence.polygon))
+    return args
+
+
+def fence_added(t: T, fence: Fence) -> Html:
+    """What `/fence add` answers: the fence's shape, and how to watch it."""
+    key = "fence-added" if fence.polygon is None else "fence-added-polygon"
+    return t(key, **_shape(t, fence))
+
+
+def polygon_fault_text(t: T, fault: PolygonFault) -> Html:
+    """Why the corners typed cannot be a polygon fence (`bot.geo.fences.polygon_fault`)."""
+    return t(
+        f"fence-polygon-{fault.code}",
+        count=fault.point,
+        point=fault.point,
+        other=fault.other,
+    )
 
 
 def user_label(user: DirUser | None, uid: int) -> str:
@@ -85,12 +115,7 @@ def fence_list(t: T, fences: Sequence[Fence], watch_lines: Sequence[str]) -> Htm
     if fences:
         lines.append(t("fence-list-title"))
         lines += [
-            t(
-                "fence-list-line",
-                name=f.name,
-                radius=radius_text(t, f.radius_m),
-                place=place_text(f.lat, f.lon),
-            )
+            t("fence-list-line" if f.polygon is None else "fence-list-polygon", **_shape(t, f))
             for f in fences
         ]
     else:
