@@ -15,7 +15,8 @@ from datetime import date
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
@@ -26,6 +27,7 @@ from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Recording
 from bot.relay.captions import TranscriptCaptions
 from bot.render.geo import RECORDINGS_PER_PAGE, recording_caption, recordings_page
+from bot.render.heard import excerpt, with_excerpts
 from bot.render.replies import Reply
 from bot.render.text import Html, split_html, truncate_caption
 from bot.render.transcripts import Captioned
@@ -34,8 +36,9 @@ from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer, edit
-from handlers.resolve import NameArg, Named, name_command, name_picked
+from handlers.resolve import NameArg, Named, Show, name_command, name_picked
 from storage.roles import Role
+from storage.transcripts import TranscriptRepo
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,49 @@ async def _page(
     return records, has_next
 
 
-async def show_recordings(message: Message, named: Named, ctx: LookupContext) -> None:
+LOCATE_PAGES = 10  # pages of a user's day looked through for recordings /heard found
+
+
+async def locate(
+    platform: PlatformClient, user: DirUser, day: date, keys: set[str]
+) -> dict[str, tuple[int, int]]:
+    """Where ▶ finds each of `keys` (`bot.jobs.recordings.recording_key`) among `user`'s
+    recordings of `day`: its page and its place on it; those not listed are left out."""
+    found: dict[str, tuple[int, int]] = {}
+    for page_no in range(1, LOCATE_PAGES + 1):
+        try:
+            records, _ = await _records(platform, user, day, page_no)
+        except PlatformError as exc:
+            log.warning("recordings lookup for ▶ failed: %s", exc)
+            break
+        for i, r in enumerate(records):
+            key = recording_key(r)
+            if key in keys:
+                found.setdefault(key, (page_no, i))
+        if len(found) == len(keys) or len(records) < RECORDINGS_PER_PAGE:
+            break
+    return found
+
+
+async def _listing(
+    ctx: LookupContext,
+    transcripts: TranscriptRepo,
+    user: DirUser,
+    day: date,
+    records: list[Recording],
+    page_no: int,
+    has_next: bool,
+) -> Reply:
+    """A page of the list, with a one-line excerpt under each recording transcribed."""
+    reply = recordings_page(ctx.t, user, day, records, page_no, has_next, ctx.settings.bridge.tz)
+    keys = [recording_key(r) for r in records]
+    texts = await transcripts.texts(keys)
+    return with_excerpts(reply, [excerpt(texts[k]) if k in texts else None for k in keys])
+
+
+async def show_recordings(
+    message: Message, named: Named, ctx: LookupContext, transcripts: TranscriptRepo
+) -> None:
     t, tz, uid, args = ctx.t, ctx.settings.bridge.tz, named.id, named.rest
     now = ctx.clock()
     today = now.astimezone(tz).date()
@@ -121,7 +166,9 @@ async def show_recordings(message: Message, named: Named, ctx: LookupContext) ->
         return
     records, has_next = await _page(ctx.platform, user, day, 1)
     if records:
-        sent = await answer(message, recordings_page(t, user, day, records, 1, has_next, tz))
+        sent = await answer(
+            message, await _listing(ctx, transcripts, user, day, records, 1, has_next)
+        )
         await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)
         return
     if day < today:
@@ -132,12 +179,14 @@ async def show_recordings(message: Message, named: Named, ctx: LookupContext) ->
         t("rec-waiting", name=user.name, day=day.isoformat(), seconds=10)
     )
     await remember_asker(ctx.fsm_storage, waiting, ctx.caller.user_id)  # pages later
-    ctx.background.spawn(_ask_again(waiting, user, day, ctx))
+    ctx.background.spawn(_ask_again(waiting, user, day, ctx, transcripts))
 
 
-async def _ask_again(waiting: Message, user: DirUser, day: date, ctx: LookupContext) -> None:
+async def _ask_again(
+    waiting: Message, user: DirUser, day: date, ctx: LookupContext, transcripts: TranscriptRepo
+) -> None:
     """The platform may still be producing the recordings: look again, edit the message."""
-    t, tz = ctx.t, ctx.settings.bridge.tz
+    t = ctx.t
     for _ in range(RETRIES):
         await asyncio.sleep(ctx.timings.recording_retry_s)
         try:
@@ -146,7 +195,7 @@ async def _ask_again(waiting: Message, user: DirUser, day: date, ctx: LookupCont
             log.warning("recordings retry failed: %s", exc)
             continue
         if records:
-            reply = recordings_page(t, user, day, records, 1, has_next, tz)
+            reply = await _listing(ctx, transcripts, user, day, records, 1, has_next)
             await waiting.edit_text(reply.text, reply_markup=reply.keyboard)
             return
     await waiting.edit_text(t("rec-none", name=user.name, day=day.isoformat()))
@@ -178,7 +227,12 @@ async def _button_user(
     return user, *asked
 
 
-async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupContext) -> None:
+async def page(
+    callback: CallbackQuery,
+    callback_data: RecPageCb,
+    ctx: LookupContext,
+    transcripts: TranscriptRepo,
+) -> None:
     named = await _button_user(callback, callback_data, ctx)
     if named is None:
         return
@@ -188,8 +242,7 @@ async def page(callback: CallbackQuery, callback_data: RecPageCb, ctx: LookupCon
         await callback.answer(ctx.t.plain("rec-last-page"), show_alert=False)
         return
     await callback.answer()
-    tz = ctx.settings.bridge.tz
-    reply = recordings_page(ctx.t, user, day, records, page_no, has_next, tz)
+    reply = await _listing(ctx, transcripts, user, day, records, page_no, has_next)
     await edit(callback, reply)
 
 
@@ -277,13 +330,38 @@ async def play(
     )
 
 
+def _show_with(transcripts: TranscriptRepo) -> Show[LookupContext]:
+    async def show(message: Message, named: Named, ctx: LookupContext) -> None:
+        await show_recordings(message, named, ctx, transcripts)
+
+    return show
+
+
+async def recordings_command(
+    message: Message,
+    command: CommandObject,
+    ctx: LookupContext,
+    state: FSMContext,
+    transcripts: TranscriptRepo,
+) -> None:
+    await name_command(RECORDINGS, _show_with(transcripts))(message, command, ctx, state)
+
+
+async def recordings_picked(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    ctx: LookupContext,
+    state: FSMContext,
+    transcripts: TranscriptRepo,
+) -> None:
+    await name_picked(RECORDINGS, _show_with(transcripts))(callback, callback_data, ctx, state)
+
+
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
-    r.message.register(name_command(RECORDINGS, show_recordings), Command("recordings"))
-    r.callback_query.register(
-        name_picked(RECORDINGS, show_recordings), PickCb.filter(F.action == PickAction.RECORDINGS)
-    )
+    r.message.register(recordings_command, Command("recordings"))
+    r.callback_query.register(recordings_picked, PickCb.filter(F.action == PickAction.RECORDINGS))
     r.callback_query.register(page, RecPageCb.filter())
     r.callback_query.register(play, RecPlayCb.filter())
     return r

@@ -6,12 +6,19 @@ transcripts put in the database directly (no speech-recognition server is needed
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import SANDBOX_NOW
 
+from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
+from bot.jobs.recordings import recording_key
+from bot.platform.models import Recording
+from bot.sandbox.data import Recording as SandboxRecording
+from bot.sandbox.platform import MEDIA_DIR, SandboxPlatform
 from storage.db import Database
 from storage.transcript_search import TranscriptSearch
 from storage.transcripts import TranscriptRepo
@@ -23,10 +30,56 @@ ASR_ON = {"asr_url": "http://127.0.0.1:9/v1"}  # never called: the tests store t
 
 @pytest.fixture
 def make_stack(make_bot_stack: MakeStack) -> MakeStack:
-    async def make(*, asr: bool = True, **kw: Any) -> Stack:
-        return await make_bot_stack(bridge_overrides=ASR_ON if asr else {}, **kw)
+    """`await make_stack(asr=True)`: conftest's stack, with a speech-recognition server
+    configured (or not), whose sandbox and bridge both stand still at the sandbox's now."""
+
+    async def make(*, asr: bool = True) -> Stack:
+        return await make_bot_stack(
+            sandbox=SandboxPlatform(now=lambda: SANDBOX_NOW),
+            clock=lambda: SANDBOX_NOW,
+            bridge_overrides=ASR_ON if asr else {},
+        )
 
     return make
+
+
+def bridge_of(stack: Stack) -> Bridge:
+    assert stack.bridge is not None
+    return stack.bridge
+
+
+def key_of(stack: Stack, r: SandboxRecording) -> str:
+    """The bridge's key of a sandbox recording, as the platform lists it."""
+    listed = Recording.model_validate(
+        {
+            "userId": r.user_id,
+            "account": r.account,
+            "beginTime": r.begin_ms,
+            "fileUrl": f"{stack.platform.url}/media/{r.file}",
+        }
+    )
+    return recording_key(listed)
+
+
+async def transcribe(stack: Stack, r: SandboxRecording, text: str | None) -> str:
+    """Store the transcript of sandbox recording `r` as the transcriber would (None: still
+    pending); returns its key."""
+    key = key_of(stack, r)
+    await put(
+        bridge_of(stack).repos.transcripts,
+        key,
+        text,
+        at=datetime.fromtimestamp(r.begin_ms / 1000, UTC),
+        user_id=r.user_id,
+        account=r.account,
+        group=r.group_name,
+        file=r.file,
+    )
+    return key
+
+
+def newest_first(stack: Stack, uid: int, day: date) -> list[SandboxRecording]:
+    return sorted(stack.platform.data.recordings(uid, day), key=lambda r: -r.begin_ms)
 
 
 # ---- /subscribe recordings … words … ------------------------------------------------------
@@ -168,3 +221,81 @@ async def test_time_range_speakers_and_group_bound_the_search(db: Database) -> N
     page = await search.find(["火情"], offset=3, limit=2)
     assert page.total == 5 and [h.recording_key for h in page.hits] == ["zs", "old"]
     assert (await search.find(["火情"], offset=5)).hits == []
+
+
+# ---- /heard end to end ----------------------------------------------------------------------
+
+ZS, ZSHAN2 = 10001, 10003  # 张三 (org 266: the scoped supervisor sees him), 张山 (267: not)
+
+
+async def test_heard_without_asr_says_transcripts_are_off(make_stack: MakeStack) -> None:
+    stack = await make_stack(asr=False)
+    for text in ("/heard 火情", "/heard"):
+        [msg] = await stack.say("supervisor", text)
+        assert msg.plain_text() == (
+            "Transcripts are off: the bridge has no speech-recognition server (BRIDGE_ASR_URL)."
+        )
+
+
+async def test_heard_without_words_is_the_usage(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    for text in ("/heard", '/heard ""', "/heard    "):
+        [msg] = await stack.say("supervisor", text)
+        assert msg.plain_text().startswith("Usage: /heard <words…> [date | from to]"), text
+    [bad] = await stack.say("supervisor", "/heard 火情 2026-02-30")
+    assert "Usage: /heard" in bad.plain_text()
+    [viewer] = await stack.say("viewer", "/heard 火情")
+    assert viewer.plain_text() == "This needs the supervisor role."
+
+
+async def test_heard_finds_highlights_and_plays_within_scope(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    day = stack.platform.data.today() - timedelta(days=1)
+    zs = [r for r in newest_first(stack, ZS, day) if not r.lost]
+    other = newest_first(stack, ZSHAN2, day)
+    await transcribe(stack, zs[0], "消防一组，收到请回答。现场发现火情，<请求>支援。")
+    await transcribe(stack, zs[1], "Team one, copy that. The FIRE is under control.")
+    await transcribe(stack, zs[2], "火")  # one character of the two: not found
+    await transcribe(stack, other[0], "二中队报告火情已经扑灭。")
+    await transcribe(stack, other[1], None)  # still pending
+
+    [found] = await stack.say("supervisor", "/heard 火情")
+    text = found.plain_text()
+    assert "“火情” — 2 recordings, page 1 of 1" in text
+    rows = sorted(
+        [(zs[0], "张三 (zhangsan01)"), (other[0], "张山 (zhangshan02)")],
+        key=lambda x: -x[0].begin_ms,
+    )
+    for n, (r, who) in enumerate(rows, 1):
+        assert f"{n}. {local(r.begin_ms)} · {who} · {r.group_name}\n    📝 " in text
+    assert found.text is not None
+    assert "现场发现<b>火情</b>，&lt;请求&gt;支援。" in found.text  # highlighted, escaped
+    assert [label for label, _ in found.buttons()] == ["▶ 1", "▶ 2"]
+
+    # ▶ is /recordings' own: it sends that recording's audio.
+    n = 1 + [r for r, _ in rows].index(zs[0])
+    out = await stack.press("supervisor", found, f"▶ {n}")
+    [voice] = [m for m in out if m.kind == "voice"]
+    assert voice.file is not None
+    assert voice.file.data == (MEDIA_DIR / zs[0].file).read_bytes()
+    assert "张三" in voice.plain_text()
+
+    # Latin letters in any case; every word must be there.
+    [en] = await stack.say("supervisor", "/heard fire CONTROL")
+    assert "“fire” “CONTROL” — one recording" in en.plain_text()
+    assert en.text is not None and "The <b>FIRE</b> is under <b>control</b>." in en.text
+    [none] = await stack.say("supervisor", "/heard 火情 control")
+    assert none.plain_text() == "No transcript contains “火情” “control”."
+
+    # A scoped supervisor (org 266) finds only speakers in their subtree.
+    [scoped] = await stack.say("scoped", "/heard 火情")
+    assert "— one recording" in scoped.plain_text()
+    assert "张三" in scoped.plain_text() and "张山" not in scoped.plain_text()
+    [outside] = await stack.say("scoped", "/heard 火情 昨天 zhangshan02")
+    assert outside.plain_text() == "Nothing matches “zhangshan02”."
+
+
+def local(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Shanghai")).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )

@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("fence", Role.SUPERVISOR, section=_P, example=True),
     Command("near", Role.SUPERVISOR, section=_P, example=True),
     Command("recordings", Role.SUPERVISOR, section=_L, example=True),
+    Command("heard", Role.SUPERVISOR, section=_L, example=True),
     Command("attendance", Role.SUPERVISOR, section=_L, example=True),
     Command("signins", Role.SUPERVISOR, section=_L, example=True),
     Command("subscribe", Role.SUPERVISOR, section=_A, example=True),
