@@ -14,10 +14,12 @@ import pytest
 from conftest import SANDBOX_NOW
 
 from bot.demo.stack import Stack
+from bot.geo.fences import FenceArea
 from bot.geo.measure import destination
 from bot.jobs.fences import FenceWatcher
 from bot.platform.models import Fix
 from bot.relay.context import Context
+from bot.sandbox.data import DEMO_FENCE
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
 
@@ -469,3 +471,44 @@ async def test_a_crossing_half_seen_before_a_restart_is_told_once_after_it(
     entered_at = SANDBOX_NOW + timedelta(seconds=30)  # the second fix inside, after restart
     assert msgs[0].plain_text() == f"🚧 张三 (zhangsan01) entered depot at {entered_at:%H:%M:%S}."
     assert await fence_rows(stack) == 1
+
+
+async def test_a_polygon_on_the_rider_s_way_tells_his_entry_and_exit_through_the_poll(
+    make_bot_stack: MakeStack, clock: Clock
+) -> None:
+    """End to end: the sandbox's zhangsan01 rides south through the demo landmark (inside
+    300 m of it from about 3 to 5 past the hour); the position poll asks 2.4 every 10 s."""
+    stack = await make_bot_stack(sandbox=SandboxPlatform(moving=True, now=clock), clock=clock)
+    bridge = stack.bridge
+    assert bridge is not None and bridge.scheduler is not None
+    bridge.scheduler.pause()  # the poll runs by hand, on the test's clock
+    await bridge.jobs.caught_up.wait()
+    lat, lon, _ = DEMO_FENCE
+    # A square with its corners 250 m north, east, south and west of the landmark: the
+    # rider enters by its north corner and leaves by its south one.
+    corners = [destination(lat, lon, b, 250) for b in (0, 90, 180, 270)]
+    (out,) = await say(
+        stack, "/fence add yard " + " ".join(f"{c.lat:.6f},{c.lon:.6f}" for c in corners)
+    )
+    assert out.startswith("🚧 Fence yard added: a polygon of 4 points")
+    await say(stack, "/fence watch yard zhangsan01")
+    assert clock.now.minute == 0
+    for _ in range(60):  # ten minutes
+        now = clock.tick()
+        assert await bridge.jobs.run("position-poll", now=now)
+    msgs = await stack.emu.wait_for_messages(SUPERVISOR_ID, 4)
+    assert [m.kind for m in msgs] == ["text", "location", "text", "location"]
+    assert await fence_rows(stack) == 2
+    entered, left = msgs[0].plain_text(), msgs[2].plain_text()
+    assert entered.startswith("🚧 张三 (zhangsan01) entered yard at 15:0")
+    assert left.startswith("🚧 张三 (zhangsan01) left yard at 15:0")
+    assert entered[-9:] < left[-9:]  # HH:MM:SS.
+    (yard,) = await bridge.repos.fences.find("yard", None)
+    area = FenceArea(yard.lat, yard.lon, yard.radius_m, yard.polygon)
+    pins = [m.location for m in msgs[1::2]]
+    assert pins[0] is not None and pins[1] is not None
+    assert area.side(pins[0].lat, pins[0].lon) is True  # deeper than the margin
+    assert area.side(pins[1].lat, pins[1].lon) is False
+    # Not a circle: the bounding circle (250 m) holds this point, the polygon does not.
+    beside = destination(lat, lon, 45, 200)  # the edge is 177 m from the centre that way
+    assert area.contains(lat, lon) and not area.contains(beside.lat, beside.lon)
