@@ -423,6 +423,17 @@ async def test_positions_on_gcj02_tiles_are_shifted_and_fences_come_back_as_wgs8
     assert (stored.lat, stored.lon) == pytest.approx(gcj02_to_wgs84(30.28, 120.16), abs=1e-7)
     # Back on the tiles where it was drawn.
     assert (body["fence"]["lat"], body["fence"]["lon"]) == pytest.approx((30.28, 120.16), abs=1e-6)
+    drawn_polygon = [[30.28, 120.16], [30.29, 120.16], [30.29, 120.18]]
+    status, body, _ = await call(
+        stack, "POST", "/app/api/fences", "supervisor", body={"name": "T", "polygon": drawn_polygon}
+    )
+    assert status == 201, body
+    stored = await stack.bridge.repos.fences.get(body["fence"]["id"])
+    assert stored is not None and stored.polygon is not None
+    for (lat, lon), (glat, glon) in zip(stored.polygon, drawn_polygon, strict=True):
+        assert (lat, lon) == pytest.approx(gcj02_to_wgs84(glat, glon), abs=1e-7)
+    for back, drawn_point in zip(body["fence"]["points"], drawn_polygon, strict=True):
+        assert back == pytest.approx(drawn_point, abs=1e-6)
     status, track, _ = await call(stack, "GET", "/app/api/track?user=10001", "supervisor")
     assert status == 200
     data = stack.platform.data
@@ -663,6 +674,33 @@ async def test_fences_are_listed_added_and_deleted_in_scope(
 CIRCLE = {"lat": 30.28, "lon": 120.16, "radius_m": 250}
 
 
+async def test_a_polygon_fence_is_stored_with_its_bounding_circle(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    from bot.geo.fences import polygon_bounds
+
+    stack = await map_stack()
+    assert stack.bridge is not None
+    square = [[30.28, 120.16], [30.28, 120.17], [30.29, 120.17], [30.29, 120.16]]
+    status, body, _ = await call(
+        stack, "POST", "/app/api/fences", "scoped", body={"name": "Block", "polygon": square}
+    )
+    assert status == 201, body
+    fence = body["fence"]
+    lat, lon, radius = polygon_bounds(square)
+    assert fence["kind"] == "polygon"
+    assert fence["points"] == square
+    assert (fence["lat"], fence["lon"]) == pytest.approx((lat, lon), abs=1e-6)
+    assert fence["radius_m"] == pytest.approx(radius, abs=0.1)
+    stored = await stack.bridge.repos.fences.get(fence["id"])
+    assert stored is not None and stored.polygon == tuple(map(tuple, square))
+    assert stored.org_id == 266
+    listed = (await call(stack, "GET", "/app/api/fences", "scoped"))[1]["fences"]
+    assert listed == [fence]
+    [row] = await audit_rows(stack, "fence-add")
+    assert (row.args["name"], row.args["count"], row.result) == ("Block", 4, "ok")
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -711,6 +749,14 @@ CIRCLE = {"lat": 30.28, "lon": 120.16, "radius_m": 250}
         (
             {"name": "n", "polygon": [[30, 120], [30.01, 120], [30]]},
             "polygon[2]: not a [lat, lon] pair",
+        ),
+        (  # a bow tie
+            {"name": "n", "polygon": [[30, 120], [30.01, 120.01], [30.01, 120], [30, 120.01]]},
+            "polygon: the edge from point 1 crosses the edge from point 3",
+        ),
+        (
+            {"name": "n", "polygon": [[30, 120], [30.01, 120], [30, 120], [30, 120.01]]},
+            "polygon: point 3 repeats point 1",
         ),
     ],
 )

@@ -26,6 +26,7 @@ from aiohttp import web
 from bot.access import Caller, Callers
 from bot.config import BridgeSettings
 from bot.directory import Directory, DirUser
+from bot.geo.fences import polygon_bounds, polygon_problem
 from bot.geo.measure import timed_sorted
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.models import Fix, Recording
@@ -467,8 +468,14 @@ class WebAppApi:
             return error(413, f"body: larger than {BODY_MAX} bytes")
         draft = fence_draft(raw, self._crs.into)
         lat, lon, radius, polygon = draft.lat, draft.lon, draft.radius_m, draft.points
+        details: dict[str, Any] = {"name": draft.name}
         if polygon is not None:
-            return error(400, "polygon: polygon fences are not stored yet; draw a circle")
+            problem = polygon_problem(polygon)
+            if problem is not None:
+                raise ParamError("polygon", problem)
+            lat, lon, radius = polygon_bounds(polygon)
+            details["count"] = len(polygon)
+        details.update(lat=lat, lon=lon, radius_m=radius)
         now = self._clock()
         fence = await self._fences.add(
             draft.name,
@@ -478,8 +485,8 @@ class WebAppApi:
             org_id=caller.org_id if caller.scope is not None else None,
             created_by=caller.user_id,
             now=now,
+            polygon=polygon,
         )
-        details: dict[str, Any] = {"name": draft.name, "lat": lat, "lon": lon, "radius_m": radius}
         await self._audit.add(
             caller.user_id,
             "fence-add",

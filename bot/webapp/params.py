@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
+from bot.geo.fences import MAX_POLYGON_POINTS, MIN_POLYGON_POINTS
 from bot.parsing.places import MAX_RADIUS_M, MIN_RADIUS_M
 
 __all__ = [
@@ -23,8 +24,6 @@ __all__ = [
     "HOURS_DEFAULT",
     "HOURS_MAX",
     "NAME_MAX",
-    "POLYGON_MAX",
-    "POLYGON_MIN",
     "SPAN_MAX",
     "FenceDraft",
     "ParamError",
@@ -40,8 +39,6 @@ HOURS_DEFAULT: Final = 4
 HOURS_MAX: Final = 24
 SPAN_MAX: Final = timedelta(days=7)  # as /track's own bound
 NAME_MAX: Final = 64
-POLYGON_MIN: Final = 3
-POLYGON_MAX: Final = 50
 BODY_MAX: Final = 16 * 1024  # 50 vertices and a name fit in 4 KiB
 
 # A decimal id of at most 15 digits: every platform id, and nothing past a float's precision.
@@ -210,7 +207,7 @@ def fence_draft(raw: bytes, into_wgs84: ToWgs84) -> FenceDraft:
         return FenceDraft(name, lat, lon, radius)
     if not isinstance(polygon, list):
         raise ParamError("polygon", "not a list of [lat, lon] points")
-    if not POLYGON_MIN <= len(polygon) <= POLYGON_MAX:
-        raise ParamError("polygon", f"{POLYGON_MIN} to {POLYGON_MAX} points")
+    if not MIN_POLYGON_POINTS <= len(polygon) <= MAX_POLYGON_POINTS:
+        raise ParamError("polygon", f"{MIN_POLYGON_POINTS} to {MAX_POLYGON_POINTS} points")
     points = tuple(_latlon(p, f"polygon[{i}]", into_wgs84) for i, p in enumerate(polygon))
     return FenceDraft(name, points=points)

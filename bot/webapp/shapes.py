@@ -119,8 +119,7 @@ def track_json(points: Sequence[TrackPoint], crs: Crs) -> dict[str, Any]:
 
 def fence_json(fence: Fence, crs: Crs) -> dict[str, Any]:
     lat, lon = crs.out(fence.lat, fence.lon)
-    # Until polygon fences land in storage every fence is a circle.
-    polygon: tuple[tuple[float, float], ...] | None = getattr(fence, "polygon", None)
+    polygon = fence.polygon
     return {
         "id": fence.id,
         "name": fence.name,
