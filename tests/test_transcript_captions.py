@@ -4,17 +4,29 @@ speech-recognition server — the recordings watch and ▶ completing captions o
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import Clock
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.app.bridge import Bridge
+from bot.demo.stack import Stack
 from bot.i18n import Translator
 from bot.jobs.recordings import heard
 from bot.relay.messages import CaptionEdit, VoiceMessage, read_message
-from bot.render.text import CAPTION_LIMIT, split_html, visible_len, visible_text
+from bot.render.text import CAPTION_LIMIT, split_html, utf16_len, visible_len, visible_text
 from bot.render.transcripts import captioned, transcript_text
+from bot.sandbox import asr as fake_asr
+from bot.sandbox.asr import FakeAsr
+from bot.sandbox.platform import SandboxPlatform
+from bot.sandbox.telegram import EmuMessage
 from storage.db import Database
 from storage.transcript_captions import TranscriptCaptionRepo, WaitingCaption
 
@@ -141,3 +153,309 @@ async def test_waiting_messages_are_claimed_once(db: Database) -> None:
     assert await repo.claim("k1") == []
     assert await repo.prune(T0 + timedelta(seconds=1)) == 1
     assert await repo.count() == 0
+
+
+# -- end to end: the sandbox platform, the Telegram emulator, the fake ASR server ---------
+
+NOW = datetime(2026, 11, 28, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+LATER = NOW + timedelta(minutes=40)
+GROUP_CHAT = -100_700
+
+
+@pytest.fixture
+async def asr() -> AsyncIterator[FakeAsr]:
+    server = FakeAsr()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def make_stack(
+    asr: FakeAsr, make_bot_stack: Callable[..., Awaitable[Stack]]
+) -> Callable[..., Awaitable[tuple[Stack, Clock]]]:
+    """`await make_stack()`: the stack (English) with the fake ASR server configured, one
+    `Clock` for the sandbox platform and the bridge (the transcriber's retries wait for it
+    to move), the scheduler paused (the test runs the recordings poll)."""
+
+    async def make(**bridge: Any) -> tuple[Stack, Clock]:
+        clock = Clock(NOW)
+        stack = await make_bot_stack(
+            sandbox=SandboxPlatform(now=clock),
+            clock=clock,
+            bridge_overrides={"asr_url": asr.url, **bridge},
+        )
+        await ready(stack)
+        return stack, clock
+
+    return make
+
+
+async def ready(stack: Stack) -> Bridge:
+    bridge = stack.bridge
+    assert bridge is not None and bridge.scheduler is not None
+    bridge.scheduler.pause()
+    await bridge.jobs.caught_up.wait()
+    return bridge
+
+
+async def delivered(stack: Stack, chat: int) -> list[EmuMessage]:
+    """The bot messages the delivery worker sends for rows queued so far, in `chat`."""
+    bridge = stack.bridge
+    assert bridge is not None
+    bridge.delivery.idle.clear()
+    bridge.delivery.wake()
+    await asyncio.wait_for(bridge.delivery.idle.wait(), timeout=20)
+    out = stack.emu.pending_messages(chat)
+    stack.emu.mark(chat)
+    return out
+
+
+async def transcribed(stack: Stack, clock: Clock, by: timedelta = timedelta(hours=1)) -> None:
+    """Let the transcriber try everything due, `by` on (past a retry's backoff)."""
+    bridge = stack.bridge
+    assert bridge is not None
+    clock.advance(by)
+    bridge.transcriber.wake()
+    await asyncio.wait_for(bridge.transcriber.idle(), timeout=30)
+
+
+def caption_edits(stack: Stack, chat: int) -> Counter[int]:
+    """editMessageCaption calls the emulator took in `chat`, per message id."""
+    return Counter(
+        int(c.params["message_id"])
+        for c in stack.emu.calls
+        if c.method == "editMessageCaption" and c.status == 200 and int(c.params["chat_id"]) == chat
+    )
+
+
+def voices(msgs: list[EmuMessage]) -> list[EmuMessage]:
+    return [m for m in msgs if m.kind in ("voice", "audio", "document")]
+
+
+async def subscribed_chats(stack: Stack, n: int) -> list[int]:
+    chats = [stack.add_group(GROUP_CHAT - i, f"Recordings {i}") for i in range(n)]
+    for chat in chats:
+        await stack.say("admin", "/subscribe recordings org 266", chat=chat)
+    return chats
+
+
+async def test_asr_down_voices_go_at_once_and_each_caption_is_completed_once_in_two_chats(
+    make_stack: Any, asr: FakeAsr
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    chats = await subscribed_chats(stack, 2)
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock)  # every attempt refused: retried later
+    sent = {chat: voices(await delivered(stack, chat)) for chat in chats}
+    assert sent[chats[0]] and len(sent[chats[0]]) == len(sent[chats[1]])
+    assert all("📝" not in (m.caption or "") for v in sent.values() for m in v)
+    assert not asr.transcriptions
+    before = {(chat, m.message_id): m.caption for chat, v in sent.items() for m in v}
+
+    await asr.up()
+    await transcribed(stack, clock)
+    for chat in chats:
+        await delivered(stack, chat)
+        edits = caption_edits(stack, chat)
+        assert edits == Counter(m.message_id for m in sent[chat])  # each once
+        for m in sent[chat]:
+            now = stack.emu.message(chat, m.message_id)
+            head, line = now.caption.split("\n")
+            assert head == before[chat, m.message_id] and line in (f"📝 {ZH}", f"📝 {EN}")
+    # Each recording transcribed once, for both chats.
+    assert len(asr.transcriptions) == len(sent[chats[0]])
+
+    # Later polls (with the sweep), a restart, more transcripts: none is edited again.
+    await stack.restart_bridge()
+    bridge = await ready(stack)
+    await bridge.jobs.recordings.poll(clock.now)
+    await transcribed(stack, clock)
+    for chat in chats:
+        await delivered(stack, chat)
+        edits = caption_edits(stack, chat)
+        assert all(edits[m.message_id] == 1 for m in sent[chat])
+        assert set(edits.values()) == {1}
+
+
+async def test_a_transcript_known_before_sending_is_in_the_caption_and_never_edited(
+    make_stack: Any,
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    [chat] = await subscribed_chats(stack, 1)
+    await stack.say("admin", "/mute 2h", chat=chat)  # the voices wait in the outbox
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock)
+    assert voices(await delivered(stack, chat)) == []
+    await stack.say("admin", "/mute off", chat=chat)
+    got = voices(await delivered(stack, chat))
+    assert got and all(m.caption.split("\n")[1] in (f"📝 {ZH}", f"📝 {EN}") for m in got)
+    assert caption_edits(stack, chat) == Counter()
+    assert await bridge.repos.transcript_captions.count() == 0
+
+
+async def test_play_in_recordings_gets_its_caption_completed(make_stack: Any, asr: FakeAsr) -> None:
+    stack, clock = await make_stack()
+    data = stack.platform.data
+    supervisor = stack.people["supervisor"].id
+    day = NOW.date()
+    idx = next(i for i, r in enumerate(data.recordings(10001, day)[:10]) if not r.lost)
+    begin = data.recordings(10001, day)[idx].begin_ms
+    await asr.down()
+    [listing] = await stack.say("supervisor", f"/recordings zhangsan01 {day}")
+    out = await stack.press("supervisor", listing, f"▶ {idx + 1}")
+    [voice] = [m for m in out if m.kind in ("voice", "audio")]
+    caption = voice.caption
+    assert caption and "📝" not in caption
+    minute = timedelta(minutes=1)  # past the first retry's backoff
+    await transcribed(stack, clock, minute)  # refused: tried again later
+    await asr.up()
+    await transcribed(stack, clock, minute)
+    await delivered(stack, supervisor)
+    assert caption_edits(stack, supervisor) == Counter({voice.message_id: 1})
+    now = stack.emu.message(supervisor, voice.message_id)
+    assert now.caption.split("\n")[0] == caption
+    assert now.caption.split("\n")[1] in (f"📝 {ZH}", f"📝 {EN}")
+
+    # ▶ again: the transcript is known, so it is in the caption at once.
+    [listing] = await stack.say("supervisor", f"/recordings zhangsan01 {day}")
+    idx = [r.begin_ms for r in data.recordings(10001, day)].index(begin)
+    out = await stack.press("supervisor", listing, f"▶ {idx + 1}")
+    [again] = [m for m in out if m.kind in ("voice", "audio")]
+    assert again.caption == now.caption
+    assert len(asr.transcriptions) == 1
+    await delivered(stack, supervisor)
+    assert caption_edits(stack, supervisor) == Counter({voice.message_id: 1})
+
+
+async def test_a_long_transcript_gets_an_excerpt_and_the_whole_text_as_a_reply(
+    make_stack: Any, asr: FakeAsr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_zh = ZH + "".join(f"第{i}段，{ZH}" for i in range(60))  # ~1,500 characters
+    for digest, text in list(fake_asr.KNOWN_TEXTS.items()):
+        if text == ZH:
+            monkeypatch.setitem(fake_asr.KNOWN_TEXTS, digest, long_zh)
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    [chat] = await subscribed_chats(stack, 1)
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock)
+    sent = voices(await delivered(stack, chat))
+    before = {m.message_id: m.caption for m in sent}
+    await asr.up()
+    await transcribed(stack, clock)
+    after = await delivered(stack, chat)
+    replies = {m.reply_to_message_id: m for m in after if m.kind == "text"}
+    long_ones = 0
+    for m in sent:
+        now = stack.emu.message(chat, m.message_id)
+        head, line = now.caption.split("\n")
+        assert head == before[m.message_id]
+        if line == f"📝 {EN}":
+            assert m.message_id not in replies
+            continue
+        long_ones += 1
+        assert line.startswith(f"📝 {ZH}第0段") and line.endswith(
+            "(the whole text is in the reply)"
+        )
+        assert utf16_len(now.caption) <= CAPTION_LIMIT
+        reply = replies[m.message_id]
+        assert reply.plain_text() == f"📝 Transcript: {long_zh}"
+    assert long_ones, "the sandbox has Mandarin recordings in this window"
+    assert set(caption_edits(stack, chat).values()) == {1}
+
+
+async def test_a_words_subscription_gets_only_recordings_that_say_them(
+    make_stack: Any, asr: FakeAsr
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    fire, rescue, every = (stack.add_group(GROUP_CHAT - i, f"Words {i}") for i in range(3))
+    subs = bridge.repos.subscriptions
+    await subs.set(fire, 0, "recordings", (266,), words=("火势", "FIRE"))
+    await subs.set(rescue, 0, "recordings", (266,), words=("救援",))
+    await subs.set(every, 0, "recordings", (266,))
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()  # the transcripts come later: the worded ones wait for them
+    clock.now = LATER
+    queued = await bridge.jobs.recordings.poll(LATER)
+    await transcribed(stack, clock)
+    everything = voices(await delivered(stack, every))
+    assert queued and len(everything) <= queued
+    assert await delivered(stack, fire) == []
+
+    await asr.up()
+    await transcribed(stack, clock)  # the listener sends what was held at once
+    heard_fire = voices(await delivered(stack, fire))
+    # Both fixtures speak of the fire (火势, fire): every recording with a file.
+    assert [m.caption for m in heard_fire] == [
+        stack.emu.message(every, m.message_id).caption for m in everything
+    ]
+    assert all(m.caption.split("\n")[1] in (f"📝 {ZH}", f"📝 {EN}") for m in heard_fire)
+    assert caption_edits(stack, fire) == Counter()  # the transcript was known: no edit
+    assert await delivered(stack, rescue) == []  # nobody said 救援
+    assert await bridge.jobs.recordings.poll(clock.now) >= 0
+    assert await delivered(stack, rescue) == []
+    held = await bridge.repos.job_state.get("recordings-held-for-words")
+    assert held == []
+
+
+async def test_a_restart_between_the_voice_and_its_transcript_still_edits_once(
+    make_stack: Any, asr: FakeAsr
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    [chat] = await subscribed_chats(stack, 1)
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock)
+    sent = voices(await delivered(stack, chat))
+    assert sent and await bridge.repos.transcript_captions.count() == len(sent)
+
+    await stack.restart_bridge()
+    bridge = await ready(stack)
+    await asr.up()
+    await transcribed(stack, clock)
+    await delivered(stack, chat)
+    assert caption_edits(stack, chat) == Counter(m.message_id for m in sent)
+    assert await bridge.repos.transcript_captions.count() == 0
+
+
+async def test_a_transcript_stored_while_nobody_listened_is_added_by_the_sweep(
+    make_stack: Any, asr: FakeAsr
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    [chat] = await subscribed_chats(stack, 1)
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock)
+    sent = voices(await delivered(stack, chat))
+    keys = await bridge.repos.transcript_captions.keys()
+    assert len(keys) == len(sent) >= 2
+    # One transcript written as by a bridge that stopped before telling anyone; another
+    # given up for good.
+    await bridge.repos.transcripts.done(keys[0], "收到", clock.now)
+    await bridge.repos.transcripts.failed(keys[1], "gone", None, clock.now)
+    await bridge.jobs.recordings.poll(clock.now)
+    await delivered(stack, chat)
+    edits = caption_edits(stack, chat)
+    assert len(edits) == 1 and set(edits.values()) == {1}
+    [edited] = [stack.emu.message(chat, i) for i in edits]
+    assert edited.caption.endswith("\n📝 收到")
+    waiting = set(await bridge.repos.transcript_captions.keys())  # the poll sent more
+    assert set(keys[2:]) <= waiting and not {keys[0], keys[1]} & waiting

@@ -36,6 +36,7 @@ from bot.asr import AsrClient, Transcriber
 from bot.attendance.reports import AttendanceReports
 from bot.config import Settings
 from bot.directory import Directory
+from bot.geo.tiles import TileSource
 from bot.i18n import Translator
 from bot.jobs import Jobs
 from bot.jobs.directory_diff import DirectoryDiff
@@ -44,10 +45,12 @@ from bot.jobs.health import PlatformHealth
 from bot.jobs.positions import PositionPoll, fence_watcher
 from bot.jobs.presence import PresenceWatch
 from bot.jobs.recordings import RecordingFeed
+from bot.jobs.transcribe_ahead import TranscribeAhead
 from bot.metrics import Metrics
 from bot.platform import PlatformClient, PlatformError
 from bot.platform.errors import PlatformAuthError, PlatformTransportError
 from bot.relay.acks import Acknowledgements
+from bot.relay.captions import TranscriptCaptions
 from bot.relay.context import Context
 from bot.relay.delivery import Delivery
 from bot.relay.feed import ChangeFeed
@@ -173,6 +176,7 @@ class Bridge:
             on_chat_gone=self._chat_gone,
         )
         ctx = Context(db, client, directory, t, s.bridge.tz, self.clock, self.delivery.wake)
+        self.captions = self._make_captions()
         self.relay, subscribers = self._make_relay(ctx)
         self.jobs = self._make_jobs(ctx, subscribers)
         self.services = Services(
@@ -187,6 +191,7 @@ class Bridge:
             relay=self.relay,
             jobs=self.jobs,
             transcriber=self.transcriber,
+            captions=self.captions,
             menus=self.menus,
             map_menu=MapMenu(self.bot, MapLinks.of(s.bridge)),
             user_locks=UserLocks(),
@@ -194,6 +199,8 @@ class Bridge:
             background=self.background,
             clock=Clock(self.clock, started_at=self.clock()),
             timings=self.timings,
+            # The platform client's httpx client: one for the process.
+            tiles=TileSource.from_settings(s.bridge, client._http),
         )
         self.started_at = self.services.clock.started_at
         # Handlers receive the narrow services by name, never the bridge itself.
@@ -264,6 +271,36 @@ class Bridge:
             concurrency=b.asr_concurrency,
         )
 
+    def _make_captions(self) -> TranscriptCaptions:
+        """Transcripts in recordings' captions: the sender asks it before a voice message
+        goes out, the transcriber tells it when a transcript is stored."""
+        assert self.db is not None and self.transcriber is not None
+        captions = TranscriptCaptions(
+            self.db,
+            waiting=self.repos.transcript_captions,
+            transcripts=self.repos.transcripts,
+            outbox=self.repos.outbox,
+            source=self.transcriber,
+            translator=self.translator,
+            clock=self.clock,
+            wake=self.delivery.wake,
+        )
+        self.transcriber.add_listener(captions.on_transcript)
+        self.delivery.sender.captions = captions
+        return captions
+
+    def _make_recording_feed(self, ctx: Context, subscribers: SubscriberIndex) -> RecordingFeed:
+        """The recordings watch, which transcribes ahead as it polls, and sends a recording
+        held for a subscription's words when its transcript comes."""
+        repos = self.repos
+        feed = RecordingFeed(
+            ctx, repos.outbox, subscribers, repos.seen_recordings, repos.job_state, self.captions
+        )
+        feed.ahead = TranscribeAhead(feed, repos.follows, repos.watches, self.captions)
+        assert self.transcriber is not None
+        self.transcriber.add_listener(feed.on_transcript)
+        return feed
+
     def _make_relay(self, ctx: Context) -> tuple[Relay, SubscriberIndex]:
         """The relay's parts, each given the shared repositories it uses; and who is
         subscribed to what, which the jobs ask too."""
@@ -290,7 +327,7 @@ class Bridge:
             self.settings,
             self.metrics,
             presence=PresenceWatch(ctx, outbox, repos.watches, repos.presence),
-            recordings=RecordingFeed(ctx, outbox, subscribers, repos.seen_recordings, job_state),
+            recordings=self._make_recording_feed(ctx, subscribers),
             health=PlatformHealth(ctx.platform, job_state, self.alerts.alert),
             directory_diff=DirectoryDiff(ctx, outbox, repos.known, job_state, subscribers),
             reports=AttendanceReports(ctx, outbox, repos.reports),

@@ -22,10 +22,12 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 from bot.asr.service import Transcriber
 from bot.config import Settings
 from bot.directory import Directory
+from bot.geo.tiles import TileSource
 from bot.i18n import Translator, pick_language
 from bot.jobs import Jobs
 from bot.metrics import Metrics
 from bot.platform import PlatformClient
+from bot.relay.captions import TranscriptCaptions
 from bot.relay.service import Relay
 from bot.telegram.commands import allowed
 from bot.telegram.media import MediaFetcher
@@ -48,6 +50,7 @@ from storage.recordings_seen import SeenRecordingRepo
 from storage.reports import ReportRepo
 from storage.roles import Role, RoleRepo
 from storage.subscriptions import SubscriptionRepo
+from storage.transcript_captions import TranscriptCaptionRepo
 from storage.transcript_search import TranscriptSearch
 from storage.transcripts import TranscriptRepo
 from storage.users import UserRepo
@@ -241,6 +244,7 @@ class Repositories:
     fences: FenceRepo
     transcripts: TranscriptRepo
     transcript_search: TranscriptSearch
+    transcript_captions: TranscriptCaptionRepo
 
     @classmethod
     def over(cls, db: Database) -> Repositories:
@@ -267,6 +271,7 @@ class Repositories:
             fences=FenceRepo(db),
             transcripts=TranscriptRepo(db),
             transcript_search=TranscriptSearch(db),
+            transcript_captions=TranscriptCaptionRepo(db),
         )
 
 
@@ -289,6 +294,7 @@ class Services:
     relay: Relay
     jobs: Jobs
     transcriber: Transcriber
+    captions: TranscriptCaptions
     menus: Menus
     map_menu: MapMenu  # the map as the private chat's menu button (issue 16)
     user_locks: UserLocks
@@ -296,6 +302,7 @@ class Services:
     background: Background
     clock: Clock
     timings: Timings
+    tiles: TileSource  # /track pictures over the map's tiles (issue 16)
 
     def handler_data(self) -> dict[str, Any]:
         """For `Dispatcher(**services.handler_data())`: each field under its own name, and

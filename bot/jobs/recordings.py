@@ -269,9 +269,10 @@ class RecordingFeed(Job):
         }
 
     async def _release(self, subs: Sequence[Subscription], now: datetime) -> int:
-        """Held recordings whose transcript is known: sent to the subscriptions whose words
-        it contains; those whose transcript failed (or transcripts are off) are dropped,
-        and counted in the log. Returns how many messages were queued."""
+        """Held recordings whose transcript is known, in the order they were made up to the
+        first still waiting: sent to the subscriptions whose words it contains; those whose
+        transcript failed (or transcripts are off) are dropped, and counted in the log.
+        Returns how many messages were queued."""
         async with self.lock:
             held = await self._held()
             if not held:
@@ -281,7 +282,9 @@ class RecordingFeed(Job):
             queued = dropped = 0
             async with self.db.transaction():
                 for item in held:
-                    state, text = await self._transcript(item["key"])
+                    state, text = "pending", None
+                    if not keep:  # in the order they were made: none overtakes a waiting one
+                        state, text = await self._transcript(item["key"])
                     if state == "pending":
                         keep.append(item)
                         continue
