@@ -23,7 +23,7 @@ from bot.sandbox.data.model import Fix
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
 from bot.webapp.auth import AuthError, init_data_of, sign_init_data
-from bot.webapp.links import MapLinks, MapTarget, map_launch_url
+from bot.webapp.links import MapLinks, MapMenu, MapTarget, map_launch_url
 from storage.roles import Role
 
 MakeStack = Callable[..., Awaitable[Stack]]
@@ -360,3 +360,30 @@ async def test_the_console_prints_the_map_for_whoever_types(make_bot_stack: Make
         data = parse_qs(urlsplit(url).fragment)["tgWebAppData"][0]
         checked = init_data_of(f"tma {data}", BOT_TOKEN, datetime.now(UTC))
         assert checked.user is not None and checked.user.id == stack.people[who].id
+
+
+async def test_an_invite_to_supervisor_brings_the_menu_button(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    [invite] = await stack.say("admin", "/invite supervisor")
+    code = re.search(r"\?start=([\w-]+)", invite.plain_text())
+    assert code is not None, invite.plain_text()
+    stranger = stack.people["stranger"].id
+    [welcome] = await stack.say("stranger", f"/start {code.group(1)}")
+    assert "menu button “🗺 Map”" in welcome.plain_text()
+    assert stack.emu.menu_button(stranger)["type"] == "web_app"
+
+
+async def test_the_menu_memory_is_bounded(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    assert stack.bridge is not None
+    menu = MapMenu(stack.bridge.bot, MapLinks(PUBLIC), remembered=1)
+    supervisor, admin = stack.people["supervisor"].id, stack.people["admin"].id
+    words = lambda: "🗺 Map"  # noqa: E731
+    assert await menu.update(supervisor, Role.SUPERVISOR, words)
+    assert not await menu.update(supervisor, Role.SUPERVISOR, words)  # remembered
+    assert await menu.update(admin, Role.ADMIN, words)  # the supervisor is forgotten
+    assert await menu.update(supervisor, Role.SUPERVISOR, words)
+    off = MapMenu(stack.bridge.bot, MapLinks(None))
+    assert not await off.update(stack.people["viewer"].id, Role.VIEWER, words)  # never had it
+    assert await off.update(supervisor, Role.SUPERVISOR, words)  # reset to the default
+    assert stack.emu.menu_button(supervisor) == {"type": "commands"}
