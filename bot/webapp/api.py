@@ -145,7 +145,7 @@ class WebAppApi:
         for method, path, handler, role in routes:
             app.router.add_route(method, path, self._authed(handler, role))
         if self._on:
-            page.register(app)
+            page.register(app, self._settings.map_tiles)
         app.router.add_get("/app", self._other)
         app.router.add_get("/app/{tail:.*}", self._other)
 
