@@ -5,6 +5,7 @@ transcripts put in the database directly (no speech-recognition server is needed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -295,7 +296,121 @@ async def test_heard_finds_highlights_and_plays_within_scope(make_stack: MakeSta
     assert outside.plain_text() == "Nothing matches “zhangshan02”."
 
 
+def row_starts(text: str) -> list[str]:
+    """`n. yyyy-mm-dd HH:MM:SS` of each row of a /heard page."""
+    return [m[0] for line in text.splitlines() if (m := re.match(r"\d+\. \S+ \S+", line))]
+
+
 def local(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Shanghai")).strftime(
         "%Y-%m-%d %H:%M:%S"
     )
+
+
+async def test_heard_pages_through_many_and_plays_from_the_platforms_second_page(
+    make_stack: MakeStack,
+) -> None:
+    stack = await make_stack()
+    day = stack.platform.data.history_days()[-3]  # 2026-11-26: 张珊 has 11 recordings
+    recs = newest_first(stack, 10002, day)
+    assert len(recs) == 11
+    extra = newest_first(stack, ZS, day)[0]
+    for k, r in enumerate([*recs, extra]):
+        await transcribe(stack, r, f"第{k}次报告：发现火情")
+    ordered = sorted([*recs, extra], key=lambda r: -r.begin_ms)
+
+    [first] = await stack.say("supervisor", "/heard 火情 2026-11-26")
+    text = first.plain_text()
+    assert "“火情” — 12 recordings, page 1 of 2" in text
+    assert "🗓 2026-11-26 00:00 – 2026-11-27 00:00" in text
+    assert row_starts(text) == [f"{n}. {local(r.begin_ms)}" for n, r in enumerate(ordered[:10], 1)]
+    assert [label for label, _ in first.buttons()] == [f"▶ {n}" for n in range(1, 11)] + ["▶▶"]
+
+    await stack.press("supervisor", first, "▶▶")
+    second = stack.emu.message(first.chat_id, first.message_id)
+    text2 = second.plain_text()
+    assert "page 2 of 2" in text2
+    assert row_starts(text2) == [
+        f"{n}. {local(r.begin_ms)}" for n, r in enumerate(ordered[10:], 11)
+    ]
+    assert [label for label, _ in second.buttons()] == ["▶ 11", "▶ 12", "◀"]
+
+    # 张珊's oldest recording is on the platform's second page of her day: ▶ finds it there.
+    oldest = recs[-1]
+    n = 1 + ordered.index(oldest)
+    assert n > 10
+    out = await stack.press("supervisor", second, f"▶ {n}")
+    voices = [m for m in out if m.kind in ("voice", "audio", "document")]
+    assert len(voices) == 1 and local(oldest.begin_ms) in voices[0].plain_text()
+
+    await stack.press("supervisor", second, "◀")
+    back = stack.emu.message(first.chat_id, first.message_id)
+    assert "page 1 of 2" in back.plain_text()
+
+
+async def test_heard_reads_a_range_and_a_target_and_quotes(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    days = stack.platform.data.history_days()
+    zs_today = newest_first(stack, ZS, days[-1])[0]
+    zs_before = newest_first(stack, ZS, days[-2])[0]
+    other = newest_first(stack, 10002, days[-1])[0]
+    for r in (zs_today, zs_before, other):
+        await transcribe(stack, r, "zhangsan01 报告火情 firemen")
+
+    async def rows(text: str) -> int | str:
+        [msg] = await stack.say("supervisor", text)
+        said = msg.plain_text()
+        if said.startswith("🔎"):
+            return sum(1 for line in said.splitlines() if line[:1].isdigit())
+        return said
+
+    assert await rows("/heard 火情") == 3
+    assert await rows("/heard 火情 today") == 2
+    assert await rows("/heard 火情 -2d zhangsan01") == 2  # a range, then a user
+    assert await rows("/heard 火情 zhangsan01") == 2  # no time: an exact account is the user
+    assert await rows('/heard 火情 "zhangsan01"') == 3  # quoted: a word to find
+    in_1002 = [r for r in (zs_today, zs_before, other) if r.group_name == "消防一大队主频"]
+    assert 0 < len(in_1002) < 3
+    assert await rows("/heard 火情 1002") == len(in_1002)  # talk group 1002, by its id
+    assert await rows("/heard 火情 today nobody") == "Nothing matches “nobody”."
+    assert await rows('/heard "fire*"') == "No transcript contains “fire*”."
+    assert await rows("/heard “报告火情 fire”") == 3  # curly quotes keep a phrase
+    assert await rows("/heard 火情 现在") == "No transcript contains “火情” “现在”."
+
+    [who] = await stack.say("supervisor", "/heard 火情 zhangsan01")
+    assert "👤 张三 (zhangsan01)" in who.plain_text()
+
+
+async def test_heard_page_button_without_its_query_has_expired(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    [help_msg] = await stack.say("supervisor", "/help")
+    before = len(stack.emu.callback_answers)
+    update = await stack.emu.press_button(
+        stack.people["supervisor"], help_msg, "hd1:2", chat=help_msg.chat_id, strict=False
+    )
+    await stack.wait_handled(int(update["update_id"]))
+    [said] = stack.emu.callback_answers[before:]
+    assert said.text == "This button has expired. Please send the command again."
+    assert said.show_alert
+
+
+# ---- /recordings: an excerpt per transcribed recording ---------------------------------------
+
+
+async def test_recordings_lists_show_an_excerpt_of_each_transcript(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    day = stack.platform.data.history_days()[-2]
+    recs = newest_first(stack, ZS, day)
+    long_text = (
+        "消防一组，收到请回答。现场火势已经控制。Team one, copy that. The fire is under control."
+    )
+    await transcribe(stack, recs[0], long_text)
+    await transcribe(stack, recs[1], None)  # pending: no excerpt
+    await transcribe(stack, recs[2], "<短>")
+
+    [listing] = await stack.say("supervisor", f"/recordings zhangsan01 {day}")
+    lines = listing.plain_text().splitlines()
+    assert lines[2] == "    📝 " + long_text[:39] + "…"
+    assert lines[3].startswith("2. ") and lines[4].startswith("3. ")
+    assert lines[5] == "    📝 <短>"
+    assert [label for label, _ in listing.buttons()][:3] == ["▶ 1", "▶ 2", "▶ 3"]
