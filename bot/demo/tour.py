@@ -21,6 +21,7 @@ from bot.app.bridge import Bridge
 from bot.demo.console import LIVE_EDIT_NOTES, message_lines
 from bot.demo.people import people_line
 from bot.demo.stack import Stack
+from bot.sandbox.asr import FakeAsr
 from bot.sandbox.data.paths import (
     CROSSING_USER_ID,
     DEMO_FENCE,
@@ -114,8 +115,16 @@ async def run_demo(language: str = "zh") -> int:
     """The scripted tour: every command built so far, printed as a chat transcript."""
     logging.basicConfig(level=logging.WARNING)
     clock = TourClock()
+    asr = FakeAsr()  # the sandbox's speech recognition: transcripts (issue 17)
+    await asr.start()
     # some sandbox users move along paths
-    stack = Stack(language=language, moving=True, clock=clock, map_on=True)
+    stack = Stack(
+        language=language,
+        moving=True,
+        clock=clock,
+        map_on=True,
+        bridge_overrides={"asr_url": asr.url},
+    )
     await stack.start()
     failures: list[str] = []
     last: dict[str, EmuMessage] = {}
@@ -171,9 +180,11 @@ async def run_demo(language: str = "zh") -> int:
         await relay_tour(stack, failures)
         await live_tour(stack, clock, failures)
         await admin_tour(say, press)
+        await transcript_tour(stack, asr, clock, failures)
         await jobs_tour(stack, failures)
     finally:
         await stack.stop()
+        await asr.stop()
     if failures:
         print("demo FAILED:")
         for f in failures:
@@ -398,6 +409,74 @@ async def live_tour(stack: Stack, clock: TourClock, failures: list[str]) -> None
         stack.emu.remove_listener(on_edit)
         clock.at, data.now = None, real_now
         rider.online = was_online
+        scheduler.resume()
+
+
+async def transcript_tour(
+    stack: Stack, asr: FakeAsr, clock: TourClock, failures: list[str]
+) -> None:
+    """Transcripts: a new recording goes to a group at once while the speech-recognition
+    server is down; once it is back, the voice message's caption is completed with what
+    was said (an edit, once), and /heard finds it.
+
+    The recordings poll runs by hand, the bridge's and the sandbox's clocks set together
+    to a time before the jobs tour's (four days ago, 16:00 onwards); the subscription is
+    removed at the end, so the jobs tour starts afresh.
+    """
+    bridge, scheduler = await _run_by_hand(stack)
+    data = stack.platform.data
+    real_now = data.now
+    tz = bridge.settings.bridge.tz
+    now = datetime.combine(datetime.now(tz).date() - timedelta(days=4), time(16), tz)
+    clock.at, data.now = now, clock
+    group = stack.add_group(-100555, "Radio log / 通话记录", admins=("admin", "supervisor"))
+    quiet = logging.getLogger("bot.asr.service")
+    print("— transcripts, in the group chat “Radio log” —")
+    print(f"   (the recordings poll runs by hand, the clock set to {now:%Y-%m-%d %H:%M})\n")
+
+    async def show(who: str, text: str) -> None:
+        print(f"👤 {who}: {text}")
+        msgs = await stack.say(who, text, chat=group)
+        _print_replies(msgs)
+        if not msgs:
+            failures.append(f"transcripts: {who}: {text}: no reply")
+
+    try:
+        await show("admin", "/subscribe recordings user zhangsan01")
+        await bridge.jobs.recordings.poll(now)  # the starting point
+        await asr.down()
+        quiet.setLevel(logging.ERROR)  # the transcriber's warning that it is down: expected
+        voices: list[EmuMessage] = []
+        for _ in range(12):  # until zhangsan01 has spoken on the radio
+            now += timedelta(minutes=20)
+            clock.at = now
+            if await bridge.jobs.recordings.poll(now):
+                voices = [m for m in await _delivered(stack, group) if m.kind in ("voice", "audio")]
+            if voices:
+                break
+        if not voices:
+            failures.append("transcripts: no recording of zhangsan01 arrived")
+            return
+        print("🛰 the speech-recognition server is down; zhangsan01 speaks on the radio, and")
+        print("   the voice message goes out at once, without its transcript:")
+        _print_replies(voices[:1])
+        await asyncio.wait_for(bridge.transcriber.idle(), 60)  # tried: refused, retried later
+        await asr.up()
+        clock.at = now = now + timedelta(minutes=5)
+        print(f"🛰 {now:%H:%M}: the server is back; the transcript comes, the caption is edited:")
+        bridge.transcriber.wake()
+        await asyncio.wait_for(bridge.transcriber.idle(), 60)
+        await _delivered(stack, group)
+        edited = stack.emu.message(group, voices[0].message_id)
+        _print_replies([edited])
+        if "📝" not in (edited.caption or "") or len(edited.edits) != 1:
+            failures.append("transcripts: the voice message's caption was not completed once")
+        await show("supervisor", "/heard 火势")
+        await show("admin", "/unsubscribe recordings")
+        await bridge.jobs.recordings.poll(now)  # zhangsan01 is followed no more
+    finally:
+        quiet.setLevel(logging.NOTSET)
+        clock.at, data.now = None, real_now
         scheduler.resume()
 
 
