@@ -113,7 +113,7 @@ async def start_with_code(
     await menus.set_user_menu(caller.user_id, role)
     private, map_on = message.chat.type == "private", settings.bridge.public_url is not None
     if map_menu is not None and private:
-        await map_menu.update(caller.user_id, role, lambda: t.plain("map-menu"))
+        await map_menu.update(caller.user_id, role, t.plain("map-menu"))
     new_caller = Caller(caller.user_id, role, caller.org_id, caller.scope, caller.lang)
     await answer(
         message,
@@ -136,7 +136,7 @@ async def start(
     line = map_line(t, caller, map_on=settings.bridge.public_url is not None, private=private)
     await answer(message, Reply(help_text(t, caller, line)))
     if private and map_menu is not None:
-        await map_menu.update(caller.user_id, caller.role, lambda: t.plain("map-menu"))
+        await map_menu.update(caller.user_id, caller.role, t.plain("map-menu"))
 
 
 async def lang(

@@ -378,7 +378,7 @@ async def test_the_menu_memory_is_bounded(make_stack: MakeStack) -> None:
     assert stack.bridge is not None
     menu = MapMenu(stack.bridge.bot, MapLinks(PUBLIC), remembered=1)
     supervisor, admin = stack.people["supervisor"].id, stack.people["admin"].id
-    words = lambda: "🗺 Map"  # noqa: E731
+    words = "🗺 Map"
     assert await menu.update(supervisor, Role.SUPERVISOR, words)
     assert not await menu.update(supervisor, Role.SUPERVISOR, words)  # remembered
     assert await menu.update(admin, Role.ADMIN, words)  # the supervisor is forgotten

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -168,19 +168,14 @@ class MapMenu:
         self._remembered = remembered
         self._set: OrderedDict[int, MenuState] = OrderedDict()
 
-    def wanted(self, role: Role, text: Callable[[], str]) -> MenuState:
+    async def update(self, user_id: int, role: Role, text: str) -> bool:
+        """Set `user_id`'s menu button for `role` (`text`: the button's words, in their
+        language) unless it is already so; whether a call was made. With the map off, only
+        those who could have had the map's button (supervisors and admins) are reset."""
         page = self._links.page
-        if page is None or role < MENU_ROLE:
-            return None
-        return (page, text())
-
-    async def update(self, user_id: int, role: Role, text: Callable[[], str]) -> bool:
-        """Set `user_id`'s menu button for `role` (`text()`: the button's words) unless it
-        is already so; whether a call was made. With the map off, only those who could
-        have had the map's button (supervisors and admins) are reset to the default."""
-        state = self.wanted(role, text)
-        if not self._links.on and role < MENU_ROLE:
+        if page is None and role < MENU_ROLE:
             return False
+        state: MenuState = None if page is None or role < MENU_ROLE else (page, text)
         if user_id in self._set and self._set[user_id] == state:
             self._set.move_to_end(user_id)
             return False
