@@ -82,6 +82,23 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="the same seed invents the same people (default: %(default)s)",
     )
+    sb.add_argument(
+        "--asr",
+        nargs="?",
+        const="",
+        default=None,
+        type=_asr_options,
+        metavar="delay=S,fail=N,token=T",
+        help="also run a fake speech-recognition server (BRIDGE_ASR_URL) that knows the"
+        " sandbox recordings; optionally slow (delay seconds), failing (503 for the first N"
+        " requests) or wanting a bearer token (default: none of these; no fake server)",
+    )
+    sb.add_argument(
+        "--asr-port",
+        type=int,
+        default=8091,
+        help="the fake speech-recognition server's port (default: %(default)s)",
+    )
     _listen_options(parsers["emulator"], 8081)
     parsers["backup"].add_argument("file", help="the copy to write")
     parsers["backup"].add_argument(
@@ -91,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parsers["restore"].add_argument("file", help="the backup to restore (made by `backup`)")
     return p
+
+
+def _asr_options(spec: str) -> Any:
+    from bot.sandbox.asr import parse_options
+
+    try:
+        return parse_options(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _language_option(parser: argparse.ArgumentParser, of_what: str) -> None:
@@ -118,11 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env_file, must_exist = (".env", False) if named is None else (named, True)
     try:
         if args.command == "sandbox":
-            from bot.sandbox.platform import serve_forever
-
-            return _serve(
-                args, serve_forever(args.host, args.port, args.users, args.groups, args.seed)
-            )
+            return _serve(args, _sandbox(args))
         if args.command in ("demo", "console", "emulator"):
             return _playground(args)
         if args.command in ("backup", "restore"):
@@ -153,6 +175,19 @@ def _playground(args: argparse.Namespace) -> int:
     from bot.demo.emulator import run_emulator
 
     return _serve(args, run_emulator(args.host, args.port, language))
+
+
+async def _sandbox(args: argparse.Namespace) -> None:
+    """The sandbox platform, and the fake speech-recognition server beside it (`--asr`)."""
+    from bot.sandbox.platform import serve_forever
+
+    platform = serve_forever(args.host, args.port, args.users, args.groups, args.seed)
+    if args.asr is None:
+        await platform
+        return
+    from bot.sandbox import asr
+
+    await asyncio.gather(platform, asr.serve_forever(args.host, args.asr_port, args.asr))
 
 
 def _serve(args: argparse.Namespace, server: Coroutine[Any, Any, Any]) -> int:
@@ -299,7 +334,39 @@ async def check(env_file: str | None, *, must_exist: bool = False) -> int:
     finally:
         await client.aclose()
     ok = await _check_telegram(settings) and ok
+    ok = await _check_asr(settings) and ok
     return EXIT_OK if ok else EXIT_FAIL
+
+
+async def _check_asr(settings: Settings) -> bool:
+    """When BRIDGE_ASR_URL is set: a short silent file transcribed, as the bridge would send
+    a recording (the server reachable, the token and the model accepted)."""
+    b = settings.bridge
+    if b.asr_url is None:
+        return True
+    from bot.asr.client import AsrClient, AsrError, shown_url, silence_wav
+
+    where = shown_url(b.asr_url)
+    client = AsrClient(
+        b.asr_url, model=b.asr_model, token=b.asr_token, language=b.asr_language, timeout_s=30
+    )
+    started = time.perf_counter()
+    try:
+        await client.transcribe(silence_wav(), "check.wav", "audio/wav")
+    except AsrError as exc:
+        if exc.status in (401, 403):
+            hint = "BRIDGE_ASR_TOKEN"
+        elif exc.status is not None and exc.status < 500 and exc.status != 429:
+            hint = "BRIDGE_ASR_URL, BRIDGE_ASR_MODEL, BRIDGE_ASR_LANGUAGE"
+        else:
+            hint = "BRIDGE_ASR_URL"
+        print(f"FAIL speech recognition at {where}: {exc.detail} ({hint})")
+        return False
+    finally:
+        await client.aclose()
+    ms = (time.perf_counter() - started) * 1000
+    print(f"ok   speech recognition at {where} (model {client.model}, {ms:.0f} ms)")
+    return True
 
 
 async def _check_telegram(settings: Settings) -> bool:

@@ -56,6 +56,12 @@ DEFAULTS: dict[str, Any] = {
     "BRIDGE_MAP_TILES": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "BRIDGE_MAP_TILES_CRS": "wgs84",
     "BRIDGE_MAP_ATTRIBUTION": "© OpenStreetMap contributors",
+    "BRIDGE_ASR_URL": None,
+    "BRIDGE_ASR_MODEL": None,
+    "BRIDGE_ASR_TOKEN": None,
+    "BRIDGE_ASR_LANGUAGE": "zh",
+    "BRIDGE_ASR_CONCURRENCY": 2,
+    "BRIDGE_RECORDINGS_KEEP_DAYS": 90,
     "BRIDGE_MAP_APP": None,
 }
 
@@ -132,6 +138,14 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("BRIDGE_MAP_TILES", "tiles/{z}/{x}/{y}.png", "BRIDGE_MAP_TILES: not an http(s) URL"),
     ("BRIDGE_MAP_TILES_CRS", "bd09", "BRIDGE_MAP_TILES_CRS: must be 'wgs84' or 'gcj02'"),
     ("BRIDGE_MAP_APP", "my map!", "BRIDGE_MAP_APP: a Mini App short name from BotFather"),
+    ("BRIDGE_ASR_URL", "asr:8000/v1", "BRIDGE_ASR_URL: not an http(s) URL"),
+    ("BRIDGE_ASR_URL", "ftp://asr/v1", "BRIDGE_ASR_URL: not an http(s) URL"),
+    ("BRIDGE_ASR_MODEL", "whisper large", "BRIDGE_ASR_MODEL: a model name without spaces"),
+    ("BRIDGE_ASR_LANGUAGE", "chinese", "BRIDGE_ASR_LANGUAGE: a language code like zh or en"),
+    ("BRIDGE_ASR_CONCURRENCY", "0", "BRIDGE_ASR_CONCURRENCY: not a number of parallel"),
+    ("BRIDGE_ASR_CONCURRENCY", "many", "BRIDGE_ASR_CONCURRENCY: not a number of parallel"),
+    ("BRIDGE_RECORDINGS_KEEP_DAYS", "0", "BRIDGE_RECORDINGS_KEEP_DAYS: not a number of days"),
+    ("BRIDGE_RECORDINGS_KEEP_DAYS", "90d", "BRIDGE_RECORDINGS_KEEP_DAYS: not a number of days"),
 ]
 
 
@@ -486,3 +500,28 @@ def test_the_map_settings_are_normalised(monkeypatch: pytest.MonkeyPatch) -> Non
     assert bridge.map_tiles == "https://webrd01.is.autonavi.com/x={x}&y={y}&z={z}"
     assert bridge.map_tiles_crs == "gcj02"
     assert bridge.map_attribution == "© 高德地图"
+
+
+def test_the_speech_recognition_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    bridge = Settings.load(None).bridge
+    assert (bridge.asr_url, bridge.asr_model, bridge.asr_token) == (None, None, None)
+    assert (bridge.asr_language, bridge.asr_concurrency, bridge.recordings_keep_days) == (
+        "zh",
+        2,
+        90,
+    )
+    monkeypatch.setenv("BRIDGE_ASR_URL", " http://asr:8000/v1/ ")
+    monkeypatch.setenv("BRIDGE_ASR_MODEL", " paraformer-zh ")
+    monkeypatch.setenv("BRIDGE_ASR_TOKEN", "SECRET-asr")
+    monkeypatch.setenv("BRIDGE_ASR_LANGUAGE", "EN")
+    monkeypatch.setenv("BRIDGE_ASR_CONCURRENCY", "4")
+    monkeypatch.setenv("BRIDGE_RECORDINGS_KEEP_DAYS", "30")
+    bridge = Settings.load(None).bridge
+    assert (bridge.asr_url, bridge.asr_model) == ("http://asr:8000/v1", "paraformer-zh")
+    assert bridge.asr_token is not None and bridge.asr_token.get_secret_value() == "SECRET-asr"
+    assert "SECRET" not in repr(bridge)
+    assert (bridge.asr_language, bridge.asr_concurrency, bridge.recordings_keep_days) == (
+        "en",
+        4,
+        30,
+    )

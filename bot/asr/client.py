@@ -15,11 +15,12 @@ import io
 import json
 import wave
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
 
-__all__ = ["DEFAULT_MODEL", "AsrClient", "AsrError", "silence_wav"]
+__all__ = ["DEFAULT_MODEL", "AsrClient", "AsrError", "shown_url", "silence_wav"]
 
 DEFAULT_MODEL: Final = "whisper-1"
 """Sent as `model` when BRIDGE_ASR_MODEL is unset: OpenAI's own name, which compatible servers
@@ -103,6 +104,20 @@ class AsrClient:
                 text = text.replace(secret, "***")
         text = " ".join(text.split())
         return f": {text}" if text else ""
+
+
+def shown_url(url: str) -> str:
+    """`url` without the user and password it may carry, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def silence_wav(seconds: float = 0.5, rate: int = 16000) -> bytes:

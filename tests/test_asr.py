@@ -1,0 +1,520 @@
+"""Transcripts (issue 17): the OpenAI-compatible client, the durable queue and its worker,
+the fake server, retention and `pttbridge check` — over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Clock
+from pydantic import SecretStr
+
+from bot.asr import AsrClient, AsrError, RetryPolicy, Transcriber
+from bot.asr.client import DEFAULT_MODEL, shown_url
+from bot.cli import check
+from bot.jobs.recordings import recording_key
+from bot.platform.models import Recording
+from bot.sandbox.asr import (
+    EN_TEXT,
+    UNRECOGNISED,
+    ZH_TEXT,
+    AsrOptions,
+    FakeAsr,
+    parse_options,
+)
+from bot.sandbox.platform import MEDIA_DIR, SandboxPlatform
+from bot.telegram.media import MediaFetcher
+from storage.db import Database
+from storage.files import FileRepo
+from storage.retention import Retention
+from storage.transcripts import TranscriptRepo
+
+TOKEN = "SECRET-asr-token"
+BEGIN = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+NOW = BEGIN + timedelta(minutes=5)
+
+
+@pytest.fixture
+async def fake_asr() -> AsyncIterator[Callable[..., Awaitable[FakeAsr]]]:
+    """`await fake_asr(**AsrOptions fields)`: a started fake server, stopped at the end."""
+    servers: list[FakeAsr] = []
+
+    async def make(**kw: Any) -> FakeAsr:
+        server = FakeAsr(AsrOptions(**kw))
+        servers.append(server)
+        await server.start()
+        return server
+
+    yield make
+    for server in servers:
+        await server.stop()
+
+
+def client_of(server: FakeAsr, *, token: str | None = TOKEN, **kw: Any) -> AsrClient:
+    return AsrClient(
+        server.url,
+        model=kw.get("model", "paraformer-zh"),
+        token=None if token is None else SecretStr(token),
+        language=kw.get("language", "zh"),
+        timeout_s=10,
+    )
+
+
+def recording(sandbox: SandboxPlatform, name: str = "recording-zh.ogg", **kw: Any) -> Recording:
+    fields = {
+        "userId": 1001,
+        "account": "zhangsan",
+        "beginTime": int(kw.pop("begin", BEGIN).timestamp() * 1000),
+        "durationMs": 4200,
+        "groupName": "一组",
+        "fileUrl": f"{sandbox.url}/media/{name}",
+        **kw,
+    }
+    return Recording.model_validate(fields)
+
+
+class Queue:
+    """A transcriber over a database file, the sandbox's files and a fake server."""
+
+    def __init__(
+        self, db: Database, server: FakeAsr, clock: Clock, *, token: str | None = TOKEN
+    ) -> None:
+        self.repo = TranscriptRepo(db)
+        self.media = MediaFetcher(5)
+        self.client = client_of(server, token=token)
+        self.heard: list[tuple[str, str]] = []
+        self.transcriber = Transcriber(
+            self.repo,
+            self.client,
+            self.media,
+            clock=clock,
+            concurrency=2,
+            policy=RetryPolicy(attempts=3, first_delay_s=10, jitter=0.2, file_timeout_s=10),
+            rand=lambda: 0.5,  # no jitter: delays exactly 10 s, 20 s, ...
+        )
+        self.transcriber.add_listener(self._heard)
+
+    async def _heard(self, key: str, text: str) -> None:
+        self.heard.append((key, text))
+
+    async def __aenter__(self) -> Transcriber:
+        await self.transcriber.start()
+        return self.transcriber
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transcriber.stop()
+        await self.client.aclose()
+        await self.media.aclose()
+
+
+# -- the client and the fake server ----------------------------------------------------------
+
+
+async def test_request_is_the_multipart_form_openai_expects(
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    client = client_of(server)
+    data = (MEDIA_DIR / "recording-zh.ogg").read_bytes()
+    try:
+        assert await client.transcribe(data, "recording-zh.ogg", "audio/ogg") == ZH_TEXT
+    finally:
+        await client.aclose()
+    [req] = server.requests
+    assert req.status == 200
+    assert req.content_type.startswith("multipart/form-data; boundary=")
+    assert req.fields == {"model": "paraformer-zh", "language": "zh", "response_format": "json"}
+    assert (req.filename, req.file_type, req.size) == ("recording-zh.ogg", "audio/ogg", len(data))
+    assert req.authorization == f"Bearer {TOKEN}"
+
+
+async def test_no_token_no_authorization_and_default_model(
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+) -> None:
+    server = await fake_asr()
+    client = AsrClient(server.url + "/", model=None, token=None, language=None, timeout_s=5)
+    data = (MEDIA_DIR / "recording-en.mp3").read_bytes()
+    try:
+        assert await client.transcribe(data, "a.mp3", "audio/mpeg") == EN_TEXT
+        assert await client.transcribe(b"not audio", "b.ogg", "audio/ogg") == UNRECOGNISED
+    finally:
+        await client.aclose()
+    assert server.requests[0].authorization is None
+    assert server.requests[0].fields == {"model": DEFAULT_MODEL, "response_format": "json"}
+
+
+async def test_errors_say_whether_to_retry_and_never_hold_the_token(
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+) -> None:
+    server = await fake_asr(token=TOKEN, fail_first=1)
+    data = (MEDIA_DIR / "recording-zh.ogg").read_bytes()
+    wrong = client_of(server, token="SECRET-wrong")
+    right = client_of(server)
+    try:
+        with pytest.raises(AsrError) as refused:
+            await wrong.transcribe(data, "a.ogg", "audio/ogg")
+        assert (refused.value.status, refused.value.retryable) == (401, False)
+        with pytest.raises(AsrError) as busy:
+            await right.transcribe(data, "a.ogg", "audio/ogg")
+        assert (busy.value.status, busy.value.retryable) == (503, True)
+        await server.down()
+        with pytest.raises(AsrError) as down:
+            await right.transcribe(data, "a.ogg", "audio/ogg")
+        assert down.value.retryable and down.value.status is None
+        await server.up()
+        assert await right.transcribe(data, "a.ogg", "audio/ogg") == ZH_TEXT
+    finally:
+        await wrong.aclose()
+        await right.aclose()
+    for err in (refused.value, busy.value, down.value):
+        assert "SECRET" not in str(err)
+
+
+async def test_fake_server_refuses_malformed_requests(
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+) -> None:
+    server = await fake_asr()
+    url = server.url + "/audio/transcriptions"
+    async with httpx.AsyncClient() as http:
+        no_model = await http.post(url, files={"file": ("a.ogg", b"x", "audio/ogg")})
+        no_file = await http.post(url, data={"model": "m"}, files={"other": ("a", b"x")})
+        not_form = await http.post(url, json={"model": "m"})
+        as_text = await http.post(
+            url,
+            data={"model": "m", "response_format": "text"},
+            files={"file": ("a.ogg", b"x", "audio/ogg")},
+        )
+    assert [no_model.status_code, no_file.status_code, not_form.status_code] == [400, 400, 400]
+    assert "model" in no_model.json()["error"]["message"]
+    assert (as_text.status_code, as_text.text) == (200, UNRECOGNISED)
+
+
+def test_sandbox_asr_options_parse() -> None:
+    assert parse_options("") == AsrOptions()
+    assert parse_options("delay=1.5, fail=3,token=t") == AsrOptions(1.5, 3, "t")
+    for bad, named in [("delay=x", "delay"), ("fail=-1", "fail"), ("slow", "slow"), ("x=1", "x")]:
+        with pytest.raises(ValueError, match=named):
+            parse_options(bad)
+
+
+def test_shown_url_hides_credentials() -> None:
+    assert shown_url("http://u:SECRET@asr:8000/v1") == "http://asr:8000/v1"
+
+
+# -- the queue and its worker ------------------------------------------------------------------
+
+
+async def test_wanted_twice_transcribed_once_and_listeners_told(
+    db: Database,
+    sandbox: SandboxPlatform,
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = await fake_asr(token=TOKEN)
+    q = Queue(db, server, Clock(NOW))
+    zh, en = recording(sandbox), recording(sandbox, "recording-en.mp3", userId=1002)
+    async with q as transcriber:
+        assert transcriber.enabled
+        for rec in (zh, zh, en):
+            await transcriber.want(rec, recording_key(rec))
+        await transcriber.idle()
+        await transcriber.want(zh, recording_key(zh))  # a third chat, later
+        await transcriber.idle()
+        assert await transcriber.text_of(recording_key(zh)) == ZH_TEXT
+        assert await transcriber.text_of(recording_key(en)) == EN_TEXT
+        assert await transcriber.text_of("nobody:0:x.ogg") is None
+    assert len(server.transcriptions) == 2
+    assert sorted(q.heard) == sorted([(recording_key(zh), ZH_TEXT), (recording_key(en), EN_TEXT)])
+    row = await q.repo.get(recording_key(zh))
+    assert row is not None
+    assert (row.state, row.attempts, row.user_id, row.account, row.seconds) == (
+        "done",
+        1,
+        1001,
+        "zhangsan",
+        4.2,
+    )
+    assert (row.group_name, row.begin, row.done_at) == ("一组", BEGIN, NOW)
+    # Transcripts and the token are never logged, at any level.
+    assert ZH_TEXT not in caplog.text and EN_TEXT not in caplog.text
+    assert TOKEN not in caplog.text
+    assert recording_key(zh) in caplog.text  # what was logged names the recording
+
+
+async def test_disabled_transcriber_does_nothing(db: Database, sandbox: SandboxPlatform) -> None:
+    media = MediaFetcher(5)
+    transcriber = Transcriber(TranscriptRepo(db), None, media, clock=Clock(NOW))
+    await transcriber.start()
+    rec = recording(sandbox)
+    await transcriber.want(rec, recording_key(rec))
+    assert not transcriber.enabled
+    assert await TranscriptRepo(db).get(recording_key(rec)) is None
+    await transcriber.stop()
+    await media.aclose()
+
+
+async def test_listener_failure_does_not_stop_the_worker(
+    db: Database, sandbox: SandboxPlatform, fake_asr: Callable[..., Awaitable[FakeAsr]]
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    q = Queue(db, server, Clock(NOW))
+
+    async def broken(key: str, text: str) -> None:
+        raise RuntimeError("listener bug")
+
+    q.transcriber.add_listener(broken)
+    zh, en = recording(sandbox), recording(sandbox, "recording-en.ogg", userId=1002)
+    async with q as transcriber:
+        await transcriber.want(zh, recording_key(zh))
+        await transcriber.idle()
+        await transcriber.want(en, recording_key(en))
+        await transcriber.idle()
+    assert [text for _, text in q.heard] == [ZH_TEXT, EN_TEXT]
+
+
+async def test_server_down_retried_with_backoff_and_done_when_back(
+    db: Database, sandbox: SandboxPlatform, fake_asr: Callable[..., Awaitable[FakeAsr]]
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    await server.down()
+    clock = Clock(NOW)
+    q = Queue(db, server, clock)
+    rec = recording(sandbox)
+    key = recording_key(rec)
+    async with q as transcriber:
+        await transcriber.want(rec, key)
+        await transcriber.idle()
+        row = await q.repo.get(key)
+        assert row is not None and row.state == "pending" and row.attempts == 1
+        assert row.next_try_at == NOW + timedelta(seconds=10)
+        assert row.error is not None and "not reachable" in row.error
+        clock.advance(timedelta(seconds=9))  # not due yet: nothing is tried
+        transcriber.wake()
+        await transcriber.idle()
+        assert (await q.repo.get(key)).attempts == 1  # type: ignore[union-attr]
+        server.fail_next(1)
+        await server.up()
+        clock.advance(timedelta(seconds=1))
+        transcriber.wake()
+        await transcriber.idle()
+        row = await q.repo.get(key)
+        assert row is not None and row.state == "pending" and row.attempts == 2
+        assert row.error is not None and "503" in row.error
+        assert row.next_try_at == clock.now + timedelta(seconds=20)  # doubled
+        clock.advance(timedelta(seconds=20))
+        transcriber.wake()
+        await transcriber.idle()
+    row = await q.repo.get(key)
+    assert row is not None and (row.state, row.attempts, row.text) == ("done", 3, ZH_TEXT)
+    assert q.heard == [(key, ZH_TEXT)]
+
+
+async def test_given_up_after_the_attempts(
+    db: Database, sandbox: SandboxPlatform, fake_asr: Callable[..., Awaitable[FakeAsr]]
+) -> None:
+    server = await fake_asr(token=TOKEN, fail_first=10)
+    clock = Clock(NOW)
+    q = Queue(db, server, clock)
+    rec = recording(sandbox)
+    async with q as transcriber:
+        await transcriber.want(rec, recording_key(rec))
+        for _ in range(3):
+            await transcriber.idle()
+            clock.advance(timedelta(minutes=10))
+            transcriber.wake()
+        await transcriber.idle()
+    row = await q.repo.get(recording_key(rec))
+    assert row is not None and (row.state, row.attempts) == ("failed", 3)
+    assert len(server.requests) == 3 and q.heard == []
+
+
+async def test_client_error_fails_for_good_after_one_try(
+    db: Database,
+    sandbox: SandboxPlatform,
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    clock = Clock(NOW)
+    q = Queue(db, server, clock, token="SECRET-wrong-token")
+    rec, gone = recording(sandbox), recording(sandbox, "no-such-file.ogg")
+    async with q as transcriber:
+        await transcriber.want(rec, recording_key(rec))
+        await transcriber.want(gone, recording_key(gone))
+        await transcriber.idle()
+        clock.advance(timedelta(days=1))
+        transcriber.wake()
+        await transcriber.idle()
+    assert len(server.requests) == 1  # the missing file never reached it
+    row = await q.repo.get(recording_key(rec))
+    assert row is not None and (row.state, row.attempts) == ("failed", 1)
+    assert row.error is not None and "401" in row.error and "SECRET" not in row.error
+    missing = await q.repo.get(recording_key(gone))
+    assert missing is not None and (missing.state, missing.attempts) == ("failed", 1)
+    assert missing.error is not None and "404" in missing.error
+    assert "SECRET" not in caplog.text
+
+
+async def test_concurrency_is_bounded(
+    db: Database, sandbox: SandboxPlatform, fake_asr: Callable[..., Awaitable[FakeAsr]]
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    q = Queue(db, server, Clock(NOW))
+    most = 0
+    inflight = 0
+    fetch = q.media.fetch
+
+    both = asyncio.Event()  # the first fetch waits for a second one: they overlap for sure
+
+    async def counting(url: str) -> Any:
+        nonlocal most, inflight
+        inflight += 1
+        most = max(most, inflight)
+        if inflight == 2:
+            both.set()
+        try:
+            await both.wait()
+            return await fetch(url)
+        finally:
+            inflight -= 1
+
+    q.media.fetch = counting  # type: ignore[method-assign]
+    recs = [recording(sandbox, begin=BEGIN + timedelta(seconds=i)) for i in range(7)]
+    async with q as transcriber:
+        for rec in recs:
+            await transcriber.want(rec, recording_key(rec))
+        await transcriber.idle()
+    assert len(server.transcriptions) == 7
+    assert most == 2
+
+
+# -- across restarts: two bridges in turn over one database ------------------------------------
+
+
+async def test_pending_work_survives_a_restart_and_is_done_once(
+    sandbox: SandboxPlatform,
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+    make_bot_stack: Callable[..., Awaitable[Any]],
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    await server.down()
+    clock = Clock(NOW)
+    overrides = {"asr_url": server.url, "asr_token": TOKEN, "asr_model": "sensevoice"}
+    kw = {"sandbox": sandbox, "clock": clock, "bridge_overrides": overrides}
+    rec = recording(sandbox)
+    key = recording_key(rec)
+
+    stack = await make_bot_stack(**kw)
+    first = stack.bridge
+    await first.transcriber.want(rec, key)
+    await first.transcriber.idle()  # the server is down: tried once, pending
+    assert await first.transcriber.text_of(key) is None
+
+    await server.up()
+    clock.advance(timedelta(minutes=5))
+    await stack.restart_bridge()  # another Bridge over the same database
+    assert stack.bridge is not first
+    transcriber = stack.bridge.transcriber
+    await transcriber.idle()  # taken up at start
+    assert await transcriber.text_of(key) == ZH_TEXT
+    await transcriber.want(rec, key)  # another chat wants it after the restart
+    await transcriber.idle()
+    assert len(server.transcriptions) == 1
+    assert server.transcriptions[0].fields["model"] == "sensevoice"
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+
+async def test_retention_deletes_old_transcripts_and_their_search_entries(db: Database) -> None:
+    repo = TranscriptRepo(db)
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    for key, begin, text in [
+        ("old", now - timedelta(days=91), "旧的火情报告"),
+        ("new", now - timedelta(days=89), "新的火情报告"),
+        ("old-pending", now - timedelta(days=95), None),
+    ]:
+        await repo.want(
+            key,
+            user_id=1,
+            account=None,
+            group_name=None,
+            begin=begin,
+            seconds=None,
+            file_url="http://x/a.ogg",
+            now=begin,
+        )
+        if text is not None:
+            await repo.done(key, text, begin)
+
+    async def found(words: str) -> list[str]:
+        rows = await db.fetchall(
+            "SELECT t.recording_key FROM transcripts_fts f JOIN transcripts t ON t.id = f.rowid "
+            "WHERE transcripts_fts MATCH ? ORDER BY t.id",
+            (f'"{words}"',),
+        )
+        return [r["recording_key"] for r in rows]
+
+    assert await found("火情报告") == ["old", "new"]
+    gone = await Retention(db, FileRepo(db), transcripts=repo).prune(now)
+    assert gone["transcripts"] == 2
+    assert await found("火情报告") == ["new"]
+    assert await found("旧的") == []
+    assert await repo.texts(["old", "new", "old-pending"]) == {"new": "新的火情报告"}
+    await db.execute("INSERT INTO transcripts_fts (transcripts_fts) VALUES ('integrity-check')")
+
+
+# -- pttbridge check ----------------------------------------------------------------------------
+
+
+async def test_check_line_ok_and_failing(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_asr: Callable[..., Awaitable[FakeAsr]],
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    calls: list[str] = []
+
+    async def passing(*args: Any, **kw: Any) -> bool:
+        calls.append("telegram")
+        return True
+
+    # Only the ASR line is under test here; the platform and Telegram lines have their own.
+    monkeypatch.setattr("bot.cli._check_telegram", passing)
+    sandbox = SandboxPlatform()
+    await sandbox.start()
+    try:
+        env = {
+            "TELEGRAM_BOT_TOKEN": "123:SECRET-bot",
+            "PLATFORM_BASE_URL": sandbox.url,
+            "PLATFORM_TOKEN": sandbox.token,
+            "PLATFORM_CALLBACK_TOKEN": "SECRET-cb",
+            "BRIDGE_ASR_URL": server.url,
+            "BRIDGE_ASR_TOKEN": TOKEN,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert await check(None) == 0
+        ok = [line for line in capsys.readouterr().out.splitlines() if "speech" in line]
+        assert len(ok) == 1 and ok[0].startswith(f"ok   speech recognition at {server.url}")
+
+        monkeypatch.setenv("BRIDGE_ASR_TOKEN", "SECRET-wrong")
+        assert await check(None) == 1
+        out = capsys.readouterr().out
+        [bad] = [line for line in out.splitlines() if "speech" in line]
+        assert bad.startswith("FAIL speech recognition") and "401" in bad
+        assert bad.endswith("(BRIDGE_ASR_TOKEN)") and "SECRET" not in out
+
+        await server.down()
+        assert await check(None) == 1
+        [down] = [line for line in capsys.readouterr().out.splitlines() if "speech" in line]
+        assert down.startswith("FAIL") and down.endswith("(BRIDGE_ASR_URL)")
+    finally:
+        await sandbox.stop()
+    assert calls == ["telegram"] * 3
