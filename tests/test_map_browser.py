@@ -7,18 +7,27 @@ test-artifacts/ at the repository's root."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 import pytest
 from conftest import SANDBOX_NOW, Clock
+from test_webapp_api import init_data
 
-from bot.demo.stack import Stack
+from bot.demo.stack import PEOPLE, Stack
 from bot.webapp import page
+from bot.webapp.links import LIGHT_THEME
 
 PUBLIC_URL = "https://bridge.example.com"
 ROOT = Path(__file__).resolve().parent.parent
+NOW = SANDBOX_NOW.astimezone(UTC)
 
 
 @pytest.fixture
@@ -30,11 +39,11 @@ def clock() -> Clock:
 def map_stack(
     make_bot_stack: Callable[..., Awaitable[Stack]], clock: Clock
 ) -> Callable[..., Awaitable[Stack]]:
-    async def make(tiles: str | None = None) -> Stack:
-        overrides = {"public_url": PUBLIC_URL}
-        if tiles is not None:
-            overrides["map_tiles"] = tiles
-        return await make_bot_stack(bridge_overrides=overrides, clock=clock)
+    async def make(language: str = "en") -> Stack:
+        # The stack's tiles are the sandbox's own (GET /tiles/{z}/{x}/{y}.png on 127.0.0.1).
+        return await make_bot_stack(
+            bridge_overrides={"public_url": PUBLIC_URL}, clock=clock, language=language
+        )
 
     return make
 
@@ -50,7 +59,7 @@ def test_the_csp_admits_the_tile_host_and_nothing_else() -> None:
     )
     amap = "https://webrd0{s}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8"
     assert page.tile_source(amap) == "https://*.is.autonavi.com"
-    assert page.tile_source(None) == "https:"
+    assert page.tile_source(None) == "https: http:"
     csp = page.content_security_policy(osm)
     assert "script-src 'self'" in csp
     assert "img-src 'self' data: https://*.tile.openstreetmap.org" in csp
@@ -107,8 +116,6 @@ async def test_no_way_out_of_the_static_folder(
 ) -> None:
     stack = await map_stack()
     # A raw request line: httpx would normalise the dot-segments away.
-    import asyncio
-
     reader, writer = await asyncio.open_connection("127.0.0.1", stack.bridge.http_port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     await writer.drain()
@@ -117,3 +124,373 @@ async def test_no_way_out_of_the_static_folder(
     status_line = answer.split(b"\r\n", 1)[0]
     assert status_line.split()[1] == b"404", (path, status_line)
     assert b"def " not in answer and b"root:" not in answer
+
+
+# -- in Chromium -----------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+GROUP = 1002
+DARK = {
+    **LIGHT_THEME,
+    "bg_color": "#17212b",
+    "text_color": "#f5f5f5",
+    "secondary_bg_color": "#232e3c",
+}
+
+
+def _browser_missing() -> str | None:
+    if not CHROMIUM.is_file():
+        return f"no {CHROMIUM}: apt-get install chromium (make test does, as root)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "no playwright: pip install -e '.[dev]'"
+    if not (page.STATIC / "vendor" / "leaflet" / "leaflet.js").is_file():
+        return "the map page is not built: python web/build.py"
+    return None
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (never a browser Playwright fetched)."""
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)  # CI installs both: a skip there would hide the page's tests
+        pytest.skip(missing)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-quic",
+            ],
+        )
+        yield chromium
+        await chromium.close()
+
+
+def person(key: str) -> int:
+    return next(p.id for p in PEOPLE if p.key == key)
+
+
+def map_url(
+    stack: Stack,
+    who: str,
+    *,
+    query: str = f"group={GROUP}",
+    theme: dict[str, str] | None = None,
+    init: str | None = None,
+) -> str:
+    """The page as Telegram opens it for `who` (the stack's launch URL: their language,
+    Telegram's light theme), with another `theme` or `init` data if given."""
+    url = stack.map_url(who, query)
+    if theme is None and init is None:
+        return url
+    page_url, _, fragment = url.partition("#")
+    fields = dict(parse_qsl(fragment))
+    if theme is not None:
+        fields["tgWebAppThemeParams"] = json.dumps(theme, separators=(",", ":"))
+    if init is not None:
+        fields["tgWebAppData"] = init
+    return f"{page_url}#{urlencode(fields, quote_via=quote)}"
+
+
+async def open_page(browser: Any, url: str) -> Any:
+    """A phone-sized tab on `url`; the page's console errors fail the test at the end."""
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=2)
+    tab = await context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    tab.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
+    await tab.goto(url)
+    return tab
+
+
+async def screenshot(tab: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await tab.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+async def markers_shown(tab: Any) -> list[dict[str, Any]]:
+    await tab.wait_for_function("() => window.pttmap && window.pttmap.markers().length > 0")
+    # Tiles drawn before a screenshot (they come from the sandbox on 127.0.0.1).
+    await tab.wait_for_function(
+        "() => [...document.querySelectorAll('.leaflet-tile')]"
+        ".some(t => t.complete && t.naturalWidth)"
+    )
+    return list(await tab.evaluate("window.pttmap.markers()"))
+
+
+async def supervisor_on_the_map(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> tuple[Stack, Any, list[dict[str, Any]]]:
+    """A supervisor's phone showing talk group GROUP: the stack, the tab, the markers."""
+    stack = await map_stack()
+    tab = await open_page(browser, map_url(stack, "supervisor"))
+    return stack, tab, await markers_shown(tab)
+
+
+async def tap_member(tab: Any, uid: int) -> None:
+    await tab.locator(f'.pm[data-id="{uid}"]').click()
+    await tab.locator("#sheet").wait_for(state="visible")
+
+
+async def api_get(stack: Stack, who: str, path: str) -> dict[str, Any]:
+    auth = f"tma {init_data(person(who), at=NOW)}"
+    async with httpx.AsyncClient(base_url=stack.bridge_url) as client:
+        response = await client.get(path, headers={"Authorization": auth})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def with_fix(stack: Stack, gid: int) -> dict[int, tuple[float, float]]:
+    """The sandbox's own fixes of a group's members (WGS-84: the tiles' CRS here)."""
+    data = stack.platform.data
+    fixes = {u.id: data.fix_now(u) for u in data.members(gid)}
+    return {uid: (f.lat, f.lon) for uid, f in fixes.items() if f is not None}
+
+
+async def test_a_group_on_the_map(browser: Any, map_stack: Callable[..., Awaitable[Stack]]) -> None:
+    stack, tab, markers = await supervisor_on_the_map(browser, map_stack)
+    expected = with_fix(stack, GROUP)
+    assert expected and {m["id"] for m in markers} == set(expected)
+    for m in markers:
+        lat, lon = expected[m["id"]]
+        assert (m["lat"], m["lng"]) == pytest.approx((lat, lon), abs=1e-6), m
+    # Each marker is drawn with its name under it, and its state in the legend's words.
+    answer = await api_get(stack, "supervisor", f"/app/api/positions?group={GROUP}")
+    names = {mm["name"] for mm in answer["members"] if mm["fix"]}
+    assert set(await tab.locator(".pm .label").all_text_contents()) == names
+    assert {m["status"] for m in markers} <= {"online", "stale", "offline"}
+    assert await tab.locator("#legend").inner_text() == "online\nonline, old fix\noffline"
+    assert "OpenStreetMap" in await tab.locator("#attribution").inner_text()
+    assert await tab.locator("#picker").input_value() == f"group:{GROUP}"
+    assert await tab.locator("#fence-add").is_visible()
+    await screenshot(tab, "group-on-the-map")
+    assert tab.errors == []
+
+
+async def test_a_members_track_and_its_slider(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack, tab, markers = await supervisor_on_the_map(browser, map_stack)
+    uid = markers[0]["id"]
+    await tap_member(tab, uid)
+    sheet = tab.locator("#sheet")
+    await sheet.wait_for(state="visible")
+    assert "Account" in await sheet.inner_text()
+    await tab.get_by_role("button", name="Track").click()
+    await tab.wait_for_function("() => window.pttmap.trackPoints() > 0")
+    track = await api_get(stack, "supervisor", f"/app/api/track?user={uid}&hours=4")
+    points = track["points"]
+    assert await tab.evaluate("window.pttmap.trackPoints()") == len(points)
+    # A line coloured by speed: more than one colour, each one of the legend's.
+    colours = set(
+        await tab.eval_on_selector_all(
+            "path.leaflet-interactive", "ps => ps.map(p => p.getAttribute('stroke'))"
+        )
+    )
+    assert len(colours) > 1 and colours <= {"#1e88e5", "#43a047", "#fb8c00", "#e53935"}
+    assert "Speed" in await tab.locator("#legend").inner_text()
+    # The slider moves a marker along the track and says when and how fast.
+    slider = tab.locator("#track-slider")
+    for index in (0, len(points) // 2):
+        await slider.fill(str(index))
+        dot = await tab.evaluate("window.pttmap.trackDot()")
+        assert (dot["lat"], dot["lng"]) == pytest.approx(tuple(points[index][:2]), abs=1e-9)
+        assert f"{round(points[index][3])} km/h" in await tab.locator("#track-at").inner_text()
+    assert "points" in await tab.locator("#track-summary").inner_text()
+    await screenshot(tab, "track-with-slider")
+    assert tab.errors == []
+
+
+async def test_a_recording_plays_in_the_page(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack, tab, markers = await supervisor_on_the_map(browser, map_stack)
+    uid = markers[0]["id"]
+    await tap_member(tab, uid)
+    await tab.get_by_role("button", name="Recordings").click()
+    first = tab.locator("#rec-list li button").first
+    await first.wait_for(state="visible")
+    listed = await api_get(stack, "supervisor", f"/app/api/recordings?user={uid}")
+    assert listed["recordings"]
+    assert await tab.locator("#rec-list li button").count() == len(listed["recordings"])
+    await tab.evaluate(
+        """() => { window.canplay = false;
+        document.getElementById('rec-audio').addEventListener('canplay',
+            () => { window.canplay = true; }, { once: true }); }"""
+    )
+    await first.click()
+    await tab.wait_for_function("() => window.canplay === true")
+    src = await tab.locator("#rec-audio").get_attribute("src")
+    assert src is not None and src.startswith("blob:")
+    duration = await tab.evaluate("document.getElementById('rec-audio').duration")
+    assert duration > 0
+    assert tab.errors == []
+
+
+async def test_a_supervisor_draws_fences_and_they_are_saved(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack, tab, _ = await supervisor_on_the_map(browser, map_stack)
+    spots = await free_spots(tab)
+    # A circle: tap the centre, widen it, name it, save.
+    await tab.get_by_role("button", name="+ Fence").click()
+    await tab.get_by_role("button", name="Circle").click()
+    centre = spots[0]
+    await tab.mouse.click(*centre)
+    await tab.locator("#draw-radius").fill("500")
+    assert "500 m" in await tab.locator("#draw-radius-label").inner_text()
+    await tab.locator("#draw-name").fill("Depot")
+    await tab.get_by_role("button", name="Save").click()
+    await tab.wait_for_function("() => window.pttmap.fences().length === 1")
+    # A polygon: three taps, Done, a name, save.
+    await tab.get_by_role("button", name="+ Fence").click()
+    await tab.get_by_role("button", name="Polygon").click()
+    corner = next(p for p in spots[3:] if p[1] != spots[1][1])  # not in a line
+    for spot in (spots[1], spots[2], corner):
+        await tab.mouse.click(*spot)
+    await tab.get_by_role("button", name="Done").click()
+    await tab.locator("#draw-name").fill("Yard")
+    await tab.get_by_role("button", name="Save").click()
+    await tab.wait_for_function("() => window.pttmap.fences().length === 2")
+    saved = await api_get(stack, "supervisor", "/app/api/fences")
+    by_name = {f["name"]: f for f in saved["fences"]}
+    assert by_name["Depot"]["kind"] == "circle"
+    assert by_name["Depot"]["radius_m"] == pytest.approx(500, abs=1)
+    assert by_name["Yard"]["kind"] == "polygon" and len(by_name["Yard"]["points"]) == 3
+    # Where it was tapped: the map's own reading of that pixel.
+    tapped = await tab.evaluate(
+        "([x, y]) => window.pttmap.pointToLatLng(x, y)", [centre[0], centre[1]]
+    )
+    depot = by_name["Depot"]
+    # (to a fraction of a pixel: the API answers six decimals)
+    assert (depot["lat"], depot["lon"]) == pytest.approx((tapped["lat"], tapped["lng"]), abs=1e-4)
+    # Both are drawn with their names; a taken name is said in words.
+    assert {"Depot", "Yard"} <= set(await tab.locator(".fence-label").all_text_contents())
+    await tab.get_by_role("button", name="+ Fence").click()
+    await tab.get_by_role("button", name="Circle").click()
+    await tab.mouse.click(*spots[-1])
+    await tab.locator("#draw-name").fill("Depot")
+    await tab.get_by_role("button", name="Save").click()
+    await tab.locator("#draw-error").get_by_text("That name is taken.").wait_for()
+    await screenshot(tab, "fences")
+    assert tab.errors == [] or all("409" in e for e in tab.errors)
+
+
+async def free_spots(tab: Any) -> list[tuple[float, float]]:
+    """Points in the map's upper half (above any sheet), clear of the markers and the zoom
+    buttons, far enough apart that a fence drawn on one does not cover the next."""
+    box = await tab.locator("#map").bounding_box()
+    assert box is not None
+    taken = [
+        await tab.evaluate("([a, b]) => window.pttmap.latLngToPoint(a, b)", [m["lat"], m["lng"]])
+        for m in await tab.evaluate("window.pttmap.markers()")
+    ]
+    spots: list[tuple[float, float]] = []
+    for y in range(int(box["y"]) + 30, int(box["y"] + box["height"] * 0.45), 20):
+        for x in range(int(box["x"]) + 70, int(box["x"] + box["width"]) - 20, 20):
+            near = [*taken, *({"x": sx, "y": sy} for sx, sy in spots)]
+            if all(abs(p["x"] - x) > 40 or abs(p["y"] - y) > 40 for p in near):
+                spots.append((x, y))
+    assert len(spots) >= 5 and len({y for _, y in spots}) > 1, spots
+    return spots
+
+
+async def test_the_language_and_theme_follow_the_user(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack = await map_stack(language="zh")
+    tab = await open_page(browser, map_url(stack, "supervisor", theme=DARK))
+    await markers_shown(tab)
+    assert await tab.evaluate("document.documentElement.lang") == "zh-CN"
+    assert await tab.locator("#legend").inner_text() == "在线\n在线，位置较旧\n离线"
+    assert await tab.locator("#fence-add").inner_text() == "+ 围栏"
+    uid = (await tab.evaluate("window.pttmap.markers()"))[0]["id"]
+    await tap_member(tab, uid)
+    sheet = await tab.locator("#sheet").inner_text()
+    assert "账号" in sheet and "轨迹" in sheet and "录音" in sheet and "跟随" in sheet
+    assert not any(word in sheet for word in ("Account", "Track", "Recordings", "Follow"))
+    background = await tab.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(23, 33, 43)"  # the theme's bg_color
+    await screenshot(tab, "zh-dark-member")
+    assert tab.errors == []
+
+
+async def test_follow_keeps_the_member_centred(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    _, tab, markers = await supervisor_on_the_map(browser, map_stack)
+    target = markers[-1]
+    await tap_member(tab, target["id"])
+    await tab.get_by_role("button", name="Follow").click()
+    assert await tab.evaluate("window.pttmap.following()") == target["id"]
+    await tab.get_by_role("button", name="Stop following").wait_for()
+    # Within two pixels of the map's middle.
+    centred = """([lat, lng]) => { const p = window.pttmap.latLngToPoint(lat, lng);
+        const r = document.getElementById('map').getBoundingClientRect();
+        return Math.abs(p.x - r.left - r.width / 2) < 2
+            && Math.abs(p.y - r.top - r.height / 2) < 2; }"""
+    await tab.wait_for_function(centred, arg=[target["lat"], target["lng"]])
+    # Moved away by hand, the map comes back to them at the next refresh.
+    loads = await tab.evaluate("window.pttmap.loads()")
+    await tab.mouse.move(200, 300)
+    await tab.mouse.down()
+    await tab.mouse.move(60, 200, steps=5)
+    await tab.mouse.up()
+    assert not await tab.evaluate(centred, [target["lat"], target["lng"]])
+    await tab.wait_for_function(f"() => window.pttmap.loads() > {loads}")
+    await tab.wait_for_function(centred, arg=[target["lat"], target["lng"]])
+    # Stopped: the next refresh leaves the map where the user put it.
+    await tab.get_by_role("button", name="Stop following").click()
+    assert await tab.evaluate("window.pttmap.following()") is None
+    assert tab.errors == []
+
+
+async def test_a_viewer_sees_who_is_online_but_no_markers(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack = await map_stack()
+    tab = await open_page(browser, map_url(stack, "viewer"))
+    await tab.locator("#presence-list li").first.wait_for()
+    members = stack.platform.data.members(GROUP)
+    assert await tab.locator("#presence-list li").count() == len(members)
+    assert "Positions need a supervisor" in await tab.locator("#presence-note").inner_text()
+    assert await tab.evaluate("window.pttmap.markers()") == []
+    assert await tab.locator(".pm").count() == 0
+    assert not await tab.locator("#fence-add").is_visible()
+    await screenshot(tab, "viewer-presence")
+    assert tab.errors == []
+
+
+async def test_api_errors_are_said_in_words(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack = await map_stack()
+    expired = init_data(person("supervisor"), at=NOW - timedelta(days=2))
+    tab = await open_page(browser, map_url(stack, "supervisor", init=expired))
+    banner = tab.locator("#banner")
+    await banner.wait_for(state="visible")
+    assert "Open the map again from Telegram" in await banner.inner_text()
+    tab = await open_page(browser, map_url(stack, "stranger"))
+    await banner_text(tab, "You have no role for the map")
+    tab = await open_page(browser, f"{stack.bridge_url}/app/")
+    await banner_text(tab, "Open the map from Telegram")
+    tab = await open_page(browser, map_url(stack, "scoped", query="group=99999999"))
+    await banner_text(tab, "Not found, or outside your scope")
+
+
+async def banner_text(tab: Any, words: str) -> None:
+    await tab.locator("#banner").get_by_text(words).wait_for()

@@ -32,13 +32,14 @@ _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)
 def tile_source(tiles: str | None) -> str:
     """The CSP source that admits the tile template's host: `{s}.tile.osm.org` -> `*.tile.osm.org`.
 
-    Without a template (or with one CSP cannot name), any https image: scripts stay 'self'.
+    Without a template (or with one CSP cannot name), images from any web host: scripts,
+    styles and connections stay 'self' whatever the tiles are.
     """
     if not tiles:
-        return "https:"
+        return "https: http:"
     parts = urlsplit(tiles.replace("{", "%7B").replace("}", "%7D"))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "https:"
+        return "https: http:"
     labels = parts.hostname.lower().split(".")
     if "%7b" in labels[0]:
         labels[0] = "*"

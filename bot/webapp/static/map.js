@@ -25,6 +25,7 @@
       altitude: "Altitude",
       metres: "{v} m",
       deg: "{v}°",
+      fix_at: "{time} ({ago})",
       ago_s: "{v} s ago",
       ago_m: "{v} min ago",
       ago_h: "{v} h ago",
@@ -89,6 +90,7 @@
       altitude: "海拔",
       metres: "{v} 米",
       deg: "{v}°",
+      fix_at: "{time}（{ago}）",
       ago_s: "{v} 秒前",
       ago_m: "{v} 分钟前",
       ago_h: "{v} 小时前",
@@ -362,7 +364,8 @@
       let marker = state.markers.get(m.id);
       if (!marker) {
         marker = L.marker(at, { icon: markerIcon(m), keyboard: true, title: m.name });
-        marker.on("click", () => select(m.id));
+        // While a fence is drawn a tap on a member is a point of the fence, not their sheet.
+        marker.on("click", (event) => (state.draw && state.draw.kind ? onMapClick(event) : select(m.id)));
         marker.addTo(map);
         state.markers.set(m.id, marker);
       } else {
@@ -501,7 +504,7 @@
       [t("status"), t(status(m))],
     ];
     if (m.fix) {
-      rows.push([t("fix_age"), `${clock(new Date(m.fix.at))} (${ago(m.fix.at)})`]);
+      rows.push([t("fix_age"), t("fix_at", { time: clock(new Date(m.fix.at)), ago: ago(m.fix.at) })]);
       if (m.fix.speed_kmh != null) rows.push([t("speed"), t("kmh", { v: Math.round(m.fix.speed_kmh) })]);
       if (m.fix.heading != null) rows.push([t("heading"), t("deg", { v: Math.round(m.fix.heading) })]);
       if (m.fix.altitude_m != null) rows.push([t("altitude"), t("metres", { v: Math.round(m.fix.altitude_m) })]);
@@ -632,11 +635,18 @@
     slider.min = "0";
     slider.max = String(points.length - 1);
     slider.value = String(points.length - 1);
-    moveAlong();
     legend();
-    map.fitBounds(L.latLngBounds(points.map((p) => [p[0], p[1]])), { padding: [30, 30], maxZoom: 17 });
+    map.fitBounds(L.latLngBounds(points.map((p) => [p[0], p[1]])), Object.assign({ maxZoom: 17, animate: false }, clear()));
+    moveAlong();
     state.following = null;
     followButton();
+  }
+
+  // What the open sheet covers at the bottom of the map: kept clear when fitting or panning.
+  function clear() {
+    const sheet = $("sheet");
+    const below = sheet.hidden ? 0 : sheet.offsetHeight;
+    return { paddingTopLeft: [30, 30], paddingBottomRight: [30, below + 30] };
   }
 
   function moveAlong() {
@@ -644,6 +654,7 @@
     const p = state.track.points[Number($("track-slider").value)];
     if (!p) return;
     state.track.dot.setLatLng([p[0], p[1]]);
+    map.panInside([p[0], p[1]], clear());
     $("track-at").textContent = t("track_at", {
       time: clock(new Date(p[2] * 1000)),
       speed: t("kmh", { v: Math.round(p[3] || 0) }),
@@ -924,6 +935,10 @@
       const p = map.latLngToContainerPoint([lat, lng]);
       const r = $("map").getBoundingClientRect();
       return { x: p.x + r.left, y: p.y + r.top };
+    },
+    pointToLatLng: (x, y) => {
+      const r = $("map").getBoundingClientRect();
+      return map.containerPointToLatLng([x - r.left, y - r.top]);
     },
     center: () => map.getCenter(),
   };
