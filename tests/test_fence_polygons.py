@@ -274,6 +274,30 @@ def test_a_bad_polygon_is_refused_with_a_reason(
         assert str(fault) == text
 
 
+ANY_NUMBER = st.floats(allow_nan=True, allow_infinity=True)
+NEARBY = st.tuples(st.floats(30.27, 30.28), st.floats(120.15, 120.16))
+
+
+@settings(max_examples=examples(500))
+@given(st.lists(st.tuples(ANY_NUMBER, ANY_NUMBER) | NEARBY, max_size=60))
+def test_any_corners_get_a_reason_or_make_a_usable_fence(
+    points: list[tuple[float, float]],
+) -> None:
+    """What the map sends is untrusted: never an exception; what passes can be watched."""
+    fault = polygon_fault(points)
+    if fault is not None:
+        assert str(fault)
+        return
+    lat, lon, radius = polygon_bounds(points)
+    assert all(haversine_m(lat, lon, a, b) <= radius + 1e-6 for a, b in points)
+    area = FenceArea(lat, lon, radius, tuple(points))
+    assert 0 < area.margin_m <= radius / 2
+    for p in points:  # every corner lies on the edge
+        assert abs(area.depth_m(*p)) < 1e-6 * max(1.0, radius)
+    far = destination(lat, lon, 0, 3 * radius + 100)
+    assert area.side(far.lat, far.lon) is False
+
+
 def test_good_polygons_pass_and_fifty_points_are_allowed() -> None:
     ring = tuple(
         local(500 * math.cos(2 * math.pi * k / 50), 500 * math.sin(2 * math.pi * k / 50))
