@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
 from bot.i18n import Translator
-from bot.jobs.recordings import heard
+from bot.jobs.recordings import LATE_MARGIN, heard
 from bot.relay.messages import CaptionEdit, VoiceMessage, read_message
 from bot.render.text import CAPTION_LIMIT, split_html, utf16_len, visible_len, visible_text
 from bot.render.transcripts import captioned, transcript_text
@@ -27,7 +27,7 @@ from bot.sandbox import asr as fake_asr
 from bot.sandbox.asr import FakeAsr
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
-from storage.db import Database
+from storage.db import Database, from_db_time
 from storage.transcript_captions import TranscriptCaptionRepo, WaitingCaption
 
 ZH = "消防一组，收到请回答。现场火势已经控制。"
@@ -459,3 +459,68 @@ async def test_a_transcript_stored_while_nobody_listened_is_added_by_the_sweep(
     assert edited.caption.endswith("\n📝 收到")
     waiting = set(await bridge.repos.transcript_captions.keys())  # the poll sent more
     assert set(keys[2:]) <= waiting and not {keys[0], keys[1]} & waiting
+
+
+async def test_recordings_of_followed_and_watched_users_are_transcribed_ahead(
+    make_stack: Any, asr: FakeAsr
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    data = stack.platform.data
+    chat = stack.add_group(GROUP_CHAT, "Patrol", admins=("admin", "supervisor"))
+    await stack.say("supervisor", "/follow zhangsan01 2h", chat=chat)
+    watched = bridge.directory.group(1003)
+    assert watched is not None and 10001 not in watched.member_ids
+    await stack.say("supervisor", "/watch 1003", chat=chat)
+    assert await bridge.jobs.recordings.poll(NOW) == 0  # no subscription: nothing sent
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) == 0
+    await transcribed(stack, clock, timedelta(seconds=1))
+    since = int((NOW - LATE_MARGIN).timestamp() * 1000)
+    users = {10001, *watched.member_ids}
+    new = [
+        (uid, r)
+        for uid in users
+        for r in data.recordings(uid, LATER.date())
+        if since <= r.begin_ms <= int(LATER.timestamp() * 1000)
+    ]
+    old = [
+        (uid, r) for uid in users for r in data.recordings(uid, NOW.date()) if r.begin_ms < since
+    ]
+    assert new and old, "the sandbox has recordings before and after the follow"
+    rows = await bridge.db.fetchall(
+        "SELECT recording_key, user_id, begin_at, state FROM transcripts"
+    )
+    got = {(r["user_id"], from_db_time(r["begin_at"])) for r in rows}
+    assert {(uid, r.begin_ms) for uid, r in new} == {
+        (uid, int(at.timestamp() * 1000)) for uid, at in got
+    }
+    done = [r for r in rows if r["state"] == "done"]
+    assert len(done) == len([1 for _uid, r in new if not r.lost])
+    assert len(asr.transcriptions) == len(done)
+
+    # /recordings lists show them with their excerpt; nothing was sent to the chat.
+    [listing] = await stack.say("supervisor", f"/recordings zhangsan01 {LATER.date()}")
+    assert "📝" in listing.plain_text()
+    assert voices(await delivered(stack, chat)) == []
+
+
+async def test_with_asr_off_nothing_changes(make_stack: Any) -> None:
+    stack, clock = await make_stack(asr_url="")
+    bridge = stack.bridge
+    assert not bridge.captions.enabled
+    [chat] = await subscribed_chats(stack, 1)
+    words = stack.add_group(GROUP_CHAT - 9, "Words")
+    await bridge.repos.subscriptions.set(words, 0, "recordings", (266,), words=("火势",))
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    got = voices(await delivered(stack, chat))
+    assert got and all("📝" not in m.caption for m in got)
+    rows = await bridge.db.fetchall("SELECT payload FROM outbox WHERE chat_id = ?", (chat,))
+    assert rows and all('"recording_key":null' in r["payload"].replace(" ", "") for r in rows)
+    assert await bridge.repos.transcript_captions.count() == 0
+    assert await bridge.db.fetchall("SELECT id FROM transcripts") == []
+    # A subscription with words cannot be served without transcripts: it gets nothing.
+    assert await bridge.jobs.recordings.poll(LATER) == 0
+    assert await delivered(stack, words) == []
