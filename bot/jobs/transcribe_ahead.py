@@ -26,6 +26,9 @@ __all__ = ["WIDE_KEY", "TranscribeAhead"]
 log = logging.getLogger(__name__)
 
 WIDE_KEY = "transcribe-ahead-wide-polled-at"
+REMEMBER = 20_000
+"""Keys wanted by this process that are not asked for again (a watch of a large group sees
+the same day's recordings each minute); forgotten all at once beyond this many."""
 
 
 class TranscribeAhead:
@@ -43,6 +46,7 @@ class TranscribeAhead:
         self.follows = follows
         self.watches = watches
         self.captions = captions
+        self._wanted: set[str] = set()
 
     async def since(self, now: datetime) -> dict[int, datetime]:
         """The users followed or watched, each since when (the earliest)."""
@@ -81,9 +85,15 @@ class TranscribeAhead:
             return 0
         if errors:
             log.warning("transcribing ahead: %d users not polled (%s)", len(errors), errors[0])
+        if len(self._wanted) > REMEMBER:
+            self._wanted.clear()
         wanted = 0
         for r in sorted(records, key=lambda r: r.begin):
-            if r.user_id in since and r.begin >= since[r.user_id] - LATE_MARGIN:
-                await self.captions.want(r, recording_key(r))
+            key = recording_key(r)
+            if key in self._wanted or r.user_id not in since:
+                continue
+            if r.begin >= since[r.user_id] - LATE_MARGIN:
+                await self.captions.want(r, key)  # durable, once per key: a restart is safe
+                self._wanted.add(key)
                 wanted += 1
         return wanted
