@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -29,11 +30,12 @@ from hypothesis import strategies as st
 
 import bot.demo.stack as stack_module
 from bot.app.bridge import Bridge
-from bot.demo.stack import CALLBACK_TOKEN, Stack
+from bot.demo.stack import BOT_TOKEN, CALLBACK_TOKEN, Stack
 from bot.logs import RepeatFilter, setup_logging
 from bot.relay.listener import FD_RESERVE, HttpLimits
 from bot.sandbox.telegram import EmuMessage
 from bot.telegram.webhook import WebhookHandler
+from bot.webapp.auth import sign_init_data
 from storage.files import FILES_KEPT
 from storage.roles import Role
 
@@ -847,7 +849,9 @@ async def test_an_error_no_handler_expected_answers_503_not_500(
 @pytest.fixture
 async def stack_for_fuzz(make_bot_stack: Callable[..., Awaitable[Stack]]) -> Stack:
     """Webhook mode (so every route is mounted), a metrics token, a chat subscribed to all."""
-    stack = await webhook_stack(make_bot_stack, metrics_token=METRICS_TOKEN)
+    stack = await webhook_stack(
+        make_bot_stack, metrics_token=METRICS_TOKEN, public_url="https://bridge.example.org"
+    )
     group = stack.add_group(-100666, "Everything")
     assert stack.bridge is not None and stack.bridge.http_port is not None
     subscribe = json.dumps(update(3, "/subscribe all", chat_id=group)).encode()
@@ -874,6 +878,17 @@ async def stack_for_fuzz(make_bot_stack: Callable[..., Awaitable[Stack]]) -> Sta
 # platform's envelope. The webhook: 200, 400 not an update, 401 secret, 413, 405.
 # /healthz 200 | 405; /readyz 200 | 503 | 405; /metrics 200 | 401 | 405; /files 200 | 404 | 405.
 PLATFORM = (*(f"/platform/events/{e}" for e in EVENTS), "/platform/notices")
+APP = tuple(
+    f"/app/api/{e}" for e in ("positions", "track", "recordings", "audio", "fences", "fences/")
+)
+APP_PARAMS = st.sampled_from(
+    [{"group": "1001"}, {"org": "266"}, {"user": "10001"}]
+) | st.dictionaries(
+    st.sampled_from(["group", "org", "user", "hours", "from", "to", "date"]),
+    st.sampled_from(["1001", "266", "10001", "4", "2026-11-28", "2026-11-28T08:00:00+08:00"])
+    | st.text(max_size=12),
+    max_size=3,
+)
 ALLOWED = {
     **{p: {200, 400, 401, 405, 413, 503} for p in PLATFORM},
     "/telegram/webhook": {200, 400, 401, 405, 413},
@@ -881,6 +896,9 @@ ALLOWED = {
     "/readyz": {200, 503, 405},
     "/metrics": {200, 401, 405},
     "/files": {200, 404, 405},
+    # The map's API (initData in Authorization): 201 added, 400 a bad parameter, 401, 403,
+    # 404 not found or out of scope, 405, 409 a fence name taken, 413 a fence body too big.
+    **{p: {200, 201, 400, 401, 403, 404, 405, 409, 413} for p in APP},
 }
 ENVELOPE_STATUS = {200: 200, 400: 502, 401: 501, 405: 502, 413: 510, 503: 500}
 
@@ -928,7 +946,20 @@ BODIES = (
     | st.binary(max_size=80)
     | st.just(UPDATE)
 )
+ADMIN_INIT_DATA = sign_init_data(
+    BOT_TOKEN, {"id": 1001, "first_name": "Ada"}, auth_date=datetime.now(UTC)
+)
+FENCES = st.fixed_dictionaries(
+    {"name": st.text(max_size=8) | JSON_VALUES},
+    optional={
+        "circle": st.dictionaries(
+            st.sampled_from(["lat", "lon", "radius_m"]), JSON_VALUES | st.floats(), max_size=3
+        ),
+        "polygon": st.lists(st.lists(st.floats(-200, 200), max_size=3), max_size=6),
+    },
+)
 SHAPED = {  # bodies shaped for their route, so that validation and storage are reached
+    "/app/api/fences": FENCES,
     "/platform/events/report": REPORTS,
     "/platform/notices": NOTICES,
     **{f"/platform/events/{e}": IDS for e in EVENTS[1:]},
@@ -937,6 +968,7 @@ RIGHT = {  # the header each route is authenticated by, and its right value
     **{p: (b"token", CALLBACK_TOKEN.encode()) for p in PLATFORM},
     "/telegram/webhook": (b"X-Telegram-Bot-Api-Secret-Token", SECRET.encode()),
     "/metrics": (b"Authorization", b"Bearer " + METRICS_TOKEN.encode()),
+    **{p: (b"Authorization", b"tma " + ADMIN_INIT_DATA.encode()) for p in APP},
 }
 KNOWN_FILE = "known-file-token-for-the-fuzz-test"
 OTHER_HEADERS = {  # name: its values
@@ -958,12 +990,18 @@ Case = tuple[str, str, str, list[tuple[bytes, bytes]], bytes]
 def inputs(draw: st.DrawFn) -> Case:
     route = draw(st.sampled_from(sorted(ALLOWED)))
     wanted = "POST" if route in PLATFORM or route == "/telegram/webhook" else "GET"
+    if route.startswith("/app/api/fences"):
+        wanted = "DELETE" if route.endswith("/") else "POST"
     method = draw(st.sampled_from([wanted] * 6 + ["GET", "POST", "PUT", "DELETE"]))
     path = route
+    segment = st.text(max_size=12).map(lambda s: "".join(f"%{b:02X}" for b in s.encode()))
     if route == "/files":
-        segment = st.text(max_size=12).map(lambda s: "".join(f"%{b:02X}" for b in s.encode()))
         token = draw(st.just(KNOWN_FILE) | segment) or "x"
         path = f"/files/{token}/{draw(segment) or 'y'}"
+    elif route in ("/app/api/audio", "/app/api/fences/"):
+        path = f"{route.rstrip('/')}/{draw(st.sampled_from(['1', '99']) | segment) or 'z'}"
+    elif route in APP and route != "/app/api/fences":
+        path = f"{route}?{urlencode(draw(APP_PARAMS))}"
     headers: list[tuple[bytes, bytes]] = []
     if route in RIGHT:  # mostly the right one, else anything
         name, right = RIGHT[route]
