@@ -18,8 +18,12 @@ from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
 from bot.jobs.recordings import recording_key
 from bot.platform.models import Recording
+from bot.render.heard import excerpt, highlight, with_excerpts
+from bot.render.replies import Reply
+from bot.render.text import Html, visible_text
 from bot.sandbox.data import Recording as SandboxRecording
 from bot.sandbox.platform import MEDIA_DIR, SandboxPlatform
+from handlers.heard import HeardArgs, read_args
 from storage.db import Database
 from storage.transcript_search import TranscriptSearch
 from storage.transcripts import TranscriptRepo
@@ -414,3 +418,59 @@ async def test_recordings_lists_show_an_excerpt_of_each_transcript(make_stack: M
     assert lines[3].startswith("2. ") and lines[4].startswith("3. ")
     assert lines[5] == "    📝 <短>"
     assert [label for label, _ in listing.buttons()][:3] == ["▶ 1", "▶ 2", "▶ 3"]
+
+
+# ---- the parts, without Telegram ------------------------------------------------------------
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    "typed,terms,times,target",
+    [
+        ("火情", ("火情",), (), ""),
+        ("火情 救援 火情", ("火情", "救援"), (), ""),
+        ('"under control" 火情', ("under control", "火情"), (), ""),
+        ("“报告 火情”", ("报告 火情",), (), ""),
+        ("火情 昨天", ("火情",), ("昨天",), ""),
+        ("火情 2026-11-20 2026-11-22 zs", ("火情",), ("2026-11-20", "2026-11-22"), "zs"),
+        ("火情 2026-11-20 08:00 -1h 张 三", ("火情",), ("2026-11-20", "08:00", "-1h"), "张 三"),
+        ("火情 2026-02-30", ("火情",), ("2026-02-30",), ""),  # meant as a time: told
+        ('火情 "昨天"', ("火情", "昨天"), (), ""),
+        ("火情 现在 now", ("火情", "现在", "now"), (), ""),
+        ('5" pipe', ('5"', "pipe"), (), ""),
+        ('""', (), (), ""),
+        ("昨天", ("昨天",), (), ""),  # the first word is always a word
+    ],
+)
+def test_heard_arguments_read(
+    typed: str, terms: tuple[str, ...], times: tuple[str, ...], target: str
+) -> None:
+    now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    assert read_args(typed, now, TZ) == HeardArgs(terms, times, target)
+
+
+def test_highlight_marks_every_match_escaped_around_the_first() -> None:
+    text = "开头" * 50 + "现场<火情>已经控制，FIRE 火情 fire" + "结尾" * 50
+    out = highlight(text, ["火情", "fire"])
+    assert out.startswith("…") and out.endswith("…")
+    assert "现场&lt;<b>火情</b>&gt;已经控制，<b>FIRE</b> <b>火情</b> <b>fire</b>" in out
+    assert len(visible_text(out)) <= 80 + 2
+    # Overlapping terms make one mark; a short text is whole; no match: the start.
+    assert highlight("abcdef", ["bcd", "cde"]) == "a<b>bcde</b>f"
+    assert highlight("line one\nline two", ["two"]) == "line one line <b>two</b>"
+    assert highlight("x" * 100, ["y"]) == "x" * 79 + "…"
+
+
+def test_excerpt_is_one_line_of_forty_characters() -> None:
+    assert excerpt("  短  文本\n第二行 ") == "短 文本 第二行"
+    assert excerpt("火" * 41) == "火" * 39 + "…"
+    assert excerpt("火" * 40) == "火" * 40
+    assert excerpt("<b>") == "&lt;b&gt;"
+
+
+def test_excerpts_are_left_out_when_a_row_spans_two_lines() -> None:
+    reply = Reply("title\n1. a\n2. b\nc")  # a talk group name with a line break in it
+    assert with_excerpts(reply, [Html("x"), None]) == reply
+    two = with_excerpts(Reply("title\n1. a\n2. b"), [Html("x"), None])
+    assert two.text == "title\n1. a\n    📝 x\n2. b"
