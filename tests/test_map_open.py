@@ -299,9 +299,16 @@ async def test_emulator_refuses_web_app_buttons_in_groups_and_http_menus(
                 "menu_button": {"type": "web_app", "text": "m", "web_app": {"url": "http://x/"}},
             },
         )
+        in_group = await client.post(
+            "/setChatMenuButton",
+            json={"chat_id": GROUP_CHAT, "menu_button": {"type": "commands"}},
+        )
+        shown = await client.post("/getChatMenuButton", json={"chat_id": 1002})
     assert group.status_code == 400 and "BUTTON_TYPE_INVALID" in group.json()["description"]
     assert private.status_code == 200
     assert plain_http.status_code == 400
+    assert in_group.status_code == 400
+    assert shown.json()["result"] == {"type": "commands"}
 
 
 # -- the console's and the demo's map URL --------------------------------------------------
