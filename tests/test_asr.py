@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +30,7 @@ from bot.sandbox.asr import (
 )
 from bot.sandbox.platform import MEDIA_DIR, SandboxPlatform
 from bot.telegram.media import MediaFetcher
-from storage.db import Database
+from storage.db import Database, backup_database
 from storage.files import FileRepo
 from storage.retention import Retention
 from storage.transcripts import TranscriptRepo
@@ -518,3 +519,31 @@ async def test_check_line_ok_and_failing(
     finally:
         await sandbox.stop()
     assert calls == ["telegram"] * 3
+
+
+async def test_transcripts_are_in_a_backup_and_searchable_there(db_path: Path) -> None:
+    db = await Database.open(db_path)
+    repo = TranscriptRepo(db)
+    await repo.want(
+        "k",
+        user_id=1,
+        account=None,
+        group_name=None,
+        begin=BEGIN,
+        seconds=4.2,
+        file_url="http://x/a.ogg",
+        now=NOW,
+    )
+    await repo.done("k", ZH_TEXT, NOW)
+    copy = db_path.parent / "backup.db"
+    await asyncio.to_thread(backup_database, str(db_path), str(copy))
+    await db.close()
+    restored = await Database.open(copy)
+    try:
+        rows = await restored.fetchall(
+            "SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH ?", ('"火势已经"',)
+        )
+        assert len(rows) == 1
+        assert await TranscriptRepo(restored).texts(["k"]) == {"k": ZH_TEXT}
+    finally:
+        await restored.close()
