@@ -168,6 +168,7 @@
     fitted: false,
     draw: null,
     loads: 0,
+    firstMarkersMs: null, // since navigation started (bench/bench_map_page.py)
   };
   let map = null;
 
@@ -379,6 +380,7 @@
         state.markers.delete(id);
       }
     }
+    if (state.firstMarkersMs === null && state.markers.size) state.firstMarkersMs = performance.now();
     if (!state.fitted && state.markers.size) {
       const bounds = L.latLngBounds([...state.markers.values()].map((mk) => mk.getLatLng()));
       map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
@@ -930,6 +932,7 @@
     trackPoints: () => (state.track ? state.track.points.length : 0),
     fences: () => [...state.fences.values()].map((f) => f.fence),
     loads: () => state.loads,
+    firstMarkersMs: () => state.firstMarkersMs,
     following: () => state.following,
     latLngToPoint: (lat, lng) => {
       const p = map.latLngToContainerPoint([lat, lng]);
