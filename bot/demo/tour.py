@@ -424,6 +424,8 @@ async def transcript_tour(
     removed at the end, so the jobs tour starts afresh.
     """
     bridge, scheduler = await _run_by_hand(stack)
+    transcriber = bridge.transcriber
+    assert transcriber is not None  # built by the bridge's start
     data = stack.platform.data
     real_now = data.now
     tz = bridge.settings.bridge.tz
@@ -460,12 +462,12 @@ async def transcript_tour(
         print("🛰 the speech-recognition server is down; zhangsan01 speaks on the radio, and")
         print("   the voice message goes out at once, without its transcript:")
         _print_replies(voices[:1])
-        await asyncio.wait_for(bridge.transcriber.idle(), 60)  # tried: refused, retried later
+        await asyncio.wait_for(transcriber.idle(), 60)  # tried: refused, retried later
         await asr.up()
         clock.at = now = now + timedelta(minutes=5)
         print(f"🛰 {now:%H:%M}: the server is back; the transcript comes, the caption is edited:")
-        bridge.transcriber.wake()
-        await asyncio.wait_for(bridge.transcriber.idle(), 60)
+        transcriber.wake()
+        await asyncio.wait_for(transcriber.idle(), 60)
         await _delivered(stack, group)
         edited = stack.emu.message(group, voices[0].message_id)
         _print_replies([edited])
