@@ -12,7 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SANDBOX_NOW
+from conftest import SANDBOX_NOW, examples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
@@ -474,3 +476,30 @@ def test_excerpts_are_left_out_when_a_row_spans_two_lines() -> None:
     assert with_excerpts(reply, [Html("x"), None]) == reply
     two = with_excerpts(Reply("title\n1. a\n2. b"), [Html("x"), None])
     assert two.text == "title\n1. a\n    📝 x\n2. b"
+
+
+SEARCH_ALPHABET = st.sampled_from(list('火情救援aAbBzZ "*:^()-+%_\\.NEARORANDNOT'))
+
+
+@settings(
+    max_examples=examples(200),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    text=st.text(SEARCH_ALPHABET, min_size=1, max_size=30),
+    start=st.integers(0, 30),
+    length=st.integers(1, 8),
+    other=st.text(SEARCH_ALPHABET, min_size=1, max_size=8),
+)
+async def test_any_typed_term_is_a_substring_search(
+    db: Database, text: str, start: int, length: int, other: str
+) -> None:
+    """Whatever is typed never reaches FTS5 or LIKE as syntax: a piece of the text is found
+    (any case for Latin letters), and a term is found exactly when the text contains it."""
+    repo, search = TranscriptRepo(db), TranscriptSearch(db)
+    await db.execute("DELETE FROM transcripts")
+    await put(repo, "t", text)
+    piece = text[start : start + length] or text
+    assert await keys(search, piece.swapcase()) == ["t"]
+    assert await keys(search, piece, other) == (["t"] if other.lower() in text.lower() else [])
