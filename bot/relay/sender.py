@@ -71,6 +71,9 @@ def ack_keyboard(incident_id: int, label: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
+# A caption edit Telegram refuses because the message is no longer there to edit (deleted
+# meanwhile, or no caption to complete): nothing to retry.
+CAPTION_GONE = ("not found", "can't be edited", "message_id_invalid", "no caption")
 FILE_ID_ERRORS = ("wrong file identifier", "file reference", "wrong remote file")
 # An upload streams from the platform to Telegram: up to 50 MB over two networks.
 UPLOAD_TIMEOUT_S = 600
@@ -338,7 +341,7 @@ class Sender:
                 raise
             if "not modified" in words:
                 return [e.message_id]
-            if "not found" in words or "can't be edited" in words:
+            if any(gone in words for gone in CAPTION_GONE):
                 log.info("caption of message %s not completed: %s", e.message_id, exc.message)
                 return []
             raise
