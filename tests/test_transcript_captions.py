@@ -381,10 +381,9 @@ async def test_a_words_subscription_gets_only_recordings_that_say_them(
     stack, clock = await make_stack()
     bridge = stack.bridge
     fire, rescue, every = (stack.add_group(GROUP_CHAT - i, f"Words {i}") for i in range(3))
-    subs = bridge.repos.subscriptions
-    await subs.set(fire, 0, "recordings", (266,), words=("火势", "FIRE"))
-    await subs.set(rescue, 0, "recordings", (266,), words=("救援",))
-    await subs.set(every, 0, "recordings", (266,))
+    for chat, words in ((fire, " words 火势 FIRE"), (rescue, " words 救援"), (every, "")):
+        [ok] = await stack.say("admin", f"/subscribe recordings org 266{words}", chat=chat)
+        assert "recordings" in ok.plain_text()
     assert await bridge.jobs.recordings.poll(NOW) == 0
     await asr.down()  # the transcripts come later: the worded ones wait for them
     clock.now = LATER
