@@ -17,14 +17,15 @@ $(STAMP): pyproject.toml
 page:
 	$(PYTHON) web/build.py
 
-# Debian's Chromium for the map's browser tests (Playwright drives /usr/bin/chromium).
+# Debian's Chromium for the map's browser tests (Playwright drives /usr/bin/chromium), and CJK
+# fonts so that names on the map and in screenshots are not boxes.
 browser:
-	@test -x /usr/bin/chromium || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else \
-	    echo "make: no /usr/bin/chromium and not root: run 'apt-get install chromium' as root, or the map's browser tests are skipped"; \
-	  fi; }
+	@if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else \
+	  echo "make: no /usr/bin/chromium (or fonts-noto-cjk) and not root: run 'apt-get install chromium fonts-noto-cjk' as root, or the map's browser tests are skipped"; \
+	fi
 
 test: $(STAMP) page browser
 	$(PY) -m pytest

@@ -3,7 +3,8 @@
 # tests/test_deploy.py on machines without a container engine.
 #
 #   sh deploy/install.sh build SRC DIST      the sdist and the wheel of the source tree SRC, into DIST
-#                                            (needs build, setuptools>=68 and wheel beside $PYTHON)
+#                                            (needs build, setuptools>=68 and wheel beside $PYTHON,
+#                                            and npm unless SRC's map page is built already)
 #   sh deploy/install.sh install WHEEL VENV  the wheel and its dependencies into the venv VENV
 #                                            (made when missing, reused when there: an upgrade)
 #
@@ -20,6 +21,10 @@ usage() {
 [ $# -eq 3 ] || usage
 case $1 in
 build)
+    if [ ! -f "$2/bot/webapp/static/vendor/build-stamp" ] && ! command -v npm >/dev/null 2>&1; then
+        echo "install.sh: the map page is not built and there is no npm: install Node.js and npm (Debian: apt-get install npm)" >&2
+        exit 2
+    fi
     "$PYTHON" -m build --no-isolation --outdir "$3" "$2"
     ;;
 install)
