@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Clock
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from bot.asr import AsrClient, AsrError, RetryPolicy, Transcriber
@@ -547,3 +549,29 @@ async def test_transcripts_are_in_a_backup_and_searchable_there(db_path: Path) -
         assert await TranscriptRepo(restored).texts(["k"]) == {"k": ZH_TEXT}
     finally:
         await restored.close()
+
+
+async def test_a_file_that_takes_too_long_is_tried_again_later(
+    db: Database, sandbox: SandboxPlatform, fake_asr: Callable[..., Awaitable[FakeAsr]]
+) -> None:
+    server = await fake_asr(token=TOKEN, delay_s=600)  # answers only when stopped
+    q = Queue(db, server, Clock(NOW))
+    q.transcriber.policy = RetryPolicy(attempts=3, first_delay_s=10, file_timeout_s=0.2)
+    rec = recording(sandbox)
+    async with q as transcriber:
+        await transcriber.want(rec, recording_key(rec))
+        await transcriber.idle()
+    row = await q.repo.get(recording_key(rec))
+    assert row is not None and (row.state, row.attempts) == ("pending", 1)
+    assert row.error == "timed out after 0.2 s"
+    assert q.heard == []
+
+
+@given(st.text(max_size=40))
+def test_sandbox_asr_options_never_fail_otherwise(spec: str) -> None:
+    try:
+        options = parse_options(spec)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert options.delay_s >= 0 and options.fail_first >= 0

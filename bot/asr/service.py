@@ -212,7 +212,7 @@ class Transcriber:
             await self._failed(row, f"speech recognition: {exc.detail}", exc.retryable)
             return
         except TimeoutError:
-            await self._failed(row, f"timed out after {self.policy.file_timeout_s:.0f} s", True)
+            await self._failed(row, f"timed out after {self.policy.file_timeout_s:g} s", True)
             return
         except asyncio.CancelledError:
             raise
