@@ -21,6 +21,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from aiogram import Router
@@ -51,6 +52,14 @@ _NOT_TIMES = frozenset({"now", "现在"})  # words people say on the radio, not 
 _WORD = re.compile(r'"([^"]*)"|“([^”]*)”|(\S+)')
 # What is meant as a time even when it is not one (2026-02-30, 25:00, -2x): told, not searched.
 _TIMELIKE = re.compile(r"-[0-9]|[0-9]{1,4}[-/.:：][0-9]")
+# Letters and digits a Chinese keyboard types full-width (ＦＩＲＥ, １２): found as ASCII.
+_HALF_WIDTH = MappingProxyType(
+    {
+        c: c - 0xFEE0
+        for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+        for c in range(r[0], r[1] + 1)
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +114,7 @@ def read_args(text: str, now: datetime, tz: Any) -> HeardArgs:
             end += 1
         terms, times, target = words[:first], words[first:end], words[end:]
     return HeardArgs(
-        terms=tuple(dict.fromkeys(w.text for w in terms if w.text.strip())),
+        terms=tuple(dict.fromkeys(w.text.translate(_HALF_WIDTH) for w in terms if w.text.strip())),
         times=tuple(w.text for w in times),
         target=" ".join(w.text for w in target),
     )

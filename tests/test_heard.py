@@ -387,6 +387,25 @@ async def test_heard_reads_a_range_and_a_target_and_quotes(make_stack: MakeStack
     assert "👤 张三 (zhangsan01)" in who.plain_text()
 
 
+async def test_heard_pages_after_a_restart_in_a_group(make_stack: MakeStack) -> None:
+    """The query is kept with the message: ▶▶ works after a restart; in a group only for
+    whoever asked."""
+    stack = await make_stack()
+    chat = stack.add_group(GROUP_CHAT, "Heard")
+    day = stack.platform.data.history_days()[-3]
+    for k, r in enumerate(newest_first(stack, 10002, day)):
+        await transcribe(stack, r, f"{k} 救援")
+    [first] = await stack.say("supervisor", "/heard 救援", chat=chat)
+    assert "11 recordings, page 1 of 2" in first.plain_text()
+    await stack.restart_bridge()
+
+    await stack.press("admin", first, "▶▶")  # not theirs
+    assert "page 1 of 2" in stack.emu.message(chat, first.message_id).plain_text()
+    await stack.press("supervisor", first, "▶▶")
+    after = stack.emu.message(chat, first.message_id)
+    assert "page 2 of 2" in after.plain_text() and row_starts(after.plain_text())[0][:4] == "11. "
+
+
 async def test_heard_page_button_without_its_query_has_expired(make_stack: MakeStack) -> None:
     stack = await make_stack()
     [help_msg] = await stack.say("supervisor", "/help")
@@ -443,6 +462,7 @@ TZ = ZoneInfo("Asia/Shanghai")
         ('5" pipe', ('5"', "pipe"), (), ""),
         ('""', (), (), ""),
         ("昨天", ("昨天",), (), ""),  # the first word is always a word
+        ("ＦＩＲＥ１２，", ("FIRE12，",), (), ""),  # full-width letters and digits, not "，"
     ],
 )
 def test_heard_arguments_read(
