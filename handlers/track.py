@@ -1,27 +1,33 @@
 """/track <user> [from] [to] (supervisor): summary, a PNG picture and a GPX 1.1 file.
 
 The picture and the GPX are built off the event loop (matplotlib and XML for a
-long track take a while). Every request is written to the audit log.
+long track take a while). The picture is drawn over the operator's map tiles when they
+can be had (`TileSource`, fetched first), else on plain axes. Every request is written
+to the audit log.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import BufferedInputFile, Message, TelegramObject
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.directory import Kind
-from bot.geo.measure import summarize, timed_sorted
+from bot.geo.measure import Located, summarize, timed_sorted
+from bot.geo.tiles import Basemap, TileSource
 from bot.parsing.timeexpr import TimeExprError, parse_range
 from bot.render.geo import track_summary
 from bot.render.replies import Reply
 from bot.render.text import truncate_caption
 from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import feature_router
-from handlers.lookup import LookupContext, lookup_context
+from handlers.lookup import Handler, LookupContext
 from handlers.reply import answer
 from handlers.resolve import NameArg, Named, name_command, name_picked
 from storage.roles import Role
@@ -29,7 +35,28 @@ from storage.roles import Role
 TRACK = NameArg(Kind.USER, PickAction.TRACK, "usage-track", more=True)
 
 
-async def send_track(message: Message, named: Named, ctx: LookupContext) -> None:
+@dataclass(frozen=True)
+class TrackContext(LookupContext):
+    """A `LookupContext` with the map tiles the picture is drawn over."""
+
+    tiles: TileSource
+
+
+async def track_context(handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    """Puts a `TrackContext` into the handler data as `ctx` (an inner middleware)."""
+    data["ctx"] = TrackContext(**{f.name: data[f.name] for f in fields(TrackContext)})
+    return await handler(event, data)
+
+
+async def basemap(tiles: TileSource, points: Sequence[Located]) -> Basemap | None:
+    """The map behind the track's picture, or None (drawn without one)."""
+    from bot.geo.trackfiles import MAP_SIZE, track_view
+
+    view = await asyncio.to_thread(track_view, points, tiles.crs)
+    return None if view is None else await tiles.basemap(view, MAP_SIZE)
+
+
+async def send_track(message: Message, named: Named, ctx: TrackContext) -> None:
     t, lang, tz, uid = ctx.t, ctx.lang, ctx.settings.bridge.tz, named.id
     now = ctx.clock()
     try:
@@ -70,8 +97,9 @@ async def send_track(message: Message, named: Named, ctx: LookupContext) -> None
         stamp = start.astimezone(tz).strftime("%Y%m%d-%H%M")
         base = f"track-{user.account or user.id}-{stamp}"
         title = f"{user.name} {start.astimezone(tz):%Y-%m-%d %H:%M} – {end.astimezone(tz):%H:%M}"
+        under = await basemap(ctx.tiles, points)
         png, gpx = await asyncio.gather(
-            asyncio.to_thread(track_png, points, title=title, lang=lang, tz=tz),
+            asyncio.to_thread(track_png, points, title=title, lang=lang, tz=tz, basemap=under),
             asyncio.to_thread(track_gpx, points, name=f"{user.name} ({user.account})"),
         )
         await message.answer_photo(
@@ -85,7 +113,7 @@ async def send_track(message: Message, named: Named, ctx: LookupContext) -> None
 
 def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
-    r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
+    r = feature_router(__name__, Role.SUPERVISOR, track_context)
     r.message.register(name_command(TRACK, send_track), Command("track"))
     r.callback_query.register(
         name_picked(TRACK, send_track), PickCb.filter(F.action == PickAction.TRACK)

@@ -13,7 +13,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import Clock
+from conftest import SANDBOX_NOW, Clock
 from matplotlib.text import Text
 from PIL import Image
 
+from bot.demo.stack import Stack
 from bot.geo.tiles import (
     BACKOFF_S,
     HALF_WORLD_M,
@@ -96,6 +97,13 @@ def pt(lat: float, lon: float, i: int, speed: float | None = 20.0) -> TrackPoint
 def patrol(lat: float = 31.2304, lon: float = 121.4737, n: int = 120) -> list[TrackPoint]:
     """A walk of ~2 km north-east with a wiggle."""
     return [pt(lat + 0.00015 * i, lon + 0.0001 * i + 0.0004 * math.sin(i / 8), i) for i in range(n)]
+
+
+def inside_tile(z: int, x: int, y: int) -> View:
+    """A view well inside tile z/x/y: drawn 200 px wide, it needs that tile alone."""
+    size = 2 * HALF_WORLD_M / 2**z
+    west, north = x * size - HALF_WORLD_M, HALF_WORLD_M - y * size
+    return View(west + 0.1 * size, west + 0.9 * size, north - 0.74 * size, north - 0.1 * size)
 
 
 def template(server: SandboxPlatform, query: str = "") -> str:
@@ -220,13 +228,12 @@ async def test_unreachable_tiles_give_the_plain_picture_and_are_not_asked_again_
         cache=TileCache(tmp_path),
         monotonic=clock,
     )
-    view = track_view(patrol(), "wgs84")
-    assert view is not None
+    view = inside_tile(12, 3413, 1686)  # one tile: one request per try
     sandbox.fail_next(".png", "http502", times=1000)
     with caplog.at_level(logging.WARNING, logger="bot.geo.tiles"):
-        assert await source.basemap(view, MAP_SIZE) is None
-    asked = len(tile_requests(sandbox))
-    assert asked >= 1 and not source.reachable
+        assert await source.basemap(view, (200, 160)) is None
+    assert [r.path for r in tile_requests(sandbox)] == ["/tiles/12/3413/1686.png"]
+    assert not source.reachable
     assert "127.0.0.1" in caplog.text and "HTTP 502" in caplog.text
     assert "SECRET-KEY" not in caplog.text and "tk=" not in caplog.text
     assert all(r.query == {"tk": "SECRET-KEY-1234"} for r in tile_requests(sandbox))
@@ -234,12 +241,12 @@ async def test_unreachable_tiles_give_the_plain_picture_and_are_not_asked_again_
     # Within the back-off: no request at all, even with the server back.
     sandbox.clear_faults()
     clock.advance(BACKOFF_S - 1)
-    assert await source.basemap(view, MAP_SIZE) is None
-    assert len(tile_requests(sandbox)) == asked
+    assert await source.basemap(view, (200, 160)) is None
+    assert len(tile_requests(sandbox)) == 1
     # After it: asked again, and drawn.
     clock.advance(2)
-    assert await source.basemap(view, MAP_SIZE) is not None
-    assert len(tile_requests(sandbox)) > asked and source.reachable
+    assert await source.basemap(view, (200, 160)) is not None
+    assert len(tile_requests(sandbox)) == 2 and source.reachable
 
 
 @pytest.mark.parametrize("fault", ["html", "truncated", "status404"])
@@ -349,3 +356,60 @@ def test_tile_urls_zooms_and_ranges(http: httpx.AsyncClient) -> None:
         assert columns.stop * size - HALF_WORLD_M >= view.x1
         assert HALF_WORLD_M - rows.start * size >= view.y1
         assert HALF_WORLD_M - rows.stop * size <= view.y0
+
+
+# ---- /track end to end ------------------------------------------------------------------------
+
+
+async def test_track_sends_the_picture_over_tiles_and_the_gpx(
+    make_bot_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    sandbox = SandboxPlatform(now=lambda: SANDBOX_NOW)
+    stack = await make_bot_stack(
+        sandbox=sandbox,
+        clock=lambda: SANDBOX_NOW,
+        bridge_overrides={"map_attribution": "© Sandbox tiles"},
+    )
+    assert stack.bridge is not None
+    assert stack.bridge.settings.bridge.map_tiles == template(sandbox)
+    day = sandbox.data.today() - timedelta(days=1)
+
+    msgs = await stack.say("supervisor", f"/track zhangsan01 {day} 06:00 {day} 18:00")
+    assert [m.kind for m in msgs] == ["photo", "document"]
+    photo, doc = msgs
+    assert photo.file is not None and photo.file.data is not None
+    assert share_of(photo.file.data, BACKGROUND, MAP_BOX) > 0.5
+    assert doc.file is not None and doc.file.data is not None
+    assert doc.file.data.startswith(b"<?xml") and b"<gpx" in doc.file.data
+    asked = tile_requests(sandbox)
+    assert asked and all("token" not in r.headers for r in asked)
+    cache = Path(stack.bridge.settings.bridge.db_path).parent / "tiles"
+    assert len(listing(cache)) == len({r.path for r in asked})
+
+    # The same track again: the tiles come from the disk cache.
+    again = await stack.say("supervisor", f"/track zhangsan01 {day} 06:00 {day} 18:00")
+    assert [m.kind for m in again] == ["photo", "document"]
+    assert len(tile_requests(sandbox)) == len(asked)
+    assert again[0].file is not None and again[0].file.data == photo.file.data
+
+
+async def test_track_without_reachable_tiles_sends_the_plain_picture(
+    make_bot_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sandbox = SandboxPlatform(now=lambda: SANDBOX_NOW)
+    stack = await make_bot_stack(
+        sandbox=sandbox,
+        clock=lambda: SANDBOX_NOW,
+        bridge_overrides={"map_tiles": f"http://127.0.0.1:{port}/{{z}}/{{x}}/{{y}}.png"},
+    )
+    day = sandbox.data.today() - timedelta(days=1)
+    for _ in range(2):
+        msgs = await stack.say("supervisor", f"/track zhangsan01 {day} 06:00 {day} 18:00")
+        assert [m.kind for m in msgs] == ["photo", "document"]
+        photo = msgs[0]
+        assert photo.file is not None and photo.file.data is not None
+        assert share_of(photo.file.data, BACKGROUND, MAP_BOX) == 0.0
+        assert share_of(photo.file.data, (255, 255, 255), MAP_BOX) > 0.5  # plain axes

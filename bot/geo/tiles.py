@@ -362,13 +362,21 @@ class TileSource:
         """Each tile from the server (and into the cache), or None if any fails."""
         if not self.reachable:
             return None
+        pairs = list(wanted)
         try:
-            async with asyncio.timeout(BATCH_TIMEOUT_S):
-                pairs = list(wanted)
-                datas = await asyncio.gather(*(self._fetch(z, x % n, y) for x, y in pairs))
-        except (TileUnavailable, TimeoutError) as exc:
-            self._down(str(exc) or "timed out")
+            # A task group: the first failure cancels the tiles still on their way.
+            async with asyncio.timeout(BATCH_TIMEOUT_S), asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._fetch(z, x % n, y)) for x, y in pairs]
+        except TimeoutError:
+            self._down("timed out")
             return None
+        except ExceptionGroup as failed:
+            reasons = [e for e in failed.exceptions if isinstance(e, TileUnavailable)]
+            if len(reasons) < len(failed.exceptions):
+                raise
+            self._down(str(reasons[0]))
+            return None
+        datas = [task.result() for task in tasks]
         got = dict(zip(pairs, datas, strict=True))
 
         def store() -> None:
