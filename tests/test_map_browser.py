@@ -22,6 +22,7 @@ from conftest import SANDBOX_NOW, Clock
 from test_webapp_api import init_data
 
 from bot.demo.stack import PEOPLE, Stack
+from bot.sandbox.platform import SandboxPlatform
 from bot.webapp import page
 from bot.webapp.links import LIGHT_THEME
 
@@ -258,7 +259,11 @@ async def api_get(stack: Stack, who: str, path: str) -> dict[str, Any]:
 
 def with_fix(stack: Stack, gid: int) -> dict[int, tuple[float, float]]:
     """The sandbox's own fixes of a group's members (WGS-84: the tiles' CRS here)."""
-    data = stack.platform.data
+    return with_fix_of(stack.platform, gid)
+
+
+def with_fix_of(sandbox: SandboxPlatform, gid: int) -> dict[int, tuple[float, float]]:
+    data = sandbox.data
     fixes = {u.id: data.fix_now(u) for u in data.members(gid)}
     return {uid: (f.lat, f.lon) for uid, f in fixes.items() if f is not None}
 
@@ -274,13 +279,78 @@ async def test_a_group_on_the_map(browser: Any, map_stack: Callable[..., Awaitab
     answer = await api_get(stack, "supervisor", f"/app/api/positions?group={GROUP}")
     names = {mm["name"] for mm in answer["members"] if mm["fix"]}
     assert set(await tab.locator(".pm .label").all_text_contents()) == names
-    assert {m["status"] for m in markers} <= {"online", "stale", "offline"}
+    # Online, online with an old fix, offline: the API's words, the marker's colour.
+    for mm in answer["members"]:
+        if mm["fix"]:
+            status = "offline" if not mm["online"] else "stale" if mm["fix"]["stale"] else "online"
+            assert next(m for m in markers if m["id"] == mm["id"])["status"] == status
+            assert await tab.locator(f'.pm.{status}[data-id="{mm["id"]}"]').count() == 1
+    assert {m["status"] for m in markers} >= {"online", "offline"}
     assert await tab.locator("#legend").inner_text() == "online\nonline, old fix\noffline"
     assert "OpenStreetMap" in await tab.locator("#attribution").inner_text()
     assert await tab.locator("#picker").input_value() == f"group:{GROUP}"
     assert await tab.locator("#fence-add").is_visible()
     await screenshot(tab, "group-on-the-map")
     assert tab.errors == []
+
+
+async def test_the_picker_and_the_start_parameter_open_a_target(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack = await map_stack()
+    # Opened with no target: the list of talk groups and orgs, nothing on the map yet.
+    tab = await open_page(browser, map_url(stack, "supervisor", query=""))
+    picker = tab.locator("#picker")
+    await picker.locator("optgroup").first.wait_for(state="attached")
+    assert await picker.locator("option:checked").inner_text() == "Choose a talk group…"
+    assert await tab.evaluate("window.pttmap.markers()") == []
+    groups = await api_get(stack, "supervisor", "/app/api/groups")
+    assert await picker.locator("optgroup[label='Talk groups'] option").count() == len(
+        groups["groups"]
+    )
+    assert await picker.locator("optgroup[label='Orgs'] option").count() == len(groups["orgs"])
+    await picker.select_option(f"group:{GROUP}")
+    assert {m["id"] for m in await markers_shown(tab)} == set(with_fix(stack, GROUP))
+    assert "group=1002" in tab.url
+    # An org: the users of its subtree.
+    org = groups["orgs"][0]["id"]
+    await picker.select_option(f"org:{org}")
+    expected = await api_get(stack, "supervisor", f"/app/api/positions?org={org}")
+    ids = {m["id"] for m in expected["members"] if m["fix"]}
+    await tab.wait_for_function(
+        "(ids) => { const got = window.pttmap.markers().map(m => m.id).sort();"
+        " return JSON.stringify(got) === JSON.stringify(ids); }",
+        arg=sorted(ids),
+    )
+    # Opened from a group chat's link: t.me/<bot>?startapp=g1002 gives start_param g1002.
+    url = stack.map_url("supervisor", "", start_param=f"g{GROUP}")
+    tab = await open_page(browser, url)
+    assert {m["id"] for m in await markers_shown(tab)} == set(with_fix(stack, GROUP))
+    assert await tab.locator("#picker").input_value() == f"group:{GROUP}"
+    assert tab.errors == []
+
+
+async def test_names_from_the_platform_are_text_not_html(
+    browser: Any, make_bot_stack: Callable[..., Awaitable[Stack]], clock: Clock
+) -> None:
+    hostile = '<img src=x onerror="window.pwned=1">Zhang'
+    sandbox = SandboxPlatform(now=lambda: SANDBOX_NOW)
+    uid = sorted(with_fix_of(sandbox, GROUP))[0]
+    sandbox.data.users[uid].name = hostile
+    sandbox.data.groups[GROUP].name = "<b>Alpha</b>"
+    stack = await make_bot_stack(
+        sandbox=sandbox, bridge_overrides={"public_url": PUBLIC_URL}, clock=clock
+    )
+    tab = await open_page(browser, map_url(stack, "supervisor"))
+    await markers_shown(tab)
+    label = tab.locator(f'.pm[data-id="{uid}"] .label')
+    assert await label.inner_text() == hostile
+    assert await tab.locator(".pm img").count() == 0
+    await tap_member(tab, uid)
+    assert await tab.locator("#sheet-name").inner_text() == hostile
+    assert await tab.locator("#sheet img, #picker b").count() == 0
+    assert (await tab.locator("#picker option:checked").inner_text()).startswith("<b>Alpha</b>")
+    assert await tab.evaluate("window.pwned === undefined")
 
 
 async def test_a_members_track_and_its_slider(

@@ -439,7 +439,8 @@
 
   async function picker() {
     const select = $("picker");
-    select.replaceChildren(el("option", { value: "", text: t("choose"), disabled: true }));
+    // Selected and disabled: shown until a target is open, never chosen again.
+    select.replaceChildren(el("option", { value: "", text: t("choose"), disabled: true, selected: true }));
     try {
       const answer = await api("/app/api/groups");
       const groups = el("optgroup", { label: t("groups") });
