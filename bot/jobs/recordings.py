@@ -24,6 +24,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
 from bot.directory import DirUser
 from bot.jobs.common import Job
 from bot.platform import PlatformError
@@ -288,16 +290,20 @@ class RecordingFeed(Job):
                     if state == "pending":
                         keep.append(item)
                         continue
-                    r = Recording.model_validate(item["recording"])
-                    user = self.directory.snapshot.users.get(r.user_id or 0)
-                    if state != "done" or user is None:
+                    try:
+                        r = Recording.model_validate(item["recording"])
+                    except ValidationError:  # written by a version that stored it otherwise
+                        r = None
+                    user = self.directory.snapshot.users.get(r.user_id or 0) if r else None
+                    if state != "done" or r is None or user is None:
                         dropped += 1
                         continue
                     to = [current[(c, th)] for c, th in item["to"] if (c, th) in current]
                     to = [s for s in to if heard(s.words, text or "")]
                     to = [s for s in to if (a := self.audience(s)) is None or user.id in a]
                     queued += await self._enqueue(r, user, to, now)
-                await self.state.put(HELD_KEY, keep, now)
+                if len(keep) != len(held):
+                    await self.state.put(HELD_KEY, keep, now)
         if dropped:
             log.info("%d recordings held for words dropped: no transcript", dropped)
         if queued:
