@@ -18,6 +18,7 @@ from conftest import SANDBOX_NOW, Clock
 
 from bot.demo.stack import BOT_TOKEN, PEOPLE, Stack
 from bot.sandbox.platform import SandboxPlatform
+from storage.roles import Role
 
 PUBLIC_URL = "https://bridge.example.com"
 NOW = SANDBOX_NOW.astimezone(UTC)
@@ -207,7 +208,14 @@ async def test_the_map_is_off_without_a_public_url(
 ) -> None:
     stack = await map_stack(public_url=None)
     auth = f"tma {init_data(person('admin'))}"
-    for path in ("/app/", "/app/api/me", "/app/api/groups", "/app/api/nothing"):
+    for path in (
+        "/app/",
+        "/app/api/me",
+        "/app/api/groups",
+        "/app/api/positions?group=1001",
+        "/app/api/fences",
+        "/app/api/nothing",
+    ):
         status, body, headers = await get(stack, path, auth)
         assert (status, body) == (404, {"error": "the map is off: set BRIDGE_PUBLIC_URL"}), path
         assert headers["Cache-Control"] == "no-store"
@@ -820,15 +828,19 @@ async def test_a_scoped_supervisor_gets_404_outside_the_subtree_on_every_endpoin
     ):
         assert (await call(stack, "GET", path, "scoped"))[0] == 200, path
     # A recording listed by an unscoped supervisor cannot be played by the scoped one.
-    day = stack.platform.data.history_days()[-2]
+    data = stack.platform.data
+    day = next(d for d in data.history_days() if data.recordings(outside_user.id, d))
     listed = (
         await call(
             stack, "GET", f"/app/api/recordings?user={outside_user.id}&date={day}", "supervisor"
         )
     )[1]["recordings"]
-    if listed:
-        status, _, _ = await call(stack, "GET", listed[0]["audio"], "scoped")
-        assert status == 404
+    status, body, _ = await call(stack, "GET", listed[0]["audio"], "scoped")
+    assert (status, body) == (404, {"error": "no such recording: list the recordings again"})
+    # Scoped after listing it: the id no longer plays what is now out of reach.
+    await stack.bridge.roles.set(person("supervisor"), Role.SUPERVISOR, "266", None)
+    status, body, _ = await call(stack, "GET", listed[0]["audio"], "supervisor")
+    assert (status, body) == (404, {"error": f"user {outside_user.id} not found"})
     # A group of their subtree shows only the members in it.
     inside_group = next(g for g in directory.groups() if g.org_id in subtree)
     body = (await call(stack, "GET", f"/app/api/positions?group={inside_group.id}", "scoped"))[1]
