@@ -60,7 +60,7 @@ def test_the_csp_admits_the_tile_host_and_nothing_else() -> None:
     )
     amap = "https://webrd0{s}.is.autonavi.com/appmaptile?x={x}&y={y}&z={z}&style=8"
     assert page.tile_source(amap) == "https://*.is.autonavi.com"
-    assert page.tile_source(None) == "https: http:"
+    assert page.tile_source("https://t{s}.example.{s}/{z}/{x}/{y}") == "https:"
     csp = page.content_security_policy(osm)
     assert "script-src 'self'" in csp
     assert "img-src 'self' data: https://*.tile.openstreetmap.org" in csp
@@ -78,7 +78,10 @@ async def test_the_page_and_its_files_are_served_with_strict_headers(
         assert index.headers["content-type"] == "text/html; charset=utf-8"
         assert index.headers["cache-control"] == "no-cache"
         assert index.headers["x-content-type-options"] == "nosniff"
-        assert "script-src 'self'" in index.headers["content-security-policy"]
+        csp = index.headers["content-security-policy"]
+        assert "script-src 'self'" in csp
+        # Images: the page's own and the sandbox's tiles, no other host.
+        assert f"img-src 'self' data: {stack.platform.url};" in csp
         assert "static/map.js" in index.text
         for name, kind in [
             ("map.js", "text/javascript; charset=utf-8"),

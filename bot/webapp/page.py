@@ -29,17 +29,15 @@ TYPES = {
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
 
 
-def tile_source(tiles: str | None) -> str:
+def tile_source(tiles: str) -> str:
     """The CSP source that admits the tile template's host: `{s}.tile.osm.org` -> `*.tile.osm.org`.
 
-    Without a template (or with one CSP cannot name), images from any web host: scripts,
-    styles and connections stay 'self' whatever the tiles are.
+    A template whose host CSP cannot name (a placeholder inside a label other than the first)
+    admits its scheme: scripts, styles and connections stay 'self' whatever the tiles are.
     """
-    if not tiles:
-        return "https: http:"
     parts = urlsplit(tiles.replace("{", "%7B").replace("}", "%7D"))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "https: http:"
+        return "https:"
     labels = parts.hostname.lower().split(".")
     if "%7b" in labels[0]:
         labels[0] = "*"
@@ -50,7 +48,7 @@ def tile_source(tiles: str | None) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
-def content_security_policy(tiles: str | None) -> str:
+def content_security_policy(tiles: str) -> str:
     return "; ".join(
         [
             "default-src 'none'",
@@ -65,7 +63,7 @@ def content_security_policy(tiles: str | None) -> str:
     )
 
 
-def register(app: web.Application, tiles: str | None = None) -> None:
+def register(app: web.Application, tiles: str) -> None:
     """Add the page's routes; called by `WebAppApi.register` before its catch-all.
 
     `tiles` is BRIDGE_MAP_TILES: the page's Content-Security-Policy admits images from its host.
