@@ -394,3 +394,13 @@ async def test_the_menu_memory_is_bounded(make_stack: MakeStack) -> None:
     assert not await off.update(stack.people["viewer"].id, Role.VIEWER, words)  # never had it
     assert await off.update(supervisor, Role.SUPERVISOR, words)  # reset to the default
     assert stack.emu.menu_button(supervisor) == {"type": "commands"}
+
+
+async def test_role_changes_move_the_menu_button_at_once(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    viewer = stack.people["viewer"].id
+    assert stack.emu.menu_button(viewer) == {"type": "commands"}
+    await stack.say("admin", f"/role {viewer} supervisor")
+    assert stack.emu.menu_button(viewer)["type"] == "web_app"  # before any /help of theirs
+    await stack.say("admin", f"/role {viewer} none")
+    assert stack.emu.menu_button(viewer) == {"type": "commands"}

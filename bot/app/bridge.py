@@ -160,7 +160,8 @@ class Bridge:
         self.media = MediaFetcher(s.platform.timeout_s)
         self.transcriber = self._make_transcriber()
         self.bot = self._make_bot()
-        self.menus = Menus(self.bot, self.translator, self.users, self.roles, s)
+        map_menu = MapMenu(self.bot, MapLinks.of(s.bridge))
+        self.menus = Menus(self.bot, self.translator, self.users, self.roles, s, map_menu)
         self.alerts = AdminAlerts(self.bot, self.translator, self.users, self.roles, s, self.clock)
         t = self.translator.get(s.bridge.language)  # what the bridge posts on its own
         self.delivery = Delivery(
@@ -193,7 +194,7 @@ class Bridge:
             transcriber=self.transcriber,
             captions=self.captions,
             menus=self.menus,
-            map_menu=MapMenu(self.bot, MapLinks.of(s.bridge)),
+            map_menu=map_menu,
             user_locks=UserLocks(),
             alerts=self.alerts,
             background=self.background,

@@ -135,10 +135,17 @@ class Menus:
     """Command menus: per language for everyone, and per private chat where roles differ."""
 
     def __init__(
-        self, bot: Bot, translator: Translator, users: UserRepo, roles: RoleRepo, settings: Settings
+        self,
+        bot: Bot,
+        translator: Translator,
+        users: UserRepo,
+        roles: RoleRepo,
+        settings: Settings,
+        map_menu: MapMenu | None = None,
     ) -> None:
         self._bot, self._translator = bot, translator
         self._users, self._roles, self._settings = users, roles, settings
+        self._map_menu = map_menu
 
     async def set_all(self) -> None:
         for lang in ("zh", "en"):
@@ -157,7 +164,9 @@ class Menus:
             await self.set_user_menu(uid, role)
 
     async def set_user_menu(self, user_id: int, role: Role) -> None:
-        """The menu in a user's private chat, in their language."""
+        """The menu in a user's private chat, in their language: the commands their role
+        may use and, with the map on, the map as the menu button for supervisors and admins
+        (so a role given or taken by /role shows at once, not at their next /help)."""
         chosen = await self._users.get_language(user_id)
         seen = await self._users.get(user_id)
         lang = pick_language(
@@ -170,6 +179,10 @@ class Menus:
         except TelegramAPIError as exc:
             # A user who never opened the bot has no chat yet: their menu comes later.
             log.debug("menu for %s not set: %s", user_id, exc)
+            return
+        if self._map_menu is not None:
+            t = self._translator.get(lang)
+            await self._map_menu.update(user_id, role, t.plain("map-menu"))
 
 
 class AdminAlerts:
