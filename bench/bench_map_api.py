@@ -4,7 +4,7 @@ its latency beside the platform's own 2.4 call for the same 500 users.
 The whole bridge with the sandbox platform (600 users; a talk group of 500 added to it) and
 the Telegram emulator on 127.0.0.1, all in this one process (the demo's `Stack`), the bridge
 and the sandbox standing still at one time. One keep-alive HTTP client asks, one request
-at a time:
+at a time, the four kinds in turn:
 
 * `GET /app/api/positions?group=<500>` as a supervisor (2.4 for the 500, in one batched
   call, beside 2.3 for who is online; the JSON of 500 members) and as a viewer (2.3 only);
@@ -50,14 +50,19 @@ def quantiles(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(ms), p99, statistics.fmean(ms)
 
 
-async def timed(n: int, call: Callable[[], Awaitable[object]]) -> list[float]:
-    for _ in range(min(10, n)):  # warm: connections open, first parses done
-        await call()
-    samples = []
+async def timed(
+    n: int, calls: dict[str, Callable[[], Awaitable[object]]]
+) -> dict[str, list[float]]:
+    """Each call `n` times, taken in turn (a load on the shared machine hits all alike)."""
+    for call in calls.values():  # warm: connections open, first parses done
+        for _ in range(min(10, n)):
+            await call()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(n):
-        started = time.perf_counter()
-        await call()
-        samples.append(time.perf_counter() - started)
+        for name, call in calls.items():
+            started = time.perf_counter()
+            await call()
+            samples[name].append(time.perf_counter() - started)
     return samples
 
 
@@ -109,13 +114,15 @@ async def main() -> None:
             async def client_2_4() -> None:
                 await platform.latest_fixes(uids)
 
-            n = args.requests
-            rows = [
-                ("GET positions (supervisor)", await timed(n, lambda: endpoint("supervisor"))),
-                ("GET positions (viewer)", await timed(n, lambda: endpoint("viewer"))),
-                ("platform 2.4 (raw HTTP)", await timed(n, raw_2_4)),
-                ("platform 2.4 (PlatformClient)", await timed(n, client_2_4)),
-            ]
+            rows = await timed(
+                args.requests,
+                {
+                    "GET positions (supervisor)": lambda: endpoint("supervisor"),
+                    "GET positions (viewer)": lambda: endpoint("viewer"),
+                    "platform 2.4 (raw HTTP)": raw_2_4,
+                    "platform 2.4 (PlatformClient)": client_2_4,
+                },
+            )
             size = len((await http.get(path, headers=auth("supervisor"))).content)
     finally:
         await stack.stop()
@@ -127,7 +134,7 @@ async def main() -> None:
     )
     print(f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     figures = {}
-    for name, samples in rows:
+    for name, samples in rows.items():
         figures[name] = quantiles(samples)
         p50, p99, mean = figures[name]
         print(f"{name:32} {p50:8.1f} {p99:8.1f} {mean:8.1f}")
