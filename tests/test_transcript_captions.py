@@ -561,3 +561,27 @@ async def test_a_failed_edit_is_retried_once_and_a_deleted_voice_is_let_be(
         "SELECT state FROM outbox WHERE kind = 'transcripts' AND chat_id IN (?, ?)", (flaky, gone)
     )
     assert [r["state"] for r in rows] == ["sent"] * (len(sent[flaky]) + len(sent[gone]))
+
+
+async def test_caption_completions_held_by_a_mute_are_not_summarised_as_held_messages(
+    make_stack: Any, asr: FakeAsr
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    [chat] = await subscribed_chats(stack, 1)
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock)
+    sent = voices(await delivered(stack, chat))
+    assert sent
+    await stack.say("admin", "/mute 2h", chat=chat)
+    await asr.up()
+    await transcribed(stack, clock)  # the completions wait behind the mute
+    assert caption_edits(stack, chat) == Counter()
+    await stack.say("admin", "/mute off", chat=chat)
+    after = await delivered(stack, chat)
+    # Nothing new was held: no summary, only the captions completed, once each.
+    assert [m for m in after if m.kind == "text" and m.message_id > sent[-1].message_id] == []
+    assert caption_edits(stack, chat) == Counter({m.message_id: 1 for m in sent})

@@ -27,7 +27,7 @@ from aiogram.exceptions import (
 from bot.i18n import Translate
 from bot.metrics import Metrics
 from bot.relay.files import SentFiles
-from bot.relay.messages import AckEdit, TextMessage, read_message
+from bot.relay.messages import AckEdit, CaptionEdit, TextMessage, read_message
 from bot.relay.sender import ChatGone, Sender
 from bot.render.relay import mute_summary
 from bot.render.text import esc, visible_text
@@ -209,7 +209,8 @@ class Delivery:
         ]
         # Incidents, recordings and digests with their file are sent, not folded.
         folded = [(r, m) for r, m in rows if r.kind != "incidents" and isinstance(m, TextMessage)]
-        kinds = [r.kind for r, m in rows if not isinstance(m, AckEdit)]
+        # Edits of messages already sent (acknowledgements, completed captions) held nothing.
+        kinds = [r.kind for r, m in rows if not isinstance(m, AckEdit | CaptionEdit)]
         if kinds:
             # visible_text unescapes: escape the folded lines again for HTML.
             lines = [f"• {esc(visible_text(m.text)[:300])}" for _r, m in folded]
