@@ -12,7 +12,8 @@ at a time, the four kinds in turn:
   HTTP call: the floor the endpoint stands on);
 * `PlatformClient.latest_fixes` for them (that call parsed into fixes, as the bridge does).
 
-Printed: p50, p99 and mean of each, and what the endpoint adds to the platform's call.
+Printed: p50, p99 and mean of each, the CPU time of each (the whole chain's work in this
+process, which a busy machine does not inflate), and what the endpoint adds to 2.4.
 Loopback only, one process: the sandbox's work counts in every figure alike.
 
     .venv/bin/python bench/bench_map_api.py [--requests 300]
@@ -60,10 +61,16 @@ async def timed(
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(n):
         for name, call in calls.items():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await call()
             samples[name].append(time.perf_counter() - started)
+            CPU[name] = CPU.get(name, 0.0) + time.process_time() - cpu
     return samples
+
+
+# CPU seconds of this process per kind of call: the bridge, the sandbox and the client all
+# run in it, so this is the whole chain's work, which the machine's load does not inflate.
+CPU: dict[str, float] = {}
 
 
 async def main() -> None:
@@ -132,12 +139,13 @@ async def main() -> None:
         f"{located} located in the answer); {args.requests} requests each; "
         f"answer {size / 1024:.0f} KiB"
     )
-    print(f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    print(f"{'':32} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'CPU ms':>8}")
     figures = {}
     for name, samples in rows.items():
         figures[name] = quantiles(samples)
         p50, p99, mean = figures[name]
-        print(f"{name:32} {p50:8.1f} {p99:8.1f} {mean:8.1f}")
+        cpu = CPU[name] / len(samples) * 1000
+        print(f"{name:32} {p50:8.1f} {p99:8.1f} {mean:8.1f} {cpu:8.1f}")
     ours, theirs = figures["GET positions (supervisor)"], figures["platform 2.4 (raw HTTP)"]
     print(
         f"the endpoint above the platform's own 2.4: p50 +{ours[0] - theirs[0]:.1f} ms, "
