@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from conftest import SANDBOX_NOW, Clock
 from matplotlib.text import Text
 from PIL import Image
@@ -413,3 +415,38 @@ async def test_track_without_reachable_tiles_sends_the_plain_picture(
         assert photo.file is not None and photo.file.data is not None
         assert share_of(photo.file.data, BACKGROUND, MAP_BOX) == 0.0
         assert share_of(photo.file.data, (255, 255, 255), MAP_BOX) > 0.5  # plain axes
+
+
+async def test_stale_tiles_are_fetched_again_and_kept_when_that_fails(
+    sandbox: SandboxPlatform, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    view = inside_tile(12, 3413, 1686)
+    wall = Clock(time.time())
+    source = TileSource(template(sandbox), http=http, cache=TileCache(tmp_path), wall=wall)
+    assert await source.basemap(view, (200, 160)) is not None
+    wall.advance(40 * 86_400)  # older than a month: asked again
+    sandbox.fail_next(".png", "http502")
+    stale = await source.basemap(view, (200, 160))
+    assert len(tile_requests(sandbox)) == 2
+    assert stale is not None and not source.reachable  # the old tile drawn meanwhile
+
+
+async def test_pictures_too_large_for_tiles_are_not_decoded(
+    http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    big = io.BytesIO()
+    Image.new("RGB", (5000, 5000), BACKGROUND).save(big, format="PNG")
+
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(body=big.getvalue(), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{z}/{x}/{y}.png", huge)
+    async with TestServer(app, host="127.0.0.1") as server:
+        source = TileSource(
+            f"http://127.0.0.1:{server.port}/{{z}}/{{x}}/{{y}}.png",
+            http=http,
+            cache=TileCache(tmp_path),
+        )
+        assert await source.basemap(inside_tile(12, 3413, 1686), (200, 160)) is None
+        assert not source.reachable and source.cache.size == 0  # not kept either

@@ -349,7 +349,9 @@ class TileSource:
             tiles.update(fetched or {})
         try:
             image = await asyncio.to_thread(_stitch, tiles, z, columns, rows, view, size)
-        except (OSError, ValueError) as exc:  # a file that looked like an image but is not
+        # Whatever is wrong with a file that looked like an image (Pillow's errors are
+        # OSError, ValueError, DecompressionBombError...), the picture goes without a map.
+        except Exception as exc:
             self._down(f"a tile is not an image: {type(exc).__name__}")
             keys = [self._key(z, x % n, y) for x, y in wanted]
             await asyncio.to_thread(self.cache.drop, keys)
@@ -439,6 +441,8 @@ def _stitch(
     canvas = PILImage.new("RGB", (len(columns) * TILE_PX, len(rows) * TILE_PX), "white")
     for (x, y), data in tiles.items():
         with PILImage.open(io.BytesIO(data)) as tile:
+            if max(tile.size) > 4 * TILE_PX:  # read from the header, before decoding
+                raise ValueError(f"a tile of {tile.size[0]}x{tile.size[1]} pixels")
             tile.load()
             rgb = tile.convert("RGB")
         if rgb.size != (TILE_PX, TILE_PX):  # a retina (512 px) tile
