@@ -418,7 +418,7 @@
       const answer = await api(`/app/api/positions?${kind}=${id}`);
       banner("");
       ensureOption(answer.target);
-      if (answer.positions) drawMembers(answer.members);
+      if (answer.positions && map) drawMembers(answer.members);
       else drawPresence(answer.members);
       state.loads += 1;
     } catch (e) {
@@ -912,7 +912,9 @@
       return;
     }
     setLanguage(state.me.language);
-    makeMap();
+    // A viewer sees presence only: the list takes the whole page, no map is drawn.
+    if (state.me.can.positions) makeMap();
+    else document.body.classList.add("presence-only");
     $("fence-add").hidden = !state.me.can.draw_fences;
     await picker();
     if (state.me.can.fences) loadFences();
