@@ -302,10 +302,19 @@ async def run_console(language: str = "zh") -> int:
     """`pttbridge console`: the whole bridge in this process, played from the keyboard."""
     from bot.demo.people import people_line
     from bot.demo.stack import Stack
+    from bot.sandbox.asr import FakeAsr
 
     logging.basicConfig(level=logging.WARNING)
-    stack = Stack(language=language, moving=True, map_on=True)
-    await stack.start()
+    asr = FakeAsr()  # the sandbox's speech recognition: captions get transcripts, /heard finds them
+    await asr.start()
+    stack = Stack(
+        language=language, moving=True, map_on=True, bridge_overrides={"asr_url": asr.url}
+    )
+    try:
+        await stack.start()
+    except BaseException:
+        await asr.stop()
+        raise
     console = Console(
         stack.emu, stack.people, who="admin", handled=stack.wait_handled, map_url=stack.map_url
     )
@@ -324,4 +333,5 @@ async def run_console(language: str = "zh") -> int:
     finally:
         console.close()
         await stack.stop()
+        await asr.stop()
     return 0
