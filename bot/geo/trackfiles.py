@@ -585,6 +585,10 @@ def track_figure(
         fontsize=13,
         fontweight="bold",
         arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.6},
+        # Over a map, a light disc keeps the letter readable on the streets' labels.
+        bbox={"boxstyle": "circle,pad=0.25", "fc": "white", "ec": "none", "alpha": 0.75}
+        if on_map
+        else None,
     )
     return fig
 
