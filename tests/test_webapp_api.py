@@ -531,6 +531,11 @@ async def test_a_long_track_is_thinned_to_5000_points_keeping_both_ends(
             "user=10001&hours=2&from=2026-11-28T07:00:00%2B08:00&to=2026-11-28T08:00:00%2B08:00",
             "hours: give hours or from and to, not both",
         ),
+        (  # no year at all in UTC
+            "user=10001&from=0001-01-01T00:00:00%2B14:00&to=0001-01-02T00:00:00%2B14:00",
+            "from: not between 2000 and 2999",
+        ),
+        ("user=10001&from=2999-12-31&to=9999-12-31", "to: not between 2000 and 2999"),
     ],
 )
 async def test_a_bad_positions_or_track_request_names_the_field(
@@ -601,6 +606,7 @@ async def test_recordings_play_through_the_bridge_for_whoever_listed_them(
         ("user=10001&date=2026-11-29", "date: after today (2026-11-28)"),
         ("user=10001&date=2026-02-30", "date: no such day"),
         ("user=10001&date=28.11.2026", "date: not a date (YYYY-MM-DD)"),
+        ("user=10001&date=0001-01-01", "date: before 2000"),
         ("date=2026-11-28", "user: missing"),
     ):
         status, body, _ = await call(stack, "GET", f"/app/api/recordings?{query}", "supervisor")

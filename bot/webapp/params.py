@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
 from bot.geo.fences import MAX_POLYGON_POINTS, MIN_POLYGON_POINTS
@@ -40,6 +40,9 @@ HOURS_MAX: Final = 24
 SPAN_MAX: Final = timedelta(days=7)  # as /track's own bound
 NAME_MAX: Final = 64
 BODY_MAX: Final = 16 * 1024  # 50 vertices and a name fit in 4 KiB
+# Times and days the platform may be asked about (none of its kind ran before 2000).
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(3000, 1, 1, tzinfo=UTC)
 
 # A decimal id of at most 15 digits: every platform id, and nothing past a float's precision.
 _ID: Final = re.compile(r"[0-9]{1,15}")
@@ -94,7 +97,14 @@ def _time(query: Mapping[str, str], field: str, tz: tzinfo) -> datetime:
     except ValueError:
         raise ParamError(field, "not an ISO-8601 time (2026-11-28T08:00:00+08:00)") from None
     # A time without an offset is read in the bridge's zone, as chat reads "08:00".
-    return at if at.tzinfo is not None else at.replace(tzinfo=tz)
+    at = at if at.tzinfo is not None else at.replace(tzinfo=tz)
+    try:
+        inside = EARLIEST <= at < LATEST
+    except OverflowError:  # 0001-01-01T00:00+14:00 is no year at all in UTC
+        inside = False
+    if not inside:
+        raise ParamError(field, f"not between {EARLIEST.year} and {LATEST.year - 1}")
+    return at
 
 
 def span_of(query: Mapping[str, str], now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -135,6 +145,8 @@ def day_of(query: Mapping[str, str], today: date) -> date:
         raise ParamError("date", "no such day") from None
     if day > today:
         raise ParamError("date", f"after today ({today.isoformat()})")
+    if day < EARLIEST.date():
+        raise ParamError("date", f"before {EARLIEST.year}")
     return day
 
 
