@@ -14,7 +14,9 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import SANDBOX_NOW, Clock
+from conftest import SANDBOX_NOW, Clock, examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.demo.stack import BOT_TOKEN, PEOPLE, Stack
 from bot.sandbox.platform import SandboxPlatform
@@ -887,3 +889,68 @@ async def test_a_platform_failure_is_502_naming_the_platform(
     status, body, _ = await call(stack, "GET", "/app/api/positions?user=10001", "supervisor")
     assert status == 502
     assert body["error"].startswith("the platform did not answer as expected")
+
+
+# ---- the parameters as plain functions: any input is an answer or a ParamError --------------
+
+QUERY_TEXT = st.text(max_size=30) | st.sampled_from(
+    ["1001", "0", "4", "24", "2026-11-28", "2026-11-28T08:00:00+08:00", "0001-01-01T00:00+14:00"]
+)
+QUERIES = st.dictionaries(
+    st.sampled_from(["group", "org", "user", "hours", "from", "to", "date"]), QUERY_TEXT
+)
+LEAF = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+JSONISH = st.recursive(
+    LEAF,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(query=QUERIES)
+def test_any_query_is_read_or_refused_naming_a_field(query: dict[str, str]) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.webapp.params import ParamError, day_of, span_of, target_of
+
+    tz = ZoneInfo("Asia/Shanghai")
+    for read in (
+        lambda: target_of(query),
+        lambda: span_of(query, NOW, tz),
+        lambda: day_of(query, NOW.astimezone(tz).date()),
+    ):
+        try:
+            read()
+        except ParamError as exc:
+            assert exc.field in {"group", "org", "user", "hours", "from", "to", "date"}
+            assert str(exc).startswith(f"{exc.field}: ")
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    body=st.fixed_dictionaries(
+        {}, optional={"name": LEAF, "circle": JSONISH, "polygon": JSONISH, "x": JSONISH}
+    ).map(json.dumps)
+    | st.binary(max_size=60).map(lambda b: b.decode("latin-1"))
+)
+def test_any_fence_body_is_a_draft_in_range_or_a_param_error(body: str) -> None:
+    from bot.webapp.params import ParamError, fence_draft
+
+    try:
+        draft = fence_draft(body.encode("utf-8", "surrogatepass"), lambda a, b: (a, b))
+    except ParamError as exc:
+        assert exc.field.split(".")[0].split("[")[0] in {"body", "name", "circle", "polygon"}
+        return
+    assert 1 <= len(draft.name) <= 64
+    for lat, lon in draft.points or [(draft.lat, draft.lon)]:
+        assert -90 <= lat <= 90 and -180 <= lon <= 180
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(lat=st.floats(18, 53), lon=st.floats(74, 134))
+def test_a_point_drawn_on_gcj02_tiles_comes_back_where_it_was(lat: float, lon: float) -> None:
+    from bot.webapp.shapes import Crs
+
+    crs = Crs("gcj02")
+    assert crs.out(*crs.into(lat, lon)) == pytest.approx((lat, lon), abs=2e-6)
