@@ -510,6 +510,7 @@ async def test_the_language_and_theme_follow_the_user(
     sheet = await tab.locator("#sheet").inner_text()
     assert "账号" in sheet and "轨迹" in sheet and "录音" in sheet and "跟随" in sheet
     assert not any(word in sheet for word in ("Account", "Track", "Recordings", "Follow"))
+    assert await tab.locator(".leaflet-control-zoom-in").get_attribute("title") == "放大"
     background = await tab.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(23, 33, 43)"  # the theme's bg_color
     await screenshot(tab, "zh-dark-member")

@@ -6,6 +6,8 @@
   const WORDS = {
     en: {
       title: "Map",
+      zoom_in: "Zoom in",
+      zoom_out: "Zoom out",
       pick: "Talk group or org",
       groups: "Talk groups",
       orgs: "Orgs",
@@ -71,6 +73,8 @@
     },
     zh: {
       title: "地图",
+      zoom_in: "放大",
+      zoom_out: "缩小",
       pick: "对讲组或组织",
       groups: "对讲组",
       orgs: "组织",
@@ -309,7 +313,8 @@
   // -- the map ----------------------------------------------------------------------------
 
   function makeMap() {
-    map = L.map("map", { attributionControl: false, zoomControl: true, worldCopyJump: true });
+    map = L.map("map", { attributionControl: false, zoomControl: false, worldCopyJump: true });
+    L.control.zoom({ zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
     map.setView([30, 110], 4);
     L.tileLayer(state.me.map.tiles, { maxZoom: 19 }).addTo(map);
     $("attribution").textContent = `Leaflet | ${state.me.map.attribution || ""}`;
@@ -412,16 +417,18 @@
   async function refresh() {
     clearTimeout(state.timer);
     state.timer = null;
-    if (!state.target) return;
-    const { kind, id } = state.target;
+    const target = state.target;
+    if (!target) return;
     try {
-      const answer = await api(`/app/api/positions?${kind}=${id}`);
+      const answer = await api(`/app/api/positions?${target.kind}=${target.id}`);
+      if (state.target !== target) return; // another target was opened meanwhile
       banner("");
       ensureOption(answer.target);
       if (answer.positions && map) drawMembers(answer.members);
       else drawPresence(answer.members);
       state.loads += 1;
     } catch (e) {
+      if (state.target !== target) return;
       banner(words(e));
       if (e.status === 401 || e.status === 403 || e.status === 404) return;
     }
