@@ -201,7 +201,7 @@ class Bridge:
             clock=Clock(self.clock, started_at=self.clock()),
             timings=self.timings,
             # The platform client's httpx client: one for the process.
-            tiles=TileSource.from_settings(s.bridge, client._http),
+            tiles=TileSource.from_settings(s.bridge, client.http),
         )
         self.started_at = self.services.clock.started_at
         # Handlers receive the narrow services by name, never the bridge itself.

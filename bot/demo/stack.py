@@ -129,6 +129,7 @@ class Stack:
                 "rate_per_group_min": self.rates[2],
                 # Never OpenStreetMap: the sandbox draws plain labelled tiles.
                 "map_tiles": f"{self.platform.url}/tiles/{{z}}/{{x}}/{{y}}.png",
+                "map_attribution": "Sandbox tiles",
                 **({"public_url": MAP_PUBLIC_URL} if self.map_on else {}),
                 **self._bridge_overrides,
             },

@@ -194,6 +194,12 @@ class PlatformClient:
     def can_login(self) -> bool:
         return self._s.account is not None and self._s.password is not None
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The process's one httpx client (map tiles reuse it; the platform's token is set per
+        request, never on the client); closed by `aclose`."""
+        return self._http
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
