@@ -23,10 +23,12 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.demo.stack import Stack
+from bot.webapp import page
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -48,6 +50,13 @@ def kind_of(url: str) -> str:
     if "/app/api/" in url:
         return "api"
     return "page"
+
+
+def on_disk(url: str) -> int:
+    """The size of the page's file behind `url` (what it would weigh without gzip)."""
+    path = urlsplit(url).path.removeprefix("/app/")
+    static = page.STATIC / (path.removeprefix("static/") if path else "index.html")
+    return static.stat().st_size if static.is_file() else 0
 
 
 async def one_open(browser: Any, url: str) -> tuple[dict[str, int], float, int]:
@@ -74,7 +83,10 @@ async def one_open(browser: Any, url: str) -> tuple[dict[str, int], float, int]:
     await tab.wait_for_load_state("networkidle")
     by_kind: dict[str, int] = defaultdict(int)
     for rid, size in sizes.items():
-        by_kind[kind_of(urls.get(rid, ""))] += size
+        kind = kind_of(urls.get(rid, ""))
+        by_kind[kind] += size
+        if kind == "page":
+            by_kind["page files on disk"] += on_disk(urls[rid])
     await context.close()
     return dict(by_kind), first_ms, markers
 
@@ -105,7 +117,10 @@ async def main(runs: int) -> int:
     times = sorted(r[1] for r in results)
     print(f"map page, talk group {GROUP} ({results[0][2]} markers), {runs} first opens:")
     print(f"  before tiles: {page_kb + api_kb:6.1f} KB  (target < {TARGET_KB} KB)")
-    print(f"    page files  {page_kb:6.1f} KB  (HTML, CSS, JS, Leaflet; compressed)")
+    raw_kb = statistics.median(r[0].get("page files on disk", 0) for r in results) / 1024
+    print(
+        f"    page files  {page_kb:6.1f} KB  (HTML, CSS, JS, Leaflet, gzip; {raw_kb:.0f} KB without)"
+    )
     print(f"    API JSON    {api_kb:6.1f} KB  (/me, /groups, /positions, /fences)")
     print(f"  tiles:        {tiles_kb:6.1f} KB  (sandbox tiles, not counted)")
     print(
