@@ -251,7 +251,16 @@ async def _page(
         )
     if query.target is not None:
         filters.append(t("heard-who", name=query.target.label))
-    return heard_page(t, query.terms, rows, page=page, total=found.total, filters=filters, tz=tz)
+    return heard_page(
+        t,
+        query.terms,
+        rows,
+        page=page,
+        total=found.total,
+        filters=filters,
+        tz=tz,
+        more=found.more,
+    )
 
 
 async def _target(

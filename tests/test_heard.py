@@ -18,16 +18,18 @@ from hypothesis import strategies as st
 
 from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
+from bot.i18n import Translator
 from bot.jobs.recordings import recording_key
 from bot.platform.models import Recording
-from bot.render.heard import excerpt, highlight, with_excerpts
+from bot.render.heard import HeardRow, excerpt, heard_page, highlight, with_excerpts
 from bot.render.replies import Reply
 from bot.render.text import Html, visible_text
 from bot.sandbox.data import Recording as SandboxRecording
 from bot.sandbox.platform import MEDIA_DIR, SandboxPlatform
 from handlers.heard import HeardArgs, read_args
+from storage import transcript_search
 from storage.db import Database
-from storage.transcript_search import TranscriptSearch
+from storage.transcript_search import Heard, TranscriptSearch
 from storage.transcripts import TranscriptRepo
 
 MakeStack = Callable[..., Awaitable[Stack]]
@@ -164,7 +166,19 @@ async def keys(search: TranscriptSearch, *terms: str, **kw: Any) -> list[str]:
     return [h.recording_key for h in (await search.find(terms, **kw)).hits]
 
 
-async def test_two_character_chinese_mixed_and_latin_any_case_are_found(db: Database) -> None:
+@pytest.fixture(params=["index-first", "begin-first"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the search is read: from the trigram matches or the speakers' index, or
+    along begin_at checking them (what many matches or speakers choose)."""
+    if request.param == "begin-first":
+        monkeypatch.setattr(transcript_search, "FTS_DRIVES", 0)
+        monkeypatch.setattr(transcript_search, "FEW_SPEAKERS", 0)
+    return str(request.param)
+
+
+async def test_two_character_chinese_mixed_and_latin_any_case_are_found(
+    db: Database, plan: str
+) -> None:
     repo, search = TranscriptRepo(db), TranscriptSearch(db)
     await put(repo, "a", "消防一组，收到请回答。现场火势已经控制。", at=T0)
     await put(repo, "b", "发现火情，请求救援。Team one copy that.", at=T0 + timedelta(minutes=1))
@@ -211,7 +225,7 @@ async def test_fts_syntax_is_taken_literally(
     assert await keys(search, term) == ["hit"]
 
 
-async def test_time_range_speakers_and_group_bound_the_search(db: Database) -> None:
+async def test_time_range_speakers_and_group_bound_the_search(db: Database, plan: str) -> None:
     repo, search = TranscriptRepo(db), TranscriptSearch(db)
     await put(repo, "old", "火情", at=T0 - timedelta(days=2))
     await put(repo, "zs", "火情", at=T0, user_id=10001, account="zhangsan01")
@@ -228,6 +242,27 @@ async def test_time_range_speakers_and_group_bound_the_search(db: Database) -> N
     page = await search.find(["火情"], offset=3, limit=2)
     assert page.total == 5 and [h.recording_key for h in page.hits] == ["zs", "old"]
     assert (await search.find(["火情"], offset=5)).hits == []
+
+
+async def test_counting_stops_at_the_cap(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transcript_search, "COUNT_CAP", 3)
+    repo, search = TranscriptRepo(db), TranscriptSearch(db)
+    for k in range(7):
+        await put(repo, f"k{k}", "火情", at=T0 + timedelta(minutes=k))
+    first = await search.find(["火情"], limit=2)
+    assert ([h.recording_key for h in first.hits], first.total, first.more) == (
+        ["k6", "k5"],
+        3,
+        True,
+    )
+    third = await search.find(["火情"], offset=4, limit=2)
+    assert ([h.recording_key for h in third.hits], third.total, third.more) == (
+        ["k2", "k1"],
+        6,
+        True,
+    )
+    last = await search.find(["火情"], offset=6, limit=2)  # the last page knows the total
+    assert ([h.recording_key for h in last.hits], last.total, last.more) == (["k0"], 7, False)
 
 
 # ---- /heard end to end ----------------------------------------------------------------------
@@ -482,6 +517,20 @@ def test_highlight_marks_every_match_escaped_around_the_first() -> None:
     assert highlight("abcdef", ["bcd", "cde"]) == "a<b>bcde</b>f"
     assert highlight("line one\nline two", ["two"]) == "line one line <b>two</b>"
     assert highlight("x" * 100, ["y"]) == "x" * 79 + "…"
+
+
+def test_a_count_that_stopped_says_over_and_offers_the_next_page() -> None:
+    t = Translator.load().get("en")
+    hit = Heard("k", 1, "a", None, T0, 1.0, "http://x/a.ogg", "火情")
+    rows = [HeardRow(hit, "张三 (a)", None)] * 10
+    many = heard_page(t, ["火情"], rows, page=3, total=1000, filters=[], tz=TZ, more=True)
+    assert visible_text(many.text).startswith("🔎 “火情” — over 1000 recordings, page 3 (newest")
+    assert many.keyboard is not None
+    assert [b.text for row in many.keyboard.inline_keyboard for b in row][-2:] == ["◀", "▶▶"]
+    last = heard_page(t, ["火情"], rows[:1], page=3, total=21, filters=[], tz=TZ)
+    assert "21 recordings, page 3 of 3" in visible_text(last.text)
+    assert last.keyboard is not None
+    assert [b.text for row in last.keyboard.inline_keyboard for b in row] == ["◀"]
 
 
 def test_excerpt_is_one_line_of_forty_characters() -> None:

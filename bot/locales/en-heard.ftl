@@ -11,6 +11,10 @@ heard-title = 🔎 { $words } — { $count ->
         [one] one recording
        *[other] { $count } recordings
     }, page { $page } of { $pages } (newest first)
+heard-title-many = 🔎 { $words } — over { $count ->
+        [one] one recording
+       *[other] { $count } recordings
+    }, page { $page } (newest first)
 heard-none = No transcript contains { $words }.
 heard-span = 🗓 { $start } – { $end }
 heard-who = 👤 { $name }

@@ -7,6 +7,7 @@ usage-heard =
     示例：<code>/heard 火情</code>、<code>/heard "火势已经控制" 昨天</code>、<code>/heard 救援 -2d zhangsan01</code>
 heard-off = 转写功能未开启：桥接器没有配置语音识别服务器（BRIDGE_ASR_URL）。
 heard-title = 🔎 { $words } — { $count } 条录音，第 { $page }/{ $pages } 页（最新在前）
+heard-title-many = 🔎 { $words } — 超过 { $count } 条录音，第 { $page } 页（最新在前）
 heard-none = 没有转写文本包含 { $words }。
 heard-span = 🗓 { $start } – { $end }
 heard-who = 👤 { $name }

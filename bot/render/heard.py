@@ -107,12 +107,18 @@ def heard_page(
     total: int,
     filters: Sequence[str],
     tz: tzinfo,
+    more: bool = False,
 ) -> Reply:
-    """One page of /heard: the words, how many recordings, the filters (`filters`: lines
-    already in words), then per recording its number, time, speaker and talk group and the
-    highlighted excerpt; ▶ per recording the platform still lists, ◀ ▶▶ between pages."""
+    """One page of /heard: the words, how many recordings (`more`: at least `total`), the
+    filters (`filters`: lines already in words), then per recording its number, time,
+    speaker and talk group and the highlighted excerpt; ▶ per recording the platform still
+    lists, ◀ ▶▶ between pages."""
     pages = max(1, -(-total // HEARD_PER_PAGE))
-    lines: list[str] = [t("heard-title", words=quoted(terms), count=total, page=page, pages=pages)]
+    if more:
+        title = t("heard-title-many", words=quoted(terms), count=total, page=page)
+    else:
+        title = t("heard-title", words=quoted(terms), count=total, page=page, pages=pages)
+    lines: list[str] = [title]
     lines += filters
     kb = InlineKeyboardBuilder()
     for i, row in enumerate(rows):
@@ -128,7 +134,7 @@ def heard_page(
     nav = InlineKeyboardBuilder()
     if page > 1:
         nav.button(text="◀", callback_data=HeardPageCb(page=page - 1))
-    if page < pages:
+    if more or page < pages:
         nav.button(text="▶▶", callback_data=HeardPageCb(page=page + 1))
     kb.attach(nav)
     return Reply("\n".join(lines), kb.as_markup())
