@@ -119,7 +119,8 @@ async def main(runs: int) -> int:
     print(f"  before tiles: {page_kb + api_kb:6.1f} KB  (target < {TARGET_KB} KB)")
     raw_kb = statistics.median(r[0].get("page files on disk", 0) for r in results) / 1024
     print(
-        f"    page files  {page_kb:6.1f} KB  (HTML, CSS, JS, Leaflet, gzip; {raw_kb:.0f} KB without)"
+        f"    page files  {page_kb:6.1f} KB"
+        f"  (HTML, CSS, JS, Leaflet, gzip; {raw_kb:.0f} KB without)"
     )
     print(f"    API JSON    {api_kb:6.1f} KB  (/me, /groups, /positions, /fences)")
     print(f"  tiles:        {tiles_kb:6.1f} KB  (sandbox tiles, not counted)")

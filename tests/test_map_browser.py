@@ -292,7 +292,11 @@ async def test_a_group_on_the_map(browser: Any, map_stack: Callable[..., Awaitab
             assert await tab.locator(f'.pm.{status}[data-id="{mm["id"]}"]').count() == 1
     assert {m["status"] for m in markers} >= {"online", "offline"}
     assert await tab.locator("#legend").inner_text() == "online\nonline, old fix\noffline"
-    assert "OpenStreetMap" in await tab.locator("#attribution").inner_text()
+    me = await api_get(stack, "supervisor", "/app/api/me")
+    attribution = me["map"]["attribution"]
+    assert attribution and await tab.locator("#attribution").inner_text() == (
+        f"Leaflet | {attribution}"
+    )
     assert await tab.locator("#picker").input_value() == f"group:{GROUP}"
     assert await tab.locator("#fence-add").is_visible()
     await screenshot(tab, "group-on-the-map")
