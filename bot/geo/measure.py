@@ -33,6 +33,7 @@ __all__ = [
     "split_segments",
     "summarize",
     "telegram_heading",
+    "thin_segments",
     "timed_sorted",
 ]
 
@@ -303,3 +304,19 @@ def summarize(points: Iterable[Located], gap: timedelta = SEGMENT_GAP) -> TrackS
         last=last,
         segments=len(segments),
     )
+
+
+def thin_segments(segments: Sequence[Sequence[P]], limit: int) -> list[list[P]]:
+    """Every segment cut down by one common stride so the total is about `limit`,
+    always keeping each segment's first and last point."""
+    total = sum(len(s) for s in segments)
+    stride = max(1, math.ceil(total / max(1, limit)))
+    if stride == 1:
+        return [list(s) for s in segments]
+    out: list[list[P]] = []
+    for seg in segments:
+        kept = list(seg[::stride])
+        if len(seg) > 1 and (len(seg) - 1) % stride:
+            kept.append(seg[-1])
+        out.append(kept)
+    return out

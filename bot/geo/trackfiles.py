@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from typing import Final, Protocol, TypeVar
+from typing import Final, Protocol
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -48,6 +48,7 @@ from bot.geo.measure import (
     SEGMENT_GAP,
     Located,
     split_segments,
+    thin_segments,
 )
 from bot.geo.tiles import HALF_WORLD_M, Basemap, View
 from bot.platform.coords import wgs84_to_gcj02
@@ -280,27 +281,6 @@ def _time_range(first: datetime | None, last: datetime | None, tz: tzinfo | None
 # -- picture -----------------------------------------------------------------------
 
 
-P = TypeVar("P", bound=Located)
-
-
-def thin_segments(
-    segments: Sequence[Sequence[P]], limit: int = PICTURE_MAX_POINTS
-) -> list[list[P]]:
-    """Every segment cut down by one common stride so the total is about `limit`,
-    always keeping each segment's first and last point."""
-    total = sum(len(s) for s in segments)
-    stride = max(1, math.ceil(total / max(1, limit)))
-    if stride == 1:
-        return [list(s) for s in segments]
-    out: list[list[P]] = []
-    for seg in segments:
-        kept = list(seg[::stride])
-        if len(seg) > 1 and (len(seg) - 1) % stride:
-            kept.append(seg[-1])
-        out.append(kept)
-    return out
-
-
 def _nice_length(span_m: float) -> float:
     """A round scale-bar length (1, 2 or 5 × 10^k m) about a fifth of `span_m`."""
     target = max(span_m / 5, 1.0)
@@ -336,7 +316,7 @@ def track_png(
 
 def _picture_points(points: Sequence[Located]) -> tuple[list[list[Located]], list[Located]]:
     """The segments the picture draws (thinned) and their points in one list."""
-    segments = thin_segments(split_segments(points, SEGMENT_GAP))
+    segments = thin_segments(split_segments(points, SEGMENT_GAP), PICTURE_MAX_POINTS)
     return segments, [p for seg in segments for p in seg]
 
 

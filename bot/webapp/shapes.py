@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
 
 from bot.directory import DirUser
-from bot.geo.measure import Located, pair_speed_kmh, split_segments, summarize
+from bot.geo.measure import Located, pair_speed_kmh, split_segments, summarize, thin_segments
 from bot.platform.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from bot.platform.models import Fix, Recording, TrackPoint
 from storage.fences import Fence
@@ -88,11 +88,7 @@ def member_json(
 
 def track_json(points: Sequence[TrackPoint], crs: Crs) -> dict[str, Any]:
     """`points` (timed, oldest first) as `[lat, lon, t_unix_s, speed_kmh]` rows, thinned to
-    `TRACK_MAX_POINTS` (each segment keeps its ends), and the whole track's summary.
-
-    Runs off the event loop: thinning imports `bot.geo.trackfiles` (matplotlib)."""
-    from bot.geo.trackfiles import thin_segments
-
+    `TRACK_MAX_POINTS` (each segment keeps its ends), and the whole track's summary."""
     summary = summarize(points)
     rows: list[list[Any]] = []
     for segment in thin_segments(split_segments(points), TRACK_MAX_POINTS):
