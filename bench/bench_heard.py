@@ -11,6 +11,10 @@ texts drawn from radio phrases, Chinese and English). Two measures:
    recorded there (update in, search, ▶ located on the sandbox platform's pages, reply out),
    over real sockets on 127.0.0.1, with the 2.6 calls it made to place the ▶ buttons.
 
+3. the search alone over 100,000 transcripts (90 days of a busy centre is several times
+   that): a common word, a rare one through the trigram index, a rare two-character one
+   (LIKE reads every row: the slowest kind), a scoped supervisor's, one user's.
+
 The search itself takes a few milliseconds; most of the whole command is those 2.6 calls
 (one per user and day on the page, made together) and the two HTTP hops of the emulator.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +37,7 @@ from bot.jobs.recordings import recording_key
 from bot.platform.models import Recording
 from bot.render.heard import HeardRow, heard_page
 from bot.sandbox.platform import SandboxPlatform
+from storage.db import Database, to_db_time
 from storage.roles import Role
 from storage.transcript_search import TranscriptSearch
 
@@ -160,6 +166,45 @@ async def whole_command(stack: Stack) -> None:
         line(name, ms, f"  ({buttons} buttons, {calls:.1f} platform calls)")
 
 
+async def at_scale(n: int = 100_000, runs: int = 20) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-heard-") as tmp:
+        db = await Database.open(Path(tmp) / "heard.db")
+        rng = random.Random(17)
+        t0 = NOW - timedelta(minutes=n)
+        rows = []
+        for i in range(n):
+            at = to_db_time(t0 + timedelta(minutes=i))
+            text = "".join(rng.choice(PHRASES) for _ in range(rng.randint(1, 4)))
+            text += "稀有词汇" if i % 5000 == 0 else ""
+            uid = 10_000 + i % 500
+            rows.append((f"k{i}", uid, f"u{uid}", "g", at, 3.0, "http://p/f.ogg", text, at))
+        await db.executemany(
+            "INSERT INTO transcripts (recording_key, user_id, account, group_name, begin_at,"
+            " seconds, file_url, state, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'done',"
+            " ?, ?)",
+            rows,
+        )
+        search = TranscriptSearch(db)
+        half = set(range(10_000, 10_250))
+        kinds: dict[str, tuple[str, dict[str, object]]] = {
+            "common word": ("火情", {}),
+            "rare, trigram": ("稀有词汇", {}),
+            "rare, 2 chars (LIKE)": ("稀有", {}),
+            "scoped (half the users)": ("火情", {"speakers": half, "accounts": set()}),
+            "one user": ("火情", {"speakers": {10_001}, "accounts": {"u10001"}}),
+        }
+        print(f"3. search alone, {n} transcripts, {runs} runs each:")
+        for name, (query, bounds) in kinds.items():
+            ms: list[float] = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                found = await search.find([query], limit=10, **bounds)  # type: ignore[arg-type]
+                ms.append((time.perf_counter() - start) * 1000)
+            shown = f"over {found.total}" if found.more else str(found.total)
+            line(name, ms, f"  ({shown} found)")
+        await db.close()
+
+
 async def main() -> None:
     stack = Stack(
         language="en",
@@ -176,6 +221,7 @@ async def main() -> None:
         await whole_command(stack)
     finally:
         await stack.stop()
+    await at_scale()
 
 
 if __name__ == "__main__":
