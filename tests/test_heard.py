@@ -20,6 +20,7 @@ from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
 from bot.i18n import Translator
 from bot.jobs.recordings import recording_key
+from bot.parsing.timeexpr import TimeExprError, parse_range
 from bot.platform.models import Recording
 from bot.render.heard import HeardRow, excerpt, heard_page, highlight, with_excerpts
 from bot.render.replies import Reply
@@ -572,3 +573,25 @@ async def test_any_typed_term_is_a_substring_search(
     piece = text[start : start + length] or text
     assert await keys(search, piece.swapcase()) == ["t"]
     assert await keys(search, piece, other) == (["t"] if other.lower() in text.lower() else [])
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(
+    text=st.text(
+        st.sampled_from(list('火情 "“”-0123456789:/.dhmTt昨天今天nowzs\\\\*')) | st.characters(),
+        max_size=40,
+    )
+)
+def test_any_arguments_read_without_an_error(text: str) -> None:
+    """Whatever follows /heard reads as words, times and a target; the times either make
+    a range or say what is wrong with them (never another exception)."""
+    now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    args = read_args(text, now, TZ)
+    assert all(term.strip() for term in args.terms)
+    assert len(args.times) <= 4
+    if args.times:
+        try:
+            start, end = parse_range(list(args.times), now, TZ, max_span=timedelta(days=3660))
+        except TimeExprError:
+            return
+        assert start < end
