@@ -456,13 +456,16 @@ class PlatformClient:
         if not isinstance(data, list):
             fixes = parse(_FIXES, data or [], self.tz, "getLatestCoords")
         else:
-            # One terminal without coordinates must not hide everyone else's fix.
-            fixes = []
-            for item in data:
-                try:
-                    fixes.append(parse(_FIX, item, self.tz, "getLatestCoords"))
-                except PlatformBadResponseError as exc:
-                    log.warning("skipping an unusable fix: %s", exc)
+            try:  # the whole list in one validation: fast when every fix is usable
+                fixes = parse(_FIXES, data, self.tz, "getLatestCoords")
+            except PlatformBadResponseError:
+                # One terminal without coordinates must not hide everyone else's fix.
+                fixes = []
+                for item in data:
+                    try:
+                        fixes.append(parse(_FIX, item, self.tz, "getLatestCoords"))
+                    except PlatformBadResponseError as exc:
+                        log.warning("skipping an unusable fix: %s", exc)
         return [self._convert_fix(f) for f in fixes]
 
     async def track(
