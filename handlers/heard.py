@@ -51,7 +51,7 @@ QUERIES_KEPT = 200  # per chat: the newest answers' queries, for their page butt
 _NOT_TIMES = frozenset({"now", "现在"})  # words people say on the radio, not a range's end
 _WORD = re.compile(r'"([^"]*)"|“([^”]*)”|(\S+)')
 # What is meant as a time even when it is not one (2026-02-30, 25:00, -2x): told, not searched.
-_TIMELIKE = re.compile(r"-[0-9]|[0-9]{1,4}[-/.:：][0-9]")
+_TIMELIKE = re.compile(r"-[0-9]|[0-9]{4}[-/.][0-9]|[0-9]{1,2}[-/:：][0-9]")
 # Letters and digits a Chinese keyboard types full-width (ＦＩＲＥ, １２): found as ASCII.
 _HALF_WIDTH = MappingProxyType(
     {
