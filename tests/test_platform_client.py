@@ -7,6 +7,7 @@ and off, every status code, bad answers, timeouts, retry bounds, auth and re-log
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -1171,3 +1172,14 @@ def test_shapes_no_quirk_sends_are_read_or_refused_by_name() -> None:
     nobody = {"from": {"id": 1, "name": "a"}, "to": {}, "title": "t", "content": "c"}
     with pytest.raises(ValidationError, match="name at least one of orgIds or userIds"):
         Notice.model_validate(nobody)
+
+
+async def test_2_4_one_unusable_fix_hides_no_other(
+    sandbox: SandboxPlatform, make_client: MakeClient
+) -> None:
+    client = await make_client(sandbox)
+    fix = sandbox.data.users[10003].fix
+    assert fix is not None
+    sandbox.data.users[10003].fix = dataclasses.replace(fix, lat=float("nan"))
+    fixes = await client.latest_fixes([10001, 10003])
+    assert [f.uid for f in fixes] == [10001]  # 10003's fix refused, 10001's kept
