@@ -331,6 +331,12 @@ async def test_the_picker_and_the_start_parameter_open_a_target(
         " return JSON.stringify(got) === JSON.stringify(ids); }",
         arg=sorted(ids),
     )
+    # One member (?user=): their marker alone, their name in the picker.
+    uid = sorted(with_fix(stack, GROUP))[0]
+    tab = await open_page(browser, map_url(stack, "supervisor", query=f"user={uid}"))
+    assert [m["id"] for m in await markers_shown(tab)] == [uid]
+    name = stack.platform.data.users[uid].name
+    assert await tab.locator("#picker option:checked").inner_text() == name
     # Opened from a group chat's link: t.me/<bot>?startapp=g1002 gives start_param g1002.
     url = stack.map_url("supervisor", "", start_param=f"g{GROUP}")
     tab = await open_page(browser, url)
@@ -393,6 +399,14 @@ async def test_a_members_track_and_its_slider(
         assert f"{round(points[index][3])} km/h" in await tab.locator("#track-at").inner_text()
     assert "points" in await tab.locator("#track-summary").inner_text()
     await screenshot(tab, "track-with-slider")
+    # Fewer hours back: the track asked again, shorter.
+    shorter = await api_get(stack, "supervisor", f"/app/api/track?user={uid}&hours=1")
+    assert len(shorter["points"]) < len(points)
+    await tab.locator("#track-hours").select_option("1")
+    await tab.wait_for_function(
+        "(n) => window.pttmap.trackPoints() === n", arg=len(shorter["points"])
+    )
+    assert (await tab.locator("#track-summary").inner_text()).startswith("Last 1 h:")
     assert tab.errors == []
 
 

@@ -37,6 +37,8 @@
       follow: "Follow",
       stop_follow: "Stop following",
       close: "Close",
+      track_hours: "Hours back",
+      hours: "{v} h",
       track_summary: "Last {h} h: {points} points, {km} km, max {max} km/h",
       track_none: "No track in the last {h} h.",
       track_at: "{time} · {speed}",
@@ -104,6 +106,8 @@
       follow: "跟随",
       stop_follow: "停止跟随",
       close: "关闭",
+      track_hours: "往前查看",
+      hours: "{v} 小时",
       track_summary: "最近 {h} 小时：{points} 个点，{km} 公里，最高 {max} 公里/小时",
       track_none: "最近 {h} 小时没有轨迹。",
       track_at: "{time} · {speed}",
@@ -249,6 +253,8 @@
     $("draw-save").textContent = t("save");
     $("draw-name").placeholder = t("fence_name");
     $("presence-note").textContent = t("viewer_note");
+    $("track-hours-label").textContent = t("track_hours");
+    for (const o of $("track-hours").options) o.textContent = t("hours", { v: o.value });
     followButton();
     legend();
   }
@@ -336,6 +342,9 @@
           el("div", { class: "row" }, [el("span", { class: `swatch sw-${s}` }), t(s)])
         );
       }
+    }
+    if (state.me.can.positions && state.loads > 0 && state.markers.size === 0) {
+      box.append(el("div", { class: "nobody", text: t("nobody") }));
     }
     if (state.track) {
       box.append(el("div", { text: t("legend_speed") }));
@@ -427,6 +436,7 @@
       if (answer.positions && map) drawMembers(answer.members);
       else drawPresence(answer.members);
       state.loads += 1;
+      legend();
     } catch (e) {
       if (state.target !== target) return;
       banner(words(e));
@@ -592,7 +602,7 @@
 
   async function showTrack() {
     const id = state.selected;
-    const hours = 4;
+    const hours = Number($("track-hours").value);
     $("rec-panel").hidden = true;
     clearTrack();
     let answer;
@@ -882,6 +892,7 @@
     $("act-recordings").addEventListener("click", showRecordings);
     $("act-follow").addEventListener("click", toggleFollow);
     $("track-slider").addEventListener("input", moveAlong);
+    $("track-hours").addEventListener("change", showTrack);
     $("fence-add").addEventListener("click", startDraw);
     $("draw-close").addEventListener("click", closeDraw);
     $("draw-circle").addEventListener("click", () => drawKind("circle"));
