@@ -113,6 +113,7 @@ HOSTILE_PATHS = [
     "/app/static/nothing.js",
     "/app/static/vendor%5cleaflet%5cleaflet.js",
     "/app/static//etc/passwd",
+    "/app/static/index.html",
 ]
 
 
@@ -132,6 +133,21 @@ async def test_no_way_out_of_the_static_folder(
         status_line = answer.split(b"\r\n", 1)[0]
         assert status_line.split()[1] == b"404", (path, status_line)
         assert b"def " not in answer and b"root:" not in answer
+
+
+async def test_an_unbuilt_page_says_how_to_build_it(
+    map_stack: Callable[..., Awaitable[Stack]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    stack = await map_stack()
+    (tmp_path / "index.html").write_text("<!doctype html>", encoding="utf-8")
+    monkeypatch.setattr(page, "STATIC", tmp_path)  # the committed files, no vendor/
+    async with httpx.AsyncClient(base_url=stack.bridge_url) as client:
+        answer = await client.get("/app/")
+    assert answer.status_code == 503
+    assert answer.json() == {"error": page.NOT_BUILT}
+    assert "web/build.py" in page.NOT_BUILT
 
 
 # -- in Chromium -----------------------------------------------------------------------------

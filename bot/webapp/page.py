@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 STATIC = Path(__file__).resolve().parent / "static"
-INDEX = STATIC / "index.html"
 NOT_BUILT = "the map page is not built: run `make` (web/build.py needs npm)"
 
 # Only these kinds of file are served; anything else under static/ is 404.
@@ -76,7 +75,7 @@ def register(app: web.Application, tiles: str) -> None:
                 {"error": NOT_BUILT}, status=503, headers={"Cache-Control": "no-store"}
             )
         return _file(
-            INDEX,
+            STATIC / "index.html",
             {
                 "Content-Security-Policy": csp,
                 "Cache-Control": "no-cache",
@@ -90,6 +89,7 @@ def register(app: web.Application, tiles: str) -> None:
         if (
             not _NAME.fullmatch(name)
             or path.suffix not in TYPES
+            or path.suffix == ".html"  # the page only at /app/, under its CSP
             or not path.resolve().is_relative_to(STATIC)
             or not path.is_file()
         ):
