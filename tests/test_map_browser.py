@@ -580,6 +580,24 @@ async def test_follow_keeps_the_member_centred(
     assert tab.errors == []
 
 
+async def test_polling_pauses_while_the_page_is_hidden(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    _, tab, _ = await supervisor_on_the_map(browser, map_stack)
+    await tab.wait_for_function("() => window.pttmap.polling()")
+    # Telegram hides the Mini App (another chat, the phone locked): no more requests.
+    await tab.evaluate(
+        """() => { Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+        document.dispatchEvent(new Event('visibilitychange')); }"""
+    )
+    assert await tab.evaluate("window.pttmap.polling()") is False
+    # Shown again: asked at once, then every refresh_s again.
+    await tab.evaluate("() => { delete document.hidden; }")
+    await refresh_now(tab)
+    await tab.wait_for_function("() => window.pttmap.polling()")
+    assert tab.errors == []
+
+
 async def drag_the_map(tab: Any) -> None:
     await tab.mouse.move(200, 300)
     await tab.mouse.down()

@@ -953,6 +953,7 @@
     trackPoints: () => (state.track ? state.track.points.length : 0),
     fences: () => [...state.fences.values()].map((f) => f.fence),
     loads: () => state.loads,
+    polling: () => state.timer !== null,
     firstMarkersMs: () => state.firstMarkersMs,
     following: () => state.following,
     latLngToPoint: (lat, lng) => {
