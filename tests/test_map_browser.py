@@ -393,6 +393,11 @@ async def test_a_members_track_and_its_slider(
     sheet = tab.locator("#sheet")
     await sheet.wait_for(state="visible")
     assert "Account" in await sheet.inner_text()
+    answer = await api_get(stack, "supervisor", f"/app/api/positions?user={uid}")
+    [member] = answer["members"]
+    heading = round(member["fix"]["heading"])
+    compass = "N NE E SE S SW W NW".split()[round(heading % 360 / 45) % 8]
+    assert f"{compass} ({heading}°)" in await sheet.inner_text()
     await tab.get_by_role("button", name="Track").click()
     await tab.wait_for_function("() => window.pttmap.trackPoints() > 0")
     track = await api_get(stack, "supervisor", f"/app/api/track?user={uid}&hours=4")
@@ -543,6 +548,7 @@ async def test_the_language_and_theme_follow_the_user(
     await tap_member(tab, uid)
     sheet = await tab.locator("#sheet").inner_text()
     assert "账号" in sheet and "轨迹" in sheet and "录音" in sheet and "跟随" in sheet
+    assert "东（90°）" in sheet  # the sandbox's heading, in words as the chat says it
     assert not any(word in sheet for word in ("Account", "Track", "Recordings", "Follow"))
     assert await tab.locator(".leaflet-control-zoom-in").get_attribute("title") == "放大"
     background = await tab.evaluate("getComputedStyle(document.body).backgroundColor")

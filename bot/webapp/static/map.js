@@ -26,7 +26,8 @@
       heading: "Heading",
       altitude: "Altitude",
       metres: "{v} m",
-      deg: "{v}°",
+      deg: "{dir} ({v}°)",
+      compass: "N NE E SE S SW W NW",
       fix_at: "{time} ({ago})",
       ago_s: "{v} s ago",
       ago_m: "{v} min ago",
@@ -95,7 +96,8 @@
       heading: "方向",
       altitude: "海拔",
       metres: "{v} 米",
-      deg: "{v}°",
+      deg: "{dir}（{v}°）",
+      compass: "北 东北 东 东南 南 西南 西 西北",
       fix_at: "{time}（{ago}）",
       ago_s: "{v} 秒前",
       ago_m: "{v} 分钟前",
@@ -526,7 +528,11 @@
     if (m.fix) {
       rows.push([t("fix_age"), t("fix_at", { time: clock(new Date(m.fix.at)), ago: ago(m.fix.at) })]);
       if (m.fix.speed_kmh != null) rows.push([t("speed"), t("kmh", { v: Math.round(m.fix.speed_kmh) })]);
-      if (m.fix.heading != null) rows.push([t("heading"), t("deg", { v: Math.round(m.fix.heading) })]);
+      if (m.fix.heading != null) {
+        const v = Math.round(m.fix.heading);
+        const dir = t("compass").split(" ")[Math.round((((v % 360) + 360) % 360) / 45) % 8];
+        rows.push([t("heading"), t("deg", { dir, v })]);
+      }
       if (m.fix.altitude_m != null) rows.push([t("altitude"), t("metres", { v: Math.round(m.fix.altitude_m) })]);
     } else {
       rows.push([t("fix_age"), t("no_fix")]);
