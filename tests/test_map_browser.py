@@ -396,7 +396,7 @@ async def test_a_members_track_and_its_slider(
     answer = await api_get(stack, "supervisor", f"/app/api/positions?user={uid}")
     [member] = answer["members"]
     heading = round(member["fix"]["heading"])
-    compass = "N NE E SE S SW W NW".split()[round(heading % 360 / 45) % 8]
+    compass = ["N", "NE", "E", "SE", "S", "SW", "W", "NW"][round(heading % 360 / 45) % 8]
     assert f"{compass} ({heading}°)" in await sheet.inner_text()
     await tab.get_by_role("button", name="Track").click()
     await tab.wait_for_function("() => window.pttmap.trackPoints() > 0")
