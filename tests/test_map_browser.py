@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -19,11 +19,11 @@ from urllib.parse import parse_qsl, quote, urlencode
 import httpx
 import pytest
 from conftest import SANDBOX_NOW, Clock
-from test_webapp_api import init_data
 
-from bot.demo.stack import PEOPLE, Stack
+from bot.demo.stack import BOT_TOKEN, PEOPLE, Stack
 from bot.sandbox.platform import SandboxPlatform
 from bot.webapp import page
+from bot.webapp.auth import sign_init_data
 from bot.webapp.links import LIGHT_THEME
 
 PUBLIC_URL = "https://bridge.example.com"
@@ -206,6 +206,11 @@ async def browser() -> AsyncIterator[Any]:
 
 def person(key: str) -> int:
     return next(p.id for p in PEOPLE if p.key == key)
+
+
+def init_data(user_id: int, *, at: datetime) -> str:
+    user = {"id": user_id, "first_name": "Map", "language_code": "en"}
+    return sign_init_data(BOT_TOKEN, user, auth_date=at)
 
 
 def map_url(
