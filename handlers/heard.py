@@ -32,9 +32,9 @@ from aiogram.types import CallbackQuery, Message
 from bot.asr.service import Transcriber
 from bot.directory import Kind, Match
 from bot.parsing.timeexpr import TimeExprError, parse_range, parse_time
-from bot.render.heard import HEARD_PER_PAGE, HeardPageCb, HeardRow, heard_page, quoted
+from bot.render.heard import HEARD_PER_PAGE, HeardRow, heard_page, quoted
 from bot.render.replies import Reply, not_one
-from bot.telegram.callbacks import RecPlayCb
+from bot.telegram.callbacks import HeardPageCb, RecPlayCb
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.recordings import locate

@@ -41,6 +41,7 @@ from bot.telegram.callbacks import (
     ConfirmCb,
     FollowCb,
     GroupsCb,
+    HeardPageCb,
     OnlineCb,
     PickAction,
     PickCb,
@@ -295,6 +296,7 @@ FAMILIES: dict[str, tuple[st.SearchStrategy[CallbackData], str]] = {
     ),
     "bc1": (st.builds(BcCb, action=st.sampled_from(BcAction), value=INT), "/broadcast"),
     "fo1": (st.builds(FollowCb, follow_id=INT), "/follow zhangsan01"),
+    "hd1": (st.builds(HeardPageCb, page=INT), "/heard 火情"),
 }
 
 

@@ -8,23 +8,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.render.replies import Reply, T
 from bot.render.text import Html, esc
-from bot.telegram.callbacks import RecPlayCb
+from bot.telegram.callbacks import HeardPageCb, RecPlayCb
 from storage.transcript_search import Heard
 
 HEARD_PER_PAGE = 10
 EXCERPT_CHARS = 40  # a /recordings row's excerpt
 HIGHLIGHT_CHARS = 80  # a /heard row's excerpt, around the first match
-
-
-class HeardPageCb(CallbackData, prefix="hd1"):
-    """Another page of the /heard answer this button is on (the query is kept with it)."""
-
-    page: int
 
 
 @dataclass(frozen=True)

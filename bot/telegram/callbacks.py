@@ -113,3 +113,9 @@ class FollowCb(CallbackData, prefix="fo1"):
     """Stop this follow (the button under a /follow line)."""
 
     follow_id: int
+
+
+class HeardPageCb(CallbackData, prefix="hd1"):
+    """Another page of the /heard answer this button is on (the query is kept with it)."""
+
+    page: int
