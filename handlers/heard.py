@@ -312,6 +312,19 @@ async def heard(
             return
     query = HeardQuery(tuple(terms), since, until, target)
     reply = await _page(ctx, transcript_search, query, 1)
+    # What was said on the radio is read here as ▶ would play it: audited the same way.
+    await ctx.audit.add(
+        ctx.caller.user_id,
+        "heard",
+        f"{target.kind.value}:{target.id}" if target is not None else "",
+        {
+            "words": list(terms),
+            "from": since.isoformat() if since else None,
+            "to": until.isoformat() if until else None,
+        },
+        "found" if reply is not None else "none",
+        now,
+    )
     if reply is None:
         reply = Reply(t("heard-none", words=quoted(terms)))
     sent = await answer(message, reply)

@@ -424,6 +424,7 @@ async def subscribe(
             "users": named.users,
             "groups": named.groups,
             "levels": list(args.levels),
+            "words": list(args.words),
             "at": args.at,
             "thread": thread,
         },

@@ -107,6 +107,8 @@ async def test_subscribe_words_round_trip(make_stack: MakeStack) -> None:
     assert "when the transcript says 火情、救援" in done.plain_text()
     [sub] = await subs.for_chat(chat)
     assert (sub.kind, sub.groups, sub.words) == ("recordings", (1002,), ("火情", "救援"))
+    [entry] = await stack.bridge.repos.audit.latest(1)
+    assert (entry.action, entry.args["words"]) == ("subscribe", ["火情", "救援"])
 
     [listing] = await stack.say("admin", "/subscriptions", chat=chat)
     assert "when the transcript says 火情、救援" in listing.plain_text()
@@ -305,6 +307,9 @@ async def test_heard_finds_highlights_and_plays_within_scope(make_stack: MakeSta
     [found] = await stack.say("supervisor", "/heard 火情")
     text = found.plain_text()
     assert "“火情” — 2 recordings, page 1 of 1" in text
+    assert stack.bridge is not None
+    [entry] = await stack.bridge.repos.audit.latest(1)
+    assert (entry.action, entry.args["words"], entry.result) == ("heard", ["火情"], "found")
     rows = sorted(
         [(zs[0], "张三 (zhangsan01)"), (other[0], "张山 (zhangshan02)")],
         key=lambda x: -x[0].begin_ms,

@@ -546,6 +546,7 @@ audit-action-invite-redeem = invite link used
 audit-action-mkgroup = new talk group
 audit-action-mute = muted
 audit-action-recording-play = recording played
+audit-action-heard = transcripts searched
 audit-action-register = registered accounts
 audit-action-report = daily digest set
 audit-action-report-off = daily digest stopped
@@ -584,6 +585,7 @@ audit-key-title = title
 audit-key-to = to
 audit-key-url = link
 audit-key-users = users
+audit-key-words = words
 audit-key-with-fix = located
 
 ## Broadcast

@@ -465,6 +465,7 @@ audit-action-invite-redeem = 使用邀请链接
 audit-action-mkgroup = 创建对讲组
 audit-action-mute = 静音
 audit-action-recording-play = 播放录音
+audit-action-heard = 搜索转写
 audit-action-register = 注册账号
 audit-action-report = 设置每日考勤汇总
 audit-action-report-off = 停止每日考勤汇总
@@ -503,6 +504,7 @@ audit-key-title = 标题
 audit-key-to = 到
 audit-key-url = 链接
 audit-key-users = 用户
+audit-key-words = 关键词
 audit-key-with-fix = 有位置
 
 ## Broadcast

@@ -35,6 +35,7 @@ AUDIT_ACTIONS: Final = frozenset(
         "fence-unwatch",
         "fence-watch",
         "follow",
+        "heard",
         "invite",
         "invite-redeem",
         "mkgroup",
@@ -98,6 +99,7 @@ AUDIT_KEYS: Final = frozenset(
         "to",
         "url",
         "users",
+        "words",
         "watches",
         "with_fix",
     }
