@@ -954,3 +954,17 @@ def test_a_point_drawn_on_gcj02_tiles_comes_back_where_it_was(lat: float, lon: f
 
     crs = Crs("gcj02")
     assert crs.out(*crs.into(lat, lon)) == pytest.approx((lat, lon), abs=2e-6)
+
+
+async def test_the_page_without_its_slash_is_redirected_with_its_query(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    async with httpx.AsyncClient(base_url=stack.bridge_url) as client:
+        response = await client.get("/app?group=1002&x=%C3%A9")
+        assert response.status_code == 308
+        assert response.headers["Location"] == "/app/?group=1002&x=%C3%A9"
+        response = await client.get("/app")
+        assert (response.status_code, response.headers["Location"]) == (308, "/app/")
+        response = await client.get("/app/nothing-here")
+        assert response.status_code == 404

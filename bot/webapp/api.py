@@ -191,7 +191,12 @@ class WebAppApi:
             return error(404, MAP_OFF)
         if request.path.startswith("/app/api/"):
             return error(404, f"no such endpoint: {request.path}")
-        return error(404, "the map page is not built yet")
+        if request.path == "/app":
+            # A link without the slash: the page, its query kept (the fragment stays with
+            # the browser and follows the redirect).
+            query = f"?{request.query_string}" if request.query_string else ""
+            raise web.HTTPPermanentRedirect(f"/app/{query}")
+        return error(404, f"not found: {request.path}")
 
     # ---- who, and what they may see ------------------------------------------------------
 
