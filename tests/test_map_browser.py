@@ -422,7 +422,11 @@ async def test_a_members_track_and_its_slider(
         await slider.fill(str(index))
         dot = await tab.evaluate("window.pttmap.trackDot()")
         assert (dot["lat"], dot["lng"]) == pytest.approx(tuple(points[index][:2]), abs=1e-9)
-        assert f"{round(points[index][3])} km/h" in await tab.locator("#track-at").inner_text()
+        at = await tab.locator("#track-at").inner_text()
+        assert f"{round(points[index][3])} km/h" in at
+        # The time as chat shows it: in BRIDGE_TIMEZONE, whatever the phone's zone.
+        shown = datetime.fromtimestamp(points[index][2], stack.bridge.settings.bridge.tz)
+        assert at.startswith(shown.strftime("%H:%M:%S")), at
     assert "points" in await tab.locator("#track-summary").inner_text()
     await screenshot(tab, "track-with-slider")
     # Fewer hours back: the track asked again, shorter.

@@ -298,6 +298,7 @@ async def test_me_says_what_the_role_may_do_and_how_to_draw_the_map(
         "crs": "wgs84",
         "attribution": s.map_attribution,
         "refresh_s": 5,
+        "timezone": "Asia/Shanghai",
     }
     for param, start in (
         ("g1001", {"kind": "group", "id": 1001}),

@@ -219,6 +219,8 @@ class WebAppApi:
                     "crs": s.map_tiles_crs,
                     "attribution": s.map_attribution,
                     "refresh_s": REFRESH_S,
+                    # Times on the page are shown as in chat: in BRIDGE_TIMEZONE.
+                    "timezone": s.timezone,
                 },
                 "start": _start(data.start_param),
             }

@@ -515,7 +515,13 @@
   }
 
   function clock(date) {
-    return date.toLocaleTimeString(state.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+    // As the chat shows times: in the bridge's time zone, not the phone's.
+    const options = { hour12: false, timeZone: (state.me && state.me.map.timezone) || undefined };
+    try {
+      return date.toLocaleTimeString(state.lang === "zh" ? "zh-CN" : "en-GB", options);
+    } catch (_unknownZone) {
+      return date.toLocaleTimeString(state.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false });
+    }
   }
 
   function facts(m) {
