@@ -54,6 +54,17 @@ class Metrics:
             ["reason"],
         )
 
+        self.transcripts = counter(
+            "pttbridge_transcripts",
+            "Transcription attempts by result (done, failed for good, retried later)",
+            ["result"],
+        )
+        for result in ("done", "failed", "retried"):
+            self.transcripts.labels(result)  # shown as 0 before the first
+        self.transcripts_pending = gauge(
+            "pttbridge_transcripts_pending", "Recordings waiting for their transcript"
+        )
+
     def observe_platform(self, endpoint: str, seconds: float, outcome: str) -> None:
         self.platform_latency.labels(endpoint, outcome).observe(seconds)
 

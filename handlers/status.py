@@ -9,6 +9,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.app.services import Clock
+from bot.asr.service import Transcriber
 from bot.directory import Directory
 from bot.platform import PlatformClient, PlatformError
 from bot.render.replies import Reply, T
@@ -36,6 +37,7 @@ async def status(
     notices: NoticeJobRepo,
     inbox: InboxRepo,
     clock: Clock,
+    transcriber: Transcriber,
 ) -> None:
     now = clock()
     lines: list[str] = [t("status-title")]
@@ -73,6 +75,19 @@ async def status(
         lines.append(t("status-notices-dead", count=notice_counts["dead"]))
     last = await inbox.last_received_at()
     lines.append(t("status-last-event", age=_ago(t, lang, last, now)))
+    if transcriber.enabled:
+        q = await transcriber.health()
+        lines.append(
+            t(
+                "status-transcripts",
+                pending=q.pending,
+                failed=q.failed_24h,
+                age=_ago(t, lang, q.oldest_pending, now),
+            )
+        )
+        if q.last_error is not None:
+            age = _ago(t, lang, q.last_error_at, now)
+            lines.append(t("status-transcripts-error", detail=q.last_error, age=age))
     lines.append(t("status-uptime", age=_ago(t, lang, clock.started_at, now)))
     await answer(message, Reply("\n".join(lines)))
 

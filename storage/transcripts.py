@@ -17,7 +17,7 @@ from typing import Literal
 
 from storage.db import Database, from_db_time, to_db_time
 
-__all__ = ["ERROR_MAX", "Transcript", "TranscriptRepo", "TranscriptState"]
+__all__ = ["ERROR_MAX", "QueueStats", "Transcript", "TranscriptRepo", "TranscriptState"]
 
 TranscriptState = Literal["pending", "done", "failed"]
 
@@ -68,6 +68,16 @@ def _row(r: sqlite3.Row) -> Transcript:
         created_at=from_db_time(r["created_at"]),
         done_at=_time(r["done_at"]),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """The queue at a glance: rows pending, rows given up since `since`, and when the
+    longest waiting pending row was queued (None: none pending)."""
+
+    pending: int
+    failed: int
+    oldest_pending: datetime | None
 
 
 class TranscriptRepo:
@@ -187,6 +197,29 @@ class TranscriptRepo:
                 rec_key,
             ),
         )
+
+    async def stats(self, since: datetime) -> QueueStats:
+        """How many are pending, how many failed for good at or after `since`, and the
+        oldest pending row's queueing time (one pass over the state index)."""
+        row = await self._db.fetchone(
+            """
+            SELECT
+                count(*) FILTER (WHERE state = 'pending') AS pending,
+                count(*) FILTER (WHERE state = 'failed' AND done_at >= ?) AS failed,
+                min(created_at) FILTER (WHERE state = 'pending') AS oldest
+            FROM transcripts WHERE state IN ('pending', 'failed')
+            """,
+            (to_db_time(since),),
+        )
+        if row is None:
+            return QueueStats(0, 0, None)
+        return QueueStats(int(row["pending"]), int(row["failed"]), _time(row["oldest"]))
+
+    async def pending_count(self) -> int:
+        row = await self._db.fetchone(
+            "SELECT count(*) AS n FROM transcripts WHERE state = 'pending'"
+        )
+        return int(row["n"]) if row is not None else 0
 
     async def delete_older_than(self, cutoff: datetime) -> int:
         """Delete the transcripts of recordings that began before `cutoff`, whatever their

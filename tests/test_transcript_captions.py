@@ -5,12 +5,14 @@ speech-recognition server — the recordings watch and ▶ completing captions o
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 from conftest import Clock
 from hypothesis import given
@@ -585,3 +587,68 @@ async def test_caption_completions_held_by_a_mute_are_not_summarised_as_held_mes
     # Nothing new was held: no summary, only the captions completed, once each.
     assert [m for m in after if m.kind == "text" and m.message_id > sent[-1].message_id] == []
     assert caption_edits(stack, chat) == Counter({m.message_id: 1 for m in sent})
+
+
+# -- the queue made visible: /status and /metrics ------------------------------------------
+
+
+async def metric_samples(stack: Stack) -> dict[str, float]:
+    """The transcript metrics on /metrics, by name with their labels."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(stack.bridge_url + "/metrics") as resp,
+    ):
+        assert resp.status == 200
+        text = await resp.text()
+    return {
+        m[1]: float(m[2])
+        for line in text.splitlines()
+        if (m := re.fullmatch(r"(pttbridge_transcripts\w*(?:\{[^}]*\})?) (\S+)", line))
+    }
+
+
+async def test_status_and_metrics_show_the_transcription_queue(
+    make_stack: Any, asr: FakeAsr
+) -> None:
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    [chat] = await subscribed_chats(stack, 1)
+    [status] = await stack.say("admin", "/status")
+    assert "Transcripts: none waiting, 0 given up in the last 24 h" in status.plain_text()
+    assert "Last transcription error" not in status.plain_text()
+
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock, timedelta(minutes=5))  # each refused once
+    pending = (await bridge.transcriber.health()).pending
+    assert pending > 0
+    [status] = await stack.say("admin", "/status")
+    text = status.plain_text()
+    assert f"Transcripts: {pending} waiting, the oldest queued 5 min ago" in text
+    assert "Last transcription error: network, just now" in text
+    got = await metric_samples(stack)
+    assert got["pttbridge_transcripts_pending"] == pending
+    assert got['pttbridge_transcripts_total{result="retried"}'] == pending
+    assert got['pttbridge_transcripts_total{result="done"}'] == 0
+
+    await asr.up()
+    await transcribed(stack, clock)
+    await delivered(stack, chat)
+    [status] = await stack.say("admin", "/status")
+    text = status.plain_text()
+    assert "Transcripts: none waiting, 0 given up" in text
+    assert ZH not in text and EN not in text  # no transcript is ever shown there
+    got = await metric_samples(stack)
+    assert got["pttbridge_transcripts_pending"] == 0
+    assert got['pttbridge_transcripts_total{result="done"}'] == pending
+    assert got['pttbridge_transcripts_total{result="failed"}'] == 0
+
+
+async def test_status_says_nothing_of_transcripts_without_a_server(
+    make_bot_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await make_bot_stack()
+    [status] = await stack.say("admin", "/status")
+    assert "Transcripts" not in status.plain_text()

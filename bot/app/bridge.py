@@ -270,6 +270,7 @@ class Bridge:
             self.media,
             clock=self.clock,
             concurrency=b.asr_concurrency,
+            metrics=self.metrics,
         )
 
     def _make_captions(self) -> TranscriptCaptions:

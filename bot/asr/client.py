@@ -32,11 +32,15 @@ _DETAIL_MAX = 200  # characters of a server's error answer kept in an error
 class AsrError(Exception):
     """A transcription that did not work; `retryable`: it may work later."""
 
-    def __init__(self, detail: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(
+        self, detail: str, *, retryable: bool, status: int | None = None, kind: str = ""
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.retryable = retryable
         self.status = status
+        # A few words for /status: `HTTP 503`, `timeout`, `network`, `not JSON`, `no text`.
+        self.kind = kind or (f"HTTP {status}" if status is not None else "error")
 
 
 class AsrClient:
@@ -77,9 +81,11 @@ class AsrClient:
                 self.url, data=form, files={"file": (filename, data, mime)}
             )
         except httpx.TimeoutException:
-            raise AsrError("timed out", retryable=True) from None
+            raise AsrError("timed out", retryable=True, kind="timeout") from None
         except httpx.HTTPError as exc:
-            raise AsrError(f"not reachable: {type(exc).__name__}", retryable=True) from None
+            raise AsrError(
+                f"not reachable: {type(exc).__name__}", retryable=True, kind="network"
+            ) from None
         if resp.status_code != 200:
             raise AsrError(
                 f"HTTP {resp.status_code}{self._detail(resp)}",
@@ -89,10 +95,12 @@ class AsrClient:
         try:
             body = json.loads(resp.content)
         except ValueError:
-            raise AsrError("the answer is not JSON", retryable=True, status=200) from None
+            raise AsrError(
+                "the answer is not JSON", retryable=True, status=200, kind="not JSON"
+            ) from None
         text = body.get("text") if isinstance(body, dict) else None
         if not isinstance(text, str):
-            raise AsrError('the answer has no "text"', retryable=True, status=200)
+            raise AsrError('the answer has no "text"', retryable=True, status=200, kind="no text")
         return text.strip()
 
     def _detail(self, resp: httpx.Response) -> str:

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.asr.client import AsrClient, AsrError
+from bot.metrics import Metrics
 from bot.platform.models import Recording
 from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
 from storage.transcripts import Transcript, TranscriptRepo
 
-__all__ = ["Listener", "RetryPolicy", "Transcriber"]
+__all__ = ["Listener", "QueueHealth", "RetryPolicy", "Transcriber"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,19 @@ class RetryPolicy:
         return timedelta(seconds=base * (1 + self.jitter * (2 * rand - 1)))
 
 
+@dataclass(frozen=True)
+class QueueHealth:
+    """What /status shows of the queue: rows pending, rows given up in the last 24 h, the
+    oldest pending row's queueing time, and the kind of the last failed attempt since start
+    (`HTTP 503`, `timeout`, `network`, `audio HTTP 404`, …: never a text or a token)."""
+
+    pending: int
+    failed_24h: int
+    oldest_pending: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
 class Transcriber:
     """The queue (`want`), the texts (`text_of`), the worker (`start`/`stop`).
 
@@ -78,6 +92,7 @@ class Transcriber:
         concurrency: int = 2,
         policy: RetryPolicy | None = None,
         rand: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
         self._repo = repo
         self._client = client
@@ -86,6 +101,8 @@ class Transcriber:
         self.concurrency = max(1, concurrency)
         self.policy = policy or RetryPolicy()
         self._rand = rand
+        self._metrics = metrics
+        self._last_error: tuple[str, datetime] | None = None
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -120,6 +137,13 @@ class Transcriber:
         """The transcript of the recording `key`, when it is done."""
         row = await self._repo.get(key)
         return row.text if row is not None and row.state == "done" else None
+
+    async def health(self) -> QueueHealth:
+        """The queue at a glance, for /status."""
+        now = self._clock()
+        stats = await self._repo.stats(now - timedelta(hours=24))
+        kind, at = self._last_error or (None, None)
+        return QueueHealth(stats.pending, stats.failed, stats.oldest_pending, kind, at)
 
     def add_listener(self, cb: Listener) -> None:
         """`cb(key, text)` is awaited after each transcript is stored; what it raises is
@@ -186,6 +210,8 @@ class Transcriber:
             task = asyncio.create_task(self._attempt(row), name=f"transcribe {row.id}")
             self._inflight[row.recording_key] = task
             task.add_done_callback(functools.partial(self._ended, row.recording_key))
+        if self._metrics is not None:
+            self._metrics.transcripts_pending.set(await self._repo.pending_count())
         if len(self._inflight) >= self.concurrency:
             return None
         at = await self._repo.next_due_at(exclude=self._inflight.keys())
@@ -206,25 +232,31 @@ class Transcriber:
                 media = await self._media.fetch(row.file_url)
                 text = await self._client.transcribe(media.data, media.filename, media.mime)
         except MediaError as exc:
-            await self._failed(row, f"audio {exc}", exc.problem is MediaProblem.UNREACHABLE)
+            kind = exc.detail if exc.detail.startswith("HTTP ") else exc.problem.value
+            retry = exc.problem is MediaProblem.UNREACHABLE
+            await self._failed(row, f"audio {exc}", retry, kind=f"audio {kind}")
             return
         except AsrError as exc:
-            await self._failed(row, f"speech recognition: {exc.detail}", exc.retryable)
+            await self._failed(row, f"speech recognition: {exc.detail}", exc.retryable, exc.kind)
             return
         except TimeoutError:
-            await self._failed(row, f"timed out after {self.policy.file_timeout_s:g} s", True)
+            timeout = self.policy.file_timeout_s
+            await self._failed(row, f"timed out after {timeout:g} s", True, kind="timeout")
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("transcribing %s failed unexpectedly", key)
-            await self._failed(row, f"unexpected {type(exc).__name__}", True)
+            kind = type(exc).__name__
+            await self._failed(row, f"unexpected {kind}", True, kind=kind)
             return
         try:
             await self._repo.done(key, text, self._clock())
         except Exception:
             log.exception("storing the transcript of %s failed; it is tried again", key)
             return
+        if self._metrics is not None:
+            self._metrics.transcripts.labels("done").inc()
         log.info("transcribed %s (%d characters)", key, len(text))
         for cb in list(self._listeners):
             try:
@@ -234,10 +266,14 @@ class Transcriber:
             except Exception:
                 log.exception("a transcript listener failed on %s", key)
 
-    async def _failed(self, row: Transcript, error: str, retryable: bool) -> None:
+    async def _failed(self, row: Transcript, error: str, retryable: bool, kind: str) -> None:
         made = row.attempts + 1
         now = self._clock()
-        if retryable and made < self.policy.attempts:
+        self._last_error = (kind, now)
+        again = retryable and made < self.policy.attempts
+        if self._metrics is not None:
+            self._metrics.transcripts.labels("retried" if again else "failed").inc()
+        if again:
             at: datetime | None = now + self.policy.delay(made, self._rand())
             log.warning(
                 "transcribing %s failed (attempt %d of %d): %s; tried again at %s",
