@@ -24,7 +24,7 @@ browser:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else \
-	  echo "make: no /usr/bin/chromium (or fonts-noto-cjk) and not root: run 'apt-get install chromium fonts-noto-cjk' as root, or the map's browser tests are skipped"; \
+	  echo "make: no /usr/bin/chromium (or fonts-noto-cjk) and not root: run 'apt-get install chromium fonts-noto-cjk' as root (the map's browser tests fail without them; PTTBRIDGE_SKIP_BROWSER=1 skips them)"; \
 	fi
 
 test: $(STAMP) page browser
