@@ -166,16 +166,18 @@ class TranscriptRepo:
         )
         return None if row is None or row["at"] is None else from_db_time(row["at"])
 
-    async def done(self, rec_key: str, text: str, now: datetime) -> None:
-        """Record the text of `rec_key`; counts as an attempt."""
-        await self._db.execute(
+    async def done(self, rec_key: str, text: str, now: datetime) -> bool:
+        """Record the text of `rec_key`; counts as an attempt. False when no pending row
+        was there to take it (deleted meanwhile by retention)."""
+        n = await self._db.execute(
             """
             UPDATE transcripts SET state = 'done', text = ?, attempts = attempts + 1,
                 next_try_at = NULL, error = NULL, done_at = ?
-            WHERE recording_key = ?
+            WHERE recording_key = ? AND state = 'pending'
             """,
             (text, to_db_time(now), rec_key),
         )
+        return n > 0
 
     async def failed(
         self, rec_key: str, error: str, next_try_at: datetime | None, now: datetime

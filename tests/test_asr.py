@@ -4,6 +4,8 @@ the fake server, retention and `pttbridge check` — over real HTTP on 127.0.0.1
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -12,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 from conftest import Clock
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from bot.asr import AsrClient, AsrError, RetryPolicy, Transcriber
-from bot.asr.client import DEFAULT_MODEL, shown_url
+from bot.asr.client import ANSWER_MAX, DEFAULT_MODEL, TEXT_MAX, retry_after, shown_url
 from bot.cli import check
 from bot.jobs.recordings import recording_key
 from bot.platform.models import Recording
@@ -371,11 +374,12 @@ async def test_concurrency_is_bounded(
     q = Queue(db, server, Clock(NOW))
     most = 0
     inflight = 0
-    fetch = q.media.fetch
+    fetch = q.media.open
 
     both = asyncio.Event()  # the first fetch waits for a second one: they overlap for sure
 
-    async def counting(url: str) -> Any:
+    @contextlib.asynccontextmanager
+    async def counting(url: str) -> AsyncIterator[Any]:
         nonlocal most, inflight
         inflight += 1
         most = max(most, inflight)
@@ -383,11 +387,12 @@ async def test_concurrency_is_bounded(
             both.set()
         try:
             await both.wait()
-            return await fetch(url)
+            async with fetch(url) as stream:
+                yield stream
         finally:
             inflight -= 1
 
-    q.media.fetch = counting  # type: ignore[method-assign]
+    q.media.open = counting  # type: ignore[method-assign]
     recs = [recording(sandbox, begin=BEGIN + timedelta(seconds=i)) for i in range(7)]
     async with q as transcriber:
         for rec in recs:
@@ -575,3 +580,387 @@ def test_sandbox_asr_options_never_fail_otherwise(spec: str) -> None:
         assert str(exc)
     else:
         assert options.delay_s >= 0 and options.fail_first >= 0
+
+
+# -- attacks: a server, a platform and timing that misbehave ---------------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Rogue:
+    """A server on 127.0.0.1 that answers as told: `asr` (the transcription route, after
+    reading the upload) and `files` (audio by name, as the platform's fileUrl serves it).
+    It counts uploads and how many were in work at once."""
+
+    def __init__(self) -> None:
+        self.asr: Handler = self.ok
+        self.files: dict[str, Handler] = {}
+        self.uploads = 0
+        self.inflight = 0
+        self.most = 0
+        self.url = ""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
+        app.router.add_get("/files/{name}", self._file)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+
+    async def start(self) -> Rogue:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    def file_url(self, name: str) -> str:
+        return f"{self.url}/files/{name}"
+
+    @staticmethod
+    async def ok(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"text": ZH_TEXT})
+
+    async def _transcribe(self, request: web.Request) -> web.StreamResponse:
+        self.uploads += 1
+        self.inflight += 1
+        self.most = max(self.most, self.inflight)
+        try:
+            await request.read()
+            return await self.asr(request)
+        finally:
+            self.inflight -= 1
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name in self.files:
+            return await self.files[name](request)
+        return web.Response(body=ZH_AUDIO, content_type="audio/ogg")
+
+
+ZH_AUDIO = (MEDIA_DIR / "recording-zh.ogg").read_bytes()
+
+
+@pytest.fixture
+async def rogue() -> AsyncIterator[Rogue]:
+    server = await Rogue().start()
+    yield server
+    await server.stop()
+
+
+def rogue_client(rogue: Rogue) -> AsrClient:
+    return AsrClient(
+        rogue.url + "/v1", model="m", token=SecretStr(TOKEN), language="zh", timeout_s=10
+    )
+
+
+def rogue_queue(
+    db: Database, rogue: Rogue, clock: Clock, *, concurrency: int = 2, **policy: Any
+) -> tuple[Transcriber, TranscriptRepo, list[tuple[str, str]], Callable[[], Awaitable[None]]]:
+    """A transcriber against `rogue`; returns it, its repo, what listeners heard, and a
+    closer."""
+    repo, media, client = TranscriptRepo(db), MediaFetcher(5), rogue_client(rogue)
+    heard: list[tuple[str, str]] = []
+    transcriber = Transcriber(
+        repo,
+        client,
+        media,
+        clock=clock,
+        concurrency=concurrency,
+        policy=RetryPolicy(**{"attempts": 3, "first_delay_s": 10, **policy}),
+        rand=lambda: 0.5,
+    )
+
+    async def listen(key: str, text: str) -> None:
+        heard.append((key, text))
+
+    transcriber.add_listener(listen)
+
+    async def close() -> None:
+        await transcriber.stop()
+        await client.aclose()
+        await media.aclose()
+
+    return transcriber, repo, heard, close
+
+
+async def want_file(transcriber: Transcriber, url: str, key: str, i: int = 0) -> None:
+    rec = Recording.model_validate(
+        {
+            "userId": 1001,
+            "beginTime": int((BEGIN + timedelta(seconds=i)).timestamp() * 1000),
+            "fileUrl": url,
+        }
+    )
+    await transcriber.want(rec, key)
+
+
+async def one_answer(rogue: Rogue, handler: Handler) -> str:
+    """What the client makes of one answer of `handler` (its text; raises AsrError)."""
+    rogue.asr = handler
+    client = rogue_client(rogue)
+    try:
+        return await client.transcribe(ZH_AUDIO, "a.ogg", "audio/ogg")
+    finally:
+        await client.aclose()
+
+
+def answering(body: bytes | str, status: int = 200, **headers: str) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        data = body.encode() if isinstance(body, str) else body
+        return web.Response(
+            body=data, status=status, headers=headers, content_type="application/json"
+        )
+
+    return handler
+
+
+async def test_a_megabyte_of_text_is_kept_cut_to_two_messages(rogue: Rogue) -> None:
+    words = "火势已经控制 " * (1024 * 1024 // 19)
+    text = await one_answer(rogue, answering(json.dumps({"text": words}, ensure_ascii=False)))
+    assert len(text) <= TEXT_MAX and text.endswith("…")
+    assert text.startswith("火势已经控制 火势")
+
+
+async def test_an_answer_over_the_limit_is_refused_for_good(rogue: Rogue) -> None:
+    huge = b'{"text": "' + b"a" * (ANSWER_MAX + 10) + b'"}'
+    with pytest.raises(AsrError) as err:
+        await one_answer(rogue, answering(huge))
+    assert (err.value.retryable, err.value.kind) == (False, "answer too big")
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("<html><body>502 Bad Gateway</body></html>", "not JSON"),
+        ("", "not JSON"),
+        ("{}", "no text"),
+        ('{"text": null}', "no text"),
+        ('{"text": 42}', "no text"),
+        ('["text"]', "no text"),
+        ('{"error": {"message": "x"}}', "no text"),
+    ],
+)
+async def test_an_answer_without_a_text_is_an_error_tried_again(
+    rogue: Rogue, body: str, kind: str
+) -> None:
+    with pytest.raises(AsrError) as err:
+        await one_answer(rogue, answering(body))
+    assert (err.value.retryable, err.value.kind) == (True, kind)
+
+
+async def test_control_characters_overrides_and_lone_surrogates_are_dropped(rogue: Rogue) -> None:
+    raw = "\u202e收到\u0000请\x1b[31m回答\u2066<b>x</b>\ud800\r\nok\x85\ufffe\u200d👨\u200d🚒"
+    body = json.dumps({"text": raw})  # \ud800 as JSON writes it: an escape
+    text = await one_answer(rogue, answering(body))
+    assert text == "收到请[31m回答<b>x</b>\nok\u200d👨\u200d🚒"  # HTML is escaped when shown
+
+
+async def test_a_lone_surrogate_is_stored_and_never_loops(db: Database, rogue: Rogue) -> None:
+    rogue.asr = answering('{"text": "\\ud83d收到"}')
+    transcriber, _repo, heard, close = rogue_queue(db, rogue, Clock(NOW))
+    try:
+        await transcriber.start()
+        await want_file(transcriber, rogue.file_url("a.ogg"), "k")
+        await transcriber.idle()
+    finally:
+        await close()
+    assert heard == [("k", "收到")] and rogue.uploads == 1
+
+
+async def test_429_retry_after_is_obeyed_by_the_whole_queue(db: Database, rogue: Rogue) -> None:
+    rogue.asr = answering('{"error": {"message": "slow down"}}', 429, **{"Retry-After": "120"})
+    clock = Clock(NOW)
+    transcriber, repo, heard, close = rogue_queue(db, rogue, clock, concurrency=1)
+    try:
+        await transcriber.start()
+        for i in range(3):
+            await want_file(transcriber, rogue.file_url(f"{i}.ogg"), f"k{i}", i)
+        await transcriber.idle()
+        assert rogue.uploads == 1  # the others wait for the pause too
+        row = await repo.get("k0")
+        assert row is not None and row.next_try_at == NOW + timedelta(seconds=120)
+        assert row.error is not None and "429" in row.error
+        rogue.asr = Rogue.ok
+        clock.advance(timedelta(seconds=119))
+        transcriber.wake()
+        await transcriber.idle()
+        assert rogue.uploads == 1
+        clock.advance(timedelta(seconds=1))
+        transcriber.wake()
+        await transcriber.idle()
+    finally:
+        await close()
+    assert sorted(k for k, _ in heard) == ["k0", "k1", "k2"] and rogue.uploads == 4
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert retry_after("30") == 30
+    assert retry_after("Tue, 01 Dec 2026 08:01:00 GMT", now) == 60
+    assert retry_after("999999") == 3600  # obeyed up to an hour
+    assert retry_after("Tue, 01 Dec 2026 07:00:00 GMT", now) == 0
+    for bad in (None, "", "soon", "-5", "1e9"):
+        assert retry_after(bad) is None
+
+
+async def test_a_redirect_is_not_followed_and_the_token_stays_home(rogue: Rogue) -> None:
+    elsewhere = await Rogue().start()
+    try:
+        target = elsewhere.url + "/v1/audio/transcriptions"
+        with pytest.raises(AsrError) as err:
+            await one_answer(rogue, answering("", 307, Location=target))
+        assert (err.value.status, err.value.retryable) == (307, False)
+        assert elsewhere.uploads == 0
+    finally:
+        await elsewhere.stop()
+
+
+async def test_a_connection_reset_mid_body_is_tried_again(rogue: Rogue) -> None:
+    async def reset(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = 1000
+        await resp.prepare(request)
+        await resp.write(b'{"text": "\xe6\xb6\x88\xe9\x98')
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+
+    with pytest.raises(AsrError) as err:
+        await one_answer(rogue, reset)
+    assert (err.value.retryable, err.value.kind) == (True, "network")
+
+
+async def test_stalled_files_time_out_and_free_their_slots_for_the_others(
+    db: Database, rogue: Rogue
+) -> None:
+    never = asyncio.Event()
+
+    async def stall_some(request: web.Request) -> web.StreamResponse:
+        if rogue.uploads <= 2:
+            await never.wait()  # the first two uploads: no answer, ever
+        return web.json_response({"text": ZH_TEXT})
+
+    rogue.asr = stall_some
+    transcriber, repo, heard, close = rogue_queue(db, rogue, Clock(NOW), file_timeout_s=0.3)
+    try:
+        await transcriber.start()
+        for i in range(5):
+            await want_file(transcriber, rogue.file_url(f"{i}.ogg"), f"k{i}", i)
+        await transcriber.idle()
+    finally:
+        await close()
+    rows = [await repo.get(f"k{i}") for i in range(5)]
+    assert [r.state for r in rows if r is not None] == ["pending"] * 2 + ["done"] * 3
+    assert {r.error for r in rows[:2] if r is not None} == {"timed out after 0.3 s"}
+    assert len(heard) == 3
+
+
+@pytest.mark.parametrize(
+    ("serve", "kind"),
+    [
+        ("declared", "audio too big"),
+        ("streamed", "audio too big"),
+        ("html", "audio not audio"),
+        ("missing", "audio HTTP 404"),
+    ],
+)
+async def test_audio_that_cannot_be_transcribed_never_reaches_the_server(
+    db: Database, rogue: Rogue, serve: str, kind: str
+) -> None:
+    async def declared(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "audio/ogg"})
+        resp.content_length = 100 * 1024 * 1024  # 100 MB said, never sent
+        await resp.prepare(request)
+        return resp
+
+    async def streamed(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "audio/ogg"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        for _ in range(64):
+            await resp.write(b"\0" * 64 * 1024)  # 4 MiB in all, no length said
+        await resp.write_eof()
+        return resp
+
+    async def html(request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<html>login</html>", content_type="text/html")
+
+    async def missing(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPNotFound()
+
+    rogue.files["x.ogg"] = {
+        "declared": declared,
+        "streamed": streamed,
+        "html": html,
+        "missing": missing,
+    }[serve]
+    clock = Clock(NOW)
+    transcriber, repo, heard, close = rogue_queue(db, rogue, clock)
+    transcriber.max_bytes = 1024 * 1024
+    try:
+        await transcriber.start()
+        await want_file(transcriber, rogue.file_url("x.ogg"), "k")
+        await transcriber.idle()
+        health = await transcriber.health()
+    finally:
+        await close()
+    row = await repo.get("k")
+    assert row is not None and (row.state, row.attempts) == ("failed", 1)
+    assert rogue.uploads == 0 and heard == []
+    assert (health.last_error, health.failed_24h, health.pending) == (kind, 1, 0)
+
+
+async def test_retention_deleting_a_row_in_work_keeps_nothing_and_tells_nobody(
+    db: Database, rogue: Rogue
+) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        entered.set()
+        await release.wait()
+        return web.json_response({"text": ZH_TEXT})
+
+    rogue.asr = held
+    transcriber, repo, heard, close = rogue_queue(db, rogue, Clock(NOW))
+    try:
+        await transcriber.start()
+        await want_file(transcriber, rogue.file_url("a.ogg"), "k")
+        await entered.wait()
+        gone = await Retention(db, FileRepo(db), transcripts=repo).prune(BEGIN + timedelta(days=91))
+        assert gone["transcripts"] == 1
+        release.set()
+        await transcriber.idle()
+    finally:
+        await close()
+    assert await repo.get("k") is None and heard == []
+    rows = await db.fetchall(
+        "SELECT rowid FROM transcripts_fts WHERE transcripts_fts MATCH ?", ('"火势"',)
+    )
+    assert rows == []
+
+
+async def test_a_restart_with_a_thousand_pending_respects_concurrency(
+    db: Database, rogue: Rogue
+) -> None:
+    repo = TranscriptRepo(db)
+    async with db.transaction():
+        for i in range(1000):
+            await repo.want(
+                f"k{i}",
+                user_id=1001,
+                account=None,
+                group_name=None,
+                begin=BEGIN,
+                seconds=None,
+                file_url=rogue.file_url(f"{i}.ogg"),
+                now=NOW,
+            )
+    transcriber, repo, heard, close = rogue_queue(db, rogue, Clock(NOW), concurrency=2)
+    try:
+        await transcriber.start()  # as after a restart: all of them due at once
+        await transcriber.idle()
+    finally:
+        await close()
+    assert rogue.uploads == 1000 and rogue.most == 2
+    assert len(heard) == 1000

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 Listener = Callable[[str, str], Awaitable[None]]
 """Called with (recording key, text) once a transcript is stored."""
 
+MAX_AUDIO_BYTES = 25 * 1024 * 1024
+"""The largest recording sent to the server: OpenAI's limit, which compatible servers share."""
+_AUDIO_TYPES = ("audio/", "video/")
+_AUDIO_TOO = frozenset({"application/ogg", "application/octet-stream"})
+
 MAX_WAIT_S = 60.0
 """The worker looks at the queue at least this often, whatever it expects (a clock that
 jumped, rows added by another process)."""
@@ -93,6 +98,7 @@ class Transcriber:
         policy: RetryPolicy | None = None,
         rand: Callable[[], float] = random.random,
         metrics: Metrics | None = None,
+        max_bytes: int = MAX_AUDIO_BYTES,
     ) -> None:
         self._repo = repo
         self._client = client
@@ -103,6 +109,8 @@ class Transcriber:
         self._rand = rand
         self._metrics = metrics
         self._last_error: tuple[str, datetime] | None = None
+        self._paused_until: datetime | None = None  # a server's Retry-After
+        self.max_bytes = max_bytes
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -203,6 +211,10 @@ class Transcriber:
         if free <= 0:
             return None
         now = self._clock()
+        if self._paused_until is not None:
+            if now < self._paused_until:
+                return min(MAX_WAIT_S, (self._paused_until - now).total_seconds())
+            self._paused_until = None
         rows = await self._repo.due(now, free + len(self._inflight))
         fresh = [r for r in rows if r.recording_key not in self._inflight][:free]
         for row in fresh:
@@ -229,15 +241,15 @@ class Transcriber:
         key = row.recording_key
         try:
             async with asyncio.timeout(self.policy.file_timeout_s):
-                media = await self._media.fetch(row.file_url)
-                text = await self._client.transcribe(media.data, media.filename, media.mime)
+                data, filename, mime = await self._audio(row.file_url)
+                text = await self._client.transcribe(data, filename, mime)
         except MediaError as exc:
-            kind = exc.detail if exc.detail.startswith("HTTP ") else exc.problem.value
             retry = exc.problem is MediaProblem.UNREACHABLE
-            await self._failed(row, f"audio {exc}", retry, kind=f"audio {kind}")
+            await self._failed(row, f"audio {exc}", retry, kind=_audio_kind(exc))
             return
         except AsrError as exc:
-            await self._failed(row, f"speech recognition: {exc.detail}", exc.retryable, exc.kind)
+            error = f"speech recognition: {exc.detail}"
+            await self._failed(row, error, exc.retryable, exc.kind, exc.retry_after)
             return
         except TimeoutError:
             timeout = self.policy.file_timeout_s
@@ -251,9 +263,14 @@ class Transcriber:
             await self._failed(row, f"unexpected {kind}", True, kind=kind)
             return
         try:
-            await self._repo.done(key, text, self._clock())
-        except Exception:
+            stored = await self._repo.done(key, text, self._clock())
+        except Exception as exc:
             log.exception("storing the transcript of %s failed; it is tried again", key)
+            # Backed off as any failure: never tried again at once, in a loop.
+            await self._failed(row, f"storing it: {type(exc).__name__}", True, kind="storage")
+            return
+        if not stored:  # deleted meanwhile (retention): nobody is told of it
+            log.info("transcribed %s, but its row is gone: not kept", key)
             return
         if self._metrics is not None:
             self._metrics.transcripts.labels("done").inc()
@@ -266,15 +283,46 @@ class Transcriber:
             except Exception:
                 log.exception("a transcript listener failed on %s", key)
 
-    async def _failed(self, row: Transcript, error: str, retryable: bool, kind: str) -> None:
+    async def _audio(self, url: str) -> tuple[bytes, str, str]:
+        """The recording's bytes, name and type, refused before any upload when it is not
+        audio or is over `max_bytes` (declared or as it streams)."""
+        async with self._media.open(url) as stream:
+            if not _is_audio(stream.mime):
+                raise MediaError(MediaProblem.DEAD, f"not audio: {stream.mime[:60]}")
+            if stream.size is not None and stream.size > self.max_bytes:
+                raise MediaError(MediaProblem.TOO_BIG, f"{stream.size} bytes")
+            data = bytearray()
+            async for chunk in stream.chunks():
+                data += chunk
+                if len(data) > self.max_bytes:
+                    raise MediaError(MediaProblem.TOO_BIG, f"over {self.max_bytes} bytes")
+        return bytes(data), stream.filename, stream.mime
+
+    async def _failed(
+        self,
+        row: Transcript,
+        error: str,
+        retryable: bool,
+        kind: str,
+        retry_after: float | None = None,
+    ) -> None:
         made = row.attempts + 1
         now = self._clock()
         self._last_error = (kind, now)
         again = retryable and made < self.policy.attempts
         if self._metrics is not None:
             self._metrics.transcripts.labels("retried" if again else "failed").inc()
+        if retry_after is not None and retryable:
+            # The server asked for a pause (429, 503 with Retry-After): no file goes to
+            # it before then, not only this one.
+            until = now + timedelta(seconds=retry_after)
+            if self._paused_until is None or until > self._paused_until:
+                self._paused_until = until
         if again:
-            at: datetime | None = now + self.policy.delay(made, self._rand())
+            delay = self.policy.delay(made, self._rand())
+            if retry_after is not None:
+                delay = max(delay, timedelta(seconds=retry_after))
+            at: datetime | None = now + delay
             log.warning(
                 "transcribing %s failed (attempt %d of %d): %s; tried again at %s",
                 row.recording_key,
@@ -295,3 +343,15 @@ class Transcriber:
             await self._repo.failed(row.recording_key, error, at, now)
         except Exception:
             log.exception("storing a failed transcription of %s failed", row.recording_key)
+
+
+def _is_audio(mime: str) -> bool:
+    """Whether a download's type may be audio (an untyped one may: the server judges)."""
+    return mime.startswith(_AUDIO_TYPES) or mime in _AUDIO_TOO
+
+
+def _audio_kind(exc: MediaError) -> str:
+    """A MediaError in a few words for /status: `audio HTTP 404`, `audio too big`, …"""
+    if exc.detail.startswith(("HTTP ", "not audio")):
+        return "audio " + exc.detail.split(":")[0]
+    return "audio " + exc.problem.value.replace("_", " ")
