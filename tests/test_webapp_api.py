@@ -3,6 +3,7 @@ the user the role and org scope they have in chat; everything else is 401, 403 o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -68,11 +69,22 @@ def clock() -> Clock:
 def map_stack(
     make_bot_stack: Callable[..., Awaitable[Stack]], clock: Clock
 ) -> Callable[..., Awaitable[Stack]]:
-    async def make(public_url: str | None = PUBLIC_URL, **bridge: Any) -> Stack:
+    async def make(
+        public_url: str | None = PUBLIC_URL,
+        *,
+        sandbox: SandboxPlatform | None = None,
+        platform: dict[str, Any] | None = None,
+        **bridge: Any,
+    ) -> Stack:
         overrides = {"public_url": public_url, **bridge} if public_url else bridge
         # The sandbox stands still at the bridge's now: one "today", fixes of a known age.
-        sandbox = SandboxPlatform(now=lambda: SANDBOX_NOW)
-        return await make_bot_stack(sandbox=sandbox, bridge_overrides=overrides, clock=clock)
+        sandbox = sandbox or SandboxPlatform(now=lambda: SANDBOX_NOW)
+        return await make_bot_stack(
+            sandbox=sandbox,
+            bridge_overrides=overrides,
+            platform_overrides=platform or {},
+            clock=clock,
+        )
 
     return make
 
@@ -969,3 +981,261 @@ async def test_the_page_without_its_slash_is_redirected_with_its_query(
         assert (response.status_code, response.headers["Location"]) == (308, "/app/")
         response = await client.get("/app/nothing-here")
         assert response.status_code == 404
+
+
+# ---- the map as an outsider attacks it (issue 16) --------------------------------------------
+
+
+async def test_init_data_with_a_field_twice_or_without_a_user_is_refused(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    admin = person("admin")
+    genuine = init_data(admin)
+    someone = urlencode({"user": json.dumps({"id": admin + 1, "first_name": "Eve"})})
+    for data in (
+        # The same auth_date again: the signature still holds, the repeat is refused.
+        f"{genuine}&auth_date={int(NOW.timestamp())}",
+        # Another user first (what the page's URLSearchParams would read), the signed one last.
+        f"{someone}&{genuine}",
+        f"{genuine}&hash=" + "0" * 64,
+    ):
+        status, body, _ = await get(stack, "/app/api/me", f"tma {data}")
+        assert (status, body) == (401, {"error": "initData repeats a field"}), data
+    nobody = sign({"query_id": "AAH-test", "auth_date": str(int(NOW.timestamp()))})
+    status, body, _ = await get(stack, "/app/api/me", f"tma {nobody}")
+    assert (status, body) == (401, {"error": "initData names no user"})
+
+
+async def test_the_scheme_is_case_insensitive_and_a_64_kib_header_is_refused_unharmed(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    genuine = init_data(person("supervisor"))
+    for scheme in ("TMA", "Tma", "tMa"):
+        status, me, _ = await get(stack, "/app/api/me", f"{scheme} {genuine}")
+        assert (status, me["role"]) == (200, "supervisor"), scheme
+    async with httpx.AsyncClient(base_url=stack.bridge_url) as client:
+        for huge in (f"tma {genuine}&pad={'x' * 65536}", "tma " + "%41" * 21846):
+            response = await client.get("/app/api/me", headers={"Authorization": huge})
+            assert response.status_code in (400, 401, 431), response.status_code
+        # Within the header limit, a padded initData is not Telegram's: 401.
+        padded = f"tma {genuine}&pad={'x' * 7000}"
+        response = await client.get("/app/api/me", headers={"Authorization": padded})
+        assert (response.status_code, response.json()) == (
+            401,
+            {"error": "initData is not signed for this bot"},
+        )
+        # The listener is unharmed.
+        response = await client.get("/app/api/me", headers={"Authorization": f"tma {genuine}"})
+        assert response.status_code == 200
+
+
+async def test_a_role_removed_a_second_ago_is_refused_at_once_on_every_endpoint(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    sup = person("supervisor")
+    data = stack.platform.data
+    day = next(d for d in data.history_days() if data.recordings(10001, d))
+    status, body, _ = await call(stack, "GET", f"/app/api/recordings?user=10001&date={day}", sup)
+    assert status == 200 and body["recordings"], body
+    audio = body["recordings"][0]["audio"]
+    assert (await call(stack, "GET", audio, sup))[0] == 200
+    # The same initData, still fresh: the role is read from the store on every request.
+    await stack.bridge.roles.set(sup, Role.VIEWER)
+    for method, path in (*SUPERVISOR_ONLY, ("GET", audio)):
+        status, body, _ = await call(stack, method, path, sup, body={})
+        assert (status, body) == (403, {"error": "supervisors only"}), path
+    status, body, _ = await call(stack, "GET", "/app/api/positions?user=10001", sup)
+    assert (status, body["positions"], body["members"][0]["fix"]) == (200, False, None)
+    await stack.bridge.roles.set(sup, Role.NONE)
+    for method, path in (*EVERY_ENDPOINT, ("GET", audio)):
+        status, body, _ = await call(stack, method, path, sup, body={})
+        assert (status, body) == (403, {"error": "no role"}), path
+    assert [r.result for r in await audit_rows(stack, "recording-play")] == ["streamed"]
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("positions?group=1001&group=1002", "group: given more than once"),
+        ("positions?group=1001&group=1001", "group: given more than once"),
+        ("track?user=10001&user=10002", "user: given more than once"),
+        ("track?user=10001&hours=1&hours=2", "hours: given more than once"),
+        ("recordings?user=10001&date=2026-11-27&date=2026-11-28", "date: given more than once"),
+        ("positions?group=%EF%BC%91%EF%BC%90", "group: not an id (digits expected)"),
+        ("positions?group=%D9%A1%D9%A2", "group: not an id (digits expected)"),
+        ("positions?user=NaN", "user: not an id (digits expected)"),
+        ("positions?user=1e309", "user: not an id (digits expected)"),
+        ("positions?user=-10001", "user: not an id (digits expected)"),
+        ("positions?user=" + "9" * 4000, "user: not an id (digits expected)"),
+        ("positions?user=10001%00", "user: not an id (digits expected)"),
+        ("track?user=10001&hours=NaN", "hours: a whole number of hours, 1 to 24"),
+        ("track?user=10001&hours=1e309", "hours: a whole number of hours, 1 to 24"),
+        ("track?user=10001&hours=-4", "hours: a whole number of hours, 1 to 24"),
+        ("track?user=10001&hours=%D9%A3", "hours: a whole number of hours, 1 to 24"),
+        ("track?user=10001&hours=" + "9" * 4000, "hours: a whole number of hours, 1 to 24"),
+        (
+            "track?user=10001&from=NaN&to=1e309",
+            "from: not an ISO-8601 time (2026-11-28T08:00:00+08:00)",
+        ),
+        (
+            "track?user=10001&from=%EF%BC%92026-11-28T08:00&to=2026-11-28T09:00",
+            "from: not an ISO-8601 time (2026-11-28T08:00:00+08:00)",
+        ),
+        ("recordings?user=10001&date=%EF%BC%92026-11-28", "date: not a date (YYYY-MM-DD)"),
+        ("recordings?user=10001&date=-2026-11-28", "date: not a date (YYYY-MM-DD)"),
+        ("recordings?user=10001&date=99999-11-28", "date: not a date (YYYY-MM-DD)"),
+    ],
+)
+async def test_odd_and_repeated_parameters_are_400_naming_the_field(
+    map_stack: Callable[..., Awaitable[Stack]], query: str, error: str
+) -> None:
+    stack = await map_stack()
+    status, body, _ = await call(stack, "GET", f"/app/api/{query}", "supervisor")
+    assert (status, body) == (400, {"error": error})
+    for action in ("where", "where-group", "track"):
+        assert await audit_rows(stack, action) == []
+
+
+async def test_a_parameter_the_api_does_not_read_may_repeat(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    status, body, _ = await call(stack, "GET", "/app/api/positions?group=1001&_=1&_=2", "viewer")
+    assert (status, body["target"]["id"]) == (200, 1001)
+
+
+async def post_raw(port: int, auth: str, head: str, pieces: int, chunked: bool) -> bytes:
+    """A POST of /app/api/fences whose body is announced as `head` and only begun: `pieces`
+    of 4 KiB sent, then the answer read (it must come without the rest)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            (
+                f"POST /app/api/fences HTTP/1.1\r\nHost: bridge\r\nAuthorization: {auth}\r\n"
+                f"Content-Type: application/json\r\n{head}\r\n"
+            ).encode()
+        )
+        piece = b"[" * 4096
+        for _ in range(pieces):
+            writer.write(b"1000\r\n" + piece + b"\r\n" if chunked else piece)
+        await writer.drain()
+        head_bytes = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head_bytes.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        return head_bytes + await asyncio.wait_for(reader.readexactly(length), 30)
+    finally:
+        writer.close()
+
+
+async def test_a_10_mb_body_is_refused_after_16_kib_without_reading_the_rest(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None and stack.bridge.http_port is not None
+    auth = f"tma {init_data(person('supervisor'))}"
+    for head, chunked in (
+        (f"Content-Length: {10 * 1024 * 1024}\r\n", False),
+        ("Transfer-Encoding: chunked\r\n", True),
+    ):
+        # 64 KiB of 10 MiB sent: the answer comes all the same.
+        answer = await post_raw(stack.bridge.http_port, auth, head, 16, chunked)
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+        assert answer.endswith(b'{"error":"body: larger than 16384 bytes"}')
+    # A stranger's body is not read at all: refused on the header.
+    stranger = f"tma {init_data(person('stranger'))}"
+    answer = await post_raw(
+        stack.bridge.http_port, stranger, "Transfer-Encoding: chunked\r\n", 0, True
+    )
+    assert answer.startswith(b"HTTP/1.1 403 ")
+    assert await audit_rows(stack, "fence-add") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        (
+            b'{"name": "n", "circle": ' + b"[" * 8000 + b"]" * 8000 + b"}",
+            400,
+            "body: not JSON",
+        ),
+        (
+            json.dumps({"name": "big", "polygon": [[30.0, 120.0]] * 1_000_000}).encode(),
+            413,
+            "body: larger than 16384 bytes",
+        ),
+        (
+            json.dumps({"name": "a\u202eb", "circle": CIRCLE}).encode(),
+            400,
+            "name: one word: no spaces or control characters",
+        ),
+        (
+            json.dumps({"name": "a\u200bb", "circle": CIRCLE}).encode(),
+            400,
+            "name: one word: no spaces or control characters",
+        ),
+        (
+            json.dumps({"name": "a\u0007b", "circle": CIRCLE}).encode(),
+            400,
+            "name: one word: no spaces or control characters",
+        ),
+        (
+            json.dumps({"name": "x" * 10_240, "circle": CIRCLE}).encode(),
+            400,
+            "name: 1 to 64 characters",
+        ),
+        (b'{"name": "\xc3\x28", "circle": {}}', 400, "body: not JSON"),
+        (b'{"name": "\\ud800"}', 400, "name: one word: no spaces or control characters"),
+    ],
+    ids=["nested-8000", "polygon-10e6", "rtl", "zwsp", "bell", "name-10k", "bad-utf8", "lone"],
+)
+async def test_hostile_fence_bodies_are_refused_naming_the_field(
+    map_stack: Callable[..., Awaitable[Stack]], body: bytes, status: int, error: str
+) -> None:
+    stack = await map_stack()
+    got, answer, _ = await call(stack, "POST", "/app/api/fences", "supervisor", content=body)
+    assert (got, answer) == (status, {"error": error})
+    assert await audit_rows(stack, "fence-add") == []
+
+
+async def test_a_fence_id_with_dot_segments_deletes_nothing(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None and stack.bridge.http_port is not None
+    made = []
+    for name in ("one", "two"):
+        status, body, _ = await call(
+            stack, "POST", "/app/api/fences", "supervisor", body={"name": name, "circle": CIRCLE}
+        )
+        assert status == 201, body
+        made.append(body["fence"]["id"])
+    first, second = made
+    auth = f"tma {init_data(person('supervisor'))}"
+    answers = []
+    for path in (
+        f"/app/api/fences/{first}%2F..%2F{second}",
+        f"/app/api/fences/{first}%2f..%2f{second}",
+        f"/app/api/fences/{first}%252F..%252F{second}",
+        f"/app/api/fences/{second}%00",
+        f"/app/api/fences/%2B{second}",
+        f"/app/api/fences/{second}.0",
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", stack.bridge.http_port)
+        writer.write(
+            f"DELETE {path} HTTP/1.1\r\nHost: b\r\nAuthorization: {auth}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        answer = await asyncio.wait_for(reader.read(), 30)
+        writer.close()
+        answers.append(answer.split(b"\r\n", 1)[0])
+    assert all(b" 400 " in a or b" 404 " in a for a in answers), answers
+    for fence_id in made:
+        assert await stack.bridge.repos.fences.get(fence_id) is not None
+    assert await audit_rows(stack, "fence-del") == []

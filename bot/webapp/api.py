@@ -8,6 +8,13 @@ error is `{"error": "<what is wrong, naming the field>"}` — never a 500. Coord
 answers and bodies are in the tiles' CRS (`BRIDGE_MAP_TILES_CRS`). Reads of positions,
 tracks and recordings are audited as `/where`, `/track` and playback are. Without
 `BRIDGE_PUBLIC_URL` every `/app/` route answers 404 saying so.
+
+The platform is asked under one deadline per request, `PLATFORM_TIMEOUT_S`: a stalled
+platform is 504 then, not a wait through the client's retries. Identical positions requests
+(one target, the same members, fixes or not) share one platform call: those that come while
+it runs, and for `SHARE_FOR` after it was made — 200 supervisors' pages on one talk group
+cost the platform one call. Audio goes to the page as the platform sends it; a client that
+takes no chunk for three platform timeouts is cut off, and the platform's connection with it.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import date, datetime, timedelta
+from typing import Any, Final, TypeVar
 
 import pydantic_core
 from aiogram.utils.web_app import WebAppInitData
@@ -29,9 +36,9 @@ from bot.config import BridgeSettings
 from bot.directory import Directory, DirUser
 from bot.geo.fences import polygon_bounds, polygon_problem
 from bot.geo.measure import timed_sorted
-from bot.platform import PlatformClient, PlatformError
+from bot.platform import PlatformClient, PlatformError, PlatformTimeoutError
 from bot.platform.models import Fix, Recording
-from bot.telegram.media import MediaError, MediaFetcher, MediaProblem
+from bot.telegram.media import MediaError, MediaFetcher, MediaProblem, MediaStream
 from bot.webapp import page
 from bot.webapp.audio import AudioTickets
 from bot.webapp.auth import AuthError, display_name, init_data_of
@@ -41,6 +48,7 @@ from bot.webapp.params import (
     Target,
     day_of,
     fence_draft,
+    once,
     one_id,
     span_of,
     target_of,
@@ -59,7 +67,11 @@ AUDIT_MEMORY: Final = 10_000  # (caller, target) pairs remembered for that
 MEMBERS_MAX: Final = 5_000  # users of one org on one map; more is a sub-org's job
 RECORDING_PAGE: Final = 100
 RECORDING_PAGES: Final = 20  # 2,000 recordings of one user in one day
+SHARE_FOR: Final = timedelta(seconds=2)  # a positions answer serves its twins this long
+SHARED_MAX: Final = 1_000  # targets whose answers are kept for that
+AUDIO_STALL_S: Final = 30.0  # a page that takes no audio chunk this long is cut off
 
+T = TypeVar("T")
 Handler = Callable[[web.Request, Caller, WebAppInitData], Awaitable[web.StreamResponse]]
 
 
@@ -92,6 +104,27 @@ class NotFound(Exception):
 
     def __init__(self, kind: str, id_: int) -> None:
         super().__init__(f"{kind} {id_} not found")
+
+
+class TooSlow(Exception):
+    """The platform took longer than the request's deadline: 504."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the platform did not answer within {seconds:g} s")
+
+
+Presence = tuple[dict[int, Fix], set[int]]
+# What a positions call asks the platform: target kind and id, the members, fixes or not.
+PresenceKey = tuple[str, int, tuple[int, ...], bool]
+
+
+@dataclass(slots=True)
+class _Shared:
+    """One platform call for positions, and when it was made."""
+
+    task: asyncio.Task[Presence]
+    asked_at: datetime
+    waiters: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +166,10 @@ class WebAppApi:
         self._fences = fences
         self._clock = clock
         self._tickets = AudioTickets(clock)
+        # The deadline of a request's platform calls: PLATFORM_TIMEOUT_S, which the one
+        # platform client is built with.
+        self._deadline_s = platform.http.timeout.read or 10.0
+        self._shared: dict[PresenceKey, _Shared] = {}
         # When each (caller, target kind, target id) was last audited: the page polls.
         self._audited: OrderedDict[tuple[int, str, int], datetime] = OrderedDict()
 
@@ -175,11 +212,18 @@ class WebAppApi:
             if not caller.can(role):
                 return error(403, "supervisors only")
             try:
+                once(key for key, _ in request.query.items())
                 return await handler(request, caller, data)
             except ParamError as exc:
                 return error(400, str(exc))
             except NotFound as exc:
                 return error(404, str(exc))
+            except TooSlow as exc:
+                log.warning("%s: %s", request.path, exc)
+                return error(504, str(exc))
+            except PlatformTimeoutError as exc:
+                log.warning("%s: the platform failed: %s", request.path, exc)
+                return error(504, f"the platform did not answer in time: {exc}")
             except PlatformError as exc:
                 log.warning("%s: the platform failed: %s", request.path, exc)
                 return error(502, f"the platform did not answer as expected: {exc}")
@@ -288,7 +332,7 @@ class WebAppApi:
         members = self._members(caller, target_of(request.query))
         uids = [u.id for u in members.users]
         see_fixes = caller.can(Role.SUPERVISOR)
-        fixes, online = await self._presence(members, uids, see_fixes)
+        fixes, online = await self._shared_presence(members, uids, see_fixes)
         now = self._clock()
         if see_fixes:
             await self._audit_positions(caller, members, len(fixes), now)
@@ -313,9 +357,52 @@ class WebAppApi:
             }
         )
 
-    async def _presence(
+    async def _in_time(self, work: Awaitable[T]) -> T:
+        """`work` within the request's deadline, else `TooSlow`."""
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                return await work
+        except TimeoutError:
+            raise TooSlow(self._deadline_s) from None
+
+    async def _shared_presence(
         self, members: Members, uids: list[int], see_fixes: bool
-    ) -> tuple[dict[int, Fix], set[int]]:
+    ) -> Presence:
+        """`_presence`, one platform call for identical requests: those while it runs and
+        those within `SHARE_FOR` of it (a failed call serves only those that waited for it)."""
+        key: PresenceKey = (members.kind, members.id, tuple(uids), see_fixes)
+        now = self._clock()
+        shared = self._shared.get(key)
+        if shared is None or not self._fresh(shared, now):
+            task = asyncio.create_task(self._presence(members, uids, see_fixes))
+            task.add_done_callback(_retrieved)
+            shared = self._shared[key] = _Shared(task, now)
+            self._forget_stale(now)
+        # Shielded: one waiter's deadline does not cancel the others' call; the last one
+        # to give up does, so that no platform call outlives every request that wanted it.
+        shared.waiters += 1
+        try:
+            return await self._in_time(asyncio.shield(shared.task))
+        finally:
+            shared.waiters -= 1
+            if not shared.waiters and not shared.task.done():
+                shared.task.cancel()
+
+    @staticmethod
+    def _fresh(shared: _Shared, now: datetime) -> bool:
+        if not shared.task.done():
+            return True
+        if shared.task.cancelled() or shared.task.exception() is not None:
+            return False
+        return timedelta(0) <= now - shared.asked_at < SHARE_FOR
+
+    def _forget_stale(self, now: datetime) -> None:
+        for key in [k for k, s in self._shared.items() if not self._fresh(s, now)]:
+            del self._shared[key]
+        while len(self._shared) > SHARED_MAX:  # the oldest first, running or not
+            del self._shared[next(iter(self._shared))]
+
+    async def _presence(self, members: Members, uids: list[int], see_fixes: bool) -> Presence:
         """The members' fixes (2.4) and who is online. For a talk group 2.3 says who is
         online, fix or not (a viewer needs nothing else); otherwise 2.4's `isOnLine` does."""
         if not uids:
@@ -362,7 +449,7 @@ class WebAppApi:
         now = self._clock()
         start, end = span_of(request.query, now, self._tz)
         user = self._user(caller, uid)
-        tracks = await self._platform.track([uid], start, end)
+        tracks = await self._in_time(self._platform.track([uid], start, end))
         points = timed_sorted(tracks.get(uid, []))
         await self._audit.add(
             caller.user_id,
@@ -395,14 +482,7 @@ class WebAppApi:
         uid = self._required_id(request, "user")
         day = day_of(request.query, self._clock().astimezone(self._tz).date())
         user = self._user(caller, uid)
-        records: list[Recording] = []
-        for n in range(1, RECORDING_PAGES + 1):
-            got = await self._platform.audio_records(
-                user_id=uid, day=day, page=n, size=RECORDING_PAGE
-            )
-            records += got.records
-            if len(got.records) < RECORDING_PAGE:
-                break
+        records = await self._in_time(self._day_of_recordings(uid, day))
         records.sort(key=lambda r: r.begin, reverse=True)
         return answer(
             {
@@ -415,6 +495,17 @@ class WebAppApi:
             }
         )
 
+    async def _day_of_recordings(self, uid: int, day: date) -> list[Recording]:
+        records: list[Recording] = []
+        for n in range(1, RECORDING_PAGES + 1):
+            got = await self._platform.audio_records(
+                user_id=uid, day=day, page=n, size=RECORDING_PAGE
+            )
+            records += got.records
+            if len(got.records) < RECORDING_PAGE:
+                break
+        return records
+
     async def _audio(
         self, request: web.Request, caller: Caller, data: WebAppInitData
     ) -> web.StreamResponse:
@@ -423,10 +514,13 @@ class WebAppApi:
             return error(404, "no such recording: list the recordings again")
         user = self._user(caller, ticket.user_id)  # still in scope?
         rec = ticket.recording
-        outcome = "streamed"
+        outcome = "failed"
         try:
             response, outcome = await self._stream(request, rec)
             return response
+        except TooSlow:
+            outcome = "timeout"
+            raise
         except MediaError as exc:
             outcome = exc.problem.value
             if exc.problem is MediaProblem.DEAD:
@@ -445,25 +539,47 @@ class WebAppApi:
             )
 
     async def _stream(self, request: web.Request, rec: Recording) -> tuple[web.StreamResponse, str]:
-        """The audio as it comes, and how it ended ("streamed", or the problem that cut it)."""
-        async with self._media.open(rec.file_url) as stream:
-            mime = stream.mime if stream.mime.startswith("audio/") else "audio/mpeg"
-            response = web.StreamResponse(
-                headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-            )
-            response.content_type = mime
-            if stream.size is not None:
-                response.content_length = stream.size
-            await response.prepare(request)
-            try:
-                async for chunk in stream.chunks():
+        """The audio as it comes, and how it ended ("streamed", or what cut it: the platform's
+        problem, "stalled" for a client that took nothing for `AUDIO_STALL_S`, "client gone")."""
+        try:
+            async with asyncio.timeout(self._deadline_s) as deadline:
+                async with self._media.open(rec.file_url) as stream:
+                    # The platform answered in time: from here each chunk has its own bound.
+                    deadline.reschedule(None)
+                    return await self._relay(request, stream)
+        except TimeoutError:
+            raise TooSlow(self._deadline_s) from None
+
+    async def _relay(
+        self, request: web.Request, stream: MediaStream
+    ) -> tuple[web.StreamResponse, str]:
+        mime = stream.mime if stream.mime.startswith("audio/") else "audio/mpeg"
+        response = web.StreamResponse(
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        )
+        response.content_type = mime
+        if stream.size is not None:
+            response.content_length = stream.size
+        await response.prepare(request)
+        try:
+            async for chunk in stream.chunks():
+                async with asyncio.timeout(AUDIO_STALL_S):
                     await response.write(chunk)
-            except MediaError as exc:
-                # The status is sent: all that is left is to cut the answer short.
-                log.warning("recording broke off while streamed: %s", exc)
-                response.force_close()
-                return response, exc.problem.value
-            await response.write_eof()
+        except MediaError as exc:
+            # The status is sent: all that is left is to cut the answer short.
+            log.warning("recording broke off while streamed: %s", exc)
+            response.force_close()
+            return response, exc.problem.value
+        except TimeoutError:
+            # The page takes nothing (a phone gone to sleep mid-download): drop its connection,
+            # whose full buffers would block the last write too, and so the platform's.
+            log.warning("the page took no audio for %g s: cut off", AUDIO_STALL_S)
+            if request.transport is not None:
+                request.transport.abort()
+            return response, "stalled"
+        except ConnectionError:
+            return response, "client gone"
+        await response.write_eof()
         return response, "streamed"
 
     # ---- fences (supervisors) --------------------------------------------------------------
@@ -548,6 +664,13 @@ class WebAppApi:
         if not deleted:
             raise NotFound("fence", fence_id)
         return answer({"deleted": fence.id})
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """A shared call's failure is its waiters' to tell; when none waited to the end (their
+    deadlines passed), it is taken here rather than reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _visible(caller: Caller, org_id: int | None) -> bool:

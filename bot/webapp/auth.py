@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from aiogram.utils.web_app import WebAppInitData, WebAppUser, safe_parse_webapp_init_data
 
@@ -35,7 +35,8 @@ class AuthError(Exception):
 
 def init_data_of(header: str | None, bot_token: str, now: datetime) -> WebAppInitData:
     """The checked `initData` of an `Authorization` header value; `AuthError` naming
-    what is wrong otherwise (missing, not `tma`, not ASCII, forged, expired, no user)."""
+    what is wrong otherwise (missing, not `tma`, not ASCII, a field twice, forged, expired,
+    no user). The scheme is case-insensitive, as every HTTP authentication scheme."""
     if header is None or not header.strip():
         raise AuthError("missing Authorization: tma <initData>")
     if not header.isascii():
@@ -45,6 +46,11 @@ def init_data_of(header: str | None, bot_token: str, now: datetime) -> WebAppIni
     raw = raw.strip()
     if scheme.lower() != SCHEME or not raw:
         raise AuthError("the Authorization header must be 'tma <initData>'")
+    keys = [key for key, _ in parse_qsl(raw, keep_blank_values=True)]
+    if len(keys) != len(set(keys)):
+        # Telegram sends each field once. Given twice, the signature covers one of them and
+        # another reader (the page's own URLSearchParams takes the first) may see the other.
+        raise AuthError("initData repeats a field")
     try:
         data = safe_parse_webapp_init_data(bot_token, raw)
     except ValueError:  # a bad signature, a malformed query string or fields

@@ -11,7 +11,8 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final, Literal
@@ -30,6 +31,7 @@ __all__ = [
     "Target",
     "day_of",
     "fence_draft",
+    "once",
     "one_id",
     "span_of",
     "target_of",
@@ -47,6 +49,9 @@ LATEST: Final = datetime(3000, 1, 1, tzinfo=UTC)
 # A decimal id of at most 15 digits: every platform id, and nothing past a float's precision.
 _ID: Final = re.compile(r"[0-9]{1,15}")
 
+# The query parameters the API reads; each may be given once.
+FIELDS: Final = ("group", "org", "user", "hours", "from", "to", "date")
+
 Kind = Literal["group", "org", "user"]
 ToWgs84 = Callable[[float, float], tuple[float, float]]
 
@@ -58,6 +63,15 @@ class ParamError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+def once(keys: Iterable[str]) -> None:
+    """A `ParamError` for a parameter the API reads given more than once (`?group=1&group=2`):
+    which one was meant is not guessed at. `keys`: every parameter's name, repeats kept."""
+    counts = Counter(keys)
+    for field in FIELDS:
+        if counts[field] > 1:
+            raise ParamError(field, "given more than once")
 
 
 def one_id(query: Mapping[str, str], field: str) -> int | None:
