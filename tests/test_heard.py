@@ -602,3 +602,72 @@ def test_any_arguments_read_without_an_error(text: str) -> None:
         except TimeExprError:
             return
         assert start < end
+
+
+# ---- attacks: what anyone may type after /heard, and what a transcript may hold -------------
+
+HOSTILE = [
+    "收到，100% 完成_a\\b。",
+    "NEAR(火情 救援) a OR b * ^ end",
+    "<script>alert(1)</script> & <b>火情</b>",
+    "消防员👨\u200d🚒到达🔥现场",
+]
+
+
+async def test_heard_takes_any_words_literally_and_always_answers(make_stack: MakeStack) -> None:
+    stack = await make_stack()
+    day = stack.platform.data.today() - timedelta(days=1)
+    zs = [r for r in newest_first(stack, ZS, day) if not r.lost]
+    other = newest_first(stack, ZSHAN2, day)
+    for r, text in zip(zs, HOSTILE, strict=False):
+        await transcribe(stack, r, text)
+    await transcribe(stack, other[0], "火情 100% NEAR(火情 救援)")  # outside the scoped's org
+
+    async def found(who: str, words: str) -> str:
+        replies = await stack.say(who, f"/heard {words}")
+        text = "\n".join(m.plain_text() for m in replies)
+        assert "went wrong" not in text, words
+        return text
+
+    one, none = "— one recording", "No transcript contains"
+    cases = {
+        "%": one,  # not LIKE's "anything"
+        "_": one,
+        "\\": one,
+        "完成_a": one,
+        "0%": one,
+        '"NEAR(火情 救援)"': one,
+        "NEAR(火情": one,
+        "a OR b": one,  # three words, each literal, all in one transcript
+        "*": one,
+        "^": one,
+        '"* ^"': one,
+        "🔥": one,
+        "👨\u200d🚒": one,
+        "\u200d": one,
+        "<script>": one,
+        "&": one,
+        "，。": none,
+        "？！": none,
+        "NEAR(x": none,
+        "OR": one,
+    }
+    for words, expect in cases.items():
+        assert expect in await found("scoped", words), words
+    # The scoped supervisor's count holds only their subtree: the other speaker's "%" too.
+    assert "— 2 recordings" in await found("supervisor", "%")
+    assert "— one recording" in await found("scoped", "NEAR(火情")
+    assert "张山" not in await found("scoped", "100%")
+
+    [usage] = await stack.say("scoped", '/heard "" ""')
+    assert usage.plain_text().startswith("Usage: /heard")
+    many = " ".join(f"词{i}" for i in range(200))
+    assert none in await found("scoped", many)
+    long_word = "火" * 4000
+    text = await found("scoped", long_word)
+    assert text.startswith(f"{none} “火火火")
+
+    # A transcript's HTML is escaped in the page, the match bold within it.
+    [page] = await stack.say("scoped", "/heard script")
+    assert page.text is not None
+    assert "&lt;<b>script</b>&gt;alert(1)&lt;/<b>script</b>&gt; &amp; &lt;b&gt;" in page.text

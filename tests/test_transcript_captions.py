@@ -652,3 +652,56 @@ async def test_status_says_nothing_of_transcripts_without_a_server(
     stack = await make_bot_stack()
     [status] = await stack.say("admin", "/status")
     assert "Transcripts" not in status.plain_text()
+
+
+# -- attacks on the caption edit ------------------------------------------------------------
+
+
+async def test_a_deleted_voice_a_blocked_chat_and_an_emoji_transcript_over_the_limit(
+    make_stack: Any, asr: FakeAsr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A transcript of emoji and ZWJ sequences: over 1,024 UTF-16 units, fewer code points.
+    emoji = "👨\u200d🚒🔥 <b>火</b> " * 120
+    for digest in list(fake_asr.KNOWN_TEXTS):
+        monkeypatch.setitem(fake_asr.KNOWN_TEXTS, digest, emoji)
+    stack, clock = await make_stack()
+    bridge = stack.bridge
+    deleted, blocked, fine = await subscribed_chats(stack, 3)
+    assert await bridge.jobs.recordings.poll(NOW) == 0
+    await asr.down()
+    clock.now = LATER
+    assert await bridge.jobs.recordings.poll(LATER) > 0
+    await transcribed(stack, clock)
+    sent = {chat: voices(await delivered(stack, chat)) for chat in (deleted, blocked, fine)}
+    assert all(sent.values())
+    for m in sent[deleted]:  # a chat admin deleted them meanwhile
+        stack.emu.message(deleted, m.message_id).deleted = True
+    stack.emu.block(blocked)  # the bot was removed from that chat
+
+    await asr.up()
+    await transcribed(stack, clock)
+    for _ in range(3):  # any retry's backoff, by the clock
+        for chat in (deleted, blocked, fine):
+            await delivered(stack, chat)
+        clock.advance(timedelta(minutes=1))
+
+    # The chat that is fine: each caption completed once, within the limit, escaped; the
+    # whole text as one reply.
+    for m in sent[fine]:
+        now = stack.emu.message(fine, m.message_id)
+        assert len(now.edits) == 1 and utf16_len(visible_text(now.caption)) <= CAPTION_LIMIT
+        assert "\n📝 👨\u200d🚒🔥 <b>火</b>" in visible_text(now.caption)  # not markup
+    replies = [m for m in stack.emu.history(fine) if m.reply_to_message_id]
+    assert sorted(r.reply_to_message_id for r in replies) == sorted(
+        m.message_id for m in sent[fine]
+    )
+    # The deleted voices: nothing edited, no reply to what is gone, nothing left to retry.
+    assert caption_edits(stack, deleted) == Counter()
+    assert not [m for m in stack.emu.history(deleted) if m.reply_to_message_id]
+    # The blocked chat: tried once per message at most, then given up, nothing pending.
+    tried = [c for c in stack.emu.calls if c.method == "editMessageCaption"]
+    assert len([c for c in tried if int(c.params["chat_id"]) == blocked]) <= len(sent[blocked])
+    rows = await bridge.db.fetchall("SELECT chat_id, state FROM outbox WHERE kind = 'transcripts'")
+    assert {r["state"] for r in rows if r["chat_id"] != blocked} == {"sent"}
+    assert {r["state"] for r in rows if r["chat_id"] == blocked} == {"dead"}  # chat gone
+    assert await bridge.repos.transcript_captions.count() == 0
