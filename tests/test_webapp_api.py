@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -1239,3 +1240,208 @@ async def test_a_fence_id_with_dot_segments_deletes_nothing(
     for fence_id in made:
         assert await stack.bridge.repos.fences.get(fence_id) is not None
     assert await audit_rows(stack, "fence-del") == []
+
+
+async def test_a_group_in_scope_shows_only_its_members_in_scope_as_where_does(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    directory = stack.bridge.directory
+    subtree = directory.subtree(266)
+    inside = [u.id for u in directory.users() if u.org_id in subtree][:3]
+    outside = [u.id for u in directory.users() if u.org_id not in subtree][:2]
+    assert len(inside) == 3 and len(outside) == 2
+    mixed = stack.platform.data.add_group("Mixed", 266, [*inside, *outside])
+    assert await directory.refresh()
+    status, body, _ = await call(stack, "GET", f"/app/api/positions?group={mixed.id}", "scoped")
+    assert status == 200, body
+    # The members outside the subtree are left out, as chat's /where leaves them out.
+    assert [m["id"] for m in body["members"]] == inside
+    [row] = await audit_rows(stack, "where-group")
+    assert (row.target, row.args["members"]) == (str(mixed.id), 3)
+    [reply] = await stack.say("scoped", f"/where {mixed.id}")
+    for uid in [*inside, *outside]:
+        user = directory.user(uid)
+        assert user is not None
+        assert (user.name in reply.plain_text()) == (uid in inside), user.name
+    for uid in outside:
+        for path in (
+            f"/app/api/positions?user={uid}",
+            f"/app/api/track?user={uid}",
+            f"/app/api/recordings?user={uid}",
+        ):
+            status, body, _ = await call(stack, "GET", path, "scoped")
+            assert (status, body) == (404, {"error": f"user {uid} not found"}), path
+    # Nothing refused is audited as if it had been read.
+    assert len(await audit_rows(stack, "where-group")) == 2  # the API's and chat's
+    assert await audit_rows(stack, "where") == []
+    assert await audit_rows(stack, "track") == []
+
+
+def platform_calls(stack: Stack, suffix: str) -> int:
+    return sum(1 for r in stack.platform.requests if r.path.endswith(suffix))
+
+
+async def test_200_pages_on_a_500_member_group_cost_the_platform_one_call(
+    map_stack: Callable[..., Awaitable[Stack]], clock: Clock
+) -> None:
+    sandbox = SandboxPlatform(users=600, groups=6, now=lambda: SANDBOX_NOW)
+    uids = sorted(sandbox.data.users)[:500]
+    group = sandbox.data.add_group("Five hundred", min(sandbox.data.orgs), uids)
+    stack = await map_stack(sandbox=sandbox)
+    path = f"/app/api/positions?group={group.id}"
+    auth = {"Authorization": f"tma {init_data(person('supervisor'))}"}
+    fixes, online = platform_calls(stack, "/getLatestCoords"), platform_calls(stack, "/isOnline")
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(base_url=stack.bridge_url, limits=limits, timeout=120) as client:
+        answers = await asyncio.gather(*(client.get(path, headers=auth) for _ in range(200)))
+        assert [a.status_code for a in answers] == [200] * 200
+        bodies = [a.json() for a in answers]
+        assert all(b["members"] == bodies[0]["members"] for b in bodies)
+        assert [m["id"] for m in bodies[0]["members"]] == uids
+        assert sum(1 for m in bodies[0]["members"] if m["fix"]) > 0
+        # One 2.4 and one 2.3 served all 200 (500 users fit one 2.4 call).
+        assert platform_calls(stack, "/getLatestCoords") == fixes + 1
+        assert platform_calls(stack, "/isOnline") == online + 1
+        # Each caller is still audited as /where would be: one row per 10 minutes.
+        assert len(await audit_rows(stack, "where-group")) == 1
+        # A viewer's page asks only 2.3: a call of its own.
+        viewer = {"Authorization": f"tma {init_data(person('viewer'))}"}
+        assert (await client.get(path, headers=viewer)).status_code == 200
+        assert platform_calls(stack, "/isOnline") == online + 2
+        # Two seconds later the platform is asked again.
+        clock.advance(timedelta(seconds=2))
+        assert (await client.get(path, headers=auth)).status_code == 200
+        assert platform_calls(stack, "/getLatestCoords") == fixes + 2
+
+
+async def test_a_failed_platform_call_is_not_served_again(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    stack.platform.fail_next("/location/getLatestCoords", "status", status=517, times=1)
+    status, body, _ = await call(stack, "GET", "/app/api/positions?user=10001", "supervisor")
+    assert status == 502, body
+    # The clock has not moved: only a good answer is shared for 2 s.
+    status, body, _ = await call(stack, "GET", "/app/api/positions?user=10001", "supervisor")
+    assert status == 200 and body["members"][0]["fix"] is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "suffix"),
+    [
+        ("positions?user=10001", "/location/getLatestCoords"),
+        ("positions?group=1001", "/location/getLatestCoords"),
+        ("positions?group=1001", "/pttUser/isOnline"),
+        ("track?user=10001", "/location/trackPlayback"),
+        ("recordings?user=10001", "/ptt/audioRecord"),
+    ],
+)
+async def test_a_stalled_platform_is_504_at_its_timeout_not_after_the_retries(
+    map_stack: Callable[..., Awaitable[Stack]], path: str, suffix: str
+) -> None:
+    stack = await map_stack(platform={"timeout_s": 2})
+    # The sandbox holds this answer for an hour (cut short when it stops).
+    stack.platform.fail_next(suffix, "delay", delay=3600, times=1)
+    before = platform_calls(stack, suffix)
+    async with httpx.AsyncClient(base_url=stack.bridge_url, timeout=60) as client:
+        response = await client.get(
+            f"/app/api/{path}",
+            headers={"Authorization": f"tma {init_data(person('supervisor'))}"},
+        )
+    assert (response.status_code, response.json()) == (
+        504,
+        {"error": "the platform did not answer within 2 s"},
+    )
+    # Asked once: the deadline is the request's, not one per retry.
+    assert platform_calls(stack, suffix) == before + 1
+
+
+async def test_a_stalled_file_server_is_504_and_audited_so(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack(platform={"timeout_s": 2})
+    data = stack.platform.data
+    day = next(d for d in data.history_days() if data.recordings(10001, d))
+    listed = (await call(stack, "GET", f"/app/api/recordings?user=10001&date={day}", "supervisor"))[
+        1
+    ]["recordings"]
+    for file in {r.file for r in data.recordings(10001, day)}:
+        stack.platform.fail_next(f"/media/{file}", "delay", delay=3600, times=1)
+    async with httpx.AsyncClient(base_url=stack.bridge_url, timeout=60) as client:
+        response = await client.get(
+            listed[-1]["audio"],
+            headers={"Authorization": f"tma {init_data(person('supervisor'))}"},
+        )
+    assert (response.status_code, response.json()) == (
+        504,
+        {"error": "the platform did not answer within 2 s"},
+    )
+    assert [r.result for r in await audit_rows(stack, "recording-play")] == ["timeout"]
+
+
+async def test_a_page_that_stops_taking_audio_lets_go_of_the_platform(
+    map_stack: Callable[..., Awaitable[Stack]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiohttp import web
+
+    import bot.webapp.api
+
+    monkeypatch.setattr(bot.webapp.api, "AUDIO_STALL_S", 0.5)
+    released = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        """A recording that never ends, as a file server that streams a live channel."""
+        response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+        await response.prepare(request)
+        try:
+            while True:
+                await response.write(b"\xff\xfb\x90\x00" * 16384)
+        except ConnectionError:
+            return response
+        finally:
+            released.set()
+
+    app = web.Application()
+    app.router.add_get("/live.mp3", endless)
+    runner = web.AppRunner(app, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        stack = await map_stack()
+        assert stack.bridge is not None and stack.bridge.http_port is not None
+        account = stack.platform.data.users[10001].account
+        record = {
+            "userId": 10001,
+            "account": account,
+            "beginTime": int(NOW.timestamp() * 1000) - 60_000,
+            "durationMs": 3_600_000,
+            "fileUrl": f"http://127.0.0.1:{port}/live.mp3",
+        }
+        stack.platform.fail_next(
+            "/ptt/audioRecord",
+            "body",
+            body={"status": 200, "message": "ok", "data": {"total": 1, "records": [record]}},
+        )
+        status, body, _ = await call(stack, "GET", "/app/api/recordings?user=10001", "supervisor")
+        assert status == 200, body
+        [listed] = body["recordings"]
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", stack.bridge.http_port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+        auth = f"tma {init_data(person('supervisor'))}"
+        writer.write(
+            f"GET {listed['audio']} HTTP/1.1\r\nHost: b\r\nAuthorization: {auth}\r\n\r\n".encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        assert head.startswith(b"HTTP/1.1 200 ") and b"audio/mpeg" in head
+        # The page reads no more. The bridge lets go of the file server at once, not never.
+        await asyncio.wait_for(released.wait(), 60)
+        writer.close()
+    finally:
+        await runner.cleanup()
