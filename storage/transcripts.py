@@ -223,6 +223,17 @@ class TranscriptRepo:
         )
         return int(row["n"]) if row is not None else 0
 
+    async def postpone(self, rec_key: str, error: str, next_try_at: datetime) -> None:
+        """Try a pending row again at `next_try_at`, not counting this as an attempt (the
+        server was not reachable: the file had no chance)."""
+        await self._db.execute(
+            """
+            UPDATE transcripts SET error = ?, next_try_at = ?
+            WHERE recording_key = ? AND state = 'pending'
+            """,
+            (error[:ERROR_MAX], to_db_time(next_try_at), rec_key),
+        )
+
     async def delete_older_than(self, cutoff: datetime) -> int:
         """Delete the transcripts of recordings that began before `cutoff`, whatever their
         state (their search index entries go with them); returns how many went. Run

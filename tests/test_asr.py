@@ -297,21 +297,28 @@ async def test_server_down_retried_with_backoff_and_done_when_back(
         await transcriber.want(rec, key)
         await transcriber.idle()
         row = await q.repo.get(key)
-        assert row is not None and row.state == "pending" and row.attempts == 1
+        # Not reachable: the queue waits; the file is not charged an attempt.
+        assert row is not None and row.state == "pending" and row.attempts == 0
         assert row.next_try_at == NOW + timedelta(seconds=10)
         assert row.error is not None and "not reachable" in row.error
         clock.advance(timedelta(seconds=9))  # not due yet: nothing is tried
         transcriber.wake()
         await transcriber.idle()
-        assert (await q.repo.get(key)).attempts == 1  # type: ignore[union-attr]
-        server.fail_next(1)
+        assert (await q.repo.get(key)).next_try_at == row.next_try_at  # type: ignore[union-attr]
+        server.fail_next(2)
         await server.up()
         clock.advance(timedelta(seconds=1))
         transcriber.wake()
         await transcriber.idle()
         row = await q.repo.get(key)
-        assert row is not None and row.state == "pending" and row.attempts == 2
+        assert row is not None and row.state == "pending" and row.attempts == 1
         assert row.error is not None and "503" in row.error
+        assert row.next_try_at == clock.now + timedelta(seconds=10)
+        clock.advance(timedelta(seconds=10))
+        transcriber.wake()
+        await transcriber.idle()
+        row = await q.repo.get(key)
+        assert row is not None and row.attempts == 2
         assert row.next_try_at == clock.now + timedelta(seconds=20)  # doubled
         clock.advance(timedelta(seconds=20))
         transcriber.wake()
@@ -319,6 +326,46 @@ async def test_server_down_retried_with_backoff_and_done_when_back(
     row = await q.repo.get(key)
     assert row is not None and (row.state, row.attempts, row.text) == ("done", 3, ZH_TEXT)
     assert q.heard == [(key, ZH_TEXT)]
+
+
+async def test_a_long_outage_loses_no_transcript_and_probes_with_one_file(
+    db: Database, sandbox: SandboxPlatform, fake_asr: Callable[..., Awaitable[FakeAsr]]
+) -> None:
+    server = await fake_asr(token=TOKEN)
+    await server.down()
+    clock = Clock(NOW)
+    q = Queue(db, server, clock)  # 3 attempts a file, 10 s doubling, 30 min at most
+    recs = [recording(sandbox, begin=BEGIN + timedelta(seconds=i)) for i in range(5)]
+    tries = 0
+    transcribe = q.client.transcribe
+
+    async def counted(*args: Any) -> str:
+        nonlocal tries
+        tries += 1
+        return await transcribe(*args)
+
+    q.client.transcribe = counted  # type: ignore[method-assign]
+    async with q as transcriber:
+        for rec in recs:
+            await transcriber.want(rec, recording_key(rec))
+        await transcriber.idle()
+        assert tries == 2  # the two slots, before anything was known
+        for _ in range(12):  # six hours and more of a server that is down
+            clock.advance(timedelta(minutes=31))
+            transcriber.wake()
+            await transcriber.idle()
+        assert tries == 2 + 12  # then one file a wait, not the whole queue
+        rows = [await q.repo.get(recording_key(r)) for r in recs]
+        assert {(r.state, r.attempts) for r in rows if r is not None} == {("pending", 0)}
+        health = await transcriber.health()
+        assert (health.pending, health.failed_24h, health.last_error) == (5, 0, "unreachable")
+        await server.up()
+        clock.advance(timedelta(minutes=31))
+        transcriber.wake()
+        await transcriber.idle()
+    rows = [await q.repo.get(recording_key(r)) for r in recs]
+    assert {(r.state, r.attempts) for r in rows if r is not None} == {("done", 1)}
+    assert len(server.transcriptions) == 5
 
 
 async def test_given_up_after_the_attempts(

@@ -67,13 +67,16 @@ class AsrError(Exception):
         status: int | None = None,
         kind: str = "",
         retry_after: float | None = None,
+        server_down: bool = False,
     ) -> None:
         super().__init__(detail)
+        self.server_down = server_down  # no connection could be made: not the file's fault
         self.detail = detail
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after  # seconds the server asked to wait (429, 503)
-        # A few words for /status: `HTTP 503`, `timeout`, `network`, `not JSON`, `no text`.
+        # A few words for /status: `HTTP 503`, `timeout`, `unreachable`, `network` (broken
+        # off), `not JSON`, `no text`, `answer too big`.
         self.kind = kind or (f"HTTP {status}" if status is not None else "error")
 
 
@@ -134,6 +137,14 @@ class AsrClient:
                         status=200,
                         kind="answer too big",
                     )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # No connection at all: the server is down, whatever the file.
+            raise AsrError(
+                f"not reachable: {type(exc).__name__}",
+                retryable=True,
+                kind="unreachable",
+                server_down=True,
+            ) from None
         except httpx.TimeoutException:
             raise AsrError("timed out", retryable=True, kind="timeout") from None
         except httpx.HTTPError as exc:

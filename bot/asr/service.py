@@ -3,12 +3,16 @@ worker.
 
 `Transcriber.want` stores a recording in ``transcripts`` (pending) unless it is known; the
 worker hands due rows to the speech-recognition server, at most `concurrency` at a time,
-each fetched from the platform's file URL the way recordings are fetched for Telegram
-(the same size limit), within a per-file timeout. A failure that may pass (5xx, 429, a
-timeout, the network) is tried again after an exponential backoff with jitter, up to
-`RetryPolicy.attempts` attempts; one that will not (another 4xx, a file that is gone or too
-big) fails for good at once. Pending work is in the database, so a restart takes it up
-again, and a recording's key is unique there, so it is transcribed once across restarts
+each fetched from the platform's file URL (audio only, at most `MAX_AUDIO_BYTES`, refused
+before any upload otherwise), within a per-file timeout. A failure that may pass (5xx,
+429, a timeout, a broken connection) is tried again after an exponential backoff with
+jitter, up to `RetryPolicy.attempts` attempts; one that will not (another 4xx, a file that
+is gone, too big or not audio) fails for good at once. A server that cannot be reached at
+all is not the file's fault: the whole queue waits (backing off up to
+`RetryPolicy.max_delay_s`), one file at a time probes it, and no file is charged an
+attempt, so an outage of any length loses no transcript; a Retry-After (429, 503) holds
+the whole queue too. Pending work is in the database, so a restart takes it up again, and
+a recording's key is unique there, so it is transcribed once across restarts
 and chats. Listeners (`add_listener`) hear of each transcript once it is stored.
 
 Transcripts are platform data: they are never logged, at any level.
@@ -109,7 +113,8 @@ class Transcriber:
         self._rand = rand
         self._metrics = metrics
         self._last_error: tuple[str, datetime] | None = None
-        self._paused_until: datetime | None = None  # a server's Retry-After
+        self._paused_until: datetime | None = None  # Retry-After, or the server down
+        self._down_streak = 0  # attempts in a row that found the server down
         self.max_bytes = max_bytes
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
@@ -207,10 +212,14 @@ class Transcriber:
     async def _dispatch(self) -> float | None:
         """Start due rows in the free slots; returns how long to wait before looking again
         (None: until an attempt ends or new work comes)."""
-        free = self.concurrency - len(self._inflight)
+        # While the server is believed down, one file at a time finds out whether it is back.
+        most = 1 if self._down_streak else self.concurrency
+        free = most - len(self._inflight)
         if free <= 0:
             return None
         now = self._clock()
+        if self._metrics is not None:
+            self._metrics.transcripts_pending.set(await self._repo.pending_count())
         if self._paused_until is not None:
             if now < self._paused_until:
                 return min(MAX_WAIT_S, (self._paused_until - now).total_seconds())
@@ -222,9 +231,7 @@ class Transcriber:
             task = asyncio.create_task(self._attempt(row), name=f"transcribe {row.id}")
             self._inflight[row.recording_key] = task
             task.add_done_callback(functools.partial(self._ended, row.recording_key))
-        if self._metrics is not None:
-            self._metrics.transcripts_pending.set(await self._repo.pending_count())
-        if len(self._inflight) >= self.concurrency:
+        if len(self._inflight) >= most:
             return None
         at = await self._repo.next_due_at(exclude=self._inflight.keys())
         if at is None:
@@ -249,7 +256,11 @@ class Transcriber:
             return
         except AsrError as exc:
             error = f"speech recognition: {exc.detail}"
-            await self._failed(row, error, exc.retryable, exc.kind, exc.retry_after)
+            if exc.server_down:
+                await self._server_down(row, error, exc.kind)
+            else:
+                self._down_streak = 0  # it answered
+                await self._failed(row, error, exc.retryable, exc.kind, exc.retry_after)
             return
         except TimeoutError:
             timeout = self.policy.file_timeout_s
@@ -269,6 +280,7 @@ class Transcriber:
             # Backed off as any failure: never tried again at once, in a loop.
             await self._failed(row, f"storing it: {type(exc).__name__}", True, kind="storage")
             return
+        self._down_streak = 0
         if not stored:  # deleted meanwhile (retention): nobody is told of it
             log.info("transcribed %s, but its row is gone: not kept", key)
             return
@@ -297,6 +309,28 @@ class Transcriber:
                 if len(data) > self.max_bytes:
                     raise MediaError(MediaProblem.TOO_BIG, f"over {self.max_bytes} bytes")
         return bytes(data), stream.filename, stream.mime
+
+    async def _server_down(self, row: Transcript, error: str, kind: str) -> None:
+        """No connection to the server: the whole queue waits, backing off as one row would
+        (up to `RetryPolicy.max_delay_s`), and the row is not charged an attempt — an
+        outage of any length loses no transcript; the oldest row probes when the wait
+        ends."""
+        now = self._clock()
+        self._last_error = (kind, now)
+        if self._metrics is not None:
+            self._metrics.transcripts.labels("retried").inc()
+        if self._paused_until is None or self._paused_until <= now:
+            self._down_streak += 1
+            self._paused_until = now + self.policy.delay(self._down_streak, self._rand())
+            log.warning(
+                "speech recognition not reachable (%s); the queue waits until %s",
+                error,
+                self._paused_until,
+            )
+        try:
+            await self._repo.postpone(row.recording_key, error, self._paused_until)
+        except Exception:
+            log.exception("postponing the transcription of %s failed", row.recording_key)
 
     async def _failed(
         self,
