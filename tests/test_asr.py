@@ -827,6 +827,7 @@ async def test_429_retry_after_is_obeyed_by_the_whole_queue(db: Database, rogue:
         assert rogue.uploads == 1  # the others wait for the pause too
         row = await repo.get("k0")
         assert row is not None and row.next_try_at == NOW + timedelta(seconds=120)
+        assert row.attempts == 0  # the server's limit, not the file's fault: not charged
         assert row.error is not None and "429" in row.error
         rogue.asr = Rogue.ok
         clock.advance(timedelta(seconds=119))
@@ -1011,3 +1012,21 @@ async def test_a_restart_with_a_thousand_pending_respects_concurrency(
         await close()
     assert rogue.uploads == 1000 and rogue.most == 2
     assert len(heard) == 1000
+
+
+@pytest.mark.parametrize("headers", [{"Retry-After": "0"}, {}, {"Retry-After": "soon"}])
+async def test_429_with_no_usable_wait_backs_off_instead_of_looping(
+    db: Database, rogue: Rogue, headers: dict[str, str]
+) -> None:
+    rogue.asr = answering('{"error": {"message": "busy"}}', 429, **headers)
+    transcriber, repo, heard, close = rogue_queue(db, rogue, Clock(NOW))
+    try:
+        await transcriber.start()
+        await want_file(transcriber, rogue.file_url("a.ogg"), "k")
+        await transcriber.idle()
+    finally:
+        await close()
+    row = await repo.get("k")
+    assert row is not None and (row.state, row.attempts) == ("pending", 0)
+    assert row.next_try_at == NOW + timedelta(seconds=10) and rogue.uploads == 1
+    assert heard == []

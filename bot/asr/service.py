@@ -256,8 +256,8 @@ class Transcriber:
             return
         except AsrError as exc:
             error = f"speech recognition: {exc.detail}"
-            if exc.server_down:
-                await self._server_down(row, error, exc.kind)
+            if exc.server_down or exc.status == 429:
+                await self._server_down(row, error, exc.kind, exc.retry_after)
             else:
                 self._down_streak = 0  # it answered
                 await self._failed(row, error, exc.retryable, exc.kind, exc.retry_after)
@@ -310,10 +310,13 @@ class Transcriber:
                     raise MediaError(MediaProblem.TOO_BIG, f"over {self.max_bytes} bytes")
         return bytes(data), stream.filename, stream.mime
 
-    async def _server_down(self, row: Transcript, error: str, kind: str) -> None:
-        """No connection to the server: the whole queue waits, backing off as one row would
-        (up to `RetryPolicy.max_delay_s`), and the row is not charged an attempt — an
-        outage of any length loses no transcript; the oldest row probes when the wait
+    async def _server_down(
+        self, row: Transcript, error: str, kind: str, wait_s: float | None = None
+    ) -> None:
+        """No connection to the server, or it says it is too busy (429): the whole queue
+        waits — backing off as one row would (up to `RetryPolicy.max_delay_s`), at least
+        the `wait_s` it asked for — and the row is not charged an attempt: an outage or
+        a rate limit of any length loses no transcript. One file probes when the wait
         ends."""
         now = self._clock()
         self._last_error = (kind, now)
@@ -321,12 +324,17 @@ class Transcriber:
             self._metrics.transcripts.labels("retried").inc()
         if self._paused_until is None or self._paused_until <= now:
             self._down_streak += 1
-            self._paused_until = now + self.policy.delay(self._down_streak, self._rand())
+            delay = self.policy.delay(self._down_streak, self._rand())
+            if wait_s is not None:
+                delay = max(delay, timedelta(seconds=wait_s))
+            self._paused_until = now + delay
             log.warning(
-                "speech recognition not reachable (%s); the queue waits until %s",
+                "speech recognition unavailable (%s); the queue waits until %s",
                 error,
                 self._paused_until,
             )
+        elif wait_s is not None:
+            self._paused_until = max(self._paused_until, now + timedelta(seconds=wait_s))
         try:
             await self._repo.postpone(row.recording_key, error, self._paused_until)
         except Exception:
