@@ -697,6 +697,7 @@ async def test_a_deleted_voice_a_blocked_chat_and_an_emoji_transcript_over_the_l
     assert sorted(r.reply_to_message_id for r in replies) == sorted(
         m.message_id for m in sent[fine]
     )
+    assert all(r.plain_text() == f"📝 Transcript: {emoji.strip()}" for r in replies)
     # The deleted voices: nothing edited, no reply to what is gone, nothing left to retry.
     assert caption_edits(stack, deleted) == Counter()
     assert not [m for m in stack.emu.history(deleted) if m.reply_to_message_id]
