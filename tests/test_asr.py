@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from bot.asr import AsrClient, AsrError, RetryPolicy, Transcriber
-from bot.asr.client import ANSWER_MAX, DEFAULT_MODEL, TEXT_MAX, retry_after, shown_url
+from bot.asr.client import (
+    ANSWER_MAX,
+    DEFAULT_MODEL,
+    TEXT_MAX,
+    clean_text,
+    retry_after,
+    shown_url,
+)
 from bot.cli import check
 from bot.jobs.recordings import recording_key
 from bot.platform.models import Recording
@@ -1030,3 +1037,24 @@ async def test_429_with_no_usable_wait_backs_off_instead_of_looping(
     assert row is not None and (row.state, row.attempts) == ("pending", 0)
     assert row.next_try_at == NOW + timedelta(seconds=10) and rogue.uploads == 1
     assert heard == []
+
+
+@given(st.text(alphabet=st.characters(codec=None), max_size=200) | st.text(max_size=9000))
+def test_clean_text_is_safe_short_and_stable(raw: str) -> None:
+    text = clean_text(raw)
+    assert len(text) <= TEXT_MAX and clean_text(text) == text
+    assert not any(
+        (ord(c) < 32 and c not in "\n\t")
+        or 0x7F <= ord(c) <= 0x9F
+        or 0x202A <= ord(c) <= 0x202E
+        or 0x2066 <= ord(c) <= 0x2069
+        or 0xD800 <= ord(c) <= 0xDFFF
+        for c in text
+    )
+    text.encode("utf-8")  # storable and sendable: no lone surrogate
+
+
+@given(st.text(max_size=40))
+def test_retry_after_never_fails_and_stays_within_an_hour(value: str) -> None:
+    got = retry_after(value)
+    assert got is None or 0 <= got <= 3600

@@ -207,7 +207,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     else:
         try:
             at = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
