@@ -41,10 +41,13 @@ def clock() -> Clock:
 def map_stack(
     make_bot_stack: Callable[..., Awaitable[Stack]], clock: Clock
 ) -> Callable[..., Awaitable[Stack]]:
-    async def make(language: str = "en") -> Stack:
+    async def make(language: str = "en", platform: dict[str, Any] | None = None) -> Stack:
         # The stack's tiles are the sandbox's own (GET /tiles/{z}/{x}/{y}.png on 127.0.0.1).
         return await make_bot_stack(
-            bridge_overrides={"public_url": PUBLIC_URL}, clock=clock, language=language
+            bridge_overrides={"public_url": PUBLIC_URL},
+            platform_overrides=platform or {},
+            clock=clock,
+            language=language,
         )
 
     return make
@@ -665,3 +668,79 @@ async def test_api_errors_are_said_in_words(
 
 async def banner_text(tab: Any, words: str) -> None:
     await tab.locator("#banner").get_by_text(words).wait_for()
+
+
+async def test_platform_trouble_is_said_in_words_and_the_page_keeps_asking(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]], clock: Clock
+) -> None:
+    stack = await map_stack(platform={"timeout_s": 2})
+    # 2.4 failing: the bridge answers 502.
+    stack.platform.fail_next("/location/getLatestCoords", "status", status=503, times=1)
+    tab = await open_page(browser, map_url(stack, "supervisor"))
+    await banner_text(tab, "The dispatch platform did not answer as expected")
+    # The page asks again by itself (the next refresh is brought forward here): markers come.
+    await refresh_now(tab)
+    await markers_shown(tab)
+    assert not await tab.locator("#banner").is_visible()
+    # 2.4 stalled: 504 at the platform's timeout, said so (2 s on: the last answer, shared
+    # with identical requests for 2 s, is not served again).
+    clock.advance(timedelta(seconds=2))
+    stack.platform.fail_next("/location/getLatestCoords", "delay", delay=3600, times=1)
+    await tab.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    await banner_text(tab, "The dispatch platform is not answering")
+    await screenshot(tab, "platform-not-answering")
+
+
+def zh_init_data(user_id: int, *, at: datetime) -> str:
+    user = {"id": user_id, "first_name": "地图", "language_code": "zh-hans"}
+    return sign_init_data(BOT_TOKEN, user, auth_date=at)
+
+
+async def test_refusals_and_trouble_are_said_in_chinese(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    stack = await map_stack(language="zh")
+    expired = zh_init_data(person("supervisor"), at=NOW - timedelta(days=2))
+    tab = await open_page(browser, map_url(stack, "supervisor", init=expired))
+    await banner_text(tab, "请从 Telegram 重新打开地图：登录信息已过期或无效。")
+    stranger = zh_init_data(person("stranger"), at=NOW)
+    tab = await open_page(browser, map_url(stack, "stranger", init=stranger))
+    await banner_text(tab, "您没有使用地图的角色，请联系管理员。")
+    tab = await open_page(browser, map_url(stack, "scoped", query="group=99999999"))
+    await banner_text(tab, "未找到，或不在您的权限范围内。")
+    stack.platform.fail_next("/location/getLatestCoords", "status", status=503, times=1)
+    tab = await open_page(browser, map_url(stack, "supervisor"))
+    await banner_text(tab, "调度平台没有正常应答，请稍后再试。")
+    # No initData at all (the page opened outside Telegram): the phone's language.
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    bare = await context.new_page()
+    await bare.goto(f"{stack.bridge_url}/app/")
+    await banner_text(bare, "请从 Telegram 打开地图：本页面需要 Telegram 的登录信息。")
+    await screenshot(bare, "no-init-data-zh")
+
+
+async def test_the_csp_stops_an_injected_inline_script(
+    browser: Any, map_stack: Callable[..., Awaitable[Stack]]
+) -> None:
+    _, tab, _ = await supervisor_on_the_map(browser, map_stack)
+    # What an HTML injection would add: an inline script, an inline handler. CSP refuses both
+    # (tab.evaluate itself runs through the DevTools protocol, outside the page's CSP).
+    refused = await tab.evaluate(
+        """() => new Promise((resolve) => {
+            const seen = [];
+            document.addEventListener("securitypolicyviolation", (e) => {
+                seen.push(e.effectiveDirective);
+                if (seen.length === 2) resolve(seen.sort());
+            });
+            const script = document.createElement("script");
+            script.textContent = "window.injected = 'script'";
+            document.body.append(script);
+            const div = document.createElement("div");
+            div.innerHTML = '<img src="data:," onload="window.injected = \\'handler\\'">';
+            document.body.append(div);
+        })"""
+    )
+    assert refused == ["script-src-attr", "script-src-elem"]
+    assert await tab.evaluate("typeof window.injected") == "undefined"
+    # The refusals are the only errors the page logged.
+    assert tab.errors and all("Content Security Policy" in e for e in tab.errors), tab.errors

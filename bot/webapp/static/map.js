@@ -71,6 +71,8 @@
       e409: "That name is taken.",
       e400: "Not accepted: {reason}",
       e_net: "The bridge cannot be reached. Retrying…",
+      e502: "The dispatch platform did not answer as expected. Try again shortly.",
+      e504: "The dispatch platform is not answering. Try again shortly.",
       e_other: "The bridge answered {status}.",
       nobody: "Nobody with a position here.",
     },
@@ -141,6 +143,8 @@
       e409: "该名称已被使用。",
       e400: "未被接受：{reason}",
       e_net: "无法连接桥接服务，正在重试…",
+      e502: "调度平台没有正常应答，请稍后再试。",
+      e504: "调度平台没有应答，请稍后再试。",
       e_other: "桥接服务返回 {status}。",
       nobody: "这里没有带位置的成员。",
     },
@@ -306,6 +310,10 @@
         return t("e409");
       case 400:
         return t("e400", { reason: error.reason });
+      case 502:
+        return t("e502");
+      case 504:
+        return t("e504");
       default:
         return t("e_other", { status: error.status });
     }
