@@ -882,12 +882,16 @@ APP = tuple(
     f"/app/api/{e}" for e in ("positions", "track", "recordings", "audio", "fences", "fences/")
 )
 APP_PARAMS = st.sampled_from(
-    [{"group": "1001"}, {"org": "266"}, {"user": "10001"}]
-) | st.dictionaries(
-    st.sampled_from(["group", "org", "user", "hours", "from", "to", "date"]),
-    st.sampled_from(["1001", "266", "10001", "4", "2026-11-28", "2026-11-28T08:00:00+08:00"])
-    | st.text(max_size=12),
-    max_size=3,
+    [[("group", "1001")], [("org", "266")], [("user", "10001")]]
+) | st.lists(  # pairs, so that a parameter may come twice (?group=1&group=2)
+    st.tuples(
+        st.sampled_from(["group", "org", "user", "hours", "from", "to", "date"]),
+        st.sampled_from(["1001", "266", "10001", "4", "2026-11-28", "2026-11-28T08:00:00+08:00"])
+        # what an attacker tries: NaN, overflow, negative, unicode digits, huge
+        | st.sampled_from(["NaN", "1e309", "-1", "١٢", "１００１", "２０２６-11-28", "9" * 3000])
+        | st.text(max_size=12),
+    ),
+    max_size=4,
 )
 ALLOWED = {
     **{p: {200, 400, 401, 405, 413, 503} for p in PLATFORM},
@@ -970,6 +974,15 @@ RIGHT = {  # the header each route is authenticated by, and its right value
     "/metrics": (b"Authorization", b"Bearer " + METRICS_TOKEN.encode()),
     **{p: (b"Authorization", b"tma " + ADMIN_INIT_DATA.encode()) for p in APP},
 }
+# The map's initData as an attacker bends it: the scheme's case, a field twice, padding.
+APP_AUTH = st.sampled_from(
+    [
+        b"TMA " + ADMIN_INIT_DATA.encode(),
+        b"tma " + ADMIN_INIT_DATA.encode() + b"&auth_date=1",
+        b"tma " + ADMIN_INIT_DATA.encode() + b"&pad=" + b"x" * 6000,
+        b"tma " + ADMIN_INIT_DATA.replace("Ada", "Eve").encode(),
+    ]
+)
 KNOWN_FILE = "known-file-token-for-the-fuzz-test"
 OTHER_HEADERS = {  # name: its values
     b"token": HEADER_VALUE,
@@ -1005,7 +1018,8 @@ def inputs(draw: st.DrawFn) -> Case:
     headers: list[tuple[bytes, bytes]] = []
     if route in RIGHT:  # mostly the right one, else anything
         name, right = RIGHT[route]
-        headers.append((name, right if draw(st.integers(0, 3)) else draw(HEADER_VALUE)))
+        wrong = APP_AUTH | HEADER_VALUE if route in APP else HEADER_VALUE
+        headers.append((name, right if draw(st.integers(0, 3)) else draw(wrong)))
     taken = {name.lower() for name, _ in headers}
     for name in draw(st.lists(st.sampled_from(sorted(OTHER_HEADERS)), max_size=3, unique=True)):
         if name.lower() not in taken:
