@@ -1058,3 +1058,30 @@ def test_clean_text_is_safe_short_and_stable(raw: str) -> None:
 def test_retry_after_never_fails_and_stays_within_an_hour(value: str) -> None:
     got = retry_after(value)
     assert got is None or 0 <= got <= 3600
+
+
+async def test_audio_broken_off_mid_download_is_tried_again_and_never_uploaded(
+    db: Database, rogue: Rogue
+) -> None:
+    async def reset(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "audio/ogg"})
+        resp.content_length = len(ZH_AUDIO)
+        await resp.prepare(request)
+        await resp.write(ZH_AUDIO[:100])
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+
+    rogue.files["x.ogg"] = reset
+    transcriber, repo, heard, close = rogue_queue(db, rogue, Clock(NOW))
+    try:
+        await transcriber.start()
+        await want_file(transcriber, rogue.file_url("x.ogg"), "k")
+        await transcriber.idle()
+        health = await transcriber.health()
+    finally:
+        await close()
+    row = await repo.get("k")
+    assert row is not None and (row.state, row.attempts) == ("pending", 1)
+    assert row.next_try_at == NOW + timedelta(seconds=10)
+    assert rogue.uploads == 0 and heard == [] and health.last_error == "audio unreachable"
