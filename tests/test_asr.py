@@ -1085,3 +1085,46 @@ async def test_audio_broken_off_mid_download_is_tried_again_and_never_uploaded(
     assert row is not None and (row.state, row.attempts) == ("pending", 1)
     assert row.next_try_at == NOW + timedelta(seconds=10)
     assert rogue.uploads == 0 and heard == [] and health.last_error == "audio unreachable"
+
+
+async def test_a_server_that_hangs_gets_one_file_at_a_time_until_one_succeeds(
+    db: Database, rogue: Rogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    never = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.StreamResponse:
+        await never.wait()  # set only at the end, long after the bridge gave up
+        return web.json_response({"text": "too late"})
+
+    seen: list[int] = []  # requests in work as each began, as the bridge sees them
+    inflight = 0
+    transcribe = AsrClient.transcribe
+
+    async def counted(self: AsrClient, *args: Any) -> str:
+        nonlocal inflight
+        inflight += 1
+        seen.append(inflight)
+        try:
+            return await transcribe(self, *args)
+        finally:
+            inflight -= 1
+
+    monkeypatch.setattr(AsrClient, "transcribe", counted)
+    rogue.asr = hang
+    clock = Clock(NOW)
+    transcriber, _repo, heard, close = rogue_queue(db, rogue, clock, file_timeout_s=0.2)
+    try:
+        await transcriber.start()
+        for i in range(4):
+            await want_file(transcriber, rogue.file_url(f"{i}.ogg"), f"k{i}", i)
+        await transcriber.idle()
+        assert len(seen) == 4 and seen[2:] == [1, 1]  # after the first timeouts: one
+        rogue.asr = Rogue.ok
+        clock.advance(timedelta(seconds=10))
+        transcriber.wake()
+        await transcriber.idle()
+    finally:
+        never.set()
+        await close()
+    assert seen[4] == 1 and max(seen) <= 2  # one probe, then the slots again
+    assert sorted(k for k, _ in heard) == ["k0", "k1", "k2", "k3"]

@@ -259,10 +259,13 @@ class Transcriber:
             if exc.server_down or exc.status == 429:
                 await self._server_down(row, error, exc.kind, exc.retry_after)
             else:
-                self._down_streak = 0  # it answered
+                # It answered (but a timeout: it may hang for everyone, one file at a time
+                # finds out until one succeeds).
+                self._down_streak = max(1, self._down_streak) if exc.kind == "timeout" else 0
                 await self._failed(row, error, exc.retryable, exc.kind, exc.retry_after)
             return
         except TimeoutError:
+            self._down_streak = max(1, self._down_streak)  # as above
             timeout = self.policy.file_timeout_s
             await self._failed(row, f"timed out after {timeout:g} s", True, kind="timeout")
             return
