@@ -4,12 +4,13 @@ the user the role and org scope they have in chat; everything else is 401, 403 o
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import hmac
 import itertools
 import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -1444,3 +1445,28 @@ async def test_a_page_that_stops_taking_audio_lets_go_of_the_platform(
         writer.close()
     finally:
         await runner.cleanup()
+
+
+async def test_a_gzip_bomb_is_refused_after_16_kib_of_what_it_unpacks_to(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    # 20 MB of JSON packed into some 20 KB, sent without a length (chunked).
+    bomb = gzip.compress(b'{"name": "n", "pad": "' + b"0" * 20_000_000 + b'"}')
+    assert len(bomb) < 100_000
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(bomb), 4096):
+            yield bomb[start : start + 4096]
+
+    headers = {
+        "Authorization": f"tma {init_data(person('supervisor'))}",
+        "Content-Encoding": "gzip",
+        "Content-Type": "application/json",
+    }
+    async with httpx.AsyncClient(base_url=stack.bridge_url, timeout=60) as client:
+        response = await client.post("/app/api/fences", content=chunks(), headers=headers)
+    assert (response.status_code, response.json()) == (
+        413,
+        {"error": "body: larger than 16384 bytes"},
+    )
