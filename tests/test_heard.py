@@ -666,6 +666,12 @@ async def test_heard_takes_any_words_literally_and_always_answers(make_stack: Ma
     long_word = "火" * 4000
     text = await found("scoped", long_word)
     assert text.startswith(f"{none} “火火火")
+    # Found: a title of 4,000 characters still comes with its page and its ▶.
+    earlier = [r for r in newest_first(stack, ZS, day - timedelta(days=1)) if not r.lost]
+    await transcribe(stack, earlier[0], "火" * 4100)
+    replies = await stack.say("scoped", f"/heard {long_word}")
+    assert "— one recording" in "".join(m.plain_text() for m in replies)
+    assert [label for m in replies for label, _ in m.buttons()] == ["▶ 1"]
 
     # A transcript's HTML is escaped in the page, the match bold within it.
     [page] = await stack.say("scoped", "/heard script")
