@@ -1470,3 +1470,25 @@ async def test_a_gzip_bomb_is_refused_after_16_kib_of_what_it_unpacks_to(
         413,
         {"error": "body: larger than 16384 bytes"},
     )
+
+
+@pytest.mark.parametrize(
+    "kind", ["status", "http500", "http502", "html", "truncated", "notjson", "disconnect", "body"]
+)
+async def test_every_way_the_platform_fails_is_502_naming_it(
+    map_stack: Callable[..., Awaitable[Stack]], kind: str
+) -> None:
+    stack = await map_stack()
+    # As often as the client tries a read (3 times): every attempt meets the fault.
+    stack.platform.fail_next(
+        "/location/getLatestCoords", kind, times=3, status=517, body={"status": "x"}
+    )
+    status, body, headers = await call(stack, "GET", "/app/api/positions?group=1001", "admin")
+    assert status == 502, body
+    assert body["error"].startswith("the platform did not answer as expected: platform")
+    assert "/location/getLatestCoords" in body["error"]
+    assert headers["Cache-Control"] == "no-store"
+    # Nothing half-read is shown or shared: the next request asks again and gets the fixes.
+    stack.platform.clear_faults()
+    status, body, _ = await call(stack, "GET", "/app/api/positions?group=1001", "admin")
+    assert status == 200 and any(m["fix"] for m in body["members"]), body
