@@ -677,3 +677,9 @@ async def test_heard_takes_any_words_literally_and_always_answers(make_stack: Ma
     [page] = await stack.say("scoped", "/heard script")
     assert page.text is not None
     assert "&lt;<b>script</b>&gt;alert(1)&lt;/<b>script</b>&gt; &amp; &lt;b&gt;" in page.text
+
+
+def test_a_match_longer_than_the_excerpt_is_cut_too() -> None:
+    shown = highlight("火" * 4100, ["火" * 4000])
+    assert shown == Html("<b>" + "火" * 80 + "</b>…")
+    assert visible_text(highlight("前" * 50 + "火" * 4000, ["火" * 3000])).count("火") <= 80

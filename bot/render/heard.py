@@ -69,6 +69,7 @@ def highlight(text: str, terms: Sequence[str], width: int = HIGHLIGHT_CHARS) -> 
     start = max(0, first_start - before)
     end = max(first_end, min(len(line), start + width))
     start = max(0, min(start, end - width))
+    end = min(end, start + width)  # a match longer than the width is cut too
     out: list[str] = ["…"] if start > 0 else []
     at = start
     for s, e in spans:
