@@ -1020,7 +1020,7 @@ async def test_the_scheme_is_case_insensitive_and_a_64_kib_header_is_refused_unh
     async with httpx.AsyncClient(base_url=stack.bridge_url) as client:
         for huge in (f"tma {genuine}&pad={'x' * 65536}", "tma " + "%41" * 21846):
             response = await client.get("/app/api/me", headers={"Authorization": huge})
-            assert response.status_code in (400, 401, 431), response.status_code
+            assert response.status_code == 400, response.status_code  # aiohttp: over 8190 bytes
         # Within the header limit, a padded initData is not Telegram's: 401.
         padded = f"tma {genuine}&pad={'x' * 7000}"
         response = await client.get("/app/api/me", headers={"Authorization": padded})
