@@ -1492,3 +1492,22 @@ async def test_every_way_the_platform_fails_is_502_naming_it(
     stack.platform.clear_faults()
     status, body, _ = await call(stack, "GET", "/app/api/positions?group=1001", "admin")
     assert status == 200 and any(m["fix"] for m in body["members"]), body
+
+
+async def test_thirty_pages_saving_one_fence_name_at_once_make_one_fence(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    stack = await map_stack()
+    assert stack.bridge is not None
+    answers = await asyncio.gather(
+        *(
+            call(stack, "POST", "/app/api/fences", "supervisor", body={"name": "gate", "circle": c})
+            for c in [{**CIRCLE, "radius_m": 100 + n} for n in range(30)]
+        )
+    )
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [201] + [409] * 29, statuses
+    listed = (await call(stack, "GET", "/app/api/fences", "supervisor"))[1]["fences"]
+    assert [f["name"] for f in listed] == ["gate"]
+    results = sorted(r.result for r in await audit_rows(stack, "fence-add"))
+    assert results == ["name taken"] * 29 + ["ok"]
