@@ -1222,6 +1222,8 @@ async def test_a_fence_id_with_dot_segments_deletes_nothing(
     auth = f"tma {init_data(person('supervisor'))}"
     answers = []
     for path in (
+        f"/app/api/fences/{first}/../{second}",
+        f"/app/api/fences/{first}/%2E%2E/{second}",
         f"/app/api/fences/{first}%2F..%2F{second}",
         f"/app/api/fences/{first}%2f..%2f{second}",
         f"/app/api/fences/{first}%252F..%252F{second}",
@@ -1237,7 +1239,10 @@ async def test_a_fence_id_with_dot_segments_deletes_nothing(
         answer = await asyncio.wait_for(reader.read(), 30)
         writer.close()
         answers.append(answer.split(b"\r\n", 1)[0])
-    assert all(b" 400 " in a or b" 404 " in a for a in answers), answers
+    # Not normalised into /fences/<second>: unencoded, no DELETE route takes the path (405);
+    # encoded, the id is not one (400).
+    assert answers[:2] == [b"HTTP/1.1 405 Method Not Allowed"] * 2, answers
+    assert all(b" 400 " in a for a in answers[2:]), answers
     for fence_id in made:
         assert await stack.bridge.repos.fences.get(fence_id) is not None
     assert await audit_rows(stack, "fence-del") == []
