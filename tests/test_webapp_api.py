@@ -1516,3 +1516,23 @@ async def test_thirty_pages_saving_one_fence_name_at_once_make_one_fence(
     assert [f["name"] for f in listed] == ["gate"]
     results = sorted(r.result for r in await audit_rows(stack, "fence-add"))
     assert results == ["name taken"] * 29 + ["ok"]
+
+
+async def test_an_org_of_1200_asks_2_4_three_times_each_within_the_timeout(
+    map_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    sandbox = SandboxPlatform(users=1200, groups=6, now=lambda: SANDBOX_NOW)
+    root = next(o.id for o in sandbox.data.orgs.values() if o.parent_id == 0)
+    stack = await map_stack(sandbox=sandbox, platform={"timeout_s": 3})
+    # Each of the three 2.4 calls takes half the timeout: slower in all than one timeout,
+    # and still an answer, not a 504 (the deadline is each call's, not the request's).
+    stack.platform.fail_next("/location/getLatestCoords", "delay", delay=1.5, times=3)
+    before = platform_calls(stack, "/getLatestCoords")
+    async with httpx.AsyncClient(base_url=stack.bridge_url, timeout=60) as client:
+        response = await client.get(
+            f"/app/api/positions?org={root}",
+            headers={"Authorization": f"tma {init_data(person('admin'))}"},
+        )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["members"]) == len(sandbox.data.users)
+    assert platform_calls(stack, "/getLatestCoords") == before + 3

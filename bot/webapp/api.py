@@ -9,7 +9,7 @@ answers and bodies are in the tiles' CRS (`BRIDGE_MAP_TILES_CRS`). Reads of posi
 tracks and recordings are audited as `/where`, `/track` and playback are. Without
 `BRIDGE_PUBLIC_URL` every `/app/` route answers 404 saying so.
 
-The platform is asked under one deadline per request, `PLATFORM_TIMEOUT_S`: a stalled
+Each platform call is given `PLATFORM_TIMEOUT_S` in all, retries included: a stalled
 platform is 504 then, not a wait through the client's retries. Identical positions requests
 (one target, the same members, fixes or not) share one platform call: those that come while
 it runs, and for `SHARE_FOR` after it was made — 200 supervisors' pages on one talk group
@@ -37,6 +37,7 @@ from bot.directory import Directory, DirUser
 from bot.geo.fences import polygon_bounds, polygon_problem
 from bot.geo.measure import timed_sorted
 from bot.platform import PlatformClient, PlatformError, PlatformTimeoutError
+from bot.platform.client import FIXES_PER_CALL
 from bot.platform.models import Fix, Recording
 from bot.telegram.media import MediaError, MediaFetcher, MediaProblem, MediaStream
 from bot.webapp import page
@@ -107,7 +108,7 @@ class NotFound(Exception):
 
 
 class TooSlow(Exception):
-    """The platform took longer than the request's deadline: 504."""
+    """A platform call took longer than its deadline (`PLATFORM_TIMEOUT_S`): 504."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"the platform did not answer within {seconds:g} s")
@@ -166,7 +167,7 @@ class WebAppApi:
         self._fences = fences
         self._clock = clock
         self._tickets = AudioTickets(clock)
-        # The deadline of a request's platform calls: PLATFORM_TIMEOUT_S, which the one
+        # The deadline of each platform call: PLATFORM_TIMEOUT_S, which the one
         # platform client is built with.
         self._deadline_s = platform.http.timeout.read or 10.0
         self._shared: dict[PresenceKey, _Shared] = {}
@@ -358,7 +359,7 @@ class WebAppApi:
         )
 
     async def _in_time(self, work: Awaitable[T]) -> T:
-        """`work` within the request's deadline, else `TooSlow`."""
+        """`work` (one platform call) within the deadline, else `TooSlow`."""
         try:
             async with asyncio.timeout(self._deadline_s):
                 return await work
@@ -378,11 +379,12 @@ class WebAppApi:
             task.add_done_callback(_retrieved)
             shared = self._shared[key] = _Shared(task, now)
             self._forget_stale(now)
-        # Shielded: one waiter's deadline does not cancel the others' call; the last one
-        # to give up does, so that no platform call outlives every request that wanted it.
+        # Shielded: one waiter gone does not cancel the others' call; the last one gone
+        # does, so that no platform call outlives every request that wanted it. Each of its
+        # platform calls is bounded by the deadline.
         shared.waiters += 1
         try:
-            return await self._in_time(asyncio.shield(shared.task))
+            return await asyncio.shield(shared.task)
         finally:
             shared.waiters -= 1
             if not shared.waiters and not shared.task.done():
@@ -408,15 +410,23 @@ class WebAppApi:
         if not uids:
             return {}, set()
         if members.kind != "group":
-            fixes = {f.uid: f for f in await self._platform.latest_fixes(uids)}
+            fixes = {f.uid: f for f in await self._fixes(uids)}
             return fixes, {uid for uid, f in fixes.items() if f.online}
+        online = self._in_time(self._platform.online_uids(members.id, uids))
         if not see_fixes:
-            return {}, set(await self._platform.online_uids(members.id, uids))
-        found, online_ids = await asyncio.gather(
-            self._platform.latest_fixes(uids), self._platform.online_uids(members.id, uids)
-        )
+            return {}, set(await online)
+        found, online_ids = await asyncio.gather(self._fixes(uids), online)
         fixes = {f.uid: f for f in found}
         return fixes, set(online_ids) | {uid for uid, f in fixes.items() if f.online}
+
+    async def _fixes(self, uids: list[int]) -> list[Fix]:
+        """2.4 for `uids`, each call of `FIXES_PER_CALL` users within the deadline: an org
+        of 5,000 is ten calls, each as quick as a talk group's one."""
+        fixes: list[Fix] = []
+        for start in range(0, len(uids), FIXES_PER_CALL):
+            chunk = uids[start : start + FIXES_PER_CALL]
+            fixes += await self._in_time(self._platform.latest_fixes(chunk))
+        return fixes
 
     async def _audit_positions(
         self, caller: Caller, members: Members, with_fix: int, now: datetime
@@ -482,7 +492,7 @@ class WebAppApi:
         uid = self._required_id(request, "user")
         day = day_of(request.query, self._clock().astimezone(self._tz).date())
         user = self._user(caller, uid)
-        records = await self._in_time(self._day_of_recordings(uid, day))
+        records = await self._day_of_recordings(uid, day)
         records.sort(key=lambda r: r.begin, reverse=True)
         return answer(
             {
@@ -498,8 +508,8 @@ class WebAppApi:
     async def _day_of_recordings(self, uid: int, day: date) -> list[Recording]:
         records: list[Recording] = []
         for n in range(1, RECORDING_PAGES + 1):
-            got = await self._platform.audio_records(
-                user_id=uid, day=day, page=n, size=RECORDING_PAGE
+            got = await self._in_time(
+                self._platform.audio_records(user_id=uid, day=day, page=n, size=RECORDING_PAGE)
             )
             records += got.records
             if len(got.records) < RECORDING_PAGE:
