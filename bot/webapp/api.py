@@ -188,15 +188,19 @@ class WebAppApi:
             ("DELETE", "/app/api/fences/{id}", self._fence_delete, Role.SUPERVISOR),
         ]
         for method, path, handler, role in routes:
-            app.router.add_route(method, path, self._authed(handler, role))
+            app.router.add_route(method, path, self._authed(handler, role, path))
         if self._on:
             page.register(app, self._settings.map_tiles)
         app.router.add_get("/app", self._other)
         app.router.add_get("/app/{tail:.*}", self._other)
 
     def _authed(
-        self, handler: Handler, role: Role
+        self, handler: Handler, role: Role, route: str
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """`handler` behind initData and `role`; its failures answered in words, and logged
+        under the `route` (a pattern: the request's own path may carry anything, newlines
+        included)."""
+
         async def checked(request: web.Request) -> web.StreamResponse:
             if not self._on:
                 return error(404, MAP_OFF)
@@ -220,13 +224,13 @@ class WebAppApi:
             except NotFound as exc:
                 return error(404, str(exc))
             except TooSlow as exc:
-                log.warning("%s: %s", request.path, exc)
+                log.warning("%s: %s", route, exc)
                 return error(504, str(exc))
             except PlatformTimeoutError as exc:
-                log.warning("%s: the platform failed: %s", request.path, exc)
+                log.warning("%s: the platform failed: %s", route, exc)
                 return error(504, f"the platform did not answer in time: {exc}")
             except PlatformError as exc:
-                log.warning("%s: the platform failed: %s", request.path, exc)
+                log.warning("%s: the platform failed: %s", route, exc)
                 return error(502, f"the platform did not answer as expected: {exc}")
 
         return checked
