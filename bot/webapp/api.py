@@ -14,7 +14,7 @@ platform is 504 then, not a wait through the client's retries. Identical positio
 (one target, the same members, fixes or not) share one platform call: those that come while
 it runs, and for `SHARE_FOR` after it was made — 200 supervisors' pages on one talk group
 cost the platform one call. Audio goes to the page as the platform sends it; a client that
-takes no chunk for three platform timeouts is cut off, and the platform's connection with it.
+takes no chunk for `AUDIO_STALL_S` is cut off, and the platform's connection with it.
 """
 
 from __future__ import annotations
