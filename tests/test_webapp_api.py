@@ -1239,9 +1239,9 @@ async def test_a_fence_id_with_dot_segments_deletes_nothing(
         answer = await asyncio.wait_for(reader.read(), 30)
         writer.close()
         answers.append(answer.split(b"\r\n", 1)[0])
-    # Not normalised into /fences/<second>: unencoded, no DELETE route takes the path (405);
+    # Not normalised into /fences/<second>: unencoded, no endpoint has that path (404);
     # encoded, the id is not one (400).
-    assert answers[:2] == [b"HTTP/1.1 405 Method Not Allowed"] * 2, answers
+    assert answers[:2] == [b"HTTP/1.1 404 Not Found"] * 2, answers
     assert all(b" 400 " in a for a in answers[2:]), answers
     for fence_id in made:
         assert await stack.bridge.repos.fences.get(fence_id) is not None
@@ -1536,3 +1536,28 @@ async def test_an_org_of_1200_asks_2_4_three_times_each_within_the_timeout(
     assert response.status_code == 200, response.text
     assert len(response.json()["members"]) == len(sandbox.data.users)
     assert platform_calls(stack, "/getLatestCoords") == before + 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/app/api/me", "GET"),
+        ("POST", "/app/api/positions?group=1001", "GET"),
+        ("PATCH", "/app/api/fences", "GET, POST"),
+        ("GET", "/app/api/fences/1", "DELETE"),
+        ("HEAD", "/app/api/groups", "GET"),
+    ],
+)
+async def test_a_method_an_endpoint_does_not_take_is_a_json_405_naming_those_it_does(
+    map_stack: Callable[..., Awaitable[Stack]], method: str, path: str, allowed: str
+) -> None:
+    stack = await map_stack()
+    async with httpx.AsyncClient(base_url=stack.bridge_url) as client:
+        response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed
+    assert response.headers["Cache-Control"] == "no-store"
+    if method != "HEAD":
+        assert response.json() == {"error": f"{method} is not taken here: {allowed}"}
+    status, body, _ = await call(stack, "DELETE", "/app/api/nothing/1", "admin")
+    assert (status, body) == (404, {"error": "no such endpoint: /app/api/nothing/1"})

@@ -187,8 +187,13 @@ class WebAppApi:
             ("POST", "/app/api/fences", self._fence_add, Role.SUPERVISOR),
             ("DELETE", "/app/api/fences/{id}", self._fence_delete, Role.SUPERVISOR),
         ]
-        for method, path, handler, role in routes:
-            app.router.add_route(method, path, self._authed(handler, role, path))
+        self._resources = [
+            app.router.add_route(method, path, self._authed(handler, role, path)).resource
+            for method, path, handler, role in routes
+        ]
+        # Anything else under /app/api/, whatever the method: a JSON 404, or 405 naming the
+        # methods the endpoint takes (aiohttp's own 405 would be plain text).
+        app.router.add_route("*", "/app/api/{tail:.*}", self._other)
         if self._on:
             page.register(app, self._settings.map_tiles)
         app.router.add_get("/app", self._other)
@@ -239,6 +244,15 @@ class WebAppApi:
         if not self._on:
             return error(404, MAP_OFF)
         if request.path.startswith("/app/api/"):
+            allowed: set[str] = set()
+            for resource in self._resources:
+                if resource is not None:
+                    allowed |= (await resource.resolve(request))[1]
+            if allowed:
+                methods = ", ".join(sorted(allowed))
+                response = error(405, f"{request.method} is not taken here: {methods}")
+                response.headers["Allow"] = methods
+                return response
             return error(404, f"no such endpoint: {request.path}")
         if request.path == "/app":
             # A link without the slash: the page, its query kept (the fragment stays with
