@@ -12,6 +12,10 @@ at a time, the four kinds in turn:
   HTTP call: the floor the endpoint stands on);
 * `PlatformClient.latest_fixes` for them (that call parsed into fixes, as the bridge does).
 
+The positions endpoint is measured twice: with `SHARE_FOR` at zero, every request asking the
+platform (what one page alone costs), and as it runs (requests within 2 s of an identical one
+share its platform call: what many pages on one group cost).
+
 Printed: p50, p99 and mean of each, the CPU time of each (the whole chain's work in this
 process, which a busy machine does not inflate), and what the endpoint adds to 2.4.
 Loopback only, one process: the sandbox's work counts in every figure alike.
@@ -28,7 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -38,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.demo.stack import BOT_TOKEN, PEOPLE, Stack
 from bot.sandbox.platform import SandboxPlatform
+from bot.webapp import api
 from bot.webapp.auth import sign_init_data
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -79,6 +84,7 @@ async def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
+    shared_for = api.SHARE_FOR
     sandbox = SandboxPlatform(users=MEMBERS + 100, groups=6, now=lambda: NOW)
     data = sandbox.data
     uids = sorted(data.users)[:MEMBERS]
@@ -106,7 +112,8 @@ async def main() -> None:
             assert len(members) == MEMBERS, probe
             located = sum(1 for m in members if m["fix"])
 
-            async def endpoint(who: str) -> None:
+            async def endpoint(who: str, share: bool = False) -> None:
+                api.SHARE_FOR = shared_for if share else timedelta(0)
                 response = await http.get(path, headers=auth(who))
                 response.raise_for_status()
 
@@ -125,6 +132,8 @@ async def main() -> None:
                 args.requests,
                 {
                     "GET positions (supervisor)": lambda: endpoint("supervisor"),
+                    # right after it: served by its platform call, as a twin within 2 s is
+                    "  the same, shared (2 s)": lambda: endpoint("supervisor", share=True),
                     "GET positions (viewer)": lambda: endpoint("viewer"),
                     "platform 2.4 (raw HTTP)": raw_2_4,
                     "platform 2.4 (PlatformClient)": client_2_4,
