@@ -89,9 +89,7 @@ class FenceWatcher(Part):
         if not plan.concerned:
             return
         fences = {f.id: f for f in await self.fences.visible(None) if f.id in plan.concerned}
-        areas = {
-            fid: FenceArea(f.lat, f.lon, f.radius_m, f.polygon) for fid, f in fences.items()
-        }
+        areas = {fid: FenceArea(f.lat, f.lon, f.radius_m, f.polygon) for fid, f in fences.items()}
         stored = await self.fences.states()
         states = {key: Crossing(s.inside, s.pending, s.last_fix_at) for key, s in stored.items()}
         decided = decide(areas, plan.concerned, states, fixes, now, stale_after=self.stale_after)
