@@ -356,12 +356,15 @@ async def test_a_long_outage_loses_no_transcript_and_probes_with_one_file(
         for rec in recs:
             await transcriber.want(rec, recording_key(rec))
         await transcriber.idle()
-        assert tries == 2  # the two slots, before anything was known
+        # At most the two slots, before anything was known (one, when the first refusal
+        # came before the second file was taken up).
+        first = tries
+        assert 1 <= first <= 2
         for _ in range(12):  # six hours and more of a server that is down
             clock.advance(timedelta(minutes=31))
             transcriber.wake()
             await transcriber.idle()
-        assert tries == 2 + 12  # then one file a wait, not the whole queue
+        assert tries == first + 12  # then one file a wait, not the whole queue
         rows = [await q.repo.get(recording_key(r)) for r in recs]
         assert {(r.state, r.attempts) for r in rows if r is not None} == {("pending", 0)}
         health = await transcriber.health()
