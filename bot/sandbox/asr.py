@@ -206,6 +206,8 @@ class FakeAsr:
                     fields[part.name] = await part.text()
         except (ValueError, AssertionError):
             return _error(400, "malformed multipart body", "invalid_request_error")
+        except ConnectionError:  # the client went away mid-upload (e.g. a bridge stopping)
+            return _error(400, "the upload was broken off", "invalid_request_error")
         seen["fields"] = fields
         if data is None or not seen.get("filename"):
             return _error(400, "'file' is required, with a filename", "invalid_request_error")
