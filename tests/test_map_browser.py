@@ -510,6 +510,11 @@ async def test_a_supervisor_draws_fences_and_they_are_saved(
     assert (depot["lat"], depot["lon"]) == pytest.approx((tapped["lat"], tapped["lng"]), abs=1e-4)
     # Both are drawn with their names; a taken name is said in words.
     assert {"Depot", "Yard"} <= set(await tab.locator(".fence-label").all_text_contents())
+    # ... below the members: a fence's name never hides a marker (markerPane is at 600).
+    pane_z = (
+        "() => +getComputedStyle(document.querySelector('.fence-tooltip').parentElement).zIndex"
+    )
+    assert await tab.evaluate(pane_z) < 600
     await tab.get_by_role("button", name="+ Fence").click()
     await tab.get_by_role("button", name="Circle").click()
     await tab.mouse.click(*spots[-1])

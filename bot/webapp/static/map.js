@@ -333,6 +333,9 @@
     L.control.zoom({ zoomInTitle: t("zoom_in"), zoomOutTitle: t("zoom_out") }).addTo(map);
     map.setView([30, 110], 4);
     L.tileLayer(state.me.map.tiles, { maxZoom: 19 }).addTo(map);
+    // Fence names sit below the members' markers and names (markers are at 600): a fence's
+    // name never hides who is inside it.
+    map.createPane("fenceLabels").style.zIndex = "450";
     $("attribution").textContent = `Leaflet | ${state.me.map.attribution || ""}`;
     map.on("click", onMapClick);
   }
@@ -771,6 +774,7 @@
       permanent: true,
       direction: "center",
       className: "fence-tooltip",
+      pane: "fenceLabels",
     });
     const body = el("div", {}, [el("strong", { text: f.name })]);
     if (state.me.can.draw_fences) {
