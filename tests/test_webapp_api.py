@@ -1561,3 +1561,29 @@ async def test_a_method_an_endpoint_does_not_take_is_a_json_405_naming_those_it_
         assert response.json() == {"error": f"{method} is not taken here: {allowed}"}
     status, body, _ = await call(stack, "DELETE", "/app/api/nothing/1", "admin")
     assert (status, body) == (404, {"error": "no such endpoint: /app/api/nothing/1"})
+
+
+def test_audio_ids_are_per_recording_and_caller_and_bounded() -> None:
+    from bot.platform.models import Recording
+    from bot.webapp.audio import TICKET_TTL, AudioTickets
+
+    clock = Clock(NOW)
+    tickets = AudioTickets(clock, limit=3)
+    url = "https://files.example/shared.ogg"
+    begin_ms = int(NOW.timestamp() * 1000)
+    first = Recording.model_validate(
+        {"userId": 7, "beginTime": begin_ms, "fileUrl": url}, context={"tz": UTC}
+    )
+    second = first.model_copy(update={"begin": NOW + timedelta(minutes=1)})
+    a, b = tickets.issue(1, 7, first), tickets.issue(1, 7, second)
+    assert a != b  # one file, two recordings: two ids
+    assert tickets.issue(1, 7, first) == a  # listed again: the same id
+    assert tickets.issue(2, 7, first) not in (a, b)  # another caller: another id
+    found = tickets.get(b, 1)
+    assert found is not None and found.recording.begin == second.begin
+    assert tickets.get(b, 2) is None  # not given to caller 2
+    third = first.model_copy(update={"begin": NOW + timedelta(minutes=2)})
+    tickets.issue(1, 7, third)  # a fourth id: the oldest is forgotten
+    assert len(tickets) == 3 and tickets.get(b, 1) is None
+    clock.advance(TICKET_TTL + timedelta(seconds=1))
+    assert tickets.get(a, 1) is None  # too old

@@ -41,14 +41,15 @@ class AudioTickets:
         self._clock = clock
         self._limit = limit
         self._tickets: OrderedDict[str, AudioTicket] = OrderedDict()
-        # The same recording listed again by the same caller keeps its id.
-        self._ids: dict[tuple[int, int, str], str] = {}
+        # The same recording (its file and when it began: two recordings may share a file)
+        # listed again by the same caller keeps its id.
+        self._ids: dict[tuple[int, int, str, datetime], str] = {}
 
     def __len__(self) -> int:
         return len(self._tickets)
 
     def issue(self, caller_id: int, user_id: int, rec: Recording) -> str:
-        key = (caller_id, user_id, rec.file_url)
+        key = (caller_id, user_id, rec.file_url, rec.begin)
         now = self._clock()
         known = self._ids.get(key)
         if known is not None and known in self._tickets:
@@ -60,7 +61,8 @@ class AudioTickets:
         self._ids[key] = ticket_id
         while len(self._tickets) > self._limit:
             _, old = self._tickets.popitem(last=False)
-            self._ids.pop((old.caller_id, old.user_id, old.recording.file_url), None)
+            old_rec = old.recording
+            self._ids.pop((old.caller_id, old.user_id, old_rec.file_url, old_rec.begin), None)
         return ticket_id
 
     def get(self, ticket_id: str, caller_id: int) -> AudioTicket | None:
