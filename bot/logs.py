@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TextIO
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 
 class SecretFilter(logging.Filter):
     """Replaces any configured secret in a record's final message with `***`."""
@@ -37,6 +39,22 @@ class SecretFilter(logging.Filter):
             record.exc_text = exc_text
         if text != msg:
             record.msg, record.args = text, None
+        return True
+
+
+class BadRequestFilter(logging.Filter):
+    """aiohttp logs a malformed request (a header over its limit, a broken request line) as an
+    error with a traceback whose message quotes the request's first bytes, an Authorization
+    header's value included: one warning line naming the peer and what was wrong instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = "malformed HTTP request from %s refused (%s, HTTP %s)"
+            record.args = (peer, type(exc).__name__, exc.code)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
@@ -168,6 +186,11 @@ def setup_logging(
     # httpx logs every request URL at INFO; keep that at WARNING.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    server = logging.getLogger("aiohttp.server")
+    for f in list(server.filters):
+        if isinstance(f, BadRequestFilter):
+            server.removeFilter(f)
+    server.addFilter(BadRequestFilter())
     return repeats
 
 

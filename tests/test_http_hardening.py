@@ -1069,3 +1069,20 @@ async def test_no_route_answers_500_nor_stores_half_an_event(
     elif update_id is not None:
         stack.refused.append(update_id)  # type: ignore[attr-defined]
     assert not set(fed) & set(stack.refused)  # type: ignore[attr-defined]
+
+
+async def test_a_malformed_request_is_one_warning_without_its_bytes(
+    bot_stack: Stack, captured_log: tuple[io.StringIO, RepeatFilter]
+) -> None:
+    buf, _repeats = captured_log
+    port = int(bot_stack.bridge_url.rsplit(":", 1)[1])
+    huge = b"tma user%3Dsecret-initdata-" + b"A" * 20_000
+    status, _headers, _body = await raw(
+        port, request("GET", "/app/api/me", [(b"Authorization", huge)])
+    )
+    assert status == 400
+    await until(lambda: "malformed HTTP request" in buf.getvalue())
+    log = buf.getvalue()
+    assert "WARNING aiohttp.server: malformed HTTP request from 127.0.0.1 refused" in log
+    assert "LineTooLong, HTTP 400" in log
+    assert "secret-initdata" not in log and "Traceback" not in log
