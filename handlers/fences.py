@@ -15,22 +15,27 @@ wider reach than theirs. Each change is audited.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any, Literal
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
 
 from bot.directory import Kind, Match
 from bot.geo.fences import polygon_bounds, polygon_fault
 from bot.geo.measure import LatLon
 from bot.parsing.places import PlaceError, parse_radius, take_latlons
 from bot.render.fences import fence_added, fence_list, polygon_fault_text
-from bot.render.replies import Reply, not_one, scope_refused
+from bot.render.replies import Reply, scope_refused
 from bot.render.text import Html
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import ChatManager, chat_change_refused, feature_router, within
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
+from handlers.resolve import kept_for_pick, picked_match, resolve_or_ask
 from handlers.subscriptions import fence_lines, thread_of
 from storage.fences import Fence, FenceEvents, FenceRepo, FenceWatch
 from storage.follows import TargetKind
@@ -170,14 +175,74 @@ async def _add(
     await answer(message, Reply(fence_added(ctx.t, fence)))
 
 
-def _resolve(ctx: LookupContext, names: list[str]) -> list[Match] | Reply:
-    """Each name as the one user or talk group it means in the caller's scope."""
+@dataclass(frozen=True)
+class FenceArgs:
+    """`/fence watch|unwatch` as typed: the fence (first word) and the names after it, the
+    events, and the users and groups already picked with buttons (by the word's place)."""
+
+    sub: Literal["watch", "unwatch"]
+    words: tuple[str, ...]
+    events: FenceEvents = "both"
+    picks: tuple[tuple[int, Kind, int], ...] = ()  # (word's place, kind, id)
+
+    @property
+    def action(self) -> PickAction:
+        return PickAction.FENCE_WATCH if self.sub == "watch" else PickAction.FENCE_UNWATCH
+
+    def dump(self, at: int) -> dict[str, Any]:
+        """Kept with the pick buttons for word `at`."""
+        picks = [[i, k.value, id_] for i, k, id_ in self.picks]
+        return {"sub": self.sub, "words": list(self.words), "events": self.events, "at": at,
+                "picks": picks}  # fmt: skip
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any], picked: tuple[Kind, int]) -> FenceArgs | None:
+        """The command kept, with `picked` for the word its buttons asked about; None when
+        what is kept is not one."""
+        try:
+            sub, events = data["sub"], data["events"]
+            words = tuple(str(w) for w in data["words"])
+            picks = {int(i): (Kind(k), int(id_)) for i, k, id_ in data["picks"]}
+            at = int(data["at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if sub not in ("watch", "unwatch") or events not in EVENT_WORDS.values():
+            return None
+        if not 0 < at < len(words):
+            return None
+        picks[at] = picked
+        return cls(sub, words, events, tuple((i, k, id_) for i, (k, id_) in sorted(picks.items())))
+
+
+async def _targets(
+    message: Message, ctx: LookupContext, args: FenceArgs, state: FSMContext
+) -> list[Match] | None:
+    """Each name as the one user or talk group it means in the caller's scope; else the
+    answer is given (not found, or buttons to pick among several) and None."""
     out: list[Match] = []
-    for name in names:
-        found = ctx.directory.resolve(name, (Kind.USER, Kind.GROUP), ctx.caller.scope)
-        if len(found) != 1:
-            return not_one(ctx.t, "user/group", name, found)
-        out.append(found[0])
+    picks = {i: (kind, id_) for i, kind, id_ in args.picks}
+    for i, name in enumerate(args.words[1:], 1):
+        if i in picks:
+            kind, id_ = picks[i]
+            m = picked_match(ctx.directory, ctx.caller, kind, id_)
+            if m is None:
+                await answer(message, Reply(ctx.t("not-found", kind=kind.value, query=id_)))
+                return None
+        else:
+            m = await resolve_or_ask(
+                message,
+                ctx.t,
+                ctx.directory,
+                ctx.caller,
+                name,
+                (Kind.USER, Kind.GROUP),
+                args.action,
+                state=state,
+                keep=args.dump(i),
+            )
+            if m is None:
+                return None
+        out.append(m)
     return list({(m.kind, m.id): m for m in out}.values())
 
 
@@ -186,17 +251,16 @@ def _kind(m: Match) -> TargetKind:
 
 
 async def _pick(
-    message: Message, words: list[str], ctx: LookupContext, fences: FenceRepo
+    message: Message, args: FenceArgs, ctx: LookupContext, fences: FenceRepo, state: FSMContext
 ) -> tuple[Fence, list[Match]] | None:
     """The fence (first word) and the users and groups after it, when the caller may
     change this chat's watches of them (all of the fence's, for none named); else the
     answer is given and None."""
-    fence = await _one_fence(message, ctx, fences, words[0])
+    fence = await _one_fence(message, ctx, fences, args.words[0])
     if fence is None:
         return None
-    targets = _resolve(ctx, words[1:])
-    if isinstance(targets, Reply):
-        await answer(message, targets)
+    targets = await _targets(message, ctx, args, state)
+    if targets is None:
         return None
     keys = {(_kind(m), m.id) for m in targets}
     here = [
@@ -211,19 +275,27 @@ async def _pick(
     return fence, targets
 
 
-async def watch_fence(message: Message, args: str, ctx: LookupContext, fences: FenceRepo) -> None:
-    t = ctx.t
+async def watch_fence(
+    message: Message, args: str, ctx: LookupContext, fences: FenceRepo, state: FSMContext
+) -> None:
     words = args.split()
     events: FenceEvents = "both"
     if len(words) > 2 and words[-1].lower() in EVENT_WORDS:
         events = EVENT_WORDS[words.pop().lower()]
     if len(words) < 2:
-        await answer(message, Reply(t("usage-fence-watch")))
+        await answer(message, Reply(ctx.t("usage-fence-watch")))
         return
-    picked = await _pick(message, words, ctx, fences)
+    await _watch(message, FenceArgs("watch", tuple(words), events), ctx, fences, state)
+
+
+async def _watch(
+    message: Message, args: FenceArgs, ctx: LookupContext, fences: FenceRepo, state: FSMContext
+) -> None:
+    picked = await _pick(message, args, ctx, fences, state)
     if picked is None:
         return
     fence, targets = picked
+    events = args.events
     chat_id, thread = message.chat.id, thread_of(message)
     now = ctx.clock()
     for m in targets:
@@ -253,16 +325,23 @@ async def watch_fence(message: Message, args: str, ctx: LookupContext, fences: F
         now,
     )
     who = ", ".join(m.label for m in targets)
-    await answer(message, Reply(t(f"fence-watching-{events}", who=who, name=fence.name)))
+    await answer(message, Reply(ctx.t(f"fence-watching-{events}", who=who, name=fence.name)))
 
 
-async def unwatch_fence(message: Message, args: str, ctx: LookupContext, fences: FenceRepo) -> None:
-    t = ctx.t
+async def unwatch_fence(
+    message: Message, args: str, ctx: LookupContext, fences: FenceRepo, state: FSMContext
+) -> None:
     words = args.split()
     if not words:
-        await answer(message, Reply(t("usage-fence-unwatch")))
+        await answer(message, Reply(ctx.t("usage-fence-unwatch")))
         return
-    picked = await _pick(message, words, ctx, fences)
+    await _unwatch(message, FenceArgs("unwatch", tuple(words)), ctx, fences, state)
+
+
+async def _unwatch(
+    message: Message, args: FenceArgs, ctx: LookupContext, fences: FenceRepo, state: FSMContext
+) -> None:
+    picked = await _pick(message, args, ctx, fences, state)
     if picked is None:
         return
     fence, targets = picked
@@ -282,7 +361,33 @@ async def unwatch_fence(message: Message, args: str, ctx: LookupContext, fences:
         str(n),
         ctx.clock(),
     )
-    await answer(message, Reply(t("fence-unwatched", count=n, name=fence.name)))
+    await answer(message, Reply(ctx.t("fence-unwatched", count=n, name=fence.name)))
+
+
+async def fence_picked(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    ctx: LookupContext,
+    fences: FenceRepo,
+    state: FSMContext,
+) -> None:
+    """A pick button of /fence watch|unwatch: the command finishes with that user or group
+    in place of the name it asked about, as if its id had been typed."""
+    msg = callback.message
+    kept = (
+        await kept_for_pick(ctx.fsm_storage, msg, callback_data.action)
+        if isinstance(msg, Message)
+        else None
+    )
+    args = FenceArgs.load(kept, (callback_data.kind, callback_data.id)) if kept else None
+    if args is None or not isinstance(msg, Message):
+        await callback.answer(ctx.t.plain("button-expired"), show_alert=True)
+        return
+    await callback.answer()
+    if args.sub == "watch":
+        await _watch(msg, args, ctx, fences, state)
+    else:
+        await _unwatch(msg, args, ctx, fences, state)
 
 
 async def delete_fence(message: Message, args: str, ctx: LookupContext, fences: FenceRepo) -> None:
@@ -315,16 +420,20 @@ async def list_fences(message: Message, ctx: LookupContext, fences: FenceRepo) -
 
 
 async def fence_command(
-    message: Message, command: CommandObject, ctx: LookupContext, fences: FenceRepo
+    message: Message,
+    command: CommandObject,
+    ctx: LookupContext,
+    fences: FenceRepo,
+    state: FSMContext,
 ) -> None:
     sub, _, rest = (command.args or "").strip().partition(" ")
     sub = sub.lower()
     if sub == "add":
         await add_fence(message, rest, ctx, fences)
     elif sub == "watch":
-        await watch_fence(message, rest, ctx, fences)
+        await watch_fence(message, rest, ctx, fences, state)
     elif sub == "unwatch":
-        await unwatch_fence(message, rest, ctx, fences)
+        await unwatch_fence(message, rest, ctx, fences, state)
     elif sub in ("del", "delete", "rm"):
         await delete_fence(message, rest, ctx, fences)
     elif sub in ("list", "ls") and not rest.strip():
@@ -337,6 +446,9 @@ def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(fence_command, Command("fence"), ChatManager(Role.SUPERVISOR))
+    picks = PickCb.filter(F.action.in_({PickAction.FENCE_WATCH, PickAction.FENCE_UNWATCH}))
+    r.callback_query.register(fence_picked, picks, ChatManager(Role.SUPERVISOR))
     # What ChatManager refused to a supervisor: not an administrator of this group.
     r.message.register(chat_change_refused(Role.SUPERVISOR), Command("fence"))
+    r.callback_query.register(chat_change_refused(Role.SUPERVISOR), picks)
     return r

@@ -9,13 +9,14 @@ shows, for the command and for the button that picks among several matches.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiogram.enums import ChatAction
 from aiogram.filters import CommandObject
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.chat_action import ChatActionSender
 
@@ -28,6 +29,8 @@ from handlers.lookup import CommandContext
 from handlers.reply import answer
 
 _ARGS_KEY = "pick_args"
+PICKS = "pick-commands"
+PICKS_KEPT = 200  # per chat: the newest pick messages' commands
 
 C = TypeVar("C", bound=CommandContext)
 
@@ -43,13 +46,15 @@ async def resolve_or_ask(
     *,
     state: FSMContext | None = None,
     rest: list[str] | None = None,
+    keep: Mapping[str, Any] | None = None,
 ) -> Match | None:
     """The match when `query` names exactly one visible entity; else reply and return None.
 
     Nothing outside the caller's scope is ever a candidate: it is "not found". When
     buttons are shown they answer the caller only (`remember_asker`: pass `state`), and
     the command's other arguments (`rest`) are kept in the FSM data so the choice can
-    finish the command as typed.
+    finish the command as typed; or `keep`, what a command needs to finish, is kept with
+    the buttons' message (`kept_for_pick`).
     """
     found = directory.resolve(query, kind, caller.scope, limit=50)
     if len(found) == 1:
@@ -67,7 +72,50 @@ async def resolve_or_ask(
     sent = await answer(message, choices(t, found, action, query))
     if state is not None:
         await remember_asker(state.storage, sent, caller.user_id)
+        if keep is not None:
+            await _keep_for_pick(state.storage, sent, action, keep)
     return None
+
+
+def _picks_key(bot_id: int, chat_id: int) -> StorageKey:
+    return StorageKey(bot_id=bot_id, chat_id=chat_id, user_id=chat_id, destiny=PICKS)
+
+
+async def _keep_for_pick(
+    storage: BaseStorage, sent: Message, action: PickAction, keep: Mapping[str, Any]
+) -> None:
+    # With the message, per chat (the newest kept): a tap on any of a chat's pick messages
+    # finishes its own command, after a restart too.
+    if sent.bot is None:
+        return
+    key = _picks_key(sent.bot.id, sent.chat.id)
+    kept = await storage.update_data(key, {str(sent.message_id): [action.value, dict(keep)]})
+    if len(kept) > PICKS_KEPT + 20:
+        newest = sorted(kept, key=int)[-PICKS_KEPT:]
+        await storage.set_data(key, {k: kept[k] for k in newest})
+
+
+async def kept_for_pick(
+    storage: BaseStorage, message: Message, action: PickAction
+) -> dict[str, Any] | None:
+    """What `resolve_or_ask(keep=…)` kept with this message of `action`'s buttons; None:
+    nothing (a message too old, or not one of those)."""
+    if message.bot is None:
+        return None
+    kept = await storage.get_data(_picks_key(message.bot.id, message.chat.id))
+    entry = kept.get(str(message.message_id))
+    if not isinstance(entry, list) or len(entry) != 2 or entry[0] != action.value:
+        return None
+    data = entry[1]
+    return data if isinstance(data, dict) else None
+
+
+def picked_match(directory: Directory, caller: Caller, kind: Kind, id_: int) -> Match | None:
+    """The user or group a pick button names, if the presser may see it (a forged button
+    may name anything)."""
+    if kind not in (Kind.USER, Kind.GROUP) or not directory.in_scope(kind, id_, caller.scope):
+        return None
+    return Match(kind, id_, directory.label(kind, id_), True)
 
 
 async def picked_args(state: FSMContext, action: PickAction) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 from conftest import SANDBOX_NOW
 
 from bot.demo.stack import Stack
+from bot.directory import Kind
 from bot.geo.fences import FenceArea
 from bot.geo.measure import destination
 from bot.jobs.fences import FenceWatcher
@@ -22,6 +23,7 @@ from bot.relay.context import Context
 from bot.sandbox.data import DEMO_FENCE
 from bot.sandbox.platform import SandboxPlatform
 from bot.sandbox.telegram import EmuMessage
+from bot.telegram.callbacks import PickAction, PickCb
 
 MakeStack = Callable[..., Awaitable[Stack]]
 SUPERVISOR_ID = 1002
@@ -512,3 +514,127 @@ async def test_a_polygon_on_the_rider_s_way_tells_his_entry_and_exit_through_the
     # Not a circle: the bounding circle (250 m) holds this point, the polygon does not.
     beside = destination(lat, lon, 45, 200)  # the edge is 177 m from the centre that way
     assert area.contains(lat, lon) and not area.contains(beside.lat, beside.lon)
+
+
+# ---- an ambiguous name: pick buttons --------------------------------------------------------
+
+
+def labels(msg: EmuMessage) -> list[str]:
+    return [text for text, _ in msg.buttons()]
+
+
+async def watches_of(stack: Stack, chat: int) -> list[tuple[str, int, str]]:
+    assert stack.bridge is not None
+    watches = await stack.bridge.repos.fences.watches_for_chat(chat)
+    return sorted((w.target_kind, w.target_id, w.events) for w in watches)
+
+
+async def press_data(stack: Stack, who: str, msg: EmuMessage, data: str) -> list[str]:
+    """`who` presses `data` on `msg` (a button of it or not); the bot's new messages and the
+    press's answer."""
+    stack.emu.mark(msg.chat_id)
+    before = len(stack.emu.callback_answers)
+    update = await stack.emu.press_button(stack.people[who], msg, data, strict=False)
+    await stack.wait_handled(int(update["update_id"]))
+    out = [m.plain_text() for m in stack.emu.pending_messages(msg.chat_id)]
+    stack.emu.mark(msg.chat_id)
+    return out + [a.text or "" for a in stack.emu.callback_answers[before:]]
+
+
+async def test_an_ambiguous_name_on_watch_gets_buttons_and_a_tap_stores_the_watch_as_typed(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    me = stack.people["supervisor"].id
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    [asked] = await stack.say("supervisor", "/fence watch depot zs 1003 enter")
+    assert asked.plain_text().startswith("“zs”: 3 matches — pick one")
+    assert sorted(labels(asked)) == [
+        "👤 张三 (zhangsan01)",
+        "👤 张山 (zhangshan02)",
+        "👤 张珊 (zhangshan01)",
+    ]
+    assert await watches_of(stack, me) == []  # nothing stored before the choice
+
+    out = [m.plain_text() for m in await stack.press("supervisor", asked, "👤 张三 (zhangsan01)")]
+    # The same as typing the id: the events and the other name kept.
+    (typed,) = await say(stack, "/fence watch depot 10001 1003 enter")
+    assert out == [typed]
+    assert typed.startswith("🚧 This chat is told when 张三 (zhangsan01), 消防二大队主频 enter")
+    assert await watches_of(stack, me) == [("group", 1003, "enter"), ("user", 10001, "enter")]
+    actions = await audit_actions(stack)
+    assert actions.count("fence-watch") == 2
+
+    # Two ambiguous names: one question after the other, the first choice kept.
+    [first] = await stack.say("supervisor", "/fence watch depot zs zs leave")
+    [second] = await stack.press("supervisor", first, "👤 张珊 (zhangshan01)")
+    assert second.plain_text().startswith("“zs”: 3 matches")
+    [done] = await stack.press("supervisor", second, "👤 张山 (zhangshan02)")
+    assert done.plain_text().startswith("🚧 This chat is told when 张珊 (zhangshan01), 张山")
+    assert ("user", 10002, "leave") in await watches_of(stack, me)
+    assert ("user", 10003, "leave") in await watches_of(stack, me)
+
+
+async def test_an_ambiguous_name_on_unwatch_gets_buttons_too(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    me = stack.people["supervisor"].id
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    await say(stack, "/fence watch depot 10001 10002")
+    [asked] = await stack.say("supervisor", "/fence unwatch depot zs")
+    [done] = await stack.press("supervisor", asked, "👤 张珊 (zhangshan01)")
+    assert done.plain_text() == "Stopped one watch of depot here."
+    assert await watches_of(stack, me) == [("user", 10001, "both")]
+
+
+async def test_a_pick_of_another_person_or_an_expired_one_is_refused_in_words(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    chat = stack.add_group(-100700, "Dispatch", admins=("supervisor", "admin"))
+    await say(stack, "/fence add depot 30.2741,120.1551 300m")
+    [asked] = await stack.say("supervisor", "/fence watch depot zs", chat=chat)
+    data = next(d for text, d in asked.buttons() if "zhangsan01" in text)
+    assert isinstance(data, str)
+    assert await press_data(stack, "admin", asked, data) == [
+        "This button answers whoever asked for it: send the command yourself."
+    ]
+    assert await watches_of(stack, chat) == []
+    # A pick button on a message that holds no /fence command: expired.
+    [other] = await stack.say("supervisor", "/help", chat=chat)
+    assert await press_data(stack, "supervisor", other, data) == [
+        "This button has expired. Please send the command again."
+    ]
+    # A /where pick message is not a /fence one either.
+    [where] = await stack.say("supervisor", "/where zs", chat=chat)
+    assert await press_data(stack, "supervisor", where, data) == [
+        "This button has expired. Please send the command again."
+    ]
+    assert await watches_of(stack, chat) == []
+    # Its own button, after a restart, still finishes the command.
+    await stack.restart_bridge()
+    out = await press_data(stack, "supervisor", asked, data)
+    assert out[0].startswith("🚧 This chat is told when 张三 (zhangsan01) enters or leaves depot")
+    assert await watches_of(stack, chat) == [("user", 10001, "both")]
+
+
+async def test_a_scoped_supervisor_picks_only_among_names_in_scope(
+    make_stack: Callable[[], Awaitable[Stack]],
+) -> None:
+    stack = await make_stack()
+    me = stack.people["scoped"].id
+    await say(stack, "/fence add east 30.2741,120.1551 300m", who="scoped")
+    [asked] = await stack.say("scoped", "/fence watch east zs")
+    assert sorted(labels(asked)) == ["👤 张三 (zhangsan01)", "👤 张珊 (zhangshan01)"]
+    # A forged choice of 张山 (org 267) is not found, and stores nothing.
+    forged = PickCb(action=PickAction.FENCE_WATCH, kind=Kind.USER, id=10003).pack()
+    out = await press_data(stack, "scoped", asked, forged)
+    assert out[0] == "No user matches “10003”."
+    forged = PickCb(action=PickAction.FENCE_WATCH, kind=Kind.ORG, id=266).pack()
+    out = await press_data(stack, "scoped", asked, forged)
+    assert out[0] == "No org matches “266”."
+    assert await watches_of(stack, me) == []
+    [done] = await stack.press("scoped", asked, "👤 张珊 (zhangshan01)")
+    assert done.plain_text().startswith("🚧 This chat is told when 张珊 (zhangshan01)")
+    assert await watches_of(stack, me) == [("user", 10002, "both")]

@@ -24,6 +24,9 @@ class PickAction(enum.StrEnum):
     SIGNINS = "si"
     FOLLOW = "fo"
     UNFOLLOW = "uf"
+    FENCE_WATCH = "fw"
+    FENCE_UNWATCH = "fu"
+    HEARD = "hr"
 
 
 class PickCb(CallbackData, prefix="pk1"):
