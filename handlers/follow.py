@@ -109,16 +109,24 @@ async def begin(
     target = MapTarget(_kind(named.kind), named.id)
     link = await map_open(ctx.settings.bridge, ctx.bot, message.chat.type, target)
     if named.kind is Kind.GROUP:
-        online = [u for u in uids if (fx := fixes.get(u)) is not None and fx.online]
-        rest = [ctx.directory.user(u, caller.scope) for u in online[MAX_SHOWN:]]
-        names = [u.name for u in rest if u is not None]
+        taken = await updater.others_here(follow, now)  # one live location per person
+        online = [
+            u for u in uids if u not in taken and (fx := fixes.get(u)) is not None and fx.online
+        ]
+        names = _names(ctx, online[MAX_SHOWN:])
         shown = min(len(online), MAX_SHOWN)
-        header = group_header(t, name, shown, names, follow.ends_at, now, tz)
+        elsewhere = _names(ctx, [u for u in uids if u in taken])
+        header = group_header(t, name, shown, names, follow.ends_at, now, tz, elsewhere)
         await answer(message, with_map(t, Reply(header), link))
     elif link is not None:  # a user's follow has no header of its own: one for the 🗺 button
         header = user_header(t, name, follow.ends_at, now, tz)
         await answer(message, with_map(t, Reply(header), link))
     await updater.show(follow, fixes, now)
+
+
+def _names(ctx: LookupContext, uids: list[int]) -> list[str]:
+    users = (ctx.directory.user(u, ctx.caller.scope) for u in uids)
+    return [u.name for u in users if u is not None]
 
 
 async def unfollow(

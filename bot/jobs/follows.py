@@ -11,6 +11,12 @@ age; a Stop button) and a live location under it. A tick:
 - moves a live location only when its fix changed (never "not modified"), and edits a line
   only when its text changed.
 
+One live location per person per chat (or topic), however they are followed (`assign`):
+the user's own follow wins; a group follow skips a member shown by another follow there
+and, when it showed them first, hands them over (its live location stopped, its line
+saying who shows them now). When the other follow ends, the group picks the member up again
+at the next tick (the same tick when it ran out), as a member who came online.
+
 Moves and line edits are sent in the background at low priority (`low_priority()`):
 relayed incidents and replies take a short window first, and the tick does not wait for
 them. A user whose update is still in flight is skipped this tick: the newest fix wins,
@@ -22,9 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -43,6 +52,70 @@ MAX_SHOWN = 10
 MIN_LIVE_S = 60  # Telegram's shortest live period
 
 Shown = tuple[int, int, float, float, datetime | None]  # for FollowRepo.record_fixes
+Place = tuple[int, int]  # (chat, thread): where one person has at most one live location
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Who each follow shows, one live location per person per chat/topic.
+
+    `update`: (follow, user, its message row if one was sent) to bring up to date;
+    `hand_over`: (follow, its row, the follow that shows that user here instead) to stop.
+    """
+
+    update: list[tuple[Follow, int, FollowMessage | None]]
+    hand_over: list[tuple[Follow, FollowMessage, Follow]]
+
+
+def assign(
+    follows: Sequence[Follow],
+    messages: Mapping[int, list[FollowMessage]],
+    fixes: Mapping[int, Fix],
+    members: Callable[[Follow], list[int]],
+) -> Assignment:
+    """Share out the people of these follows so that a chat/topic shows each at most once.
+
+    Per chat/topic: a user's own follow takes them first; then a group follow keeps the
+    members it already shows (the older follow first, should two groups show one); then
+    each group follow, oldest first, takes members who came online and are shown by no
+    one there, up to `MAX_SHOWN` of its own. Rows a follow shows but no longer owns are
+    to be handed over.
+    """
+    owner: dict[tuple[int, int, int], Follow] = {}  # (chat, thread, user) -> the follow
+    ordered = sorted(follows, key=lambda f: f.id)
+    groups = [f for f in ordered if f.target_kind == "group"]
+    for f in ordered:
+        if f.target_kind == "user":
+            owner.setdefault((f.chat_id, f.thread_id, f.target_id), f)
+    for f in groups:
+        for m in messages.get(f.id, []):
+            owner.setdefault((f.chat_id, f.thread_id, m.user_id), f)
+    update: list[tuple[Follow, int, FollowMessage | None]] = []
+    hand_over: list[tuple[Follow, FollowMessage, Follow]] = []
+    for f in ordered:
+        if f.target_kind == "user":
+            if owner[(f.chat_id, f.thread_id, f.target_id)] is f:
+                row = next((m for m in messages.get(f.id, []) if m.user_id == f.target_id), None)
+                update.append((f, f.target_id, row))
+            continue
+        kept = 0
+        for m in messages.get(f.id, []):
+            by = owner[(f.chat_id, f.thread_id, m.user_id)]
+            if by is f:
+                update.append((f, m.user_id, m))
+                kept += 1
+            else:
+                hand_over.append((f, m, by))
+        for uid in members(f):
+            if kept >= MAX_SHOWN:
+                break
+            key = (f.chat_id, f.thread_id, uid)
+            if key in owner or (fix := fixes.get(uid)) is None or not fix.online:
+                continue
+            owner[key] = f
+            update.append((f, uid, None))
+            kept += 1
+    return Assignment(update, hand_over)
 
 
 class FollowUpdater(Part):
@@ -55,7 +128,7 @@ class FollowUpdater(Part):
         self._in_flight: set[tuple[int, int]] = set()  # (chat, message) being edited
         self._lines: dict[tuple[int, int], str] = {}  # (chat, message) -> text shown
         self._finishing = asyncio.Lock()
-        self._busy: set[tuple[int, int]] = set()  # (follow, user) being updated
+        self._busy: dict[tuple[int, int], asyncio.Task[None]] = {}  # (follow, user) -> its update
         self._tasks: set[asyncio.Task[None]] = set()
         self._starting: set[tuple[int, int, str, int]] = set()  # being shown by /follow
 
@@ -88,19 +161,6 @@ class FollowUpdater(Part):
                 users.update(self.members(f))
         return users
 
-    def _wanted(
-        self, follow: Follow, shown: list[FollowMessage], fixes: Mapping[int, Fix]
-    ) -> list[int]:
-        if follow.target_kind == "user":
-            return [follow.target_id]
-        have = [m.user_id for m in shown]
-        new = [
-            uid
-            for uid in self.members(follow)
-            if uid not in have and (fix := fixes.get(uid)) is not None and fix.online
-        ]
-        return have + new[: max(0, MAX_SHOWN - len(have))]
-
     @contextlib.contextmanager
     def starting(self, chat_id: int, thread_id: int, kind: str, target_id: int) -> Iterator[None]:
         """While /follow starts this follow and sends its first messages: no tick sends
@@ -115,46 +175,54 @@ class FollowUpdater(Part):
     # -- a tick ----------------------------------------------------------------------------
 
     async def on_fixes(self, fixes: Mapping[int, Fix], now: datetime) -> None:
-        """Stop what ended, then send what is missing and move what moved — in the
-        background, at low priority: the tick (and the geofences after it) does not wait
-        for a short chat budget. A user whose previous update is still on its way is
-        skipped: the next tick brings the newest fix."""
+        """Stop what ended, hand over who another follow shows, then send what is missing
+        and move what moved — in the background, at low priority: the tick (and the
+        geofences after it) does not wait for a short chat budget. A user whose previous
+        update is still on its way is skipped: the next tick brings the newest fix."""
         await self.finish(now)
+        # Rows read below may predate what an update in flight now records: leave its
+        # user to the next tick, or a stale row would send (or drop) a live location twice.
+        busy = set(self._busy)
         follows = await self.repo.active(now)
         messages = await self.repo.messages([f.id for f in follows])
+        plan = assign(follows, messages, fixes, self.members)
         with low_priority():  # the tasks started here inherit it
-            for f in follows:
-                if (f.chat_id, f.thread_id, f.target_kind, f.target_id) in self._starting:
+            for f, m, by in plan.hand_over:
+                if (f.id, m.user_id) in busy or self._is_starting(f) or self._is_starting(by):
                     continue
-                by_user = {m.user_id: m for m in messages[f.id]}
-                for uid in self._wanted(f, messages[f.id], fixes):
-                    key = (f.id, uid)
-                    if key in self._busy:
-                        continue
-                    self._busy.add(key)
-                    task = asyncio.create_task(
-                        self._update(key, f, by_user.get(uid), fixes.get(uid), now)
-                    )
-                    self._tasks.add(task)
-                    task.add_done_callback(self._done)
+                self._spawn((f.id, m.user_id), self._hand_over(f, m, by, now))
+            for f, uid, row in plan.update:
+                if (f.id, uid) in busy or self._is_starting(f) or self._own_starting(f, uid):
+                    continue
+                self._spawn((f.id, uid), self._update(f, uid, row, fixes.get(uid), now))
+
+    def _is_starting(self, f: Follow) -> bool:
+        return (f.chat_id, f.thread_id, f.target_kind, f.target_id) in self._starting
+
+    def _own_starting(self, f: Follow, uid: int) -> bool:
+        """A group's member whose own follow /follow is starting here: it takes them."""
+        return (f.chat_id, f.thread_id, "user", uid) in self._starting
+
+    def _spawn(self, key: tuple[int, int], work: Coroutine[Any, Any, None]) -> None:
+        if key in self._busy:
+            work.close()
+            return
+        task = asyncio.create_task(work)
+        self._busy[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._done, key))
 
     async def _update(
-        self,
-        key: tuple[int, int],
-        f: Follow,
-        shown: FollowMessage | None,
-        fix: Fix | None,
-        now: datetime,
+        self, f: Follow, uid: int, shown: FollowMessage | None, fix: Fix | None, now: datetime
     ) -> None:
-        try:
-            result = await self._one(f, key[1], shown, fix, now)
-            if result is not None:
-                await self.repo.record_fixes([result])
-        finally:
-            self._busy.discard(key)
+        result = await self._one(f, uid, shown, fix, now)
+        if result is not None:
+            await self.repo.record_fixes([result])
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, key: tuple[int, int], task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        if self._busy.get(key) is task:
+            del self._busy[key]
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("a follow's update failed; the next tick tries again", exc_info=exc)
 
@@ -170,15 +238,43 @@ class FollowUpdater(Part):
         await self.settle()
 
     async def show(self, follow: Follow, fixes: Mapping[int, Fix], now: datetime) -> None:
-        """Send a new follow's messages now (the command's answer), with these fixes."""
-        shown = (await self.repo.messages([follow.id]))[follow.id]
-        by_user = {m.user_id: m for m in shown}
+        """Send a new follow's messages now (the command's answer), with these fixes: for a
+        user, first take them over from a group follow here that shows them."""
+        here = await self._here(follow, now)
+        if follow.target_kind == "user":  # a group's move of them on its way lands first
+            for f in here:
+                if (task := self._busy.get((f.id, follow.target_id))) is not None:
+                    await asyncio.wait({task})
+        here.append(follow)  # even in a paused chat: the command's answer
+        messages = await self.repo.messages([f.id for f in here])
+        plan = assign(here, messages, fixes, self.members)
+        for f, m, by in plan.hand_over:
+            if by.id == follow.id:
+                await self._hand_over(f, m, by, now)
         work = [
-            self._one(follow, uid, by_user.get(uid), fixes.get(uid), now)
-            for uid in self._wanted(follow, shown, fixes)
+            self._one(f, uid, row, fixes.get(uid), now)
+            for f, uid, row in plan.update
+            if f.id == follow.id
         ]
         results = await asyncio.gather(*work)
         await self.repo.record_fixes(r for r in results if r is not None)
+
+    async def _here(self, follow: Follow, now: datetime) -> list[Follow]:
+        """The other running follows of this follow's chat/topic."""
+        return [
+            f
+            for f in await self.repo.active(now)
+            if (f.chat_id, f.thread_id) == (follow.chat_id, follow.thread_id) and f.id != follow.id
+        ]
+
+    async def others_here(self, follow: Follow, now: datetime) -> set[int]:
+        """Members of a group follow that other follows of its chat/topic show (their own
+        follow, or another group's): the group does not show them."""
+        here = await self._here(follow, now)
+        messages = await self.repo.messages([f.id for f in here if f.target_kind == "group"])
+        taken = {f.target_id for f in here if f.target_kind == "user"}
+        taken |= {m.user_id for ms in messages.values() for m in ms}
+        return taken & set(self.members(follow))
 
     async def _one(
         self, f: Follow, uid: int, shown: FollowMessage | None, fix: Fix | None, now: datetime
@@ -237,10 +333,24 @@ class FollowUpdater(Part):
             await self.repo.stop(f.id, now)
         return None
 
-    def _line(self, f: Follow, uid: int, fix: Fix | None, now: datetime, ended: bool) -> str:
+    def _line(
+        self,
+        f: Follow,
+        uid: int,
+        fix: Fix | None,
+        now: datetime,
+        ended: bool,
+        by: Follow | None = None,
+    ) -> str:
         user = self.directory.user(uid)
         name = user.name if user is not None else str(uid)
-        return follow_line(self.t, self.t.lang, name, f.started_at, fix, now, self.tz, ended=ended)
+        to = None
+        if by is not None:  # handed over: to their own follow, or (rarely) another group's
+            group = self.directory.group(by.target_id) if by.target_kind == "group" else None
+            to = "" if group is None else group.name
+        return follow_line(
+            self.t, self.t.lang, name, f.started_at, fix, now, self.tz, ended=ended, handed_to=to
+        )
 
     async def _send_line(self, f: Follow, uid: int, fix: Fix | None, now: datetime) -> int:
         text = self._line(f, uid, fix, now, ended=False)
@@ -289,7 +399,15 @@ class FollowUpdater(Part):
                 await self.repo.remove(f.id)
             return len(ended)
 
-    async def _close(self, f: Follow, m: FollowMessage, now: datetime) -> None:
+    async def _hand_over(self, f: Follow, m: FollowMessage, by: Follow, now: datetime) -> None:
+        """Stop a group follow's live location of a member another follow here shows now,
+        say so on its line, and forget it (the group may take them again later)."""
+        await self._close(f, m, now, by)
+        await self.repo.drop_user(f.id, m.user_id)
+
+    async def _close(
+        self, f: Follow, m: FollowMessage, now: datetime, by: Follow | None = None
+    ) -> None:
         if m.message_id is not None:
             try:
                 await self.bot.stop_message_live_location(
@@ -303,7 +421,7 @@ class FollowUpdater(Part):
             self._lines.pop(key, None)
             try:
                 await self.bot.edit_message_text(
-                    text=self._line(f, m.user_id, None, now, ended=True),
+                    text=self._line(f, m.user_id, None, now, ended=True, by=by),
                     chat_id=f.chat_id,
                     message_id=m.caption_message_id,
                     reply_markup=None,

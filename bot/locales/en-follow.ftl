@@ -31,3 +31,6 @@ follow-subs-outside-scope = 📡 { $count ->
         [one] one follow
        *[other] { $count } follows
     } outside your scope (/follow)
+follow-handed-over = ↪ Followed on their own here now: their live location is below.
+follow-handed-over-group = ↪ Shown by the follow of <b>{ $group }</b> here now.
+follow-group-elsewhere = Already shown here by another follow (one live location each): { $names }

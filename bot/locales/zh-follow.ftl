@@ -21,3 +21,6 @@ follow-stopped = 跟随已停止。
 follow-gone = 这个跟随已经结束。
 follow-subs-line = 📡 跟随 { $who } 到 { $time }（/follow）
 follow-subs-outside-scope = 📡 另有 { $count } 个跟随不在你的范围内（/follow）
+follow-handed-over = ↪ 本聊天现在单独跟随此人：实时位置见下方。
+follow-handed-over-group = ↪ 现由本聊天对 <b>{ $group }</b> 的跟随显示。
+follow-group-elsewhere = 本聊天的其他跟随已在显示（每人只显示一个实时位置）：{ $names }

@@ -37,10 +37,18 @@ def follow_line(
     tz: tzinfo,
     *,
     ended: bool = False,
+    handed_to: str | None = None,
 ) -> str:
     """Who is followed, since when, how old the fix is, and whether they are offline or
-    their position old; or that the follow ended."""
+    their position old; or that the follow ended; or, `handed_to` given, that another
+    follow of this chat shows them now (their own follow: "", else that group's name)."""
     lines = [t("follow-line", name=esc(name), time=local_time(since, tz, now))]
+    if handed_to == "":
+        lines.append(t("follow-handed-over"))
+        return "\n".join(lines)
+    if handed_to is not None:
+        lines.append(t("follow-handed-over-group", group=esc(handed_to)))
+        return "\n".join(lines)
     if ended:
         lines.append(t("follow-ended"))
         return "\n".join(lines)
@@ -61,17 +69,31 @@ def stop_keyboard(t: T, follow_id: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
+def _names(names: Sequence[str]) -> str:
+    return esc(", ".join(names[:NAMES_SHOWN]) + (" …" if len(names) > NAMES_SHOWN else ""))
+
+
 def group_header(
-    t: T, group: str, shown: int, rest: Sequence[str], until: datetime, now: datetime, tz: tzinfo
+    t: T,
+    group: str,
+    shown: int,
+    rest: Sequence[str],
+    until: datetime,
+    now: datetime,
+    tz: tzinfo,
+    elsewhere: Sequence[str] = (),
 ) -> str:
-    """The line a group's follow opens with: how many members are shown, the rest named."""
+    """The line a group's follow opens with: how many members are shown, the rest named,
+    and those another follow of this chat already shows (one live location per person)."""
     time = local_time(until, tz, now)
-    if not shown:
-        return t("follow-group-none", group=esc(group), time=time)
-    lines = [t("follow-group", group=esc(group), time=time, count=shown)]
-    if rest:
-        names = ", ".join(rest[:NAMES_SHOWN]) + (" …" if len(rest) > NAMES_SHOWN else "")
-        lines.append(t("follow-group-rest", names=esc(names)))
+    if not shown and not elsewhere:  # else "nobody is online" would be untrue
+        lines = [t("follow-group-none", group=esc(group), time=time)]
+    else:
+        lines = [t("follow-group", group=esc(group), time=time, count=shown)]
+    if rest and shown:
+        lines.append(t("follow-group-rest", names=_names(rest)))
+    if elsewhere:
+        lines.append(t("follow-group-elsewhere", names=_names(elsewhere)))
     return "\n".join(lines)
 
 
