@@ -19,13 +19,14 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
 from aiogram.types import CallbackQuery, Message
 
@@ -33,12 +34,13 @@ from bot.asr.service import Transcriber
 from bot.directory import Kind, Match
 from bot.parsing.timeexpr import TimeExprError, parse_range, parse_time
 from bot.render.heard import HEARD_PER_PAGE, HeardRow, heard_page, quoted
-from bot.render.replies import Reply, not_one
-from bot.telegram.callbacks import HeardPageCb, RecPlayCb
+from bot.render.replies import Reply
+from bot.telegram.callbacks import HeardPageCb, PickAction, PickCb, RecPlayCb
 from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.recordings import locate
 from handlers.reply import answer, edit
+from handlers.resolve import kept_for_pick, picked_match, resolve_or_ask
 from storage.roles import Role
 from storage.transcript_search import Heard, TranscriptSearch
 
@@ -264,18 +266,27 @@ async def _page(
 
 
 async def _target(
-    message: Message, ctx: LookupContext, name: str, *, required: bool
+    message: Message,
+    ctx: LookupContext,
+    name: str,
+    query: HeardQuery,
+    state: FSMContext,
+    *,
+    required: bool,
 ) -> tuple[Match | None, bool]:
     """The user or group `name` names in the caller's scope (None: it names none exactly
     and is not `required`: a word to search for), and whether the answer was given instead
-    (it names nobody, or several)."""
-    found = ctx.directory.resolve(name, (Kind.USER, Kind.GROUP), ctx.caller.scope)
+    (it names nobody, or several: buttons to pick one, `query` kept with them)."""
+    kinds = (Kind.USER, Kind.GROUP)
+    found = ctx.directory.resolve(name, kinds, ctx.caller.scope)
     if not required and not any(m.exact for m in found):
         return None, False
-    if len(found) == 1:
-        return found[0], False
-    await answer(message, not_one(ctx.t, "user/group", name, found))
-    return None, True
+    keep = {"query": query.dump()}
+    match = await resolve_or_ask(
+        message, ctx.t, ctx.directory, ctx.caller, name, kinds, PickAction.HEARD,
+        state=state, keep=keep,
+    )  # fmt: skip
+    return match, match is None
 
 
 async def heard(
@@ -284,6 +295,7 @@ async def heard(
     ctx: LookupContext,
     transcriber: Transcriber,
     transcript_search: TranscriptSearch,
+    state: FSMContext,
 ) -> None:
     t, tz = ctx.t, ctx.settings.bridge.tz
     if not transcriber.enabled:
@@ -291,16 +303,12 @@ async def heard(
         return
     now = ctx.clock()
     args = read_args(command.args or "", now, tz)
-    terms, target, answered = list(args.terms), None, False
-    if args.target:
-        target, answered = await _target(message, ctx, args.target, required=True)
-    elif not args.times and len(terms) > 1 and not words_of(command.args or "")[-1].quoted:
-        target, answered = await _target(message, ctx, terms[-1], required=False)
-        if target is not None:
-            terms.pop()
-    if answered:
-        return
-    if not terms:
+    terms, name, required = list(args.terms), args.target, True
+    last_quoted = bool(terms) and words_of(command.args or "")[-1].quoted
+    if not name and not args.times and len(terms) > 1 and not last_quoted:
+        name, required = terms[-1], False  # a user or group only if exactly one's name
+    rest = terms[:-1] if name and not required else terms
+    if not rest:
         await answer(message, Reply(t("usage-heard")))
         return
     since = until = None
@@ -310,27 +318,72 @@ async def heard(
         except TimeExprError as err:
             await answer(message, Reply(t(err.msg_id, **err.msg_args) + "\n" + t("usage-heard")))
             return
-    query = HeardQuery(tuple(terms), since, until, target)
+    target = None
+    if name:
+        query = HeardQuery(tuple(rest), since, until)
+        target, answered = await _target(message, ctx, name, query, state, required=required)
+        if answered:
+            return
+        if target is not None:
+            terms = rest
+    await _search(message, ctx, transcript_search, HeardQuery(tuple(terms), since, until, target))
+
+
+async def _search(
+    message: Message, ctx: LookupContext, transcript_search: TranscriptSearch, query: HeardQuery
+) -> None:
+    """Answer `query` with its first page (typed, or finished with a pick), audited."""
     reply = await _page(ctx, transcript_search, query, 1)
+    target, since, until = query.target, query.since, query.until
     # What was said on the radio is read here as ▶ would play it: audited the same way.
     await ctx.audit.add(
         ctx.caller.user_id,
         "heard",
         f"{target.kind.value}:{target.id}" if target is not None else "",
         {
-            "words": list(terms),
+            "words": list(query.terms),
             "from": since.isoformat() if since else None,
             "to": until.isoformat() if until else None,
         },
         "found" if reply is not None else "none",
-        now,
+        ctx.clock(),
     )
     if reply is None:
-        reply = Reply(t("heard-none", words=quoted(terms)))
+        reply = Reply(ctx.t("heard-none", words=quoted(query.terms)))
     sent = await answer(message, reply)
     if reply.keyboard is not None:
         await remember_asker(ctx.fsm_storage, sent, ctx.caller.user_id)
         await _keep_query(ctx.fsm_storage, sent, query)
+
+
+async def picked(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    ctx: LookupContext,
+    transcriber: Transcriber,
+    transcript_search: TranscriptSearch,
+) -> None:
+    """A pick button of /heard: the search as typed, with that user or group."""
+    t, msg = ctx.t, callback.message
+    kept = (
+        await kept_for_pick(ctx.fsm_storage, msg, PickAction.HEARD)
+        if isinstance(msg, Message)
+        else None
+    )
+    query = HeardQuery.load(kept.get("query")) if kept is not None else None
+    if query is None or not isinstance(msg, Message):
+        await callback.answer(t.plain("button-expired"), show_alert=True)
+        return
+    await callback.answer()
+    if not transcriber.enabled:
+        await answer(msg, Reply(t("heard-off")))
+        return
+    kind, id_ = callback_data.kind, callback_data.id
+    target = picked_match(ctx.directory, ctx.caller, kind, id_)
+    if target is None:
+        await answer(msg, Reply(t("not-found", kind=kind.value, query=id_)))
+        return
+    await _search(msg, ctx, transcript_search, replace(query, target=target))
 
 
 async def page(
@@ -357,4 +410,5 @@ def router() -> Router:
     r = feature_router(__name__, Role.SUPERVISOR, lookup_context)
     r.message.register(heard, Command("heard"))
     r.callback_query.register(page, HeardPageCb.filter())
+    r.callback_query.register(picked, PickCb.filter(F.action == PickAction.HEARD))
     return r

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
+from bot.directory import Kind
 from bot.i18n import Translator
 from bot.jobs.recordings import recording_key
 from bot.parsing.timeexpr import TimeExprError, parse_range
@@ -27,6 +28,7 @@ from bot.render.replies import Reply
 from bot.render.text import Html, visible_text
 from bot.sandbox.data import Recording as SandboxRecording
 from bot.sandbox.platform import MEDIA_DIR, SandboxPlatform
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers.heard import HeardArgs, read_args
 from storage import transcript_search
 from storage.db import Database
@@ -683,3 +685,110 @@ def test_a_match_longer_than_the_excerpt_is_cut_too() -> None:
     shown = highlight("火" * 4100, ["火" * 4000])
     assert shown == Html("<b>" + "火" * 80 + "</b>…")
     assert visible_text(highlight("前" * 50 + "火" * 4000, ["火" * 3000])).count("火") <= 80
+
+
+# ---- an ambiguous user or group: pick buttons ------------------------------------------------
+
+
+async def press_data(stack: Stack, who: str, msg: Any, data: str) -> list[str]:
+    """`who` presses `data` on `msg` (a button of it or not): the bot's new messages in that
+    chat and the press's answer, as text."""
+    stack.emu.mark(msg.chat_id)
+    before = len(stack.emu.callback_answers)
+    update = await stack.emu.press_button(stack.people[who], msg, data, strict=False)
+    await stack.wait_handled(int(update["update_id"]))
+    out = [m.plain_text() for m in stack.emu.pending_messages(msg.chat_id)]
+    stack.emu.mark(msg.chat_id)
+    return out + [a.text or "" for a in stack.emu.callback_answers[before:]]
+
+
+def button(msg: Any, account: str) -> str:
+    data = next(d for text, d in msg.buttons() if f"({account})" in text)
+    assert isinstance(data, str)
+    return data
+
+
+async def _fire_reports(stack: Stack) -> None:
+    day = stack.platform.data.today() - timedelta(days=1)
+    for uid in (ZS, 10002, ZSHAN2):
+        for r in [r for r in newest_first(stack, uid, day) if not r.lost][:2]:
+            await transcribe(stack, r, f"{uid} 报告火情")
+
+
+async def test_heard_with_an_ambiguous_name_gets_buttons_and_a_tap_searches_as_typed(
+    make_stack: MakeStack,
+) -> None:
+    stack = await make_stack()
+    await _fire_reports(stack)
+    [asked] = await stack.say("supervisor", "/heard 火情 -2d zs")
+    assert asked.plain_text().startswith("“zs”: 3 matches — pick one")
+    assert sorted(label for label, _ in asked.buttons()) == [
+        "👤 张三 (zhangsan01)",
+        "👤 张山 (zhangshan02)",
+        "👤 张珊 (zhangshan01)",
+    ]
+    audit = bridge_of(stack).repos.audit
+    assert [e.action for e in await audit.latest(1)] != ["heard"]  # nothing searched yet
+
+    [tapped] = await stack.press("supervisor", asked, "👤 张山 (zhangshan02)")
+    [typed] = await stack.say("supervisor", "/heard 火情 -2d 10003")
+    assert tapped.plain_text() == typed.plain_text()
+    assert "— 2 recordings" in typed.plain_text() and "👤 张山 (zhangshan02)" in typed.plain_text()
+    assert [label for label, _ in tapped.buttons()] == [label for label, _ in typed.buttons()]
+    first, second = await audit.latest(2)
+    assert (first.action, first.target, first.args) == (second.action, second.target, second.args)
+    assert second.target == "user:10003" and second.args["words"] == ["火情"]
+    # Its ▶ plays, as the typed answer's.
+    out = await stack.press("supervisor", tapped, "▶ 1")
+    assert [m.kind for m in out if m.kind in ("voice", "audio")]
+
+    # Without a time, a last word that is exactly several names' gets the buttons too, and
+    # is not searched for.
+    [asked] = await stack.say("supervisor", "/heard 火情 zhangshan")
+    assert sorted(label for label, _ in asked.buttons()) == [
+        "👤 张山 (zhangshan02)",
+        "👤 张珊 (zhangshan01)",
+    ]
+    [tapped] = await stack.press("supervisor", asked, "👤 张珊 (zhangshan01)")
+    assert "“火情” — 2 recordings" in tapped.plain_text()
+    assert "👤 张珊 (zhangshan01)" in tapped.plain_text()
+
+
+async def test_heard_picks_of_another_person_or_expired_are_refused_and_outlive_a_restart(
+    make_stack: MakeStack,
+) -> None:
+    stack = await make_stack()
+    await _fire_reports(stack)
+    chat = stack.add_group(GROUP_CHAT, "Heard")
+    [asked] = await stack.say("supervisor", "/heard 火情 zs", chat=chat)
+    assert asked.plain_text().startswith("“zs”: 3 matches")  # initials: not exact, yet required
+    data = button(asked, "zhangsan01")
+    assert await press_data(stack, "admin", asked, data) == [
+        "This button answers whoever asked for it: send the command yourself."
+    ]
+    [other] = await stack.say("supervisor", "/help", chat=chat)
+    expired = "This button has expired. Please send the command again."
+    assert await press_data(stack, "supervisor", other, data) == [expired]
+    [where] = await stack.say("supervisor", "/where zs", chat=chat)
+    assert await press_data(stack, "supervisor", where, data) == [expired]
+    await stack.restart_bridge()
+    out = await press_data(stack, "supervisor", asked, data)
+    assert "“火情” — 2 recordings" in out[0] and "👤 张三 (zhangsan01)" in out[0]
+
+
+async def test_heard_a_scoped_supervisor_picks_only_among_names_in_scope(
+    make_stack: MakeStack,
+) -> None:
+    stack = await make_stack()
+    await _fire_reports(stack)
+    [asked] = await stack.say("scoped", "/heard 火情 -2d zs")
+    assert sorted(label for label, _ in asked.buttons()) == [
+        "👤 张三 (zhangsan01)",
+        "👤 张珊 (zhangshan01)",
+    ]
+    forged = PickCb(action=PickAction.HEARD, kind=Kind.USER, id=ZSHAN2).pack()
+    assert (await press_data(stack, "scoped", asked, forged))[0] == "No user matches “10003”."
+    forged = PickCb(action=PickAction.HEARD, kind=Kind.ORG, id=266).pack()
+    assert (await press_data(stack, "scoped", asked, forged))[0] == "No org matches “266”."
+    out = await press_data(stack, "scoped", asked, button(asked, "zhangshan01"))
+    assert "👤 张珊 (zhangshan01)" in out[0]

@@ -410,3 +410,42 @@ async def test_a_number_too_big_to_format_is_echoed_as_typed(
     out += "".join(a.text or "" for a in stack.emu.callback_answers[-1:])
     assert_no_error(errors, big, out)
     assert reply.format(big) in out
+
+
+# The pick buttons of /fence watch|unwatch and /heard, on their own command's message (its
+# command kept with it) and on another: any id, pressed by every role, in either chat.
+PICK_OPENERS = {
+    PickAction.FENCE_WATCH: "/fence watch fz zs leave",
+    PickAction.FENCE_UNWATCH: "/fence unwatch fz zs",
+    PickAction.HEARD: "/heard 火情 -2d zs",
+}
+
+
+@pytest.mark.parametrize("action", list(PICK_OPENERS))
+@pytest.mark.parametrize("where", ["private", "group"])
+async def test_fence_and_heard_picks_with_any_id_by_every_role_are_answered_once(
+    stack: Stack, errors: Errors, action: PickAction, where: str
+) -> None:
+    await send_command(stack, errors, "scoped", where, "/fence add fz 30.27,120.15 300m")
+    chat = GROUP_CHAT if where == "group" else None
+    finished = 0  # presses that completed the command
+    for who in ("admin", "scoped", "viewer", "supervisor"):
+        for kind in (Kind.USER, Kind.GROUP, Kind.ORG):
+            for id_ in (10001, 10003, 1002, 266, -1, -(10**30)):
+                msgs = await send_command(stack, errors, who, where, PICK_OPENERS[action])
+                msg = msgs[-1]
+                payload = PickCb(action=action, kind=kind, id=id_).pack()
+                stack.emu.mark(msg.chat_id)
+                before = len(stack.emu.callback_answers)
+                update = await stack.emu.press_button(
+                    stack.people[who], msg, payload, chat=chat, strict=False
+                )
+                await stack.wait_handled(int(update["update_id"]))
+                answers = stack.emu.callback_answers[before:]
+                out = said(stack.emu.pending_messages(msg.chat_id))
+                out += "".join(a.text or "" for a in answers)
+                assert_no_error(errors, (who, payload), out)
+                assert len(answers) == 1, f"{who} {payload!r}: answered {len(answers)} times"
+                finished += any(w in out for w in ("This chat is told when", "of fz", "on fz"))
+    if action is not PickAction.HEARD:  # the stack has no speech recognition: none kept
+        assert finished >= 2  # admin's and scoped's own picks of 10001 at least
