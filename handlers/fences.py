@@ -9,7 +9,9 @@ unscoped supervisor), where its name is unique. A scoped supervisor sees and use
 fences of their subtree and watches only users and talk groups in it. Every subcommand
 changes or shows what this chat receives: in a group, only its administrators may
 (`ChatManager`), as with /watch; a scoped one may not replace or remove a watch set with a
-wider reach than theirs. Each change is audited.
+wider reach than theirs. Each change is audited. A user or group name that fits several
+gets pick buttons (one name at a time); the rest of the command is kept with that message,
+and a tap finishes it as if the id were typed.
 """
 
 from __future__ import annotations

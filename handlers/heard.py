@@ -5,8 +5,9 @@ How the arguments read: words first (several separated by spaces; double quotes,
 curly, keep a phrase together and always make a word); then, from the first word after them
 that is a time expression, one or two times (as /track takes them: a date alone is that whole
 day); then a user or talk group. Without a time the last word names a user or group only when
-it is exactly one's name, account or pinyin (quote it to search for it instead). Without a
-time, every transcript kept is searched.
+it is exactly a name, account or pinyin (quote it to search for it instead). Without a
+time, every transcript kept is searched. A name that fits several gets pick buttons; the
+words and times are kept with that message, and a tap answers as if the id were typed.
 
 The query of an answer is kept with its message (in the FSM storage, beside whose buttons a
 message's are), so ◀ ▶▶ page through it later, after a restart too. A scoped supervisor finds
