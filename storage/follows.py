@@ -279,18 +279,22 @@ class FollowRepo:
 
     async def set_messages(
         self, follow_id: int, user_id: int, message_id: int | None, caption_message_id: int | None
-    ) -> None:
-        """Record the live location and the line above it sent for a user of a follow."""
-        await self._db.execute(
+    ) -> bool:
+        """Record the live location and the line above it sent for a user of a follow;
+        False, recording nothing, once the follow is stopped or gone: whoever stops it may
+        already have read its messages, so the sender must stop what it just sent."""
+        n = await self._db.execute(
             """
             INSERT INTO follow_messages (follow_id, user_id, message_id, caption_message_id)
-            VALUES (?, ?, ?, ?)
+            SELECT ?, ?, ?, ?
+            WHERE EXISTS (SELECT 1 FROM follows WHERE id = ? AND stopped_at IS NULL)
             ON CONFLICT (follow_id, user_id) DO UPDATE SET
                 message_id = excluded.message_id,
                 caption_message_id = excluded.caption_message_id
             """,
-            (follow_id, user_id, message_id, caption_message_id),
+            (follow_id, user_id, message_id, caption_message_id, follow_id),
         )
+        return n > 0
 
     async def record_fixes(
         self, shown: Iterable[tuple[int, int, float, float, datetime | None]]

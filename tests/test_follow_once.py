@@ -6,6 +6,8 @@ stopMessageLiveLocation) against the sandbox platform (`bot.demo.stack.Stack`).
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -276,3 +278,34 @@ def test_the_header_and_the_handed_over_line_name_who_shows_them_escaped(lang: s
     other = follow_line(t, lang, "张三", now, None, now, tz, handed_to=evil)
     assert "&lt;b&gt;&amp;x" in other.splitlines()[1]
     assert t("follow-ended") not in own + other
+
+
+async def test_a_live_location_sent_while_its_follow_is_removed_is_stopped_not_left_live(
+    stack: Stack, clock: Clock
+) -> None:
+    assert stack.bridge is not None
+    repo = stack.bridge.repos.follows
+    follow = await repo.start(SUPERVISOR, 0, "user", ZHANGSAN, scope_org=None,
+                              created_by=SUPERVISOR, now=clock.now,
+                              ends_at=clock.now + timedelta(hours=1))  # fmt: skip
+    assert follow is not None
+    removed: list[int] = []
+
+    def finish_meanwhile(event: str, message: EmuMessage) -> None:
+        # As if /unfollow's finish ran while the live location was on its way: it read
+        # no live message of the follow, stopped nothing, and removed it.
+        if event == "sent" and message.kind == "location" and not removed:
+            with contextlib.closing(sqlite3.connect(stack.workdir / "pttbridge.db", 30)) as db:
+                db.execute("PRAGMA foreign_keys = ON")
+                with db:
+                    cur = db.execute("DELETE FROM follows WHERE id = ?", (follow.id,))
+                removed.append(cur.rowcount)
+
+    stack.emu.add_listener(finish_meanwhile)
+    await tick(stack)  # the job sends the follow's line and live location
+
+    assert removed == [1]
+    (pin,) = pins(stack, SUPERVISOR, ZHANGSAN)
+    assert stack.emu.live_status(SUPERVISOR, pin.message_id) == "stopped"
+    (line,) = [m for m in stack.emu.messages(SUPERVISOR) if m.kind == "text"]
+    assert "Follow ended" in line.plain_text() and line.buttons() == []

@@ -323,3 +323,19 @@ async def test_a_restart_keeps_follows_messages_fences_and_a_crossing_half_seen(
         assert done == (Crossing(True, 0, T0 + 2 * POLL), Crossed.ENTER)
     finally:
         await db.close()
+
+
+async def test_messages_are_not_recorded_for_a_follow_stopped_or_gone(db: Database) -> None:
+    follows = FollowRepo(db)
+    end = T0 + timedelta(hours=1)
+    f = await follows.start(CHAT, 0, "group", 30, scope_org=None, created_by=1, now=T0, ends_at=end)
+    assert f is not None
+    assert await follows.set_messages(f.id, 5, None, 100) is True
+    assert await follows.set_messages(f.id, 5, 101, 100) is True  # the live location after it
+    assert await follows.stop(f.id, T0)
+    # sent while the stop was being carried out: the sender is told to stop it itself
+    assert await follows.set_messages(f.id, 6, 103, 102) is False
+    assert [(m.user_id, m.message_id) for m in (await follows.messages([f.id]))[f.id]] == [(5, 101)]
+    assert await follows.remove(f.id)
+    assert await follows.set_messages(f.id, 5, 105, 104) is False  # gone: no error either
+    assert (await follows.messages([f.id]))[f.id] == []

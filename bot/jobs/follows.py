@@ -285,7 +285,8 @@ class FollowUpdater(Part):
             message_id = shown.message_id if shown else None
             if caption_id is None:
                 caption_id = await self._send_line(f, uid, fix, now)
-                await self.repo.set_messages(f.id, uid, message_id, caption_id)
+                if not await self._keep(f, uid, message_id, caption_id, now):
+                    return None
             else:
                 await self._edit_line(f, uid, caption_id, fix, now)
             if fix is None:
@@ -302,7 +303,8 @@ class FollowUpdater(Part):
                     heading=telegram_heading(fix.bearing),
                     message_thread_id=f.thread_id or None,
                 )
-                await self.repo.set_messages(f.id, uid, sent.message_id, caption_id)
+                if not await self._keep(f, uid, sent.message_id, caption_id, now):
+                    return None
                 return (f.id, uid, fix.lat, fix.lon, fix.time)
             assert shown is not None
             if (shown.last_lat, shown.last_lon) == (fix.lat, fix.lon):
@@ -332,6 +334,17 @@ class FollowUpdater(Part):
             log.info("follow %s: %s; stopping it", f.id, exc.message)
             await self.repo.stop(f.id, now)
         return None
+
+    async def _keep(
+        self, f: Follow, uid: int, message_id: int | None, caption_id: int, now: datetime
+    ) -> bool:
+        """Record what was just sent; if the follow was stopped meanwhile (its stop may have
+        read its messages before these), stop them here: no live location is left behind."""
+        if await self.repo.set_messages(f.id, uid, message_id, caption_id):
+            return True
+        sent = FollowMessage(f.id, uid, message_id, caption_id, None, None, None)
+        await self._close(f, sent, now)
+        return False
 
     def _line(
         self,
