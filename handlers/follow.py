@@ -1,7 +1,8 @@
 """/follow <user|group> [duration], /unfollow [user|group|all] (supervisor), and the Stop
 button under a follow's line.
 
-A follow is a Telegram live location per followed user, with a line above it; the
+A follow is a Telegram live location per followed user, with a line above it (one per
+person per chat/topic: a group follow leaves to a user's own follow here); the
 position poll (`bot.jobs.positions`, `bot.jobs.follows`) moves them and ends them. This
 records the follow, answers with its first messages, and asks the job to stop follows.
 Scope and audit as /where: nobody outside a scoped supervisor's subtree can be named, and
