@@ -529,18 +529,6 @@ async def watches_of(stack: Stack, chat: int) -> list[tuple[str, int, str]]:
     return sorted((w.target_kind, w.target_id, w.events) for w in watches)
 
 
-async def press_data(stack: Stack, who: str, msg: EmuMessage, data: str) -> list[str]:
-    """`who` presses `data` on `msg` (a button of it or not); the bot's new messages and the
-    press's answer."""
-    stack.emu.mark(msg.chat_id)
-    before = len(stack.emu.callback_answers)
-    update = await stack.emu.press_button(stack.people[who], msg, data, strict=False)
-    await stack.wait_handled(int(update["update_id"]))
-    out = [m.plain_text() for m in stack.emu.pending_messages(msg.chat_id)]
-    stack.emu.mark(msg.chat_id)
-    return out + [a.text or "" for a in stack.emu.callback_answers[before:]]
-
-
 async def test_an_ambiguous_name_on_watch_gets_buttons_and_a_tap_stores_the_watch_as_typed(
     make_stack: Callable[[], Awaitable[Stack]],
 ) -> None:
@@ -597,24 +585,24 @@ async def test_a_pick_of_another_person_or_an_expired_one_is_refused_in_words(
     [asked] = await stack.say("supervisor", "/fence watch depot zs", chat=chat)
     data = next(d for text, d in asked.buttons() if "zhangsan01" in text)
     assert isinstance(data, str)
-    assert await press_data(stack, "admin", asked, data) == [
+    assert await stack.press_data("admin", asked, data) == [
         "This button answers whoever asked for it: send the command yourself."
     ]
     assert await watches_of(stack, chat) == []
     # A pick button on a message that holds no /fence command: expired.
     [other] = await stack.say("supervisor", "/help", chat=chat)
-    assert await press_data(stack, "supervisor", other, data) == [
+    assert await stack.press_data("supervisor", other, data) == [
         "This button has expired. Please send the command again."
     ]
     # A /where pick message is not a /fence one either.
     [where] = await stack.say("supervisor", "/where zs", chat=chat)
-    assert await press_data(stack, "supervisor", where, data) == [
+    assert await stack.press_data("supervisor", where, data) == [
         "This button has expired. Please send the command again."
     ]
     assert await watches_of(stack, chat) == []
     # Its own button, after a restart, still finishes the command.
     await stack.restart_bridge()
-    out = await press_data(stack, "supervisor", asked, data)
+    out = await stack.press_data("supervisor", asked, data)
     assert out[0].startswith("🚧 This chat is told when 张三 (zhangsan01) enters or leaves depot")
     assert await watches_of(stack, chat) == [("user", 10001, "both")]
 
@@ -629,10 +617,10 @@ async def test_a_scoped_supervisor_picks_only_among_names_in_scope(
     assert sorted(labels(asked)) == ["👤 张三 (zhangsan01)", "👤 张珊 (zhangshan01)"]
     # A forged choice of 张山 (org 267) is not found, and stores nothing.
     forged = PickCb(action=PickAction.FENCE_WATCH, kind=Kind.USER, id=10003).pack()
-    out = await press_data(stack, "scoped", asked, forged)
+    out = await stack.press_data("scoped", asked, forged)
     assert out[0] == "No user matches “10003”."
     forged = PickCb(action=PickAction.FENCE_WATCH, kind=Kind.ORG, id=266).pack()
-    out = await press_data(stack, "scoped", asked, forged)
+    out = await stack.press_data("scoped", asked, forged)
     assert out[0] == "No org matches “266”."
     assert await watches_of(stack, me) == []
     [done] = await stack.press("scoped", asked, "👤 张珊 (zhangshan01)")

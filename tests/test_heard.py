@@ -690,18 +690,6 @@ def test_a_match_longer_than_the_excerpt_is_cut_too() -> None:
 # ---- an ambiguous user or group: pick buttons ------------------------------------------------
 
 
-async def press_data(stack: Stack, who: str, msg: Any, data: str) -> list[str]:
-    """`who` presses `data` on `msg` (a button of it or not): the bot's new messages in that
-    chat and the press's answer, as text."""
-    stack.emu.mark(msg.chat_id)
-    before = len(stack.emu.callback_answers)
-    update = await stack.emu.press_button(stack.people[who], msg, data, strict=False)
-    await stack.wait_handled(int(update["update_id"]))
-    out = [m.plain_text() for m in stack.emu.pending_messages(msg.chat_id)]
-    stack.emu.mark(msg.chat_id)
-    return out + [a.text or "" for a in stack.emu.callback_answers[before:]]
-
-
 def button(msg: Any, account: str) -> str:
     data = next(d for text, d in msg.buttons() if f"({account})" in text)
     assert isinstance(data, str)
@@ -763,16 +751,16 @@ async def test_heard_picks_of_another_person_or_expired_are_refused_and_outlive_
     [asked] = await stack.say("supervisor", "/heard 火情 zs", chat=chat)
     assert asked.plain_text().startswith("“zs”: 3 matches")  # initials: not exact, yet required
     data = button(asked, "zhangsan01")
-    assert await press_data(stack, "admin", asked, data) == [
+    assert await stack.press_data("admin", asked, data) == [
         "This button answers whoever asked for it: send the command yourself."
     ]
     [other] = await stack.say("supervisor", "/help", chat=chat)
     expired = "This button has expired. Please send the command again."
-    assert await press_data(stack, "supervisor", other, data) == [expired]
+    assert await stack.press_data("supervisor", other, data) == [expired]
     [where] = await stack.say("supervisor", "/where zs", chat=chat)
-    assert await press_data(stack, "supervisor", where, data) == [expired]
+    assert await stack.press_data("supervisor", where, data) == [expired]
     await stack.restart_bridge()
-    out = await press_data(stack, "supervisor", asked, data)
+    out = await stack.press_data("supervisor", asked, data)
     assert "“火情” — 2 recordings" in out[0] and "👤 张三 (zhangsan01)" in out[0]
 
 
@@ -787,8 +775,8 @@ async def test_heard_a_scoped_supervisor_picks_only_among_names_in_scope(
         "👤 张珊 (zhangshan01)",
     ]
     forged = PickCb(action=PickAction.HEARD, kind=Kind.USER, id=ZSHAN2).pack()
-    assert (await press_data(stack, "scoped", asked, forged))[0] == "No user matches “10003”."
+    assert (await stack.press_data("scoped", asked, forged))[0] == "No user matches “10003”."
     forged = PickCb(action=PickAction.HEARD, kind=Kind.ORG, id=266).pack()
-    assert (await press_data(stack, "scoped", asked, forged))[0] == "No org matches “266”."
-    out = await press_data(stack, "scoped", asked, button(asked, "zhangshan01"))
+    assert (await stack.press_data("scoped", asked, forged))[0] == "No org matches “266”."
+    out = await stack.press_data("scoped", asked, button(asked, "zhangshan01"))
     assert "👤 张珊 (zhangshan01)" in out[0]

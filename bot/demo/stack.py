@@ -309,3 +309,15 @@ class Stack:
         if len(current.edits) > before:
             out.insert(0, current)
         return out
+
+    async def press_data(self, who: str | EmuUser, message: EmuMessage, data: str) -> list[str]:
+        """`who` presses any callback `data` on `message` (one of its buttons or not, as a
+        forged press would): the bot's new messages in that chat and the press's answer, as
+        text."""
+        self.emu.mark(message.chat_id)
+        before = len(self.emu.callback_answers)
+        update = await self.emu.press_button(self._user(who), message, data, strict=False)
+        await self.wait_handled(int(update["update_id"]))
+        out = [m.plain_text() for m in self.emu.pending_messages(message.chat_id)]
+        self.emu.mark(message.chat_id)
+        return out + [a.text or "" for a in self.emu.callback_answers[before:]]
