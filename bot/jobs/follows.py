@@ -52,7 +52,6 @@ MAX_SHOWN = 10
 MIN_LIVE_S = 60  # Telegram's shortest live period
 
 Shown = tuple[int, int, float, float, datetime | None]  # for FollowRepo.record_fixes
-Place = tuple[int, int]  # (chat, thread): where one person has at most one live location
 
 
 @dataclass(frozen=True, slots=True)
