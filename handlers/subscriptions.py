@@ -10,19 +10,25 @@ unfiltered subscription), and sees in `/subscriptions` only the names inside the
 group <g...>` watches those groups as `/watch` does, `/subscribe attendance` sets the
 daily digest as `/report daily` does, and `/unsubscribe` and `/subscriptions` treat
 the watches and the digest as those two kinds.
+
+A user or group name that fits several gets pick buttons (one name at a time, in the order
+typed: users, then groups); the command as typed and the choices so far are kept with that
+message (`handlers.resolve.kept_for_pick`), and a tap finishes it as if the id were typed.
+The buttons answer only whoever asked, and only while they may still change this chat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
 
 from bot.access import Caller
 from bot.directory import Directory, Kind, Match
@@ -36,10 +42,12 @@ from bot.render.subscriptions import (
     subscribed_text,
     subscriptions_text,
 )
+from bot.telegram.callbacks import PickAction, PickCb
 from handlers import mute
-from handlers.filters import ChatManager, MinRole, chat_change_refused, within
+from handlers.filters import ChatManager, MinRole, asker_only, chat_change_refused, within
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
+from handlers.resolve import kept_for_pick, picked_match, resolve_or_ask
 from storage.fences import FenceRepo, FenceWatch
 from storage.follows import Follow, FollowRepo
 from storage.mutes import MuteRepo
@@ -256,13 +264,44 @@ def read_subscribe(t: T, text: str) -> SubscribeArgs | Reply:
     return args
 
 
-@dataclass(frozen=True)
-class Unresolved:
-    """A name (or org id) that means nobody in the caller's scope, or several (`found`)."""
+Slot = tuple[Kind, int]
+"""A name `/subscribe` resolves: a user's or a group's, and its place among those typed."""
 
-    kind: str
-    query: str | int
-    found: tuple[Match, ...] = ()
+
+@dataclass(frozen=True)
+class Typed:
+    """`/subscribe` as typed (its words, read as `args`) and what pick buttons chose so
+    far: per slot, the kind and id of the button tapped."""
+
+    words: tuple[str, ...]
+    args: SubscribeArgs
+    picks: Mapping[Slot, tuple[Kind, int]] = field(default_factory=dict)
+
+    def names(self, kind: Kind) -> tuple[str, ...]:
+        return self.args.users if kind is Kind.USER else self.args.groups
+
+    def dump(self, ask: Slot) -> dict[str, Any]:
+        """Kept with the pick buttons for the name in slot `ask`."""
+        picks = [[s.value, i, k.value, id_] for (s, i), (k, id_) in self.picks.items()]
+        return {"words": list(self.words), "ask": [ask[0].value, ask[1]], "picks": picks}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any], picked: tuple[Kind, int]) -> Typed | None:
+        """The command kept, with `picked` for the name its buttons asked about; None when
+        what is kept is not one."""
+        try:
+            words = tuple(str(w) for w in data["words"])
+            kind, at = data["ask"]
+            ask = (Kind(kind), int(at))
+            picks = {(Kind(s), int(i)): (Kind(k), int(id_)) for s, i, k, id_ in data["picks"]}
+            args = parse_subscribe(list(words))
+        except (KeyError, TypeError, ValueError):
+            return None
+        typed = cls(words, args)
+        if ask[0] not in (Kind.USER, Kind.GROUP) or not 0 <= ask[1] < len(typed.names(ask[0])):
+            return None
+        picks[ask] = picked
+        return replace(typed, picks=picks)
 
 
 @dataclass(frozen=True)
@@ -273,30 +312,36 @@ class Named:
     groups: list[int]
 
 
-def _resolve_each(
-    directory: Directory, scope: frozenset[int] | None, names: tuple[str, ...], kind: Kind
-) -> list[int] | Unresolved:
-    ids: list[int] = []
-    for name in names:
-        found = directory.resolve(name, kind, scope)
-        if len(found) != 1:
-            return Unresolved(kind.value, name, tuple(found))
-        ids.append(found[0].id)
-    return list(dict.fromkeys(ids))
-
-
-def resolve_names(directory: Directory, caller: Caller, args: SubscribeArgs) -> Named | Unresolved:
-    """The orgs, users and groups of `args` in the caller's scope: each must be one."""
-    for o in args.orgs:
+async def resolve_names(
+    message: Message, ctx: LookupContext, typed: Typed, state: FSMContext
+) -> Named | None:
+    """The orgs, users and groups of the command in the caller's scope, each the one it
+    means (a name picked with a button: that one); else the answer is given (not found,
+    or buttons to pick among several, the command kept with them) and None."""
+    t, directory, caller = ctx.t, ctx.directory, ctx.caller
+    for o in typed.args.orgs:
         if directory.org(o, caller.scope) is None:
-            return Unresolved("org", o)
-    users = _resolve_each(directory, caller.scope, args.users, Kind.USER)
-    if isinstance(users, Unresolved):
-        return users
-    groups = _resolve_each(directory, caller.scope, args.groups, Kind.GROUP)
-    if isinstance(groups, Unresolved):
-        return groups
-    return Named(users, groups)
+            await answer(message, not_one(t, "org", o))
+            return None
+    ids: dict[Kind, list[int]] = {Kind.USER: [], Kind.GROUP: []}
+    for kind, found in ids.items():
+        for i, name in enumerate(typed.names(kind)):
+            match: Match | None
+            if (kind, i) in typed.picks:
+                picked, id_ = typed.picks[kind, i]
+                match = picked_match(directory, caller, kind, id_) if picked is kind else None
+                if match is None:
+                    await answer(message, not_one(t, kind.value, id_))
+                    return None
+            else:
+                match = await resolve_or_ask(
+                    message, t, directory, caller, name, kind, PickAction.SUBSCRIBE,
+                    state=state, keep=typed.dump((kind, i)),
+                )  # fmt: skip
+                if match is None:
+                    return None
+            found.append(match.id)
+    return Named(list(dict.fromkeys(ids[Kind.USER])), list(dict.fromkeys(ids[Kind.GROUP])))
 
 
 def subscribed_orgs(caller: Caller, args: SubscribeArgs) -> list[int]:
@@ -386,15 +431,51 @@ async def subscribe(
     ctx: LookupContext,
     subscriptions: SubscriptionRepo,
     reports: ReportRepo,
+    state: FSMContext,
 ) -> None:
-    caller, t = ctx.caller, ctx.t
-    args = read_subscribe(t, command.args or "")
+    text = command.args or ""
+    args = read_subscribe(ctx.t, text)
     if isinstance(args, Reply):
         await answer(message, args)
         return
-    named = resolve_names(ctx.directory, caller, args)
-    if isinstance(named, Unresolved):
-        await answer(message, not_one(t, named.kind, named.query, named.found))
+    await _subscribe(message, Typed(tuple(text.split()), args), ctx, subscriptions, reports, state)
+
+
+async def subscribe_picked(
+    callback: CallbackQuery,
+    callback_data: PickCb,
+    ctx: LookupContext,
+    subscriptions: SubscriptionRepo,
+    reports: ReportRepo,
+    state: FSMContext,
+) -> None:
+    """A pick button of /subscribe: the command finishes with that user or group in place
+    of the name it asked about, as if its id had been typed."""
+    msg = callback.message
+    kept = (
+        await kept_for_pick(ctx.fsm_storage, msg, PickAction.SUBSCRIBE)
+        if isinstance(msg, Message)
+        else None
+    )
+    typed = Typed.load(kept, (callback_data.kind, callback_data.id)) if kept else None
+    if typed is None or not isinstance(msg, Message):
+        await callback.answer(ctx.t.plain("button-expired"), show_alert=True)
+        return
+    await callback.answer()
+    await _subscribe(msg, typed, ctx, subscriptions, reports, state)
+
+
+async def _subscribe(
+    message: Message,
+    typed: Typed,
+    ctx: LookupContext,
+    subscriptions: SubscriptionRepo,
+    reports: ReportRepo,
+    state: FSMContext,
+) -> None:
+    caller, t, args = ctx.caller, ctx.t, typed.args
+    named = await resolve_names(message, ctx, typed, state)
+    if named is None:
         return
     here = await subscriptions_here(subscriptions, message, args.kinds)
     groups = named.groups if "presence" in args.kinds else ()
@@ -513,7 +594,11 @@ def router() -> Router:
     """A fresh router of this feature, for one dispatcher: handlers in the order tried."""
     r = Router(name=__name__)
     r.message.middleware(lookup_context)
+    r.callback_query.middleware(lookup_context)
+    r.callback_query.middleware(asker_only)
     r.message.register(subscribe, Command("subscribe"), ChatManager(Role.SUPERVISOR))
+    picks = PickCb.filter(F.action == PickAction.SUBSCRIBE)
+    r.callback_query.register(subscribe_picked, picks, ChatManager(Role.SUPERVISOR))
     r.message.register(unsubscribe, Command("unsubscribe"), ChatManager(Role.SUPERVISOR))
     r.message.register(list_subscriptions, Command("subscriptions"), ChatManager(Role.SUPERVISOR))
     # What ChatManager refused to someone with the role: not an administrator of this group.
@@ -522,6 +607,7 @@ def router() -> Router:
         Command("subscribe", "unsubscribe", "subscriptions"),
         MinRole(Role.SUPERVISOR),
     )
+    r.callback_query.register(chat_change_refused(Role.SUPERVISOR), picks, MinRole(Role.SUPERVISOR))
     # /mute after these, as it was registered here before (no command is shared).
     r.include_router(mute.router())
     return r

@@ -27,6 +27,7 @@ class PickAction(enum.StrEnum):
     FENCE_WATCH = "fw"
     FENCE_UNWATCH = "fu"
     HEARD = "hr"
+    SUBSCRIBE = "sb"
 
 
 class PickCb(CallbackData, prefix="pk1"):
