@@ -1,13 +1,15 @@
-"""Time from `pttbridge run` to `/healthz` answering (issue 13, "Also measured").
+"""Time from `pttbridge run` to `/healthz` answering (issue 13, "Also measured"), and to
+`/readyz` answering 200 (the first directory load done).
 
 The real three-process shape, as an operator rehearses it: `python -m bot sandbox` (the
-platform) and `python -m bot emulator` (Telegram's Bot API) run first; then, each run
-from a fresh database in a fresh folder, `python -m bot run` starts and this process
-polls its `/healthz` until it answers 200. Printed: the seconds of each run and their
-median, then where the time goes before the process can listen: the import of what
+platform, with `--users` users: 50,000 by default, a large platform's directory) and
+`python -m bot emulator` (Telegram's Bot API) run first; then, each run from a fresh
+database in a fresh folder, `python -m bot run` starts and this process polls its
+`/healthz` until it answers 200, then its `/readyz`. Printed: the seconds of each run and
+their median, then where the time goes before the process can listen: the import of what
 `run` imports, and the heaviest packages in it (`python -X importtime`).
 
-    .venv/bin/python bench/bench_startup.py [--runs 3]
+    .venv/bin/python bench/bench_startup.py [--runs 3] [--users 50000] [--groups 2000]
 """
 
 from __future__ import annotations
@@ -74,8 +76,9 @@ def _emulator_settings(proc: subprocess.Popen[str], words: list[str]) -> dict[st
     return out
 
 
-def one_run(settings: dict[str, str]) -> float:
-    """Seconds from starting `python -m bot run` to a 200 from its /healthz."""
+def one_run(settings: dict[str, str]) -> tuple[float, float]:
+    """Seconds from starting `python -m bot run` to a 200 from its /healthz, and to a 200
+    from its /readyz."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = _env(
@@ -95,20 +98,27 @@ def one_run(settings: dict[str, str]) -> float:
             text=True,
         )
         try:
-            with httpx.Client(timeout=1) as client:
-                while True:
-                    if proc.poll() is not None:
-                        err = proc.stderr.read() if proc.stderr else ""
-                        raise SystemExit(f"`run` exited {proc.returncode}:\n{err[-2000:]}")
-                    try:
-                        if client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                            return time.perf_counter() - started
-                    except httpx.TransportError:
-                        pass
-                    time.sleep(0.02)  # a poll, not a wait for something awaitable
+            with httpx.Client(timeout=5) as client:
+                live = _poll(proc, client, f"http://127.0.0.1:{port}/healthz") - started
+                ready = _poll(proc, client, f"http://127.0.0.1:{port}/readyz") - started
+                return live, ready
         finally:
             proc.terminate()
             proc.wait(30)
+
+
+def _poll(proc: subprocess.Popen[str], client: httpx.Client, url: str) -> float:
+    """`time.perf_counter()` when `url` first answers 200."""
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise SystemExit(f"`run` exited {proc.returncode}:\n{err[-2000:]}")
+        try:
+            if client.get(url).status_code == 200:
+                return time.perf_counter()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)  # a poll, not a wait for something awaitable
 
 
 def import_profile(top: int = 8) -> tuple[float, list[tuple[str, float]]]:
@@ -139,19 +149,31 @@ def import_profile(top: int = 8) -> tuple[float, list[tuple[str, float]]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--users", type=int, default=50_000, help="the sandbox's users")
+    ap.add_argument("--groups", type=int, default=2_000, help="the sandbox's talk groups")
     args = ap.parse_args()
-    sandbox, sb_words = _start(["sandbox", "--port", "0"])
+    sandbox, sb_words = _start(
+        ["sandbox", "--port", "0", "--users", str(args.users), "--groups", str(args.groups)]
+    )
     emulator, emu_words = _start(["emulator", "--port", "0", "--lang", "en"])
     try:
         # "sandbox platform: URL  token: TOKEN  account: ..."
         settings = {"PLATFORM_BASE_URL": sb_words[2], "PLATFORM_TOKEN": sb_words[4]}
         settings |= _emulator_settings(emulator, emu_words)
-        print("== `python -m bot run` to /healthz 200 (sandbox and emulator already up)")
-        times = []
+        print(
+            f"== `python -m bot run` to /healthz 200 and /readyz 200 ({args.users} users,"
+            f" {args.groups} groups; sandbox and emulator already up)"
+        )
+        lives, readies = [], []
         for i in range(args.runs):
-            times.append(one_run(settings))
-            print(f"   run {i + 1}: {times[-1]:.2f} s")
-        print(f"   median of {len(times)}: {statistics.median(times):.2f} s")
+            live, ready = one_run(settings)
+            lives.append(live)
+            readies.append(ready)
+            print(f"   run {i + 1}: /healthz {live:.2f} s, /readyz {ready:.2f} s")
+        print(
+            f"   median of {args.runs}: /healthz {statistics.median(lives):.2f} s,"
+            f" /readyz {statistics.median(readies):.2f} s"
+        )
     finally:
         for proc in (sandbox, emulator):
             proc.terminate()
