@@ -412,18 +412,20 @@ async def test_a_number_too_big_to_format_is_echoed_as_typed(
     assert reply.format(big) in out
 
 
-# The pick buttons of /fence watch|unwatch and /heard, on their own command's message (its
-# command kept with it) and on another: any id, pressed by every role, in either chat.
+# The pick buttons of /fence watch|unwatch, /heard and /subscribe, on their own command's
+# message (its command kept with it) and on another: any id, pressed by every role, in
+# either chat.
 PICK_OPENERS = {
     PickAction.FENCE_WATCH: "/fence watch fz zs leave",
     PickAction.FENCE_UNWATCH: "/fence unwatch fz zs",
     PickAction.HEARD: "/heard 火情 -2d zs",
+    PickAction.SUBSCRIBE: "/subscribe recordings user zs",
 }
 
 
 @pytest.mark.parametrize("action", list(PICK_OPENERS))
 @pytest.mark.parametrize("where", ["private", "group"])
-async def test_fence_and_heard_picks_with_any_id_by_every_role_are_answered_once(
+async def test_kept_command_picks_with_any_id_by_every_role_are_answered_once(
     stack: Stack, errors: Errors, action: PickAction, where: str
 ) -> None:
     await send_command(stack, errors, "scoped", where, "/fence add fz 30.27,120.15 300m")
@@ -446,6 +448,7 @@ async def test_fence_and_heard_picks_with_any_id_by_every_role_are_answered_once
                 out += "".join(a.text or "" for a in answers)
                 assert_no_error(errors, (who, payload), out)
                 assert len(answers) == 1, f"{who} {payload!r}: answered {len(answers)} times"
-                finished += any(w in out for w in ("This chat is told when", "of fz", "on fz"))
+                done = ("This chat is told when", "of fz", "on fz", "This chat now receives")
+                finished += any(w in out for w in done)
     if action is not PickAction.HEARD:  # the stack has no speech recognition: none kept
         assert finished >= 2  # admin's and scoped's own picks of 10001 at least
