@@ -204,3 +204,29 @@ async def test_a_scoped_supervisor_picks_only_among_names_in_scope(bot_stack: St
     [groups] = await stack.say("scoped", "/subscribe presence group 消防")
     assert all(g.startswith("👥") for g in labels(groups))
     assert "👥 消防二大队主频" not in labels(groups)
+
+
+def test_the_kept_command_reads_back_with_the_pick_or_not_at_all() -> None:
+    from handlers.subscriptions import Typed, parse_subscribe
+
+    words = ("recordings", "user", "zs", "10001", "group", "消防")
+    first = Typed(words, parse_subscribe(list(words)))
+    kept = first.dump((Kind.USER, 0))
+    json.dumps(kept)  # storable as it is
+    loaded = Typed.load(kept, (Kind.USER, 10002))
+    assert loaded is not None and loaded.args == first.args
+    assert loaded.picks == {(Kind.USER, 0): (Kind.USER, 10002)}
+    # The next question keeps the first answer.
+    again = Typed.load(loaded.dump((Kind.GROUP, 0)), (Kind.GROUP, 1003))
+    assert again is not None
+    assert again.picks == {(Kind.USER, 0): (Kind.USER, 10002), (Kind.GROUP, 0): (Kind.GROUP, 1003)}
+    for broken in (
+        {**kept, "ask": ["user", 2]},  # no third user name
+        {**kept, "ask": ["org", 0]},
+        {**kept, "ask": ["user"]},
+        {**kept, "words": ["nonsense"]},
+        {**kept, "picks": [["user", 0, "user"]]},
+        {**kept, "picks": 5},
+        {"words": list(words)},
+    ):
+        assert Typed.load(broken, (Kind.USER, 10002)) is None, broken
