@@ -376,11 +376,7 @@ async def fence_picked(
     """A pick button of /fence watch|unwatch: the command finishes with that user or group
     in place of the name it asked about, as if its id had been typed."""
     msg = callback.message
-    kept = (
-        await kept_for_pick(ctx.fsm_storage, msg, callback_data.action)
-        if isinstance(msg, Message)
-        else None
-    )
+    kept = await kept_for_pick(ctx.fsm_storage, msg, callback_data.action)
     args = FenceArgs.load(kept, (callback_data.kind, callback_data.id)) if kept else None
     if args is None or not isinstance(msg, Message):
         await callback.answer(ctx.t.plain("button-expired"), show_alert=True)

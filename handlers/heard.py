@@ -366,11 +366,7 @@ async def picked(
 ) -> None:
     """A pick button of /heard: the search as typed, with that user or group."""
     t, msg = ctx.t, callback.message
-    kept = (
-        await kept_for_pick(ctx.fsm_storage, msg, PickAction.HEARD)
-        if isinstance(msg, Message)
-        else None
-    )
+    kept = await kept_for_pick(ctx.fsm_storage, msg, PickAction.HEARD)
     query = HeardQuery.load(kept.get("query")) if kept is not None else None
     if query is None or not isinstance(msg, Message):
         await callback.answer(t.plain("button-expired"), show_alert=True)

@@ -17,7 +17,7 @@ from aiogram.enums import ChatAction
 from aiogram.filters import CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, MaybeInaccessibleMessage, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.access import Caller
@@ -96,11 +96,11 @@ async def _keep_for_pick(
 
 
 async def kept_for_pick(
-    storage: BaseStorage, message: Message, action: PickAction
+    storage: BaseStorage, message: MaybeInaccessibleMessage | None, action: PickAction
 ) -> dict[str, Any] | None:
     """What `resolve_or_ask(keep=…)` kept with this message of `action`'s buttons; None:
-    nothing (a message too old, or not one of those)."""
-    if message.bot is None:
+    nothing (a message too old, inaccessible, or not one of those)."""
+    if not isinstance(message, Message) or message.bot is None:
         return None
     kept = await storage.get_data(_picks_key(message.bot.id, message.chat.id))
     entry = kept.get(str(message.message_id))

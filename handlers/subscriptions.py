@@ -452,11 +452,7 @@ async def subscribe_picked(
     """A pick button of /subscribe: the command finishes with that user or group in place
     of the name it asked about, as if its id had been typed."""
     msg = callback.message
-    kept = (
-        await kept_for_pick(ctx.fsm_storage, msg, PickAction.SUBSCRIBE)
-        if isinstance(msg, Message)
-        else None
-    )
+    kept = await kept_for_pick(ctx.fsm_storage, msg, PickAction.SUBSCRIBE)
     typed = Typed.load(kept, (callback_data.kind, callback_data.id)) if kept else None
     if typed is None or not isinstance(msg, Message):
         await callback.answer(ctx.t.plain("button-expired"), show_alert=True)
