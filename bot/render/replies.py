@@ -243,11 +243,9 @@ def usage_at(t: T, usage_key: str, word: str = "") -> Reply:
     return Reply("\n".join([*why, t(usage_key)]))
 
 
-def not_one(t: T, kind: str, query: str | int, found: Sequence[Match] = ()) -> Reply:
-    """A name that means nobody, or several (each with its id, to type instead)."""
-    key = "not-found" if not found else "admin-ambiguous"
-    labels = ", ".join(f"{m.label} · {m.id}" for m in found)
-    return Reply(t(key, kind=kind, query=query, names=labels))
+def not_one(t: T, kind: str, query: str | int) -> Reply:
+    """A name that means nobody (one that means several gets pick buttons instead)."""
+    return Reply(t("not-found", kind=kind, query=query))
 
 
 def scope_refused(t: T, wider: Sequence[str]) -> Reply:
