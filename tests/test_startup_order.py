@@ -9,6 +9,7 @@ until the test lets it go: the load is "in progress" for as long as the test nee
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -102,3 +103,29 @@ async def test_a_failed_first_load_is_ready_without_a_directory(
         status, body = await get(http, stack.bridge_url + "/readyz")
     assert status == 200, body
     assert body["checks"] == {"db": "ok", "platform": "ok", "directory": "not loaded"}
+
+
+async def test_a_stop_while_the_directory_loads_answers_a_held_callback_503(
+    make_bot_stack: Callable[..., Awaitable[Stack]],
+) -> None:
+    """A signal during start-up cancels it: a callback held for the directory is not
+    stored against an empty one, but refused so that the platform sends it again."""
+    hold = DirectoryHold()
+    sandbox = SandboxPlatform(now=lambda: SANDBOX_NOW)
+    sandbox.app.middlewares.append(hold.middleware)
+    stack = await make_bot_stack(sandbox=sandbox)
+    await stack.stop_bridge()
+    hold.armed = True
+    starting = asyncio.create_task(stack.start_bridge())
+    await hold.held.wait()
+    assert stack.bridge is not None
+    bridge = stack.bridge
+    posted = asyncio.create_task(stack.platform_event("report", stack.platform.make_report()))
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    status, answer = await posted
+    refused = {"status": 500, "message": "stopping, retry later", "data": None}
+    assert (status, answer) == (503, refused)
+    assert await bridge.repos.inbox.count() == 0
+    hold.release.set()

@@ -119,17 +119,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def held_until(settled: asyncio.Event, abandoned: Callable[[], bool]) -> Middleware:
     """A middleware holding a request that needs the directory until `settled` (its first
     load finished or failed); the routes of `ANSWERED_WHILE_LOADING` pass at once. When
-    the start was abandoned instead (a stop while loading), a held request is answered
-    503, nothing stored, so the platform (or Telegram) sends it again later."""
+    the start was abandoned instead (a stop while loading), a held request, and any after
+    it, is answered 503, nothing stored, so the platform (or Telegram) sends it again."""
 
     @web.middleware
     async def hold(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not settled.is_set() and not request.path.startswith(ANSWERED_WHILE_LOADING):
+        if request.path.startswith(ANSWERED_WHILE_LOADING):
+            return await handler(request)
+        if not settled.is_set():
             await settled.wait()
-            if abandoned():
-                if request.path.startswith("/platform/"):
-                    return envelope(503, 500, "stopping, retry later")
-                return web.Response(status=503, text="stopping, retry later")
+        if abandoned():
+            if request.path.startswith("/platform/"):
+                return envelope(503, 500, "stopping, retry later")
+            return web.Response(status=503, text="stopping, retry later")
         return await handler(request)
 
     return hold
