@@ -33,11 +33,11 @@ import heapq
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final, Generic, Literal, Protocol, TypeVar
 
-from bot.geo.measure import EARTH_RADIUS_M, LatLon, haversine_m
+from bot.geo.measure import EARTH_RADIUS_M, LatLon, as_utc, haversine_m
 
 __all__ = [
     "CONFIRM_FIXES",
@@ -382,15 +382,11 @@ class Crossing:
     last_fix_at: datetime | None = None
 
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
-
-
 def _fresh(state: Crossing | None, at: datetime | None, now: datetime, stale: timedelta) -> bool:
-    if at is None or now - _aware(at) > stale:
+    if at is None or now - as_utc(at) > stale:
         return False
     last = state.last_fix_at if state is not None else None
-    return last is None or _aware(at) > _aware(last)
+    return last is None or as_utc(at) > as_utc(last)
 
 
 def observe(
@@ -408,7 +404,7 @@ def observe(
     """
     if not _fresh(state, fix.time, now, stale_after):
         return state, None
-    at = _aware(fix.time) if fix.time is not None else None
+    at = as_utc(fix.time) if fix.time is not None else None
     side = area.side(fix.lat, fix.lon)
     if state is None:
         # First sight: take the nearer side, even from the band, and report nothing.
@@ -493,7 +489,7 @@ def nearest(
         d = haversine_m(center.lat, center.lon, fix.lat, fix.lon)
         if radius_m is not None and d > radius_m:
             continue
-        age = None if fix.time is None else max(timedelta(0), now - _aware(fix.time))
+        age = None if fix.time is None else max(timedelta(0), now - as_utc(fix.time))
         unknown_last = age if age is not None else timedelta.max
         found.append((round(d), unknown_last, i, Nearby(fix, d, age)))
     ordered = heapq.nsmallest(limit, found) if limit is not None else sorted(found)

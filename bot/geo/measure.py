@@ -25,6 +25,7 @@ __all__ = [
     "TrackEnd",
     "TrackSummary",
     "age_text",
+    "as_utc",
     "compass",
     "destination",
     "haversine_m",
@@ -192,8 +193,9 @@ class TrackSummary:
     segments: int
 
 
-def _utc(t: datetime) -> datetime:
-    # Points carry aware times; a naive one is taken as UTC rather than crash a sort.
+def as_utc(t: datetime) -> datetime:
+    """A time as it is when aware; a naive one taken as UTC (points carry aware times; a
+    naive one is read as UTC rather than crash a sort or a subtraction)."""
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
@@ -201,11 +203,11 @@ def _when(p: Located) -> datetime:
     """The time of a point known to have one."""
     t = p.time
     assert t is not None
-    return _utc(t)
+    return as_utc(t)
 
 
 def _timed(points: Iterable[P]) -> list[tuple[datetime, P]]:
-    pairs = [(_utc(t), p) for p in points if (t := p.time) is not None]
+    pairs = [(as_utc(t), p) for p in points if (t := p.time) is not None]
     pairs.sort(key=itemgetter(0))  # stable: equal times keep their order
     return pairs
 
