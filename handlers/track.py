@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, Message, TelegramObject
+from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.directory import Kind
@@ -27,7 +26,7 @@ from bot.render.replies import Reply
 from bot.render.text import truncate_caption
 from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import feature_router
-from handlers.lookup import Handler, LookupContext
+from handlers.lookup import LookupContext, _filled
 from handlers.reply import answer
 from handlers.resolve import NameArg, Named, name_command, name_picked
 from storage.roles import Role
@@ -42,10 +41,8 @@ class TrackContext(LookupContext):
     tiles: TileSource
 
 
-async def track_context(handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-    """Puts a `TrackContext` into the handler data as `ctx` (an inner middleware)."""
-    data["ctx"] = TrackContext(**{f.name: data[f.name] for f in fields(TrackContext)})
-    return await handler(event, data)
+track_context = _filled(TrackContext)
+"""Puts a `TrackContext` into the handler data as `ctx` (an inner middleware)."""
 
 
 async def basemap(tiles: TileSource, points: Sequence[Located]) -> Basemap | None:
