@@ -33,6 +33,12 @@ class AudioTicket:
     recording: Recording
     issued_at: datetime
 
+    @property
+    def key(self) -> tuple[int, int, str, datetime]:
+        """The same recording (its file and when it began: two recordings may share a file)
+        as listed by the same caller: listed again, it keeps its id."""
+        return self.caller_id, self.user_id, self.recording.file_url, self.recording.begin
+
 
 class AudioTickets:
     """Random ids for recordings, the oldest forgotten past `TICKETS_MAX`."""
@@ -41,28 +47,24 @@ class AudioTickets:
         self._clock = clock
         self._limit = limit
         self._tickets: OrderedDict[str, AudioTicket] = OrderedDict()
-        # The same recording (its file and when it began: two recordings may share a file)
-        # listed again by the same caller keeps its id.
-        self._ids: dict[tuple[int, int, str, datetime], str] = {}
+        self._ids: dict[tuple[int, int, str, datetime], str] = {}  # AudioTicket.key -> id
 
     def __len__(self) -> int:
         return len(self._tickets)
 
     def issue(self, caller_id: int, user_id: int, rec: Recording) -> str:
-        key = (caller_id, user_id, rec.file_url, rec.begin)
-        now = self._clock()
-        known = self._ids.get(key)
+        ticket = AudioTicket(caller_id, user_id, rec, self._clock())
+        known = self._ids.get(ticket.key)
         if known is not None and known in self._tickets:
-            self._tickets[known] = AudioTicket(caller_id, user_id, rec, now)
+            self._tickets[known] = ticket
             self._tickets.move_to_end(known)
             return known
         ticket_id = secrets.token_urlsafe(18)
-        self._tickets[ticket_id] = AudioTicket(caller_id, user_id, rec, now)
-        self._ids[key] = ticket_id
+        self._tickets[ticket_id] = ticket
+        self._ids[ticket.key] = ticket_id
         while len(self._tickets) > self._limit:
             _, old = self._tickets.popitem(last=False)
-            old_rec = old.recording
-            self._ids.pop((old.caller_id, old.user_id, old_rec.file_url, old_rec.begin), None)
+            self._ids.pop(old.key, None)
         return ticket_id
 
     def get(self, ticket_id: str, caller_id: int) -> AudioTicket | None:
