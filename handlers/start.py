@@ -76,7 +76,6 @@ async def start_with_code(
     menus: Menus,
     state: FSMContext,
     clock: Clock,
-    map_menu: MapMenu | None = None,  # absent from a dispatcher built without the map
 ) -> None:
     code = (command.args or "").strip()
     if code == REGISTER_START:  # the link /register gives in a group: the dialog, in private
@@ -110,10 +109,9 @@ async def start_with_code(
         await answer(message, Reply(t(key) + "\n\n" + help_text(t, caller)))
         return
     role = max(invite.role, caller.role)
+    # The menu of commands and, with the map on, the map's menu button (`Menus`).
     await menus.set_user_menu(caller.user_id, role)
     private, map_on = message.chat.type == "private", settings.bridge.public_url is not None
-    if map_menu is not None and private:
-        await map_menu.update(caller.user_id, role, t.plain("map-menu"))
     new_caller = Caller(caller.user_id, role, caller.org_id, caller.scope, caller.lang)
     await answer(
         message,
