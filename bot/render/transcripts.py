@@ -8,21 +8,15 @@ whole text goes as a reply to the voice message.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
+from bot.i18n import Translate
 from bot.render.text import CAPTION_LIMIT, Html, esc, shorten, truncate_caption, visible_len
 
 __all__ = ["Captioned", "captioned", "transcript_text"]
 
-# Fluent refuses an argument over 2,500 characters, and a transcript can be longer: the
-# text goes in after translating, in place of this marker.
-_MARK = Html("\ue001")
 # An excerpt shorter than this says too little: the caption then only points to the reply.
 _MIN_EXCERPT = 12
-
-
-class T(Protocol):
-    def __call__(self, msg_id: str, /, **args: object) -> Html: ...
 
 
 class Captioned(NamedTuple):
@@ -42,23 +36,20 @@ def transcript_text(text: str | None) -> str | None:
     return text or None
 
 
-def _with(t: T, msg_id: str, inner: Html) -> Html:
-    return Html(t(msg_id, text=_MARK).replace(_MARK, inner))
-
-
-def captioned(t: T, caption: str, text: str) -> Captioned:
+def captioned(t: Translate, caption: str, text: str) -> Captioned:
     """`caption` (HTML, as sent) with the transcript `text` (plain) under it, in `t`'s
-    words; within Telegram's caption limit."""
+    words; within Telegram's caption limit. A transcript longer than Fluent takes in an
+    argument is fine: `Translate` puts long arguments in after formatting."""
     text = text.strip()
-    whole = Html(f"{caption}\n{_with(t, 'transcript-line', esc(text))}")
+    whole = Html(f"{caption}\n{t('transcript-line', text=esc(text))}")
     if visible_len(whole) <= CAPTION_LIMIT:
         return Captioned(whole, None)
-    reply = _with(t, "transcript-reply", esc(text))
+    reply = t("transcript-reply", text=esc(text))
     cut = t("transcript-cut")
-    head = Html(f"{caption}\n{_with(t, 'transcript-line', Html())}")
+    head = Html(f"{caption}\n{t('transcript-line', text=Html())}")
     budget = CAPTION_LIMIT - visible_len(head) - visible_len(cut)
     if budget < _MIN_EXCERPT:
-        line = _with(t, "transcript-line", cut)
+        line = t("transcript-line", text=cut)
     else:
-        line = _with(t, "transcript-line", shorten(text, budget, lambda _n: cut))
+        line = t("transcript-line", text=shorten(text, budget, lambda _n: cut))
     return Captioned(Html(truncate_caption(f"{caption}\n{line}")), reply)
