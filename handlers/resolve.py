@@ -110,6 +110,28 @@ async def kept_for_pick(
     return data if isinstance(data, dict) else None
 
 
+K = TypeVar("K")
+
+
+async def kept_pick(
+    callback: CallbackQuery,
+    ctx: CommandContext,
+    action: PickAction,
+    load: Callable[[dict[str, Any]], K | None],
+) -> tuple[Message, K] | None:
+    """A pick button of a command kept with its message (`kept_for_pick`): the message and
+    what `load` reads of what was kept, the button answered; None when nothing usable is
+    kept (an expired or foreign button), refused in words."""
+    msg = callback.message
+    kept = await kept_for_pick(ctx.fsm_storage, msg, action)
+    loaded = load(kept) if kept is not None else None
+    if loaded is None or not isinstance(msg, Message):
+        await callback.answer(ctx.t.plain("button-expired"), show_alert=True)
+        return None
+    await callback.answer()
+    return msg, loaded
+
+
 def picked_match(directory: Directory, caller: Caller, kind: Kind, id_: int) -> Match | None:
     """The user or group a pick button names, if the presser may see it (a forged button
     may name anything)."""

@@ -47,7 +47,7 @@ from handlers import mute
 from handlers.filters import ChatManager, MinRole, asker_only, chat_change_refused, within
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
-from handlers.resolve import kept_for_pick, picked_match, resolve_or_ask
+from handlers.resolve import kept_pick, picked_match, resolve_or_ask
 from storage.fences import FenceRepo, FenceWatch
 from storage.follows import Follow, FollowRepo
 from storage.mutes import MuteRepo
@@ -451,14 +451,13 @@ async def subscribe_picked(
 ) -> None:
     """A pick button of /subscribe: the command finishes with that user or group in place
     of the name it asked about, as if its id had been typed."""
-    msg = callback.message
-    kept = await kept_for_pick(ctx.fsm_storage, msg, PickAction.SUBSCRIBE)
-    typed = Typed.load(kept, (callback_data.kind, callback_data.id)) if kept else None
-    if typed is None or not isinstance(msg, Message):
-        await callback.answer(ctx.t.plain("button-expired"), show_alert=True)
-        return
-    await callback.answer()
-    await _subscribe(msg, typed, ctx, subscriptions, reports, state)
+    picked = (callback_data.kind, callback_data.id)
+    got = await kept_pick(
+        callback, ctx, PickAction.SUBSCRIBE, lambda kept: Typed.load(kept, picked)
+    )
+    if got is not None:
+        msg, typed = got
+        await _subscribe(msg, typed, ctx, subscriptions, reports, state)
 
 
 async def _subscribe(
