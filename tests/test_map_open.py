@@ -82,6 +82,13 @@ def test_links_in_private_and_group_chats() -> None:
     assert opened is not None and not opened.web_app
 
 
+def test_a_start_param_reads_back_as_its_target() -> None:
+    for target in (MapTarget("group", 12), MapTarget("user", 456), MapTarget("org", 7)):
+        assert MapTarget.of_start_param(target.start_param) == target
+    for param in (None, "", "g", "x1", "g12a", "g-1", "g１２", "g" + "1" * 16):
+        assert MapTarget.of_start_param(param) is None, param
+
+
 def test_links_follow_the_settings() -> None:
     settings = Settings.load(
         None,

@@ -43,6 +43,7 @@ from bot.telegram.media import MediaError, MediaFetcher, MediaProblem, MediaStre
 from bot.webapp import page
 from bot.webapp.audio import AudioTickets
 from bot.webapp.auth import AuthError, display_name, init_data_of
+from bot.webapp.links import MapTarget
 from bot.webapp.params import (
     BODY_MAX,
     ParamError,
@@ -88,16 +89,6 @@ def answer(body: Any, status: int = 200) -> web.Response:
 
 def error(status: int, reason: str) -> web.Response:
     return answer({"error": reason}, status)
-
-
-def _start(param: str | None) -> dict[str, Any] | None:
-    """initData's `start_param` (`g123`, `u456`, `o7`) as what the page opens first."""
-    kinds = {"g": "group", "u": "user", "o": "org"}
-    if not param or param[0] not in kinds or not param[1:].isascii() or not param[1:].isdigit():
-        return None
-    if len(param) > 16:
-        return None
-    return {"kind": kinds[param[0]], "id": int(param[1:])}
 
 
 class NotFound(Exception):
@@ -267,6 +258,8 @@ class WebAppApi:
         assert data.user is not None
         supervisor = caller.can(Role.SUPERVISOR)
         s = self._settings
+        # What the page opens first: initData's `start_param` (`g123`, `u456`, `o7`).
+        start = MapTarget.of_start_param(data.start_param)
         return answer(
             {
                 "user_id": caller.user_id,
@@ -285,7 +278,7 @@ class WebAppApi:
                     # Times on the page are shown as in chat: in BRIDGE_TIMEZONE.
                     "timezone": s.timezone,
                 },
-                "start": _start(data.start_param),
+                "start": None if start is None else {"kind": start.kind, "id": start.id},
             }
         )
 

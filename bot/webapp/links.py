@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal, get_args
 from urllib.parse import urlencode
 
 from aiogram import Bot
@@ -29,6 +29,7 @@ from storage.roles import Role
 log = logging.getLogger(__name__)
 
 TargetKind = Literal["group", "user", "org"]
+_START_KINDS: Final[Mapping[str, TargetKind]] = {k[0]: k for k in get_args(TargetKind)}
 MENU_REMEMBERED = 10_000
 """Private chats whose menu button this process remembers setting (the oldest forgotten)."""
 MENU_ROLE = Role.SUPERVISOR
@@ -51,6 +52,16 @@ class MapTarget:
     def start_param(self) -> str:
         """Telegram's `startapp` value (A-Za-z0-9_-, at most 64): `g123`, `u456`, `o7`."""
         return f"{self.kind[0]}{self.id}"
+
+    @classmethod
+    def of_start_param(cls, param: str | None) -> MapTarget | None:
+        """`start_param` read back (`g123`: talk group 123); None for anything else."""
+        if not param or len(param) > 16 or param[0] not in _START_KINDS:
+            return None
+        digits = param[1:]
+        if not digits.isascii() or not digits.isdigit():
+            return None
+        return cls(_START_KINDS[param[0]], int(digits))
 
 
 @dataclass(frozen=True)
