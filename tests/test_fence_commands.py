@@ -64,7 +64,7 @@ def watcher(stack: Stack) -> FenceWatcher:
     assert b is not None
     t = b.translator.get(b.settings.bridge.language)
     ctx = Context(b.db, b.client, b.directory, t, b.settings.bridge.tz, b.clock, b.delivery.wake)
-    return FenceWatcher(ctx, b.repos, poll=POLL)
+    return FenceWatcher(ctx, b.repos.outbox, b.repos.fences, poll=POLL)
 
 
 def fix(uid: int, distance_m: float, at: datetime, bearing: float = 90) -> Fix:

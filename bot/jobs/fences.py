@@ -17,17 +17,15 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.geo.fences import Crossed, Crossing, FenceArea, decide, stale_limit
+from bot.jobs.common import Job
 from bot.platform.models import Fix
-from bot.relay.context import Context, Part
+from bot.relay.context import Context
 from bot.relay.messages import FenceAlert
 from bot.render.fences import fence_alert, user_label
-from storage.fences import FenceState, FenceWatch
-
-if TYPE_CHECKING:
-    from bot.app.services import Repositories
+from storage.fences import FenceRepo, FenceState, FenceWatch
+from storage.outbox import OutboxRepo
 
 __all__ = ["DEFAULT_POLL", "FenceWatcher", "Plan"]
 
@@ -46,15 +44,19 @@ class Plan:
         return {uid for uids in self.concerned.values() for uid in uids}
 
 
-class FenceWatcher(Part):
+class FenceWatcher(Job):
     """Crossings of the watched fences, decided from the fixes the poll hands over."""
 
     def __init__(
-        self, ctx: Context, repos: Repositories, *, poll: timedelta = DEFAULT_POLL
+        self,
+        ctx: Context,
+        outbox: OutboxRepo,
+        fences: FenceRepo,
+        *,
+        poll: timedelta = DEFAULT_POLL,
     ) -> None:
-        super().__init__(ctx)
-        self.fences = repos.fences
-        self.outbox = repos.outbox
+        super().__init__(ctx, outbox)
+        self.fences = fences
         self.stale_after = stale_limit(poll)
 
     def _members(self, w: FenceWatch) -> list[int]:

@@ -9,14 +9,16 @@ chats and watched by three fences costs one place in one lookup.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from bot.jobs.fences import FenceWatcher
 from bot.jobs.follows import FollowUpdater
 from bot.platform.models import Fix
 from bot.relay.context import Context, Part
+from storage.fences import FenceRepo
+from storage.outbox import OutboxRepo
 
 
 class FixWatcher(Protocol):
@@ -27,16 +29,18 @@ class FixWatcher(Protocol):
     async def on_fixes(self, fixes: Mapping[int, Fix], now: datetime) -> None: ...
 
 
-def fence_watcher(ctx: Context, repos: Any) -> FixWatcher | None:
-    """The geofences' watcher, when that part of the bridge is there."""
-    try:
-        module = importlib.import_module("bot.jobs.fences")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.jobs.fences":
-            raise  # it is there but broken: say so at start
-        return None
-    watcher: FixWatcher = module.FenceWatcher(ctx, repos)
-    return watcher
+class _FenceRepos(Protocol):
+    """What the geofences' watcher takes of the repositories (`Repositories` fits)."""
+
+    @property
+    def outbox(self) -> OutboxRepo: ...
+    @property
+    def fences(self) -> FenceRepo: ...
+
+
+def fence_watcher(ctx: Context, repos: _FenceRepos) -> FixWatcher:
+    """The geofences' watcher."""
+    return FenceWatcher(ctx, repos.outbox, repos.fences)
 
 
 class PositionPoll(Part):
