@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from storage.db import Database, dump_json, from_db_time, load_json, to_db_time
-from storage.follows import TargetKind, Targets, targets_of
+from storage.follows import TargetKind
 
 __all__ = [
     "Fence",
@@ -303,10 +303,6 @@ class FenceRepo:
             """
         )
         return [_watch(r) for r in rows]
-
-    async def watched_targets(self) -> Targets:
-        """Users and groups some unpaused chat watches on some fence."""
-        return targets_of((w.target_kind, w.target_id) for w in await self.active_watches())
 
     # --- crossing state -----------------------------------------------------------------
 

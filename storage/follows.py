@@ -11,33 +11,9 @@ from typing import Literal
 
 from storage.db import Database, from_db_time, to_db_time
 
-__all__ = ["Follow", "FollowMessage", "FollowRepo", "TargetKind", "Targets", "targets_of"]
+__all__ = ["Follow", "FollowMessage", "FollowRepo", "TargetKind"]
 
 TargetKind = Literal["user", "group"]
-
-
-@dataclass(frozen=True, slots=True)
-class Targets:
-    """Users and talk groups someone asked about: what one poll of 2.4 must cover (the
-    groups' members are the caller's to resolve)."""
-
-    user_ids: frozenset[int] = frozenset()
-    group_ids: frozenset[int] = frozenset()
-
-    def __or__(self, other: Targets) -> Targets:
-        return Targets(self.user_ids | other.user_ids, self.group_ids | other.group_ids)
-
-    def __bool__(self) -> bool:
-        return bool(self.user_ids or self.group_ids)
-
-
-def targets_of(pairs: Iterable[tuple[str, int]]) -> Targets:
-    """Targets from ``(target_kind, target_id)`` pairs."""
-    users: set[int] = set()
-    groups: set[int] = set()
-    for kind, target_id in pairs:
-        (users if kind == "user" else groups).add(target_id)
-    return Targets(frozenset(users), frozenset(groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,12 +298,3 @@ class FollowRepo:
             (follow_id, user_id),
         )
         return n > 0
-
-    async def targets(self, now: datetime) -> Targets:
-        """Who the running follows of unpaused chats concern: followed users and groups,
-        and the users shown for a group follow (the members last resolved)."""
-        follows = await self.active(now)
-        found = targets_of((f.target_kind, f.target_id) for f in follows)
-        groups = [f.id for f in follows if f.target_kind == "group"]
-        shown = {m.user_id for ms in (await self.messages(groups)).values() for m in ms}
-        return found | Targets(frozenset(shown))

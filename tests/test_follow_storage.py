@@ -16,7 +16,7 @@ from bot.geo.measure import destination
 from storage.chats import ChatRepo
 from storage.db import Database, load_migrations
 from storage.fences import FenceRepo, FenceState
-from storage.follows import FollowRepo, TargetKind, Targets
+from storage.follows import FollowRepo, TargetKind
 
 T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 CHAT, OTHER = -100123, -100456
@@ -176,9 +176,11 @@ async def test_targets_are_the_union_over_running_follows_of_unpaused_chats(
     await ChatRepo(db).upsert(-100999, "supergroup", "paused", now=T0)
     await ChatRepo(db).set_paused(-100999, True, "blocked", now=T0)
     await start(-100999, "user", 3)
-    assert await follows.targets(T0) == Targets(frozenset({1, 31, 32}), frozenset({30}))
-    assert await follows.targets(end) == Targets()
-    assert not Targets() and Targets(frozenset({1}))
+    running = await follows.active(T0)
+    assert {(f.target_kind, f.target_id) for f in running} == {("user", 1), ("group", 30)}
+    shown = await follows.messages([f.id for f in running if f.target_kind == "group"])
+    assert {m.user_id for ms in shown.values() for m in ms} == {31, 32}
+    assert await follows.active(end) == []
 
 
 # --- fences --------------------------------------------------------------------------
@@ -224,10 +226,12 @@ async def test_watches_by_chat_events_and_targets(db: Database) -> None:
     ]
     assert listed[0].scope_org == 266 and listed[0].tells("enter") and not listed[0].tells("leave")
     assert listed[2].tells("enter") and listed[2].tells("leave")
-    assert await fences.watched_targets() == Targets(frozenset({7, 8, 9}), frozenset({30}))
+    watched = {(x.target_kind, x.target_id) for x in await fences.active_watches()}
+    assert watched == {("user", 7), ("user", 8), ("user", 9), ("group", 30)}
     await ChatRepo(db).upsert(OTHER, "supergroup", "other", now=T0)
     await ChatRepo(db).set_paused(OTHER, True, "blocked", now=T0)
-    assert await fences.watched_targets() == Targets(frozenset({7, 8}), frozenset({30}))
+    watched = {(x.target_kind, x.target_id) for x in await fences.active_watches()}
+    assert watched == {("user", 7), ("user", 8), ("group", 30)}
     assert {x.chat_id for x in await fences.active_watches()} == {CHAT}
     assert await fences.unwatch(CHAT, 0, a.id, "user", 7) == 1
     assert await fences.unwatch(CHAT, 0, a.id, "user", 7) == 0
