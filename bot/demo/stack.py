@@ -236,6 +236,20 @@ class Stack:
     def _user(self, who: str | EmuUser) -> EmuUser:
         return self.people[who] if isinstance(who, str) else who
 
+    async def _exchange(
+        self, chat_id: int, sending: Awaitable[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[EmuMessage]]:
+        """The update `sending` makes in `chat_id`, once the bridge has handled it (one it
+        never receives, id 0 as under a group's privacy mode, is not waited for), and the
+        bot messages it produced there."""
+        self.emu.mark(chat_id)
+        update = await sending
+        if update["update_id"]:
+            await self.wait_handled(int(update["update_id"]))
+        out = self.emu.pending_messages(chat_id)
+        self.emu.mark(chat_id)
+        return update, out
+
     async def say(
         self,
         who: str | EmuUser,
@@ -249,13 +263,10 @@ class Stack:
         message the update produced in that chat."""
         user = self._user(who)
         chat_id = chat if chat is not None else user.id
-        self.emu.mark(chat_id)
-        update = await self.emu.send_message(
+        sending = self.emu.send_message(
             user, text, chat=chat, thread_id=thread_id, reply_to=reply_to
         )
-        await self.wait_handled(int(update["update_id"]))
-        out = self.emu.pending_messages(chat_id)
-        self.emu.mark(chat_id)
+        _, out = await self._exchange(chat_id, sending)
         return out
 
     async def share_location(
@@ -265,23 +276,16 @@ class Stack:
         reply to, and the bot messages the update produced in that chat."""
         user = self._user(who)
         chat_id = chat if chat is not None else user.id
-        self.emu.mark(chat_id)
-        update = await self.emu.send_location(user, lat, lon, chat=chat)
-        if update["update_id"]:  # 0: a group under privacy mode, the bot never sees it
-            await self.wait_handled(int(update["update_id"]))
-        out = self.emu.pending_messages(chat_id)
-        self.emu.mark(chat_id)
+        sending = self.emu.send_location(user, lat, lon, chat=chat)
+        update, out = await self._exchange(chat_id, sending)
         return int(update["message"]["message_id"]), out
 
     async def send_file(
         self, who: str | EmuUser, filename: str, data: bytes, mime: str, caption: str | None = None
     ) -> list[EmuMessage]:
         user = self._user(who)
-        self.emu.mark(user.id)
-        update = await self.emu.send_document(user, filename, data, mime, caption=caption)
-        await self.wait_handled(int(update["update_id"]))
-        out = self.emu.pending_messages(user.id)
-        self.emu.mark(user.id)
+        sending = self.emu.send_document(user, filename, data, mime, caption=caption)
+        _, out = await self._exchange(user.id, sending)
         return out
 
     async def press(
@@ -300,11 +304,8 @@ class Stack:
             )
         assert isinstance(data, str)
         before = len(message.edits)
-        self.emu.mark(message.chat_id)
-        update = await self.emu.press_button(user, message, data, chat=message.chat_id)
-        await self.wait_handled(int(update["update_id"]))
-        out = self.emu.pending_messages(message.chat_id)
-        self.emu.mark(message.chat_id)
+        sending = self.emu.press_button(user, message, data, chat=message.chat_id)
+        _, out = await self._exchange(message.chat_id, sending)
         current = self.emu.message(message.chat_id, message.message_id)
         if len(current.edits) > before:
             out.insert(0, current)
@@ -314,10 +315,8 @@ class Stack:
         """`who` presses any callback `data` on `message` (one of its buttons or not, as a
         forged press would): the bot's new messages in that chat and the press's answer, as
         text."""
-        self.emu.mark(message.chat_id)
         before = len(self.emu.callback_answers)
-        update = await self.emu.press_button(self._user(who), message, data, strict=False)
-        await self.wait_handled(int(update["update_id"]))
-        out = [m.plain_text() for m in self.emu.pending_messages(message.chat_id)]
-        self.emu.mark(message.chat_id)
-        return out + [a.text or "" for a in self.emu.callback_answers[before:]]
+        sending = self.emu.press_button(self._user(who), message, data, strict=False)
+        _, out = await self._exchange(message.chat_id, sending)
+        texts = [m.plain_text() for m in out]
+        return texts + [a.text or "" for a in self.emu.callback_answers[before:]]
