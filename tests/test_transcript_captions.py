@@ -17,8 +17,8 @@ import pytest
 from conftest import Clock
 from hypothesis import given
 from hypothesis import strategies as st
+from test_jobs import delivered, ready
 
-from bot.app.bridge import Bridge
 from bot.demo.stack import Stack
 from bot.i18n import Translator
 from bot.jobs.recordings import LATE_MARGIN, heard
@@ -191,26 +191,6 @@ def make_stack(
         return stack, clock
 
     return make
-
-
-async def ready(stack: Stack) -> Bridge:
-    bridge = stack.bridge
-    assert bridge is not None and bridge.scheduler is not None
-    bridge.scheduler.pause()
-    await bridge.jobs.caught_up.wait()
-    return bridge
-
-
-async def delivered(stack: Stack, chat: int) -> list[EmuMessage]:
-    """The bot messages the delivery worker sends for rows queued so far, in `chat`."""
-    bridge = stack.bridge
-    assert bridge is not None
-    bridge.delivery.idle.clear()
-    bridge.delivery.wake()
-    await asyncio.wait_for(bridge.delivery.idle.wait(), timeout=20)
-    out = stack.emu.pending_messages(chat)
-    stack.emu.mark(chat)
-    return out
 
 
 async def transcribed(stack: Stack, clock: Clock, by: timedelta = timedelta(hours=1)) -> None:
