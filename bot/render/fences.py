@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 
 from bot.directory import Directory, DirUser
 from bot.geo.fences import PolygonFault, polygon_span_m
+from bot.render.follow import local_time
 from bot.render.replies import T
 from bot.render.text import Html
 from storage.fences import Fence, FenceWatch
@@ -130,7 +131,5 @@ def fence_alert(
 ) -> Html:
     """The crossing message: who, which fence, in or out, when (the fix's time, local;
     with the date when it is not today's)."""
-    local = at.astimezone(tz)
-    same_day = local.date() == now.astimezone(tz).date()
-    when = local.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S")
+    when = local_time(at, tz, now, seconds=True)
     return t("fence-entered" if entered else "fence-left", who=who, name=fence_name, time=when)

@@ -19,12 +19,14 @@ FOLLOW_STALE = timedelta(minutes=5)
 NAMES_SHOWN = 30  # of a group's members not shown, at most this many are named
 
 
-def local_time(at: datetime, tz: tzinfo, now: datetime) -> str:
-    """`at` in `tz`: the clock time when it is today (by `now`), else with its date."""
+def local_time(at: datetime, tz: tzinfo, now: datetime, *, seconds: bool = False) -> str:
+    """`at` in `tz`: the clock time when it is today (by `now`), else with its date; to the
+    second with `seconds`."""
     local = at.astimezone(tz)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
     if local.date() == now.astimezone(tz).date():
-        return local.strftime("%H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
+        return local.strftime(clock)
+    return local.strftime(f"%Y-%m-%d {clock}")
 
 
 def follow_line(
