@@ -183,19 +183,18 @@ class TranscriptRepo:
         self, rec_key: str, error: str, next_try_at: datetime | None, now: datetime
     ) -> None:
         """Record a failed attempt: tried again at `next_try_at`, or given up when None."""
+        given_up = next_try_at is None
         await self._db.execute(
             """
             UPDATE transcripts SET attempts = attempts + 1, error = ?, next_try_at = ?,
-                state = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END,
-                done_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END
+                state = ?, done_at = ?
             WHERE recording_key = ? AND state = 'pending'
             """,
             (
                 error[:ERROR_MAX],
                 _db_time(next_try_at),
-                _db_time(next_try_at),
-                _db_time(next_try_at),
-                to_db_time(now),
+                "failed" if given_up else "pending",
+                to_db_time(now) if given_up else None,
                 rec_key,
             ),
         )
