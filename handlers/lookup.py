@@ -55,7 +55,7 @@ class LookupContext(CommandContext):
     jobs: Jobs
 
 
-def _filled(
+def filled_context(
     kind: type[CommandContext],
 ) -> Callable[[Handler, TelegramObject, dict[str, Any]], Awaitable[Any]]:
     async def middleware(handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -66,7 +66,7 @@ def _filled(
 
 
 # Inner middlewares: they run after the router's role filter, so `caller` is there by then.
-command_context = _filled(CommandContext)
+command_context = filled_context(CommandContext)
 """Puts a `CommandContext` into the handler data as `ctx`."""
-lookup_context = _filled(LookupContext)
+lookup_context = filled_context(LookupContext)
 """Puts a `LookupContext` into the handler data as `ctx`."""

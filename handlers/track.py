@@ -26,7 +26,7 @@ from bot.render.replies import Reply
 from bot.render.text import truncate_caption
 from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import feature_router
-from handlers.lookup import LookupContext, _filled
+from handlers.lookup import LookupContext, filled_context
 from handlers.reply import answer
 from handlers.resolve import NameArg, Named, name_command, name_picked
 from storage.roles import Role
@@ -41,7 +41,7 @@ class TrackContext(LookupContext):
     tiles: TileSource
 
 
-track_context = _filled(TrackContext)
+track_context = filled_context(TrackContext)
 """Puts a `TrackContext` into the handler data as `ctx` (an inner middleware)."""
 
 
