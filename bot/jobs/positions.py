@@ -46,18 +46,13 @@ def fence_watcher(ctx: Context, repos: _FenceRepos) -> FixWatcher:
 class PositionPoll(Part):
     """One tick: whom, one batched 2.4 lookup, then follows and fences."""
 
-    def __init__(
-        self, ctx: Context, follows: FollowUpdater, fences: FixWatcher | None = None
-    ) -> None:
+    def __init__(self, ctx: Context, follows: FollowUpdater, fences: FixWatcher) -> None:
         super().__init__(ctx)
         self.follows = follows
         self.fences = fences
 
     async def users(self, now: datetime) -> set[int]:
-        users = await self.follows.users(now)
-        if self.fences is not None:
-            users |= await self.fences.users(now)
-        return users
+        return await self.follows.users(now) | await self.fences.users(now)
 
     async def fixes(self, users: set[int]) -> dict[int, Fix]:
         """The latest fix of each of these users that has one."""
@@ -70,7 +65,6 @@ class PositionPoll(Part):
             await self.follows.on_fixes(fixes, now)
         except Exception as exc:  # the fences still get this tick's fixes; then it counts
             failed = exc
-        if self.fences is not None:
-            await self.fences.on_fixes(fixes, now)
+        await self.fences.on_fixes(fixes, now)
         if failed is not None:
             raise failed
