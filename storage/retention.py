@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from storage.db import Database, to_db_time
 from storage.files import FILES_KEPT, FileRepo
-from storage.transcripts import TranscriptRepo
 
 __all__ = ["KEEP", "Keep", "Retention"]
 
@@ -50,23 +49,15 @@ KEEP = Keep()
 class Retention:
     """Deletes records past their time (`prune`), a batch at a time."""
 
-    def __init__(
-        self,
-        db: Database,
-        files: FileRepo,
-        keep: Keep = KEEP,
-        *,
-        transcripts: TranscriptRepo | None = None,
-    ) -> None:
+    def __init__(self, db: Database, files: FileRepo, keep: Keep = KEEP) -> None:
         self._db = db
         self._files = files
-        self._transcripts = transcripts
         self.keep = keep
 
     async def prune(self, now: datetime) -> dict[str, int]:
         """Delete what is past its time; returns how many rows of each table went."""
         k = self.keep
-        gone = {
+        return {
             "inbox": await self._batched(
                 "inbox", "received_at < ? AND processed_at IS NOT NULL", now - k.events
             ),
@@ -85,10 +76,9 @@ class Retention:
             "fence_state": await self._batched(
                 "fence_state", "last_fix_at < ?", now - k.fence_state, key=("fence_id", "user_id")
             ),
+            # by the recording's start, whatever its state; triggers keep the index in step
+            "transcripts": await self._batched("transcripts", "begin_at < ?", now - k.recordings),
         }
-        if self._transcripts is not None:
-            gone["transcripts"] = await self._transcripts.delete_older_than(now - k.recordings)
-        return gone
 
     async def _batched(
         self, table: str, where: str, before: datetime, key: tuple[str, ...] = ("id",)

@@ -82,7 +82,7 @@ class QueueStats:
 
 class TranscriptRepo:
     """The ``transcripts`` table: `want` queues, `due` hands out work, `done`/`failed`
-    record the outcome of an attempt, `get`/`texts` read, `delete_older_than` prunes."""
+    record the outcome of an attempt, `get`/`texts` read (`storage.retention` prunes)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -231,14 +231,6 @@ class TranscriptRepo:
             WHERE recording_key = ? AND state = 'pending'
             """,
             (error[:ERROR_MAX], to_db_time(next_try_at), rec_key),
-        )
-
-    async def delete_older_than(self, cutoff: datetime) -> int:
-        """Delete the transcripts of recordings that began before `cutoff`, whatever their
-        state (their search index entries go with them); returns how many went. Run
-        hourly, so one statement holds a few hours' recordings at most."""
-        return await self._db.execute(
-            "DELETE FROM transcripts WHERE begin_at < ?", (to_db_time(cutoff),)
         )
 
 

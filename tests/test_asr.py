@@ -527,7 +527,7 @@ async def test_retention_deletes_old_transcripts_and_their_search_entries(db: Da
         return [r["recording_key"] for r in rows]
 
     assert await found("火情报告") == ["old", "new"]
-    gone = await Retention(db, FileRepo(db), transcripts=repo).prune(now)
+    gone = await Retention(db, FileRepo(db)).prune(now)
     assert gone["transcripts"] == 2
     assert await found("火情报告") == ["new"]
     assert await found("旧的") == []
@@ -985,7 +985,7 @@ async def test_retention_deleting_a_row_in_work_keeps_nothing_and_tells_nobody(
         await transcriber.start()
         await want_file(transcriber, rogue.file_url("a.ogg"), "k")
         await entered.wait()
-        gone = await Retention(db, FileRepo(db), transcripts=repo).prune(BEGIN + timedelta(days=91))
+        gone = await Retention(db, FileRepo(db)).prune(BEGIN + timedelta(days=91))
         assert gone["transcripts"] == 1
         release.set()
         await transcriber.idle()

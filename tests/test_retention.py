@@ -62,6 +62,7 @@ async def test_prune_deletes_only_what_is_past_its_time_and_never_open_work(db: 
         "served_files": 0,
         "follows": 0,
         "fence_state": 0,
+        "transcripts": 0,
     }
     keys = {r["dedupe_key"] for r in await db.fetchall("SELECT dedupe_key FROM inbox")}
     assert keys == {"old-open", "new-done"}
@@ -80,6 +81,7 @@ async def test_prune_deletes_only_what_is_past_its_time_and_never_open_work(db: 
         "served_files": 0,
         "follows": 0,
         "fence_state": 0,
+        "transcripts": 0,
     }
 
 

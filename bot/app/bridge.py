@@ -380,7 +380,6 @@ class Bridge:
                 ctx.db,
                 repos.files,
                 replace(KEEP, recordings=timedelta(days=self.settings.bridge.recordings_keep_days)),
-                transcripts=repos.transcripts,
             ),
             positions=PositionPoll(
                 ctx, FollowUpdater(ctx, self.bot, repos.follows), fence_watcher(ctx, repos)
