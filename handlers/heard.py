@@ -41,7 +41,7 @@ from handlers.filters import feature_router, remember_asker
 from handlers.lookup import LookupContext, lookup_context
 from handlers.recordings import locate
 from handlers.reply import answer, edit
-from handlers.resolve import kept_for_pick, picked_match, resolve_or_ask
+from handlers.resolve import kept_pick, picked_match, resolve_or_ask
 from storage.roles import Role
 from storage.transcript_search import Heard, TranscriptSearch
 
@@ -365,13 +365,13 @@ async def picked(
     transcript_search: TranscriptSearch,
 ) -> None:
     """A pick button of /heard: the search as typed, with that user or group."""
-    t, msg = ctx.t, callback.message
-    kept = await kept_for_pick(ctx.fsm_storage, msg, PickAction.HEARD)
-    query = HeardQuery.load(kept.get("query")) if kept is not None else None
-    if query is None or not isinstance(msg, Message):
-        await callback.answer(t.plain("button-expired"), show_alert=True)
+    t = ctx.t
+    picked_up = await kept_pick(
+        callback, ctx, PickAction.HEARD, lambda kept: HeardQuery.load(kept.get("query"))
+    )
+    if picked_up is None:
         return
-    await callback.answer()
+    msg, query = picked_up
     if not transcriber.enabled:
         await answer(msg, Reply(t("heard-off")))
         return
