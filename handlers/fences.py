@@ -37,7 +37,7 @@ from bot.telegram.callbacks import PickAction, PickCb
 from handlers.filters import ChatManager, chat_change_refused, feature_router, within
 from handlers.lookup import LookupContext, lookup_context
 from handlers.reply import answer
-from handlers.resolve import kept_for_pick, picked_match, resolve_or_ask
+from handlers.resolve import kept_pick, picked_match, resolve_or_ask
 from handlers.subscriptions import fence_lines, thread_of
 from storage.fences import Fence, FenceEvents, FenceRepo, FenceWatch
 from storage.follows import TargetKind
@@ -375,13 +375,13 @@ async def fence_picked(
 ) -> None:
     """A pick button of /fence watch|unwatch: the command finishes with that user or group
     in place of the name it asked about, as if its id had been typed."""
-    msg = callback.message
-    kept = await kept_for_pick(ctx.fsm_storage, msg, callback_data.action)
-    args = FenceArgs.load(kept, (callback_data.kind, callback_data.id)) if kept else None
-    if args is None or not isinstance(msg, Message):
-        await callback.answer(ctx.t.plain("button-expired"), show_alert=True)
+    picked = (callback_data.kind, callback_data.id)
+    got = await kept_pick(
+        callback, ctx, callback_data.action, lambda kept: FenceArgs.load(kept, picked)
+    )
+    if got is None:
         return
-    await callback.answer()
+    msg, args = got
     if args.sub == "watch":
         await _watch(msg, args, ctx, fences, state)
     else:
