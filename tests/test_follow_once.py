@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import SANDBOX_NOW, Clock
+from test_follow import tick
 
 from bot.demo.stack import Stack
 from bot.i18n import Translator
@@ -66,12 +67,6 @@ def move_everyone(stack: Stack, clock: Clock, step: int) -> None:
     clock.advance(POLL)
     for uid in members(stack):
         place(stack, uid, clock, step)
-
-
-async def tick(stack: Stack) -> None:
-    assert stack.bridge is not None
-    assert await stack.bridge.jobs.run("position-poll")
-    await stack.bridge.jobs.follows.settle()
 
 
 def pins(stack: Stack, chat: int, uid: int, thread: int | None = None) -> list[EmuMessage]:
