@@ -436,7 +436,7 @@ async def test_concurrency_is_bounded(
     both = asyncio.Event()  # the first fetch waits for a second one: they overlap for sure
 
     @contextlib.asynccontextmanager
-    async def counting(url: str) -> AsyncIterator[Any]:
+    async def counting(url: str, **kw: Any) -> AsyncIterator[Any]:
         nonlocal most, inflight
         inflight += 1
         most = max(most, inflight)
@@ -444,7 +444,7 @@ async def test_concurrency_is_bounded(
             both.set()
         try:
             await both.wait()
-            async with fetch(url) as stream:
+            async with fetch(url, **kw) as stream:
                 yield stream
         finally:
             inflight -= 1

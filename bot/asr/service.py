@@ -301,17 +301,11 @@ class Transcriber:
     async def _audio(self, url: str) -> tuple[bytes, str, str]:
         """The recording's bytes, name and type, refused before any upload when it is not
         audio or is over `max_bytes` (declared or as it streams)."""
-        async with self._media.open(url) as stream:
+        async with self._media.open(url, limit=self.max_bytes) as stream:
             if not _is_audio(stream.mime):
                 raise MediaError(MediaProblem.DEAD, f"not audio: {stream.mime[:60]}")
-            if stream.size is not None and stream.size > self.max_bytes:
-                raise MediaError(MediaProblem.TOO_BIG, f"{stream.size} bytes")
-            data = bytearray()
-            async for chunk in stream.chunks():
-                data += chunk
-                if len(data) > self.max_bytes:
-                    raise MediaError(MediaProblem.TOO_BIG, f"over {self.max_bytes} bytes")
-        return bytes(data), stream.filename, stream.mime
+            data = b"".join([chunk async for chunk in stream.chunks()])
+        return data, stream.filename, stream.mime
 
     async def _server_down(
         self, row: Transcript, error: str, kind: str, wait_s: float | None = None

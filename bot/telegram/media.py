@@ -72,10 +72,11 @@ class MediaStream:
     `input_file()`'s upload (or `chunks()`). A body that breaks off or grows past the
     limit stops the upload; `error` then says why."""
 
-    def __init__(self, fetcher: MediaFetcher, url: str, resp: httpx.Response) -> None:
+    def __init__(self, fetcher: MediaFetcher, url: str, resp: httpx.Response, limit: int) -> None:
         self._fetcher = fetcher
         self._resp = resp
         self.url = url
+        self.limit = limit
         self.filename = _filename(url)
         self.mime = _mime(resp.headers.get("content-type", ""), self.filename)
         declared = resp.headers.get("content-length", "")
@@ -99,7 +100,7 @@ class MediaStream:
             raise self.error
         self.error = None
         try:
-            async with self._fetcher.open(self.url) as again:
+            async with self._fetcher.open(self.url, limit=self.limit) as again:
                 async for chunk in again.chunks():
                     yield chunk
         except MediaError as exc:
@@ -111,8 +112,8 @@ class MediaStream:
         try:
             async for chunk in resp.aiter_bytes(CHUNK):
                 size += len(chunk)
-                if size > self._fetcher.limit:
-                    raise MediaError(MediaProblem.TOO_BIG, f"over {self._fetcher.limit} bytes")
+                if size > self.limit:
+                    raise MediaError(MediaProblem.TOO_BIG, f"over {self.limit} bytes")
                 self._fetcher.most_held = max(self._fetcher.most_held, len(chunk))
                 yield chunk
         except httpx.HTTPError as exc:
@@ -152,9 +153,11 @@ class MediaFetcher:
         await self._http.aclose()
 
     @contextlib.asynccontextmanager
-    async def open(self, url: str) -> AsyncIterator[MediaStream]:
+    async def open(self, url: str, *, limit: int | None = None) -> AsyncIterator[MediaStream]:
         """Request `url` and check its answer (status, declared size); the body is left to
-        be streamed. Raises `MediaError` when it cannot be sent."""
+        be streamed. Raises `MediaError` when it cannot be sent. `limit`: a tighter bound
+        than the fetcher's own for this file (declared or as it streams)."""
+        limit = self.limit if limit is None else min(limit, self.limit)
         if not is_web_url(url):
             raise MediaError(MediaProblem.DEAD, "not an http(s) URL")
         try:
@@ -166,8 +169,8 @@ class MediaFetcher:
                 raise MediaError(MediaProblem.UNREACHABLE, f"HTTP {resp.status_code}")
             if resp.status_code >= 400:
                 raise MediaError(MediaProblem.DEAD, f"HTTP {resp.status_code}")
-            stream = MediaStream(self, url, resp)
-            if stream.size is not None and stream.size > self.limit:
+            stream = MediaStream(self, url, resp, limit)
+            if stream.size is not None and stream.size > limit:
                 raise MediaError(MediaProblem.TOO_BIG, f"{stream.size} bytes")
             yield stream
         finally:
