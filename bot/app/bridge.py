@@ -46,9 +46,10 @@ from bot.geo.tiles import TileSource
 from bot.i18n import Translator
 from bot.jobs import Jobs
 from bot.jobs.directory_diff import DirectoryDiff
+from bot.jobs.fences import FenceWatcher
 from bot.jobs.follows import FollowUpdater
 from bot.jobs.health import PlatformHealth
-from bot.jobs.positions import PositionPoll, fence_watcher
+from bot.jobs.positions import PositionPoll
 from bot.jobs.presence import PresenceWatch
 from bot.jobs.recordings import RecordingFeed
 from bot.jobs.transcribe_ahead import TranscribeAhead
@@ -382,7 +383,9 @@ class Bridge:
                 replace(KEEP, recordings=timedelta(days=self.settings.bridge.recordings_keep_days)),
             ),
             positions=PositionPoll(
-                ctx, FollowUpdater(ctx, self.bot, repos.follows), fence_watcher(ctx, repos)
+                ctx,
+                FollowUpdater(ctx, self.bot, repos.follows),
+                FenceWatcher(ctx, repos.outbox, repos.fences),
             ),
         )
 

@@ -13,12 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from bot.jobs.fences import FenceWatcher
 from bot.jobs.follows import FollowUpdater
 from bot.platform.models import Fix
 from bot.relay.context import Context, Part
-from storage.fences import FenceRepo
-from storage.outbox import OutboxRepo
 
 
 class FixWatcher(Protocol):
@@ -27,20 +24,6 @@ class FixWatcher(Protocol):
     async def users(self, now: datetime) -> set[int]: ...
 
     async def on_fixes(self, fixes: Mapping[int, Fix], now: datetime) -> None: ...
-
-
-class _FenceRepos(Protocol):
-    """What the geofences' watcher takes of the repositories (`Repositories` fits)."""
-
-    @property
-    def outbox(self) -> OutboxRepo: ...
-    @property
-    def fences(self) -> FenceRepo: ...
-
-
-def fence_watcher(ctx: Context, repos: _FenceRepos) -> FixWatcher:
-    """The geofences' watcher."""
-    return FenceWatcher(ctx, repos.outbox, repos.fences)
 
 
 class PositionPoll(Part):
